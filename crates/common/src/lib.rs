@@ -1,1 +1,17 @@
-//! common
+//! Shared building blocks of the Secure Application Model tools.
+//!
+//! The modules read like the architecture (see `docs/ARCHITECTURE.md`):
+//!
+//! - [`config`]: one figment loader, typed settings, a validation report listing every problem;
+//! - [`cloud`]: national-cloud endpoints (global, China, US Gov) and `custom` (the emulator);
+//! - [`secret`]: newtypes for tokens, codes, secrets and keys whose `Debug` redacts;
+//! - [`http`]: the process-wide HTTP client (timeouts, extra CA, no redirects) and retry helpers;
+//! - [`telemetry`]: the tracing subscriber (`text` or `json`).
+//!
+//! `common` never depends on actix: the web app and the CLIs share it equally.
+
+pub mod cloud;
+pub mod config;
+pub mod http;
+pub mod secret;
+pub mod telemetry;

@@ -1,0 +1,467 @@
+use figment::Jail;
+
+use super::*;
+
+const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+const TENANT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+
+fn args() -> ConfigArgs {
+    ConfigArgs {
+        config_dir: PathBuf::from("config"),
+        ..ConfigArgs::default()
+    }
+}
+
+/// A minimal valid configuration (secret credential) written as config/default.toml.
+fn write_valid_default(jail: &mut Jail) {
+    jail.create_dir("config").unwrap();
+    jail.create_file(
+        "config/default.toml",
+        &format!(
+            r#"
+            mode = "csp"
+            [app]
+            client_id = "{CLIENT_ID}"
+            client_secret = "s3cr3t-value-never-printed"
+            [partner]
+            tenant_id = "{TENANT}"
+            "#
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn every_layer_overrides_the_one_before_it() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        // Layer 2 (default.toml) sets display_name; each later layer overrides one more key.
+        jail.create_file(
+            "config/default.toml",
+            &format!(
+                r#"
+                [app]
+                client_id = "{CLIENT_ID}"
+                client_secret = "x"
+                display_name = "from default.toml"
+                [partner]
+                tenant_id = "{TENANT}"
+                [http]
+                connect_timeout = "1s"
+                request_timeout = "1s"
+                [log]
+                filter = "debug"
+                format = "text"
+                "#
+            ),
+        )?;
+        jail.create_file("config/staging.toml", "[app]\ndisplay_name = \"from profile\"\n[http]\nconnect_timeout = \"2s\"\nrequest_timeout = \"2s\"\n")?;
+        jail.create_file(
+            "user.toml",
+            "[http]\nconnect_timeout = \"3s\"\nrequest_timeout = \"3s\"\n",
+        )?;
+        jail.set_env("SAM_HTTP__REQUEST_TIMEOUT", "4s");
+        let mut a = args();
+        a.profile = Some("staging".into());
+        a.config_file = Some("user.toml".into());
+        a.set = vec!["log.filter=warn".into()];
+        let loaded = load(&a).expect("loads");
+        let s = loaded.validate().expect("valid");
+        assert_eq!(s.app.display_name, "from profile"); // profile over default.toml
+        assert_eq!(s.http.connect_timeout, Duration::from_secs(3)); // --config over profile
+        assert_eq!(s.http.request_timeout, Duration::from_secs(4)); // env over --config
+        assert_eq!(s.log.filter, "warn"); // --set over env and files
+        assert_eq!(s.entra.authority_tenant, "common"); // built-in default
+        assert_eq!(loaded.origin("app.display_name"), "config/staging.toml");
+        assert_eq!(loaded.origin("http.connect_timeout"), "user.toml");
+        assert_eq!(
+            loaded.origin("http.request_timeout"),
+            "environment variable SAM_HTTP__REQUEST_TIMEOUT"
+        );
+        assert_eq!(
+            loaded.origin("log.filter"),
+            "command-line flag --set log.filter=…"
+        );
+        assert_eq!(loaded.origin("entra.authority_tenant"), "built-in default");
+        Ok(())
+    });
+}
+
+#[test]
+fn profile_comes_from_flag_then_sam_profile_then_local() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.create_file("config/local.toml", "[app]\ndisplay_name = \"local\"\n")?;
+        jail.create_file("config/prod.toml", "[app]\ndisplay_name = \"prod\"\n")?;
+        jail.create_file("config/test.toml", "[app]\ndisplay_name = \"test\"\n")?;
+        assert_eq!(
+            load_with_env(&args(), None)
+                .unwrap()
+                .validate()
+                .unwrap()
+                .app
+                .display_name,
+            "local"
+        );
+        let from_env = load_with_env(&args(), Some("prod".into())).unwrap();
+        assert_eq!(from_env.profile, "prod");
+        assert_eq!(from_env.validate().unwrap().app.display_name, "prod");
+        let mut a = args();
+        a.profile = Some("test".into());
+        assert_eq!(
+            load_with_env(&a, Some("prod".into()))
+                .unwrap()
+                .validate()
+                .unwrap()
+                .app
+                .display_name,
+            "test"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn sam_profile_environment_variable_is_read_by_load() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.create_file("config/prod.toml", "[app]\ndisplay_name = \"prod\"\n")?;
+        jail.set_env("SAM_PROFILE", "prod");
+        let loaded = load(&args()).unwrap();
+        assert_eq!(loaded.profile, "prod");
+        assert_eq!(loaded.validate().unwrap().app.display_name, "prod");
+        Ok(())
+    });
+}
+
+#[test]
+fn an_explicit_profile_without_a_file_is_an_error_but_the_default_is_not() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        assert!(load_with_env(&args(), None).is_ok());
+        let mut a = args();
+        a.profile = Some("prod".into());
+        let report = load_with_env(&a, None).unwrap_err();
+        assert_eq!(report.keys(), vec!["profile"]);
+        assert!(
+            report.problems[0].problem.contains("config/prod.toml"),
+            "{report}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn five_mistakes_are_reported_together_with_keys_origins_and_fixes() {
+    Jail::expect_with(|jail| {
+        jail.create_dir("config")?;
+        jail.create_file(
+            "config/default.toml",
+            r#"
+            mode = "reseller"
+            [app]
+            client_id = "not-a-guid"
+            client_secret = "hunter2-secret-value"
+            [cloud]
+            name = "mars"
+            [http]
+            connect_timeout = "soon"
+            request_timeout = "30s"
+            "#,
+        )?;
+        jail.set_env("SAM_STORE__KIND", "dropbox");
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        let keys = report.keys();
+        for key in [
+            "mode",
+            "app.client_id",
+            "cloud.name",
+            "http.connect_timeout",
+            "store.kind",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        }
+        assert_eq!(report.problems.len(), 5, "{report}");
+        let text = report.to_string();
+        assert!(
+            text.starts_with("configuration error: 5 problems found"),
+            "{text}"
+        );
+        assert!(
+            text.contains("app.client_id (from config/default.toml)"),
+            "{text}"
+        );
+        assert!(text.contains("\"not-a-guid\" is not a GUID"), "{text}");
+        assert!(text.contains("Application (client) ID"), "{text}");
+        assert!(
+            text.contains("store.kind (from environment variable SAM_STORE__KIND)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("use one of global, china, usgov, custom"),
+            "{text}"
+        );
+        assert!(text.contains("\"soon\" is not a duration"), "{text}");
+        assert!(
+            !text.contains("hunter2"),
+            "a secret leaked into the report: {text}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn unknown_keys_are_reported_with_a_suggestion() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.create_file("config/local.toml", "[app]\nclient_idd = \"x\"\n")?;
+        let report = load(&args()).unwrap_err();
+        assert_eq!(report.keys(), vec!["app.client_idd"]);
+        assert!(
+            report.problems[0]
+                .fix
+                .contains("did you mean `app.client_id`"),
+            "{report}"
+        );
+        assert_eq!(report.problems[0].origin, "config/local.toml");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_missing_certificate_file_names_the_key_and_the_path() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.create_file(
+            "config/local.toml",
+            "[app]\nclient_secret = \"\"\ncertificate_path = \"certs/app.pem\"\n",
+        )?;
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert_eq!(report.keys(), vec!["app.certificate_path"]);
+        let p = &report.problems[0];
+        assert_eq!(p.problem, "the file certs/app.pem does not exist");
+        assert!(p.fix.contains("PEM certificate of the app"), "{}", p.fix);
+        Ok(())
+    });
+}
+
+#[test]
+fn a_certificate_path_that_is_not_a_readable_file_is_refused() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.create_dir("certs")?;
+        jail.create_file(
+            "config/local.toml",
+            "[app]\nclient_secret = \"\"\ncertificate_path = \"certs\"\n",
+        )?;
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert_eq!(report.keys(), vec!["app.certificate_path"]);
+        assert!(
+            report.problems[0].problem.contains("not a regular file")
+                || report.problems[0].problem.contains("cannot be read"),
+            "{report}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_certificate_credential_is_preferred_and_a_secret_warns() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert!(matches!(s.app.credential, AppCredential::Secret(_)));
+        assert!(s.warnings()[0].contains("recommend a certificate"));
+
+        jail.create_file("app.pem", "-----BEGIN CERTIFICATE-----\n")?;
+        jail.create_file(
+            "config/local.toml",
+            "[app]\nclient_secret = \"\"\ncertificate_path = \"app.pem\"\n",
+        )?;
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert!(matches!(
+            s.app.credential,
+            AppCredential::Certificate(CertificateCredential {
+                algorithm: AssertionAlgorithm::Ps256,
+                ..
+            })
+        ));
+        assert!(s.warnings().is_empty());
+        Ok(())
+    });
+}
+
+#[test]
+fn two_credentials_at_once_are_refused() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.create_file("app.pem", "x")?;
+        jail.set_env("SAM_APP__CERTIFICATE_PATH", "app.pem");
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert!(
+            report.problems[0]
+                .problem
+                .contains("more than one credential"),
+            "{report}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn custom_cloud_requires_every_endpoint() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.set_env("SAM_CLOUD__NAME", "custom");
+        jail.set_env("SAM_CLOUD__AUTHORITY_HOST", "https://127.0.0.1:8443");
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert_eq!(
+            report.keys(),
+            vec![
+                "cloud.graph_url",
+                "cloud.partner_center_url",
+                "cloud.key_vault_dns_suffix"
+            ]
+        );
+
+        jail.set_env("SAM_CLOUD__GRAPH_URL", "https://127.0.0.1:8443/graph");
+        jail.set_env(
+            "SAM_CLOUD__PARTNER_CENTER_URL",
+            "https://127.0.0.1:8443/partnercenter",
+        );
+        jail.set_env("SAM_CLOUD__KEY_VAULT_DNS_SUFFIX", "vault.localhost:8443");
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert_eq!(s.cloud.name, CloudName::Custom);
+        assert_eq!(
+            s.cloud
+                .resource_id(crate::cloud::Resource::KeyVault)
+                .unwrap(),
+            "https://vault.localhost:8443"
+        );
+        assert_eq!(s.cloud.partner_api, None);
+        Ok(())
+    });
+}
+
+#[test]
+fn national_cloud_presets_are_selected_by_name() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.set_env("SAM_CLOUD__NAME", "china");
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert_eq!(
+            s.cloud.authority_host.as_str(),
+            "https://login.chinacloudapi.cn/"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn key_vault_store_reports_each_missing_identity_field() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.set_env("SAM_STORE__KIND", "key-vault");
+        jail.set_env(
+            "SAM_STORE__KEY_VAULT__VAULT_URL",
+            "http://kv.vault.azure.net",
+        );
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert_eq!(
+            report.keys(),
+            vec![
+                "store.key_vault.vault_url",
+                "store.key_vault.client_id",
+                "store.key_vault.client_secret"
+            ]
+        );
+        jail.set_env(
+            "SAM_STORE__KEY_VAULT__VAULT_URL",
+            "https://kv.vault.azure.net/",
+        );
+        jail.set_env("SAM_STORE__KEY_VAULT__IDENTITY", "managed-identity");
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert!(matches!(
+            s.store,
+            StoreSettings::KeyVault(KeyVaultSettings {
+                identity: KeyVaultIdentity::ManagedIdentity { client_id: None },
+                ..
+            })
+        ));
+        Ok(())
+    });
+}
+
+#[test]
+fn csp_mode_requires_the_partner_tenant_but_cpv_mode_does_not() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.set_env("SAM_PARTNER__TENANT_ID", "");
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert_eq!(report.keys(), vec!["partner.tenant_id"]);
+        jail.set_env("SAM_MODE", "cpv");
+        jail.set_env(
+            "SAM_PARTNER__ALLOWED_TENANTS",
+            format!("{TENANT},contoso.onmicrosoft.com"),
+        );
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert_eq!(s.mode, AppMode::Cpv);
+        assert_eq!(
+            s.partner.allowed_tenants,
+            vec![TENANT.to_owned(), "contoso.onmicrosoft.com".to_owned()]
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn malformed_set_flags_and_toml_syntax_are_reported() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        let mut a = args();
+        a.set = vec!["no-equals-sign".into()];
+        let report = load(&a).unwrap_err();
+        assert_eq!(report.keys(), vec!["--set"]);
+
+        jail.create_file("config/local.toml", "[app\nclient_id = ")?;
+        let report = load(&args()).unwrap_err();
+        assert!(
+            report.to_string().contains("config/local.toml")
+                || report.to_string().contains("local.toml"),
+            "{report}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn the_committed_config_files_are_valid_and_document_every_key() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let default =
+        std::fs::read_to_string(root.join("default.toml")).expect("config/default.toml exists");
+    for key in known_keys() {
+        let leaf = key.rsplit('.').next().unwrap();
+        assert!(
+            default.contains(&format!("{leaf} =")) || default.contains(&format!("# {leaf} =")),
+            "config/default.toml does not document {key}"
+        );
+    }
+    let local = std::fs::read_to_string(root.join("local.toml")).expect("config/local.toml exists");
+    let parsed: RawSettings = Figment::from(Serialized::defaults(RawSettings::default()))
+        .merge(Toml::string(&default))
+        .merge(Toml::string(&local))
+        .extract()
+        .expect("default.toml + local.toml parse");
+    assert_eq!(parsed.cloud.name, "custom");
+}
+
+#[test]
+fn raw_settings_debug_never_shows_secrets() {
+    let mut raw = RawSettings::default();
+    raw.app.client_secret = "very-secret-1".into();
+    raw.store.key_vault.client_secret = "very-secret-2".into();
+    raw.consent.cookie_key = "very-secret-3".into();
+    raw.store.local.key = "very-secret-4".into();
+    let printed = format!("{raw:?}");
+    assert!(!printed.contains("very-secret"), "{printed}");
+}
