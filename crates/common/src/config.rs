@@ -304,6 +304,11 @@ impl<'de> Deserialize<'de> for StringList {
     }
 }
 
+/// Whether a dotted key holds a secret (never printed; best set through the environment).
+pub fn is_secret_key(key: &str) -> bool {
+    SECRET_KEYS.contains(&key)
+}
+
 fn redacted_if_set(value: &str) -> &'static str {
     if value.is_empty() { "" } else { "[redacted]" }
 }
