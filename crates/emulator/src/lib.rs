@@ -1,1 +1,291 @@
-//! emulator
+//! # emulator: Microsoft Entra ID and Azure Key Vault on localhost (a test double)
+//!
+//! Plays Entra ID (v1 and v2 authorize/token endpoints, discovery, JWKS) and Key Vault
+//! (secrets) over HTTPS on one listener, speaking their real wire formats so Microsoft's own
+//! client libraries work against it unchanged. It is **not** Microsoft and holds no real
+//! identities; see `README.md`.
+//!
+//! How a request flows: the fault middleware ([`faults`]) may delay or fail it; a request
+//! whose Host is `{vault}.vault.localhost` goes to [`keyvault`]; `/_admin/` to [`admin`];
+//! everything else to [`entra`] (`/graph/`, `/partnercenter/`, `/partnerapi/` are reserved for
+//! the Graph and Partner Center emulators). All share [`state::State`].
+
+pub mod admin;
+pub mod entra;
+pub mod faults;
+pub mod keyvault;
+pub mod partner_data;
+pub mod resources;
+pub mod seed;
+pub mod state;
+pub mod tls;
+pub mod tokens;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use faults::{Fault, Service};
+pub use resources::ResourceKind;
+pub use seed::Seed;
+pub use state::{Counters, Lifetimes, State};
+pub use tokens::{TokenRejection, ValidatedToken};
+
+/// How to start an emulator. `Default`: the default seed, 127.0.0.1 port 0, no state dir.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Tenants, users, apps, vaults.
+    pub seed: Seed,
+    /// Address to listen on (loopback).
+    pub bind: IpAddr,
+    /// Port; 0 picks a free one.
+    pub port: u16,
+    /// Where the CA and the token-signing key are kept across restarts.
+    pub state_dir: Option<PathBuf>,
+    /// Worker threads.
+    pub workers: usize,
+    /// Token lifetimes.
+    pub lifetimes: Lifetimes,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            seed: Seed::default(),
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            state_dir: None,
+            workers: 2,
+            lifetimes: Lifetimes::default(),
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// Add (or replace) an app registration.
+    pub fn with_app(mut self, app: seed::AppSeed) -> Self {
+        self.seed.apps.retain(|a| a.app_id != app.app_id);
+        self.seed.apps.push(app);
+        self
+    }
+
+    /// Register a client certificate (PEM, public part) on an app of the seed.
+    pub fn with_certificate(mut self, app_id: &str, certificate_pem: impl Into<String>) -> Self {
+        let pem = certificate_pem.into();
+        if let Some(a) = self.seed.apps.iter_mut().find(|a| a.app_id.eq_ignore_ascii_case(app_id)) {
+            a.certificates.push(pem);
+        }
+        self
+    }
+
+    /// Add a service principal.
+    pub fn with_service_principal(mut self, sp: seed::ServicePrincipalSeed) -> Self {
+        self.seed.service_principals.push(sp);
+        self
+    }
+}
+
+/// Errors starting the emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The seed is invalid.
+    #[error(transparent)]
+    Seed(#[from] seed::SeedError),
+    /// Binding, TLS or key material failed.
+    #[error("starting the emulator: {0:#}")]
+    Io(#[from] anyhow::Error),
+}
+
+/// Entry point.
+#[derive(Debug)]
+pub struct Emulator;
+
+impl Emulator {
+    /// Start the emulator; it runs until the handle is dropped.
+    pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, StartError> {
+        config.seed.validate()?;
+        let listener = std::net::TcpListener::bind((config.bind, config.port))
+            .map_err(|e| anyhow::anyhow!("binding {}:{}: {e}", config.bind, config.port))?;
+        let port = listener.local_addr().map_err(anyhow::Error::from)?.port();
+        let state_dir = config.state_dir.clone();
+        let vault_names: Vec<String> = config.seed.vaults.iter().map(|v| v.name.clone()).collect();
+        let (signing, tls) = tokio::task::spawn_blocking(move || {
+            let signing = tokens::SigningKey::load_or_generate(state_dir.as_deref())?;
+            let tls = tls::build(state_dir.as_deref(), &vault_names)?;
+            anyhow::Ok((signing, tls))
+        })
+        .await
+        .map_err(anyhow::Error::from)??;
+        let state = web::Data::new(State::new(&config.seed, port, signing, config.lifetimes.clone())?);
+        let ca_path = match &config.state_dir {
+            Some(dir) => Some(dir.join("ca.pem")),
+            None => None,
+        };
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(actix_web::middleware::from_fn(faults::middleware))
+                .configure(keyvault::configure)
+                .configure(admin::configure)
+                .configure(entra::configure)
+                .default_service(web::to(not_found))
+        })
+        .workers(config.workers.max(1))
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen_rustls_0_23(listener, (*tls.server_config).clone())
+        .map_err(anyhow::Error::from)?
+        .run();
+        let server_handle = server.handle();
+        tokio::spawn(server);
+        tracing::info!(port, "emulator listening on https://127.0.0.1:{port}");
+        Ok(EmulatorHandle { state, server: server_handle, ca_pem: tls.ca_pem, ca_path, seed: config.seed, port })
+    }
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    let e = entra::error::AadError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "invalid_request",
+        900561,
+        format!("The endpoint only accepts the documented routes; {} {} is not one of them.", req.method(), req.path()),
+    );
+    e.response()
+}
+
+/// A running emulator. Dropping it stops the server.
+pub struct EmulatorHandle {
+    state: web::Data<State>,
+    server: actix_web::dev::ServerHandle,
+    ca_pem: String,
+    ca_path: Option<PathBuf>,
+    seed: Seed,
+    port: u16,
+}
+
+impl std::fmt::Debug for EmulatorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorHandle").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+impl EmulatorHandle {
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    /// `https://127.0.0.1:{port}/`.
+    pub fn base_url(&self) -> url::Url {
+        // The string is always a valid URL.
+        url::Url::parse(&format!("https://127.0.0.1:{}/", self.port)).unwrap_or_else(|_| unreachable_url())
+    }
+    /// Entra authority host: `https://127.0.0.1:{port}` (append `/{tenant}`).
+    pub fn authority_host(&self) -> String {
+        self.state.authority_host()
+    }
+    /// Authority of a tenant: `https://127.0.0.1:{port}/{tenant}`.
+    pub fn authority(&self, tenant: &str) -> String {
+        format!("{}/{tenant}", self.authority_host())
+    }
+    /// Microsoft Graph base (`https://127.0.0.1:{port}/graph`), served by part 2.
+    pub fn graph_url(&self) -> String {
+        format!("{}/graph", self.authority_host())
+    }
+    /// Partner Center API base (`https://127.0.0.1:{port}/partnercenter`), served by part 2.
+    pub fn partner_center_url(&self) -> String {
+        format!("{}/partnercenter", self.authority_host())
+    }
+    /// Partner API base (`https://127.0.0.1:{port}/partnerapi`), served by part 2.
+    pub fn partner_api_url(&self) -> String {
+        format!("{}/partnerapi", self.authority_host())
+    }
+    /// A vault's URL: `https://{name}.vault.localhost:{port}/`.
+    pub fn vault_url(&self, name: &str) -> String {
+        format!("https://{name}.vault.localhost:{}/", self.port)
+    }
+    /// Key Vault DNS suffix: `vault.localhost:{port}`.
+    pub fn key_vault_dns_suffix(&self) -> String {
+        format!("vault.localhost:{}", self.port)
+    }
+    /// Key Vault resource / audience for tokens: `https://vault.localhost:{port}`.
+    pub fn key_vault_resource(&self) -> String {
+        format!("https://vault.localhost:{}", self.port)
+    }
+    /// PEM of the CA that signed the server certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+    /// Where the CA PEM was written, when a state directory is used.
+    pub fn ca_path(&self) -> Option<&std::path::Path> {
+        self.ca_path.as_deref()
+    }
+    /// The seed the emulator started with (IDs, demo credentials).
+    pub fn seed(&self) -> &Seed {
+        &self.seed
+    }
+    /// The shared state (for the Graph / Partner Center emulators and white-box tests).
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+    /// Which resource app an audience belongs to (`aud` of a token).
+    pub fn resource_for_audience(&self, aud: &str) -> Option<ResourceKind> {
+        self.state.resource_for_audience(aud).map(|r| r.kind)
+    }
+    /// Validate a bearer token this emulator issued for one of `expected`.
+    pub fn validate_access_token(&self, token: &str, expected: &[ResourceKind]) -> Result<ValidatedToken, TokenRejection> {
+        self.state.validate_access_token(token, expected)
+    }
+    /// Move the emulator's clock forward (tokens, codes and refresh-token inactivity use it).
+    pub fn advance_clock(&self, by: Duration) {
+        self.state.advance_clock(by);
+    }
+    /// Revoke a user's refresh tokens and sessions (as a password reset does → AADSTS50173).
+    pub fn revoke_user_sessions(&self, user_id_or_upn: &str) -> bool {
+        self.state.revoke_user_sessions(user_id_or_upn)
+    }
+    /// Inject a fault.
+    pub fn inject_fault(&self, fault: Fault) {
+        self.state.faults.inject(fault);
+    }
+    /// Remove all faults.
+    pub fn clear_faults(&self) {
+        self.state.faults.clear();
+    }
+    /// Request counters per endpoint and grant type.
+    pub fn counters(&self) -> Counters {
+        self.state.counters()
+    }
+    /// One counter (0 when never hit), e.g. `entra.token.client_credentials`.
+    pub fn counter(&self, key: &str) -> u64 {
+        self.state.counters().get(key).copied().unwrap_or(0)
+    }
+    /// The MFA code the emulator accepts for a user.
+    pub fn mfa_code(&self, upn: &str) -> Option<String> {
+        self.state.directory().user(upn).and_then(|u| u.mfa_code.clone())
+    }
+    /// Grant or withdraw the partner's delegated admin access to a customer.
+    pub fn set_delegated_access(&self, customer: &str, partner: &str, allowed: bool) -> bool {
+        self.state.set_delegated_access(customer, partner, allowed)
+    }
+    /// Register a client certificate (PEM) on an app at runtime.
+    pub fn add_certificate(&self, app_id: &str, pem: &str) -> anyhow::Result<()> {
+        self.state.add_certificate(app_id, pem)
+    }
+    /// Stop the server and wait for it.
+    pub async fn stop(self) {
+        self.server.stop(false).await;
+    }
+}
+
+fn unreachable_url() -> url::Url {
+    url::Url::parse("https://127.0.0.1/").unwrap_or_else(|_| unreachable_url())
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        // The stop command is sent when `stop` is called; awaiting is optional.
+        drop(self.server.stop(false));
+    }
+}

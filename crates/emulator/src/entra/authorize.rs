@@ -1,0 +1,608 @@
+//! `GET /{tenant}/oauth2/authorize` and `/{tenant}/oauth2/v2.0/authorize`: HTML pages a
+//! browser walks through (sign-in, MFA, consent), then a redirect to the registered redirect
+//! URI with `code`, `state` and `session_state` (protocol-facts §1.1, §2.1).
+//!
+//! Pages post to `/{tenant}/login`, `/{tenant}/mfa` and `/{tenant}/consent`; the pending
+//! request lives server-side under an opaque `flow` ID carried in a hidden field.
+
+use super::error::AadError;
+use super::issue::{self, UserContext, Version};
+use super::token::{Authority, resolve_authority};
+use crate::resources::{is_oidc_scope, split_scope};
+use crate::seed::{PermissionSeed, UserSeed};
+use crate::state::{App, AuthCode, State};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use std::collections::BTreeMap;
+
+const SSO_COOKIE: &str = "ESTSAUTH";
+
+/// A pending authorization request.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    version: Version,
+    tenant_seg: String,
+    authority: Authority,
+    client_id: String,
+    redirect_uri: String,
+    response_type: String,
+    response_mode: String,
+    state: Option<String>,
+    target: String,
+    nonce: Option<String>,
+    prompt: Option<String>,
+    login_hint: Option<String>,
+    code_challenge: Option<(String, String)>,
+    user_id: Option<String>,
+    amr: Vec<String>,
+    auth_time: i64,
+    session_id: String,
+    created: i64,
+}
+
+/// A browser sign-in session (the SSO cookie).
+#[derive(Debug, Clone)]
+pub struct SsoSession {
+    /// User.
+    pub user_id: String,
+    amr: Vec<String>,
+    auth_time: i64,
+    session_id: String,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
+    let html = format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body{{font-family:"Segoe UI",Helvetica,Arial,sans-serif;background:#f2f2f2;margin:0}}
+.box{{max-width:440px;margin:60px auto;background:#fff;padding:44px;box-shadow:0 2px 6px rgba(0,0,0,.2)}}
+h1{{font-size:24px;font-weight:600;margin:0 0 16px}} .banner{{font-size:12px;color:#a4262c;margin-bottom:16px}}
+input[type=text],input[type=email],input[type=password]{{width:100%;padding:6px 0;border:0;border-bottom:1px solid #666;font-size:15px;margin:8px 0 16px}}
+button{{background:#0067b8;color:#fff;border:0;padding:8px 24px;font-size:15px;cursor:pointer;margin-right:8px}}
+button.secondary{{background:#ccc;color:#000}} .error{{color:#e81123;margin:8px 0}} ul{{padding-left:20px}} code{{font-size:12px}}
+</style></head><body><div class="box">
+<div class="banner">Emulated Microsoft sign-in (test double, not Microsoft)</div>
+<h1>{title}</h1>
+{body}
+</div></body></html>"#
+    );
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("cache-control", "no-store"))
+        .insert_header(("x-frame-options", "DENY"))
+        .insert_header(("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action *; script-src 'unsafe-inline'"))
+        .body(html)
+}
+
+/// The error page Entra shows instead of redirecting (unknown client, bad redirect URI…).
+fn error_page(e: &AadError) -> HttpResponse {
+    tracing::info!(aadsts = e.code, "authorize error page");
+    page(
+        StatusCode::BAD_REQUEST,
+        "Sorry, but we’re having trouble signing you in.",
+        &format!(
+            r#"<p id="error-code">AADSTS{}: {}</p><p>Error: <code id="error">{}</code></p>"#,
+            e.code,
+            esc(&e.message),
+            esc(e.error)
+        ),
+    )
+}
+
+type Query = BTreeMap<String, String>;
+
+fn parse_query(req: &HttpRequest) -> Result<Query, AadError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| AadError::invalid_request(9002313, "Invalid request. Request is malformed or invalid."))?;
+    Ok(pairs.into_iter().collect())
+}
+
+/// `GET /{tenant}/oauth2/authorize`
+pub async fn authorize_v1(state: web::Data<State>, req: HttpRequest, tenant: web::Path<String>) -> HttpResponse {
+    authorize(&state, &req, &tenant, Version::V1)
+}
+
+/// `GET /{tenant}/oauth2/v2.0/authorize`
+pub async fn authorize_v2(state: web::Data<State>, req: HttpRequest, tenant: web::Path<String>) -> HttpResponse {
+    authorize(&state, &req, &tenant, Version::V2)
+}
+
+fn authorize(state: &State, req: &HttpRequest, tenant_seg: &str, version: Version) -> HttpResponse {
+    state.count("entra.authorize");
+    let q = match parse_query(req) {
+        Ok(q) => q,
+        Err(e) => return error_page(&e),
+    };
+    let authority = match resolve_authority(state, tenant_seg) {
+        Ok(a) => a,
+        Err(e) => return error_page(&e),
+    };
+    let Some(client_id) = q.get("client_id") else {
+        return error_page(&AadError::invalid_request(900144, "The request body must contain the following parameter: 'client_id'."));
+    };
+    let directory = match &authority {
+        Authority::Tenant(t) => t.domain.clone(),
+        Authority::Common => tenant_seg.to_string(),
+    };
+    let Some(app) = state.directory().app(client_id).cloned() else {
+        return error_page(&AadError::app_not_found(client_id, &directory));
+    };
+    let redirect_uri = match q.get("redirect_uri") {
+        Some(r) => r.clone(),
+        None if version == Version::V1 && !app.seed.redirect_uris.is_empty() => app.seed.redirect_uris[0].clone(),
+        None => return error_page(&AadError::invalid_request(900144, "The request body must contain the following parameter: 'redirect_uri'.")),
+    };
+    if !app.seed.redirect_uris.iter().any(|r| *r == redirect_uri) {
+        return error_page(&AadError::invalid_request(
+            50011,
+            format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this."),
+        ));
+    }
+    let response_type = q.get("response_type").cloned().unwrap_or_default();
+    let has_id_token = response_type.split(' ').any(|t| t == "id_token");
+    let default_mode = if has_id_token { "fragment" } else { "query" };
+    let response_mode = q.get("response_mode").cloned().unwrap_or_else(|| default_mode.into());
+    let mut flow = Flow {
+        version,
+        tenant_seg: tenant_seg.to_string(),
+        authority: authority.clone(),
+        client_id: app.seed.app_id.clone(),
+        redirect_uri,
+        response_type: response_type.clone(),
+        response_mode: if matches!(response_mode.as_str(), "query" | "fragment" | "form_post") { response_mode } else { default_mode.into() },
+        state: q.get("state").cloned(),
+        target: String::new(),
+        nonce: q.get("nonce").cloned(),
+        prompt: q.get("prompt").cloned(),
+        login_hint: q.get("login_hint").cloned(),
+        code_challenge: None,
+        user_id: None,
+        amr: Vec::new(),
+        auth_time: 0,
+        session_id: uuid::Uuid::new_v4().to_string(),
+        created: state.now(),
+    };
+    // From here on errors go back to the app as a redirect.
+    if !response_type.split(' ').any(|t| t == "code") || response_type.split(' ').any(|t| !matches!(t, "code" | "id_token")) {
+        return redirect_error(&flow, "unsupported_response_type", 700054, &format!("response_type '{response_type}' is not enabled for the application."));
+    }
+    match (q.get("code_challenge"), q.get("code_challenge_method")) {
+        (Some(c), m) => {
+            let method = m.cloned().unwrap_or_else(|| "plain".into());
+            if !matches!(method.as_str(), "S256" | "plain") {
+                return redirect_error(&flow, "invalid_request", 501491, &format!("Invalid code_challenge_method '{method}'. Supported methods are 'plain' and 'S256'."));
+            }
+            if c.len() < 43 || c.len() > 128 {
+                return redirect_error(&flow, "invalid_request", 501491, "Invalid size of Code_Challenge parameter.");
+            }
+            flow.code_challenge = Some((c.clone(), method));
+        }
+        (None, Some(_)) => {
+            return redirect_error(&flow, "invalid_request", 501491, "The code_challenge_method is given without a code_challenge.");
+        }
+        (None, None) => {}
+    }
+    if has_id_token && flow.nonce.is_none() {
+        return redirect_error(&flow, "invalid_request", 900144, "The request body must contain the following parameter: 'nonce'.");
+    }
+    let tenant_name = directory;
+    match version {
+        Version::V1 => {
+            let resource = q.get("resource").cloned().unwrap_or_default();
+            if !resource.is_empty() && state.resource_for_audience(&resource).is_none() {
+                return redirect_error(&flow, "invalid_resource", 500011, &format!("The resource principal named {resource} was not found in the tenant named {tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."));
+            }
+            // v1 asks for the app's static permissions; `scope=openid` only adds an id_token.
+            let openid = q.get("scope").is_some_and(|s| s.split(' ').any(|x| x == "openid"));
+            flow.target = resource;
+            if openid || has_id_token {
+                flow.nonce = flow.nonce.or_else(|| q.get("nonce").cloned());
+            }
+            if openid {
+                flow.response_type = format!("{} +openid", flow.response_type);
+            }
+        }
+        Version::V2 => {
+            let Some(scope) = q.get("scope").filter(|s| !s.trim().is_empty()) else {
+                return redirect_error(&flow, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.");
+            };
+            for s in scope.split(' ').filter(|s| !s.is_empty() && !is_oidc_scope(s)) {
+                match split_scope(state.resources(), s) {
+                    Some((r, _, p)) if p == ".default" || r.scope(&p).is_some() => {}
+                    Some(_) | None if !s.contains('/') => {
+                        return redirect_error(&flow, "invalid_client", 650053, &format!("The application '{}' asked for scope '{s}' that doesn't exist on the resource '00000003-0000-0000-c000-000000000000'. Contact the app vendor.", app.seed.display_name));
+                    }
+                    _ => {
+                        return redirect_error(&flow, "invalid_resource", 500011, &format!("The resource principal named {} was not found in the tenant named {tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", s.rsplit_once('/').map_or(s, |(i, _)| i)));
+                    }
+                }
+            }
+            flow.target = scope.clone();
+        }
+    }
+    // Single sign-on: an existing session skips the sign-in page unless prompt says otherwise.
+    let prompt = flow.prompt.clone().unwrap_or_default();
+    let session = req.cookie(SSO_COOKIE).and_then(|c| state.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(c.value()).cloned());
+    if prompt == "none" && session.is_none() {
+        return redirect_error(&flow, "login_required", 50058, "A silent sign-in request was sent but no user is signed in.");
+    }
+    let flow_id = issue::random_token("", 24);
+    if let Some(s) = session.filter(|_| !matches!(prompt.as_str(), "login" | "select_account")) {
+        flow.user_id = Some(s.user_id.clone());
+        flow.amr = s.amr.clone();
+        flow.auth_time = s.auth_time;
+        flow.session_id = s.session_id.clone();
+        return after_sign_in(state, flow_id, flow, false);
+    }
+    let hint = flow.login_hint.clone().unwrap_or_default();
+    store_flow(state, &flow_id, flow.clone());
+    sign_in_page(&flow, &flow_id, &hint, None)
+}
+
+fn store_flow(state: &State, id: &str, flow: Flow) {
+    let mut flows = state.flows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = state.now();
+    flows.retain(|_, f| now - f.created < 3600);
+    flows.insert(id.to_string(), flow);
+}
+
+fn take_flow(state: &State, id: &str) -> Option<Flow> {
+    state.flows.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).cloned()
+}
+
+fn sign_in_page(flow: &Flow, flow_id: &str, login: &str, error: Option<&str>) -> HttpResponse {
+    let error = error.map(|e| format!(r#"<div class="error" id="error" role="alert">{}</div>"#, esc(e))).unwrap_or_default();
+    page(
+        StatusCode::OK,
+        "Sign in",
+        &format!(
+            r#"{error}<form method="post" action="/{tenant}/login" id="signin">
+<input type="hidden" name="flow" value="{flow_id}">
+<label for="login">Email, phone, or Skype</label>
+<input type="email" id="login" name="login" value="{login}" autocomplete="username" required autofocus>
+<label for="passwd">Password</label>
+<input type="password" id="passwd" name="passwd" autocomplete="current-password" required>
+<button type="submit" id="idSIButton9">Sign in</button>
+</form>"#,
+            tenant = esc(&flow.tenant_seg),
+            login = esc(login),
+        ),
+    )
+}
+
+fn mfa_page(flow: &Flow, flow_id: &str, error: Option<&str>) -> HttpResponse {
+    let error = error.map(|e| format!(r#"<div class="error" id="error" role="alert">{}</div>"#, esc(e))).unwrap_or_default();
+    page(
+        StatusCode::OK,
+        "Enter code",
+        &format!(
+            r#"{error}<p>Enter the code displayed in your authenticator app (in the emulator: the user's <code>mfa_code</code> from the seed, also readable from <code>/_admin/users/{{upn}}/mfa-code</code>).</p>
+<form method="post" action="/{tenant}/mfa" id="mfa">
+<input type="hidden" name="flow" value="{flow_id}">
+<input type="text" id="otc" name="otc" inputmode="numeric" autocomplete="one-time-code" required autofocus>
+<button type="submit" id="idSubmit_SAOTCC_Continue">Verify</button>
+</form>"#,
+            tenant = esc(&flow.tenant_seg),
+        ),
+    )
+}
+
+/// Form posted by the sign-in page.
+#[derive(Debug, serde::Deserialize)]
+pub struct LoginForm {
+    flow: String,
+    login: String,
+    passwd: String,
+}
+
+/// Form posted by the MFA page.
+#[derive(Debug, serde::Deserialize)]
+pub struct MfaForm {
+    flow: String,
+    otc: String,
+}
+
+/// Form posted by the consent page.
+#[derive(Debug, serde::Deserialize)]
+pub struct ConsentForm {
+    flow: String,
+    action: String,
+}
+
+fn expired_flow() -> HttpResponse {
+    error_page(&AadError::invalid_request(
+        90100,
+        "The sign-in request is unknown or has expired. Go back to the application and sign in again.",
+    ))
+}
+
+/// `POST /{tenant}/login`
+pub async fn login(state: web::Data<State>, form: web::Form<LoginForm>) -> HttpResponse {
+    state.count("entra.login");
+    let Some(mut flow) = take_flow(&state, &form.flow) else { return expired_flow() };
+    let user = state.directory().user(form.login.trim()).cloned();
+    let Some(user) = user.filter(|u| u.upn.eq_ignore_ascii_case(form.login.trim())) else {
+        return sign_in_page(&flow, &form.flow, &form.login, Some("This username may be incorrect. Make sure you typed it correctly. Otherwise, contact your admin. (AADSTS50034)"));
+    };
+    if user.password != form.passwd {
+        tracing::info!(user.id = %user.id, "sign-in failed: wrong password");
+        return sign_in_page(&flow, &form.flow, &form.login, Some("Your account or password is incorrect. If you don't remember your password, reset it now. (AADSTS50126)"));
+    }
+    if let Err(e) = check_user_may_sign_in(&state, &flow, &user) {
+        return error_page(&e);
+    }
+    flow.user_id = Some(user.id.clone());
+    flow.amr = vec!["pwd".into()];
+    flow.auth_time = state.now();
+    if user.has_mfa() {
+        store_flow(&state, &form.flow, flow.clone());
+        return mfa_page(&flow, &form.flow, None);
+    }
+    after_sign_in(&state, form.flow.clone(), flow, true)
+}
+
+fn check_user_may_sign_in(state: &State, flow: &Flow, user: &UserSeed) -> Result<(), AadError> {
+    let dir = state.directory();
+    let app = dir.app(&flow.client_id).ok_or_else(|| AadError::app_not_found(&flow.client_id, &flow.tenant_seg))?;
+    if let Authority::Tenant(t) = &flow.authority {
+        if t.id != user.tenant && !(user.admin_agent && dir.has_delegated_access(&t.id, &user.tenant)) {
+            return Err(AadError::invalid_grant(50020, format!("User account '{}' from identity provider 'https://sts.windows.net/{}/' does not exist in tenant '{}' and cannot access the application '{}'({}) in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Microsoft Entra user account.", user.upn, user.tenant, t.display_name, app.seed.app_id, app.seed.display_name)));
+        }
+    }
+    if !app.seed.multitenant && user.tenant != app.seed.tenant {
+        let domain = dir.tenant(&user.tenant).map(|t| t.domain.clone()).unwrap_or_default();
+        return Err(AadError::app_not_found(&flow.client_id, &domain));
+    }
+    Ok(())
+}
+
+/// `POST /{tenant}/mfa`
+pub async fn mfa(state: web::Data<State>, form: web::Form<MfaForm>) -> HttpResponse {
+    state.count("entra.mfa");
+    let Some(mut flow) = take_flow(&state, &form.flow) else { return expired_flow() };
+    let Some(user) = flow.user_id.as_deref().and_then(|id| state.directory().user(id).cloned()) else {
+        return expired_flow();
+    };
+    if user.mfa_code.as_deref() != Some(form.otc.trim()) {
+        return mfa_page(&flow, &form.flow, Some("You didn't enter the expected verification code. Please try again. (AADSTS50126)"));
+    }
+    flow.amr = vec!["pwd".into(), "mfa".into()];
+    after_sign_in(&state, form.flow.clone(), flow, true)
+}
+
+/// The delegated permissions the request needs, per resource app ID.
+fn requested_permissions(state: &State, flow: &Flow, app: &App) -> Vec<PermissionSeed> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let add_required = |resource: &str, map: &mut BTreeMap<String, Vec<String>>| {
+        for p in app.seed.required_delegated.iter().filter(|p| resource.is_empty() || p.resource.eq_ignore_ascii_case(resource)) {
+            map.entry(p.resource.to_ascii_lowercase()).or_default().extend(p.scopes.iter().cloned());
+        }
+    };
+    match flow.version {
+        Version::V1 => add_required("", &mut map),
+        Version::V2 => {
+            for s in flow.target.split(' ').filter(|s| !s.is_empty() && !is_oidc_scope(s)) {
+                if let Some((r, _, p)) = split_scope(state.resources(), s) {
+                    if p == ".default" {
+                        add_required(r.app_id, &mut map);
+                    } else {
+                        map.entry(r.app_id.to_string()).or_default().push(p);
+                    }
+                }
+            }
+        }
+    }
+    if map.is_empty() {
+        // Sign-in only: Microsoft Graph User.Read, as Entra does.
+        map.insert(crate::resources::GRAPH_APP_ID.into(), vec!["User.Read".into()]);
+    }
+    map.into_iter()
+        .map(|(resource, mut scopes)| {
+            scopes.sort();
+            scopes.dedup();
+            PermissionSeed { resource, scopes }
+        })
+        .collect()
+}
+
+fn after_sign_in(state: &State, flow_id: String, flow: Flow, new_session: bool) -> HttpResponse {
+    let Some(user) = flow.user_id.as_deref().and_then(|id| state.directory().user(id).cloned()) else {
+        return expired_flow();
+    };
+    let Some(app) = state.directory().app(&flow.client_id).cloned() else { return expired_flow() };
+    let mut session_cookie = None;
+    if new_session {
+        let sid = issue::random_token("", 24);
+        state.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(
+            sid.clone(),
+            SsoSession { user_id: user.id.clone(), amr: flow.amr.clone(), auth_time: flow.auth_time, session_id: flow.session_id.clone() },
+        );
+        session_cookie = Some(Cookie::build(SSO_COOKIE, sid).path("/").secure(true).http_only(true).same_site(SameSite::None).finish());
+    }
+    let needed = requested_permissions(state, &flow, &app);
+    let missing = {
+        let dir = state.directory();
+        needed.iter().any(|p| {
+            let have = dir.consented_scopes(&user.tenant, &app.seed.app_id, &user.id, &p.resource);
+            p.scopes.iter().any(|s| !have.contains(s))
+        })
+    };
+    let prompt = flow.prompt.clone().unwrap_or_default();
+    let mut resp = if missing || matches!(prompt.as_str(), "consent" | "admin_consent") {
+        store_flow(state, &flow_id, flow.clone());
+        consent_page(state, &flow, &flow_id, &app, &user, &needed)
+    } else {
+        state.flows.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&flow_id);
+        issue_code(state, &flow, &user)
+    };
+    if let Some(c) = session_cookie {
+        if resp.add_cookie(&c).is_err() {
+            tracing::warn!("could not set the sign-in session cookie");
+        }
+    }
+    resp
+}
+
+fn needs_admin(state: &State, needed: &[PermissionSeed]) -> bool {
+    needed.iter().any(|p| {
+        state
+            .resources()
+            .iter()
+            .find(|r| r.app_id.eq_ignore_ascii_case(&p.resource))
+            .is_some_and(|r| p.scopes.iter().any(|s| r.scope(s).is_some_and(|d| d.admin_consent_required)))
+    })
+}
+
+fn consent_page(state: &State, flow: &Flow, flow_id: &str, app: &App, user: &UserSeed, needed: &[PermissionSeed]) -> HttpResponse {
+    let mut items = String::new();
+    for p in needed {
+        let resource = state.resources().iter().find(|r| r.app_id.eq_ignore_ascii_case(&p.resource));
+        for s in &p.scopes {
+            let desc = resource.and_then(|r| r.scope(s)).map(|d| d.description).unwrap_or("");
+            let rname = resource.map(|r| r.display_name).unwrap_or("Unknown resource");
+            items.push_str(&format!(r#"<li class="permission" data-resource="{}" data-scope="{}"><b>{}</b> ({}: <code>{}</code>)</li>"#, esc(&p.resource), esc(s), esc(desc), esc(rname), esc(s)));
+        }
+    }
+    let publisher = app.seed.publisher.clone().unwrap_or_else(|| "unverified".into());
+    let tenant = esc(&flow.tenant_seg);
+    if needs_admin(state, needed) && !user.is_global_admin() {
+        return page(
+            StatusCode::OK,
+            "Need admin approval",
+            &format!(
+                r#"<p id="need-admin"><b>{app}</b> needs permission to access resources in your organization that only an admin can grant. Please ask an admin to grant permission to this app before you can use it. (AADSTS90094)</p><ul>{items}</ul>
+<form method="post" action="/{tenant}/consent"><input type="hidden" name="flow" value="{flow_id}">
+<button type="submit" name="action" value="cancel" id="cancel">Return to the application without consenting</button></form>"#,
+                app = esc(&app.seed.display_name),
+            ),
+        );
+    }
+    let org = if user.is_global_admin() {
+        r#"<p><label><input type="checkbox" checked disabled> Consent on behalf of your organization</label></p>"#
+    } else {
+        ""
+    };
+    page(
+        StatusCode::OK,
+        "Permissions requested",
+        &format!(
+            r#"<p id="app-name"><b>{app}</b><br><small>Publisher: {publisher} · App ID <code>{app_id}</code></small></p>
+<p>This app would like to:</p><ul id="permissions">{items}</ul>{org}
+<p>Accepting these permissions means that you allow this app to use your data as specified in their terms of service and privacy statement.</p>
+<form method="post" action="/{tenant}/consent" id="consent"><input type="hidden" name="flow" value="{flow_id}">
+<button type="submit" name="action" value="accept" id="accept">Accept</button>
+<button type="submit" name="action" value="cancel" id="cancel" class="secondary">Cancel</button></form>"#,
+            app = esc(&app.seed.display_name),
+            publisher = esc(&publisher),
+            app_id = esc(&app.seed.app_id),
+        ),
+    )
+}
+
+/// `POST /{tenant}/consent`
+pub async fn consent(state: web::Data<State>, form: web::Form<ConsentForm>) -> HttpResponse {
+    state.count("entra.consent");
+    let Some(flow) = take_flow(&state, &form.flow) else { return expired_flow() };
+    state.flows.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&form.flow);
+    let Some(user) = flow.user_id.as_deref().and_then(|id| state.directory().user(id).cloned()) else {
+        return expired_flow();
+    };
+    let Some(app) = state.directory().app(&flow.client_id).cloned() else { return expired_flow() };
+    if form.action != "accept" {
+        return redirect_error(&flow, "access_denied", 65004, "User declined to consent to access the app.");
+    }
+    let needed = requested_permissions(&state, &flow, &app);
+    if needs_admin(&state, &needed) && !user.is_global_admin() {
+        return redirect_error(&flow, "access_denied", 90094, "The grant requires admin permission.");
+    }
+    // An administrator consents for the whole tenant; a user for themselves.
+    let for_user = (!user.is_global_admin()).then_some(user.id.as_str());
+    state.grant_consent(&user.tenant, &app.seed.app_id, for_user, &needed);
+    tracing::info!(app.id = %app.seed.app_id, tenant.id = %user.tenant, admin = for_user.is_none(), "consent granted");
+    issue_code(&state, &flow, &user)
+}
+
+fn issue_code(state: &State, flow: &Flow, user: &UserSeed) -> HttpResponse {
+    let tenant = match &flow.authority {
+        Authority::Tenant(t) => t.id.clone(),
+        Authority::Common => user.tenant.clone(),
+    };
+    let code = issue::random_token("1.AXEA", 64);
+    let wants_openid = match flow.version {
+        Version::V1 => flow.response_type.contains("openid") || flow.response_type.split(' ').any(|t| t == "id_token"),
+        Version::V2 => flow.target.split(' ').any(|s| s == "openid"),
+    };
+    let wants_rt = flow.target.split(' ').any(|s| s == "offline_access");
+    state.codes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(
+        code.clone(),
+        AuthCode {
+            client_id: flow.client_id.clone(),
+            redirect_uri: flow.redirect_uri.clone(),
+            user_id: user.id.clone(),
+            tenant: tenant.clone(),
+            target: flow.target.clone(),
+            wants_id_token: wants_openid,
+            wants_refresh_token: wants_rt,
+            code_challenge: flow.code_challenge.clone(),
+            nonce: flow.nonce.clone(),
+            amr: flow.amr.clone(),
+            auth_time: flow.auth_time,
+            issued_at: state.now(),
+            redeemed: false,
+            session_id: flow.session_id.clone(),
+        },
+    );
+    let mut params: Vec<(String, String)> = vec![("code".into(), code.clone())];
+    if flow.response_type.split(' ').any(|t| t == "id_token") {
+        let ctx = UserContext { user: user.clone(), tenant, amr: flow.amr.clone(), auth_time: flow.auth_time, session_id: flow.session_id.clone() };
+        params.push(("id_token".into(), issue::id_token(state, flow.version, &ctx, &flow.client_id, flow.nonce.as_deref(), Some(issue::half_hash(&code)))));
+    }
+    if let Some(s) = &flow.state {
+        params.push(("state".into(), s.clone()));
+    }
+    params.push(("session_state".into(), flow.session_id.clone()));
+    respond(flow, &params)
+}
+
+fn redirect_error(flow: &Flow, error: &str, code: u32, message: &str) -> HttpResponse {
+    let e = AadError::new(StatusCode::BAD_REQUEST, "x", code, message);
+    let body = e.body();
+    let description = body["error_description"].as_str().unwrap_or_default().to_string();
+    let mut params = vec![("error".to_string(), error.to_string()), ("error_description".to_string(), description)];
+    if let Some(s) = &flow.state {
+        params.push(("state".into(), s.clone()));
+    }
+    tracing::info!(error, aadsts = code, "authorize redirect with error");
+    respond(flow, &params)
+}
+
+fn respond(flow: &Flow, params: &[(String, String)]) -> HttpResponse {
+    let encoded = serde_urlencoded::to_string(params).unwrap_or_default();
+    match flow.response_mode.as_str() {
+        "form_post" => {
+            let inputs: String = params
+                .iter()
+                .map(|(k, v)| format!(r#"<input type="hidden" name="{}" value="{}">"#, esc(k), esc(v)))
+                .collect();
+            let html = format!(
+                r#"<!DOCTYPE html><html><head><title>Working...</title></head><body onload="document.forms[0].submit()"><form method="POST" name="hiddenform" action="{}">{inputs}<noscript><p>Script is disabled. Click Submit to continue.</p><input type="submit" value="Submit"></noscript></form></body></html>"#,
+                esc(&flow.redirect_uri)
+            );
+            HttpResponse::Ok().content_type("text/html; charset=utf-8").insert_header(("cache-control", "no-store")).body(html)
+        }
+        mode => {
+            let sep = if mode == "fragment" { '#' } else if flow.redirect_uri.contains('?') { '&' } else { '?' };
+            HttpResponse::Found()
+                .insert_header(("location", format!("{}{sep}{encoded}", flow.redirect_uri)))
+                .insert_header(("cache-control", "no-store"))
+                .finish()
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Injected faults: added latency, an HTTP status (with optional `Retry-After`), failing the
+//! next N requests, or dropping the connection; per service and route.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// An emulated service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// Entra ID (login endpoints at the root).
+    Entra,
+    /// Key Vault (`{vault}.vault.localhost`).
+    KeyVault,
+    /// Microsoft Graph (`/graph/`).
+    Graph,
+    /// Partner Center (`/partnercenter/`).
+    PartnerCenter,
+    /// Partner API (`/partnerapi/`).
+    PartnerApi,
+    /// Every service.
+    Any,
+}
+
+impl Service {
+    /// Which service a request is for.
+    pub fn of(host: &str, path: &str) -> Option<Service> {
+        let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+        if host.ends_with(".vault.localhost") {
+            Some(Service::KeyVault)
+        } else if path.starts_with("/_admin") {
+            None
+        } else if path.starts_with("/graph/") {
+            Some(Service::Graph)
+        } else if path.starts_with("/partnercenter/") {
+            Some(Service::PartnerCenter)
+        } else if path.starts_with("/partnerapi/") {
+            Some(Service::PartnerApi)
+        } else {
+            Some(Service::Entra)
+        }
+    }
+}
+
+/// A fault to inject.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// Service affected.
+    pub service: Service,
+    /// Only requests whose path contains this text (e.g. `/oauth2/v2.0/token`, `/secrets/`).
+    #[serde(default)]
+    pub route: Option<String>,
+    /// Latency added before answering (milliseconds).
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    /// Answer with this HTTP status instead of handling the request.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// `Retry-After` seconds sent with `status`.
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+    /// Close the connection without a complete response.
+    #[serde(default)]
+    pub drop_connection: bool,
+    /// Apply to the next N matching requests only (absent: until cleared).
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+impl Fault {
+    /// A fault answering `status` for a service.
+    pub fn status(service: Service, status: u16) -> Self {
+        Fault { service, route: None, latency_ms: None, status: Some(status), retry_after: None, drop_connection: false, times: None }
+    }
+    /// Restrict to paths containing `route`.
+    pub fn on_route(mut self, route: impl Into<String>) -> Self {
+        self.route = Some(route.into());
+        self
+    }
+    /// Apply only to the next `n` matching requests.
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = Some(n);
+        self
+    }
+    /// Send `Retry-After`.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+    /// Latency only.
+    pub fn latency(service: Service, by: Duration) -> Self {
+        Fault {
+            service,
+            route: None,
+            latency_ms: Some(u64::try_from(by.as_millis()).unwrap_or(u64::MAX)),
+            status: None,
+            retry_after: None,
+            drop_connection: false,
+            times: None,
+        }
+    }
+    /// Drop the connection.
+    pub fn drop_connection(service: Service) -> Self {
+        Fault { service, route: None, latency_ms: None, status: None, retry_after: None, drop_connection: true, times: None }
+    }
+}
+
+/// The active faults.
+#[derive(Debug, Default)]
+pub struct FaultSet {
+    faults: Mutex<Vec<Fault>>,
+}
+
+impl FaultSet {
+    /// Add a fault.
+    pub fn inject(&self, fault: Fault) {
+        self.lock().push(fault);
+    }
+    /// Remove all faults.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+    /// Active faults.
+    pub fn list(&self) -> Vec<Fault> {
+        self.lock().clone()
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
+        self.faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    /// The fault for a request, consuming one of its `times`.
+    fn take(&self, service: Service, path: &str) -> Option<Fault> {
+        let mut faults = self.lock();
+        if faults.is_empty() {
+            return None;
+        }
+        let idx = faults.iter().position(|f| {
+            (f.service == service || f.service == Service::Any) && f.route.as_deref().is_none_or(|r| path.contains(r))
+        })?;
+        let fault = faults[idx].clone();
+        if let Some(n) = faults[idx].times.as_mut() {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                faults.remove(idx);
+            }
+        }
+        Some(fault)
+    }
+}
+
+fn fault_body(service: Service, status: StatusCode, retry_after: Option<u64>) -> serde_json::Value {
+    let reason = status.canonical_reason().unwrap_or("Error");
+    match service {
+        Service::KeyVault => serde_json::json!({"error": {"code": if status.as_u16() == 429 { "Throttled" } else { "ServiceUnavailable" }, "message": format!("{reason} (injected by the emulator)")}}),
+        Service::Graph => serde_json::json!({"error": {"code": if status.as_u16() == 429 { "TooManyRequests" } else { "serviceNotAvailable" }, "message": "Please retry again later.", "innerError": {"code": status.as_u16().to_string(), "status": status.as_u16().to_string(), "message": "Please retry after", "date": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()}}}),
+        Service::PartnerCenter | Service::PartnerApi if status.as_u16() == 429 => serde_json::json!({"statusCode": 429, "message": format!("Rate limit is exceeded. Try again in {} seconds.", retry_after.unwrap_or(1))}),
+        Service::PartnerCenter | Service::PartnerApi => serde_json::json!({"code": status.as_u16(), "description": reason, "data": [], "source": "PartnerFD"}),
+        Service::Entra | Service::Any => crate::entra::error::AadError::new(status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.").body(),
+    }
+}
+
+/// Middleware applying faults before the handler runs.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<crate::state::State>>().cloned();
+    let host = req.connection_info().host().to_string();
+    let service = Service::of(&host, req.path());
+    if let (Some(state), Some(service)) = (state, service) {
+        if let Some(fault) = state.faults.take(service, req.path()) {
+            if let Some(ms) = fault.latency_ms {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            if fault.drop_connection {
+                tracing::info!(service = ?service, path = req.path(), "injected fault: dropping the connection");
+                let body = futures::stream::once(async {
+                    Err::<web::Bytes, std::io::Error>(std::io::Error::other("connection dropped by injected fault"))
+                });
+                return Ok(req.into_response(HttpResponse::Ok().insert_header(("connection", "close")).streaming(body)));
+            }
+            if let Some(code) = fault.status {
+                let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                tracing::info!(service = ?service, path = req.path(), http.status = code, "injected fault");
+                let mut resp = HttpResponse::build(status);
+                if let Some(secs) = fault.retry_after {
+                    resp.insert_header(("retry-after", secs.to_string()));
+                }
+                return Ok(req.into_response(resp.json(fault_body(service, status, fault.retry_after))));
+            }
+        }
+    }
+    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+}

@@ -1,0 +1,470 @@
+//! GDAP (granular delegated admin privileges) relationships: the model, the create rules of
+//! `POST /tenantRelationships/delegatedAdminRelationships`, status transitions, access
+//! assignments, and the Graph JSON (protocol-facts §6.2).
+
+use super::catalog::{GLOBAL_ADMINISTRATOR, is_built_in_role};
+use serde_json::{Value, json};
+
+/// Relationship status (Graph's `delegatedAdminRelationshipStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Created by the partner, not yet offered.
+    Created,
+    /// Locked for approval: the customer may approve.
+    ApprovalPending,
+    /// Approved by the customer: delegated access works.
+    Active,
+    /// Ended by either party.
+    Terminated,
+    /// Past its end date.
+    Expired,
+}
+
+impl Status {
+    /// Graph's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::ApprovalPending => "approvalPending",
+            Status::Active => "active",
+            Status::Terminated => "terminated",
+            Status::Expired => "expired",
+        }
+    }
+    /// Parse Graph's spelling.
+    pub fn parse(s: &str) -> Option<Status> {
+        [Status::Created, Status::ApprovalPending, Status::Active, Status::Terminated, Status::Expired]
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// An access assignment: a partner security group gets some of the relationship's roles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessAssignment {
+    /// ID.
+    pub id: String,
+    /// Security group object ID (partner tenant).
+    pub group: String,
+    /// Role template IDs.
+    pub roles: Vec<String>,
+    /// Created (epoch seconds).
+    pub created: i64,
+    /// Last modified.
+    pub modified: i64,
+}
+
+/// A request (`/requests`) made on a relationship.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelationshipRequest {
+    /// ID.
+    pub id: String,
+    /// `lockForApproval`, `approve` or `terminate`.
+    pub action: String,
+    /// Created.
+    pub created: i64,
+}
+
+/// A GDAP relationship.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Relationship {
+    /// `{guid}-{guid}`.
+    pub id: String,
+    /// Partner tenant.
+    pub partner: String,
+    /// Display name.
+    pub display_name: String,
+    /// ISO 8601 duration as given.
+    pub duration: String,
+    /// The duration in days.
+    pub duration_days: i64,
+    /// Customer tenant and display name (optional until approval).
+    pub customer: Option<(String, String)>,
+    /// Role template IDs.
+    pub roles: Vec<String>,
+    /// `PT0S`, `P0D` or `P180D`.
+    pub auto_extend: String,
+    /// Status.
+    pub status: Status,
+    /// Created.
+    pub created: i64,
+    /// Last modified.
+    pub modified: i64,
+    /// Activated.
+    pub activated: Option<i64>,
+    /// End date (activation + duration).
+    pub end: Option<i64>,
+    /// Bumped on every change (the `@odata.etag`).
+    pub version: u64,
+    /// Requests made.
+    pub requests: Vec<RelationshipRequest>,
+    /// Access assignments.
+    pub assignments: Vec<AccessAssignment>,
+}
+
+/// A create or action request refused: (Graph error code, message).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// HTTP status.
+    pub status: u16,
+    /// Graph error code.
+    pub code: &'static str,
+    /// Message.
+    pub message: String,
+}
+
+fn bad(message: impl Into<String>) -> Rejected {
+    Rejected { status: 400, code: "badRequest", message: message.into() }
+}
+
+/// Parse an ISO 8601 duration of days (`P730D`, `P2Y`, `P1Y6M`, `P4W`; a year counts 365
+/// days, a month 30) into days. `PT0S` is zero.
+pub fn parse_duration_days(s: &str) -> Option<i64> {
+    if s.eq_ignore_ascii_case("PT0S") {
+        return Some(0);
+    }
+    let rest = s.strip_prefix('P').or_else(|| s.strip_prefix('p'))?;
+    if rest.is_empty() {
+        return None;
+    }
+    let mut days = 0i64;
+    let mut num = String::new();
+    for c in rest.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: i64 = num.parse().ok()?;
+        num.clear();
+        days = days.checked_add(match c.to_ascii_uppercase() {
+            'Y' => n.checked_mul(365)?,
+            'M' => n.checked_mul(30)?,
+            'W' => n.checked_mul(7)?,
+            'D' => n,
+            _ => return None,
+        })?;
+    }
+    num.is_empty().then_some(days)
+}
+
+/// What a create request carries, parsed from its JSON.
+#[derive(Clone, Debug, Default)]
+pub struct CreateRequest {
+    /// `displayName`.
+    pub display_name: Option<String>,
+    /// `duration`.
+    pub duration: Option<String>,
+    /// `customer.tenantId`, `customer.displayName`.
+    pub customer: Option<(String, Option<String>)>,
+    /// `accessDetails.unifiedRoles[].roleDefinitionId`; `None` when `accessDetails` is absent.
+    pub roles: Option<Vec<String>>,
+    /// `autoExtendDuration`.
+    pub auto_extend: Option<String>,
+}
+
+impl CreateRequest {
+    /// Read the documented fields; wrong types are validation errors.
+    pub fn from_json(body: &Value) -> Result<CreateRequest, Rejected> {
+        let obj = body.as_object().ok_or_else(|| bad("The request body must be a JSON object."))?;
+        let text = |k: &str| -> Result<Option<String>, Rejected> {
+            match obj.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(bad(format!("The property '{k}' must be a string."))),
+            }
+        };
+        let customer = match obj.get("customer") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(c)) => {
+                let tid = c.get("tenantId").and_then(Value::as_str).ok_or_else(|| bad("customer.tenantId is required when customer is given."))?;
+                Some((tid.to_string(), c.get("displayName").and_then(Value::as_str).map(str::to_string)))
+            }
+            Some(_) => return Err(bad("The property 'customer' must be an object.")),
+        };
+        let roles = match obj.get("accessDetails") {
+            None | Some(Value::Null) => None,
+            Some(d) => {
+                let list = d
+                    .get("unifiedRoles")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| bad("accessDetails.unifiedRoles must be an array."))?;
+                let mut roles = Vec::new();
+                for r in list {
+                    let id = r
+                        .get("roleDefinitionId")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad("Each entry of accessDetails.unifiedRoles needs a roleDefinitionId."))?;
+                    roles.push(id.to_ascii_lowercase());
+                }
+                Some(roles)
+            }
+        };
+        Ok(CreateRequest {
+            display_name: text("displayName")?,
+            duration: text("duration")?,
+            customer,
+            roles,
+            auto_extend: text("autoExtendDuration")?,
+        })
+    }
+}
+
+/// Check a role list: non-empty, built-in roles only, no duplicates.
+pub fn validate_roles(roles: &[String]) -> Result<(), Rejected> {
+    if roles.is_empty() {
+        return Err(bad("accessDetails.unifiedRoles must name at least one role."));
+    }
+    for (i, r) in roles.iter().enumerate() {
+        if !is_built_in_role(r) {
+            return Err(bad(format!("The roleDefinitionId '{r}' is not a supported built-in Microsoft Entra role.")));
+        }
+        if roles[..i].iter().any(|x| x.eq_ignore_ascii_case(r)) {
+            return Err(bad(format!("The roleDefinitionId '{r}' is listed more than once.")));
+        }
+    }
+    Ok(())
+}
+
+/// Apply the create rules (protocol-facts §6.2) and build the relationship in status `created`.
+/// `existing_names` are the display names of the partner's other relationships;
+/// `customer_name` resolves a customer tenant to its display name (None = not a customer).
+pub fn create(
+    req: CreateRequest,
+    partner: &str,
+    existing_names: &[&str],
+    customer_name: impl Fn(&str) -> Option<String>,
+    id: String,
+    now: i64,
+) -> Result<Relationship, Rejected> {
+    let display_name = req.display_name.filter(|n| !n.trim().is_empty()).ok_or_else(|| bad("The displayName property is required."))?;
+    if display_name.chars().count() > 50 {
+        return Err(bad("The displayName must be 50 characters or fewer."));
+    }
+    if existing_names.iter().any(|n| n.eq_ignore_ascii_case(&display_name)) {
+        return Err(Rejected {
+            status: 409,
+            code: "conflict",
+            message: format!("A relationship with the displayName '{display_name}' already exists. Display names must be unique."),
+        });
+    }
+    let duration = req.duration.ok_or_else(|| bad("The duration property is required."))?;
+    let days = parse_duration_days(&duration).ok_or_else(|| bad(format!("The duration '{duration}' is not an ISO 8601 duration such as 'P730D'.")))?;
+    if !(1..=730).contains(&days) {
+        return Err(bad(format!("The duration '{duration}' must be between P1D and P2Y (730 days).")));
+    }
+    let roles = req.roles.ok_or_else(|| bad("The accessDetails property is required."))?;
+    validate_roles(&roles)?;
+    let auto_extend = req.auto_extend.unwrap_or_else(|| "PT0S".into());
+    if !matches!(auto_extend.to_ascii_uppercase().as_str(), "PT0S" | "P0D" | "P180D") {
+        return Err(bad(format!("The autoExtendDuration '{auto_extend}' is not valid: use PT0S, P0D or P180D.")));
+    }
+    if auto_extend.eq_ignore_ascii_case("P180D") && roles.iter().any(|r| r.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR)) {
+        return Err(bad("A relationship that includes the Global Administrator role cannot be auto-extended: set autoExtendDuration to PT0S."));
+    }
+    let customer = match req.customer {
+        None => None,
+        Some((tid, name)) => {
+            let known = customer_name(&tid).ok_or_else(|| bad(format!("The customer tenant '{tid}' is not a customer of this partner.")))?;
+            Some((tid.to_ascii_lowercase(), name.unwrap_or(known)))
+        }
+    };
+    Ok(Relationship {
+        id,
+        partner: partner.to_string(),
+        display_name,
+        duration,
+        duration_days: days,
+        customer,
+        roles,
+        auto_extend,
+        status: Status::Created,
+        created: now,
+        modified: now,
+        activated: None,
+        end: None,
+        version: 1,
+        requests: Vec::new(),
+        assignments: Vec::new(),
+    })
+}
+
+impl Relationship {
+    /// Activate (customer approval): sets the activation and end dates.
+    pub fn activate(&mut self, customer: (String, String), now: i64) {
+        self.customer = Some(customer);
+        self.status = Status::Active;
+        self.activated = Some(now);
+        self.end = Some(now + self.duration_days * 86_400);
+        self.touch(now);
+    }
+
+    /// Record a change.
+    pub fn touch(&mut self, now: i64) {
+        self.modified = now;
+        self.version += 1;
+    }
+
+    /// The customer tenant, when known.
+    pub fn customer_tenant(&self) -> Option<&str> {
+        self.customer.as_ref().map(|(t, _)| t.as_str())
+    }
+
+    /// `@odata.etag`.
+    pub fn etag(&self) -> String {
+        let inner = crate::tokens::b64url(format!("\"{}-{:016x}\"", self.id, self.version));
+        format!("W/\"{inner}\"")
+    }
+
+    /// Roles granted through active access assignments.
+    pub fn assigned_roles(&self) -> impl Iterator<Item = &String> {
+        self.assignments.iter().flat_map(|a| a.roles.iter())
+    }
+
+    /// Graph JSON (`#microsoft.graph.delegatedAdminRelationship`).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "@odata.type": "#microsoft.graph.delegatedAdminRelationship",
+            "@odata.etag": self.etag(),
+            "id": self.id,
+            "displayName": self.display_name,
+            "duration": self.duration,
+            "customer": self.customer.as_ref().map(|(t, n)| json!({"tenantId": t, "displayName": n})),
+            "accessDetails": {"unifiedRoles": self.roles.iter().map(|r| json!({"roleDefinitionId": r})).collect::<Vec<_>>()},
+            "status": self.status.as_str(),
+            "autoExtendDuration": self.auto_extend,
+            "createdDateTime": iso(self.created),
+            "lastModifiedDateTime": iso(self.modified),
+            "activatedDateTime": self.activated.map(iso),
+            "endDateTime": self.end.map(iso),
+        })
+    }
+}
+
+impl AccessAssignment {
+    /// Graph JSON (`#microsoft.graph.delegatedAdminAccessAssignment`).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "@odata.type": "#microsoft.graph.delegatedAdminAccessAssignment",
+            "@odata.etag": format!("W/\"{}\"", crate::tokens::b64url(format!("{}-{}", self.id, self.modified))),
+            "id": self.id,
+            "status": "active",
+            "createdDateTime": iso(self.created),
+            "lastModifiedDateTime": iso(self.modified),
+            "accessContainer": {"accessContainerId": self.group, "accessContainerType": "securityGroup"},
+            "accessDetails": {"unifiedRoles": self.roles.iter().map(|r| json!({"roleDefinitionId": r})).collect::<Vec<_>>()},
+        })
+    }
+}
+
+impl RelationshipRequest {
+    /// Graph JSON (`#microsoft.graph.delegatedAdminRelationshipRequest`).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "@odata.type": "#microsoft.graph.delegatedAdminRelationshipRequest",
+            "id": self.id,
+            "action": self.action,
+            "status": "succeeded",
+            "createdDateTime": iso(self.created),
+            "lastModifiedDateTime": iso(self.created),
+        })
+    }
+}
+
+/// Parse an access-assignment body: `accessContainer.accessContainerId` (a GUID) and
+/// `accessDetails.unifiedRoles`, which must be a subset of the relationship's roles.
+pub fn parse_assignment(body: &Value, relationship_roles: &[String]) -> Result<(String, Vec<String>), Rejected> {
+    let container = body.get("accessContainer").ok_or_else(|| bad("The accessContainer property is required."))?;
+    let group = container
+        .get("accessContainerId")
+        .and_then(Value::as_str)
+        .filter(|g| uuid::Uuid::parse_str(g).is_ok())
+        .ok_or_else(|| bad("accessContainer.accessContainerId must be the object ID (GUID) of a security group."))?;
+    if let Some(t) = container.get("accessContainerType").and_then(Value::as_str) {
+        if !t.eq_ignore_ascii_case("securityGroup") {
+            return Err(bad(format!("accessContainerType '{t}' is not supported: use 'securityGroup'.")));
+        }
+    }
+    let req = CreateRequest::from_json(&json!({"accessDetails": body.get("accessDetails").cloned().unwrap_or(Value::Null)}))?;
+    let roles = req.roles.ok_or_else(|| bad("The accessDetails property is required."))?;
+    validate_roles(&roles)?;
+    if let Some(r) = roles.iter().find(|r| !relationship_roles.iter().any(|x| x.eq_ignore_ascii_case(r))) {
+        return Err(bad(format!("The role '{r}' is not part of the relationship's accessDetails: an access assignment can only use roles the customer approved.")));
+    }
+    Ok((group.to_ascii_lowercase(), roles))
+}
+
+/// RFC 3339 UTC with seven fractional digits, as Graph writes date-times.
+pub fn iso(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].0000000Z")).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(v: Value) -> CreateRequest {
+        CreateRequest::from_json(&v).unwrap()
+    }
+
+    fn valid() -> Value {
+        json!({"displayName": "Fabrikam admin", "duration": "P730D",
+               "accessDetails": {"unifiedRoles": [{"roleDefinitionId": "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"}]}})
+    }
+
+    #[test]
+    fn durations_parse_as_days() {
+        assert_eq!(parse_duration_days("P730D"), Some(730));
+        assert_eq!(parse_duration_days("P2Y"), Some(730));
+        assert_eq!(parse_duration_days("P1Y6M"), Some(545));
+        assert_eq!(parse_duration_days("PT0S"), Some(0));
+        assert_eq!(parse_duration_days("730"), None);
+        assert_eq!(parse_duration_days("P"), None);
+        assert_eq!(parse_duration_days("P5"), None);
+    }
+
+    #[test]
+    fn create_applies_every_rule() {
+        let no_customer = |_: &str| None;
+        let ok = create(req(valid()), "p", &[], no_customer, "id".into(), 0).unwrap();
+        assert_eq!(ok.status, Status::Created);
+        assert_eq!(ok.to_json()["status"], "created");
+        let mut long = valid();
+        long["displayName"] = json!("x".repeat(51));
+        assert!(create(req(long), "p", &[], no_customer, "id".into(), 0).unwrap_err().message.contains("50 characters"));
+        let dup = create(req(valid()), "p", &["FABRIKAM ADMIN"], no_customer, "id".into(), 0).unwrap_err();
+        assert_eq!(dup.status, 409);
+        let mut d = valid();
+        d["duration"] = json!("P731D");
+        assert!(create(req(d), "p", &[], no_customer, "id".into(), 0).unwrap_err().message.contains("between P1D and P2Y"));
+        let mut ga = valid();
+        ga["autoExtendDuration"] = json!("P180D");
+        ga["accessDetails"]["unifiedRoles"] = json!([{"roleDefinitionId": GLOBAL_ADMINISTRATOR}]);
+        assert!(create(req(ga), "p", &[], no_customer, "id".into(), 0).unwrap_err().message.contains("auto-extended"));
+        let mut unknown = valid();
+        unknown["accessDetails"]["unifiedRoles"] = json!([{"roleDefinitionId": "00000000-0000-0000-0000-000000000000"}]);
+        assert!(create(req(unknown), "p", &[], no_customer, "id".into(), 0).unwrap_err().message.contains("not a supported"));
+        let mut foreign = valid();
+        foreign["customer"] = json!({"tenantId": "t"});
+        assert!(create(req(foreign), "p", &[], no_customer, "id".into(), 0).unwrap_err().message.contains("not a customer"));
+    }
+
+    #[test]
+    fn activation_sets_end_date_from_duration() {
+        let mut r = create(req(valid()), "p", &[], |_: &str| None, "id".into(), 0).unwrap();
+        let etag = r.etag();
+        r.activate(("c".into(), "C".into()), 100);
+        assert_eq!(r.end, Some(100 + 730 * 86_400));
+        assert_ne!(r.etag(), etag);
+    }
+
+    #[test]
+    fn assignments_only_use_approved_roles() {
+        let roles = vec!["88d8e3e3-8f55-4a1e-953a-9b9898b8876b".to_string()];
+        let body = json!({"accessContainer": {"accessContainerId": "62000000-0000-4000-8000-000000000001", "accessContainerType": "securityGroup"},
+                          "accessDetails": {"unifiedRoles": [{"roleDefinitionId": "fe930be7-5e62-47db-91af-98c3a49a38b1"}]}});
+        assert!(parse_assignment(&body, &roles).unwrap_err().message.contains("not part of"));
+    }
+}

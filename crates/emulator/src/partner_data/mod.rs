@@ -1,0 +1,403 @@
+//! What Partner Center and Graph know beyond Entra's directory ([`crate::state::Directory`]):
+//! the partner's customers and their subscriptions, GDAP relationships and access
+//! assignments, application consents (CPV), Graph-side metadata of app registrations, and
+//! Partner Center's rate limits. It lives in [`crate::state::State`] beside the directory.
+//!
+//! Lock order: this data's lock first, then the directory's, never the reverse.
+
+pub mod catalog;
+pub mod gdap;
+pub mod generate;
+pub mod seed;
+
+pub use seed::{AccessAssignmentSeed, CustomerSeed, GdapSeed, PartnerCenterSettings, SubscriptionSeed};
+
+use crate::seed::{Seed, TenantKind, TenantSeed};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+
+/// Fixed IDs of the default seed's Partner Center and GDAP data.
+pub mod ids {
+    /// Active GDAP relationship with Fabrikam (Directory Readers, Global Reader, User Administrator).
+    pub const GDAP_FABRIKAM: &str = "60000000-0000-4000-8000-000000000001-20000000-0000-4000-8000-000000000001";
+    /// Active GDAP relationship with Northwind (Global Reader).
+    pub const GDAP_NORTHWIND: &str = "60000000-0000-4000-8000-000000000002-20000000-0000-4000-8000-000000000002";
+    /// Access assignment of the Fabrikam relationship.
+    pub const ASSIGNMENT_FABRIKAM: &str = "61000000-0000-4000-8000-000000000001";
+    /// Access assignment of the Northwind relationship.
+    pub const ASSIGNMENT_NORTHWIND: &str = "61000000-0000-4000-8000-000000000002";
+    /// The partner's "Admin Agents" security group (every `admin_agent` user is a member).
+    pub const ADMIN_AGENTS_GROUP: &str = "62000000-0000-4000-8000-000000000001";
+    /// Fabrikam's Microsoft 365 Business Premium subscription.
+    pub const SUBSCRIPTION_FABRIKAM_M365: &str = "70000000-0000-4000-8000-000000000001";
+    /// Fabrikam's Exchange Online subscription.
+    pub const SUBSCRIPTION_FABRIKAM_EXCHANGE: &str = "70000000-0000-4000-8000-000000000002";
+    /// Northwind's Microsoft 365 E3 subscription.
+    pub const SUBSCRIPTION_NORTHWIND_E3: &str = "70000000-0000-4000-8000-000000000003";
+    /// Tailspin's Microsoft 365 Business Basic subscription.
+    pub const SUBSCRIPTION_TAILSPIN_BASIC: &str = "70000000-0000-4000-8000-000000000004";
+}
+
+/// A customer of a partner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Customer {
+    /// Partner tenant.
+    pub partner: String,
+    /// Customer tenant ID (also the Partner Center customer ID).
+    pub tenant: String,
+    /// `companyProfile.companyName`.
+    pub company_name: String,
+    /// `companyProfile.domain`.
+    pub domain: String,
+    /// `relationshipToPartner`.
+    pub relationship: String,
+    /// Subscriptions.
+    pub subscriptions: Vec<SubscriptionSeed>,
+}
+
+/// One grant of an application consent: a resource app and its scopes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplicationGrant {
+    /// `enterpriseApplicationId` (resource app ID).
+    pub enterprise_application_id: String,
+    /// Scopes (the wire format joins them with commas).
+    pub scopes: Vec<String>,
+}
+
+/// An application consent made through Partner Center for a customer (CPV onboarding).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplicationConsent {
+    /// Customer tenant.
+    pub customer: String,
+    /// The consented app.
+    pub application_id: String,
+    /// Display name as given.
+    pub display_name: String,
+    /// Grants.
+    pub grants: Vec<ApplicationGrant>,
+    /// Object ID of the service principal created in the customer tenant.
+    pub service_principal_id: String,
+}
+
+/// Password credential metadata Graph shows (the secret value lives in the app registration).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordMeta {
+    /// `keyId`.
+    pub key_id: String,
+    /// `displayName`.
+    pub display_name: Option<String>,
+    /// Start (epoch seconds).
+    pub start: i64,
+    /// End.
+    pub end: i64,
+    /// SHA-256 of the secret value, to pair metadata with the registration's secrets.
+    pub value_sha256: String,
+}
+
+/// Graph-side data of an app registration that Entra's [`crate::seed::AppSeed`] does not hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppMeta {
+    /// Object ID of the application object (`id` in Graph; differs from `appId`).
+    pub object_id: String,
+    /// `signInAudience` as set.
+    pub sign_in_audience: Option<String>,
+    /// Required application permissions: (resource app ID, permission ID).
+    pub required_roles: Vec<(String, String)>,
+    /// Required delegated permission IDs the emulator cannot name: (resource app ID, ID).
+    pub unnamed_scopes: Vec<(String, String)>,
+    /// Password credential metadata.
+    pub passwords: Vec<PasswordMeta>,
+    /// Certificate display names by SHA-1 thumbprint (hex).
+    pub key_names: HashMap<String, String>,
+    /// Created (epoch seconds).
+    pub created: i64,
+}
+
+/// The mutable data.
+#[derive(Debug, Default)]
+pub struct Inner {
+    /// Customers of every partner.
+    pub customers: Vec<Customer>,
+    /// GDAP relationships.
+    pub relationships: Vec<gdap::Relationship>,
+    /// Application consents.
+    pub consents: Vec<ApplicationConsent>,
+    /// App registration metadata by lower-case app ID.
+    pub apps: HashMap<String, AppMeta>,
+    /// Limits.
+    pub settings: PartnerCenterSettings,
+    /// Request times (ms) per rate-limit key, oldest first.
+    rate: HashMap<String, VecDeque<i64>>,
+}
+
+/// Partner Center and GDAP data, behind one lock.
+#[derive(Debug, Default)]
+pub struct PartnerData {
+    inner: Mutex<Inner>,
+}
+
+impl PartnerData {
+    /// Build from a validated seed.
+    pub fn from_seed(seed: &Seed) -> PartnerData {
+        let first_partner = seed.partner_tenant().map(|t| t.id.clone()).unwrap_or_default();
+        let customers = seed
+            .customer_tenants()
+            .map(|t| {
+                let details = seed.customers.iter().find(|c| c.tenant.eq_ignore_ascii_case(&t.id));
+                Customer {
+                    partner: details.and_then(|d| d.partner.clone()).unwrap_or_else(|| first_partner.clone()),
+                    tenant: t.id.to_ascii_lowercase(),
+                    company_name: t.display_name.clone(),
+                    domain: t.domain.clone(),
+                    relationship: details.map_or_else(|| "reseller".into(), |d| d.relationship.clone()),
+                    subscriptions: details.map(|d| d.subscriptions.clone()).unwrap_or_default(),
+                }
+            })
+            .collect();
+        let relationships = seed
+            .gdap_relationships
+            .iter()
+            .map(|g| {
+                let status = gdap::Status::parse(&g.status).unwrap_or(gdap::Status::Active);
+                let days = gdap::parse_duration_days(&g.duration).unwrap_or(730);
+                let name = seed.tenants.iter().find(|t| t.id.eq_ignore_ascii_case(&g.customer)).map(|t| t.display_name.clone()).unwrap_or_default();
+                let active = status == gdap::Status::Active;
+                gdap::Relationship {
+                    id: g.id.clone(),
+                    partner: g.partner.clone().unwrap_or_else(|| first_partner.clone()),
+                    display_name: g.display_name.clone(),
+                    duration: g.duration.clone(),
+                    duration_days: days,
+                    customer: Some((g.customer.to_ascii_lowercase(), name)),
+                    roles: g.roles.iter().map(|r| r.to_ascii_lowercase()).collect(),
+                    auto_extend: g.auto_extend_duration.clone(),
+                    status,
+                    created: 0,
+                    modified: 0,
+                    activated: active.then_some(0),
+                    end: active.then_some(days * 86_400),
+                    version: 1,
+                    requests: Vec::new(),
+                    assignments: g
+                        .access_assignments
+                        .iter()
+                        .map(|a| gdap::AccessAssignment {
+                            id: a.id.clone(),
+                            group: a.group.to_ascii_lowercase(),
+                            roles: a.roles.iter().map(|r| r.to_ascii_lowercase()).collect(),
+                            created: 0,
+                            modified: 0,
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        PartnerData {
+            inner: Mutex::new(Inner {
+                customers,
+                relationships,
+                consents: Vec::new(),
+                apps: HashMap::new(),
+                settings: seed.partner_center.clone(),
+                rate: HashMap::new(),
+            }),
+        }
+    }
+
+    /// Lock the data.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    /// A customer of `partner` by tenant ID.
+    pub fn customer(&self, partner: &str, tenant: &str) -> Option<&Customer> {
+        self.customers.iter().find(|c| c.partner.eq_ignore_ascii_case(partner) && c.tenant.eq_ignore_ascii_case(tenant))
+    }
+
+    /// Whether `tenant` is a customer of some partner.
+    pub fn is_customer(&self, tenant: &str) -> bool {
+        self.customers.iter().any(|c| c.tenant.eq_ignore_ascii_case(tenant))
+    }
+
+    /// Whether any relationship between the two is active.
+    pub fn has_active_relationship(&self, partner: &str, customer: &str) -> bool {
+        self.relationships.iter().any(|r| {
+            r.status == gdap::Status::Active
+                && r.partner.eq_ignore_ascii_case(partner)
+                && r.customer_tenant().is_some_and(|c| c.eq_ignore_ascii_case(customer))
+        })
+    }
+
+    /// Roles an Admin Agent of `partner` holds in `customer` through active relationships'
+    /// access assignments.
+    pub fn gdap_roles(&self, partner: &str, customer: &str) -> Vec<String> {
+        let mut roles: Vec<String> = self
+            .relationships
+            .iter()
+            .filter(|r| {
+                r.status == gdap::Status::Active
+                    && r.partner.eq_ignore_ascii_case(partner)
+                    && r.customer_tenant().is_some_and(|c| c.eq_ignore_ascii_case(customer))
+            })
+            .flat_map(|r| r.assigned_roles().cloned())
+            .collect();
+        roles.sort();
+        roles.dedup();
+        roles
+    }
+
+    /// Metadata of an app registration, created on first use with a stable object ID.
+    pub fn app_meta(&mut self, app_id: &str) -> &mut AppMeta {
+        self.apps.entry(app_id.to_ascii_lowercase()).or_insert_with(|| AppMeta {
+            object_id: catalog::stable_guid(&format!("application|{}", app_id.to_ascii_lowercase())),
+            ..AppMeta::default()
+        })
+    }
+
+    /// A sliding-window rate limit: records a request under `key` at `now_ms` and returns
+    /// `Some(retry_after_secs)` when the request is over the limit (it is then not counted).
+    pub fn rate_limit(&mut self, key: &str, limit: u32, window_secs: u64, now_ms: i64) -> Option<u64> {
+        let window_ms = i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
+        let times = self.rate.entry(key.to_string()).or_default();
+        while times.front().is_some_and(|t| *t + window_ms <= now_ms) {
+            times.pop_front();
+        }
+        if times.len() >= limit as usize {
+            let oldest = times.front().copied().unwrap_or(now_ms);
+            let wait_ms = (oldest + window_ms - now_ms).max(1);
+            return Some(u64::try_from((wait_ms + 999) / 1000).unwrap_or(1));
+        }
+        times.push_back(now_ms);
+        None
+    }
+}
+
+/// Tenants with delegated admin access added for every active GDAP relationship of the seed,
+/// so a partner's refresh token works at those customers' authorities from the start.
+pub fn tenants_with_gdap_access(seed: &Seed) -> Vec<TenantSeed> {
+    let first_partner = seed.partner_tenant().map(|t| t.id.clone()).unwrap_or_default();
+    let mut tenants = seed.tenants.clone();
+    for g in seed.gdap_relationships.iter().filter(|g| gdap::Status::parse(&g.status) == Some(gdap::Status::Active)) {
+        let partner = g.partner.clone().unwrap_or_else(|| first_partner.clone());
+        if let Some(t) = tenants.iter_mut().find(|t| t.id.eq_ignore_ascii_case(&g.customer)) {
+            if !t.delegated_admin.iter().any(|p| p.eq_ignore_ascii_case(&partner)) {
+                t.delegated_admin.push(partner);
+            }
+        }
+    }
+    tenants
+}
+
+/// Check the part-2 sections of a seed, adding every problem to `problems`.
+pub fn validate_seed(seed: &Seed, problems: &mut Vec<String>) {
+    let tenant = |id: &str| seed.tenants.iter().find(|t| t.id.eq_ignore_ascii_case(id));
+    let is_partner = |id: &str| tenant(id).is_some_and(|t| t.kind == TenantKind::Partner);
+    let guid = |s: &str| uuid::Uuid::parse_str(s).is_ok();
+    for c in &seed.customers {
+        if tenant(&c.tenant).is_none_or(|t| t.kind != TenantKind::Customer) {
+            problems.push(format!("customers: tenant '{}' is not a seeded tenant of kind customer", c.tenant));
+        }
+        if let Some(p) = &c.partner {
+            if !is_partner(p) {
+                problems.push(format!("customers.{}: partner '{p}' is not a seeded partner tenant", c.tenant));
+            }
+        }
+        for s in &c.subscriptions {
+            if !guid(&s.id) {
+                problems.push(format!("customers.{}.subscriptions: id '{}' is not a GUID", c.tenant, s.id));
+            }
+        }
+    }
+    if !seed.gdap_relationships.is_empty() && seed.partner_tenant().is_none() {
+        problems.push("gdap_relationships: the seed has no partner tenant".into());
+    }
+    for (i, g) in seed.gdap_relationships.iter().enumerate() {
+        let name = &g.display_name;
+        if tenant(&g.customer).is_none_or(|t| t.kind != TenantKind::Customer) {
+            problems.push(format!("gdap_relationships.{name}: customer '{}' is not a seeded customer tenant", g.customer));
+        }
+        if let Some(p) = &g.partner {
+            if !is_partner(p) {
+                problems.push(format!("gdap_relationships.{name}: partner '{p}' is not a seeded partner tenant"));
+            }
+        }
+        if gdap::Status::parse(&g.status).is_none() {
+            problems.push(format!("gdap_relationships.{name}: status '{}' must be created, approvalPending, active, terminated or expired", g.status));
+        }
+        if gdap::parse_duration_days(&g.duration).is_none_or(|d| !(1..=730).contains(&d)) {
+            problems.push(format!("gdap_relationships.{name}: duration '{}' must be an ISO 8601 duration between P1D and P730D", g.duration));
+        }
+        if let Err(e) = gdap::validate_roles(&g.roles) {
+            problems.push(format!("gdap_relationships.{name}: {}", e.message));
+        }
+        if name.is_empty() || name.chars().count() > 50 {
+            problems.push(format!("gdap_relationships.{name}: display_name must be 1-50 characters"));
+        }
+        if seed.gdap_relationships[..i].iter().any(|o| o.id == g.id || o.display_name.eq_ignore_ascii_case(name)) {
+            problems.push(format!("gdap_relationships.{name}: id and display_name must be unique"));
+        }
+        for a in &g.access_assignments {
+            if !guid(&a.id) || !guid(&a.group) {
+                problems.push(format!("gdap_relationships.{name}.access_assignments: id and group must be GUIDs"));
+            }
+            if let Some(r) = a.roles.iter().find(|r| !g.roles.iter().any(|x| x.eq_ignore_ascii_case(r))) {
+                problems.push(format!("gdap_relationships.{name}.access_assignments: role '{r}' is not one of the relationship's roles"));
+            }
+        }
+    }
+    let pc = &seed.partner_center;
+    if pc.consent_rate_limit == 0 || pc.customers_rate_limit == 0 || pc.consent_rate_window_secs == 0 || pc.customers_rate_window_secs == 0 {
+        problems.push("partner_center: rate limits and windows must be at least 1".into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_seed_has_customers_and_gdap_with_one_customer_without() {
+        let seed = Seed::default();
+        let data = PartnerData::from_seed(&seed);
+        let inner = data.lock();
+        let partner = crate::seed::ids::PARTNER_TENANT;
+        assert_eq!(inner.customers.len(), 3);
+        assert!(inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_FABRIKAM));
+        assert!(inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_NORTHWIND));
+        assert!(!inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_TAILSPIN));
+        assert!(!inner.gdap_roles(partner, crate::seed::ids::CUSTOMER_FABRIKAM).is_empty());
+        let tenants = tenants_with_gdap_access(&seed);
+        let tailspin = tenants.iter().find(|t| t.id == crate::seed::ids::CUSTOMER_TAILSPIN).unwrap();
+        assert!(tailspin.delegated_admin.is_empty());
+    }
+
+    #[test]
+    fn rate_limit_answers_retry_after_until_the_window_passes() {
+        let mut inner = Inner::default();
+        assert_eq!(inner.rate_limit("k", 2, 10, 0), None);
+        assert_eq!(inner.rate_limit("k", 2, 10, 1_000), None);
+        assert_eq!(inner.rate_limit("k", 2, 10, 2_000), Some(8));
+        assert_eq!(inner.rate_limit("k", 2, 10, 10_000), None);
+    }
+
+    #[test]
+    fn seed_problems_are_all_reported() {
+        let mut seed = Seed::default();
+        seed.gdap_relationships.push(GdapSeed {
+            id: "x".into(),
+            partner: Some("nope".into()),
+            customer: "nope".into(),
+            display_name: "bad".into(),
+            status: "weird".into(),
+            duration: "P900D".into(),
+            auto_extend_duration: "PT0S".into(),
+            roles: vec![],
+            access_assignments: vec![],
+        });
+        let mut problems = Vec::new();
+        validate_seed(&seed, &mut problems);
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+    }
+}

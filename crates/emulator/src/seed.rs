@@ -1,0 +1,411 @@
+//! The seed: tenants, users, app registrations, service principals, consents and
+//! Key Vault access policies the emulator starts with.
+//!
+//! The file format is TOML; `crates/emulator/README.md` documents every key, and
+//! `seed/default.toml` is the default used by the local quick start.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The default seed, embedded at build time.
+pub const DEFAULT_SEED_TOML: &str = include_str!("../seed/default.toml");
+
+/// Everything the emulator knows at start.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Seed {
+    /// Tenants (directories).
+    #[serde(default)]
+    pub tenants: Vec<TenantSeed>,
+    /// Users, each in one home tenant.
+    #[serde(default)]
+    pub users: Vec<UserSeed>,
+    /// App registrations (in their home tenant).
+    #[serde(default)]
+    pub apps: Vec<AppSeed>,
+    /// Service principals (an app's instance in a tenant), with granted application permissions.
+    #[serde(default)]
+    pub service_principals: Vec<ServicePrincipalSeed>,
+    /// Delegated permission grants (admin consent) already present.
+    #[serde(default)]
+    pub consents: Vec<ConsentSeed>,
+    /// Key Vaults with their access policies.
+    #[serde(default)]
+    pub vaults: Vec<VaultSeed>,
+    /// Partner Center details of customer tenants (subscriptions); part 2, see `partner_data`.
+    #[serde(default)]
+    pub customers: Vec<crate::partner_data::CustomerSeed>,
+    /// GDAP relationships present at start; part 2, see `partner_data`.
+    #[serde(default)]
+    pub gdap_relationships: Vec<crate::partner_data::GdapSeed>,
+    /// Partner Center rate limits; part 2, see `partner_data`.
+    #[serde(default)]
+    pub partner_center: crate::partner_data::PartnerCenterSettings,
+}
+
+impl fmt::Debug for Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Users and apps hold passwords and secrets: print counts only.
+        f.debug_struct("Seed")
+            .field("tenants", &self.tenants.len())
+            .field("users", &self.users.len())
+            .field("apps", &self.apps.len())
+            .field("service_principals", &self.service_principals.len())
+            .field("consents", &self.consents.len())
+            .field("vaults", &self.vaults.len())
+            .finish()
+    }
+}
+
+/// Whether a tenant is the partner (CSP) or one of its customers.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantKind {
+    /// The CSP / CPV partner's own tenant.
+    Partner,
+    /// A customer tenant.
+    Customer,
+}
+
+/// A tenant.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSeed {
+    /// Tenant ID (GUID).
+    pub id: String,
+    /// Initial domain, e.g. `contoso.onmicrosoft.com`.
+    pub domain: String,
+    /// Company name.
+    pub display_name: String,
+    /// Partner or customer.
+    pub kind: TenantKind,
+    /// Partner tenants whose Admin Agents have delegated admin access (DAP/GDAP) here.
+    #[serde(default)]
+    pub delegated_admin: Vec<String>,
+}
+
+/// A user.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UserSeed {
+    /// Object ID (GUID).
+    pub id: String,
+    /// Home tenant ID.
+    pub tenant: String,
+    /// User principal name (sign-in name).
+    pub upn: String,
+    /// Display name.
+    pub display_name: String,
+    /// Password for the sign-in page.
+    pub password: String,
+    /// The one-time code the MFA page accepts; absent = the user has no MFA method.
+    #[serde(default)]
+    pub mfa_code: Option<String>,
+    /// Directory roles by display name, e.g. `Global Administrator`.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Member of the partner's Admin Agents group.
+    #[serde(default)]
+    pub admin_agent: bool,
+}
+
+impl UserSeed {
+    /// Whether the user holds the Global Administrator role.
+    pub fn is_global_admin(&self) -> bool {
+        self.roles.iter().any(|r| r.eq_ignore_ascii_case("Global Administrator"))
+    }
+    /// Whether the user has an MFA method registered.
+    pub fn has_mfa(&self) -> bool {
+        self.mfa_code.is_some()
+    }
+}
+
+impl fmt::Debug for UserSeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserSeed")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("upn", &self.upn)
+            .field("password", &"[redacted]")
+            .field("has_mfa", &self.has_mfa())
+            .field("roles", &self.roles)
+            .field("admin_agent", &self.admin_agent)
+            .finish()
+    }
+}
+
+/// Delegated or application permissions on one resource app.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionSeed {
+    /// Resource app ID (e.g. `00000003-0000-0000-c000-000000000000` for Microsoft Graph).
+    pub resource: String,
+    /// Scope or app-role values.
+    pub scopes: Vec<String>,
+}
+
+/// An app registration.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AppSeed {
+    /// Application (client) ID.
+    pub app_id: String,
+    /// Display name shown on the consent page.
+    pub display_name: String,
+    /// Publisher shown on the consent page.
+    #[serde(default)]
+    pub publisher: Option<String>,
+    /// Home tenant ID.
+    pub tenant: String,
+    /// Whether users of other tenants may sign in.
+    #[serde(default)]
+    pub multitenant: bool,
+    /// Public client (no secret required).
+    #[serde(default)]
+    pub public_client: bool,
+    /// Registered redirect URIs (exact match).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Client secret values.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Client certificates (PEM, public part only).
+    #[serde(default)]
+    pub certificates: Vec<String>,
+    /// Required delegated permissions (what the consent page asks for).
+    #[serde(default)]
+    pub required_delegated: Vec<PermissionSeed>,
+}
+
+impl fmt::Debug for AppSeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppSeed")
+            .field("app_id", &self.app_id)
+            .field("display_name", &self.display_name)
+            .field("tenant", &self.tenant)
+            .field("multitenant", &self.multitenant)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("secrets", &format_args!("[{} redacted]", self.secrets.len()))
+            .field("certificates", &self.certificates.len())
+            .finish()
+    }
+}
+
+/// A service principal: an app present in a tenant, with its granted app roles.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePrincipalSeed {
+    /// Tenant ID.
+    pub tenant: String,
+    /// App ID.
+    pub app_id: String,
+    /// Object ID of the service principal (the `oid` of app-only tokens).
+    pub object_id: String,
+    /// Granted application permissions (the `roles` claim).
+    #[serde(default)]
+    pub app_roles: Vec<PermissionSeed>,
+}
+
+/// Tenant-wide (admin) consent of delegated permissions.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentSeed {
+    /// Tenant ID.
+    pub tenant: String,
+    /// Client app ID.
+    pub app_id: String,
+    /// Granted delegated permissions.
+    pub grants: Vec<PermissionSeed>,
+}
+
+/// A Key Vault.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct VaultSeed {
+    /// Vault name (3–24 characters): `https://{name}.vault.localhost:{port}/`.
+    pub name: String,
+    /// Tenant whose tokens the vault accepts.
+    pub tenant: String,
+    /// Access policies.
+    #[serde(default)]
+    pub access_policies: Vec<AccessPolicySeed>,
+}
+
+/// One Key Vault access policy.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AccessPolicySeed {
+    /// Object ID of the user or service principal (the token's `oid`).
+    pub object_id: String,
+    /// Secret permissions: `get`, `list`, `set`, `delete`, `recover`, `backup`, `restore`, `purge` or `all`.
+    pub secrets: Vec<String>,
+}
+
+/// A problem found in a seed file.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// The TOML did not parse.
+    #[error("seed file is not valid TOML for the emulator: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// The seed is inconsistent; every problem is listed.
+    #[error("seed file has {} problem(s):\n  - {}", .0.len(), .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+impl Default for Seed {
+    fn default() -> Self {
+        #[expect(clippy::expect_used, reason = "the embedded default seed is checked by a unit test")]
+        Seed::from_toml(DEFAULT_SEED_TOML).expect("embedded default seed is valid")
+    }
+}
+
+impl Seed {
+    /// Parse and validate a seed.
+    pub fn from_toml(text: &str) -> Result<Self, SeedError> {
+        let seed: Seed = toml::from_str(text)?;
+        seed.validate()?;
+        Ok(seed)
+    }
+
+    /// Check references between sections; reports every problem at once.
+    pub fn validate(&self) -> Result<(), SeedError> {
+        let mut problems = Vec::new();
+        let tenant_ids: Vec<&str> = self.tenants.iter().map(|t| t.id.as_str()).collect();
+        let app_ids: Vec<&str> = self.apps.iter().map(|a| a.app_id.as_str()).collect();
+        let guid = |s: &str| uuid::Uuid::parse_str(s).is_ok();
+        for t in &self.tenants {
+            if !guid(&t.id) {
+                problems.push(format!("tenants: id '{}' is not a GUID", t.id));
+            }
+            for p in &t.delegated_admin {
+                if !tenant_ids.contains(&p.as_str()) {
+                    problems.push(format!("tenants.{}: delegated_admin '{p}' is not a seeded tenant", t.domain));
+                }
+            }
+        }
+        for u in &self.users {
+            if !tenant_ids.contains(&u.tenant.as_str()) {
+                problems.push(format!("users.{}: tenant '{}' is not a seeded tenant", u.upn, u.tenant));
+            }
+            if !guid(&u.id) {
+                problems.push(format!("users.{}: id '{}' is not a GUID", u.upn, u.id));
+            }
+        }
+        for a in &self.apps {
+            if !tenant_ids.contains(&a.tenant.as_str()) {
+                problems.push(format!("apps.{}: tenant '{}' is not a seeded tenant", a.display_name, a.tenant));
+            }
+            if !guid(&a.app_id) {
+                problems.push(format!("apps.{}: app_id '{}' is not a GUID", a.display_name, a.app_id));
+            }
+            for pem in &a.certificates {
+                if crate::tokens::CertificateCredential::from_pem(pem).is_err() {
+                    problems.push(format!("apps.{}: a certificate is not a PEM X.509 certificate with an RSA key", a.display_name));
+                }
+            }
+        }
+        for sp in &self.service_principals {
+            if !tenant_ids.contains(&sp.tenant.as_str()) || !app_ids.contains(&sp.app_id.as_str()) {
+                problems.push(format!("service_principals: '{}' in '{}' names an unknown app or tenant", sp.app_id, sp.tenant));
+            }
+        }
+        for c in &self.consents {
+            if !tenant_ids.contains(&c.tenant.as_str()) || !app_ids.contains(&c.app_id.as_str()) {
+                problems.push(format!("consents: '{}' in '{}' names an unknown app or tenant", c.app_id, c.tenant));
+            }
+        }
+        for v in &self.vaults {
+            if !crate::keyvault::is_valid_vault_name(&v.name) {
+                problems.push(format!("vaults: name '{}' must be 3-24 letters, digits or '-', starting with a letter", v.name));
+            }
+            if !tenant_ids.contains(&v.tenant.as_str()) {
+                problems.push(format!("vaults.{}: tenant '{}' is not a seeded tenant", v.name, v.tenant));
+            }
+        }
+        crate::partner_data::validate_seed(self, &mut problems);
+        if problems.is_empty() { Ok(()) } else { Err(SeedError::Invalid(problems)) }
+    }
+
+    /// The first partner tenant.
+    pub fn partner_tenant(&self) -> Option<&TenantSeed> {
+        self.tenants.iter().find(|t| t.kind == TenantKind::Partner)
+    }
+
+    /// Customer tenants.
+    pub fn customer_tenants(&self) -> impl Iterator<Item = &TenantSeed> {
+        self.tenants.iter().filter(|t| t.kind == TenantKind::Customer)
+    }
+
+    /// A user by UPN (case-insensitive).
+    pub fn user_by_upn(&self, upn: &str) -> Option<&UserSeed> {
+        self.users.iter().find(|u| u.upn.eq_ignore_ascii_case(upn))
+    }
+
+    /// An app by its display name.
+    pub fn app_by_name(&self, name: &str) -> Option<&AppSeed> {
+        self.apps.iter().find(|a| a.display_name == name)
+    }
+}
+
+/// Fixed IDs of the default seed, so docs, configs and tests can name them.
+pub mod ids {
+    /// Partner tenant (Contoso Partner).
+    pub const PARTNER_TENANT: &str = "10000000-0000-4000-8000-000000000001";
+    /// Customer with delegated access: Fabrikam.
+    pub const CUSTOMER_FABRIKAM: &str = "20000000-0000-4000-8000-000000000001";
+    /// Customer with delegated access: Northwind.
+    pub const CUSTOMER_NORTHWIND: &str = "20000000-0000-4000-8000-000000000002";
+    /// Customer WITHOUT delegated access: Tailspin.
+    pub const CUSTOMER_TAILSPIN: &str = "20000000-0000-4000-8000-000000000003";
+    /// Partner admin: Global Admin + Admin Agent + MFA.
+    pub const PARTNER_ADMIN: &str = "30000000-0000-4000-8000-000000000001";
+    /// Partner admin without MFA.
+    pub const PARTNER_ADMIN_NO_MFA: &str = "30000000-0000-4000-8000-000000000002";
+    /// Partner non-admin user.
+    pub const PARTNER_USER: &str = "30000000-0000-4000-8000-000000000003";
+    /// Demo CSP app (multitenant).
+    pub const CSP_APP: &str = "40000000-0000-4000-8000-000000000001";
+    /// Demo CPV app (multitenant).
+    pub const CPV_APP: &str = "40000000-0000-4000-8000-000000000002";
+    /// Key Vault access app (single tenant).
+    pub const KEYVAULT_APP: &str = "40000000-0000-4000-8000-000000000003";
+    /// Service principal of the Key Vault access app in the partner tenant.
+    pub const KEYVAULT_APP_SP: &str = "50000000-0000-4000-8000-000000000003";
+    /// Key Vault operator app (all secret permissions).
+    pub const KEYVAULT_OPERATOR_APP: &str = "40000000-0000-4000-8000-000000000004";
+    /// Service principal of the Key Vault operator app in the partner tenant.
+    pub const KEYVAULT_OPERATOR_SP: &str = "50000000-0000-4000-8000-000000000004";
+    /// The partner's vault.
+    pub const VAULT: &str = "kv-partner";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_seed_is_valid_and_names_the_fixed_ids() {
+        let seed = Seed::from_toml(DEFAULT_SEED_TOML).unwrap();
+        assert_eq!(seed.partner_tenant().unwrap().id, ids::PARTNER_TENANT);
+        assert!(seed.customer_tenants().count() >= 3);
+        assert!(seed.apps.iter().any(|a| a.app_id == ids::CSP_APP));
+        assert!(seed.vaults.iter().any(|v| v.name == ids::VAULT));
+    }
+
+    #[test]
+    fn invalid_seed_reports_every_problem() {
+        let err = Seed::from_toml(
+            "[[users]]\nid='x'\ntenant='nope'\nupn='a@b'\ndisplay_name='a'\npassword='p'\n",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("2 problem(s)"), "{text}");
+    }
+
+    #[test]
+    fn debug_redacts_passwords() {
+        let seed = Seed::default();
+        let text = format!("{:?}", seed.users[0]);
+        assert!(!text.contains(&seed.users[0].password));
+    }
+}
