@@ -1,0 +1,3 @@
+mod entra;
+mod helpers;
+mod keyvault;
