@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod cloud;
 pub mod config;
+pub mod entra;
 pub mod http;
 pub mod secret;
 pub mod telemetry;

@@ -1,0 +1,759 @@
+//! The token client: authorize URLs and the three grants the Secure Application Model uses.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable as _};
+use base64::Engine as _;
+use rand::RngCore as _;
+use serde::{Deserialize, Deserializer};
+use sha2::Digest as _;
+use url::Url;
+
+use super::assertion::CertificateSigner;
+use super::error::{EntraError, TokenError};
+use crate::cloud::{CloudEndpoints, Resource, join};
+use crate::config::EndpointVersion;
+use crate::secret::{
+    AccessToken, AuthCode, ClientSecret, CodeVerifier, ExposeSecret as _, RefreshToken,
+};
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How the application authenticates at the token endpoint.
+#[derive(Clone, Debug)]
+pub enum ClientCredential {
+    /// `client_secret` in the form body.
+    Secret(ClientSecret),
+    /// A client assertion signed with the app's certificate (preferred).
+    Certificate(Arc<CertificateSigner>),
+}
+
+/// What a token is for: a v1 `resource` or v2 `scope`s.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TokenTarget {
+    /// v1: the App ID URI (`https://api.partnercenter.microsoft.com`).
+    Resource(String),
+    /// v2: space-separated scopes (`https://graph.microsoft.com/.default offline_access`).
+    Scopes(String),
+}
+
+impl TokenTarget {
+    /// The target for a delegated (app + user) token for `resource`: v1 `resource=`, or v2
+    /// `{resource}/.default` plus `offline_access` so the rotated refresh token comes back.
+    pub fn delegated(
+        cloud: &CloudEndpoints,
+        version: EndpointVersion,
+        resource: Resource,
+    ) -> Option<Self> {
+        Some(match version {
+            EndpointVersion::V1 => Self::Resource(cloud.resource_id(resource)?),
+            EndpointVersion::V2 => {
+                Self::Scopes(format!("{} offline_access", cloud.default_scope(resource)?))
+            }
+        })
+    }
+
+    /// The target for an app-only token (client credentials): v1 `resource=`, or v2 only
+    /// `{resource}/.default` (Entra refuses anything else for this grant).
+    pub fn app_only(
+        cloud: &CloudEndpoints,
+        version: EndpointVersion,
+        resource: Resource,
+    ) -> Option<Self> {
+        Some(match version {
+            EndpointVersion::V1 => Self::Resource(cloud.resource_id(resource)?),
+            EndpointVersion::V2 => Self::Scopes(cloud.default_scope(resource)?),
+        })
+    }
+
+    fn version(&self) -> EndpointVersion {
+        match self {
+            Self::Resource(_) => EndpointVersion::V1,
+            Self::Scopes(_) => EndpointVersion::V2,
+        }
+    }
+
+    fn push_into(&self, form: &mut Vec<(&'static str, String)>) {
+        match self {
+            Self::Resource(r) => form.push(("resource", r.clone())),
+            Self::Scopes(s) => form.push(("scope", s.clone())),
+        }
+    }
+}
+
+/// An OpenID Connect ID token (a signed JWT about the signed-in user). Not a credential, but it
+/// carries personal data, so it is never printed.
+#[derive(Clone)]
+pub struct IdToken(String);
+
+impl IdToken {
+    /// Wraps a compact JWT.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The compact JWT.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for IdToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdToken([redacted])")
+    }
+}
+
+/// A successful token response, v1 or v2.
+#[derive(Clone, Debug)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// `token_type` (always `Bearer`).
+    pub token_type: String,
+    /// Lifetime from the moment the response was received.
+    pub expires_in: Duration,
+    /// When the response was received (the start of `expires_in`).
+    pub received_at: Instant,
+    /// `refresh_in` (proactive refresh hint), if sent.
+    pub refresh_in: Option<Duration>,
+    /// The rotated refresh token, if any.
+    pub refresh_token: Option<RefreshToken>,
+    /// The ID token, if `openid` was asked for.
+    pub id_token: Option<IdToken>,
+    /// `scope` granted.
+    pub scope: Option<String>,
+    /// v1 `resource`.
+    pub resource: Option<String>,
+}
+
+impl TokenResponse {
+    /// When the access token expires.
+    pub fn expires_at(&self) -> Instant {
+        self.received_at + self.expires_in
+    }
+}
+
+/// v1 sends numbers as strings (`"expires_in": "3599"`), v2 as numbers (protocol-facts §1.2).
+fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        N(u64),
+        S(String),
+    }
+    match Option::<Either>::deserialize(d)? {
+        None => Ok(None),
+        Some(Either::N(n)) => Ok(Some(n)),
+        Some(Either::S(s)) => s.trim().parse().map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+#[derive(Deserialize)]
+struct WireToken {
+    access_token: AccessToken,
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default, deserialize_with = "number_or_string")]
+    expires_in: Option<u64>,
+    #[serde(default, deserialize_with = "number_or_string")]
+    refresh_in: Option<u64>,
+    #[serde(default)]
+    refresh_token: Option<RefreshToken>,
+    #[serde(default)]
+    id_token: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    resource: Option<String>,
+}
+
+impl TokenResponse {
+    /// Parses a v1 or v2 success body.
+    pub fn parse(body: &[u8], received_at: Instant) -> Result<Self, String> {
+        let w: WireToken = serde_json::from_slice(body).map_err(|e| {
+            // serde's message names the field, never the value of a string.
+            format!("not a token response ({e})")
+        })?;
+        Ok(Self {
+            access_token: w.access_token,
+            token_type: w.token_type.unwrap_or_else(|| "Bearer".into()),
+            // Entra always sends expires_in; an hour is its default access-token lifetime.
+            expires_in: Duration::from_secs(w.expires_in.unwrap_or(3599)),
+            received_at,
+            refresh_in: w.refresh_in.map(Duration::from_secs),
+            refresh_token: w.refresh_token.filter(|t| !t.is_empty()),
+            id_token: w.id_token.filter(|t| !t.is_empty()).map(IdToken::new),
+            scope: w.scope,
+            resource: w.resource,
+        })
+    }
+}
+
+/// What to put in an authorization request (the consent sign-in).
+#[derive(Clone, Debug, Default)]
+pub struct AuthorizeOptions {
+    /// `prompt`: `login`, `consent`, `select_account`, `admin_consent` (v1) or `none`.
+    pub prompt: Option<String>,
+    /// `login_hint`: the UPN to pre-fill.
+    pub login_hint: Option<String>,
+    /// `domain_hint`: skips home-realm discovery.
+    pub domain_hint: Option<String>,
+    /// `response_mode`: `query` (default for `code`) or `form_post`.
+    pub response_mode: Option<String>,
+}
+
+/// An authorization request to send the browser to, and the values to keep until the callback
+/// (in the state cookie): `state` to compare, `nonce` to check in the ID token, the PKCE
+/// verifier to redeem the code.
+#[derive(Clone, Debug)]
+pub struct PendingAuthorization {
+    /// The URL to redirect the browser to.
+    pub url: Url,
+    /// `state`: compare with the callback's `state` (CSRF protection, RFC 6749 §10.12).
+    pub state: String,
+    /// `nonce`: must come back in the ID token (OIDC Core §3.1.2.1).
+    pub nonce: String,
+    /// PKCE verifier (RFC 7636): send it with the code.
+    pub code_verifier: CodeVerifier,
+    /// The tenant segment the request was sent to (redeem the code at the same authority).
+    pub tenant: String,
+    /// The redirect URI (must be repeated when redeeming the code).
+    pub redirect_uri: Url,
+    /// The target the code is for.
+    pub target: TokenTarget,
+}
+
+/// Retry policy for token requests: backoff with jitter on 5xx, 429 and network failures,
+/// honouring `Retry-After`; `invalid_grant` is never retried.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    /// First delay.
+    pub min_delay: Duration,
+    /// Largest delay (also caps `Retry-After`).
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Runs `op` until it succeeds, fails permanently, or retries run out.
+    pub async fn run<T, F, Fut>(&self, what: &'static str, op: F) -> Result<T, TokenError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, TokenError>>,
+    {
+        let cap = self.max_delay;
+        op.retry(
+            ExponentialBuilder::default()
+                .with_min_delay(self.min_delay)
+                .with_max_delay(self.max_delay)
+                .with_max_times(self.max_retries)
+                .with_jitter(),
+        )
+        .when(TokenError::is_transient)
+        .adjust(move |e: &TokenError, next| {
+            next.map(|d| e.retry_after().map_or(d, |ra| ra.min(cap)))
+        })
+        .notify(|e: &TokenError, delay| {
+            tracing::warn!(
+                operation = what,
+                retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "transient failure, retrying: {e}"
+            );
+        })
+        .await
+    }
+}
+
+/// A token client for one application (client ID + credential) at one cloud's authority.
+///
+/// Hand-written on reqwest rather than the `oauth2` crate, which cannot parse v1 responses and
+/// has no `private_key_jwt` (see `shared/reference/dependencies.md`).
+#[derive(Clone, Debug)]
+pub struct EntraClient {
+    http: reqwest::Client,
+    authority_host: Url,
+    client_id: String,
+    credential: ClientCredential,
+    version: EndpointVersion,
+    retry: RetryPolicy,
+}
+
+impl EntraClient {
+    /// A client for `client_id` at `authority_host` (e.g. [`CloudEndpoints::authority_host`]).
+    pub fn new(
+        http: reqwest::Client,
+        authority_host: Url,
+        client_id: impl Into<String>,
+        credential: ClientCredential,
+        version: EndpointVersion,
+    ) -> Self {
+        Self {
+            http,
+            authority_host,
+            client_id: client_id.into(),
+            credential,
+            version,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Replaces the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The application (client) ID.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The endpoint version (v1 `resource`, v2 `scope`).
+    pub fn version(&self) -> EndpointVersion {
+        self.version
+    }
+
+    /// The authority host.
+    pub fn authority_host(&self) -> &Url {
+        &self.authority_host
+    }
+
+    /// `{authority}/{tenant}/oauth2/token` (v1) or `.../oauth2/v2.0/token` (v2).
+    pub fn token_endpoint(&self, tenant: &str) -> Url {
+        join(
+            &self.authority_host,
+            &format!("{tenant}/oauth2/{}token", self.version_segment()),
+        )
+    }
+
+    /// `{authority}/{tenant}/oauth2/authorize` (v1) or `.../oauth2/v2.0/authorize` (v2).
+    pub fn authorize_endpoint(&self, tenant: &str) -> Url {
+        join(
+            &self.authority_host,
+            &format!("{tenant}/oauth2/{}authorize", self.version_segment()),
+        )
+    }
+
+    fn version_segment(&self) -> &'static str {
+        match self.version {
+            EndpointVersion::V1 => "",
+            EndpointVersion::V2 => "v2.0/",
+        }
+    }
+
+    /// Builds the authorization (sign-in and consent) URL with a fresh `state`, `nonce` and
+    /// PKCE S256 challenge.
+    ///
+    /// `GET /{tenant}/oauth2/authorize` (v1,
+    /// <https://learn.microsoft.com/previous-versions/azure/active-directory/azuread-dev/v1-protocols-oauth-code#request-an-authorization-code>)
+    /// or `/oauth2/v2.0/authorize` (v2,
+    /// <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#request-an-authorization-code>).
+    /// v1 sends `resource` and `scope=openid profile` (the SAM guide's request); v2 sends the
+    /// target scopes plus `openid profile offline_access`.
+    pub fn authorize_url(
+        &self,
+        tenant: &str,
+        redirect_uri: &Url,
+        target: &TokenTarget,
+        options: &AuthorizeOptions,
+    ) -> PendingAuthorization {
+        let state = random_b64(24);
+        let nonce = random_b64(24);
+        let verifier = CodeVerifier::new(random_b64(32));
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.expose_secret().as_bytes()));
+        let mut url = self.authorize_endpoint(tenant);
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("client_id", &self.client_id)
+                .append_pair("response_type", "code")
+                .append_pair("redirect_uri", redirect_uri.as_str());
+            match target {
+                TokenTarget::Resource(r) => {
+                    q.append_pair("resource", r)
+                        .append_pair("scope", "openid profile");
+                }
+                TokenTarget::Scopes(s) => {
+                    let mut scopes: Vec<&str> = s.split(' ').filter(|s| !s.is_empty()).collect();
+                    for oidc in ["openid", "profile", "offline_access"] {
+                        if !scopes.contains(&oidc) {
+                            scopes.push(oidc);
+                        }
+                    }
+                    q.append_pair("scope", &scopes.join(" "));
+                }
+            }
+            q.append_pair("state", &state)
+                .append_pair("nonce", &nonce)
+                .append_pair("code_challenge", &challenge)
+                .append_pair("code_challenge_method", "S256");
+            if let Some(m) = &options.response_mode {
+                q.append_pair("response_mode", m);
+            }
+            if let Some(p) = &options.prompt {
+                q.append_pair("prompt", p);
+            }
+            if let Some(h) = &options.login_hint {
+                q.append_pair("login_hint", h);
+            }
+            if let Some(h) = &options.domain_hint {
+                q.append_pair("domain_hint", h);
+            }
+        }
+        PendingAuthorization {
+            url,
+            state,
+            nonce,
+            code_verifier: verifier,
+            tenant: tenant.to_owned(),
+            redirect_uri: redirect_uri.clone(),
+            target: target.clone(),
+        }
+    }
+
+    /// Redeems an authorization code (grant `authorization_code`) with the PKCE verifier.
+    ///
+    /// `POST /{tenant}/oauth2[/v2.0]/token`
+    /// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#redeem-a-code-for-an-access-token>).
+    #[tracing::instrument(skip_all, fields(tenant.id = %pending.tenant, grant = "authorization_code"))]
+    pub async fn redeem_code(
+        &self,
+        code: &AuthCode,
+        pending: &PendingAuthorization,
+    ) -> Result<TokenResponse, TokenError> {
+        // A code is single-use: a retry after a lost response would fail with AADSTS54005, and a
+        // retry after an Entra 5xx is what Entra asks for. Retry only what never reached Entra
+        // or what Entra refused as transient.
+        self.post(
+            &pending.tenant,
+            "authorization_code",
+            &pending.target,
+            || {
+                let mut form = vec![
+                    ("grant_type", "authorization_code".to_owned()),
+                    ("code", code.expose_secret().to_owned()),
+                    ("redirect_uri", pending.redirect_uri.as_str().to_owned()),
+                    (
+                        "code_verifier",
+                        pending.code_verifier.expose_secret().to_owned(),
+                    ),
+                ];
+                pending.target.push_into(&mut form);
+                form
+            },
+        )
+        .await
+    }
+
+    /// Redeems a refresh token (grant `refresh_token`) at `tenant`'s authority: the partner's
+    /// own tenant, or a customer tenant for delegated (GDAP) access. The response carries a
+    /// rotated refresh token that the caller must store.
+    ///
+    /// `POST /{tenant}/oauth2[/v2.0]/token`
+    /// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token>).
+    #[tracing::instrument(skip_all, fields(tenant.id = %tenant, grant = "refresh_token"))]
+    pub async fn redeem_refresh_token(
+        &self,
+        tenant: &str,
+        refresh_token: &RefreshToken,
+        target: &TokenTarget,
+    ) -> Result<TokenResponse, TokenError> {
+        self.post(tenant, "refresh_token", target, || {
+            let mut form = vec![
+                ("grant_type", "refresh_token".to_owned()),
+                ("refresh_token", refresh_token.expose_secret().to_owned()),
+            ];
+            target.push_into(&mut form);
+            form
+        })
+        .await
+    }
+
+    /// Gets an app-only token (grant `client_credentials`) in `tenant`.
+    ///
+    /// `POST /{tenant}/oauth2[/v2.0]/token`
+    /// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#get-a-token>).
+    #[tracing::instrument(skip_all, fields(tenant.id = %tenant, grant = "client_credentials"))]
+    pub async fn client_credentials(
+        &self,
+        tenant: &str,
+        target: &TokenTarget,
+    ) -> Result<TokenResponse, TokenError> {
+        self.post(tenant, "client_credentials", target, || {
+            let mut form = vec![("grant_type", "client_credentials".to_owned())];
+            target.push_into(&mut form);
+            form
+        })
+        .await
+    }
+
+    async fn post<F>(
+        &self,
+        tenant: &str,
+        grant: &'static str,
+        target: &TokenTarget,
+        build: F,
+    ) -> Result<TokenResponse, TokenError>
+    where
+        F: Fn() -> Vec<(&'static str, String)>,
+    {
+        if target.version() != self.version {
+            return Err(TokenError::Request(format!(
+                "a {:?} target cannot be sent to the {:?} endpoint",
+                target.version(),
+                self.version
+            )));
+        }
+        let endpoint = self.token_endpoint(tenant);
+        self.retry
+            .run(grant, || async {
+                let mut form = build();
+                self.authenticate(&endpoint, &mut form)?;
+                self.send(&endpoint, &form).await
+            })
+            .await
+    }
+
+    fn authenticate(
+        &self,
+        endpoint: &Url,
+        form: &mut Vec<(&'static str, String)>,
+    ) -> Result<(), TokenError> {
+        form.push(("client_id", self.client_id.clone()));
+        match &self.credential {
+            ClientCredential::Secret(s) => {
+                form.push(("client_secret", s.expose_secret().to_owned()))
+            }
+            ClientCredential::Certificate(signer) => {
+                // A fresh assertion per attempt: Entra refuses a reused `jti`.
+                let assertion = signer
+                    .sign(&self.client_id, endpoint.as_str())
+                    .map_err(|e| TokenError::Assertion(e.to_string()))?;
+                form.push(("client_assertion_type", JWT_BEARER.to_owned()));
+                form.push(("client_assertion", assertion.expose_secret().to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        endpoint: &Url,
+        form: &[(&'static str, String)],
+    ) -> Result<TokenResponse, TokenError> {
+        let request_id = uuid::Uuid::new_v4();
+        let started = Instant::now();
+        let transport = |source: reqwest::Error| TokenError::Transport {
+            endpoint: endpoint.to_string(),
+            source: Arc::new(source.without_url()),
+        };
+        let response = self
+            .http
+            .post(endpoint.clone())
+            .header("client-request-id", request_id.to_string())
+            .header("return-client-request-id", "true")
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(form)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status().as_u16();
+        let retry_after = crate::http::retry_after(response.headers());
+        let body = response.bytes().await.map_err(transport)?;
+        let received_at = Instant::now();
+        tracing::debug!(
+            http.status = status,
+            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            ms.correlation_id = %request_id,
+            "token endpoint answered"
+        );
+        if (200..300).contains(&status) {
+            return TokenResponse::parse(&body, received_at).map_err(|reason| {
+                TokenError::Unexpected {
+                    status,
+                    reason,
+                    retry_after,
+                }
+            });
+        }
+        match EntraError::parse(status, &body, retry_after) {
+            Some(e) => Err(TokenError::Entra(Box::new(e))),
+            None => Err(TokenError::Unexpected {
+                status,
+                reason: format!("{} bytes that are not an Entra error", body.len()),
+                retry_after,
+            }),
+        }
+    }
+}
+
+fn random_b64(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::CloudName;
+
+    fn client(version: EndpointVersion) -> EntraClient {
+        EntraClient::new(
+            reqwest::Client::new(),
+            Url::parse("https://login.microsoftonline.com").unwrap(),
+            "app-id",
+            ClientCredential::Secret(ClientSecret::new("s")),
+            version,
+        )
+    }
+
+    fn query(url: &Url) -> std::collections::HashMap<String, String> {
+        url.query_pairs().into_owned().collect()
+    }
+
+    #[test]
+    fn v1_authorize_url_sends_resource_state_nonce_and_pkce_s256() {
+        let cloud = CloudEndpoints::preset(CloudName::Global).unwrap();
+        let target =
+            TokenTarget::delegated(&cloud, EndpointVersion::V1, Resource::PartnerCenter).unwrap();
+        let redirect = Url::parse("http://localhost:8080/callback").unwrap();
+        let options = AuthorizeOptions {
+            prompt: Some("consent".into()),
+            login_hint: Some("admin@contoso.onmicrosoft.com".into()),
+            domain_hint: Some("contoso.onmicrosoft.com".into()),
+            response_mode: None,
+        };
+        let p = client(EndpointVersion::V1).authorize_url("common", &redirect, &target, &options);
+        assert_eq!(
+            p.url.as_str().split('?').next().unwrap(),
+            "https://login.microsoftonline.com/common/oauth2/authorize"
+        );
+        let q = query(&p.url);
+        assert_eq!(q["client_id"], "app-id");
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["redirect_uri"], "http://localhost:8080/callback");
+        assert_eq!(q["resource"], "https://api.partnercenter.microsoft.com");
+        assert_eq!(q["scope"], "openid profile");
+        assert_eq!(q["state"], p.state);
+        assert_eq!(q["nonce"], p.nonce);
+        assert_eq!(q["prompt"], "consent");
+        assert_eq!(q["login_hint"], "admin@contoso.onmicrosoft.com");
+        assert_eq!(q["domain_hint"], "contoso.onmicrosoft.com");
+        assert_eq!(q["code_challenge_method"], "S256");
+        let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+            sha2::Sha256::digest(p.code_verifier.expose_secret().as_bytes()),
+        );
+        assert_eq!(q["code_challenge"], expected);
+        assert_eq!(
+            p.code_verifier.len(),
+            43,
+            "RFC 7636 §4.1: 43-128 characters"
+        );
+    }
+
+    #[test]
+    fn v2_authorize_url_sends_scopes_with_openid_and_offline_access() {
+        let cloud = CloudEndpoints::preset(CloudName::Global).unwrap();
+        let target =
+            TokenTarget::delegated(&cloud, EndpointVersion::V2, Resource::PartnerCenter).unwrap();
+        let redirect = Url::parse("http://localhost:8080/callback").unwrap();
+        let p = client(EndpointVersion::V2).authorize_url(
+            "organizations",
+            &redirect,
+            &target,
+            &AuthorizeOptions::default(),
+        );
+        assert!(
+            p.url.as_str().starts_with(
+                "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize?"
+            )
+        );
+        let q = query(&p.url);
+        assert_eq!(
+            q["scope"],
+            "https://api.partnercenter.microsoft.com/.default offline_access openid profile"
+        );
+        assert!(!q.contains_key("resource"));
+        assert!(!q.contains_key("prompt"));
+    }
+
+    #[test]
+    fn each_authorization_gets_fresh_state_nonce_and_verifier() {
+        let target = TokenTarget::Resource("https://graph.microsoft.com".into());
+        let redirect = Url::parse("http://localhost/cb").unwrap();
+        let c = client(EndpointVersion::V1);
+        let a = c.authorize_url("common", &redirect, &target, &AuthorizeOptions::default());
+        let b = c.authorize_url("common", &redirect, &target, &AuthorizeOptions::default());
+        assert_ne!(a.state, b.state);
+        assert_ne!(a.nonce, b.nonce);
+        assert_ne!(a.code_verifier, b.code_verifier);
+    }
+
+    #[test]
+    fn token_endpoints_follow_the_version_and_any_authority() {
+        let mut c = client(EndpointVersion::V1);
+        assert_eq!(
+            c.token_endpoint("contoso.onmicrosoft.com").as_str(),
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/token"
+        );
+        c.version = EndpointVersion::V2;
+        c.authority_host = Url::parse("https://127.0.0.1:8443/").unwrap();
+        assert_eq!(
+            c.token_endpoint("t").as_str(),
+            "https://127.0.0.1:8443/t/oauth2/v2.0/token"
+        );
+    }
+
+    #[test]
+    fn v1_response_with_numbers_as_strings_parses() {
+        let body = br#"{"token_type":"Bearer","scope":"user_impersonation","expires_in":"3599","ext_expires_in":"3599","expires_on":"1547579127","not_before":"1547575227","resource":"https://api.partnercenter.microsoft.com","access_token":"at","refresh_token":"rt","id_token":"idt"}"#;
+        let r = TokenResponse::parse(body, Instant::now()).unwrap();
+        assert_eq!(r.expires_in, Duration::from_secs(3599));
+        assert_eq!(r.access_token.expose_secret(), "at");
+        assert_eq!(r.refresh_token.unwrap().expose_secret(), "rt");
+        assert_eq!(r.id_token.unwrap().as_str(), "idt");
+        assert_eq!(
+            r.resource.as_deref(),
+            Some("https://api.partnercenter.microsoft.com")
+        );
+    }
+
+    #[test]
+    fn v2_response_with_integers_parses() {
+        let body = br#"{"token_type":"Bearer","expires_in":86399,"ext_expires_in":86399,"refresh_in":43199,"access_token":"at"}"#;
+        let r = TokenResponse::parse(body, Instant::now()).unwrap();
+        assert_eq!(r.expires_in, Duration::from_secs(86399));
+        assert_eq!(r.refresh_in, Some(Duration::from_secs(43199)));
+        assert!(r.refresh_token.is_none());
+    }
+
+    #[test]
+    fn a_parse_failure_never_echoes_the_token() {
+        let body = br#"{"access_token":"SECRET-AT","expires_in":"soon"}"#;
+        let err = TokenResponse::parse(body, Instant::now()).unwrap_err();
+        assert!(!err.contains("SECRET-AT"), "{err}");
+    }
+
+    #[test]
+    fn debug_of_a_response_redacts_every_token() {
+        let body = br#"{"expires_in":1,"access_token":"AT-VALUE","refresh_token":"RT-VALUE","id_token":"ID-VALUE"}"#;
+        let printed = format!("{:?}", TokenResponse::parse(body, Instant::now()).unwrap());
+        for v in ["AT-VALUE", "RT-VALUE", "ID-VALUE"] {
+            assert!(!printed.contains(v), "{printed}");
+        }
+    }
+}

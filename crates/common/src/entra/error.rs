@@ -1,0 +1,384 @@
+//! Entra ID token-endpoint errors, kept whole, and the remedy a person can act on.
+//!
+//! Shape: "Microsoft identity platform and OAuth 2.0 authorization code flow" § Error response
+//! (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#error-response-1>);
+//! codes: "Microsoft Entra authentication and authorization error codes"
+//! (<https://learn.microsoft.com/entra/identity-platform/reference-error-codes>).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// What a person must do about a failed token request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Remedy {
+    /// The partner's refresh token is expired, revoked or invalid: an admin agent must consent
+    /// again (AADSTS700082 inactivity, 50173 revoked by a password change, 70000, 70008).
+    Reconsent,
+    /// The grant lacks multi-factor authentication: sign in again with MFA
+    /// (AADSTS50076, 50078, 50079).
+    Mfa,
+    /// The application is not consented in the customer tenant (AADSTS65001): consent it there
+    /// (CPV: Partner Center `applicationconsents`).
+    CustomerConsent,
+    /// The partner has no delegated (GDAP) access to the customer tenant (AADSTS50020, 50177):
+    /// create or approve a GDAP relationship with the needed roles.
+    GdapAccess,
+    /// The grant was issued to another application (AADSTS700007): check `app.client_id`.
+    WrongClient,
+    /// The application's secret or certificate is wrong, expired or not registered
+    /// (AADSTS7000215, 7000222, 700027, 700024, 700023).
+    FixCredential,
+    /// A transient failure: retry later.
+    RetryLater,
+    /// Nothing we know to suggest; the error text says what happened.
+    None,
+}
+
+impl Remedy {
+    /// The advice, one sentence.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Self::Reconsent => {
+                "the partner's refresh token is no longer valid: an admin agent of the partner tenant must sign in and consent again"
+            }
+            Self::Mfa => {
+                "the sign-in did not use multi-factor authentication: sign in again with MFA (Partner Center requires it)"
+            }
+            Self::CustomerConsent => {
+                "the application is not consented in the customer tenant: grant consent there (CPV: Partner Center application consents)"
+            }
+            Self::GdapAccess => {
+                "the partner has no delegated admin (GDAP) access to this customer tenant: create or approve a GDAP relationship with the needed roles"
+            }
+            Self::WrongClient => {
+                "the grant belongs to another application: check app.client_id against the app that obtained the consent"
+            }
+            Self::FixCredential => {
+                "the application's client secret or certificate is wrong, expired or not registered on the app: check app.client_secret or the certificate settings"
+            }
+            Self::RetryLater => "Entra ID is temporarily unavailable: try again later",
+            Self::None => "see the error description",
+        }
+    }
+}
+
+/// An error answered by the Entra ID token endpoint, with every field Entra sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntraError {
+    /// HTTP status.
+    pub status: u16,
+    /// OAuth `error` (`invalid_grant`, `invalid_client`, `interaction_required`, ...).
+    pub error: String,
+    /// `error_description`, with its AADSTS code and trace lines.
+    pub description: String,
+    /// `error_codes` (AADSTS numbers).
+    pub codes: Vec<u32>,
+    /// `suberror` (`consent_required`, `basic_action`, ...), if any.
+    pub suberror: Option<String>,
+    /// `trace_id`: what Microsoft support asks for.
+    pub trace_id: Option<String>,
+    /// `correlation_id`.
+    pub correlation_id: Option<String>,
+    /// `timestamp`.
+    pub timestamp: Option<String>,
+    /// `Retry-After` sent with the error, if any.
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Deserialize)]
+struct WireError {
+    error: String,
+    #[serde(default)]
+    error_description: String,
+    #[serde(default)]
+    error_codes: Vec<u32>,
+    #[serde(default)]
+    suberror: Option<String>,
+    #[serde(default)]
+    trace_id: Option<String>,
+    #[serde(default)]
+    correlation_id: Option<String>,
+    #[serde(default)]
+    timestamp: Option<String>,
+}
+
+impl EntraError {
+    /// Parses an Entra error body; `None` when the body is not one.
+    pub fn parse(status: u16, body: &[u8], retry_after: Option<Duration>) -> Option<Self> {
+        let w: WireError = serde_json::from_slice(body).ok()?;
+        let mut codes = w.error_codes;
+        if codes.is_empty() {
+            codes.extend(aadsts_code(&w.error_description));
+        }
+        Some(Self {
+            status,
+            error: w.error,
+            description: w.error_description,
+            codes,
+            suberror: w.suberror,
+            trace_id: w.trace_id,
+            correlation_id: w.correlation_id,
+            timestamp: w.timestamp,
+            retry_after,
+        })
+    }
+
+    /// Whether any of the AADSTS codes is `code`.
+    pub fn has_code(&self, code: u32) -> bool {
+        self.codes.contains(&code)
+    }
+
+    /// The first line of the description (without the trace lines Entra appends).
+    pub fn summary(&self) -> &str {
+        self.description
+            .split(['\r', '\n'])
+            .next()
+            .unwrap_or_default()
+    }
+
+    /// Whether retrying the same request may succeed (5xx, 429, `temporarily_unavailable`).
+    /// `invalid_grant` is never retried.
+    pub fn is_transient(&self) -> bool {
+        self.error != "invalid_grant"
+            && (self.status >= 500
+                || self.status == 429
+                || self.error == "temporarily_unavailable"
+                || self.error == "server_error")
+    }
+
+    /// The remedy for this error.
+    pub fn remedy(&self) -> Remedy {
+        const RECONSENT: [u32; 4] = [700_082, 50_173, 70_000, 70_008];
+        const MFA: [u32; 3] = [50_076, 50_078, 50_079];
+        const CREDENTIAL: [u32; 5] = [7_000_215, 7_000_222, 700_027, 700_024, 700_023];
+        const GDAP: [u32; 2] = [50_020, 50_177];
+        let any = |set: &[u32]| set.iter().any(|c| self.has_code(*c));
+        if any(&MFA) {
+            Remedy::Mfa
+        } else if self.has_code(65_001) {
+            Remedy::CustomerConsent
+        } else if any(&GDAP) {
+            Remedy::GdapAccess
+        } else if self.has_code(700_007) {
+            Remedy::WrongClient
+        } else if any(&CREDENTIAL) {
+            Remedy::FixCredential
+        } else if any(&RECONSENT) {
+            Remedy::Reconsent
+        } else if self.is_transient() {
+            Remedy::RetryLater
+        } else {
+            match self.error.as_str() {
+                // An unknown or malformed refresh token (e.g. AADSTS9002313) cannot be redeemed
+                // again; only a new consent gives a new one.
+                "invalid_grant" => Remedy::Reconsent,
+                "invalid_client" => Remedy::FixCredential,
+                "interaction_required" => Remedy::Mfa,
+                _ => Remedy::None,
+            }
+        }
+    }
+}
+
+impl fmt::Display for EntraError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.error)?;
+        if !self.summary().is_empty() {
+            write!(f, ": {}", self.summary())?;
+        }
+        if let Some(t) = &self.trace_id {
+            write!(f, " (trace ID {t}")?;
+            if let Some(c) = &self.correlation_id {
+                write!(f, ", correlation ID {c}")?;
+            }
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+fn aadsts_code(description: &str) -> Option<u32> {
+    let rest = description.split("AADSTS").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Why a token request failed.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Entra ID refused the request.
+    #[error("Entra ID refused the token request: {0}; {advice}", advice = .0.remedy().advice())]
+    Entra(Box<EntraError>),
+    /// Entra ID could not be reached (connection, TLS, timeout).
+    #[error("cannot reach Entra ID at {endpoint}: {source}")]
+    Transport {
+        /// The token endpoint.
+        endpoint: String,
+        /// The cause.
+        source: Arc<reqwest::Error>,
+    },
+    /// The answer was not a token response nor an Entra error.
+    #[error("Entra ID answered HTTP {status} with an unexpected body: {reason}")]
+    Unexpected {
+        /// HTTP status.
+        status: u16,
+        /// What was wrong with it.
+        reason: String,
+        /// `Retry-After`, if any.
+        retry_after: Option<Duration>,
+    },
+    /// The client assertion could not be signed.
+    #[error("cannot sign the client assertion: {0}")]
+    Assertion(String),
+    /// The request could not be built (bad configuration).
+    #[error("cannot build the token request: {0}")]
+    Request(String),
+}
+
+impl TokenError {
+    /// The Entra error, if Entra answered one.
+    pub fn entra(&self) -> Option<&EntraError> {
+        match self {
+            Self::Entra(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The remedy: Entra's mapped remedy, `RetryLater` for transport failures.
+    pub fn remedy(&self) -> Remedy {
+        match self {
+            Self::Entra(e) => e.remedy(),
+            Self::Transport { .. } => Remedy::RetryLater,
+            Self::Unexpected { status, .. } if *status >= 500 || *status == 429 => {
+                Remedy::RetryLater
+            }
+            _ => Remedy::None,
+        }
+    }
+
+    /// Whether a retry may succeed: 5xx, 429, timeouts and connection failures; never
+    /// `invalid_grant`.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Entra(e) => e.is_transient(),
+            Self::Transport { source, .. } => {
+                source.is_timeout() || source.is_connect() || source.is_request()
+            }
+            Self::Unexpected { status, .. } => *status >= 500 || *status == 429,
+            Self::Assertion(_) | Self::Request(_) => false,
+        }
+    }
+
+    /// The delay the server asked for.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Entra(e) => e.retry_after,
+            Self::Unexpected { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXPIRED: &str = r#"{"error":"invalid_grant","error_description":"AADSTS70002: Error validating credentials. AADSTS70008: The provided authorization code or refresh token is expired. Send a new interactive authorization request for this user and resource.\r\nTrace ID: 3939d04c-d7ba-42bf-9cb7-1e5854cdce9e\r\nCorrelation ID: a8125194-2dc8-4078-90ba-7b6592a7f231\r\nTimestamp: 2016-04-11 18:00:12Z","error_codes":[70002,70008],"timestamp":"2016-04-11 18:00:12Z","trace_id":"3939d04c-d7ba-42bf-9cb7-1e5854cdce9e","correlation_id":"a8125194-2dc8-4078-90ba-7b6592a7f231"}"#;
+
+    fn err(error: &str, codes: &[u32]) -> EntraError {
+        let body =
+            serde_json::json!({"error": error, "error_description": "x", "error_codes": codes});
+        EntraError::parse(400, body.to_string().as_bytes(), None).unwrap()
+    }
+
+    #[test]
+    fn parses_every_field_of_the_documented_v1_error() {
+        let e = EntraError::parse(400, EXPIRED.as_bytes(), None).unwrap();
+        assert_eq!(e.error, "invalid_grant");
+        assert_eq!(e.codes, vec![70002, 70008]);
+        assert_eq!(
+            e.trace_id.as_deref(),
+            Some("3939d04c-d7ba-42bf-9cb7-1e5854cdce9e")
+        );
+        assert_eq!(
+            e.correlation_id.as_deref(),
+            Some("a8125194-2dc8-4078-90ba-7b6592a7f231")
+        );
+        assert_eq!(e.timestamp.as_deref(), Some("2016-04-11 18:00:12Z"));
+        assert_eq!(e.remedy(), Remedy::Reconsent);
+        assert!(!e.is_transient());
+        assert_eq!(
+            e.to_string(),
+            "invalid_grant: AADSTS70002: Error validating credentials. AADSTS70008: The provided authorization code or refresh token is expired. Send a new interactive authorization request for this user and resource. (trace ID 3939d04c-d7ba-42bf-9cb7-1e5854cdce9e, correlation ID a8125194-2dc8-4078-90ba-7b6592a7f231)"
+        );
+    }
+
+    #[test]
+    fn known_codes_map_to_their_remedies() {
+        for code in [700_082, 50_173, 70_000, 70_008] {
+            assert_eq!(
+                err("invalid_grant", &[code]).remedy(),
+                Remedy::Reconsent,
+                "{code}"
+            );
+        }
+        for code in [50_076, 50_078, 50_079] {
+            assert_eq!(
+                err("interaction_required", &[code]).remedy(),
+                Remedy::Mfa,
+                "{code}"
+            );
+        }
+        assert_eq!(
+            err("invalid_grant", &[65_001]).remedy(),
+            Remedy::CustomerConsent
+        );
+        assert_eq!(
+            err("invalid_grant", &[700_007]).remedy(),
+            Remedy::WrongClient
+        );
+        assert_eq!(
+            err("invalid_client", &[7_000_215]).remedy(),
+            Remedy::FixCredential
+        );
+        assert_eq!(
+            err("invalid_client", &[700_027]).remedy(),
+            Remedy::FixCredential
+        );
+        assert_eq!(err("invalid_grant", &[50_020]).remedy(), Remedy::GdapAccess);
+        assert_eq!(
+            err("invalid_grant", &[9_002_313]).remedy(),
+            Remedy::Reconsent
+        );
+        assert_eq!(err("invalid_scope", &[70_011]).remedy(), Remedy::None);
+    }
+
+    #[test]
+    fn codes_are_read_from_the_description_when_the_array_is_missing() {
+        let body = r#"{"error":"invalid_grant","error_description":"AADSTS700082: The refresh token has expired due to inactivity."}"#;
+        let e = EntraError::parse(400, body.as_bytes(), None).unwrap();
+        assert_eq!(e.codes, vec![700_082]);
+        assert_eq!(e.remedy(), Remedy::Reconsent);
+    }
+
+    #[test]
+    fn server_errors_and_throttling_are_transient_but_invalid_grant_never_is() {
+        let mut e = err("temporarily_unavailable", &[]);
+        assert!(e.is_transient());
+        e.status = 503;
+        e.error = "invalid_grant".into();
+        assert!(!e.is_transient());
+        let mut t = err("server_error", &[]);
+        t.status = 500;
+        assert!(t.is_transient());
+        assert_eq!(t.remedy(), Remedy::RetryLater);
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_entra_error_is_not_parsed() {
+        assert!(EntraError::parse(500, b"<html>oops</html>", None).is_none());
+    }
+}

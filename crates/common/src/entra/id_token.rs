@@ -1,0 +1,384 @@
+//! ID-token validation for the consent flow (OpenID Connect Core §3.1.3.7).
+//!
+//! Keys and issuer come from the authority's OpenID configuration
+//! (<https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#fetch-the-openid-configuration-document>);
+//! for `common`/`organizations` the issuer is the template `https://login.microsoftonline.com/{tenantid}/v2.0`
+//! (v1: `https://sts.windows.net/{tenantid}/`) and the `tid` claim fills it in
+//! (<https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-the-issuer>).
+//! Claims: <https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference>.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tokio::sync::RwLock;
+use url::Url;
+
+use super::client::IdToken;
+use crate::cloud::join;
+use crate::config::EndpointVersion;
+
+/// How far clocks may disagree when checking `exp` and `nbf`.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(120);
+/// Keys are refetched on an unknown `kid` at most this often (a flood of forged tokens must not
+/// become a flood of requests to Entra).
+pub const MIN_KEY_REFRESH: Duration = Duration::from_secs(30);
+
+/// Why an ID token was rejected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdTokenError {
+    /// Not a JWT, or a claim is missing or mistyped.
+    #[error("the ID token is malformed: {0}")]
+    Malformed(String),
+    /// Signed with a key the tenant does not publish.
+    #[error("the ID token is signed with an unknown key (kid {0:?})")]
+    UnknownKey(String),
+    /// The signature does not verify.
+    #[error("the ID token's signature is invalid")]
+    Signature,
+    /// Wrong issuer.
+    #[error("the ID token was issued by {found:?}, expected {expected:?}")]
+    Issuer {
+        /// Expected issuer.
+        expected: String,
+        /// Found issuer.
+        found: String,
+    },
+    /// Issued to another application.
+    #[error("the ID token is for the audience {found:?}, not this application")]
+    Audience {
+        /// Found audience.
+        found: String,
+    },
+    /// Expired.
+    #[error("the ID token expired at {exp} (now {now})")]
+    Expired {
+        /// `exp`.
+        exp: i64,
+        /// The time checked against.
+        now: i64,
+    },
+    /// Not valid yet.
+    #[error("the ID token is not valid before {nbf} (now {now})")]
+    NotYetValid {
+        /// `nbf`.
+        nbf: i64,
+        /// The time checked against.
+        now: i64,
+    },
+    /// `nonce` differs from the one sent (a replayed or injected token).
+    #[error("the ID token's nonce does not match the sign-in request")]
+    Nonce,
+    /// Issued in another tenant than required.
+    #[error("the ID token is from tenant {found}, expected {expected}")]
+    Tenant {
+        /// Expected tenant.
+        expected: String,
+        /// Found tenant.
+        found: String,
+    },
+    /// The OpenID configuration or keys could not be fetched.
+    #[error("cannot fetch the signing keys: {0}")]
+    Discovery(String),
+}
+
+/// Who signed in, from a validated ID token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedInUser {
+    /// `tid`: the user's tenant (the partner tenant).
+    pub tenant_id: String,
+    /// `oid`: the user's object ID.
+    pub object_id: String,
+    /// `upn` (v1) or `preferred_username` (v2).
+    pub upn: Option<String>,
+    /// `name`.
+    pub name: Option<String>,
+    /// Whether `amr` lists `mfa`; `None` when the token has no `amr` (v2 ID tokens never do).
+    pub mfa: Option<bool>,
+}
+
+/// What the ID token must say.
+#[derive(Clone, Copy, Debug)]
+pub struct ExpectedIdToken<'a> {
+    /// The nonce sent in the authorization request.
+    pub nonce: &'a str,
+    /// The tenant the user must belong to, if one is required.
+    pub tenant: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    iss: String,
+    aud: OneOrMany,
+    exp: i64,
+    #[serde(default)]
+    nbf: Option<i64>,
+    tid: String,
+    oid: String,
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
+    upn: Option<String>,
+    #[serde(default)]
+    preferred_username: Option<String>,
+    #[serde(default)]
+    unique_name: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    amr: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    issuer: String,
+    jwks_uri: Url,
+}
+
+#[derive(Deserialize)]
+struct Jwks {
+    keys: Vec<Jwk>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    #[serde(default)]
+    kty: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    x5t: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+}
+
+struct KeySet {
+    issuer: String,
+    keys: HashMap<String, DecodingKey>,
+    fetched_at: Instant,
+}
+
+/// Validates ID tokens from one authority for one application; keys are fetched once and
+/// cached, and fetched again when a token names an unknown `kid` (key rollover).
+#[derive(Debug)]
+pub struct IdTokenValidator {
+    http: reqwest::Client,
+    metadata_url: Url,
+    client_id: String,
+    leeway: Duration,
+    keys: RwLock<Option<KeySet>>,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet")
+            .field("issuer", &self.issuer)
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl IdTokenValidator {
+    /// A validator for tokens issued to `client_id` by `{authority_host}/{tenant}` (`common`,
+    /// `organizations` or a tenant), reading `.well-known/openid-configuration` of that version.
+    pub fn new(
+        http: reqwest::Client,
+        authority_host: &Url,
+        tenant: &str,
+        version: EndpointVersion,
+        client_id: impl Into<String>,
+    ) -> Self {
+        let path = match version {
+            EndpointVersion::V1 => format!("{tenant}/.well-known/openid-configuration"),
+            EndpointVersion::V2 => format!("{tenant}/v2.0/.well-known/openid-configuration"),
+        };
+        Self {
+            http,
+            metadata_url: join(authority_host, &path),
+            client_id: client_id.into(),
+            leeway: DEFAULT_LEEWAY,
+            keys: RwLock::new(None),
+        }
+    }
+
+    /// Replaces the clock-skew allowance.
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Validates signature, issuer, audience, expiry and nonce, and returns who signed in.
+    ///
+    /// Keys: `GET {jwks_uri}` from `GET {authority}/{tenant}[/v2.0]/.well-known/openid-configuration`.
+    #[tracing::instrument(skip_all)]
+    pub async fn validate(
+        &self,
+        token: &IdToken,
+        expected: ExpectedIdToken<'_>,
+    ) -> Result<SignedInUser, IdTokenError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.validate_at(token, expected, now).await
+    }
+
+    /// [`Self::validate`] against a given time (Unix seconds).
+    pub async fn validate_at(
+        &self,
+        token: &IdToken,
+        expected: ExpectedIdToken<'_>,
+        now: i64,
+    ) -> Result<SignedInUser, IdTokenError> {
+        let header = jsonwebtoken::decode_header(token.as_str())
+            .map_err(|e| IdTokenError::Malformed(e.to_string()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(IdTokenError::Malformed(format!(
+                "algorithm {:?} is not RS256",
+                header.alg
+            )));
+        }
+        let kid = header
+            .kid
+            .or(header.x5t)
+            .ok_or_else(|| IdTokenError::Malformed("no kid in the header".into()))?;
+        let (key, issuer_template) = self.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        // Time, audience and issuer are checked below, with our clock and precise errors.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let claims = jsonwebtoken::decode::<Claims>(token.as_str(), &key, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => IdTokenError::Signature,
+                _ => IdTokenError::Malformed(e.to_string()),
+            })?
+            .claims;
+        let expected_issuer = issuer_template.replace("{tenantid}", &claims.tid);
+        if claims.iss != expected_issuer {
+            return Err(IdTokenError::Issuer {
+                expected: expected_issuer,
+                found: claims.iss,
+            });
+        }
+        let auds = match claims.aud {
+            OneOrMany::One(a) => vec![a],
+            OneOrMany::Many(v) => v,
+        };
+        if !auds.iter().any(|a| a == &self.client_id) {
+            return Err(IdTokenError::Audience {
+                found: auds.join(","),
+            });
+        }
+        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(0);
+        if claims.exp + leeway < now {
+            return Err(IdTokenError::Expired {
+                exp: claims.exp,
+                now,
+            });
+        }
+        if let Some(nbf) = claims.nbf.filter(|nbf| nbf - leeway > now) {
+            return Err(IdTokenError::NotYetValid { nbf, now });
+        }
+        if claims.nonce.as_deref() != Some(expected.nonce) {
+            return Err(IdTokenError::Nonce);
+        }
+        if let Some(t) = expected
+            .tenant
+            .filter(|t| !t.eq_ignore_ascii_case(&claims.tid))
+        {
+            return Err(IdTokenError::Tenant {
+                expected: t.to_owned(),
+                found: claims.tid,
+            });
+        }
+        Ok(SignedInUser {
+            tenant_id: claims.tid,
+            object_id: claims.oid,
+            upn: claims
+                .upn
+                .or(claims.preferred_username)
+                .or(claims.unique_name),
+            name: claims.name,
+            mfa: claims.amr.map(|amr| amr.iter().any(|m| m == "mfa")),
+        })
+    }
+
+    async fn key(&self, kid: &str) -> Result<(DecodingKey, String), IdTokenError> {
+        {
+            let guard = self.keys.read().await;
+            if let Some(set) = guard.as_ref() {
+                if let Some(k) = set.keys.get(kid) {
+                    return Ok((k.clone(), set.issuer.clone()));
+                }
+                if set.fetched_at.elapsed() < MIN_KEY_REFRESH {
+                    return Err(IdTokenError::UnknownKey(kid.to_owned()));
+                }
+            }
+        }
+        let mut guard = self.keys.write().await;
+        // Another task may have refreshed while we waited for the lock.
+        let stale = guard
+            .as_ref()
+            .is_none_or(|s| !s.keys.contains_key(kid) && s.fetched_at.elapsed() >= MIN_KEY_REFRESH);
+        if stale {
+            *guard = Some(self.fetch().await?);
+        }
+        let set = guard
+            .as_ref()
+            .ok_or_else(|| IdTokenError::Discovery("no keys".into()))?;
+        set.keys
+            .get(kid)
+            .map(|k| (k.clone(), set.issuer.clone()))
+            .ok_or_else(|| IdTokenError::UnknownKey(kid.to_owned()))
+    }
+
+    async fn fetch(&self) -> Result<KeySet, IdTokenError> {
+        let metadata: Metadata = self.get_json(self.metadata_url.clone()).await?;
+        let jwks: Jwks = self.get_json(metadata.jwks_uri).await?;
+        let mut keys = HashMap::new();
+        for k in jwks.keys.into_iter().filter(|k| k.kty == "RSA") {
+            let (Some(n), Some(e)) = (&k.n, &k.e) else {
+                continue;
+            };
+            let Ok(key) = DecodingKey::from_rsa_components(n, e) else {
+                continue;
+            };
+            for id in [k.kid.clone(), k.x5t.clone()].into_iter().flatten() {
+                keys.insert(id, key.clone());
+            }
+        }
+        tracing::debug!(keys = keys.len(), "fetched Entra signing keys");
+        Ok(KeySet {
+            issuer: metadata.issuer,
+            keys,
+            fetched_at: Instant::now(),
+        })
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: Url) -> Result<T, IdTokenError> {
+        let shown = url.to_string();
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| IdTokenError::Discovery(format!("{shown}: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(IdTokenError::Discovery(format!("{shown}: HTTP {status}")));
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| IdTokenError::Discovery(format!("{shown}: {e}")))
+    }
+}
