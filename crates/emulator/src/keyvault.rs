@@ -19,7 +19,18 @@ pub const MAX_VALUE_BYTES: usize = 25 * 1024;
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const RECOVERABLE_DAYS: i64 = 90;
-const API_VERSIONS: &[&str] = &["7.4", "7.5", "7.6-preview.2", "7.6", "2025-06-01-preview", "2025-07-01"];
+/// 7.4 and later: `7.x[-preview.N]` or dated versions (`2025-07-01`, newer SDKs send later dates).
+fn is_supported_api_version(v: &str) -> bool {
+    let base = v.split("-preview").next().unwrap_or(v);
+    if let Some(minor) = base.strip_prefix("7.") {
+        return minor.parse::<u32>().is_ok_and(|m| m >= 4);
+    }
+    let parts: Vec<&str> = base.split('-').collect();
+    parts.len() == 3
+        && parts[0].len() == 4
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && parts[0] >= "2025"
+}
 
 /// One secret version.
 #[derive(Debug, Clone)]
@@ -158,7 +169,7 @@ fn admit(state: &State, req: &HttpRequest, op: &str) -> Result<(Ctx, String), Ht
     let Some(api_version) = api_version else {
         return Err(kv_error(StatusCode::BAD_REQUEST, "BadParameter", "The request URI contains an invalid or missing api-version query parameter.", None));
     };
-    if !API_VERSIONS.contains(&api_version.as_str()) {
+    if !is_supported_api_version(&api_version) {
         return Err(kv_error(StatusCode::BAD_REQUEST, "BadParameter", &format!("The specified version ({api_version}) is not recognized. Consider using the latest supported version (2025-07-01)."), None));
     }
     let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();

@@ -164,7 +164,10 @@ impl CertificateCredential {
 
     /// Whether a JWT header names this certificate.
     pub fn matches(&self, header: &Header) -> bool {
-        header.x5t.as_deref() == Some(self.x5t.as_str()) || header.x5t_s256.as_deref() == Some(self.x5t_s256.as_str())
+        // Clients send base64url (the JOSE form) or, like MSAL Python, padded standard base64.
+        let norm = |s: &str| s.trim_end_matches('=').replace('+', "-").replace('/', "_");
+        header.x5t.as_deref().is_some_and(|t| norm(t) == self.x5t)
+            || header.x5t_s256.as_deref().is_some_and(|t| norm(t) == self.x5t_s256)
     }
 
     /// Verify an assertion's signature (RS256 or PS256) and return its claims.

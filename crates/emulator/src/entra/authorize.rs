@@ -391,7 +391,9 @@ fn requested_permissions(state: &State, flow: &Flow, app: &App) -> Vec<Permissio
             for s in flow.target.split(' ').filter(|s| !s.is_empty() && !is_oidc_scope(s)) {
                 if let Some((r, _, p)) = split_scope(state.resources(), s) {
                     if p == ".default" {
-                        add_required(r.app_id, &mut map);
+                        // `.default` consents to every permission of the registration, all resources.
+                        let _ = r;
+                        add_required("", &mut map);
                     } else {
                         map.entry(r.app_id.to_string()).or_default().push(p);
                     }

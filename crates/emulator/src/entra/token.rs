@@ -255,7 +255,8 @@ fn verify_assertion(state: &State, app: &App, assertion: &str, tenant_seg: &str,
         ));
     }
     let now = state.now();
-    let num = |k: &str| claims.get(k).and_then(serde_json::Value::as_i64);
+    // MSAL Python sends `exp`/`iat` as floats (time.time()); accept any JSON number.
+    let num = |k: &str| claims.get(k).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f.floor() as i64)));
     let exp = num("exp");
     let nbf = num("nbf");
     const SKEW: i64 = 300;

@@ -1,0 +1,3 @@
+mod azure_sdk_rust;
+mod harness;
+mod python;
