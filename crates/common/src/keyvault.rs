@@ -1,0 +1,327 @@
+//! The Key Vault refresh-token store, on the official Azure SDK for Rust
+//! (`azure_security_keyvault_secrets` + `azure_identity`).
+//!
+//! One secret per partner tenant, named by [`crate::tokens::secret_name`]
+//! (`{store.key_vault.secret_prefix}-{tenant id}`), with tags `tenant-id`, `user`, `consented-at`,
+//! `rotated-at` (RFC 3339), `app-id`, `cloud`, `mfa`. Each rotation is a new secret version (Key
+//! Vault keeps the old ones), so a failed write leaves the previous, still valid, token as the
+//! latest version. The broker needs only the `secrets/get` and `secrets/set` permissions
+//! (RBAC: a custom role, or "Key Vault Secrets Officer" scoped to the vault).
+//!
+//! The SDK uses the process's reqwest client (extra CA, `*.localhost` resolution) as its
+//! transport, the configured cloud's authority, and keeps challenge-resource verification on.
+//! Identities: client secret, client certificate (a [`ClientAssertionCredential`] fed by our own
+//! assertion signer, so no OpenSSL), managed identity, workload identity.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::http::{
+    ClientMethodOptions, ClientOptions, ExponentialRetryOptions, RetryOptions, Transport,
+};
+use azure_identity::{
+    ClientAssertion, ClientAssertionCredential, ClientAssertionCredentialOptions,
+    ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
+    ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential,
+    WorkloadIdentityCredentialOptions,
+};
+use azure_security_keyvault_secrets::models::SetSecretParameters;
+use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
+use time::format_description::well_known::Rfc3339;
+
+use crate::cloud::{CloudEndpoints, CloudName, join};
+use crate::config::{AssertionAlgorithm, KeyVaultIdentity, KeyVaultSettings};
+use crate::entra::CertificateSigner;
+use crate::secret::{ExposeSecret as _, RefreshToken};
+use crate::tokens::{GrantMetadata, RefreshTokenStore, StoreError, StoredGrant, secret_name};
+
+/// `contentType` of the stored secrets.
+pub const CONTENT_TYPE: &str = "application/vnd.sam.refresh-token";
+
+/// The Key Vault store.
+pub struct KeyVaultStore {
+    client: SecretClient,
+    vault_url: String,
+    prefix: String,
+}
+
+impl std::fmt::Debug for KeyVaultStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyVaultStore")
+            .field("vault_url", &self.vault_url)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Signs client assertions for `azure_identity`'s [`ClientAssertionCredential`].
+#[derive(Debug)]
+struct CertificateAssertion {
+    signer: CertificateSigner,
+    client_id: String,
+    token_endpoint: String,
+}
+
+#[async_trait::async_trait]
+impl ClientAssertion for CertificateAssertion {
+    async fn secret(&self, _: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
+        self.signer
+            .sign(&self.client_id, &self.token_endpoint)
+            .map(|a| a.expose_secret().to_owned())
+            .map_err(|e| {
+                azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Credential,
+                    format!("cannot sign the client assertion: {e}"),
+                )
+            })
+    }
+}
+
+fn setup<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError::Setup(format!("{what}: {e}"))
+}
+
+impl KeyVaultStore {
+    /// A store for the vault in `settings`, reached with `http`, authenticating at `cloud`'s
+    /// authority with the configured identity.
+    pub fn new(
+        settings: &KeyVaultSettings,
+        cloud: &CloudEndpoints,
+        http: reqwest::Client,
+        cloud_name: CloudName,
+    ) -> Result<Self, StoreError> {
+        let _ = cloud_name;
+        let client_options = || {
+            let mut custom = CustomConfiguration::default();
+            custom.authority_host = cloud
+                .authority_host
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned();
+            ClientOptions {
+                transport: Some(Transport::new(Arc::new(http.clone()))),
+                cloud: Some(Arc::new(CloudConfiguration::from(custom))),
+                // Short: the broker retries and reports itself; an outage must not stall a
+                // request for the SDK's default minute.
+                retry: RetryOptions::exponential(ExponentialRetryOptions {
+                    initial_delay: azure_core::time::Duration::milliseconds(100),
+                    max_retries: 2,
+                    max_total_elapsed: azure_core::time::Duration::seconds(10),
+                    max_delay: azure_core::time::Duration::seconds(2),
+                }),
+                ..ClientOptions::default()
+            }
+        };
+        let credential: Arc<dyn TokenCredential> = match &settings.identity {
+            KeyVaultIdentity::ClientSecret {
+                tenant_id,
+                client_id,
+                secret,
+            } => ClientSecretCredential::new(
+                tenant_id,
+                client_id.clone(),
+                Secret::new(secret.expose_secret().to_owned()),
+                Some(ClientSecretCredentialOptions {
+                    client_options: client_options(),
+                }),
+            )
+            .map_err(setup("client secret credential"))?,
+            KeyVaultIdentity::ClientCertificate {
+                tenant_id,
+                client_id,
+                certificate,
+                private_key,
+            } => {
+                // azure_identity 1.0 only sends RS256 + x5t from its own certificate credential;
+                // ours sends the same, from PEM files, without OpenSSL.
+                let signer = CertificateSigner::from_pem_files(
+                    certificate,
+                    private_key,
+                    AssertionAlgorithm::Rs256,
+                )
+                .map_err(setup("Key Vault access certificate"))?;
+                let token_endpoint = join(
+                    &cloud.authority_host,
+                    &format!("{tenant_id}/oauth2/v2.0/token"),
+                );
+                ClientAssertionCredential::new(
+                    tenant_id.clone(),
+                    client_id.clone(),
+                    CertificateAssertion {
+                        signer,
+                        client_id: client_id.clone(),
+                        token_endpoint: token_endpoint.to_string(),
+                    },
+                    Some(ClientAssertionCredentialOptions {
+                        client_options: client_options(),
+                    }),
+                )
+                .map_err(setup("client certificate credential"))?
+            }
+            KeyVaultIdentity::ManagedIdentity { client_id } => {
+                ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+                    user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
+                    client_options: client_options(),
+                    ..ManagedIdentityCredentialOptions::default()
+                }))
+                .map_err(setup("managed identity"))?
+            }
+            KeyVaultIdentity::WorkloadIdentity {
+                tenant_id,
+                client_id,
+                token_file,
+            } => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                credential_options: ClientAssertionCredentialOptions {
+                    client_options: client_options(),
+                },
+                client_id: Some(client_id.clone()),
+                tenant_id: Some(tenant_id.clone()),
+                token_file_path: Some(token_file.clone()),
+                ..WorkloadIdentityCredentialOptions::default()
+            }))
+            .map_err(setup("workload identity"))?,
+        };
+        let mut options = SecretClientOptions {
+            client_options: client_options(),
+            verify_challenge_resource: Some(true),
+            ..SecretClientOptions::default()
+        };
+        if !settings.api_version.is_empty() {
+            options.api_version.clone_from(&settings.api_version);
+        }
+        let vault_url = settings.vault_url.to_string();
+        let client = SecretClient::new(&vault_url, credential, Some(options))
+            .map_err(setup("Key Vault client"))?;
+        Ok(Self {
+            client,
+            vault_url,
+            prefix: settings.secret_prefix.clone(),
+        })
+    }
+
+    /// The secret name of a partner tenant.
+    pub fn secret_name(&self, tenant_id: &str) -> String {
+        secret_name(&self.prefix, tenant_id)
+    }
+}
+
+fn kv_error(operation: &'static str, name: &str, e: &azure_core::Error) -> StoreError {
+    StoreError::KeyVault {
+        operation,
+        name: name.to_owned(),
+        status: e.http_status().map(u16::from),
+        message: e.to_string(),
+    }
+}
+
+fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+fn parse_rfc3339(s: Option<&String>) -> i64 {
+    s.and_then(|s| time::OffsetDateTime::parse(s, &Rfc3339).ok())
+        .map_or(0, time::OffsetDateTime::unix_timestamp)
+}
+
+/// The tags stored with a grant.
+pub fn tags(meta: &GrantMetadata) -> HashMap<String, String> {
+    let mut t = HashMap::new();
+    t.insert("tenant-id".into(), meta.tenant_id.clone());
+    if let Some(u) = &meta.user {
+        t.insert("user".into(), u.clone());
+    }
+    t.insert("consented-at".into(), rfc3339(meta.consented_at));
+    t.insert("rotated-at".into(), rfc3339(meta.rotated_at));
+    t.insert("app-id".into(), meta.app_id.clone());
+    t.insert("cloud".into(), meta.cloud.clone());
+    t.insert("mfa".into(), meta.mfa.to_string());
+    t
+}
+
+fn meta_from_tags(tenant_id: &str, tags: &HashMap<String, String>) -> GrantMetadata {
+    GrantMetadata {
+        tenant_id: tags
+            .get("tenant-id")
+            .cloned()
+            .unwrap_or_else(|| tenant_id.to_owned()),
+        user: tags.get("user").cloned(),
+        consented_at: parse_rfc3339(tags.get("consented-at")),
+        rotated_at: parse_rfc3339(tags.get("rotated-at")),
+        app_id: tags.get("app-id").cloned().unwrap_or_default(),
+        cloud: tags.get("cloud").cloned().unwrap_or_default(),
+        mfa: tags.get("mfa").is_some_and(|m| m == "true"),
+    }
+}
+
+#[async_trait::async_trait]
+impl RefreshTokenStore for KeyVaultStore {
+    /// `GET {vault}/secrets/{name}` (<https://learn.microsoft.com/rest/api/keyvault/secrets/get-secret/get-secret>).
+    #[tracing::instrument(skip_all, fields(tenant.id = %tenant_id))]
+    async fn get(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
+        let name = self.secret_name(tenant_id);
+        let secret = match self.client.get_secret(&name, None).await {
+            Ok(r) => r.into_model().map_err(|e| kv_error("get", &name, &e))?,
+            Err(e) if e.http_status().map(u16::from) == Some(404) => return Ok(None),
+            Err(e) => return Err(kv_error("get", &name, &e)),
+        };
+        let Some(value) = secret.value.filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        Ok(Some(StoredGrant {
+            refresh_token: RefreshToken::new(value),
+            meta: meta_from_tags(tenant_id, &secret.tags.unwrap_or_default()),
+        }))
+    }
+
+    /// `PUT {vault}/secrets/{name}` (<https://learn.microsoft.com/rest/api/keyvault/secrets/set-secret/set-secret>):
+    /// a new version; the previous stays until this one is written.
+    #[tracing::instrument(skip_all, fields(tenant.id = %grant.meta.tenant_id))]
+    async fn put(&self, grant: &StoredGrant) -> Result<(), StoreError> {
+        let name = self.secret_name(&grant.meta.tenant_id);
+        let parameters = SetSecretParameters {
+            value: Some(grant.refresh_token.expose_secret().to_owned()),
+            content_type: Some(CONTENT_TYPE.into()),
+            tags: Some(tags(&grant.meta)),
+            ..SetSecretParameters::default()
+        };
+        let content = parameters
+            .try_into()
+            .map_err(|e: azure_core::Error| kv_error("set", &name, &e))?;
+        self.client
+            .set_secret(&name, content, None)
+            .await
+            .map_err(|e| kv_error("set", &name, &e))?;
+        Ok(())
+    }
+
+    fn location(&self) -> String {
+        format!("Key Vault {}", self.vault_url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip_the_metadata() {
+        let meta = GrantMetadata {
+            tenant_id: "10000000-0000-4000-8000-000000000001".into(),
+            user: Some("admin@contoso.onmicrosoft.com".into()),
+            consented_at: 1_700_000_000,
+            rotated_at: 1_700_000_100,
+            app_id: "40000000-0000-4000-8000-000000000001".into(),
+            cloud: "global".into(),
+            mfa: true,
+        };
+        let t = tags(&meta);
+        assert_eq!(t["consented-at"], "2023-11-14T22:13:20Z");
+        assert_eq!(t["mfa"], "true");
+        assert_eq!(meta_from_tags("x", &t), meta);
+    }
+}

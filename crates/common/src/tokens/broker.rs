@@ -1,0 +1,744 @@
+//! The token broker: the one object the apps use to get tokens.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable as _};
+use base64::Engine as _;
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::cache::{AccessTokenCache, CachePolicy, Fetched, Identity, KeyRef};
+use super::local::LocalFileStore;
+use super::store::{GrantMetadata, RefreshTokenStore, StoreError, StoredGrant};
+use crate::cloud::{CloudEndpoints, Resource};
+use crate::config::{AppCredential, AppMode, EndpointVersion, Settings, StoreSettings};
+use crate::entra::{
+    AuthorizeOptions, CertificateError, CertificateSigner, ClientCredential, EntraClient,
+    ExpectedIdToken, IdTokenError, IdTokenValidator, PendingAuthorization, Remedy, SignedInUser,
+    TokenError, TokenResponse, TokenTarget,
+};
+use crate::secret::{AccessToken, AuthCode, ExposeSecret as _, RefreshToken};
+
+/// Why the broker could not give a token.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// No refresh token is stored for the partner tenant.
+    #[error(
+        "no consent is stored for partner tenant {partner}: an admin agent must consent at {consent_page}"
+    )]
+    NotConsented {
+        /// The partner tenant.
+        partner: String,
+        /// Where to consent.
+        consent_page: Url,
+    },
+    /// The stored refresh token is expired, revoked or invalid.
+    #[error(
+        "re-consent needed for partner tenant {partner}: {source}. An admin agent must consent again at {consent_page}"
+    )]
+    ReconsentRequired {
+        /// The partner tenant.
+        partner: String,
+        /// Where to consent.
+        consent_page: Url,
+        /// What Entra said.
+        source: TokenError,
+    },
+    /// The grant has no MFA, or the consent sign-in did not use MFA.
+    #[error(
+        "multi-factor authentication required for partner tenant {partner}: {source}. Consent again with MFA at {consent_page}"
+    )]
+    MfaRequired {
+        /// The partner tenant.
+        partner: String,
+        /// Where to consent.
+        consent_page: Url,
+        /// What Entra said.
+        source: TokenError,
+    },
+    /// The app is not consented in the customer tenant (AADSTS65001).
+    #[error("the application is not consented in customer tenant {customer}: {source}")]
+    CustomerConsentMissing {
+        /// The customer tenant.
+        customer: String,
+        /// What Entra said.
+        source: TokenError,
+    },
+    /// No delegated (GDAP) access to the customer tenant.
+    #[error(
+        "partner tenant {partner} has no delegated admin (GDAP) access to customer tenant {customer}: {source}"
+    )]
+    NoDelegatedAccess {
+        /// The partner tenant.
+        partner: String,
+        /// The customer tenant.
+        customer: String,
+        /// What Entra said.
+        source: TokenError,
+    },
+    /// A tenant that may not consent tried to (CSP: not the partner tenant; CPV: not allowed).
+    #[error("tenant {tenant} is not allowed to consent to this application ({why})")]
+    TenantNotAllowed {
+        /// The tenant.
+        tenant: String,
+        /// Which rule refused it.
+        why: String,
+    },
+    /// The consent callback's ID token is invalid.
+    #[error("the sign-in response is invalid: {0}")]
+    IdToken(#[from] IdTokenError),
+    /// The consent sign-in gave no refresh token or ID token.
+    #[error("the sign-in response lacks a {0}")]
+    Incomplete(&'static str),
+    /// Any other token failure.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The refresh-token store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Configuration the broker cannot use.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl BrokerError {
+    /// The remedy, for display.
+    pub fn remedy(&self) -> Remedy {
+        match self {
+            Self::NotConsented { .. } | Self::ReconsentRequired { .. } => Remedy::Reconsent,
+            Self::MfaRequired { .. } => Remedy::Mfa,
+            Self::CustomerConsentMissing { .. } => Remedy::CustomerConsent,
+            Self::NoDelegatedAccess { .. } => Remedy::GdapAccess,
+            Self::Token(t) => t.remedy(),
+            _ => Remedy::None,
+        }
+    }
+
+    /// Where an admin agent should go to consent again, when that is the remedy.
+    pub fn consent_page(&self) -> Option<&Url> {
+        match self {
+            Self::NotConsented { consent_page, .. }
+            | Self::ReconsentRequired { consent_page, .. }
+            | Self::MfaRequired { consent_page, .. } => Some(consent_page),
+            _ => None,
+        }
+    }
+}
+
+/// What the broker needs to know; [`BrokerSettings::from_settings`] fills it from configuration.
+#[derive(Clone, Debug)]
+pub struct BrokerSettings {
+    /// The multitenant application (client) ID.
+    pub app_id: String,
+    /// Cloud endpoints.
+    pub cloud: CloudEndpoints,
+    /// v1 (`resource`) or v2 (`scope`).
+    pub version: EndpointVersion,
+    /// Tenant segment of the consent sign-in (`common`, `organizations` or the partner tenant).
+    pub authority_tenant: String,
+    /// The redirect URL registered on the app.
+    pub redirect_url: Url,
+    /// The page where an admin agent starts the consent (named in re-consent errors).
+    pub consent_page: Url,
+    /// `prompt` sent with the consent sign-in.
+    pub prompt: Option<String>,
+    /// The partner tenant of a CSP app: the only one allowed to consent, and the partner whose
+    /// grant [`TokenBroker::access_token`] uses for customer tenants.
+    pub default_partner: Option<String>,
+    /// CPV: the partner tenants allowed to consent (empty: any).
+    pub allowed_partners: Vec<String>,
+    /// Access-token cache policy.
+    pub cache: CachePolicy,
+    /// Attempts to store a rotated refresh token before reporting the failure.
+    pub store_attempts: usize,
+}
+
+impl BrokerSettings {
+    /// From validated configuration. The consent page is the redirect URL's origin.
+    pub fn from_settings(settings: &Settings) -> Self {
+        let mut consent_page = settings.consent.redirect_url.clone();
+        consent_page.set_path("/");
+        consent_page.set_query(None);
+        Self {
+            app_id: settings.app.client_id.clone(),
+            cloud: settings.cloud.clone(),
+            version: settings.entra.endpoint_version,
+            authority_tenant: settings.entra.authority_tenant.clone(),
+            redirect_url: settings.consent.redirect_url.clone(),
+            consent_page,
+            prompt: settings.consent.prompt.clone(),
+            default_partner: match settings.mode {
+                AppMode::Csp => settings.partner.tenant_id.clone(),
+                AppMode::Cpv => None,
+            },
+            allowed_partners: settings.partner.allowed_tenants.clone(),
+            cache: CachePolicy::default(),
+            store_attempts: 3,
+        }
+    }
+}
+
+/// A consent stored by [`TokenBroker::store_consent`].
+#[derive(Clone, Debug)]
+pub struct ConsentRecord {
+    /// Who consented.
+    pub user: SignedInUser,
+    /// The metadata stored with the token.
+    pub meta: GrantMetadata,
+}
+
+/// The state of a partner's grant, for health pages and the CLI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantStatus {
+    /// The partner tenant.
+    pub tenant_id: String,
+    /// The stored grant's metadata; `None` when no consent is stored.
+    pub meta: Option<GrantMetadata>,
+    /// `false` when the latest rotated token could not be written to the store (the stored one
+    /// is older but still valid; the broker retries at the next redemption).
+    pub persisted: bool,
+    /// The last store failure, if the latest write failed.
+    pub last_store_error: Option<String>,
+    /// Where the tokens are kept.
+    pub location: String,
+}
+
+#[derive(Debug, Default)]
+struct GrantState {
+    /// The newest refresh token known (possibly newer than the stored one).
+    current: Option<StoredGrant>,
+    persisted: bool,
+    last_store_error: Option<String>,
+}
+
+struct Inner {
+    settings: BrokerSettings,
+    client: EntraClient,
+    validator: IdTokenValidator,
+    store: Arc<dyn RefreshTokenStore>,
+    cache: AccessTokenCache<BrokerError>,
+    grants: StdMutex<HashMap<String, Arc<Mutex<GrantState>>>>,
+}
+
+/// Turns the partner's consented refresh token into access tokens for Partner Center, the
+/// Partner API and Microsoft Graph; keeps the refresh token rotated in its store; caches access
+/// tokens. Cheap to clone; make one per process.
+///
+/// ```ignore
+/// // partner-consent: start, then finish the consent.
+/// let pending = broker.consent_url(AuthorizeOptions::default());   // redirect to pending.url
+/// let record = broker.store_consent(AuthCode::new(code), &pending).await?;
+/// // csp-app: call Partner Center as the partner, Graph in a customer tenant (GDAP).
+/// let pc = broker.access_token(&partner_tenant, Resource::PartnerCenter).await?;
+/// let graph = broker.access_token(&customer_tenant, Resource::Graph).await?;
+/// ```
+#[derive(Clone)]
+pub struct TokenBroker {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for TokenBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenBroker")
+            .field("app_id", &self.inner.settings.app_id)
+            .field("store", &self.inner.store.location())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenBroker {
+    /// A broker from its parts.
+    pub fn new(
+        settings: BrokerSettings,
+        http: reqwest::Client,
+        credential: ClientCredential,
+        store: Arc<dyn RefreshTokenStore>,
+    ) -> Self {
+        let client = EntraClient::new(
+            http.clone(),
+            settings.cloud.authority_host.clone(),
+            settings.app_id.clone(),
+            credential,
+            settings.version,
+        );
+        let validator = IdTokenValidator::new(
+            http,
+            &settings.cloud.authority_host,
+            &settings.authority_tenant,
+            settings.version,
+            settings.app_id.clone(),
+        );
+        Self {
+            inner: Arc::new(Inner {
+                cache: AccessTokenCache::new(settings.cache),
+                settings,
+                client,
+                validator,
+                store,
+                grants: StdMutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// A broker from validated configuration: the app credential (certificate or secret) and
+    /// the configured store (local file or Key Vault).
+    pub async fn from_settings(
+        settings: &Settings,
+        http: reqwest::Client,
+    ) -> Result<Self, BrokerError> {
+        let credential = app_credential(&settings.app.credential)
+            .map_err(|e| BrokerError::Config(e.to_string()))?;
+        let store: Arc<dyn RefreshTokenStore> = match &settings.store {
+            StoreSettings::Local(l) => Arc::new(LocalFileStore::open(l)?),
+            StoreSettings::KeyVault(kv) => Arc::new(crate::keyvault::KeyVaultStore::new(
+                kv,
+                &settings.cloud,
+                http.clone(),
+                settings.cloud.name,
+            )?),
+        };
+        Ok(Self::new(
+            BrokerSettings::from_settings(settings),
+            http,
+            credential,
+            store,
+        ))
+    }
+
+    /// The Entra client (for callers that need a grant the broker does not wrap).
+    pub fn entra(&self) -> &EntraClient {
+        &self.inner.client
+    }
+
+    /// Starts a consent: the Entra authorize URL (state, nonce, PKCE S256) to redirect the
+    /// admin agent to. Keep the returned value (in the encrypted state cookie) until the
+    /// callback, then pass it to [`Self::store_consent`].
+    ///
+    /// `GET {authority}/{tenant}/oauth2[/v2.0]/authorize`
+    /// (<https://learn.microsoft.com/partner-center/developer/enable-secure-app-model#get-authorization-code>).
+    pub fn consent_url(&self, mut options: AuthorizeOptions) -> PendingAuthorization {
+        let s = &self.inner.settings;
+        if options.prompt.is_none() {
+            options.prompt.clone_from(&s.prompt);
+        }
+        let target = self.delegated_target(Resource::PartnerCenter);
+        self.inner
+            .client
+            .authorize_url(&s.authority_tenant, &s.redirect_url, &target, &options)
+    }
+
+    /// Finishes a consent: redeems the code (with the PKCE verifier), validates the ID token
+    /// (signature, issuer, audience, expiry, nonce), checks the partner tenant may consent, and
+    /// stores the refresh token under the partner tenant with its metadata.
+    ///
+    /// `POST {authority}/{tenant}/oauth2[/v2.0]/token` with `grant_type=authorization_code`
+    /// (<https://learn.microsoft.com/partner-center/developer/enable-secure-app-model#get-refresh-token>).
+    #[tracing::instrument(skip_all)]
+    pub async fn store_consent(
+        &self,
+        code: AuthCode,
+        pending: &PendingAuthorization,
+    ) -> Result<ConsentRecord, BrokerError> {
+        let inner = &self.inner;
+        let response = inner.client.redeem_code(&code, pending).await?;
+        let id_token = response.id_token.as_ref().ok_or(BrokerError::Incomplete(
+            "ID token (was `openid` requested?)",
+        ))?;
+        let required = inner.settings.default_partner.as_deref();
+        let user = inner
+            .validator
+            .validate(
+                id_token,
+                ExpectedIdToken {
+                    nonce: &pending.nonce,
+                    tenant: None,
+                },
+            )
+            .await?;
+        let tid = user.tenant_id.to_ascii_lowercase();
+        if let Some(p) = required.filter(|p| !p.eq_ignore_ascii_case(&tid)) {
+            return Err(BrokerError::TenantNotAllowed {
+                tenant: tid,
+                why: format!("CSP mode: only the partner tenant {p} may consent"),
+            });
+        }
+        let allowed = &inner.settings.allowed_partners;
+        if !allowed.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(&tid)) {
+            return Err(BrokerError::TenantNotAllowed {
+                tenant: tid,
+                why: "not in partner.allowed_tenants".into(),
+            });
+        }
+        let refresh_token = response
+            .refresh_token
+            .clone()
+            .ok_or(BrokerError::Incomplete("refresh token"))?;
+        let mfa = user
+            .mfa
+            .or_else(|| jwt_amr_has_mfa(response.access_token.expose_secret()))
+            .unwrap_or(false);
+        let now = unix_now();
+        let meta = GrantMetadata {
+            tenant_id: tid.clone(),
+            user: user.upn.clone(),
+            consented_at: now,
+            rotated_at: now,
+            app_id: inner.settings.app_id.clone(),
+            cloud: inner.settings.cloud.name.to_string(),
+            mfa,
+        };
+        let grant = StoredGrant {
+            refresh_token,
+            meta: meta.clone(),
+        };
+        // A consent must be stored: retry, and fail the consent (the admin sees it) if the
+        // store stays down.
+        self.put_with_retry(&grant).await?;
+        let state = self.grant_state(&tid);
+        let mut g = state.lock().await;
+        *g = GrantState {
+            current: Some(grant),
+            persisted: true,
+            last_store_error: None,
+        };
+        drop(g);
+        inner.cache.invalidate_partner(&tid);
+        tracing::info!(tenant.id = %tid, mfa, "partner consent stored");
+        Ok(ConsentRecord { user, meta })
+    }
+
+    /// An app + user access token for `tenant`: the partner's own tenant, or a customer tenant
+    /// reached through the default partner's grant (CSP mode, GDAP). In CPV mode use
+    /// [`Self::delegated_token`], which names the partner.
+    ///
+    /// Cached per (tenant, resource, partner) with single-flight; on a miss, the partner's
+    /// refresh token is redeemed at `tenant`'s authority and the rotated refresh token stored.
+    /// `POST {authority}/{tenant}/oauth2[/v2.0]/token` with `grant_type=refresh_token`
+    /// (<https://learn.microsoft.com/partner-center/developer/enable-secure-app-model#get-access-token>,
+    /// GDAP: <https://learn.microsoft.com/partner-center/customers/gdap-introduction>).
+    pub async fn access_token(
+        &self,
+        tenant: &str,
+        resource: Resource,
+    ) -> Result<AccessToken, BrokerError> {
+        let partner = self
+            .inner
+            .settings
+            .default_partner
+            .as_deref()
+            .unwrap_or(tenant);
+        self.delegated_token(partner, tenant, resource).await
+    }
+
+    /// An app + user access token for `tenant` through `partner`'s stored grant (CPV: each
+    /// partner consented separately). See [`Self::access_token`].
+    pub async fn delegated_token(
+        &self,
+        partner: &str,
+        tenant: &str,
+        resource: Resource,
+    ) -> Result<AccessToken, BrokerError> {
+        let key = KeyRef {
+            tenant,
+            resource,
+            identity: Identity::Delegated { partner },
+        };
+        self.inner
+            .cache
+            .get_or_fetch(key, || {
+                let broker = self.clone();
+                let (partner, tenant) = (partner.to_owned(), tenant.to_owned());
+                async move { broker.redeem(&partner, &tenant, resource).await }
+            })
+            .await
+    }
+
+    /// An app-only access token in `tenant` (client credentials): for APIs and customer
+    /// tenants where the app itself is consented (CPV application consents).
+    ///
+    /// `POST {authority}/{tenant}/oauth2[/v2.0]/token` with `grant_type=client_credentials`
+    /// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow>).
+    pub async fn app_only_token(
+        &self,
+        tenant: &str,
+        resource: Resource,
+    ) -> Result<AccessToken, BrokerError> {
+        let key = KeyRef {
+            tenant,
+            resource,
+            identity: Identity::App,
+        };
+        self.inner
+            .cache
+            .get_or_fetch(key, || {
+                let broker = self.clone();
+                let tenant = tenant.to_owned();
+                async move {
+                    let target = broker.app_target(resource)?;
+                    let r = broker
+                        .inner
+                        .client
+                        .client_credentials(&tenant, &target)
+                        .await?;
+                    Ok(fetched(&r))
+                }
+            })
+            .await
+    }
+
+    /// Redeems the partner's refresh token once (for Partner Center, at the partner's own
+    /// authority) and stores the rotated one, so the grant never expires from inactivity
+    /// (90 days). Run it from a scheduled job (e.g. weekly).
+    ///
+    /// `POST {authority}/{partner}/oauth2[/v2.0]/token` with `grant_type=refresh_token`
+    /// (<https://learn.microsoft.com/entra/identity-platform/refresh-tokens#token-lifetime>).
+    #[tracing::instrument(skip_all, fields(tenant.id = %partner))]
+    pub async fn keepalive(&self, partner: &str) -> Result<GrantStatus, BrokerError> {
+        let fetched = self
+            .redeem(partner, partner, Resource::PartnerCenter)
+            .await?;
+        let _ = fetched;
+        Ok(self.status(partner).await)
+    }
+
+    /// The state of a partner's grant: stored or not, its metadata, and whether the latest
+    /// rotated token reached the store.
+    pub async fn status(&self, partner: &str) -> GrantStatus {
+        let state = self.grant_state(partner);
+        let mut g = state.lock().await;
+        if g.current.is_none() {
+            if let Ok(Some(stored)) = self.inner.store.get(partner).await {
+                g.current = Some(stored);
+                g.persisted = true;
+            }
+        }
+        GrantStatus {
+            tenant_id: partner.to_owned(),
+            meta: g.current.as_ref().map(|c| c.meta.clone()),
+            persisted: g.current.is_some() && g.persisted,
+            last_store_error: g.last_store_error.clone(),
+            location: self.inner.store.location(),
+        }
+    }
+
+    fn delegated_target(&self, resource: Resource) -> TokenTarget {
+        let s = &self.inner.settings;
+        TokenTarget::delegated(&s.cloud, s.version, resource)
+            .unwrap_or_else(|| TokenTarget::Resource(String::new()))
+    }
+
+    fn app_target(&self, resource: Resource) -> Result<TokenTarget, BrokerError> {
+        let s = &self.inner.settings;
+        TokenTarget::app_only(&s.cloud, s.version, resource).ok_or_else(|| {
+            BrokerError::Config(format!("the {} cloud has no {resource}", s.cloud.name))
+        })
+    }
+
+    fn grant_state(&self, partner: &str) -> Arc<Mutex<GrantState>> {
+        let mut map = self
+            .inner
+            .grants
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.entry(partner.to_ascii_lowercase()).or_default().clone()
+    }
+
+    /// The newest refresh token of `partner`, from memory or the store.
+    async fn current_grant(&self, partner: &str) -> Result<StoredGrant, BrokerError> {
+        let state = self.grant_state(partner);
+        let mut g = state.lock().await;
+        if let Some(c) = &g.current {
+            return Ok(c.clone());
+        }
+        let stored =
+            self.inner
+                .store
+                .get(partner)
+                .await?
+                .ok_or_else(|| BrokerError::NotConsented {
+                    partner: partner.to_owned(),
+                    consent_page: self.inner.settings.consent_page.clone(),
+                })?;
+        g.current = Some(stored.clone());
+        g.persisted = true;
+        Ok(stored)
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant.id = %tenant, partner.id = %partner, resource = %resource))]
+    async fn redeem(
+        &self,
+        partner: &str,
+        tenant: &str,
+        resource: Resource,
+    ) -> Result<Fetched, BrokerError> {
+        let s = &self.inner.settings;
+        let target = TokenTarget::delegated(&s.cloud, s.version, resource).ok_or_else(|| {
+            BrokerError::Config(format!("the {} cloud has no {resource}", s.cloud.name))
+        })?;
+        let grant = self.current_grant(partner).await?;
+        let result = self
+            .inner
+            .client
+            .redeem_refresh_token(tenant, &grant.refresh_token, &target)
+            .await;
+        let response = match result {
+            Ok(r) => r,
+            Err(e) if e.remedy() == Remedy::Reconsent => {
+                // Another instance may have stored a new consent since we loaded ours.
+                match self.inner.store.get(partner).await {
+                    Ok(Some(stored)) if stored.refresh_token != grant.refresh_token => {
+                        self.replace_current(partner, stored.clone()).await;
+                        self.inner
+                            .client
+                            .redeem_refresh_token(tenant, &stored.refresh_token, &target)
+                            .await
+                            .map_err(|e| self.map_error(partner, tenant, e))?
+                    }
+                    _ => return Err(self.map_error(partner, tenant, e)),
+                }
+            }
+            Err(e) => return Err(self.map_error(partner, tenant, e)),
+        };
+        if let Some(rotated) = &response.refresh_token {
+            self.rotate(partner, &grant, rotated.clone()).await;
+        }
+        Ok(fetched(&response))
+    }
+
+    async fn replace_current(&self, partner: &str, grant: StoredGrant) {
+        let state = self.grant_state(partner);
+        let mut g = state.lock().await;
+        g.current = Some(grant);
+        g.persisted = true;
+        g.last_store_error = None;
+    }
+
+    /// Stores a rotated refresh token. The old token stays valid at Entra, and stays in the
+    /// store until the new one is written, so a failure or a crash at any point leaves a
+    /// usable token stored; the newest is kept in memory and written at the next rotation.
+    async fn rotate(&self, partner: &str, used: &StoredGrant, rotated: RefreshToken) {
+        let state = self.grant_state(partner);
+        let mut g = state.lock().await;
+        let mut meta = g
+            .current
+            .as_ref()
+            .map_or_else(|| used.meta.clone(), |c| c.meta.clone());
+        meta.rotated_at = unix_now();
+        let grant = StoredGrant {
+            refresh_token: rotated,
+            meta,
+        };
+        match self.put_with_retry(&grant).await {
+            Ok(()) => {
+                g.persisted = true;
+                g.last_store_error = None;
+                tracing::debug!(tenant.id = %partner, "rotated refresh token stored");
+            }
+            Err(e) => {
+                g.persisted = false;
+                g.last_store_error = Some(e.to_string());
+                tracing::warn!(
+                    tenant.id = %partner,
+                    store = %self.inner.store.location(),
+                    "cannot store the rotated refresh token; the previous one stays stored and valid, and the new one is kept in memory and stored at the next redemption: {e}"
+                );
+            }
+        }
+        g.current = Some(grant);
+    }
+
+    async fn put_with_retry(&self, grant: &StoredGrant) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        (|| store.put(grant))
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(100))
+                    .with_max_delay(Duration::from_secs(2))
+                    .with_max_times(self.inner.settings.store_attempts.saturating_sub(1))
+                    .with_jitter(),
+            )
+            .when(StoreError::is_transient)
+            .await
+    }
+
+    fn map_error(&self, partner: &str, tenant: &str, e: TokenError) -> BrokerError {
+        let consent_page = self.inner.settings.consent_page.clone();
+        match e.remedy() {
+            Remedy::Reconsent => BrokerError::ReconsentRequired {
+                partner: partner.to_owned(),
+                consent_page,
+                source: e,
+            },
+            Remedy::Mfa => BrokerError::MfaRequired {
+                partner: partner.to_owned(),
+                consent_page,
+                source: e,
+            },
+            Remedy::CustomerConsent => BrokerError::CustomerConsentMissing {
+                customer: tenant.to_owned(),
+                source: e,
+            },
+            Remedy::GdapAccess => BrokerError::NoDelegatedAccess {
+                partner: partner.to_owned(),
+                customer: tenant.to_owned(),
+                source: e,
+            },
+            _ => BrokerError::Token(e),
+        }
+    }
+}
+
+/// The application credential configured in `app`.
+pub fn app_credential(credential: &AppCredential) -> Result<ClientCredential, CertificateError> {
+    Ok(match credential {
+        AppCredential::Secret(s) => ClientCredential::Secret(s.clone()),
+        AppCredential::Certificate(c) => ClientCredential::Certificate(Arc::new(
+            CertificateSigner::load(&c.source, c.algorithm)?,
+        )),
+    })
+}
+
+fn fetched(r: &TokenResponse) -> Fetched {
+    Fetched {
+        access_token: r.access_token.clone(),
+        received_at: r.received_at,
+        expires_in: r.expires_in,
+        refresh_in: r.refresh_in,
+    }
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Whether a JWT's `amr` claim lists `mfa` (read without verification: the token came straight
+/// from the token endpoint over TLS). `None` when there is no `amr`.
+fn jwt_amr_has_mfa(jwt: &str) -> Option<bool> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let amr = v.get("amr")?.as_array()?;
+    Some(amr.iter().any(|m| m.as_str() == Some("mfa")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amr_is_read_from_an_access_token() {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let jwt = |claims: &str| format!("{}.{}.sig", b64("{}"), b64(claims));
+        assert_eq!(
+            jwt_amr_has_mfa(&jwt(r#"{"amr":["pwd","mfa"]}"#)),
+            Some(true)
+        );
+        assert_eq!(jwt_amr_has_mfa(&jwt(r#"{"amr":["pwd"]}"#)), Some(false));
+        assert_eq!(jwt_amr_has_mfa(&jwt(r#"{}"#)), None);
+        assert_eq!(jwt_amr_has_mfa("opaque"), None);
+    }
+}

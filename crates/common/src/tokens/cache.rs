@@ -1,0 +1,496 @@
+//! The access-token cache: per (tenant, resource, identity), with expiry skew, refresh ahead of
+//! expiry and single-flight (concurrent callers for one key share one token request).
+//!
+//! A hit takes one uncontended-in-the-common-case read lock, one hash of the key (borrowed, no
+//! allocation) and one clock read, then clones the token. A miss joins the request in flight
+//! for the key, or starts it. Once a token is within `refresh_ahead` of its expiry, callers still
+//! get it while one background request fetches the next.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt as _;
+use futures::future::{BoxFuture, Shared};
+
+use crate::cloud::Resource;
+use crate::secret::AccessToken;
+
+/// Whose token: a partner's delegated (app + user) grant, or the application itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Identity<'a> {
+    /// App + user, through the refresh token of this partner tenant.
+    Delegated {
+        /// The partner tenant whose refresh token is redeemed.
+        partner: &'a str,
+    },
+    /// App-only (client credentials).
+    App,
+}
+
+/// A cache key, borrowed: what callers pass to look a token up without allocating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyRef<'a> {
+    /// The tenant the token is for (partner or customer).
+    pub tenant: &'a str,
+    /// The API.
+    pub resource: Resource,
+    /// Whose token.
+    pub identity: Identity<'a>,
+}
+
+/// A cache key, owned.
+#[derive(Clone, Debug)]
+struct CacheKey {
+    tenant: Box<str>,
+    resource: Resource,
+    partner: Option<Box<str>>,
+}
+
+trait KeyView {
+    fn parts(&self) -> (&str, Resource, Option<&str>);
+}
+
+impl KeyView for CacheKey {
+    fn parts(&self) -> (&str, Resource, Option<&str>) {
+        (&self.tenant, self.resource, self.partner.as_deref())
+    }
+}
+
+impl KeyView for KeyRef<'_> {
+    fn parts(&self) -> (&str, Resource, Option<&str>) {
+        let partner = match self.identity {
+            Identity::Delegated { partner } => Some(partner),
+            Identity::App => None,
+        };
+        (self.tenant, self.resource, partner)
+    }
+}
+
+impl Hash for dyn KeyView + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for dyn KeyView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn KeyView + '_ {}
+
+impl Hash for CacheKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self as &dyn KeyView).hash(state);
+    }
+}
+
+impl PartialEq for CacheKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for CacheKey {}
+
+impl<'a> Borrow<dyn KeyView + 'a> for CacheKey {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
+impl KeyRef<'_> {
+    fn to_owned_key(self) -> CacheKey {
+        let (tenant, resource, partner) = self.parts();
+        CacheKey {
+            tenant: tenant.into(),
+            resource,
+            partner: partner.map(Into::into),
+        }
+    }
+}
+
+/// A freshly fetched token, as the fetch function returns it.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    /// The token.
+    pub access_token: AccessToken,
+    /// When it was received.
+    pub received_at: Instant,
+    /// Its lifetime from `received_at`.
+    pub expires_in: Duration,
+    /// Entra's proactive-refresh hint, if any.
+    pub refresh_in: Option<Duration>,
+}
+
+/// When cached tokens are refreshed and dropped.
+#[derive(Clone, Copy, Debug)]
+pub struct CachePolicy {
+    /// A token is not handed out within this margin of its expiry (clock skew, request time).
+    pub expiry_skew: Duration,
+    /// A token is refreshed in the background from this long before its expiry (at most half
+    /// its lifetime).
+    pub refresh_ahead: Duration,
+}
+
+impl Default for CachePolicy {
+    fn default() -> Self {
+        Self {
+            expiry_skew: Duration::from_secs(60),
+            refresh_ahead: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    access_token: AccessToken,
+    fresh_until: Instant,
+    usable_until: Instant,
+}
+
+impl CachedToken {
+    fn new(f: Fetched, policy: CachePolicy) -> Self {
+        let life = f.expires_in;
+        let mut fresh = life.saturating_sub(policy.refresh_ahead.min(life / 2));
+        if let Some(r) = f.refresh_in {
+            fresh = fresh.min(r);
+        }
+        let usable = life
+            .saturating_sub(policy.expiry_skew.min(life / 4))
+            .max(fresh);
+        Self {
+            access_token: f.access_token,
+            fresh_until: f.received_at + fresh,
+            usable_until: f.received_at + usable,
+        }
+    }
+}
+
+type Flight<E> = Shared<BoxFuture<'static, Result<AccessToken, E>>>;
+
+struct Entry<E> {
+    token: Option<CachedToken>,
+    inflight: Option<Flight<E>>,
+}
+
+type Map<E> = HashMap<CacheKey, Entry<E>>;
+
+/// The access-token cache. `E` is the fetch error, shared by every caller of a failed flight.
+pub struct AccessTokenCache<E> {
+    map: Arc<RwLock<Map<E>>>,
+    policy: CachePolicy,
+}
+
+impl<E> fmt::Debug for AccessTokenCache<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessTokenCache")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: Clone + Send + Sync + 'static> AccessTokenCache<E> {
+    /// An empty cache.
+    pub fn new(policy: CachePolicy) -> Self {
+        Self {
+            map: Arc::new(RwLock::new(HashMap::new())),
+            policy,
+        }
+    }
+
+    /// A fresh cached token, without fetching.
+    pub fn get(&self, key: KeyRef<'_>) -> Option<AccessToken> {
+        let now = Instant::now();
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        let entry = map.get(&key as &dyn KeyView)?;
+        let t = entry.token.as_ref()?;
+        (now < t.fresh_until).then(|| t.access_token.clone())
+    }
+
+    /// The cached token for `key`, or the result of `fetch`, called at most once for all
+    /// concurrent callers of the same key. A token near its expiry is still returned while
+    /// `fetch` runs in the background.
+    pub async fn get_or_fetch<F, Fut>(&self, key: KeyRef<'_>, fetch: F) -> Result<AccessToken, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Fetched, E>> + Send + 'static,
+    {
+        if let Some(t) = self.get(key) {
+            return Ok(t);
+        }
+        let (flight, started, stale) = {
+            let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now();
+            if !map.contains_key(&key as &dyn KeyView) {
+                map.insert(
+                    key.to_owned_key(),
+                    Entry {
+                        token: None,
+                        inflight: None,
+                    },
+                );
+            }
+            let entry = map
+                .get_mut(&key as &dyn KeyView)
+                .expect("the entry was just inserted");
+            let stale = match &entry.token {
+                Some(t) if now < t.fresh_until => return Ok(t.access_token.clone()),
+                Some(t) if now < t.usable_until => Some(t.access_token.clone()),
+                _ => None,
+            };
+            let (flight, started) = match &entry.inflight {
+                Some(f) => (f.clone(), false),
+                None => {
+                    let f = self.flight(key.to_owned_key(), fetch());
+                    entry.inflight = Some(f.clone());
+                    (f, true)
+                }
+            };
+            (flight, started, stale)
+        };
+        if let Some(token) = stale {
+            if started {
+                tokio::spawn(flight);
+            }
+            return Ok(token);
+        }
+        flight.await
+    }
+
+    fn flight<Fut>(&self, key: CacheKey, fetch: Fut) -> Flight<E>
+    where
+        Fut: Future<Output = Result<Fetched, E>> + Send + 'static,
+    {
+        let map = Arc::clone(&self.map);
+        let policy = self.policy;
+        async move {
+            let result = fetch.await;
+            let mut map = map.write().unwrap_or_else(PoisonError::into_inner);
+            let entry = map.get_mut(&key as &dyn KeyView);
+            match (result, entry) {
+                (Ok(fetched), Some(entry)) => {
+                    let cached = CachedToken::new(fetched, policy);
+                    let token = cached.access_token.clone();
+                    entry.token = Some(cached);
+                    entry.inflight = None;
+                    Ok(token)
+                }
+                (Ok(fetched), None) => Ok(fetched.access_token),
+                (Err(e), entry) => {
+                    if let Some(entry) = entry {
+                        entry.inflight = None;
+                    }
+                    Err(e)
+                }
+            }
+        }
+        .boxed()
+        .shared()
+    }
+
+    /// Forgets the token of `key` (e.g. after an API answered 401 for it).
+    pub fn invalidate(&self, key: KeyRef<'_>) {
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = map.get_mut(&key as &dyn KeyView) {
+            e.token = None;
+        }
+    }
+
+    /// Forgets every token obtained through `partner`'s grant (after a new consent).
+    pub fn invalidate_partner(&self, partner: &str) {
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        for (k, e) in map.iter_mut() {
+            if k.partner.as_deref() == Some(partner) {
+                e.token = None;
+            }
+        }
+    }
+
+    /// Drops entries whose token has expired and that have no request in flight.
+    pub fn purge_expired(&self) {
+        let now = Instant::now();
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|_, e| {
+            e.inflight.is_some() || e.token.as_ref().is_some_and(|t| now < t.usable_until)
+        });
+    }
+
+    /// Number of keys held.
+    pub fn len(&self) -> usize {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether the cache holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::ExposeSecret as _;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn key(tenant: &str) -> KeyRef<'_> {
+        KeyRef {
+            tenant,
+            resource: Resource::Graph,
+            identity: Identity::App,
+        }
+    }
+
+    fn fetched(value: &str, life: u64) -> Fetched {
+        Fetched {
+            access_token: AccessToken::new(value),
+            received_at: Instant::now(),
+            expires_in: Duration::from_secs(life),
+            refresh_in: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_of_one_cold_key_share_one_fetch() {
+        let cache = Arc::new(AccessTokenCache::<String>::new(CachePolicy::default()));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..1000)
+            .map(|_| {
+                let cache = cache.clone();
+                let calls = calls.clone();
+                tokio::spawn(async move {
+                    cache
+                        .get_or_fetch(key("t"), move || async move {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            Ok(fetched("AT", 3600))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap().expose_secret(), "AT");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.get(key("t")).unwrap().expose_secret(), "AT");
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_is_shared_by_its_waiters_and_not_cached() {
+        let cache = Arc::new(AccessTokenCache::<String>::new(CachePolicy::default()));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let cache = cache.clone();
+                let calls = calls.clone();
+                tokio::spawn(async move {
+                    cache
+                        .get_or_fetch(key("t"), move || async move {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            Err::<Fetched, _>("invalid_grant".to_owned())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap_err(), "invalid_grant");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(cache.get(key("t")).is_none());
+        let ok = cache
+            .get_or_fetch(key("t"), || async { Ok(fetched("AT2", 3600)) })
+            .await
+            .unwrap();
+        assert_eq!(ok.expose_secret(), "AT2");
+    }
+
+    #[tokio::test]
+    async fn a_token_near_expiry_is_served_while_one_background_fetch_refreshes_it() {
+        let cache = AccessTokenCache::<String>::new(CachePolicy {
+            expiry_skew: Duration::from_secs(1),
+            refresh_ahead: Duration::from_secs(300),
+        });
+        // Lifetime 10 s: fresh for 5 s (half), usable for 9 s.
+        let mut first = fetched("OLD", 10);
+        first.received_at -= Duration::from_secs(6);
+        cache
+            .get_or_fetch(key("t"), || async { Ok(first) })
+            .await
+            .unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        for _ in 0..10 {
+            let calls = calls.clone();
+            let got = cache
+                .get_or_fetch(key("t"), move || async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Ok(fetched("NEW", 3600))
+                })
+                .await
+                .unwrap();
+            assert_eq!(got.expose_secret(), "OLD");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.get(key("t")).unwrap().expose_secret(), "NEW");
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_is_never_returned() {
+        let cache = AccessTokenCache::<String>::new(CachePolicy::default());
+        let mut old = fetched("OLD", 100);
+        old.received_at -= Duration::from_secs(99);
+        cache
+            .get_or_fetch(key("t"), || async { Ok(old) })
+            .await
+            .unwrap();
+        assert!(cache.get(key("t")).is_none());
+        let got = cache
+            .get_or_fetch(key("t"), || async { Ok(fetched("NEW", 3600)) })
+            .await
+            .unwrap();
+        assert_eq!(got.expose_secret(), "NEW");
+    }
+
+    #[tokio::test]
+    async fn keys_differ_by_tenant_resource_and_identity() {
+        let cache = AccessTokenCache::<String>::new(CachePolicy::default());
+        let keys = [
+            key("a"),
+            key("b"),
+            KeyRef {
+                resource: Resource::PartnerCenter,
+                ..key("a")
+            },
+            KeyRef {
+                identity: Identity::Delegated { partner: "p" },
+                ..key("a")
+            },
+        ];
+        for (i, k) in keys.iter().enumerate() {
+            let v = format!("AT{i}");
+            cache
+                .get_or_fetch(*k, || async move { Ok(fetched(&v, 3600)) })
+                .await
+                .unwrap();
+        }
+        assert_eq!(cache.len(), 4);
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(cache.get(*k).unwrap().expose_secret(), format!("AT{i}"));
+        }
+        cache.invalidate_partner("p");
+        assert!(cache.get(keys[3]).is_none());
+        assert!(cache.get(keys[0]).is_some());
+    }
+}

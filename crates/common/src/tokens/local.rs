@@ -1,0 +1,389 @@
+//! The local refresh-token store: one AES-256-GCM encrypted file, for local use.
+//!
+//! File format (JSON): `{"version":1,"nonce":"<base64 12 bytes>","ciphertext":"<base64>"}`; the
+//! plaintext is a JSON object mapping partner tenant IDs to `{refresh_token, meta}`. A fresh
+//! random nonce is used for every write. The key is 32 bytes from `store.local.key` (base64, e.g.
+//! `SAM_STORE__LOCAL__KEY`) or from `store.local.key_file`, created with mode 0600 when missing.
+//!
+//! Writes are atomic: a temporary file in the same directory is written, flushed to disk and
+//! renamed over the old file, so a crash leaves either the old or the new file. The store
+//! refuses to start when the token file or the key file is readable by group or others.
+//! One process uses the file at a time (writes within a process are serialised).
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine as _;
+use rand::RngCore as _;
+use secrecy::{ExposeSecret as _, SecretSlice};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use super::store::{GrantMetadata, RefreshTokenStore, StoreError, StoredGrant};
+use crate::config::LocalStoreSettings;
+use crate::secret::RefreshToken;
+
+const AAD: &[u8] = b"secure-app-model-rs refresh-token store v1";
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// The encrypted local file store.
+pub struct LocalFileStore {
+    path: PathBuf,
+    cipher: Aes256Gcm,
+    lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for LocalFileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalFileStore")
+            .field("path", &self.path)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    version: u32,
+    nonce: String,
+    ciphertext: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    refresh_token: String,
+    meta: GrantMetadata,
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |e| StoreError::Io {
+        action,
+        path: path.display().to_string(),
+        source: Arc::new(e),
+    }
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            let mode = m.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(StoreError::Permissions {
+                    path: path.display().to_string(),
+                    mode,
+                });
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io("cannot inspect", path)(e)),
+    }
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// Creates a file readable and writable by its owner only.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+impl LocalFileStore {
+    /// Opens the store configured in `store.local`: reads or creates the key, and checks that
+    /// neither file is readable by others.
+    pub fn open(settings: &LocalStoreSettings) -> Result<Self, StoreError> {
+        let key = match &settings.key {
+            Some(k) => SecretSlice::from(k.expose_secret().to_vec()),
+            None => load_or_create_key(&settings.key_file)?,
+        };
+        Self::with_key(&settings.path, &key)
+    }
+
+    /// Opens the store at `path` with a 32-byte key.
+    pub fn with_key(path: &Path, key: &SecretSlice<u8>) -> Result<Self, StoreError> {
+        if key.expose_secret().len() != 32 {
+            return Err(StoreError::Setup(
+                "the local store key must be 32 bytes (AES-256)".into(),
+            ));
+        }
+        check_private(path)?;
+        let cipher = Aes256Gcm::new_from_slice(key.expose_secret())
+            .map_err(|e| StoreError::Setup(e.to_string()))?;
+        let store = Self {
+            path: path.to_owned(),
+            cipher,
+            lock: Mutex::new(()),
+        };
+        // Fail at start, not at the first token use, when the key does not fit the file.
+        store.read_all()?;
+        Ok(store)
+    }
+
+    fn read_all(&self) -> Result<BTreeMap<String, Entry>, StoreError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) => return Err(io("cannot read", &self.path)(e)),
+        };
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: self.path.display().to_string(),
+            reason,
+        };
+        let env: Envelope = serde_json::from_slice(&bytes)
+            .map_err(|e| corrupt(format!("not a store file ({e})")))?;
+        if env.version != 1 {
+            return Err(corrupt(format!("unknown version {}", env.version)));
+        }
+        let nonce = B64
+            .decode(&env.nonce)
+            .ok()
+            .filter(|n| n.len() == 12)
+            .ok_or_else(|| corrupt("bad nonce".into()))?;
+        let ct = B64
+            .decode(&env.ciphertext)
+            .map_err(|_| corrupt("bad ciphertext encoding".into()))?;
+        let plain = self
+            .cipher
+            .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ct, aad: AAD })
+            .map_err(|_| corrupt("authentication failed".into()))?;
+        serde_json::from_slice(&plain).map_err(|_| corrupt("bad plaintext".into()))
+    }
+
+    fn write_all(&self, entries: &BTreeMap<String, Entry>) -> Result<(), StoreError> {
+        let plain = serde_json::to_vec(entries).map_err(|e| StoreError::Setup(e.to_string()))?;
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        let ct = self
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &plain,
+                    aad: AAD,
+                },
+            )
+            .map_err(|e| StoreError::Setup(e.to_string()))?;
+        let env = Envelope {
+            version: 1,
+            nonce: B64.encode(nonce),
+            ciphertext: B64.encode(ct),
+        };
+        let body = serde_json::to_vec(&env).map_err(|e| StoreError::Setup(e.to_string()))?;
+        let dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            self.path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "tokens".into()),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let result = (|| {
+            let mut f = create_private(&tmp).map_err(io("cannot create", &tmp))?;
+            f.write_all(&body).map_err(io("cannot write", &tmp))?;
+            f.sync_all().map_err(io("cannot flush", &tmp))?;
+            std::fs::rename(&tmp, &self.path).map_err(io("cannot replace", &self.path))?;
+            // Make the rename itself durable.
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+}
+
+fn load_or_create_key(path: &Path) -> Result<SecretSlice<u8>, StoreError> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            check_private(path)?;
+            let text = String::from_utf8_lossy(&bytes);
+            let key = B64
+                .decode(text.trim())
+                .ok()
+                .filter(|k| k.len() == 32)
+                .or_else(|| (bytes.len() == 32).then(|| bytes.clone()))
+                .ok_or_else(|| {
+                    StoreError::Setup(format!(
+                        "{} does not hold a 32-byte key (base64 or raw)",
+                        path.display()
+                    ))
+                })?;
+            Ok(SecretSlice::from(key))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+            }
+            let mut key = vec![0u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            let mut f = create_private(path).map_err(io("cannot create", path))?;
+            f.write_all(B64.encode(&key).as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(io("cannot write", path))?;
+            tracing::info!(path = %path.display(), "created a new local store key (mode 0600)");
+            Ok(SecretSlice::from(key))
+        }
+        Err(e) => Err(io("cannot read", path)(e)),
+    }
+}
+
+#[async_trait::async_trait]
+impl RefreshTokenStore for LocalFileStore {
+    async fn get(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
+        let _guard = self.lock.lock().await;
+        let all = self.read_all()?;
+        Ok(all
+            .get(&tenant_id.to_ascii_lowercase())
+            .map(|e| StoredGrant {
+                refresh_token: RefreshToken::new(e.refresh_token.clone()),
+                meta: e.meta.clone(),
+            }))
+    }
+
+    async fn put(&self, grant: &StoredGrant) -> Result<(), StoreError> {
+        let _guard = self.lock.lock().await;
+        let mut all = self.read_all()?;
+        all.insert(
+            grant.meta.tenant_id.to_ascii_lowercase(),
+            Entry {
+                refresh_token: grant.refresh_token.expose_secret().to_owned(),
+                meta: grant.meta.clone(),
+            },
+        );
+        self.write_all(&all)
+    }
+
+    fn location(&self) -> String {
+        format!("local file {}", self.path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(tenant: &str, token: &str) -> StoredGrant {
+        StoredGrant {
+            refresh_token: RefreshToken::new(token),
+            meta: GrantMetadata {
+                tenant_id: tenant.into(),
+                user: Some("admin@contoso.onmicrosoft.com".into()),
+                consented_at: 1_700_000_000,
+                rotated_at: 1_700_000_000,
+                app_id: "app".into(),
+                cloud: "global".into(),
+                mfa: true,
+            },
+        }
+    }
+
+    fn settings(dir: &Path) -> LocalStoreSettings {
+        LocalStoreSettings {
+            path: dir.join("state/tokens.enc"),
+            key_file: dir.join("state/store.key"),
+            key: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_round_trip_encrypted_with_a_key_file_created_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path());
+        let store = LocalFileStore::open(&s).unwrap();
+        assert!(store.get("t1").await.unwrap().is_none());
+        store.put(&grant("t1", "RT-ONE-SECRET")).await.unwrap();
+        store.put(&grant("t2", "RT-TWO-SECRET")).await.unwrap();
+        let got = store.get("T1").await.unwrap().unwrap();
+        assert_eq!(got.refresh_token.expose_secret(), "RT-ONE-SECRET");
+        assert_eq!(got.meta, grant("t1", "x").meta);
+        let raw = std::fs::read_to_string(&s.path).unwrap();
+        assert!(
+            !raw.contains("RT-ONE-SECRET") && !raw.contains("admin@"),
+            "{raw}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            for p in [&s.path, &s.key_file] {
+                let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{}", p.display());
+            }
+        }
+        // A second process start reads the same key and tokens.
+        let again = LocalFileStore::open(&s).unwrap();
+        let got = again.get("t2").await.unwrap().unwrap();
+        assert_eq!(got.refresh_token.expose_secret(), "RT-TWO-SECRET");
+    }
+
+    #[tokio::test]
+    async fn a_put_replaces_the_token_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path());
+        let store = LocalFileStore::open(&s).unwrap();
+        store.put(&grant("t1", "old")).await.unwrap();
+        store.put(&grant("t1", "new")).await.unwrap();
+        let got = store.get("t1").await.unwrap().unwrap();
+        assert_eq!(got.refresh_token.expose_secret(), "new");
+        let names: Vec<_> = std::fs::read_dir(s.path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn refuses_to_start_when_the_file_is_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path());
+        LocalFileStore::open(&s)
+            .unwrap()
+            .put(&grant("t1", "x"))
+            .await
+            .unwrap();
+        std::fs::set_permissions(&s.path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = LocalFileStore::open(&s).unwrap_err().to_string();
+        assert!(err.contains("readable by other users"), "{err}");
+        assert!(err.contains("chmod 600"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_wrong_key_is_reported_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings(dir.path());
+        s.key = Some(SecretSlice::from(vec![1u8; 32]));
+        LocalFileStore::open(&s)
+            .unwrap()
+            .put(&grant("t1", "x"))
+            .await
+            .unwrap();
+        s.key = Some(SecretSlice::from(vec![2u8; 32]));
+        let err = LocalFileStore::open(&s).unwrap_err().to_string();
+        assert!(err.contains("cannot be decrypted"), "{err}");
+    }
+}

@@ -1,0 +1,158 @@
+//! The refresh-token store: one stored grant per partner tenant.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::RefreshToken;
+
+/// Facts about a stored grant, kept beside the token (Key Vault tags, or the local file).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantMetadata {
+    /// The partner tenant ID (GUID) the refresh token belongs to.
+    pub tenant_id: String,
+    /// Who consented (UPN), if known.
+    pub user: Option<String>,
+    /// When the admin agent consented (Unix seconds).
+    pub consented_at: i64,
+    /// When the token stored was issued: the consent, or the latest rotation (Unix seconds).
+    pub rotated_at: i64,
+    /// The application (client) ID the token was issued to.
+    pub app_id: String,
+    /// The cloud (`global`, `china`, `usgov`, `custom`).
+    pub cloud: String,
+    /// Whether the consent sign-in used multi-factor authentication.
+    pub mfa: bool,
+}
+
+/// A refresh token with its metadata.
+#[derive(Clone, Debug)]
+pub struct StoredGrant {
+    /// The refresh token.
+    pub refresh_token: RefreshToken,
+    /// Its metadata.
+    pub meta: GrantMetadata,
+}
+
+/// Why the store failed.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Reading or writing the local file failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was attempted.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The cause.
+        source: Arc<std::io::Error>,
+    },
+    /// A file is readable by other users.
+    #[error(
+        "{path} is readable by other users (mode {mode:o}); refusing to use it: run `chmod 600 {path}`"
+    )]
+    Permissions {
+        /// The file.
+        path: String,
+        /// Its mode.
+        mode: u32,
+    },
+    /// The local file does not decrypt or parse with this key.
+    #[error(
+        "{path} cannot be decrypted with the configured key (wrong store.local.key / key file, or a damaged file): {reason}"
+    )]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Key Vault refused or failed.
+    #[error("Key Vault {operation} of secret {name} failed: {message}")]
+    KeyVault {
+        /// `get` or `set`.
+        operation: &'static str,
+        /// The secret name.
+        name: String,
+        /// HTTP status, if Key Vault answered.
+        status: Option<u16>,
+        /// What the SDK said.
+        message: String,
+    },
+    /// The store could not be set up.
+    #[error("cannot set up the refresh-token store: {0}")]
+    Setup(String),
+}
+
+impl StoreError {
+    /// Whether retrying may help (Key Vault 5xx/429, network, transient I/O).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::KeyVault { status, .. } => {
+                status.is_none_or(|s| s >= 500 || s == 429 || s == 408)
+            }
+            Self::Io { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// Where partner refresh tokens live. Implementations must make `put` atomic: after a crash at
+/// any point, `get` returns either the old or the new grant, never nothing and never a mix.
+///
+/// The broker needs only `get` and `put` (Key Vault: the `secrets/get` and `secrets/set`
+/// permissions, nothing else).
+#[async_trait::async_trait]
+pub trait RefreshTokenStore: Send + Sync + fmt::Debug {
+    /// The grant stored for a partner tenant, if any.
+    async fn get(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError>;
+    /// Stores (replaces) the grant of `grant.meta.tenant_id`.
+    async fn put(&self, grant: &StoredGrant) -> Result<(), StoreError>;
+    /// Where the tokens are, for messages (`local file …`, `Key Vault https://…`).
+    fn location(&self) -> String;
+}
+
+/// The Key Vault secret name of a partner tenant's refresh token: `{prefix}-{tenant}`.
+///
+/// Key Vault names are 1-127 characters of `0-9a-zA-Z-`, starting with a letter, compared
+/// case-insensitively ("Key Vault objects, identifiers, and versioning",
+/// <https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates#objects-identifiers-and-versioning>).
+/// The prefix (validated by the configuration: a letter, then up to 59 letters, digits and `-`)
+/// supplies the leading letter; the tenant ID is lower-cased, and any other character is
+/// replaced by `-` (a GUID has none), so `sam-rt` and tenant
+/// `10000000-0000-4000-8000-000000000001` give `sam-rt-10000000-0000-4000-8000-000000000001`
+/// (43 characters).
+pub fn secret_name(prefix: &str, tenant_id: &str) -> String {
+    let mut name = String::with_capacity(prefix.len() + 1 + tenant_id.len());
+    name.push_str(prefix);
+    name.push('-');
+    name.extend(tenant_id.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            c.to_ascii_lowercase()
+        } else {
+            '-'
+        }
+    }));
+    name.truncate(127);
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names_follow_key_vault_rules() {
+        let name = secret_name("sam-rt", "10000000-0000-4000-8000-00000000000A");
+        assert_eq!(name, "sam-rt-10000000-0000-4000-8000-00000000000a");
+        let odd = secret_name("sam-rt", "contoso.onmicrosoft.com");
+        assert_eq!(odd, "sam-rt-contoso-onmicrosoft-com");
+        let long = secret_name("p", &"a".repeat(300));
+        assert_eq!(long.len(), 127);
+        for n in [name, odd, long] {
+            assert!(n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+            assert!(n.starts_with(|c: char| c.is_ascii_alphabetic()));
+        }
+    }
+}
