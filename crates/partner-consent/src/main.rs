@@ -1,1 +1,5 @@
-fn main() {}
+//! `partner-consent`: see the library's documentation.
+
+fn main() -> std::process::ExitCode {
+    partner_consent::cli::main()
+}

@@ -1,0 +1,127 @@
+//! The command line: `partner-consent [--local] [configuration flags]`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use common::config::{ConfigArgs, LogFormat};
+
+use crate::local;
+use crate::startup::{Application, Options};
+
+/// The partner-consent web app: a partner admin (Global Admin + Admin Agent, with MFA) grants
+/// consent; the app stores the refresh token and shows the result.
+///
+/// Exit codes: 0 stopped normally, 1 runtime failure, 2 configuration error.
+#[derive(Debug, Parser)]
+#[command(name = "partner-consent", version, about, long_about = None)]
+pub struct Cli {
+    /// Run everything locally: start the emulated Microsoft cloud in-process (default seed),
+    /// use the `local` profile and print the URL and the demo admin's sign-in details.
+    #[arg(long)]
+    pub local: bool,
+    /// With --local: the emulator's port (config/local.toml expects 8443).
+    #[arg(long, value_name = "PORT", default_value_t = 8443, requires = "local")]
+    pub emulator_port: u16,
+    /// `response_mode` requested from Entra ID: `query` (default) or `form_post`.
+    #[arg(long, value_name = "MODE", value_parser = ["query", "form_post"])]
+    pub response_mode: Option<String>,
+    /// Configuration.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Parses the command line and runs.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(mut cli: Cli) -> ExitCode {
+    let local = if cli.local {
+        match local::prepare(&mut cli.config, cli.emulator_port).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("error: cannot start the local emulated cloud: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let (_loaded, settings) = match common::cli::load_settings_or_report(&cli.config) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let format = cli.config.log_format.unwrap_or(settings.log.format);
+    common::telemetry::init(format, &settings.log.filter);
+    for warning in settings.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let options = Options {
+        response_mode: cli.response_mode.clone(),
+        workers: None,
+    };
+    let app = match Application::build(settings, options).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = app.state();
+    match &local {
+        Some(l) => l.print_banner(&state),
+        None => tracing::info!(
+            listen = %state.settings.consent.listen,
+            port = app.port(),
+            "partner-consent listening"
+        ),
+    }
+    if format == LogFormat::Text && local.is_some() {
+        tracing::info!("press Ctrl-C to stop");
+    }
+    let handle = app.handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        handle.stop(true).await;
+    });
+    let result = app.run_until_stopped().await;
+    drop(local);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the server failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    drop(tokio::signal::ctrl_c().await);
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tokio::signal::ctrl_c().await);
+}

@@ -1,0 +1,175 @@
+//! `--local`: the whole flow on one machine with no Azure tenant.
+//!
+//! Starts the emulated Microsoft cloud (`crates/emulator`, default seed) in this process on
+//! 127.0.0.1:8443 (or `--emulator-port`), keeping its CA and signing key in
+//! `.sam-local/emulator` so a restart keeps browsers' trust and issued tokens' signatures valid;
+//! writes the CA to `.sam-local/emulator/ca.pem` (which `config/local.toml` trusts), creates the
+//! demo app's certificate `.sam-local/app.pem` once and registers it with the emulator, selects
+//! the `local` profile, then prints where to go and how to sign in.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use common::config::ConfigArgs;
+use emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+
+use crate::startup::AppState;
+
+/// Where local state lives, relative to the working directory (as `config/local.toml` says).
+pub const LOCAL_DIR: &str = ".sam-local";
+
+/// The running local cloud; stops when dropped.
+#[derive(Debug)]
+pub struct LocalCloud {
+    emulator: EmulatorHandle,
+    ca_path: PathBuf,
+}
+
+/// Starts the emulator and points the configuration at it.
+pub async fn prepare(config: &mut ConfigArgs, port: u16) -> anyhow::Result<LocalCloud> {
+    let dir = PathBuf::from(LOCAL_DIR);
+    let state_dir = dir.join("emulator");
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("cannot create {}", state_dir.display()))?;
+    let seed = emulator::Seed::default();
+    let app_id = demo_app_id(&seed)?;
+    let cert_path = dir.join("app.pem");
+    let certificate = ensure_app_certificate(&cert_path)?;
+    let emulator = Emulator::start(EmulatorConfig {
+        seed,
+        port,
+        state_dir: Some(state_dir.clone()),
+        ..EmulatorConfig::default()
+    }
+    .with_certificate(&app_id, certificate))
+    .await
+    .with_context(|| format!("cannot start the emulator on 127.0.0.1:{port} (is another one running? try --emulator-port)"))?;
+    let ca_path = state_dir.join("ca.pem");
+    write_if_changed(&ca_path, emulator.ca_pem().as_bytes())?;
+    if config.profile.is_none() {
+        config.profile = Some("local".to_owned());
+    }
+    // The emulator's own addresses win over the profile's defaults; the user's --set still wins.
+    let mut sets = vec![
+        format!("cloud.authority_host={}", emulator.authority_host()),
+        format!("cloud.graph_url={}", emulator.graph_url()),
+        format!("cloud.partner_center_url={}", emulator.partner_center_url()),
+        format!("cloud.partner_api_url={}", emulator.partner_api_url()),
+        format!(
+            "cloud.key_vault_dns_suffix={}",
+            emulator.key_vault_dns_suffix()
+        ),
+        format!("http.ca_bundle={}", ca_path.display()),
+        format!("app.certificate_path={}", cert_path.display()),
+    ];
+    sets.append(&mut config.set);
+    config.set = sets;
+    Ok(LocalCloud { emulator, ca_path })
+}
+
+impl LocalCloud {
+    /// The emulator.
+    pub fn emulator(&self) -> &EmulatorHandle {
+        &self.emulator
+    }
+
+    /// Prints the URL and the demo admin's sign-in details (demo credentials of the emulator's
+    /// default seed: not secrets).
+    pub fn print_banner(&self, app: &AppState) {
+        let mut url = app.settings.consent.redirect_url.clone();
+        url.set_path("/");
+        url.set_query(None);
+        let partner = app.settings.partner.tenant_id.clone().unwrap_or_default();
+        let admin = self.emulator.seed().users.iter().find(|u| {
+            u.tenant.eq_ignore_ascii_case(&partner)
+                && u.admin_agent
+                && u.is_global_admin()
+                && u.mfa_code.is_some()
+        });
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "\nPartner consent (local demo) is running.\n");
+        let _ = writeln!(out, "  Open:           {url}");
+        if let Some(u) = admin {
+            let _ = writeln!(out, "  Sign in as:     {}", u.upn);
+            let _ = writeln!(out, "  Password:       {}", u.password);
+            let _ = writeln!(
+                out,
+                "  MFA code:       {}",
+                u.mfa_code.as_deref().unwrap_or_default()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  Emulated cloud: {} (a test double of Entra ID and Key Vault; CA {})",
+            self.emulator.authority_host(),
+            self.ca_path.display()
+        );
+        let _ = writeln!(out, "  Tokens stored:  {}", app.store.location());
+        let _ = writeln!(
+            out,
+            "\nThe demo credentials belong to the emulator's seed, not to Microsoft. Press Ctrl-C to stop.\n"
+        );
+        let _ = out.flush();
+    }
+}
+
+fn demo_app_id(seed: &emulator::Seed) -> anyhow::Result<String> {
+    // The CSP demo app: the first multitenant app of the partner tenant with a redirect URI.
+    seed.apps
+        .iter()
+        .find(|a| a.multitenant && !a.redirect_uris.is_empty())
+        .map(|a| a.app_id.clone())
+        .context("the emulator's default seed has no multitenant app with a redirect URI")
+}
+
+/// Creates an RSA-2048 self-signed certificate and key (one PEM file, mode 0600) unless one
+/// exists; returns the certificate PEM to register with the emulator.
+pub fn ensure_app_certificate(path: &Path) -> anyhow::Result<String> {
+    if let Some(cert) = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|existing| first_certificate(&existing))
+    {
+        return Ok(cert);
+    }
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+        .context("cannot generate the app's RSA key")?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "SAM local demo app");
+    let cert = params.self_signed(&key)?;
+    let cert_pem = cert.pem();
+    let mut file = create_private(path)?;
+    file.write_all(cert_pem.as_bytes())?;
+    file.write_all(key.serialize_pem().as_bytes())?;
+    Ok(cert_pem)
+}
+
+fn first_certificate(pem: &str) -> Option<String> {
+    const END: &str = "-----END CERTIFICATE-----";
+    let start = pem.find("-----BEGIN CERTIFICATE-----")?;
+    let end = pem[start..].find(END)? + start + END.len();
+    pem.contains("PRIVATE KEY-----")
+        .then(|| format!("{}\n", &pem[start..end]))
+}
+
+fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn write_if_changed(path: &Path, content: &[u8]) -> anyhow::Result<()> {
+    if std::fs::read(path).is_ok_and(|c| c == content) {
+        return Ok(());
+    }
+    std::fs::write(path, content).with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,236 @@
+//! Building and running the web app: [`Application::build`] binds the listener and wires the
+//! token broker, [`Application::port`] tells tests where it listens, and
+//! [`Application::run_until_stopped`] serves until the server is stopped.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::cookie::Key;
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::http::header::HeaderValue;
+use actix_web::{App, HttpServer, middleware, web};
+use anyhow::Context;
+use common::config::{Settings, StoreSettings};
+use common::secret::ExposeSecret;
+use common::tokens::{
+    BrokerSettings, LocalFileStore, RefreshTokenStore, TokenBroker, app_credential,
+};
+use tracing_actix_web::{RootSpanBuilder, TracingLogger};
+
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::security;
+
+/// Everything a handler needs; one per process, shared by the workers.
+pub struct AppState {
+    /// Validated configuration.
+    pub settings: Arc<Settings>,
+    /// The token broker (authorize URL, code redemption, ID-token validation, store).
+    pub broker: TokenBroker,
+    /// The refresh-token store the broker writes to (probed by `/readyz`).
+    pub store: Arc<dyn RefreshTokenStore>,
+    /// The process's HTTP client.
+    pub http: reqwest::Client,
+    /// Encrypts the pending-consent cookie.
+    pub cookie_key: Key,
+    /// Served over HTTPS: `Secure` cookies and HSTS.
+    pub secure_cookies: bool,
+    /// The `Content-Security-Policy` value.
+    pub csp: HeaderValue,
+    /// `response_mode` asked of Entra ID (`None`: Entra's default, `query`).
+    pub response_mode: Option<String>,
+    /// Path of the redirect URL, where the callback is served.
+    pub callback_path: String,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("broker", &self.broker)
+            .field("callback_path", &self.callback_path)
+            .field("secure_cookies", &self.secure_cookies)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Choices that are not configuration keys.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `response_mode` to request: `query` (default) or `form_post`.
+    pub response_mode: Option<String>,
+    /// Worker threads (default: one per core).
+    pub workers: Option<usize>,
+}
+
+/// The running web app.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds `consent.listen` and builds the app.
+    pub async fn build(settings: Settings, options: Options) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.consent.listen).with_context(|| {
+            format!(
+                "cannot listen on {} (consent.listen)",
+                settings.consent.listen
+            )
+        })?;
+        Self::build_with_listener(settings, listener, options).await
+    }
+
+    /// Builds the app on an already bound listener (tests bind port 0 first, to know the
+    /// redirect URL before the app starts).
+    pub async fn build_with_listener(
+        settings: Settings,
+        listener: TcpListener,
+        options: Options,
+    ) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let http = common::http::build_client(&settings.http)?;
+        let store: Arc<dyn RefreshTokenStore> = match &settings.store {
+            StoreSettings::Local(l) => Arc::new(LocalFileStore::open(l)?),
+            StoreSettings::KeyVault(kv) => Arc::new(common::keyvault::KeyVaultStore::new(
+                kv,
+                &settings.cloud,
+                http.clone(),
+                settings.cloud.name,
+            )?),
+        };
+        let credential = app_credential(&settings.app.credential)?;
+        let broker = TokenBroker::new(
+            BrokerSettings::from_settings(&settings),
+            http.clone(),
+            credential,
+            store.clone(),
+        );
+        let cookie_key = match &settings.consent.cookie_key {
+            Some(k) => Key::try_from(k.expose_secret())
+                .context("consent.cookie_key must be at least 64 bytes")?,
+            None => {
+                tracing::warn!(
+                    "consent.cookie_key is not set: using a random key for this process; \
+                     several instances, or a restart during a sign-in, will refuse each other's cookies"
+                );
+                Key::generate()
+            }
+        };
+        let secure_cookies = settings.consent.redirect_url.scheme() == "https";
+        let csp = security::content_security_policy(
+            &settings.cloud.authority_host.origin().ascii_serialization(),
+        );
+        let callback_path = settings.consent.redirect_url.path().to_owned();
+        let state = web::Data::new(AppState {
+            settings: Arc::new(settings),
+            broker,
+            store,
+            http,
+            cookie_key,
+            secure_cookies,
+            csp,
+            response_mode: options.response_mode,
+            callback_path: callback_path.clone(),
+            metrics: Metrics::default(),
+        });
+        let data = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(
+                    crate::routes::callback::MAX_PARAMS_BYTES,
+                ))
+                .wrap(middleware::from_fn(security::headers))
+                .wrap(TracingLogger::<PathOnlySpan>::new())
+                .route("/", web::get().to(routes::landing::landing))
+                .route("/start", web::post().to(routes::start::start))
+                .route("/start", web::get().to(routes::start::start))
+                .route(
+                    &callback_path,
+                    web::get().to(routes::callback::callback_get),
+                )
+                .route(
+                    &callback_path,
+                    web::post().to(routes::callback::callback_post),
+                )
+                .route("/healthz", web::get().to(routes::health::healthz))
+                .route("/readyz", web::get().to(routes::health::readyz))
+                .route("/metrics", web::get().to(routes::health::metrics))
+                .route("/assets/style.css", web::get().to(routes::assets::style))
+                .route(
+                    "/assets/autopost.js",
+                    web::get().to(routes::assets::autopost),
+                )
+                .default_service(web::to(routes::landing::not_found))
+        })
+        .disable_signals()
+        .shutdown_timeout(5);
+        if let Some(w) = options.workers {
+            server = server.workers(w.max(1));
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    /// The port the app listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (broker, metrics), for tests and the `--local` banner.
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle that stops the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (through [`Self::handle`], or Ctrl-C in the binary).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The request span: method and path, never the query string (the callback's carries the
+/// authorization code).
+#[derive(Debug)]
+pub struct PathOnlySpan;
+
+impl RootSpanBuilder for PathOnlySpan {
+    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
+        tracing::info_span!(
+            "http",
+            http.method = %request.method(),
+            http.path = %request.path(),
+            request_id = %uuid::Uuid::new_v4(),
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        _span: tracing::Span,
+        _outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
