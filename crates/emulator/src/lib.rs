@@ -13,7 +13,9 @@
 pub mod admin;
 pub mod entra;
 pub mod faults;
+pub mod graph;
 pub mod keyvault;
+pub mod partner_center;
 pub mod partner_data;
 pub mod resources;
 pub mod seed;
@@ -73,7 +75,12 @@ impl EmulatorConfig {
     /// Register a client certificate (PEM, public part) on an app of the seed.
     pub fn with_certificate(mut self, app_id: &str, certificate_pem: impl Into<String>) -> Self {
         let pem = certificate_pem.into();
-        if let Some(a) = self.seed.apps.iter_mut().find(|a| a.app_id.eq_ignore_ascii_case(app_id)) {
+        if let Some(a) = self
+            .seed
+            .apps
+            .iter_mut()
+            .find(|a| a.app_id.eq_ignore_ascii_case(app_id))
+        {
             a.certificates.push(pem);
         }
         self
@@ -117,7 +124,12 @@ impl Emulator {
         })
         .await
         .map_err(anyhow::Error::from)??;
-        let state = web::Data::new(State::new(&config.seed, port, signing, config.lifetimes.clone())?);
+        let state = web::Data::new(State::new(
+            &config.seed,
+            port,
+            signing,
+            config.lifetimes.clone(),
+        )?);
         let ca_path = match &config.state_dir {
             Some(dir) => Some(dir.join("ca.pem")),
             None => None,
@@ -128,6 +140,9 @@ impl Emulator {
                 .app_data(app_state.clone())
                 .wrap(actix_web::middleware::from_fn(faults::middleware))
                 .configure(keyvault::configure)
+                // Part 2 (Graph, Partner Center) before `admin`: Graph adds `/_admin/gdap/...`.
+                .configure(graph::configure)
+                .configure(partner_center::configure)
                 .configure(admin::configure)
                 .configure(entra::configure)
                 .default_service(web::to(not_found))
@@ -141,7 +156,14 @@ impl Emulator {
         let server_handle = server.handle();
         tokio::spawn(server);
         tracing::info!(port, "emulator listening on https://127.0.0.1:{port}");
-        Ok(EmulatorHandle { state, server: server_handle, ca_pem: tls.ca_pem, ca_path, seed: config.seed, port })
+        Ok(EmulatorHandle {
+            state,
+            server: server_handle,
+            ca_pem: tls.ca_pem,
+            ca_path,
+            seed: config.seed,
+            port,
+        })
     }
 }
 
@@ -150,7 +172,11 @@ async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
         actix_web::http::StatusCode::NOT_FOUND,
         "invalid_request",
         900561,
-        format!("The endpoint only accepts the documented routes; {} {} is not one of them.", req.method(), req.path()),
+        format!(
+            "The endpoint only accepts the documented routes; {} {} is not one of them.",
+            req.method(),
+            req.path()
+        ),
     );
     e.response()
 }
@@ -167,7 +193,9 @@ pub struct EmulatorHandle {
 
 impl std::fmt::Debug for EmulatorHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmulatorHandle").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("EmulatorHandle")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -179,7 +207,8 @@ impl EmulatorHandle {
     /// `https://127.0.0.1:{port}/`.
     pub fn base_url(&self) -> url::Url {
         // The string is always a valid URL.
-        url::Url::parse(&format!("https://127.0.0.1:{}/", self.port)).unwrap_or_else(|_| unreachable_url())
+        url::Url::parse(&format!("https://127.0.0.1:{}/", self.port))
+            .unwrap_or_else(|_| unreachable_url())
     }
     /// Entra authority host: `https://127.0.0.1:{port}` (append `/{tenant}`).
     pub fn authority_host(&self) -> String {
@@ -234,7 +263,11 @@ impl EmulatorHandle {
         self.state.resource_for_audience(aud).map(|r| r.kind)
     }
     /// Validate a bearer token this emulator issued for one of `expected`.
-    pub fn validate_access_token(&self, token: &str, expected: &[ResourceKind]) -> Result<ValidatedToken, TokenRejection> {
+    pub fn validate_access_token(
+        &self,
+        token: &str,
+        expected: &[ResourceKind],
+    ) -> Result<ValidatedToken, TokenRejection> {
         self.state.validate_access_token(token, expected)
     }
     /// Move the emulator's clock forward (tokens, codes and refresh-token inactivity use it).
@@ -263,7 +296,10 @@ impl EmulatorHandle {
     }
     /// The MFA code the emulator accepts for a user.
     pub fn mfa_code(&self, upn: &str) -> Option<String> {
-        self.state.directory().user(upn).and_then(|u| u.mfa_code.clone())
+        self.state
+            .directory()
+            .user(upn)
+            .and_then(|u| u.mfa_code.clone())
     }
     /// Grant or withdraw the partner's delegated admin access to a customer.
     pub fn set_delegated_access(&self, customer: &str, partner: &str, allowed: bool) -> bool {

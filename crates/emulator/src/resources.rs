@@ -56,17 +56,24 @@ impl ResourceApp {
     /// slash, or the app ID), compared case-insensitively as Entra does.
     pub fn is_named_by(&self, s: &str) -> bool {
         let s = s.trim_end_matches('/');
-        s.eq_ignore_ascii_case(self.app_id) || self.identifiers.iter().any(|i| i.eq_ignore_ascii_case(s))
+        s.eq_ignore_ascii_case(self.app_id)
+            || self.identifiers.iter().any(|i| i.eq_ignore_ascii_case(s))
     }
 
     /// A scope definition by value (case-insensitive).
     pub fn scope(&self, value: &str) -> Option<&ScopeDef> {
-        self.scopes.iter().find(|s| s.value.eq_ignore_ascii_case(value))
+        self.scopes
+            .iter()
+            .find(|s| s.value.eq_ignore_ascii_case(value))
     }
 }
 
 const fn scope(value: &'static str, description: &'static str, admin: bool) -> ScopeDef {
-    ScopeDef { value, description, admin_consent_required: admin }
+    ScopeDef {
+        value,
+        description,
+        admin_consent_required: admin,
+    }
 }
 
 /// The resource apps of an emulator listening on `port`.
@@ -84,16 +91,40 @@ pub fn well_known(port: u16) -> Vec<ResourceApp> {
             ],
             scopes: vec![
                 scope("User.Read", "Sign in and read user profile", false),
-                scope("User.ReadBasic.All", "Read all users' basic profiles", false),
+                scope(
+                    "User.ReadBasic.All",
+                    "Read all users' basic profiles",
+                    false,
+                ),
                 scope("User.Read.All", "Read all users' full profiles", true),
                 scope("Directory.Read.All", "Read directory data", true),
-                scope("DelegatedAdminRelationship.Read.All", "Read Delegated Admin relationships with customers", true),
+                scope(
+                    "DelegatedAdminRelationship.Read.All",
+                    "Read Delegated Admin relationships with customers",
+                    true,
+                ),
                 scope(
                     "DelegatedAdminRelationship.ReadWrite.All",
                     "Manage Delegated Admin relationships with customers",
                     true,
                 ),
                 scope("Application.Read.All", "Read applications", true),
+                // Part 2 (Graph emulator): app setup, organization and grant reads.
+                scope(
+                    "Application.ReadWrite.All",
+                    "Read and write all applications",
+                    true,
+                ),
+                scope(
+                    "Organization.Read.All",
+                    "Read organization information",
+                    true,
+                ),
+                scope(
+                    "DelegatedPermissionGrant.Read.All",
+                    "Read delegated permission grants",
+                    true,
+                ),
             ],
             requires_mfa: false,
         },
@@ -101,24 +132,45 @@ pub fn well_known(port: u16) -> Vec<ResourceApp> {
             kind: ResourceKind::PartnerCenter,
             app_id: PARTNER_CENTER_APP_ID,
             display_name: "Microsoft Partner Center",
-            identifiers: vec!["https://api.partnercenter.microsoft.com".into(), format!("{local}/partnercenter")],
-            scopes: vec![scope("user_impersonation", "Access Partner Center PPE", false)],
+            identifiers: vec![
+                "https://api.partnercenter.microsoft.com".into(),
+                format!("{local}/partnercenter"),
+            ],
+            scopes: vec![scope(
+                "user_impersonation",
+                "Access Partner Center PPE",
+                false,
+            )],
             requires_mfa: true,
         },
         ResourceApp {
             kind: ResourceKind::PartnerApi,
             app_id: PARTNER_API_APP_ID,
             display_name: "Microsoft Partner",
-            identifiers: vec!["https://api.partner.microsoft.com".into(), format!("{local}/partnerapi")],
-            scopes: vec![scope("user_impersonation", "Access Microsoft Partner API", false)],
+            identifiers: vec![
+                "https://api.partner.microsoft.com".into(),
+                format!("{local}/partnerapi"),
+            ],
+            scopes: vec![scope(
+                "user_impersonation",
+                "Access Microsoft Partner API",
+                false,
+            )],
             requires_mfa: false,
         },
         ResourceApp {
             kind: ResourceKind::KeyVault,
             app_id: KEY_VAULT_APP_ID,
             display_name: "Azure Key Vault",
-            identifiers: vec!["https://vault.azure.net".into(), format!("https://vault.localhost:{port}")],
-            scopes: vec![scope("user_impersonation", "Have full access to the Azure Key Vault service", false)],
+            identifiers: vec![
+                "https://vault.azure.net".into(),
+                format!("https://vault.localhost:{port}"),
+            ],
+            scopes: vec![scope(
+                "user_impersonation",
+                "Have full access to the Azure Key Vault service",
+                false,
+            )],
             requires_mfa: false,
         },
     ]
@@ -127,10 +179,17 @@ pub fn well_known(port: u16) -> Vec<ResourceApp> {
 /// Split a v2 scope like `https://graph.microsoft.com/User.Read.All` or `{appid}/.default`
 /// into (resource, the identifier as written, permission). Bare permissions (`User.Read`)
 /// belong to Microsoft Graph, as in Entra.
-pub fn split_scope<'a>(resources: &'a [ResourceApp], scope: &str) -> Option<(&'a ResourceApp, String, String)> {
+pub fn split_scope<'a>(
+    resources: &'a [ResourceApp],
+    scope: &str,
+) -> Option<(&'a ResourceApp, String, String)> {
     if !scope.contains('/') {
         let graph = resources.iter().find(|r| r.kind == ResourceKind::Graph)?;
-        return Some((graph, "https://graph.microsoft.com".into(), scope.to_string()));
+        return Some((
+            graph,
+            "https://graph.microsoft.com".into(),
+            scope.to_string(),
+        ));
     }
     let (ident, perm) = scope.rsplit_once('/')?;
     let resource = resources.iter().find(|r| r.is_named_by(ident))?;

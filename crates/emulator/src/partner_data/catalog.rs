@@ -19,27 +19,71 @@ pub const BUILT_IN_ROLES: &[(&str, &str)] = &[
     ("88d8e3e3-8f55-4a1e-953a-9b9898b8876b", "Directory Readers"),
     ("9360feb5-f418-4baa-8175-e2a00bac4301", "Directory Writers"),
     ("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator"),
-    ("29232cdf-9323-42fd-ade2-1d097af3e4de", "Exchange Administrator"),
-    ("3a2c62db-5318-420d-8d74-23affee5d9d5", "Intune Administrator"),
-    ("729827e3-9c14-49f7-bb1b-9608f156bbb8", "Helpdesk Administrator"),
+    (
+        "29232cdf-9323-42fd-ade2-1d097af3e4de",
+        "Exchange Administrator",
+    ),
+    (
+        "3a2c62db-5318-420d-8d74-23affee5d9d5",
+        "Intune Administrator",
+    ),
+    (
+        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+        "Helpdesk Administrator",
+    ),
     ("5d6b6bb7-de71-4623-b4af-96380a352509", "Security Reader"),
-    ("194ae4cb-b126-40b2-bd5b-6091b380977d", "Security Administrator"),
-    ("9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3", "Application Administrator"),
-    ("158c047a-c907-4556-b7ef-446551a6b5f7", "Cloud Application Administrator"),
-    ("e8611ab8-c189-46e8-94e1-60213ab1f814", "Privileged Role Administrator"),
-    ("4d6ac14f-3453-41d0-bef9-a3e0c569773a", "License Administrator"),
-    ("f28a1f50-f6e7-4571-818b-6a12f2af6b6c", "SharePoint Administrator"),
-    ("69091246-20e8-4a56-aa4d-066075b2a7a8", "Teams Administrator"),
-    ("b0f54661-2d74-4c50-afa3-1ec803f12efe", "Billing Administrator"),
-    ("f023fd81-a637-4b56-95fd-791ac0226033", "Service Support Administrator"),
+    (
+        "194ae4cb-b126-40b2-bd5b-6091b380977d",
+        "Security Administrator",
+    ),
+    (
+        "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+        "Application Administrator",
+    ),
+    (
+        "158c047a-c907-4556-b7ef-446551a6b5f7",
+        "Cloud Application Administrator",
+    ),
+    (
+        "e8611ab8-c189-46e8-94e1-60213ab1f814",
+        "Privileged Role Administrator",
+    ),
+    (
+        "4d6ac14f-3453-41d0-bef9-a3e0c569773a",
+        "License Administrator",
+    ),
+    (
+        "f28a1f50-f6e7-4571-818b-6a12f2af6b6c",
+        "SharePoint Administrator",
+    ),
+    (
+        "69091246-20e8-4a56-aa4d-066075b2a7a8",
+        "Teams Administrator",
+    ),
+    (
+        "b0f54661-2d74-4c50-afa3-1ec803f12efe",
+        "Billing Administrator",
+    ),
+    (
+        "f023fd81-a637-4b56-95fd-791ac0226033",
+        "Service Support Administrator",
+    ),
     ("4a5d8f65-41da-4de4-8968-e035b65339cf", "Reports Reader"),
-    ("c4e39bd9-1100-46d3-8c65-fb160da0071f", "Authentication Administrator"),
-    ("fdd7a751-b60b-444a-984c-02652fe8fa1c", "Groups Administrator"),
+    (
+        "c4e39bd9-1100-46d3-8c65-fb160da0071f",
+        "Authentication Administrator",
+    ),
+    (
+        "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+        "Groups Administrator",
+    ),
 ];
 
 /// Whether a role template ID is a built-in role the emulator knows.
 pub fn is_built_in_role(id: &str) -> bool {
-    BUILT_IN_ROLES.iter().any(|(r, _)| r.eq_ignore_ascii_case(id))
+    BUILT_IN_ROLES
+        .iter()
+        .any(|(r, _)| r.eq_ignore_ascii_case(id))
 }
 
 /// Whether a permission is delegated (`Scope`) or an application permission (`Role`).
@@ -63,24 +107,71 @@ impl PermissionKind {
 
 /// Published permission IDs: (resource app ID, kind, value, ID).
 const PUBLISHED: &[(&str, PermissionKind, &str, &str)] = &[
-    (GRAPH_APP_ID, PermissionKind::Scope, "User.Read", "e1fe6dd8-ba31-4d61-89e7-88639da4683d"),
-    (GRAPH_APP_ID, PermissionKind::Scope, "User.ReadBasic.All", "b340eb25-3456-403f-be2f-af7a0d370277"),
-    (GRAPH_APP_ID, PermissionKind::Scope, "User.Read.All", "a154be20-db9c-4678-8ab7-66f6cc099a59"),
-    (GRAPH_APP_ID, PermissionKind::Scope, "Directory.Read.All", "06da0dbc-49e2-44d2-8312-53f166ab848a"),
-    (GRAPH_APP_ID, PermissionKind::Scope, "Application.Read.All", "c79f8feb-a9db-4090-85f9-90d820caa0eb"),
-    (GRAPH_APP_ID, PermissionKind::Role, "User.Read.All", "df021288-bdef-4463-88db-98f22de89214"),
-    (GRAPH_APP_ID, PermissionKind::Role, "Directory.Read.All", "7ab1d382-f21e-4acd-a863-ba3e13f7da61"),
-    (GRAPH_APP_ID, PermissionKind::Role, "Application.Read.All", "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30"),
+    (
+        GRAPH_APP_ID,
+        PermissionKind::Scope,
+        "User.Read",
+        "e1fe6dd8-ba31-4d61-89e7-88639da4683d",
+    ),
+    (
+        GRAPH_APP_ID,
+        PermissionKind::Scope,
+        "User.ReadBasic.All",
+        "b340eb25-3456-403f-be2f-af7a0d370277",
+    ),
+    (
+        GRAPH_APP_ID,
+        PermissionKind::Scope,
+        "User.Read.All",
+        "a154be20-db9c-4678-8ab7-66f6cc099a59",
+    ),
+    (
+        GRAPH_APP_ID,
+        PermissionKind::Scope,
+        "Directory.Read.All",
+        "06da0dbc-49e2-44d2-8312-53f166ab848a",
+    ),
+    (
+        GRAPH_APP_ID,
+        PermissionKind::Scope,
+        "Application.Read.All",
+        "c79f8feb-a9db-4090-85f9-90d820caa0eb",
+    ),
+    (
+        GRAPH_APP_ID,
+        PermissionKind::Role,
+        "User.Read.All",
+        "df021288-bdef-4463-88db-98f22de89214",
+    ),
+    (
+        GRAPH_APP_ID,
+        PermissionKind::Role,
+        "Directory.Read.All",
+        "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+    ),
+    (
+        GRAPH_APP_ID,
+        PermissionKind::Role,
+        "Application.Read.All",
+        "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
+    ),
 ];
 
 /// The ID of a permission (published, or derived).
 pub fn permission_id(resource_app_id: &str, kind: PermissionKind, value: &str) -> String {
     PUBLISHED
         .iter()
-        .find(|(r, k, v, _)| r.eq_ignore_ascii_case(resource_app_id) && *k == kind && v.eq_ignore_ascii_case(value))
+        .find(|(r, k, v, _)| {
+            r.eq_ignore_ascii_case(resource_app_id) && *k == kind && v.eq_ignore_ascii_case(value)
+        })
         .map(|(_, _, _, id)| (*id).to_string())
         .unwrap_or_else(|| {
-            stable_guid(&format!("permission|{}|{}|{}", resource_app_id.to_ascii_lowercase(), kind.as_str(), value))
+            stable_guid(&format!(
+                "permission|{}|{}|{}",
+                resource_app_id.to_ascii_lowercase(),
+                kind.as_str(),
+                value
+            ))
         })
 }
 
@@ -105,7 +196,12 @@ pub fn app_roles(resource_app_id: &str) -> &'static [&'static str] {
 }
 
 /// The permission value an ID names on a resource, given the resource's delegated scopes.
-pub fn permission_value(resource_app_id: &str, kind: PermissionKind, id: &str, scopes: &[&str]) -> Option<String> {
+pub fn permission_value(
+    resource_app_id: &str,
+    kind: PermissionKind,
+    id: &str,
+    scopes: &[&str],
+) -> Option<String> {
     let candidates: Vec<&str> = match kind {
         PermissionKind::Scope => scopes.to_vec(),
         PermissionKind::Role => app_roles(resource_app_id).to_vec(),
@@ -131,7 +227,9 @@ pub fn first_party_name(app_id: &str) -> Option<&'static str> {
         PARTNER_CENTER_APP_ID => Some("Microsoft Partner Center"),
         crate::resources::PARTNER_API_APP_ID => Some("Microsoft Partner"),
         crate::resources::KEY_VAULT_APP_ID => Some("Azure Key Vault"),
-        PARTNER_CUSTOMER_DELEGATED_ADMIN_APP_ID => Some("Partner Customer Delegated Administration"),
+        PARTNER_CUSTOMER_DELEGATED_ADMIN_APP_ID => {
+            Some("Partner Customer Delegated Administration")
+        }
         _ => None,
     }
 }
@@ -141,7 +239,9 @@ pub fn stable_guid(text: &str) -> String {
     let digest = sha2::Sha256::digest(text.as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -156,11 +256,28 @@ mod tests {
             permission_value(GRAPH_APP_ID, PermissionKind::Role, &id, &[]).as_deref(),
             Some("User.Read.All")
         );
-        let derived = permission_id(PARTNER_CENTER_APP_ID, PermissionKind::Scope, "user_impersonation");
-        assert_eq!(derived, permission_id(PARTNER_CENTER_APP_ID, PermissionKind::Scope, "user_impersonation"));
+        let derived = permission_id(
+            PARTNER_CENTER_APP_ID,
+            PermissionKind::Scope,
+            "user_impersonation",
+        );
+        assert_eq!(
+            derived,
+            permission_id(
+                PARTNER_CENTER_APP_ID,
+                PermissionKind::Scope,
+                "user_impersonation"
+            )
+        );
         assert!(uuid::Uuid::parse_str(&derived).is_ok());
         assert_eq!(
-            permission_value(PARTNER_CENTER_APP_ID, PermissionKind::Scope, &derived, &["user_impersonation"]).as_deref(),
+            permission_value(
+                PARTNER_CENTER_APP_ID,
+                PermissionKind::Scope,
+                &derived,
+                &["user_impersonation"]
+            )
+            .as_deref(),
             Some("user_impersonation")
         );
     }

@@ -33,9 +33,15 @@ impl Status {
     }
     /// Parse Graph's spelling.
     pub fn parse(s: &str) -> Option<Status> {
-        [Status::Created, Status::ApprovalPending, Status::Active, Status::Terminated, Status::Expired]
-            .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+        [
+            Status::Created,
+            Status::ApprovalPending,
+            Status::Active,
+            Status::Terminated,
+            Status::Expired,
+        ]
+        .into_iter()
+        .find(|v| v.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -114,7 +120,11 @@ pub struct Rejected {
 }
 
 fn bad(message: impl Into<String>) -> Rejected {
-    Rejected { status: 400, code: "badRequest", message: message.into() }
+    Rejected {
+        status: 400,
+        code: "badRequest",
+        message: message.into(),
+    }
 }
 
 /// Parse an ISO 8601 duration of days (`P730D`, `P2Y`, `P1Y6M`, `P4W`; a year counts 365
@@ -165,7 +175,9 @@ pub struct CreateRequest {
 impl CreateRequest {
     /// Read the documented fields; wrong types are validation errors.
     pub fn from_json(body: &Value) -> Result<CreateRequest, Rejected> {
-        let obj = body.as_object().ok_or_else(|| bad("The request body must be a JSON object."))?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| bad("The request body must be a JSON object."))?;
         let text = |k: &str| -> Result<Option<String>, Rejected> {
             match obj.get(k) {
                 None | Some(Value::Null) => Ok(None),
@@ -176,8 +188,16 @@ impl CreateRequest {
         let customer = match obj.get("customer") {
             None | Some(Value::Null) => None,
             Some(Value::Object(c)) => {
-                let tid = c.get("tenantId").and_then(Value::as_str).ok_or_else(|| bad("customer.tenantId is required when customer is given."))?;
-                Some((tid.to_string(), c.get("displayName").and_then(Value::as_str).map(str::to_string)))
+                let tid = c
+                    .get("tenantId")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad("customer.tenantId is required when customer is given."))?;
+                Some((
+                    tid.to_string(),
+                    c.get("displayName")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                ))
             }
             Some(_) => return Err(bad("The property 'customer' must be an object.")),
         };
@@ -212,14 +232,20 @@ impl CreateRequest {
 /// Check a role list: non-empty, built-in roles only, no duplicates.
 pub fn validate_roles(roles: &[String]) -> Result<(), Rejected> {
     if roles.is_empty() {
-        return Err(bad("accessDetails.unifiedRoles must name at least one role."));
+        return Err(bad(
+            "accessDetails.unifiedRoles must name at least one role.",
+        ));
     }
     for (i, r) in roles.iter().enumerate() {
         if !is_built_in_role(r) {
-            return Err(bad(format!("The roleDefinitionId '{r}' is not a supported built-in Microsoft Entra role.")));
+            return Err(bad(format!(
+                "The roleDefinitionId '{r}' is not a supported built-in Microsoft Entra role."
+            )));
         }
         if roles[..i].iter().any(|x| x.eq_ignore_ascii_case(r)) {
-            return Err(bad(format!("The roleDefinitionId '{r}' is listed more than once.")));
+            return Err(bad(format!(
+                "The roleDefinitionId '{r}' is listed more than once."
+            )));
         }
     }
     Ok(())
@@ -236,35 +262,68 @@ pub fn create(
     id: String,
     now: i64,
 ) -> Result<Relationship, Rejected> {
-    let display_name = req.display_name.filter(|n| !n.trim().is_empty()).ok_or_else(|| bad("The displayName property is required."))?;
+    let display_name = req
+        .display_name
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| bad("The displayName property is required."))?;
     if display_name.chars().count() > 50 {
         return Err(bad("The displayName must be 50 characters or fewer."));
     }
-    if existing_names.iter().any(|n| n.eq_ignore_ascii_case(&display_name)) {
+    if existing_names
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(&display_name))
+    {
         return Err(Rejected {
             status: 409,
             code: "conflict",
-            message: format!("A relationship with the displayName '{display_name}' already exists. Display names must be unique."),
+            message: format!(
+                "A relationship with the displayName '{display_name}' already exists. Display names must be unique."
+            ),
         });
     }
-    let duration = req.duration.ok_or_else(|| bad("The duration property is required."))?;
-    let days = parse_duration_days(&duration).ok_or_else(|| bad(format!("The duration '{duration}' is not an ISO 8601 duration such as 'P730D'.")))?;
+    let duration = req
+        .duration
+        .ok_or_else(|| bad("The duration property is required."))?;
+    let days = parse_duration_days(&duration).ok_or_else(|| {
+        bad(format!(
+            "The duration '{duration}' is not an ISO 8601 duration such as 'P730D'."
+        ))
+    })?;
     if !(1..=730).contains(&days) {
-        return Err(bad(format!("The duration '{duration}' must be between P1D and P2Y (730 days).")));
+        return Err(bad(format!(
+            "The duration '{duration}' must be between P1D and P2Y (730 days)."
+        )));
     }
-    let roles = req.roles.ok_or_else(|| bad("The accessDetails property is required."))?;
+    let roles = req
+        .roles
+        .ok_or_else(|| bad("The accessDetails property is required."))?;
     validate_roles(&roles)?;
     let auto_extend = req.auto_extend.unwrap_or_else(|| "PT0S".into());
-    if !matches!(auto_extend.to_ascii_uppercase().as_str(), "PT0S" | "P0D" | "P180D") {
-        return Err(bad(format!("The autoExtendDuration '{auto_extend}' is not valid: use PT0S, P0D or P180D.")));
+    if !matches!(
+        auto_extend.to_ascii_uppercase().as_str(),
+        "PT0S" | "P0D" | "P180D"
+    ) {
+        return Err(bad(format!(
+            "The autoExtendDuration '{auto_extend}' is not valid: use PT0S, P0D or P180D."
+        )));
     }
-    if auto_extend.eq_ignore_ascii_case("P180D") && roles.iter().any(|r| r.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR)) {
-        return Err(bad("A relationship that includes the Global Administrator role cannot be auto-extended: set autoExtendDuration to PT0S."));
+    if auto_extend.eq_ignore_ascii_case("P180D")
+        && roles
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR))
+    {
+        return Err(bad(
+            "A relationship that includes the Global Administrator role cannot be auto-extended: set autoExtendDuration to PT0S.",
+        ));
     }
     let customer = match req.customer {
         None => None,
         Some((tid, name)) => {
-            let known = customer_name(&tid).ok_or_else(|| bad(format!("The customer tenant '{tid}' is not a customer of this partner.")))?;
+            let known = customer_name(&tid).ok_or_else(|| {
+                bad(format!(
+                    "The customer tenant '{tid}' is not a customer of this partner."
+                ))
+            })?;
             Some((tid.to_ascii_lowercase(), name.unwrap_or(known)))
         }
     };
@@ -372,23 +431,39 @@ impl RelationshipRequest {
 
 /// Parse an access-assignment body: `accessContainer.accessContainerId` (a GUID) and
 /// `accessDetails.unifiedRoles`, which must be a subset of the relationship's roles.
-pub fn parse_assignment(body: &Value, relationship_roles: &[String]) -> Result<(String, Vec<String>), Rejected> {
-    let container = body.get("accessContainer").ok_or_else(|| bad("The accessContainer property is required."))?;
+pub fn parse_assignment(
+    body: &Value,
+    relationship_roles: &[String],
+) -> Result<(String, Vec<String>), Rejected> {
+    let container = body
+        .get("accessContainer")
+        .ok_or_else(|| bad("The accessContainer property is required."))?;
     let group = container
         .get("accessContainerId")
         .and_then(Value::as_str)
         .filter(|g| uuid::Uuid::parse_str(g).is_ok())
         .ok_or_else(|| bad("accessContainer.accessContainerId must be the object ID (GUID) of a security group."))?;
-    if let Some(t) = container.get("accessContainerType").and_then(Value::as_str) {
-        if !t.eq_ignore_ascii_case("securityGroup") {
-            return Err(bad(format!("accessContainerType '{t}' is not supported: use 'securityGroup'.")));
-        }
+    if let Some(t) = container.get("accessContainerType").and_then(Value::as_str)
+        && !t.eq_ignore_ascii_case("securityGroup")
+    {
+        return Err(bad(format!(
+            "accessContainerType '{t}' is not supported: use 'securityGroup'."
+        )));
     }
-    let req = CreateRequest::from_json(&json!({"accessDetails": body.get("accessDetails").cloned().unwrap_or(Value::Null)}))?;
-    let roles = req.roles.ok_or_else(|| bad("The accessDetails property is required."))?;
+    let req = CreateRequest::from_json(
+        &json!({"accessDetails": body.get("accessDetails").cloned().unwrap_or(Value::Null)}),
+    )?;
+    let roles = req
+        .roles
+        .ok_or_else(|| bad("The accessDetails property is required."))?;
     validate_roles(&roles)?;
-    if let Some(r) = roles.iter().find(|r| !relationship_roles.iter().any(|x| x.eq_ignore_ascii_case(r))) {
-        return Err(bad(format!("The role '{r}' is not part of the relationship's accessDetails: an access assignment can only use roles the customer approved.")));
+    if let Some(r) = roles
+        .iter()
+        .find(|r| !relationship_roles.iter().any(|x| x.eq_ignore_ascii_case(r)))
+    {
+        return Err(bad(format!(
+            "The role '{r}' is not part of the relationship's accessDetails: an access assignment can only use roles the customer approved."
+        )));
     }
     Ok((group.to_ascii_lowercase(), roles))
 }
@@ -397,7 +472,12 @@ pub fn parse_assignment(body: &Value, relationship_roles: &[String]) -> Result<(
 pub fn iso(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|d| d.format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].0000000Z")).ok())
+        .and_then(|d| {
+            d.format(&time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].0000000Z"
+            ))
+            .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -433,22 +513,56 @@ mod tests {
         assert_eq!(ok.to_json()["status"], "created");
         let mut long = valid();
         long["displayName"] = json!("x".repeat(51));
-        assert!(create(req(long), "p", &[], no_customer, "id".into(), 0).unwrap_err().message.contains("50 characters"));
-        let dup = create(req(valid()), "p", &["FABRIKAM ADMIN"], no_customer, "id".into(), 0).unwrap_err();
+        assert!(
+            create(req(long), "p", &[], no_customer, "id".into(), 0)
+                .unwrap_err()
+                .message
+                .contains("50 characters")
+        );
+        let dup = create(
+            req(valid()),
+            "p",
+            &["FABRIKAM ADMIN"],
+            no_customer,
+            "id".into(),
+            0,
+        )
+        .unwrap_err();
         assert_eq!(dup.status, 409);
         let mut d = valid();
         d["duration"] = json!("P731D");
-        assert!(create(req(d), "p", &[], no_customer, "id".into(), 0).unwrap_err().message.contains("between P1D and P2Y"));
+        assert!(
+            create(req(d), "p", &[], no_customer, "id".into(), 0)
+                .unwrap_err()
+                .message
+                .contains("between P1D and P2Y")
+        );
         let mut ga = valid();
         ga["autoExtendDuration"] = json!("P180D");
         ga["accessDetails"]["unifiedRoles"] = json!([{"roleDefinitionId": GLOBAL_ADMINISTRATOR}]);
-        assert!(create(req(ga), "p", &[], no_customer, "id".into(), 0).unwrap_err().message.contains("auto-extended"));
+        assert!(
+            create(req(ga), "p", &[], no_customer, "id".into(), 0)
+                .unwrap_err()
+                .message
+                .contains("auto-extended")
+        );
         let mut unknown = valid();
-        unknown["accessDetails"]["unifiedRoles"] = json!([{"roleDefinitionId": "00000000-0000-0000-0000-000000000000"}]);
-        assert!(create(req(unknown), "p", &[], no_customer, "id".into(), 0).unwrap_err().message.contains("not a supported"));
+        unknown["accessDetails"]["unifiedRoles"] =
+            json!([{"roleDefinitionId": "00000000-0000-0000-0000-000000000000"}]);
+        assert!(
+            create(req(unknown), "p", &[], no_customer, "id".into(), 0)
+                .unwrap_err()
+                .message
+                .contains("not a supported")
+        );
         let mut foreign = valid();
         foreign["customer"] = json!({"tenantId": "t"});
-        assert!(create(req(foreign), "p", &[], no_customer, "id".into(), 0).unwrap_err().message.contains("not a customer"));
+        assert!(
+            create(req(foreign), "p", &[], no_customer, "id".into(), 0)
+                .unwrap_err()
+                .message
+                .contains("not a customer")
+        );
     }
 
     #[test]
@@ -465,6 +579,11 @@ mod tests {
         let roles = vec!["88d8e3e3-8f55-4a1e-953a-9b9898b8876b".to_string()];
         let body = json!({"accessContainer": {"accessContainerId": "62000000-0000-4000-8000-000000000001", "accessContainerType": "securityGroup"},
                           "accessDetails": {"unifiedRoles": [{"roleDefinitionId": "fe930be7-5e62-47db-91af-98c3a49a38b1"}]}});
-        assert!(parse_assignment(&body, &roles).unwrap_err().message.contains("not part of"));
+        assert!(
+            parse_assignment(&body, &roles)
+                .unwrap_err()
+                .message
+                .contains("not part of")
+        );
     }
 }

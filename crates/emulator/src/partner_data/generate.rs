@@ -35,15 +35,24 @@ pub fn generated_user_id(i: u32, j: u32) -> String {
 impl Seed {
     /// This seed plus `customers` generated customer tenants of `users_per_customer` users
     /// each, all customers of the seed's partner tenant (see the module docs for the IDs).
-    pub fn with_generated_customers(mut self, customers: u32, users_per_customer: u32) -> Result<Seed, SeedError> {
+    pub fn with_generated_customers(
+        mut self,
+        customers: u32,
+        users_per_customer: u32,
+    ) -> Result<Seed, SeedError> {
         let Some(partner) = self.partner_tenant().map(|t| t.id.clone()) else {
-            return Err(SeedError::Invalid(vec!["generating customers needs a partner tenant in the seed".into()]));
+            return Err(SeedError::Invalid(vec![
+                "generating customers needs a partner tenant in the seed".into(),
+            ]));
         };
         if customers > MAX_GENERATED_CUSTOMERS {
-            return Err(SeedError::Invalid(vec![format!("at most {MAX_GENERATED_CUSTOMERS} customers can be generated")]));
+            return Err(SeedError::Invalid(vec![format!(
+                "at most {MAX_GENERATED_CUSTOMERS} customers can be generated"
+            )]));
         }
         self.tenants.reserve(customers as usize);
-        self.users.reserve(customers as usize * users_per_customer as usize);
+        self.users
+            .reserve(customers as usize * users_per_customer as usize);
         for i in 1..=customers {
             let tenant = generated_tenant_id(i);
             let domain = format!("gen-customer-{i:05}.onmicrosoft.com");
@@ -53,7 +62,11 @@ impl Seed {
                 domain: domain.clone(),
                 display_name: format!("Generated Customer {i:05}"),
                 kind: TenantKind::Customer,
-                delegated_admin: if has_gdap { vec![partner.clone()] } else { Vec::new() },
+                delegated_admin: if has_gdap {
+                    vec![partner.clone()]
+                } else {
+                    Vec::new()
+                },
             });
             for j in 1..=users_per_customer {
                 let admin = j == 1;
@@ -64,7 +77,11 @@ impl Seed {
                     display_name: format!("User{j:04} Customer{i:05}"),
                     password: GENERATED_PASSWORD.into(),
                     mfa_code: admin.then(|| GENERATED_MFA_CODE.into()),
-                    roles: if admin { vec!["Global Administrator".into()] } else { Vec::new() },
+                    roles: if admin {
+                        vec!["Global Administrator".into()]
+                    } else {
+                        Vec::new()
+                    },
                     admin_agent: false,
                 });
             }
@@ -108,8 +125,14 @@ impl Seed {
 impl crate::EmulatorConfig {
     /// Add `customers` generated customers with `users_per_customer` users each to the seed
     /// (deterministic; see [`Seed::with_generated_customers`]).
-    pub fn with_generated_customers(mut self, customers: u32, users_per_customer: u32) -> Result<Self, SeedError> {
-        self.seed = self.seed.with_generated_customers(customers, users_per_customer)?;
+    pub fn with_generated_customers(
+        mut self,
+        customers: u32,
+        users_per_customer: u32,
+    ) -> Result<Self, SeedError> {
+        self.seed = self
+            .seed
+            .with_generated_customers(customers, users_per_customer)?;
         Ok(self)
     }
 }
@@ -125,7 +148,13 @@ mod tests {
         assert!(a == b);
         a.validate().unwrap();
         assert_eq!(a.customer_tenants().count(), 3 + 25);
-        assert_eq!(a.users.iter().filter(|u| u.tenant == generated_tenant_id(7)).count(), 3);
+        assert_eq!(
+            a.users
+                .iter()
+                .filter(|u| u.tenant == generated_tenant_id(7))
+                .count(),
+            3
+        );
         assert_eq!(a.gdap_relationships.len(), 2 + 23);
     }
 }

@@ -10,7 +10,9 @@ pub mod gdap;
 pub mod generate;
 pub mod seed;
 
-pub use seed::{AccessAssignmentSeed, CustomerSeed, GdapSeed, PartnerCenterSettings, SubscriptionSeed};
+pub use seed::{
+    AccessAssignmentSeed, CustomerSeed, GdapSeed, PartnerCenterSettings, SubscriptionSeed,
+};
 
 use crate::seed::{Seed, TenantKind, TenantSeed};
 use std::collections::{HashMap, VecDeque};
@@ -19,9 +21,11 @@ use std::sync::{Mutex, MutexGuard};
 /// Fixed IDs of the default seed's Partner Center and GDAP data.
 pub mod ids {
     /// Active GDAP relationship with Fabrikam (Directory Readers, Global Reader, User Administrator).
-    pub const GDAP_FABRIKAM: &str = "60000000-0000-4000-8000-000000000001-20000000-0000-4000-8000-000000000001";
+    pub const GDAP_FABRIKAM: &str =
+        "60000000-0000-4000-8000-000000000001-20000000-0000-4000-8000-000000000001";
     /// Active GDAP relationship with Northwind (Global Reader).
-    pub const GDAP_NORTHWIND: &str = "60000000-0000-4000-8000-000000000002-20000000-0000-4000-8000-000000000002";
+    pub const GDAP_NORTHWIND: &str =
+        "60000000-0000-4000-8000-000000000002-20000000-0000-4000-8000-000000000002";
     /// Access assignment of the Fabrikam relationship.
     pub const ASSIGNMENT_FABRIKAM: &str = "61000000-0000-4000-8000-000000000001";
     /// Access assignment of the Northwind relationship.
@@ -139,17 +143,26 @@ pub struct PartnerData {
 impl PartnerData {
     /// Build from a validated seed.
     pub fn from_seed(seed: &Seed) -> PartnerData {
-        let first_partner = seed.partner_tenant().map(|t| t.id.clone()).unwrap_or_default();
+        let first_partner = seed
+            .partner_tenant()
+            .map(|t| t.id.clone())
+            .unwrap_or_default();
         let customers = seed
             .customer_tenants()
             .map(|t| {
-                let details = seed.customers.iter().find(|c| c.tenant.eq_ignore_ascii_case(&t.id));
+                let details = seed
+                    .customers
+                    .iter()
+                    .find(|c| c.tenant.eq_ignore_ascii_case(&t.id));
                 Customer {
-                    partner: details.and_then(|d| d.partner.clone()).unwrap_or_else(|| first_partner.clone()),
+                    partner: details
+                        .and_then(|d| d.partner.clone())
+                        .unwrap_or_else(|| first_partner.clone()),
                     tenant: t.id.to_ascii_lowercase(),
                     company_name: t.display_name.clone(),
                     domain: t.domain.clone(),
-                    relationship: details.map_or_else(|| "reseller".into(), |d| d.relationship.clone()),
+                    relationship: details
+                        .map_or_else(|| "reseller".into(), |d| d.relationship.clone()),
                     subscriptions: details.map(|d| d.subscriptions.clone()).unwrap_or_default(),
                 }
             })
@@ -160,7 +173,12 @@ impl PartnerData {
             .map(|g| {
                 let status = gdap::Status::parse(&g.status).unwrap_or(gdap::Status::Active);
                 let days = gdap::parse_duration_days(&g.duration).unwrap_or(730);
-                let name = seed.tenants.iter().find(|t| t.id.eq_ignore_ascii_case(&g.customer)).map(|t| t.display_name.clone()).unwrap_or_default();
+                let name = seed
+                    .tenants
+                    .iter()
+                    .find(|t| t.id.eq_ignore_ascii_case(&g.customer))
+                    .map(|t| t.display_name.clone())
+                    .unwrap_or_default();
                 let active = status == gdap::Status::Active;
                 gdap::Relationship {
                     id: g.id.clone(),
@@ -206,19 +224,25 @@ impl PartnerData {
 
     /// Lock the data.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 impl Inner {
     /// A customer of `partner` by tenant ID.
     pub fn customer(&self, partner: &str, tenant: &str) -> Option<&Customer> {
-        self.customers.iter().find(|c| c.partner.eq_ignore_ascii_case(partner) && c.tenant.eq_ignore_ascii_case(tenant))
+        self.customers.iter().find(|c| {
+            c.partner.eq_ignore_ascii_case(partner) && c.tenant.eq_ignore_ascii_case(tenant)
+        })
     }
 
     /// Whether `tenant` is a customer of some partner.
     pub fn is_customer(&self, tenant: &str) -> bool {
-        self.customers.iter().any(|c| c.tenant.eq_ignore_ascii_case(tenant))
+        self.customers
+            .iter()
+            .any(|c| c.tenant.eq_ignore_ascii_case(tenant))
     }
 
     /// Whether any relationship between the two is active.
@@ -226,7 +250,8 @@ impl Inner {
         self.relationships.iter().any(|r| {
             r.status == gdap::Status::Active
                 && r.partner.eq_ignore_ascii_case(partner)
-                && r.customer_tenant().is_some_and(|c| c.eq_ignore_ascii_case(customer))
+                && r.customer_tenant()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(customer))
         })
     }
 
@@ -239,7 +264,8 @@ impl Inner {
             .filter(|r| {
                 r.status == gdap::Status::Active
                     && r.partner.eq_ignore_ascii_case(partner)
-                    && r.customer_tenant().is_some_and(|c| c.eq_ignore_ascii_case(customer))
+                    && r.customer_tenant()
+                        .is_some_and(|c| c.eq_ignore_ascii_case(customer))
             })
             .flat_map(|r| r.assigned_roles().cloned())
             .collect();
@@ -250,15 +276,26 @@ impl Inner {
 
     /// Metadata of an app registration, created on first use with a stable object ID.
     pub fn app_meta(&mut self, app_id: &str) -> &mut AppMeta {
-        self.apps.entry(app_id.to_ascii_lowercase()).or_insert_with(|| AppMeta {
-            object_id: catalog::stable_guid(&format!("application|{}", app_id.to_ascii_lowercase())),
-            ..AppMeta::default()
-        })
+        self.apps
+            .entry(app_id.to_ascii_lowercase())
+            .or_insert_with(|| AppMeta {
+                object_id: catalog::stable_guid(&format!(
+                    "application|{}",
+                    app_id.to_ascii_lowercase()
+                )),
+                ..AppMeta::default()
+            })
     }
 
     /// A sliding-window rate limit: records a request under `key` at `now_ms` and returns
     /// `Some(retry_after_secs)` when the request is over the limit (it is then not counted).
-    pub fn rate_limit(&mut self, key: &str, limit: u32, window_secs: u64, now_ms: i64) -> Option<u64> {
+    pub fn rate_limit(
+        &mut self,
+        key: &str,
+        limit: u32,
+        window_secs: u64,
+        now_ms: i64,
+    ) -> Option<u64> {
         let window_ms = i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
         let times = self.rate.entry(key.to_string()).or_default();
         while times.front().is_some_and(|t| *t + window_ms <= now_ms) {
@@ -277,14 +314,26 @@ impl Inner {
 /// Tenants with delegated admin access added for every active GDAP relationship of the seed,
 /// so a partner's refresh token works at those customers' authorities from the start.
 pub fn tenants_with_gdap_access(seed: &Seed) -> Vec<TenantSeed> {
-    let first_partner = seed.partner_tenant().map(|t| t.id.clone()).unwrap_or_default();
+    let first_partner = seed
+        .partner_tenant()
+        .map(|t| t.id.clone())
+        .unwrap_or_default();
     let mut tenants = seed.tenants.clone();
-    for g in seed.gdap_relationships.iter().filter(|g| gdap::Status::parse(&g.status) == Some(gdap::Status::Active)) {
+    for g in seed
+        .gdap_relationships
+        .iter()
+        .filter(|g| gdap::Status::parse(&g.status) == Some(gdap::Status::Active))
+    {
         let partner = g.partner.clone().unwrap_or_else(|| first_partner.clone());
-        if let Some(t) = tenants.iter_mut().find(|t| t.id.eq_ignore_ascii_case(&g.customer)) {
-            if !t.delegated_admin.iter().any(|p| p.eq_ignore_ascii_case(&partner)) {
-                t.delegated_admin.push(partner);
-            }
+        if let Some(t) = tenants
+            .iter_mut()
+            .find(|t| t.id.eq_ignore_ascii_case(&g.customer))
+            && !t
+                .delegated_admin
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(&partner))
+        {
+            t.delegated_admin.push(partner);
         }
     }
     tenants
@@ -297,16 +346,25 @@ pub fn validate_seed(seed: &Seed, problems: &mut Vec<String>) {
     let guid = |s: &str| uuid::Uuid::parse_str(s).is_ok();
     for c in &seed.customers {
         if tenant(&c.tenant).is_none_or(|t| t.kind != TenantKind::Customer) {
-            problems.push(format!("customers: tenant '{}' is not a seeded tenant of kind customer", c.tenant));
+            problems.push(format!(
+                "customers: tenant '{}' is not a seeded tenant of kind customer",
+                c.tenant
+            ));
         }
-        if let Some(p) = &c.partner {
-            if !is_partner(p) {
-                problems.push(format!("customers.{}: partner '{p}' is not a seeded partner tenant", c.tenant));
-            }
+        if let Some(p) = &c.partner
+            && !is_partner(p)
+        {
+            problems.push(format!(
+                "customers.{}: partner '{p}' is not a seeded partner tenant",
+                c.tenant
+            ));
         }
         for s in &c.subscriptions {
             if !guid(&s.id) {
-                problems.push(format!("customers.{}.subscriptions: id '{}' is not a GUID", c.tenant, s.id));
+                problems.push(format!(
+                    "customers.{}.subscriptions: id '{}' is not a GUID",
+                    c.tenant, s.id
+                ));
             }
         }
     }
@@ -316,12 +374,17 @@ pub fn validate_seed(seed: &Seed, problems: &mut Vec<String>) {
     for (i, g) in seed.gdap_relationships.iter().enumerate() {
         let name = &g.display_name;
         if tenant(&g.customer).is_none_or(|t| t.kind != TenantKind::Customer) {
-            problems.push(format!("gdap_relationships.{name}: customer '{}' is not a seeded customer tenant", g.customer));
+            problems.push(format!(
+                "gdap_relationships.{name}: customer '{}' is not a seeded customer tenant",
+                g.customer
+            ));
         }
-        if let Some(p) = &g.partner {
-            if !is_partner(p) {
-                problems.push(format!("gdap_relationships.{name}: partner '{p}' is not a seeded partner tenant"));
-            }
+        if let Some(p) = &g.partner
+            && !is_partner(p)
+        {
+            problems.push(format!(
+                "gdap_relationships.{name}: partner '{p}' is not a seeded partner tenant"
+            ));
         }
         if gdap::Status::parse(&g.status).is_none() {
             problems.push(format!("gdap_relationships.{name}: status '{}' must be created, approvalPending, active, terminated or expired", g.status));
@@ -333,22 +396,39 @@ pub fn validate_seed(seed: &Seed, problems: &mut Vec<String>) {
             problems.push(format!("gdap_relationships.{name}: {}", e.message));
         }
         if name.is_empty() || name.chars().count() > 50 {
-            problems.push(format!("gdap_relationships.{name}: display_name must be 1-50 characters"));
+            problems.push(format!(
+                "gdap_relationships.{name}: display_name must be 1-50 characters"
+            ));
         }
-        if seed.gdap_relationships[..i].iter().any(|o| o.id == g.id || o.display_name.eq_ignore_ascii_case(name)) {
-            problems.push(format!("gdap_relationships.{name}: id and display_name must be unique"));
+        if seed.gdap_relationships[..i]
+            .iter()
+            .any(|o| o.id == g.id || o.display_name.eq_ignore_ascii_case(name))
+        {
+            problems.push(format!(
+                "gdap_relationships.{name}: id and display_name must be unique"
+            ));
         }
         for a in &g.access_assignments {
             if !guid(&a.id) || !guid(&a.group) {
-                problems.push(format!("gdap_relationships.{name}.access_assignments: id and group must be GUIDs"));
+                problems.push(format!(
+                    "gdap_relationships.{name}.access_assignments: id and group must be GUIDs"
+                ));
             }
-            if let Some(r) = a.roles.iter().find(|r| !g.roles.iter().any(|x| x.eq_ignore_ascii_case(r))) {
+            if let Some(r) = a
+                .roles
+                .iter()
+                .find(|r| !g.roles.iter().any(|x| x.eq_ignore_ascii_case(r)))
+            {
                 problems.push(format!("gdap_relationships.{name}.access_assignments: role '{r}' is not one of the relationship's roles"));
             }
         }
     }
     let pc = &seed.partner_center;
-    if pc.consent_rate_limit == 0 || pc.customers_rate_limit == 0 || pc.consent_rate_window_secs == 0 || pc.customers_rate_window_secs == 0 {
+    if pc.consent_rate_limit == 0
+        || pc.customers_rate_limit == 0
+        || pc.consent_rate_window_secs == 0
+        || pc.customers_rate_window_secs == 0
+    {
         problems.push("partner_center: rate limits and windows must be at least 1".into());
     }
 }
@@ -367,9 +447,16 @@ mod tests {
         assert!(inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_FABRIKAM));
         assert!(inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_NORTHWIND));
         assert!(!inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_TAILSPIN));
-        assert!(!inner.gdap_roles(partner, crate::seed::ids::CUSTOMER_FABRIKAM).is_empty());
+        assert!(
+            !inner
+                .gdap_roles(partner, crate::seed::ids::CUSTOMER_FABRIKAM)
+                .is_empty()
+        );
         let tenants = tenants_with_gdap_access(&seed);
-        let tailspin = tenants.iter().find(|t| t.id == crate::seed::ids::CUSTOMER_TAILSPIN).unwrap();
+        let tailspin = tenants
+            .iter()
+            .find(|t| t.id == crate::seed::ids::CUSTOMER_TAILSPIN)
+            .unwrap();
         assert!(tailspin.delegated_admin.is_empty());
     }
 
