@@ -1,0 +1,667 @@
+//! Partner Center REST API client (`https://api.partnercenter.microsoft.com/v1`).
+//!
+//! Every call carries `MS-RequestId` (a new GUID per call, reused when the same call is retried,
+//! which is what makes retries idempotent) and `MS-CorrelationId` (one GUID per operation, shared
+//! by the pages of one listing, or fixed for a whole run through
+//! [`PartnerCenterOptions::correlation_id`]) — "Partner Center REST and response headers"
+//! (develop/headers.md). Collections are followed to the end through `links.next` and the
+//! `MS-ContinuationToken` header it names, as the .NET SDK's enumerators do, and returned as
+//! streams. Errors keep Partner Center's `{code, description, data, source}` body.
+//!
+//! Tokens come from a [`TokenSource`] for the partner tenant ([`Tenant::Partner`]).
+
+pub mod transport;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{self, BoxStream, StreamExt as _, TryStreamExt as _};
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use url::Url;
+use uuid::Uuid;
+
+use crate::cloud::Resource;
+use crate::secret::ExposeSecret as _;
+pub use transport::{
+    CallCounts, CallStats, Remedy, RetryPolicy, SharedTokenSource, StaticToken, Tenant,
+    TokenSource, TokenSourceError,
+};
+use transport::{SendError, resolve_link, send};
+
+/// Options of a [`PartnerCenterClient`].
+#[derive(Clone, Debug)]
+pub struct PartnerCenterOptions {
+    /// Retries and throttling.
+    pub retry: RetryPolicy,
+    /// One `MS-CorrelationId` for every call of this client (a run of a CLI), instead of one per
+    /// operation.
+    pub correlation_id: Option<Uuid>,
+    /// `MS-PartnerCenter-Application`: the application's name, as Partner Center support sees it.
+    pub application_name: Option<String>,
+    /// `X-Locale`.
+    pub locale: String,
+}
+
+impl Default for PartnerCenterOptions {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            correlation_id: None,
+            application_name: Some("secure-app-model-rs".into()),
+            locale: "en-US".into(),
+        }
+    }
+}
+
+/// The `code`, `description`, `data` and `source` of a Partner Center error body
+/// ("Partner Center REST error codes", develop/error-codes.md).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApiFault {
+    /// Error code; documented as a string, sent as a number in practice.
+    #[serde(default)]
+    pub code: serde_json::Value,
+    /// What went wrong.
+    #[serde(default)]
+    pub description: String,
+    /// Extra data some errors carry.
+    #[serde(default)]
+    pub data: Vec<serde_json::Value>,
+    /// The component that answered (`PartnerFD`).
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+impl ApiFault {
+    /// The code as text (`3000`, `"InvalidToken"`), empty when absent.
+    pub fn code_text(&self) -> String {
+        match &self.code {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Why a Partner Center call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PartnerCenterError {
+    /// Partner Center answered an error.
+    #[error("Partner Center answered HTTP {status}{code}: {description}{request}", code = fmt_code(&.fault.code_text()), description = .fault.description, request = fmt_ids(.request_id.as_deref(), .correlation_id.as_deref()))]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The error body.
+        fault: ApiFault,
+        /// `MS-RequestId` of the call.
+        request_id: Option<String>,
+        /// `MS-CorrelationId` of the call.
+        correlation_id: Option<String>,
+    },
+    /// Still throttled (429) or failing (5xx) after every retry allowed.
+    #[error("Partner Center still answered HTTP {status} after {attempts} attempts{message}", message = .message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    GaveUp {
+        /// The last status.
+        status: u16,
+        /// Attempts made.
+        attempts: usize,
+        /// The last `Retry-After`.
+        retry_after: Option<Duration>,
+        /// The last message (`{statusCode, message}` for 429, `description` otherwise).
+        message: Option<String>,
+    },
+    /// No access token.
+    #[error("no access token for Partner Center: {0}")]
+    Token(#[source] TokenSourceError),
+    /// Partner Center could not be reached.
+    #[error("cannot reach Partner Center: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// The answer was not what the API documents.
+    #[error("Partner Center answered an unexpected body for {what}: {reason}")]
+    Decode {
+        /// What was being read.
+        what: &'static str,
+        /// The parser's complaint.
+        reason: String,
+    },
+}
+
+fn fmt_code(code: &str) -> String {
+    if code.is_empty() {
+        String::new()
+    } else {
+        format!(" (code {code})")
+    }
+}
+
+fn fmt_ids(request: Option<&str>, correlation: Option<&str>) -> String {
+    match (request, correlation) {
+        (Some(r), Some(c)) => format!(" (MS-RequestId {r}, MS-CorrelationId {c})"),
+        (Some(r), None) => format!(" (MS-RequestId {r})"),
+        (None, Some(c)) => format!(" (MS-CorrelationId {c})"),
+        (None, None) => String::new(),
+    }
+}
+
+impl PartnerCenterError {
+    /// What a person should do about it.
+    pub fn remedy(&self) -> Remedy {
+        match self {
+            Self::Token(e) => e.remedy,
+            Self::Api { status, fault, .. } => {
+                let text = fault.description.to_ascii_lowercase();
+                if fault.code_text() == "10001"
+                    || text.contains("mfa")
+                    || text.contains("multi-factor")
+                {
+                    Remedy::Mfa
+                } else if *status == 401 {
+                    Remedy::Reconsent
+                } else {
+                    Remedy::None
+                }
+            }
+            Self::GaveUp { .. } | Self::Transport(_) => Remedy::RetryLater,
+            Self::Decode { .. } => Remedy::None,
+        }
+    }
+
+    /// The HTTP status Partner Center answered, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } | Self::GaveUp { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A Partner Center customer ("Customer resources", develop/customer-resources.md). Fields not
+/// named here are kept in [`Customer::other`], so JSON output shows everything Partner Center sent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    /// Customer ID (the customer's tenant ID in practice).
+    pub id: String,
+    /// Company profile.
+    #[serde(default)]
+    pub company_profile: CompanyProfile,
+    /// `reseller`, `advisor`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relationship_to_partner: Option<String>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `CustomerCompanyProfile`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompanyProfile {
+    /// The customer's Entra tenant ID.
+    #[serde(default)]
+    pub tenant_id: String,
+    /// Default domain.
+    #[serde(default)]
+    pub domain: String,
+    /// Company name.
+    #[serde(default)]
+    pub company_name: String,
+    /// Everything else.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A user of a customer tenant as Partner Center shows it ("Get all user accounts for a customer").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerUser {
+    /// Object ID.
+    pub id: String,
+    /// UPN.
+    #[serde(default)]
+    pub user_principal_name: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: String,
+    /// Everything else.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A subscription of a customer ("Subscription resources").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    /// Subscription ID.
+    pub id: String,
+    /// Offer ID.
+    #[serde(default)]
+    pub offer_id: String,
+    /// Offer name.
+    #[serde(default)]
+    pub offer_name: String,
+    /// Friendly name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
+    /// Licence quantity.
+    #[serde(default)]
+    pub quantity: u64,
+    /// `active`, `suspended`, …
+    #[serde(default)]
+    pub status: String,
+    /// Everything else.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The filter of "Get a list of customers": a prefix of the company name or of the domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CustomerFilter {
+    /// `CompanyName` starts with.
+    CompanyNameStartsWith(String),
+    /// `Domain` starts with.
+    DomainStartsWith(String),
+}
+
+impl CustomerFilter {
+    /// The URL-encoded JSON Partner Center expects in `filter`.
+    fn to_json(&self) -> String {
+        let (field, value) = match self {
+            Self::CompanyNameStartsWith(v) => ("CompanyName", v),
+            Self::DomainStartsWith(v) => ("Domain", v),
+        };
+        serde_json::json!({"Field": field, "Value": value, "Operator": "starts_with"}).to_string()
+    }
+}
+
+/// A link of a Partner Center resource (`{uri, method, headers: [{key, value}]}`).
+#[derive(Clone, Debug, Default, Deserialize)]
+struct Link {
+    uri: String,
+    #[serde(default)]
+    headers: Vec<LinkHeader>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct LinkHeader {
+    key: String,
+    value: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Links {
+    #[serde(default)]
+    next: Option<Link>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(bound = "T: DeserializeOwned")]
+struct Collection<T> {
+    #[serde(default = "Vec::new")]
+    items: Vec<T>,
+    #[serde(default)]
+    links: Links,
+}
+
+/// The 429 body of Partner Center (`{statusCode, message}`, api-throttling-guidance.md), which
+/// differs from its usual error body.
+#[derive(Debug, Deserialize)]
+struct ThrottleBody {
+    message: String,
+}
+
+/// One page request: the URL and any headers its `links.next` asks for.
+#[derive(Clone, Debug)]
+struct PageRequest {
+    url: Url,
+    headers: Vec<(String, String)>,
+}
+
+/// The Partner Center client. Cheap to clone; clones share the HTTP client, the token source and
+/// the counters.
+#[derive(Clone)]
+pub struct PartnerCenterClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    base: Url,
+    http: reqwest::Client,
+    tokens: SharedTokenSource,
+    options: PartnerCenterOptions,
+    stats: CallStats,
+}
+
+impl fmt::Debug for PartnerCenterClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PartnerCenterClient")
+            .field("base", &self.inner.base.as_str())
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartnerCenterClient {
+    /// A client for the API at `base_url` (`CloudEndpoints::base_url(Resource::PartnerCenter)`,
+    /// e.g. `https://api.partnercenter.microsoft.com`), sending through the process's `http`
+    /// client with tokens from `tokens`.
+    pub fn new(
+        base_url: Url,
+        http: reqwest::Client,
+        tokens: SharedTokenSource,
+        options: PartnerCenterOptions,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                base: base_url,
+                http,
+                tokens,
+                options,
+                stats: CallStats::default(),
+            }),
+        }
+    }
+
+    /// Counters of every call made so far.
+    pub fn stats(&self) -> CallCounts {
+        self.inner.stats.snapshot()
+    }
+
+    fn url(&self, path: &str) -> Url {
+        crate::cloud::join(&self.inner.base, path)
+    }
+
+    fn correlation_id(&self) -> Uuid {
+        self.inner
+            .options
+            .correlation_id
+            .unwrap_or_else(Uuid::new_v4)
+    }
+
+    /// Lists the partner's customers, following every page.
+    ///
+    /// `GET /v1/customers?size={size}[&filter=…]`, then `links.next` with `MS-ContinuationToken`
+    /// — "Get a list of customers" (develop/get-a-list-of-customers.md) and "Get a list of
+    /// customers filtered by a search field".
+    pub fn list_customers(
+        &self,
+        size: u32,
+        filter: Option<&CustomerFilter>,
+    ) -> BoxStream<'static, Result<Customer, PartnerCenterError>> {
+        let mut url = self.url("v1/customers");
+        url.query_pairs_mut().append_pair("size", &size.to_string());
+        if let Some(filter) = filter {
+            url.query_pairs_mut()
+                .append_pair("filter", &filter.to_json());
+        }
+        self.collection(url)
+    }
+
+    /// Gets one customer.
+    ///
+    /// `GET /v1/customers/{customer-tenant-id}` — "Get a customer by ID" (develop/get-a-customer-by-id.md).
+    pub async fn get_customer(&self, customer_id: &str) -> Result<Customer, PartnerCenterError> {
+        let url = self.url(&format!("v1/customers/{}", segment(customer_id)));
+        let body = self
+            .get_bytes(
+                &PageRequest {
+                    url,
+                    headers: Vec::new(),
+                },
+                self.correlation_id(),
+            )
+            .await?;
+        decode(&body, "a customer")
+    }
+
+    /// Lists the user accounts of a customer, following every page.
+    ///
+    /// `GET /v1/customers/{customer-tenant-id}/users` — "Get all user accounts for a customer"
+    /// (develop/get-a-list-of-all-user-accounts-for-a-customer.md).
+    pub fn list_customer_users(
+        &self,
+        customer_id: &str,
+    ) -> BoxStream<'static, Result<CustomerUser, PartnerCenterError>> {
+        self.collection(self.url(&format!("v1/customers/{}/users", segment(customer_id))))
+    }
+
+    /// Lists the subscriptions of a customer, following every page.
+    ///
+    /// `GET /v1/customers/{customer-tenant-id}/subscriptions` — "Get all of a customer's
+    /// subscriptions" (develop/get-all-of-a-customer-s-subscriptions.md).
+    pub fn list_subscriptions(
+        &self,
+        customer_id: &str,
+    ) -> BoxStream<'static, Result<Subscription, PartnerCenterError>> {
+        self.collection(self.url(&format!(
+            "v1/customers/{}/subscriptions",
+            segment(customer_id)
+        )))
+    }
+
+    /// An authenticated GET of any Partner Center path (`/v1/...`, relative to the base URL),
+    /// for what is not wrapped yet. Returns the JSON body (`null` for an empty one).
+    pub async fn get_raw(
+        &self,
+        path_and_query: &str,
+    ) -> Result<serde_json::Value, PartnerCenterError> {
+        let url = resolve_link(&self.inner.base, path_and_query)
+            .unwrap_or_else(|| self.url(path_and_query));
+        let body = self
+            .get_bytes(
+                &PageRequest {
+                    url,
+                    headers: Vec::new(),
+                },
+                self.correlation_id(),
+            )
+            .await?;
+        if body.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        decode(&body, "a raw GET")
+    }
+
+    /// Every item of a collection, page after page.
+    fn collection<T>(&self, first: Url) -> BoxStream<'static, Result<T, PartnerCenterError>>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let client = self.clone();
+        let correlation_id = self.correlation_id();
+        let start = Some(PageRequest {
+            url: first,
+            headers: Vec::new(),
+        });
+        stream::try_unfold(start, move |next| {
+            let client = client.clone();
+            async move {
+                let Some(request) = next else { return Ok(None) };
+                let body = client.get_bytes(&request, correlation_id).await?;
+                let page: Collection<T> = decode(&body, "a collection page")?;
+                let next = match page.links.next {
+                    Some(link) if !link.uri.is_empty() => Some(PageRequest {
+                        url: resolve_link(&client.inner.base, &link.uri).ok_or_else(|| {
+                            PartnerCenterError::Decode {
+                                what: "links.next",
+                                reason: format!("cannot resolve {:?}", link.uri),
+                            }
+                        })?,
+                        headers: link.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+                    }),
+                    _ => None,
+                };
+                Ok(Some((stream::iter(page.items.into_iter().map(Ok)), next)))
+            }
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    async fn get_bytes(
+        &self,
+        request: &PageRequest,
+        correlation_id: Uuid,
+    ) -> Result<Vec<u8>, PartnerCenterError> {
+        let inner = &self.inner;
+        // One MS-RequestId for every attempt of this call: Partner Center treats a repeated ID as
+        // the same request (headers.md, "idempotency").
+        let request_id = Uuid::new_v4();
+        let started = std::time::Instant::now();
+        let result = send(
+            inner.tokens.as_ref(),
+            Tenant::Partner,
+            Resource::PartnerCenter,
+            &inner.options.retry,
+            &inner.stats,
+            |token| {
+                let mut builder = inner
+                    .http
+                    .get(request.url.clone())
+                    .bearer_auth(token.expose_secret())
+                    .header("Accept", "application/json")
+                    .header("MS-RequestId", request_id.to_string())
+                    .header("MS-CorrelationId", correlation_id.to_string())
+                    .header("X-Locale", &inner.options.locale);
+                if let Some(name) = &inner.options.application_name {
+                    builder = builder.header("MS-PartnerCenter-Application", name);
+                }
+                for (key, value) in &request.headers {
+                    builder = builder.header(key.as_str(), value.as_str());
+                }
+                builder
+            },
+        )
+        .await;
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match result {
+            Ok(response) if response.status.is_success() => {
+                tracing::debug!(
+                    http.status = response.status.as_u16(),
+                    duration_ms,
+                    ms.request_id = %request_id,
+                    ms.correlation_id = %correlation_id,
+                    "Partner Center GET {}",
+                    request.url.path()
+                );
+                Ok(response.body)
+            }
+            Ok(response) => Err(api_error(
+                response.status.as_u16(),
+                &response.headers,
+                &response.body,
+                request_id,
+                correlation_id,
+            )),
+            Err(SendError::Token(e)) => Err(PartnerCenterError::Token(e)),
+            Err(SendError::Transport(e)) => Err(PartnerCenterError::Transport(e)),
+            Err(SendError::GaveUp {
+                status,
+                headers,
+                body,
+                attempts,
+            }) => {
+                let message = serde_json::from_slice::<ThrottleBody>(&body)
+                    .map(|b| b.message)
+                    .ok()
+                    .or_else(|| {
+                        serde_json::from_slice::<ApiFault>(&body)
+                            .ok()
+                            .map(|f| f.description)
+                    })
+                    .filter(|m| !m.is_empty());
+                Err(PartnerCenterError::GaveUp {
+                    status: status.as_u16(),
+                    attempts,
+                    retry_after: crate::http::retry_after(&headers),
+                    message,
+                })
+            }
+        }
+    }
+}
+
+fn api_error(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    request_id: Uuid,
+    correlation_id: Uuid,
+) -> PartnerCenterError {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let fault = serde_json::from_slice::<ApiFault>(body).unwrap_or_else(|_| ApiFault {
+        description: String::from_utf8_lossy(body).chars().take(512).collect(),
+        ..ApiFault::default()
+    });
+    PartnerCenterError::Api {
+        status,
+        fault,
+        request_id: header("MS-RequestId").or_else(|| Some(request_id.to_string())),
+        correlation_id: header("MS-CorrelationId").or_else(|| Some(correlation_id.to_string())),
+    }
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8], what: &'static str) -> Result<T, PartnerCenterError> {
+    serde_json::from_slice(body).map_err(|e| PartnerCenterError::Decode {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+/// Percent-encodes one path segment (IDs come from users).
+pub(crate) fn segment(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_partner_centers_documented_body() {
+        let body = br#"{"code": 3000, "description": "Partner Organization with partner_id 9999999 could not be found", "data": [], "source": "PartnerFD"}"#;
+        let e = api_error(404, &HeaderMap::new(), body, Uuid::nil(), Uuid::nil());
+        assert_eq!(
+            e.to_string(),
+            "Partner Center answered HTTP 404 (code 3000): Partner Organization with partner_id 9999999 could not be found (MS-RequestId 00000000-0000-0000-0000-000000000000, MS-CorrelationId 00000000-0000-0000-0000-000000000000)"
+        );
+        assert_eq!(e.remedy(), Remedy::None);
+    }
+
+    #[test]
+    fn mfa_required_maps_to_the_mfa_remedy() {
+        let body = br#"{"code": 10001, "description": "Authentication failed. MFA required", "data": [], "source": "PartnerFD"}"#;
+        let e = api_error(401, &HeaderMap::new(), body, Uuid::nil(), Uuid::nil());
+        assert_eq!(e.remedy(), Remedy::Mfa);
+    }
+
+    #[test]
+    fn the_customer_filter_is_the_documented_json() {
+        assert_eq!(
+            CustomerFilter::DomainStartsWith("fab".into()).to_json(),
+            r#"{"Field":"Domain","Operator":"starts_with","Value":"fab"}"#
+        );
+    }
+
+    #[test]
+    fn a_collection_page_keeps_its_next_link_and_headers() {
+        let page: Collection<Customer> = serde_json::from_str(
+            r#"{"totalCount":1,"items":[{"id":"c1","companyProfile":{"tenantId":"c1","domain":"a.onmicrosoft.com","companyName":"A"},"relationshipToPartner":"reseller","attributes":{"objectType":"Customer"}}],
+               "links":{"next":{"uri":"/v1/customers?size=1&seekOperation=Next","method":"GET","headers":[{"key":"MS-ContinuationToken","value":"abc"}]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(page.items[0].company_profile.company_name, "A");
+        assert!(page.items[0].other.contains_key("attributes"));
+        let next = page.links.next.unwrap();
+        assert_eq!(next.headers[0].key, "MS-ContinuationToken");
+    }
+}
