@@ -1,25 +1,55 @@
-//! `csp-app`: Act for a CSP partner in Partner Center and Microsoft Graph with the consented refresh token (Secure Application Model).
+//! `csp-app`: act for a CSP partner in Partner Center and Microsoft Graph with the consented
+//! refresh token (Secure Application Model).
+//!
+//! How a command flows: [`run`] loads and validates configuration (exit 2 on any problem),
+//! builds the one HTTP client and the token broker ([`context::Context`]), then a handler in
+//! [`commands`] (or [`fanout`] for `users list --all-customers`) calls the `common` Partner
+//! Center and Graph clients and renders through [`output`]. Failures become an exit code and a
+//! message naming the remedy ([`failure`]).
 //!
 //! The binary is a thin `main.rs` over [`run`], so tests drive the same code in-process.
+
+pub mod commands;
+pub mod context;
+pub mod failure;
+pub mod fanout;
+pub mod output;
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use common::config::ConfigArgs;
+
+pub use failure::{EXIT_FAILURE, EXIT_PARTIAL, EXIT_RECONSENT};
+pub use output::OutputFormat;
+
+const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  success
+  1  failure (the message names the remedy: GDAP missing, throttled, not found, ...)
+  2  configuration error (every problem is listed)
+  3  the partner must consent again (refresh token expired or revoked, or MFA missing);
+     the message gives the consent URL. `keepalive` and `status` use it for monitoring.
+  4  partial failure: a fan-out over customers finished, but some customers failed
+     (listed on stderr at the end)";
 
 /// Command line of `csp-app`.
 #[derive(Debug, Parser)]
 #[command(
     name = "csp-app",
     version,
-    about = "Act for a CSP partner in Partner Center and Microsoft Graph with the consented refresh token (Secure Application Model)."
+    about = "Act for a CSP partner in Partner Center and Microsoft Graph with the consented refresh token (Secure Application Model).",
+    long_about = "Act for a CSP partner in Partner Center and Microsoft Graph with the consented refresh token (Secure Application Model).\n\nThe refresh token an admin agent consented through partner-consent is read from the configured store (local encrypted file or Key Vault), redeemed for access tokens (at the partner tenant, or at a customer tenant through GDAP) and rotated on every redemption. Run `keepalive` from a scheduler so it never expires from inactivity."
 )]
-#[command(after_help = "Exit status: 0 success, 1 failure, 2 configuration error.")]
+#[command(after_help = EXIT_STATUS_HELP)]
 pub struct Cli {
     /// Configuration sources.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Output format of results (logs and errors go to stderr).
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table, global = true)]
+    pub output: OutputFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -31,6 +61,32 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Show the partner's grant: tenant, app, where the refresh token is stored, when it was
+    /// consented and last rotated, whether MFA was used, and whether it still works (one
+    /// redemption). Exit 0 when healthy, 3 when consent is needed again, 1 otherwise.
+    Status,
+    /// Redeem and rotate the stored refresh token so it never reaches its 90-day inactivity
+    /// expiry. Schedule it (cron, systemd timer) daily or weekly. Exit 3, with the consent URL,
+    /// when the token can no longer be redeemed.
+    Keepalive,
+    /// Partner Center customers.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+    /// GDAP relationships (Microsoft Graph delegatedAdminRelationships, partner tenant).
+    #[command(subcommand)]
+    Gdap(GdapCommand),
+    /// Users of customer tenants (Microsoft Graph through GDAP).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Raw Microsoft Graph requests.
+    #[command(subcommand)]
+    Graph(GraphCommand),
+    /// Raw Partner Center requests.
+    #[command(name = "partner-center", subcommand)]
+    PartnerCenter(PartnerCenterCommand),
+    /// Print a fresh access token to stdout, for scripts (like `az account get-access-token`).
+    /// Treat the output as a secret.
+    Token(TokenArgs),
 }
 
 /// `config` subcommands.
@@ -42,8 +98,174 @@ pub enum ConfigCommand {
     Show,
 }
 
-/// Runs a parsed command line, writing results to `out`.
+/// `customers` subcommands (Partner Center).
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// List the partner's customers (every page).
+    List {
+        /// Only customers whose company name starts with this.
+        #[arg(long, conflicts_with = "domain")]
+        name: Option<String>,
+        /// Only customers whose domain starts with this.
+        #[arg(long)]
+        domain: Option<String>,
+        /// Page size asked of Partner Center (1-500).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=500))]
+        page_size: u32,
+    },
+    /// Show one customer.
+    Show {
+        /// Customer ID (tenant ID).
+        id: String,
+    },
+    /// List a customer's user accounts (Partner Center view).
+    Users {
+        /// Customer ID (tenant ID).
+        #[arg(long)]
+        customer: String,
+    },
+    /// List a customer's subscriptions.
+    Subscriptions {
+        /// Customer ID (tenant ID).
+        #[arg(long)]
+        customer: String,
+    },
+}
+
+/// `gdap` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GdapCommand {
+    /// List GDAP relationships.
+    List {
+        /// Only relationships in this status (active, created, approvalPending, expired, ...).
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show one relationship.
+    Show {
+        /// Relationship ID.
+        id: String,
+    },
+    /// Create a relationship. The creation rules (display name of at most 50 characters and
+    /// unique, duration P1D..P2Y, auto-extend PT0S/P0D/P180D and never with Global
+    /// Administrator, at least one role) are checked before Graph is called.
+    Create {
+        /// Display name (unique among the partner's relationships, at most 50 characters).
+        #[arg(long)]
+        display_name: String,
+        /// The customer's tenant ID (omit to let any customer accept the invitation).
+        #[arg(long)]
+        customer: Option<String>,
+        /// ISO 8601 duration, P1D to P2Y.
+        #[arg(long, default_value = "P730D")]
+        duration: String,
+        /// Role template ID to grant (repeatable), e.g. 88d8e3e3-8f55-4a1e-953a-9b9898b8876b
+        /// (Directory Readers).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Auto-extension: PT0S (none), P0D or P180D.
+        #[arg(long)]
+        auto_extend: Option<String>,
+    },
+    /// Lock a created relationship for the customer's approval and print the approval link to
+    /// send to the customer's Global Administrator.
+    LockForApproval {
+        /// Relationship ID.
+        id: String,
+    },
+}
+
+/// `users` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// List users of one customer, or of every customer (fan-out with bounded concurrency;
+    /// per-customer failures are reported at the end and give exit 4).
+    List(UsersListArgs),
+}
+
+/// `users list` arguments.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("scope").required(true).args(["customer", "all_customers"])))]
+pub struct UsersListArgs {
+    /// Customer tenant ID.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Every customer of the partner (Partner Center customer list).
+    #[arg(long)]
+    pub all_customers: bool,
+    /// Customers worked on at once with --all-customers.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Graph page size ($top).
+    #[arg(long, default_value_t = 999)]
+    pub page_size: u32,
+    /// Properties to return ($select), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub select: Vec<String>,
+}
+
+/// `graph` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GraphCommand {
+    /// Authenticated GET of any Graph path, e.g. `/v1.0/organization`.
+    Get {
+        /// Path (and query) under the Graph base URL.
+        path: String,
+        /// Run in this customer tenant (through GDAP) instead of the partner tenant.
+        #[arg(long)]
+        customer: Option<String>,
+    },
+}
+
+/// `partner-center` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PartnerCenterCommand {
+    /// Authenticated GET of any Partner Center path, e.g. `/v1/customers?size=10`.
+    Get {
+        /// Path (and query) under the Partner Center base URL.
+        path: String,
+    },
+}
+
+/// Which API a token is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TokenResource {
+    /// Partner Center REST API.
+    PartnerCenter,
+    /// The Partner API gateway.
+    PartnerApi,
+    /// Microsoft Graph.
+    Graph,
+}
+
+impl From<TokenResource> for common::cloud::Resource {
+    fn from(r: TokenResource) -> Self {
+        match r {
+            TokenResource::PartnerCenter => Self::PartnerCenter,
+            TokenResource::PartnerApi => Self::PartnerApi,
+            TokenResource::Graph => Self::Graph,
+        }
+    }
+}
+
+/// `token` arguments.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The API.
+    #[arg(long, value_enum)]
+    pub resource: TokenResource,
+    /// A customer tenant (GDAP) instead of the partner tenant.
+    #[arg(long)]
+    pub customer: Option<String>,
+}
+
+/// Runs a parsed command line, writing results to `out` and messages to stderr.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
+    run_with(cli, out, &mut std::io::stderr()).await
+}
+
+/// Like [`run`], with the stream for messages (errors, remedies, the fan-out summary) given.
+pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
     let (loaded, settings) = match common::cli::load_settings_or_report(&cli.config) {
         Ok(pair) => pair,
         Err(code) => return code,
@@ -62,6 +284,13 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(_) => ExitCode::FAILURE,
             }
+        }
+        command => {
+            let ctx = match context::Context::build(&settings).await {
+                Ok(ctx) => ctx,
+                Err(failure) => return failure.report(err),
+            };
+            commands::dispatch(&ctx, command, cli.output, out, err).await
         }
     }
 }

@@ -26,8 +26,8 @@ use uuid::Uuid;
 use crate::cloud::Resource;
 use crate::secret::ExposeSecret as _;
 pub use transport::{
-    CallCounts, CallStats, Remedy, RetryPolicy, SharedTokenSource, StaticToken, Tenant,
-    TokenSource, TokenSourceError,
+    BrokerTokens, CallCounts, CallStats, Remedy, RetryPolicy, SharedTokenSource, StaticToken,
+    Tenant, TokenSource, TokenSourceError,
 };
 use transport::{SendError, resolve_link, send};
 

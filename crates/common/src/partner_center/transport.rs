@@ -20,6 +20,7 @@ use reqwest::header::HeaderMap;
 
 use crate::cloud::Resource;
 use crate::secret::AccessToken;
+use crate::tokens::{BrokerError, TokenBroker};
 
 /// Whose authority issues a token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -110,7 +111,11 @@ pub struct TokenSourceError {
 impl fmt::Display for TokenSourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
-        if let Some(url) = &self.consent_url {
+        if let Some(url) = self
+            .consent_url
+            .as_ref()
+            .filter(|u| !self.message.contains(u.as_str()))
+        {
             write!(f, " — consent again at {url}")?;
         }
         Ok(())
@@ -349,6 +354,68 @@ impl TokenSource for StaticToken {
 
 /// Shared handle to a token source.
 pub type SharedTokenSource = Arc<dyn TokenSource>;
+
+/// The token broker as a [`TokenSource`]: app + user tokens through one partner's stored grant,
+/// redeemed at the partner's authority ([`Tenant::Partner`]) or at a customer's (GDAP).
+#[derive(Clone, Debug)]
+pub struct BrokerTokens {
+    broker: TokenBroker,
+    partner: String,
+}
+
+impl BrokerTokens {
+    /// Tokens for `partner`'s grant (the partner tenant ID).
+    pub fn new(broker: TokenBroker, partner: impl Into<String>) -> Self {
+        Self {
+            broker,
+            partner: partner.into(),
+        }
+    }
+
+    /// The partner tenant.
+    pub fn partner(&self) -> &str {
+        &self.partner
+    }
+}
+
+impl TokenSource for BrokerTokens {
+    fn token<'a>(
+        &'a self,
+        tenant: Tenant<'a>,
+        resource: Resource,
+    ) -> BoxFuture<'a, Result<AccessToken, TokenSourceError>> {
+        Box::pin(async move {
+            let tenant = match tenant {
+                Tenant::Partner => self.partner.as_str(),
+                Tenant::Customer(id) => id,
+            };
+            self.broker
+                .delegated_token(&self.partner, tenant, resource)
+                .await
+                .map_err(|e| TokenSourceError::from(&e))
+        })
+    }
+}
+
+impl From<&BrokerError> for TokenSourceError {
+    fn from(e: &BrokerError) -> Self {
+        use crate::entra::Remedy as Entra;
+        let remedy = match e.remedy() {
+            Entra::Reconsent => Remedy::Reconsent,
+            Entra::Mfa => Remedy::Mfa,
+            Entra::CustomerConsent => Remedy::CustomerConsent,
+            Entra::GdapAccess => Remedy::GdapAccess,
+            Entra::WrongClient | Entra::FixCredential => Remedy::FixConfiguration,
+            Entra::RetryLater => Remedy::RetryLater,
+            Entra::None => Remedy::None,
+        };
+        Self {
+            remedy,
+            message: e.to_string(),
+            consent_url: e.consent_page().map(ToString::to_string),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,238 @@
+//! Rendering results: `table` for people, `json` (one document) and `ndjson` (one object per
+//! line, streamed) for `jq` and scripts.
+//!
+//! Lists are written as they arrive in `json` and `ndjson` (a JSON array is streamed element by
+//! element), so memory stays flat on large fan-outs; `table` needs every row to size its columns
+//! and is meant for people.
+
+use std::io::{self, Write};
+
+use serde_json::Value;
+
+/// `--output`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// One JSON document (an array for lists).
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+/// A column of a table: its header and the JSON pointer of its value (`/companyProfile/domain`).
+pub type Column = (&'static str, &'static str);
+
+/// Renders a value for a table cell: strings as they are, `null` as empty, anything else as JSON.
+fn cell(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Writes a list of objects, one at a time.
+pub struct ListWriter<'a> {
+    format: OutputFormat,
+    out: &'a mut dyn Write,
+    columns: &'static [Column],
+    rows: Vec<Vec<String>>,
+    count: usize,
+}
+
+impl std::fmt::Debug for ListWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListWriter")
+            .field("format", &self.format)
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> ListWriter<'a> {
+    /// A writer for `format`; `columns` are used by `table`.
+    pub fn new(format: OutputFormat, out: &'a mut dyn Write, columns: &'static [Column]) -> Self {
+        Self {
+            format,
+            out,
+            columns,
+            rows: Vec::new(),
+            count: 0,
+        }
+    }
+
+    /// Writes one item.
+    pub fn item(&mut self, value: &Value) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Table => {
+                self.rows.push(
+                    self.columns
+                        .iter()
+                        .map(|(_, pointer)| cell(value.pointer(pointer)))
+                        .collect(),
+                );
+            }
+            OutputFormat::Json => {
+                self.out
+                    .write_all(if self.count == 0 { b"[\n  " } else { b",\n  " })?;
+                serde_json::to_writer(&mut *self.out, value)?;
+            }
+            OutputFormat::Ndjson => {
+                serde_json::to_writer(&mut *self.out, value)?;
+                self.out.write_all(b"\n")?;
+            }
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// How many items were written.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Ends the list (closes the JSON array, prints the table).
+    pub fn finish(self) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Table => write_table(self.out, self.columns, &self.rows),
+            OutputFormat::Json if self.count == 0 => self.out.write_all(b"[]\n"),
+            OutputFormat::Json => self.out.write_all(b"\n]\n"),
+            OutputFormat::Ndjson => Ok(()),
+        }?;
+        self.out.flush()
+    }
+}
+
+fn write_table(out: &mut dyn Write, columns: &[Column], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = columns.iter().map(|(h, _)| h.chars().count()).collect();
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| -> String {
+        let parts: Vec<String> = cells
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        parts.join("  ").trim_end().to_owned()
+    };
+    writeln!(out, "{}", line(&mut columns.iter().map(|(h, _)| *h)))?;
+    for row in rows {
+        writeln!(out, "{}", line(&mut row.iter().map(String::as_str)))?;
+    }
+    Ok(())
+}
+
+/// Writes one object: `table` shows `fields` as `FIELD  VALUE` lines (every top-level field
+/// when `fields` is empty), `json` pretty-prints, `ndjson` writes one line.
+pub fn write_object(
+    format: OutputFormat,
+    out: &mut dyn Write,
+    fields: &[Column],
+    value: &Value,
+) -> io::Result<()> {
+    match format {
+        OutputFormat::Table => {
+            let pairs: Vec<(String, String)> = if fields.is_empty() {
+                match value {
+                    Value::Object(map) => map
+                        .iter()
+                        .map(|(k, v)| (k.clone(), cell(Some(v))))
+                        .collect(),
+                    other => vec![(String::new(), cell(Some(other)))],
+                }
+            } else {
+                fields
+                    .iter()
+                    .map(|(h, p)| ((*h).to_owned(), cell(value.pointer(p))))
+                    .collect()
+            };
+            let width = pairs
+                .iter()
+                .map(|(k, _)| k.chars().count())
+                .max()
+                .unwrap_or(0);
+            for (k, v) in pairs {
+                writeln!(out, "{}", format!("{k:<width$}  {v}").trim_end())?;
+            }
+        }
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, value)?;
+            out.write_all(b"\n")?;
+        }
+        OutputFormat::Ndjson => {
+            serde_json::to_writer(&mut *out, value)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()
+}
+
+/// Writes an arbitrary JSON document (raw GETs): pretty for `table` and `json`, one line for
+/// `ndjson`.
+pub fn write_document(format: OutputFormat, out: &mut dyn Write, value: &Value) -> io::Result<()> {
+    match format {
+        OutputFormat::Table | OutputFormat::Json => serde_json::to_writer_pretty(&mut *out, value)?,
+        OutputFormat::Ndjson => serde_json::to_writer(&mut *out, value)?,
+    }
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const COLUMNS: &[Column] = &[("ID", "/id"), ("NAME", "/profile/name")];
+
+    fn render(format: OutputFormat, items: &[Value]) -> String {
+        let mut buf = Vec::new();
+        let mut w = ListWriter::new(format, &mut buf, COLUMNS);
+        for i in items {
+            w.item(i).unwrap();
+        }
+        w.finish().unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn tables_align_columns_and_read_nested_fields() {
+        let items = [
+            json!({"id": "a", "profile": {"name": "Alpha"}}),
+            json!({"id": "bbbb", "profile": {}}),
+        ];
+        assert_eq!(
+            render(OutputFormat::Table, &items),
+            "ID    NAME\na     Alpha\nbbbb\n"
+        );
+    }
+
+    #[test]
+    fn json_lists_are_valid_arrays_even_when_empty() {
+        let items = [json!({"id": "a"}), json!({"id": "b"})];
+        let text = render(OutputFormat::Json, &items);
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            json!([{"id": "a"}, {"id": "b"}])
+        );
+        assert_eq!(render(OutputFormat::Json, &[]), "[]\n");
+    }
+
+    #[test]
+    fn ndjson_writes_one_object_per_line() {
+        let items = [json!({"id": "a"}), json!({"id": "b"})];
+        assert_eq!(
+            render(OutputFormat::Ndjson, &items),
+            "{\"id\":\"a\"}\n{\"id\":\"b\"}\n"
+        );
+    }
+}
