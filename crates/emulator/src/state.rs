@@ -78,28 +78,44 @@ pub struct Directory {
 impl Directory {
     /// A tenant by ID or domain (case-insensitive).
     pub fn tenant(&self, id_or_domain: &str) -> Option<&TenantSeed> {
-        self.tenants
-            .iter()
-            .find(|t| t.id.eq_ignore_ascii_case(id_or_domain) || t.domain.eq_ignore_ascii_case(id_or_domain))
+        self.tenants.iter().find(|t| {
+            t.id.eq_ignore_ascii_case(id_or_domain) || t.domain.eq_ignore_ascii_case(id_or_domain)
+        })
     }
     /// A user by object ID or UPN.
     pub fn user(&self, id_or_upn: &str) -> Option<&UserSeed> {
-        self.users.iter().find(|u| u.id.eq_ignore_ascii_case(id_or_upn) || u.upn.eq_ignore_ascii_case(id_or_upn))
+        self.users
+            .iter()
+            .find(|u| u.id.eq_ignore_ascii_case(id_or_upn) || u.upn.eq_ignore_ascii_case(id_or_upn))
     }
     /// An app by app ID.
     pub fn app(&self, app_id: &str) -> Option<&App> {
-        self.apps.iter().find(|a| a.seed.app_id.eq_ignore_ascii_case(app_id))
+        self.apps
+            .iter()
+            .find(|a| a.seed.app_id.eq_ignore_ascii_case(app_id))
     }
     /// The service principal of an app in a tenant.
     pub fn service_principal(&self, tenant: &str, app_id: &str) -> Option<&ServicePrincipalSeed> {
-        self.service_principals.iter().find(|s| s.tenant == tenant && s.app_id.eq_ignore_ascii_case(app_id))
+        self.service_principals
+            .iter()
+            .find(|s| s.tenant == tenant && s.app_id.eq_ignore_ascii_case(app_id))
     }
     /// Whether Admin Agents of `partner` have delegated admin access to `customer`.
     pub fn has_delegated_access(&self, customer: &str, partner: &str) -> bool {
-        self.tenant(customer).is_some_and(|t| t.delegated_admin.iter().any(|p| p.eq_ignore_ascii_case(partner)))
+        self.tenant(customer).is_some_and(|t| {
+            t.delegated_admin
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(partner))
+        })
     }
     /// Delegated scopes `app` holds on `resource_app_id` for `user` in `tenant` (admin + user consent).
-    pub fn consented_scopes(&self, tenant: &str, app_id: &str, user: &str, resource_app_id: &str) -> BTreeSet<String> {
+    pub fn consented_scopes(
+        &self,
+        tenant: &str,
+        app_id: &str,
+        user: &str,
+        resource_app_id: &str,
+    ) -> BTreeSet<String> {
         self.consents
             .iter()
             .filter(|c| c.tenant == tenant && c.app_id.eq_ignore_ascii_case(app_id))
@@ -200,7 +216,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl State {
-    pub(crate) fn new(seed: &Seed, port: u16, signing: SigningKey, lifetimes: Lifetimes) -> anyhow::Result<Self> {
+    pub(crate) fn new(
+        seed: &Seed,
+        port: u16,
+        signing: SigningKey,
+        lifetimes: Lifetimes,
+    ) -> anyhow::Result<Self> {
         let mut apps = Vec::new();
         for a in &seed.apps {
             let certificates = a
@@ -208,7 +229,10 @@ impl State {
                 .iter()
                 .map(|p| CertificateCredential::from_pem(p))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            apps.push(App { seed: a.clone(), certificates });
+            apps.push(App {
+                seed: a.clone(),
+                certificates,
+            });
         }
         let consents = seed
             .consents
@@ -235,7 +259,11 @@ impl State {
                 service_principals: seed.service_principals.clone(),
                 consents,
             }),
-            resources: crate::resources::well_known(port),
+            // Part 2: the seed's `partner_center.entra_requires_mfa` sets Partner Center's MFA policy.
+            resources: crate::partner_data::apply_resource_settings(
+                crate::resources::well_known(port),
+                &seed.partner_center,
+            ),
             signing,
             clock_offset_ms: AtomicI64::new(0),
             lifetimes,
@@ -264,12 +292,16 @@ impl State {
 
     /// Read access to the directory.
     pub fn directory(&self) -> RwLockReadGuard<'_, Directory> {
-        self.directory.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.directory
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Write access to the directory.
     pub fn directory_mut(&self) -> RwLockWriteGuard<'_, Directory> {
-        self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.directory
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Well-known resource apps.
@@ -289,7 +321,8 @@ impl State {
 
     /// The emulator's clock as a date-time.
     pub fn now_datetime(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::now_utc() + time::Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
+        time::OffsetDateTime::now_utc()
+            + time::Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
     }
 
     /// Move the emulator's clock forward.
@@ -300,7 +333,9 @@ impl State {
 
     /// How far the clock has been advanced.
     pub fn clock_offset(&self) -> Duration {
-        Duration::from_millis(u64::try_from(self.clock_offset_ms.load(Ordering::Relaxed)).unwrap_or(0))
+        Duration::from_millis(
+            u64::try_from(self.clock_offset_ms.load(Ordering::Relaxed)).unwrap_or(0),
+        )
     }
 
     /// Count one request under `key`.
@@ -344,10 +379,15 @@ impl State {
     /// relationships toggle this). Returns false if the customer is unknown.
     pub fn set_delegated_access(&self, customer: &str, partner: &str, allowed: bool) -> bool {
         let mut dir = self.directory_mut();
-        let Some(t) = dir.tenants.iter_mut().find(|t| t.id.eq_ignore_ascii_case(customer)) else {
+        let Some(t) = dir
+            .tenants
+            .iter_mut()
+            .find(|t| t.id.eq_ignore_ascii_case(customer))
+        else {
             return false;
         };
-        t.delegated_admin.retain(|p| !p.eq_ignore_ascii_case(partner));
+        t.delegated_admin
+            .retain(|p| !p.eq_ignore_ascii_case(partner));
         if allowed {
             t.delegated_admin.push(partner.to_string());
         }
@@ -360,14 +400,18 @@ impl State {
     }
 
     /// Record a delegated consent (admin consent when `user` is `None`).
-    pub fn grant_consent(&self, tenant: &str, app_id: &str, user: Option<&str>, scopes: &[PermissionSeed]) {
+    pub fn grant_consent(
+        &self,
+        tenant: &str,
+        app_id: &str,
+        user: Option<&str>,
+        scopes: &[PermissionSeed],
+    ) {
         let mut dir = self.directory_mut();
         let map = to_scope_map(scopes);
-        if let Some(existing) = dir
-            .consents
-            .iter_mut()
-            .find(|c| c.tenant == tenant && c.app_id.eq_ignore_ascii_case(app_id) && c.user.as_deref() == user)
-        {
+        if let Some(existing) = dir.consents.iter_mut().find(|c| {
+            c.tenant == tenant && c.app_id.eq_ignore_ascii_case(app_id) && c.user.as_deref() == user
+        }) {
             for (r, s) in map {
                 existing.scopes.entry(r).or_default().extend(s);
             }
@@ -389,8 +433,12 @@ impl State {
             .map(|p| CertificateCredential::from_pem(p))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mut dir = self.directory_mut();
-        dir.apps.retain(|a| !a.seed.app_id.eq_ignore_ascii_case(&app.app_id));
-        dir.apps.push(App { seed: app, certificates });
+        dir.apps
+            .retain(|a| !a.seed.app_id.eq_ignore_ascii_case(&app.app_id));
+        dir.apps.push(App {
+            seed: app,
+            certificates,
+        });
         Ok(())
     }
 
@@ -411,15 +459,23 @@ impl State {
     /// Add (or replace) a service principal.
     pub fn add_service_principal(&self, sp: ServicePrincipalSeed) {
         let mut dir = self.directory_mut();
-        dir.service_principals.retain(|s| !(s.tenant == sp.tenant && s.app_id == sp.app_id));
+        dir.service_principals
+            .retain(|s| !(s.tenant == sp.tenant && s.app_id == sp.app_id));
         dir.service_principals.push(sp);
     }
 
     /// Validate a bearer access token issued by this emulator for one of `expected`
     /// resources: signature, expiry and not-before on the emulator's clock, issuer (v1 or v2
     /// form of the token's tenant), audience. Graph / Partner Center reuse this.
-    pub fn validate_access_token(&self, token: &str, expected: &[ResourceKind]) -> Result<ValidatedToken, TokenRejection> {
-        let claims = self.signing.verify(token).map_err(|_| TokenRejection::BadSignature)?;
+    pub fn validate_access_token(
+        &self,
+        token: &str,
+        expected: &[ResourceKind],
+    ) -> Result<ValidatedToken, TokenRejection> {
+        let claims = self
+            .signing
+            .verify(token)
+            .map_err(|_| TokenRejection::BadSignature)?;
         let now = self.now();
         let num = |k: &str| claims.get(k).and_then(serde_json::Value::as_i64);
         let text = |k: &str| claims.get(k).and_then(|v| v.as_str()).map(str::to_string);
@@ -434,7 +490,10 @@ impl State {
         }
         let tid = text("tid").unwrap_or_default();
         let iss = text("iss").unwrap_or_default();
-        let allowed = [format!("https://sts.windows.net/{tid}/"), format!("{}/{tid}/v2.0", self.authority_host())];
+        let allowed = [
+            format!("https://sts.windows.net/{tid}/"),
+            format!("{}/{tid}/v2.0", self.authority_host()),
+        ];
         if !allowed.contains(&iss) {
             return Err(TokenRejection::Issuer(iss));
         }
@@ -445,8 +504,15 @@ impl State {
             .ok_or_else(|| TokenRejection::Audience(aud.clone()))?;
         let list = |k: &str| -> Vec<String> {
             match claims.get(k) {
-                Some(serde_json::Value::String(s)) => s.split(' ').filter(|x| !x.is_empty()).map(str::to_string).collect(),
-                Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+                Some(serde_json::Value::String(s)) => s
+                    .split(' ')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                Some(serde_json::Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
                 _ => Vec::new(),
             }
         };
@@ -470,7 +536,9 @@ impl State {
 fn to_scope_map(perms: &[PermissionSeed]) -> BTreeMap<String, BTreeSet<String>> {
     let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for p in perms {
-        map.entry(p.resource.to_ascii_lowercase()).or_default().extend(p.scopes.iter().cloned());
+        map.entry(p.resource.to_ascii_lowercase())
+            .or_default()
+            .extend(p.scopes.iter().cloned());
     }
     map
 }

@@ -339,6 +339,19 @@ pub fn tenants_with_gdap_access(seed: &Seed) -> Vec<TenantSeed> {
     tenants
 }
 
+/// Resource apps with the seed's Partner Center settings applied (its MFA policy).
+pub fn apply_resource_settings(
+    mut resources: Vec<crate::resources::ResourceApp>,
+    settings: &PartnerCenterSettings,
+) -> Vec<crate::resources::ResourceApp> {
+    for r in &mut resources {
+        if r.kind == crate::resources::ResourceKind::PartnerCenter {
+            r.requires_mfa = settings.entra_requires_mfa;
+        }
+    }
+    resources
+}
+
 /// Check the part-2 sections of a seed, adding every problem to `problems`.
 pub fn validate_seed(seed: &Seed, problems: &mut Vec<String>) {
     let tenant = |id: &str| seed.tenants.iter().find(|t| t.id.eq_ignore_ascii_case(id));

@@ -125,6 +125,10 @@ pub struct PartnerCenterSettings {
     pub customers_rate_limit: u32,
     /// Window of the customer limit in seconds (60: 500 requests per minute).
     pub customers_rate_window_secs: u64,
+    /// Whether Entra demands MFA before it issues a user token for Partner Center (a
+    /// Conditional Access policy; default true: AADSTS50076 without MFA). With false, a user
+    /// without MFA gets a token and Partner Center itself refuses it (401, code 900421).
+    pub entra_requires_mfa: bool,
 }
 
 impl Default for PartnerCenterSettings {
@@ -134,6 +138,7 @@ impl Default for PartnerCenterSettings {
             consent_rate_window_secs: 1,
             customers_rate_limit: 500,
             customers_rate_window_secs: 60,
+            entra_requires_mfa: true,
         }
     }
 }

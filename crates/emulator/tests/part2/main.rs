@@ -1,0 +1,9 @@
+//! Part 2 of the emulator: Microsoft Graph and Partner Center, driven over HTTPS with real
+//! tokens from the emulator's own Entra ID. Every test starts its own emulator on port 0.
+
+mod apps;
+mod cross_check;
+mod gdap;
+mod graph_users;
+mod helpers;
+mod partner_center;
