@@ -31,7 +31,7 @@ use azure_security_keyvault_secrets::models::SetSecretParameters;
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 use time::format_description::well_known::Rfc3339;
 
-use crate::cloud::{CloudEndpoints, CloudName, join};
+use crate::cloud::{CloudEndpoints, join};
 use crate::config::{AssertionAlgorithm, KeyVaultIdentity, KeyVaultSettings};
 use crate::entra::CertificateSigner;
 use crate::secret::{ExposeSecret as _, RefreshToken};
@@ -90,9 +90,7 @@ impl KeyVaultStore {
         settings: &KeyVaultSettings,
         cloud: &CloudEndpoints,
         http: reqwest::Client,
-        cloud_name: CloudName,
     ) -> Result<Self, StoreError> {
-        let _ = cloud_name;
         let client_options = || {
             let mut custom = CustomConfiguration::default();
             custom.authority_host = cloud
@@ -164,7 +162,6 @@ impl KeyVaultStore {
                 ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
                     user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
                     client_options: client_options(),
-                    ..ManagedIdentityCredentialOptions::default()
                 }))
                 .map_err(setup("managed identity"))?
             }
@@ -179,7 +176,6 @@ impl KeyVaultStore {
                 client_id: Some(client_id.clone()),
                 tenant_id: Some(tenant_id.clone()),
                 token_file_path: Some(token_file.clone()),
-                ..WorkloadIdentityCredentialOptions::default()
             }))
             .map_err(setup("workload identity"))?,
         };

@@ -226,13 +226,20 @@ struct Inner {
 /// Partner API and Microsoft Graph; keeps the refresh token rotated in its store; caches access
 /// tokens. Cheap to clone; make one per process.
 ///
-/// ```ignore
-/// // partner-consent: start, then finish the consent.
-/// let pending = broker.consent_url(AuthorizeOptions::default());   // redirect to pending.url
+/// ```no_run
+/// # async fn example(broker: common::tokens::TokenBroker, code: String, partner: &str, customer: &str)
+/// # -> Result<(), common::tokens::BrokerError> {
+/// use common::cloud::Resource;
+/// use common::entra::AuthorizeOptions;
+/// use common::secret::AuthCode;
+/// // partner-consent: start (redirect to pending.url, keep `pending` in the state cookie) ...
+/// let pending = broker.consent_url(AuthorizeOptions::default());
+/// // ... and finish at the callback.
 /// let record = broker.store_consent(AuthCode::new(code), &pending).await?;
-/// // csp-app: call Partner Center as the partner, Graph in a customer tenant (GDAP).
-/// let pc = broker.access_token(&partner_tenant, Resource::PartnerCenter).await?;
-/// let graph = broker.access_token(&customer_tenant, Resource::Graph).await?;
+/// // csp-app: Partner Center as the partner, Graph in a customer tenant (GDAP).
+/// let pc = broker.access_token(partner, Resource::PartnerCenter).await?;
+/// let graph = broker.access_token(customer, Resource::Graph).await?;
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct TokenBroker {
@@ -296,7 +303,6 @@ impl TokenBroker {
                 kv,
                 &settings.cloud,
                 http.clone(),
-                settings.cloud.name,
             )?),
         };
         Ok(Self::new(
@@ -508,11 +514,11 @@ impl TokenBroker {
     pub async fn status(&self, partner: &str) -> GrantStatus {
         let state = self.grant_state(partner);
         let mut g = state.lock().await;
-        if g.current.is_none() {
-            if let Ok(Some(stored)) = self.inner.store.get(partner).await {
-                g.current = Some(stored);
-                g.persisted = true;
-            }
+        if g.current.is_none()
+            && let Ok(Some(stored)) = self.inner.store.get(partner).await
+        {
+            g.current = Some(stored);
+            g.persisted = true;
         }
         GrantStatus {
             tenant_id: partner.to_owned(),

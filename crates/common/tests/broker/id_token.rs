@@ -1,0 +1,251 @@
+//! ID-token validation against the emulator's keys.
+
+use base64::Engine as _;
+use common::cloud::Resource;
+use common::config::EndpointVersion;
+use common::entra::{
+    AuthorizeOptions, EntraClient, ExpectedIdToken, IdToken, IdTokenError, IdTokenValidator,
+    TokenTarget,
+};
+use common::secret::AuthCode;
+use emulator::seed::ids;
+use url::Url;
+
+use crate::helpers::{ADMIN, Cred, Env, REDIRECT, spawn};
+
+/// Signs in and returns (ID token, nonce).
+async fn id_token(env: &Env, version: EndpointVersion) -> (IdToken, String) {
+    let client = EntraClient::new(
+        env.http.clone(),
+        env.cloud.authority_host.clone(),
+        ids::CSP_APP,
+        env.credential(Cred::Secret),
+        version,
+    );
+    let target = TokenTarget::delegated(&env.cloud, version, Resource::PartnerCenter).unwrap();
+    let pending = client.authorize_url(
+        "common",
+        &Url::parse(REDIRECT).unwrap(),
+        &target,
+        &AuthorizeOptions::default(),
+    );
+    let code = env.sign_in(&pending, ADMIN).await;
+    let response = client
+        .redeem_code(&AuthCode::new(code), &pending)
+        .await
+        .unwrap();
+    (response.id_token.unwrap(), pending.nonce)
+}
+
+fn validator(env: &Env, version: EndpointVersion, client_id: &str) -> IdTokenValidator {
+    IdTokenValidator::new(
+        env.http.clone(),
+        &env.cloud.authority_host,
+        "common",
+        version,
+        client_id,
+    )
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[tokio::test]
+async fn a_valid_v1_id_token_gives_tenant_user_and_mfa() {
+    let env = spawn().await;
+    let (token, nonce) = id_token(&env, EndpointVersion::V1).await;
+    let user = validator(&env, EndpointVersion::V1, ids::CSP_APP)
+        .validate(
+            &token,
+            ExpectedIdToken {
+                nonce: &nonce,
+                tenant: Some(ids::PARTNER_TENANT),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(user.tenant_id, ids::PARTNER_TENANT);
+    assert_eq!(user.object_id, ids::PARTNER_ADMIN);
+    assert_eq!(user.upn.as_deref(), Some(ADMIN));
+    assert_eq!(user.mfa, Some(true));
+}
+
+#[tokio::test]
+async fn a_valid_v2_id_token_matches_the_tenantid_issuer_template() {
+    let env = spawn().await;
+    let (token, nonce) = id_token(&env, EndpointVersion::V2).await;
+    let user = validator(&env, EndpointVersion::V2, ids::CSP_APP)
+        .validate(
+            &token,
+            ExpectedIdToken {
+                nonce: &nonce,
+                tenant: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(user.tenant_id, ids::PARTNER_TENANT);
+    assert_eq!(user.upn.as_deref(), Some(ADMIN));
+}
+
+#[tokio::test]
+async fn validation_rejects_a_wrong_nonce() {
+    let env = spawn().await;
+    let (token, _) = id_token(&env, EndpointVersion::V1).await;
+    let err = validator(&env, EndpointVersion::V1, ids::CSP_APP)
+        .validate(
+            &token,
+            ExpectedIdToken {
+                nonce: "another-nonce",
+                tenant: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, IdTokenError::Nonce);
+}
+
+#[tokio::test]
+async fn validation_rejects_a_wrong_audience() {
+    let env = spawn().await;
+    let (token, nonce) = id_token(&env, EndpointVersion::V1).await;
+    let err = validator(&env, EndpointVersion::V1, ids::CPV_APP)
+        .validate(
+            &token,
+            ExpectedIdToken {
+                nonce: &nonce,
+                tenant: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        IdTokenError::Audience {
+            found: ids::CSP_APP.into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn validation_rejects_a_wrong_issuer() {
+    let env = spawn().await;
+    // A v1 token (iss https://sts.windows.net/{tid}/) checked against the v2 issuer.
+    let (token, nonce) = id_token(&env, EndpointVersion::V1).await;
+    let err = validator(&env, EndpointVersion::V2, ids::CSP_APP)
+        .validate(
+            &token,
+            ExpectedIdToken {
+                nonce: &nonce,
+                tenant: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        IdTokenError::Issuer {
+            expected: format!("{}/{}/v2.0", env.emu.authority_host(), ids::PARTNER_TENANT),
+            found: format!("https://sts.windows.net/{}/", ids::PARTNER_TENANT),
+        }
+    );
+}
+
+#[tokio::test]
+async fn validation_rejects_a_forged_signature() {
+    let env = spawn().await;
+    let (token, nonce) = id_token(&env, EndpointVersion::V1).await;
+    // Change one claim, keep header and signature.
+    let parts: Vec<&str> = token.as_str().split('.').collect();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    claims["oid"] = serde_json::json!("00000000-0000-0000-0000-000000000000");
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(claims.to_string()),
+        parts[2]
+    );
+    let err = validator(&env, EndpointVersion::V1, ids::CSP_APP)
+        .validate(
+            &IdToken::new(forged),
+            ExpectedIdToken {
+                nonce: &nonce,
+                tenant: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, IdTokenError::Signature);
+}
+
+#[tokio::test]
+async fn validation_rejects_a_token_signed_by_an_unknown_key() {
+    let env = spawn().await;
+    let (token, nonce) = id_token(&env, EndpointVersion::V1).await;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = token.as_str().split('.').collect();
+    let claims: serde_json::Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    let cert = crate::helpers::test_cert();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("attacker-key".into());
+    let forged = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(cert.key_pem.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let err = validator(&env, EndpointVersion::V1, ids::CSP_APP)
+        .validate(
+            &IdToken::new(forged),
+            ExpectedIdToken {
+                nonce: &nonce,
+                tenant: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, IdTokenError::UnknownKey("attacker-key".into()));
+}
+
+#[tokio::test]
+async fn validation_rejects_an_expired_token() {
+    let env = spawn().await;
+    let (token, nonce) = id_token(&env, EndpointVersion::V2).await;
+    let v = validator(&env, EndpointVersion::V2, ids::CSP_APP);
+    let later = now() + 3 * 3600;
+    let err = v
+        .validate_at(
+            &token,
+            ExpectedIdToken {
+                nonce: &nonce,
+                tenant: None,
+            },
+            later,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, IdTokenError::Expired { now, .. } if now == later),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn validation_rejects_a_token_from_another_tenant_when_one_is_required() {
+    let env = spawn().await;
+    let (token, nonce) = id_token(&env, EndpointVersion::V1).await;
+    let err = validator(&env, EndpointVersion::V1, ids::CSP_APP)
+        .validate(
+            &token,
+            ExpectedIdToken {
+                nonce: &nonce,
+                tenant: Some(ids::CUSTOMER_FABRIKAM),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IdTokenError::Tenant { .. }), "{err:?}");
+}

@@ -1,0 +1,9 @@
+//! Token broker tests against the emulator (`crates/emulator`): every test starts its own.
+
+mod concurrency;
+mod errors;
+mod grants;
+mod helpers;
+mod id_token;
+mod key_vault;
+mod logs;
