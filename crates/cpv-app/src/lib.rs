@@ -1,12 +1,35 @@
 //! `cpv-app`: Onboard and manage customer tenants for a Control Panel Vendor with the partners' consented refresh tokens (Secure Application Model).
 //!
 //! The binary is a thin `main.rs` over [`run`], so tests drive the same code in-process.
+//!
+//! How a command flows: configuration is loaded and validated ([`common::cli`]); an [`App`] holds
+//! the token broker (one stored refresh token per partner), a Partner Center client per partner
+//! and the Graph client with the application's app-only tokens ([`context`]); the command works
+//! per partner and per customer ([`consent`], [`partners`], [`users`]), so one partner's or one
+//! customer's failure is reported on its own line while the others go on ([`report`]); results are
+//! rendered as a table, JSON or NDJSON ([`output`]).
+
+pub mod consent;
+pub mod context;
+pub mod grants;
+pub mod limiter;
+pub mod output;
+pub mod partners;
+pub mod report;
+pub mod users;
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use common::config::ConfigArgs;
+
+pub use context::{App, AppOptions};
+use grants::{Grant, Grants};
+pub use output::OutputFormat;
+
+/// Partner Center's documented limit on application consents, per application ID.
+pub const PARTNER_CENTER_CONSENT_RPS: u32 = 50;
 
 /// Command line of `cpv-app`.
 #[derive(Debug, Parser)]
@@ -15,11 +38,26 @@ use common::config::ConfigArgs;
     version,
     about = "Onboard and manage customer tenants for a Control Panel Vendor with the partners' consented refresh tokens (Secure Application Model)."
 )]
-#[command(after_help = "Exit status: 0 success, 1 failure, 2 configuration error.")]
+#[command(after_help = "\
+Exit status:
+  0  success
+  1  failure
+  2  configuration or usage error (the report names every problem)
+  3  a partner must consent again (refresh token expired or revoked, or MFA missing); the output
+     names the partner and its consent link
+  4  partial failure: some customers or partners failed while the others succeeded (each failure
+     is reported on its own line)")]
 pub struct Cli {
     /// Configuration sources.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Partner tenant whose stored consent to use (repeatable). Default: every partner in
+    /// partner.allowed_tenants.
+    #[arg(long = "partner", value_name = "TENANT", global = true)]
+    pub partners: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table, global = true)]
+    pub output: OutputFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -31,6 +69,15 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Partners whose consent is stored.
+    #[command(subcommand)]
+    Partners(PartnersCommand),
+    /// Application consents in the partners' customer tenants (Partner Center).
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Users of a customer tenant (Graph, with the application's app-only token).
+    #[command(subcommand)]
+    Users(UsersCommand),
 }
 
 /// `config` subcommands.
@@ -40,6 +87,98 @@ pub enum ConfigCommand {
     Check,
     /// Print every key with its effective value and where it came from (secrets redacted).
     Show,
+}
+
+/// `partners` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PartnersCommand {
+    /// Each partner's consent time, user and MFA, and whether its refresh token still works (one
+    /// redemption each; a partner whose token expired is reported with its re-consent link).
+    List,
+}
+
+/// Which customers of the partner(s).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct CustomerSelection {
+    /// A customer tenant ID (repeatable); needs exactly one partner.
+    #[arg(long = "customer", value_name = "ID")]
+    pub customers: Vec<String>,
+    /// Every customer of each partner (Partner Center customer list).
+    #[arg(long)]
+    pub all_customers: bool,
+}
+
+/// How many customers at once.
+#[derive(Debug, Args)]
+pub struct FanOut {
+    /// Customers worked on at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Application-consent requests per second, all partners together. Partner Center allows
+    /// 50 per application; the default leaves a margin for network jitter.
+    #[arg(long, default_value_t = 45, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub consent_rate: u32,
+}
+
+/// `consent` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Consent the application in customer tenants (POST /v1/customers/{id}/applicationconsents).
+    /// Idempotent: a consent with the same grants is success; one with other grants is an
+    /// error unless --reset, which deletes and re-creates it.
+    Grant {
+        /// Which customers.
+        #[command(flatten)]
+        customers: CustomerSelection,
+        /// RESOURCE:SCOPES, e.g. graph:User.Read.All,Directory.Read.All (repeatable). RESOURCE is
+        /// `graph` or the resource application's ID.
+        #[arg(long = "grant", value_name = "RESOURCE:SCOPES", required = true)]
+        grants: Vec<Grant>,
+        /// Replace an existing consent: delete it, then grant again.
+        #[arg(long)]
+        reset: bool,
+        /// Concurrency and rate.
+        #[command(flatten)]
+        fan_out: FanOut,
+    },
+    /// Remove the application's consent from customer tenants
+    /// (DELETE /v1/customers/{id}/applicationconsents/{appId}).
+    Remove {
+        /// Which customers.
+        #[command(flatten)]
+        customers: CustomerSelection,
+        /// Concurrency and rate.
+        #[command(flatten)]
+        fan_out: FanOut,
+    },
+    /// Prove the consent works: an app-only token in each customer tenant (client credentials,
+    /// certificate) and one Graph read with it.
+    Verify {
+        /// Which customers.
+        #[command(flatten)]
+        customers: CustomerSelection,
+        /// Concurrency and rate.
+        #[command(flatten)]
+        fan_out: FanOut,
+    },
+}
+
+/// `users` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// List a customer's users (Graph /users with the application's app-only token).
+    List {
+        /// The customer tenant ID.
+        #[arg(long, value_name = "ID")]
+        customer: String,
+    },
+}
+
+fn usage_error(out: &mut dyn Write, message: &str) -> ExitCode {
+    let _ = out.flush();
+    eprintln!("error: {message}");
+    ExitCode::from(common::cli::EXIT_CONFIG_ERROR)
 }
 
 /// Runs a parsed command line, writing results to `out`.
@@ -52,16 +191,117 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
     for warning in settings.warnings() {
         tracing::warn!("{warning}");
     }
-    match cli.command {
+    let consent_rate = match &cli.command {
+        Command::Consent(
+            ConsentCommand::Grant { fan_out, .. }
+            | ConsentCommand::Remove { fan_out, .. }
+            | ConsentCommand::Verify { fan_out, .. },
+        ) => fan_out.consent_rate,
+        _ => PARTNER_CENTER_CONSENT_RPS,
+    };
+    let command = match cli.command {
         Command::Config(ConfigCommand::Check) => {
             let _ = writeln!(out, "configuration is valid (profile {})", loaded.profile);
-            ExitCode::SUCCESS
+            return ExitCode::SUCCESS;
         }
         Command::Config(ConfigCommand::Show) => {
-            match common::cli::write_effective_config(&loaded, out) {
+            return match common::cli::write_effective_config(&loaded, out) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(_) => ExitCode::FAILURE,
+            };
+        }
+        other => other,
+    };
+    let app = match App::new(settings, AppOptions { consent_rate }).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return match e {
+                common::tokens::BrokerError::Config(_) | common::tokens::BrokerError::Store(_) => {
+                    ExitCode::from(common::cli::EXIT_CONFIG_ERROR)
+                }
+                _ => ExitCode::FAILURE,
+            };
+        }
+    };
+    let partners = app.partners(&cli.partners);
+    if partners.is_empty() {
+        return usage_error(
+            out,
+            "no partner: name one with --partner TENANT, or list them in partner.allowed_tenants",
+        );
+    }
+    let format = cli.output;
+    let single_partner = |customers: &[String]| -> Result<(), String> {
+        if !customers.is_empty() && partners.len() != 1 {
+            return Err(format!(
+                "--customer needs exactly one partner, and {} are selected: name it with --partner",
+                partners.len()
+            ));
+        }
+        Ok(())
+    };
+    match command {
+        Command::Config(_) => ExitCode::SUCCESS,
+        Command::Partners(PartnersCommand::List) => {
+            partners::list(&app, &partners, format, out).await
+        }
+        Command::Consent(ConsentCommand::Grant {
+            customers,
+            grants,
+            reset,
+            fan_out,
+        }) => {
+            if let Err(e) = single_partner(&customers.customers) {
+                return usage_error(out, &e);
             }
+            let grants = Grants::new(&grants);
+            let targets = consent::Targets {
+                partners,
+                customers: customers.customers,
+                all: customers.all_customers,
+                check_membership: false,
+            };
+            consent::grant(
+                &app,
+                &targets,
+                &grants,
+                reset,
+                usize::from(fan_out.concurrency),
+                format,
+                out,
+            )
+            .await
+        }
+        Command::Consent(ConsentCommand::Remove { customers, fan_out }) => {
+            if let Err(e) = single_partner(&customers.customers) {
+                return usage_error(out, &e);
+            }
+            let targets = consent::Targets {
+                partners,
+                customers: customers.customers,
+                all: customers.all_customers,
+                check_membership: true,
+            };
+            consent::remove(&app, &targets, usize::from(fan_out.concurrency), format, out).await
+        }
+        Command::Consent(ConsentCommand::Verify { customers, fan_out }) => {
+            if let Err(e) = single_partner(&customers.customers) {
+                return usage_error(out, &e);
+            }
+            let targets = consent::Targets {
+                partners,
+                customers: customers.customers,
+                all: customers.all_customers,
+                check_membership: true,
+            };
+            consent::verify(&app, &targets, usize::from(fan_out.concurrency), format, out).await
+        }
+        Command::Users(UsersCommand::List { customer }) => {
+            if let Err(e) = single_partner(std::slice::from_ref(&customer)) {
+                return usage_error(out, &e);
+            }
+            users::list(&app, &partners[0], &customer.to_ascii_lowercase(), format, out).await
         }
     }
 }

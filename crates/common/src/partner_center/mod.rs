@@ -10,6 +10,7 @@
 //!
 //! Tokens come from a [`TokenSource`] for the partner tenant ([`Tenant::Partner`]).
 
+pub mod consents;
 pub mod transport;
 
 use std::fmt;

@@ -1,0 +1,532 @@
+//! What every command shares: the token broker, the Partner Center and Graph clients, the
+//! application-consent rate limiter, and the translation of failures into remedies.
+//!
+//! Two kinds of tokens are used. Partner Center calls carry an App + User token redeemed from the
+//! *partner's* stored refresh token (one grant per partner: a CPV serves many partners). Graph
+//! calls in a customer tenant carry the CPV application's *own* app-only token (client
+//! credentials with its certificate), which exists only once the application is consented there.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::cloud::Resource;
+use common::config::{AppMode, Settings};
+use common::graph::{GraphClient, GraphError, GraphOptions};
+use common::partner_center::{
+    CallCounts, PartnerCenterClient, PartnerCenterError, PartnerCenterOptions, Remedy,
+    RetryPolicy, Tenant, TokenSource, TokenSourceError,
+};
+use common::secret::{AccessToken, ExposeSecret as _};
+use common::tokens::{BrokerError, BrokerSettings, TokenBroker};
+use futures::future::BoxFuture;
+use serde::Serialize;
+use url::Url;
+
+use crate::limiter::RateLimiter;
+
+/// Why one partner or customer could not be served, and what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// What happened and what to do, in one readable text.
+    pub message: String,
+    /// The remedy, for scripts.
+    pub remedy: Remedy,
+    /// Where the partner's admin agent consents again, when that is the remedy.
+    pub consent_url: Option<String>,
+}
+
+impl Failure {
+    fn new(message: impl Into<String>, remedy: Remedy) -> Self {
+        Self {
+            message: message.into(),
+            remedy,
+            consent_url: None,
+        }
+    }
+
+    /// Whether the partner must consent again (expired or revoked grant, MFA missing).
+    pub fn needs_reconsent(&self) -> bool {
+        matches!(self.remedy, Remedy::Reconsent | Remedy::Mfa)
+    }
+}
+
+/// Entra's remedy in the clients' vocabulary.
+fn remedy_of(e: &BrokerError) -> Remedy {
+    use common::entra::Remedy as Entra;
+    if let BrokerError::Token(t) = e
+        && t.entra().is_some_and(|x| x.has_code(700_016))
+    {
+        // AADSTS700016: the application has no service principal in that tenant.
+        return Remedy::CustomerConsent;
+    }
+    match e.remedy() {
+        Entra::Reconsent => Remedy::Reconsent,
+        Entra::Mfa => Remedy::Mfa,
+        Entra::CustomerConsent => Remedy::CustomerConsent,
+        Entra::GdapAccess => Remedy::GdapAccess,
+        Entra::WrongClient | Entra::FixCredential => Remedy::FixConfiguration,
+        Entra::RetryLater => Remedy::RetryLater,
+        Entra::None => match e {
+            BrokerError::Config(_) => Remedy::FixConfiguration,
+            _ => Remedy::None,
+        },
+    }
+}
+
+fn token_source_error(e: &BrokerError) -> TokenSourceError {
+    TokenSourceError {
+        remedy: remedy_of(e),
+        message: e.to_string(),
+        consent_url: e.consent_page().map(ToString::to_string),
+    }
+}
+
+/// App + User tokens through one partner's stored grant.
+struct PartnerTokens {
+    broker: TokenBroker,
+    partner: String,
+}
+
+impl TokenSource for PartnerTokens {
+    fn token<'a>(
+        &'a self,
+        tenant: Tenant<'a>,
+        resource: Resource,
+    ) -> BoxFuture<'a, Result<AccessToken, TokenSourceError>> {
+        Box::pin(async move {
+            let tenant = match tenant {
+                Tenant::Partner => self.partner.as_str(),
+                Tenant::Customer(id) => id,
+            };
+            self.broker
+                .delegated_token(&self.partner, tenant, resource)
+                .await
+                .map_err(|e| token_source_error(&e))
+        })
+    }
+}
+
+/// The application's own app-only tokens in customer tenants.
+struct AppTokens {
+    broker: TokenBroker,
+}
+
+impl TokenSource for AppTokens {
+    fn token<'a>(
+        &'a self,
+        tenant: Tenant<'a>,
+        resource: Resource,
+    ) -> BoxFuture<'a, Result<AccessToken, TokenSourceError>> {
+        Box::pin(async move {
+            let Tenant::Customer(tenant) = tenant else {
+                return Err(TokenSourceError {
+                    remedy: Remedy::None,
+                    message: "cpv-app calls Graph only in customer tenants".into(),
+                    consent_url: None,
+                });
+            };
+            self.broker
+                .app_only_token(tenant, resource)
+                .await
+                .map_err(|e| token_source_error(&e))
+        })
+    }
+}
+
+/// Attempts of one application-consent call (429, 5xx and transport failures are retried).
+const CONSENT_ATTEMPTS: u32 = 8;
+
+/// The state of a command run.
+pub struct App {
+    settings: Settings,
+    broker: TokenBroker,
+    http: reqwest::Client,
+    consent_page: Url,
+    limiter: RateLimiter,
+    run_id: uuid::Uuid,
+    graph: GraphClient,
+    clients: Mutex<HashMap<String, (PartnerCenterClient, PartnerCenterClient)>>,
+    throttled: AtomicU64,
+    waited_ms: AtomicU64,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("broker", &self.broker)
+            .field("run_id", &self.run_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct AppOptions {
+    /// Application-consent requests per second (all partners together).
+    pub consent_rate: u32,
+}
+
+impl App {
+    /// Builds the broker (application credential, refresh-token store) and the clients.
+    pub async fn new(settings: Settings, options: AppOptions) -> Result<Self, BrokerError> {
+        let http = common::http::build_client(&settings.http)
+            .map_err(|e| BrokerError::Config(e.to_string()))?;
+        let broker = TokenBroker::from_settings(&settings, http.clone()).await?;
+        let consent_page = BrokerSettings::from_settings(&settings).consent_page;
+        let graph_base = settings
+            .cloud
+            .base_url(Resource::Graph)
+            .cloned()
+            .ok_or_else(|| BrokerError::Config("the cloud has no Microsoft Graph".into()))?;
+        let graph = GraphClient::new(
+            graph_base,
+            http.clone(),
+            Arc::new(AppTokens {
+                broker: broker.clone(),
+            }),
+            GraphOptions::default(),
+        );
+        Ok(Self {
+            settings,
+            broker,
+            http,
+            consent_page,
+            limiter: RateLimiter::per_second(options.consent_rate),
+            run_id: uuid::Uuid::new_v4(),
+            graph,
+            clients: Mutex::new(HashMap::new()),
+            throttled: AtomicU64::new(0),
+            waited_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// The application (client) ID.
+    pub fn app_id(&self) -> &str {
+        &self.settings.app.client_id
+    }
+
+    /// The application's display name (sent with consents).
+    pub fn display_name(&self) -> &str {
+        &self.settings.app.display_name
+    }
+
+    /// The broker.
+    pub fn broker(&self) -> &TokenBroker {
+        &self.broker
+    }
+
+    /// The partners to act for: those named with `--partner`, else the configured ones
+    /// (`partner.allowed_tenants`, and `partner.tenant_id` in CSP mode).
+    pub fn partners(&self, named: &[String]) -> Vec<String> {
+        let mut partners: Vec<String> = if named.is_empty() {
+            let p = &self.settings.partner;
+            let own = match self.settings.mode {
+                AppMode::Csp => p.tenant_id.clone(),
+                AppMode::Cpv => None,
+            };
+            p.allowed_tenants.iter().cloned().chain(own).collect()
+        } else {
+            named.to_vec()
+        };
+        for p in &mut partners {
+            p.make_ascii_lowercase();
+        }
+        let mut seen = std::collections::HashSet::new();
+        partners.retain(|p| seen.insert(p.clone()));
+        partners
+    }
+
+    fn clients(&self, partner: &str) -> (PartnerCenterClient, PartnerCenterClient) {
+        let mut map = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        map.entry(partner.to_owned())
+            .or_insert_with(|| {
+                let base = self.settings.cloud.partner_center.clone();
+                let tokens = Arc::new(PartnerTokens {
+                    broker: self.broker.clone(),
+                    partner: partner.to_owned(),
+                });
+                let options = PartnerCenterOptions {
+                    correlation_id: Some(self.run_id),
+                    application_name: Some("cpv-app".into()),
+                    ..PartnerCenterOptions::default()
+                };
+                let reads = PartnerCenterClient::new(
+                    base.clone(),
+                    self.http.clone(),
+                    tokens.clone(),
+                    options.clone(),
+                );
+                // Application consents are throttled by our own limiter, which must see every
+                // 429 to hold all workers: the client itself does not retry.
+                let consents = PartnerCenterClient::new(
+                    base,
+                    self.http.clone(),
+                    tokens,
+                    PartnerCenterOptions {
+                        retry: RetryPolicy::none(),
+                        ..options
+                    },
+                );
+                (reads, consents)
+            })
+            .clone()
+    }
+
+    /// Partner Center as `partner` (reads; retries and throttling handled by the client).
+    pub fn partner_center(&self, partner: &str) -> PartnerCenterClient {
+        self.clients(partner).0
+    }
+
+    /// Graph with the application's app-only tokens.
+    pub fn graph(&self) -> &GraphClient {
+        &self.graph
+    }
+
+    /// Calls counted so far: Partner Center (all partners) and Graph.
+    pub fn call_counts(&self) -> (CallCounts, CallCounts) {
+        let map = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pc = CallCounts::default();
+        for (reads, consents) in map.values() {
+            for s in [reads.stats(), consents.stats()] {
+                pc.requests += s.requests;
+                pc.retries += s.retries;
+                pc.throttled += s.throttled;
+                pc.waited_ms += s.waited_ms;
+            }
+        }
+        pc.waited_ms += self.waited_ms.load(Ordering::Relaxed);
+        (pc, self.graph.stats())
+    }
+
+    /// 429 answers to application-consent calls that were waited out.
+    pub fn throttled_honoured(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+
+    /// An application-consent call as `partner`, paced by the rate limiter; 429 holds every
+    /// worker for `Retry-After`, 5xx and transport failures back off, up to
+    /// [`CONSENT_ATTEMPTS`] attempts.
+    pub async fn consent_call<T, F, Fut>(&self, partner: &str, call: F) -> Result<T, PartnerCenterError>
+    where
+        F: Fn(PartnerCenterClient) -> Fut,
+        Fut: Future<Output = Result<T, PartnerCenterError>>,
+    {
+        let client = self.clients(partner).1;
+        let mut attempt = 1;
+        loop {
+            self.limiter.acquire().await;
+            let result = call(client.clone()).await;
+            let retry = match &result {
+                Err(PartnerCenterError::GaveUp {
+                    status: 429,
+                    retry_after,
+                    ..
+                }) => {
+                    let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                    self.limiter.hold(Instant::now(), wait);
+                    self.throttled.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(
+                        tenant.id = %partner,
+                        wait_ms = wait.as_millis() as u64,
+                        "Partner Center throttled an application consent; holding every worker"
+                    );
+                    Some(Duration::ZERO)
+                }
+                Err(PartnerCenterError::GaveUp { .. } | PartnerCenterError::Transport(_)) => {
+                    Some(Duration::from_millis(250) * 2u32.pow(attempt.min(6)))
+                }
+                _ => None,
+            };
+            match retry {
+                Some(wait) if attempt < CONSENT_ATTEMPTS => {
+                    attempt += 1;
+                    self.waited_ms.fetch_add(
+                        u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        Ordering::Relaxed,
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    /// Checks that `partner`'s grant gives a Partner Center token (one redemption, cached).
+    pub async fn check_partner(&self, partner: &str) -> Result<(), Failure> {
+        self.broker
+            .delegated_token(partner, partner, Resource::PartnerCenter)
+            .await
+            .map(drop)
+            .map_err(|e| self.from_broker(partner, &e))
+    }
+
+    /// The application roles (`roles`) the application's app-only Graph token carries in a
+    /// customer tenant: what an existing consent granted on Microsoft Graph.
+    pub async fn graph_roles(&self, customer: &str) -> Result<Vec<String>, Failure> {
+        let token = self
+            .broker
+            .app_only_token(customer, Resource::Graph)
+            .await
+            .map_err(|e| self.app_token_failure(customer, &e))?;
+        Ok(jwt_roles(token.expose_secret()))
+    }
+
+    /// A partner-side token failure.
+    pub fn from_broker(&self, partner: &str, e: &BrokerError) -> Failure {
+        let remedy = remedy_of(e);
+        let consent_url = e
+            .consent_page()
+            .map(ToString::to_string)
+            .or_else(|| {
+                matches!(remedy, Remedy::Reconsent | Remedy::Mfa)
+                    .then(|| self.consent_page.to_string())
+            });
+        Failure {
+            message: format!("partner {partner}: {e}"),
+            remedy,
+            consent_url,
+        }
+    }
+
+    /// An app-only token failure in a customer tenant.
+    pub fn app_token_failure(&self, customer: &str, e: &BrokerError) -> Failure {
+        let remedy = remedy_of(e);
+        if remedy == Remedy::CustomerConsent {
+            return Failure::new(
+                format!(
+                    "the application is not consented in customer tenant {customer} ({e}): grant it with `cpv-app consent grant --customer {customer} --grant …`"
+                ),
+                remedy,
+            );
+        }
+        Failure::new(
+            format!("no app-only token in customer tenant {customer}: {e}"),
+            remedy,
+        )
+    }
+
+    /// A Partner Center failure for `partner` (and `customer`, when the call was about one).
+    pub fn from_partner_center(
+        &self,
+        partner: &str,
+        customer: Option<&str>,
+        e: &PartnerCenterError,
+    ) -> Failure {
+        match e {
+            PartnerCenterError::Token(t) => Failure {
+                message: format!("partner {partner}: {t}"),
+                remedy: t.remedy,
+                consent_url: t
+                    .consent_url
+                    .clone()
+                    .or_else(|| {
+                        matches!(t.remedy, Remedy::Reconsent | Remedy::Mfa)
+                            .then(|| self.consent_page.to_string())
+                    }),
+            },
+            PartnerCenterError::Api { status, fault, .. }
+                if customer.is_some()
+                    && (fault.code_text() == "20002" || (*status == 404 && fault.code_text() == "1000")) =>
+            {
+                let customer = customer.unwrap_or_default();
+                Failure::new(
+                    format!(
+                        "customer {customer} is not a customer of partner {partner} ({e}): check the customer ID, or name the partner it belongs to with --partner"
+                    ),
+                    Remedy::None,
+                )
+            }
+            e => {
+                let remedy = e.remedy();
+                let mut failure = Failure::new(format!("partner {partner}: {e}"), remedy);
+                match remedy {
+                    Remedy::Mfa => {
+                        failure.message.push_str(&format!(
+                            "; an admin agent of partner {partner} must consent again, signing in with multi-factor authentication, at {}",
+                            self.consent_page
+                        ));
+                        failure.consent_url = Some(self.consent_page.to_string());
+                    }
+                    Remedy::Reconsent => {
+                        failure.message.push_str(&format!(
+                            "; an admin agent of partner {partner} must consent again at {}",
+                            self.consent_page
+                        ));
+                        failure.consent_url = Some(self.consent_page.to_string());
+                    }
+                    Remedy::RetryLater => failure.message.push_str("; try again later"),
+                    _ => {}
+                }
+                failure
+            }
+        }
+    }
+
+    /// A Graph failure in a customer tenant, with the application's app-only token.
+    pub fn from_graph(&self, customer: &str, e: &GraphError) -> Failure {
+        match e {
+            GraphError::Token(t) if t.remedy == Remedy::CustomerConsent => Failure::new(
+                format!(
+                    "the application is not consented in customer tenant {customer} ({t}): grant it with `cpv-app consent grant --customer {customer} --grant …`"
+                ),
+                Remedy::CustomerConsent,
+            ),
+            GraphError::Token(t) => Failure::new(
+                format!("no app-only token in customer tenant {customer}: {t}"),
+                t.remedy,
+            ),
+            GraphError::Api {
+                status: 401 | 403,
+                ..
+            } => Failure::new(
+                format!(
+                    "the application's consent in customer tenant {customer} does not allow this call ({e}): grant the permission with `cpv-app consent grant --customer {customer} --reset --grant graph:…`"
+                ),
+                Remedy::CustomerConsent,
+            ),
+            e => Failure::new(format!("customer {customer}: {e}"), e.remedy()),
+        }
+    }
+}
+
+/// The `roles` claim of a JWT, read without verification: the token came straight from the token
+/// endpoint over TLS, and is only inspected to compare grants.
+fn jwt_roles(jwt: &str) -> Vec<String> {
+    let Some(payload) = jwt.split('.').nth(1) else {
+        return Vec::new();
+    };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    else {
+        return Vec::new();
+    };
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| {
+            v.get("roles")?.as_array().map(|a| {
+                a.iter()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_read_from_an_app_only_token() {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let jwt = format!(
+            "{}.{}.sig",
+            b64("{}"),
+            b64(r#"{"roles":["User.Read.All","Directory.Read.All"]}"#)
+        );
+        assert_eq!(jwt_roles(&jwt), ["User.Read.All", "Directory.Read.All"]);
+        assert!(jwt_roles("opaque").is_empty());
+    }
+}

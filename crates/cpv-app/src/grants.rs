@@ -1,0 +1,235 @@
+//! The permissions a Control Panel Vendor asks for in customer tenants: `--grant RESOURCE:SCOPES`.
+//!
+//! `RESOURCE` is `graph` (Microsoft Graph, `00000003-0000-0000-c000-000000000000`) or the
+//! resource application's ID (a GUID); `SCOPES` is a comma-separated list of permission names,
+//! which is also how Partner Center's `applicationGrants[].scope` spells them ("Get customer
+//! consent as Control Panel Vendor").
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use common::partner_center::consents::ApplicationGrant;
+
+/// Application ID of Microsoft Graph.
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+
+/// Permissions on one resource application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// The resource application's ID, lower case.
+    pub resource: String,
+    /// Permission names, as given (compared case-insensitively).
+    pub scopes: BTreeSet<String>,
+}
+
+impl FromStr for Grant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (resource, scopes) = s.split_once(':').ok_or_else(|| {
+            format!("`{s}` is not RESOURCE:SCOPES (e.g. graph:User.Read.All,Directory.Read.All)")
+        })?;
+        let resource = match resource.trim() {
+            r if r.eq_ignore_ascii_case("graph") => GRAPH_APP_ID.to_owned(),
+            r if uuid::Uuid::parse_str(r).is_ok() => r.to_ascii_lowercase(),
+            r => {
+                return Err(format!(
+                    "unknown resource `{r}`: use `graph` or the resource application's ID (a GUID)"
+                ));
+            }
+        };
+        let scopes: BTreeSet<String> = scopes
+            .split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if scopes.is_empty() {
+            return Err(format!(
+                "`{s}` names no permission (e.g. graph:User.Read.All)"
+            ));
+        }
+        Ok(Self { resource, scopes })
+    }
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = if self.resource == GRAPH_APP_ID {
+            "graph"
+        } else {
+            &self.resource
+        };
+        write!(f, "{name}:{}", join(&self.scopes))
+    }
+}
+
+fn join(scopes: &BTreeSet<String>) -> String {
+    scopes.iter().map(String::as_str).collect::<Vec<_>>().join(",")
+}
+
+/// Every `--grant`, merged per resource.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grants(BTreeMap<String, BTreeSet<String>>);
+
+impl Grants {
+    /// Merges the grants given on the command line (one resource may be named twice).
+    pub fn new(grants: &[Grant]) -> Self {
+        let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for g in grants {
+            map.entry(g.resource.clone())
+                .or_default()
+                .extend(g.scopes.iter().cloned());
+        }
+        Self(map)
+    }
+
+    /// Whether nothing is granted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The `applicationGrants` of the Partner Center request.
+    pub fn to_application_grants(&self) -> Vec<ApplicationGrant> {
+        self.0
+            .iter()
+            .map(|(resource, scopes)| ApplicationGrant {
+                enterprise_application_id: resource.clone(),
+                scope: join(scopes),
+            })
+            .collect()
+    }
+
+    /// The permissions asked for on Microsoft Graph.
+    pub fn graph(&self) -> Option<&BTreeSet<String>> {
+        self.0.get(GRAPH_APP_ID)
+    }
+
+    /// Whether permissions on resources other than Microsoft Graph are asked for.
+    pub fn has_other_resources(&self) -> bool {
+        self.0.keys().any(|r| r != GRAPH_APP_ID)
+    }
+
+    /// Compares the Graph permissions asked for with those an existing consent gave (the
+    /// `roles` of the application's app-only Graph token in the customer tenant).
+    pub fn compare_graph(&self, roles: &[String]) -> GrantMatch {
+        let held: BTreeSet<String> = roles.iter().map(|r| r.to_ascii_lowercase()).collect();
+        let wanted: BTreeSet<String> = self
+            .graph()
+            .map(|s| s.iter().map(|r| r.to_ascii_lowercase()).collect())
+            .unwrap_or_default();
+        if held == wanted {
+            return GrantMatch::Same;
+        }
+        GrantMatch::Different {
+            missing: self
+                .graph()
+                .into_iter()
+                .flatten()
+                .filter(|r| !held.contains(&r.to_ascii_lowercase()))
+                .cloned()
+                .collect(),
+            extra: roles
+                .iter()
+                .filter(|r| !wanted.contains(&r.to_ascii_lowercase()))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+impl fmt::Display for Grants {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (resource, scopes) in &self.0 {
+            if !first {
+                f.write_str(" ")?;
+            }
+            first = false;
+            Grant {
+                resource: resource.clone(),
+                scopes: scopes.clone(),
+            }
+            .fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
+/// How an existing consent compares with the one asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GrantMatch {
+    /// The same Graph permissions.
+    Same,
+    /// Different ones.
+    Different {
+        /// Asked for but not held.
+        missing: Vec<String>,
+        /// Held but not asked for.
+        extra: Vec<String>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(s: &str) -> Grant {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn graph_is_spelled_by_name_and_scopes_are_comma_separated() {
+        let g = grant("graph:User.Read.All, Directory.Read.All");
+        assert_eq!(g.resource, GRAPH_APP_ID);
+        assert_eq!(
+            g.scopes.iter().collect::<Vec<_>>(),
+            ["Directory.Read.All", "User.Read.All"]
+        );
+        assert_eq!(g.to_string(), "graph:Directory.Read.All,User.Read.All");
+    }
+
+    #[test]
+    fn a_resource_may_be_a_guid_and_nothing_else() {
+        let g = grant("797F4846-BA00-4FD7-BA43-DAC1F8F63013:user_impersonation");
+        assert_eq!(g.resource, "797f4846-ba00-4fd7-ba43-dac1f8f63013");
+        assert_eq!(
+            "arm:user_impersonation".parse::<Grant>().unwrap_err(),
+            "unknown resource `arm`: use `graph` or the resource application's ID (a GUID)"
+        );
+        assert!("graph".parse::<Grant>().is_err());
+        assert!("graph: , ".parse::<Grant>().is_err());
+    }
+
+    #[test]
+    fn grants_merge_per_resource_into_the_partner_center_body() {
+        let grants = Grants::new(&[
+            grant("graph:User.Read.All"),
+            grant("797f4846-ba00-4fd7-ba43-dac1f8f63013:user_impersonation"),
+            grant("graph:Directory.Read.All"),
+        ]);
+        let body = grants.to_application_grants();
+        assert_eq!(body.len(), 2);
+        assert_eq!(body[0].enterprise_application_id, GRAPH_APP_ID);
+        assert_eq!(body[0].scope, "Directory.Read.All,User.Read.All");
+        assert_eq!(body[1].scope, "user_impersonation");
+        assert!(grants.has_other_resources());
+    }
+
+    #[test]
+    fn existing_roles_compare_case_insensitively() {
+        let grants = Grants::new(&[grant("graph:User.Read.All,Directory.Read.All")]);
+        assert_eq!(
+            grants.compare_graph(&["directory.read.all".into(), "User.Read.All".into()]),
+            GrantMatch::Same
+        );
+        assert_eq!(
+            grants.compare_graph(&["User.Read.All".into(), "Mail.Read".into()]),
+            GrantMatch::Different {
+                missing: vec!["Directory.Read.All".into()],
+                extra: vec!["Mail.Read".into()],
+            }
+        );
+    }
+}
