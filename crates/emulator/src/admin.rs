@@ -18,7 +18,8 @@ struct Advance {
 }
 
 async fn get_clock(state: web::Data<State>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({"now": state.now(), "offset_seconds": state.clock_offset().as_secs()}))
+    HttpResponse::Ok()
+        .json(json!({"now": state.now(), "offset_seconds": state.clock_offset().as_secs()}))
 }
 
 async fn advance_clock(state: web::Data<State>, body: web::Json<Advance>) -> HttpResponse {
@@ -73,7 +74,11 @@ struct Access {
     allowed: bool,
 }
 
-async fn delegated_access(state: web::Data<State>, customer: web::Path<String>, body: web::Json<Access>) -> HttpResponse {
+async fn delegated_access(
+    state: web::Data<State>,
+    customer: web::Path<String>,
+    body: web::Json<Access>,
+) -> HttpResponse {
     if state.set_delegated_access(&customer, &body.partner, body.allowed) {
         HttpResponse::NoContent().finish()
     } else {
@@ -85,10 +90,18 @@ async fn delegated_access(state: web::Data<State>, customer: web::Path<String>, 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/_admin")
-            .app_data(web::JsonConfig::default().limit(16 * 1024).error_handler(|err, _| {
-                let body = json!({"error": "bad_request", "message": err.to_string()});
-                actix_web::error::InternalError::from_response(err, HttpResponse::BadRequest().json(body)).into()
-            }))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(16 * 1024)
+                    .error_handler(|err, _| {
+                        let body = json!({"error": "bad_request", "message": err.to_string()});
+                        actix_web::error::InternalError::from_response(
+                            err,
+                            HttpResponse::BadRequest().json(body),
+                        )
+                        .into()
+                    }),
+            )
             .route("/clock", web::get().to(get_clock))
             .route("/clock/advance", web::post().to(advance_clock))
             .route("/users/{user}/revoke-sessions", web::post().to(revoke))
@@ -98,6 +111,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/faults", web::delete().to(clear_faults))
             .route("/counters", web::get().to(counters))
             .route("/counters", web::delete().to(reset_counters))
-            .route("/tenants/{customer}/delegated-access", web::put().to(delegated_access)),
+            .route(
+                "/tenants/{customer}/delegated-access",
+                web::put().to(delegated_access),
+            ),
     );
 }

@@ -77,7 +77,15 @@ pub struct Fault {
 impl Fault {
     /// A fault answering `status` for a service.
     pub fn status(service: Service, status: u16) -> Self {
-        Fault { service, route: None, latency_ms: None, status: Some(status), retry_after: None, drop_connection: false, times: None }
+        Fault {
+            service,
+            route: None,
+            latency_ms: None,
+            status: Some(status),
+            retry_after: None,
+            drop_connection: false,
+            times: None,
+        }
     }
     /// Restrict to paths containing `route`.
     pub fn on_route(mut self, route: impl Into<String>) -> Self {
@@ -108,7 +116,15 @@ impl Fault {
     }
     /// Drop the connection.
     pub fn drop_connection(service: Service) -> Self {
-        Fault { service, route: None, latency_ms: None, status: None, retry_after: None, drop_connection: true, times: None }
+        Fault {
+            service,
+            route: None,
+            latency_ms: None,
+            status: None,
+            retry_after: None,
+            drop_connection: true,
+            times: None,
+        }
     }
 }
 
@@ -132,7 +148,9 @@ impl FaultSet {
         self.lock().clone()
     }
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
-        self.faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
     /// The fault for a request, consuming one of its `times`.
     fn take(&self, service: Service, path: &str) -> Option<Fault> {
@@ -141,7 +159,8 @@ impl FaultSet {
             return None;
         }
         let idx = faults.iter().position(|f| {
-            (f.service == service || f.service == Service::Any) && f.route.as_deref().is_none_or(|r| path.contains(r))
+            (f.service == service || f.service == Service::Any)
+                && f.route.as_deref().is_none_or(|r| path.contains(r))
         })?;
         let fault = faults[idx].clone();
         if let Some(n) = faults[idx].times.as_mut() {
@@ -157,11 +176,25 @@ impl FaultSet {
 fn fault_body(service: Service, status: StatusCode, retry_after: Option<u64>) -> serde_json::Value {
     let reason = status.canonical_reason().unwrap_or("Error");
     match service {
-        Service::KeyVault => serde_json::json!({"error": {"code": if status.as_u16() == 429 { "Throttled" } else { "ServiceUnavailable" }, "message": format!("{reason} (injected by the emulator)")}}),
-        Service::Graph => serde_json::json!({"error": {"code": if status.as_u16() == 429 { "TooManyRequests" } else { "serviceNotAvailable" }, "message": "Please retry again later.", "innerError": {"code": status.as_u16().to_string(), "status": status.as_u16().to_string(), "message": "Please retry after", "date": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()}}}),
-        Service::PartnerCenter | Service::PartnerApi if status.as_u16() == 429 => serde_json::json!({"statusCode": 429, "message": format!("Rate limit is exceeded. Try again in {} seconds.", retry_after.unwrap_or(1))}),
-        Service::PartnerCenter | Service::PartnerApi => serde_json::json!({"code": status.as_u16(), "description": reason, "data": [], "source": "PartnerFD"}),
-        Service::Entra | Service::Any => crate::entra::error::AadError::new(status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.").body(),
+        Service::KeyVault => {
+            serde_json::json!({"error": {"code": if status.as_u16() == 429 { "Throttled" } else { "ServiceUnavailable" }, "message": format!("{reason} (injected by the emulator)")}})
+        }
+        Service::Graph => {
+            serde_json::json!({"error": {"code": if status.as_u16() == 429 { "TooManyRequests" } else { "serviceNotAvailable" }, "message": "Please retry again later.", "innerError": {"code": status.as_u16().to_string(), "status": status.as_u16().to_string(), "message": "Please retry after", "date": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()}}})
+        }
+        Service::PartnerCenter | Service::PartnerApi if status.as_u16() == 429 => {
+            serde_json::json!({"statusCode": 429, "message": format!("Rate limit is exceeded. Try again in {} seconds.", retry_after.unwrap_or(1))})
+        }
+        Service::PartnerCenter | Service::PartnerApi => {
+            serde_json::json!({"code": status.as_u16(), "description": reason, "data": [], "source": "PartnerFD"})
+        }
+        Service::Entra | Service::Any => crate::entra::error::AadError::new(
+            status,
+            "temporarily_unavailable",
+            90033,
+            "A transient error has occurred. Please try again.",
+        )
+        .body(),
     }
 }
 
@@ -181,9 +214,15 @@ pub async fn middleware(
             if fault.drop_connection {
                 tracing::info!(service = ?service, path = req.path(), "injected fault: dropping the connection");
                 let body = futures::stream::once(async {
-                    Err::<web::Bytes, std::io::Error>(std::io::Error::other("connection dropped by injected fault"))
+                    Err::<web::Bytes, std::io::Error>(std::io::Error::other(
+                        "connection dropped by injected fault",
+                    ))
                 });
-                return Ok(req.into_response(HttpResponse::Ok().insert_header(("connection", "close")).streaming(body)));
+                return Ok(req.into_response(
+                    HttpResponse::Ok()
+                        .insert_header(("connection", "close"))
+                        .streaming(body),
+                ));
             }
             if let Some(code) = fault.status {
                 let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
@@ -192,9 +231,15 @@ pub async fn middleware(
                 if let Some(secs) = fault.retry_after {
                     resp.insert_header(("retry-after", secs.to_string()));
                 }
-                return Ok(req.into_response(resp.json(fault_body(service, status, fault.retry_after))));
+                return Ok(req.into_response(resp.json(fault_body(
+                    service,
+                    status,
+                    fault.retry_after,
+                ))));
             }
         }
     }
-    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }

@@ -28,7 +28,9 @@ fn is_supported_api_version(v: &str) -> bool {
     let parts: Vec<&str> = base.split('-').collect();
     parts.len() == 3
         && parts[0].len() == 4
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
         && parts[0] >= "2025"
 }
 
@@ -74,13 +76,24 @@ impl Vault {
     pub fn new(seed: &VaultSeed) -> Self {
         Vault {
             tenant: seed.tenant.clone(),
-            policies: seed.access_policies.iter().map(|p| (p.object_id.to_ascii_lowercase(), p.secrets.iter().map(|s| s.to_ascii_lowercase()).collect())).collect(),
+            policies: seed
+                .access_policies
+                .iter()
+                .map(|p| {
+                    (
+                        p.object_id.to_ascii_lowercase(),
+                        p.secrets.iter().map(|s| s.to_ascii_lowercase()).collect(),
+                    )
+                })
+                .collect(),
             secrets: BTreeMap::new(),
             deleted: BTreeMap::new(),
         }
     }
     fn allows(&self, oid: &str, perm: &str) -> bool {
-        self.policies.get(&oid.to_ascii_lowercase()).is_some_and(|p| p.iter().any(|x| x == perm || x == "all"))
+        self.policies
+            .get(&oid.to_ascii_lowercase())
+            .is_some_and(|p| p.iter().any(|x| x == perm || x == "all"))
     }
 }
 
@@ -124,13 +137,23 @@ fn ok_json(v: Value) -> HttpResponse {
 
 /// Host → vault name, if the request is for a vault.
 pub fn vault_name_of(host: &str) -> Option<String> {
-    let host = host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h);
-    host.to_ascii_lowercase().strip_suffix(".vault.localhost").map(str::to_string)
+    let host = host
+        .rsplit_once(':')
+        .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host, |(h, _)| h);
+    host.to_ascii_lowercase()
+        .strip_suffix(".vault.localhost")
+        .map(str::to_string)
 }
 
 /// The actix guard selecting Key Vault requests.
 pub fn is_vault_request(ctx: &actix_web::guard::GuardContext<'_>) -> bool {
-    ctx.head().headers().get("host").and_then(|h| h.to_str().ok()).and_then(vault_name_of).is_some()
+    ctx.head()
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .and_then(vault_name_of)
+        .is_some()
         || ctx.head().uri.host().and_then(vault_name_of).is_some()
 }
 
@@ -146,7 +169,8 @@ fn challenge(state: &State, tenant: &str, status: StatusCode, message: &str) -> 
     if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&format!(
         r#"Bearer authorization="https://127.0.0.1:{port}/{tenant}", resource="https://vault.localhost:{port}""#
     )) {
-        r.headers_mut().insert(actix_web::http::header::WWW_AUTHENTICATE, v);
+        r.headers_mut()
+            .insert(actix_web::http::header::WWW_AUTHENTICATE, v);
     }
     r
 }
@@ -156,26 +180,71 @@ fn admit(state: &State, req: &HttpRequest, op: &str) -> Result<(Ctx, String), Ht
     state.count(&format!("keyvault.{op}"));
     let host = req.connection_info().host().to_string();
     let Some(vault_name) = vault_name_of(&host) else {
-        return Err(kv_error(StatusCode::NOT_FOUND, "VaultNotFound", "The vault was not found.", None));
+        return Err(kv_error(
+            StatusCode::NOT_FOUND,
+            "VaultNotFound",
+            "The vault was not found.",
+            None,
+        ));
     };
-    let tenant = match state.vaults.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&vault_name) {
+    let tenant = match state
+        .vaults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&vault_name)
+    {
         Some(v) => v.tenant.clone(),
         None => {
-            return Err(kv_error(StatusCode::NOT_FOUND, "VaultNotFound", &format!("The vault '{vault_name}' was not found. (Emulated vaults are those in the seed.)"), None));
+            return Err(kv_error(
+                StatusCode::NOT_FOUND,
+                "VaultNotFound",
+                &format!(
+                    "The vault '{vault_name}' was not found. (Emulated vaults are those in the seed.)"
+                ),
+                None,
+            ));
         }
     };
-    let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let api_version = query.iter().find(|(k, _)| k == "api-version").map(|(_, v)| v.clone());
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let api_version = query
+        .iter()
+        .find(|(k, _)| k == "api-version")
+        .map(|(_, v)| v.clone());
     let Some(api_version) = api_version else {
-        return Err(kv_error(StatusCode::BAD_REQUEST, "BadParameter", "The request URI contains an invalid or missing api-version query parameter.", None));
+        return Err(kv_error(
+            StatusCode::BAD_REQUEST,
+            "BadParameter",
+            "The request URI contains an invalid or missing api-version query parameter.",
+            None,
+        ));
     };
     if !is_supported_api_version(&api_version) {
-        return Err(kv_error(StatusCode::BAD_REQUEST, "BadParameter", &format!("The specified version ({api_version}) is not recognized. Consider using the latest supported version (2025-07-01)."), None));
+        return Err(kv_error(
+            StatusCode::BAD_REQUEST,
+            "BadParameter",
+            &format!(
+                "The specified version ({api_version}) is not recognized. Consider using the latest supported version (2025-07-01)."
+            ),
+            None,
+        ));
     }
-    let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let token = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer ")).map(str::trim);
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let token = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))
+        .map(str::trim);
     let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return Err(challenge(state, &tenant, StatusCode::UNAUTHORIZED, "AKV10000: Request is missing a Bearer or PoP token."));
+        return Err(challenge(
+            state,
+            &tenant,
+            StatusCode::UNAUTHORIZED,
+            "AKV10000: Request is missing a Bearer or PoP token.",
+        ));
     };
     let validated = state.validate_access_token(token, &[ResourceKind::KeyVault]).map_err(|e| {
         let msg = match e {
@@ -188,39 +257,90 @@ fn admit(state: &State, req: &HttpRequest, op: &str) -> Result<(Ctx, String), Ht
         challenge(state, &tenant, StatusCode::UNAUTHORIZED, &msg)
     })?;
     if validated.tenant_id != tenant {
-        return Err(challenge(state, &tenant, StatusCode::UNAUTHORIZED, &format!("AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{tenant}/, found: https://sts.windows.net/{}/.", validated.tenant_id)));
+        return Err(challenge(
+            state,
+            &tenant,
+            StatusCode::UNAUTHORIZED,
+            &format!(
+                "AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{tenant}/, found: https://sts.windows.net/{}/.",
+                validated.tenant_id
+            ),
+        ));
     }
     let base = format!("https://{}", host.to_ascii_lowercase());
-    Ok((Ctx { vault: vault_name, base, api_version }, format!("{}|{}|{}", validated.object_id, validated.app_id, validated.tenant_id)))
+    Ok((
+        Ctx {
+            vault: vault_name,
+            base,
+            api_version,
+        },
+        format!(
+            "{}|{}|{}",
+            validated.object_id, validated.app_id, validated.tenant_id
+        ),
+    ))
 }
 
 fn forbidden(ctx: &Ctx, principal: &str, perm: &str) -> HttpResponse {
     let mut parts = principal.split('|');
-    let (oid, appid, tid) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let (oid, appid, tid) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     kv_error(
         StatusCode::FORBIDDEN,
         "Forbidden",
-        &format!("The user, group or application 'appid={appid};oid={oid};iss=https://sts.windows.net/{tid}/' does not have secrets {perm} permission on key vault '{};location=localhost'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287", ctx.vault),
+        &format!(
+            "The user, group or application 'appid={appid};oid={oid};iss=https://sts.windows.net/{tid}/' does not have secrets {perm} permission on key vault '{};location=localhost'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+            ctx.vault
+        ),
         Some("AccessDenied"),
     )
 }
 
 fn check(state: &State, ctx: &Ctx, principal: &str, perm: &str) -> Result<(), HttpResponse> {
     let oid = principal.split('|').next().unwrap_or_default();
-    let allowed = state.vaults.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&ctx.vault).is_some_and(|v| v.allows(oid, perm));
-    if allowed { Ok(()) } else { Err(forbidden(ctx, principal, perm)) }
+    let allowed = state
+        .vaults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&ctx.vault)
+        .is_some_and(|v| v.allows(oid, perm));
+    if allowed {
+        Ok(())
+    } else {
+        Err(forbidden(ctx, principal, perm))
+    }
 }
 
 fn not_found(name: &str) -> HttpResponse {
-    kv_error(StatusCode::NOT_FOUND, "SecretNotFound", &format!("A secret with (name/id) {name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"), None)
+    kv_error(
+        StatusCode::NOT_FOUND,
+        "SecretNotFound",
+        &format!(
+            "A secret with (name/id) {name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"
+        ),
+        None,
+    )
 }
 
 fn deleted_not_found(name: &str) -> HttpResponse {
-    kv_error(StatusCode::NOT_FOUND, "SecretNotFound", &format!("Deleted Secret not found: {name}"), None)
+    kv_error(
+        StatusCode::NOT_FOUND,
+        "SecretNotFound",
+        &format!("Deleted Secret not found: {name}"),
+        None,
+    )
 }
 
 fn bad_name(name: &str) -> HttpResponse {
-    kv_error(StatusCode::BAD_REQUEST, "BadParameter", &format!("The request URI contains an invalid name: {name}"), None)
+    kv_error(
+        StatusCode::BAD_REQUEST,
+        "BadParameter",
+        &format!("The request URI contains an invalid name: {name}"),
+        None,
+    )
 }
 
 fn attributes(v: &SecretVersion) -> Value {
@@ -249,7 +369,11 @@ fn bundle(ctx: &Ctx, s: &Secret, v: &SecretVersion, with_value: bool) -> Value {
 }
 
 fn item(ctx: &Ctx, s: &Secret, v: &SecretVersion, versioned: bool) -> Value {
-    let id = if versioned { format!("{}/secrets/{}/{}", ctx.base, s.name, v.version) } else { format!("{}/secrets/{}", ctx.base, s.name) };
+    let id = if versioned {
+        format!("{}/secrets/{}/{}", ctx.base, s.name, v.version)
+    } else {
+        format!("{}/secrets/{}", ctx.base, s.name)
+    };
     let mut b = json!({"id": id, "attributes": attributes(v)});
     if let Some(ct) = &v.content_type {
         b["contentType"] = json!(ct);
@@ -270,15 +394,39 @@ fn deleted_fields(ctx: &Ctx, d: &DeletedSecret, mut b: Value) -> Value {
 async fn read_json(mut payload: web::Payload) -> Result<Value, HttpResponse> {
     let mut buf = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| kv_error(StatusCode::BAD_REQUEST, "BadParameter", "The request body could not be read.", None))?;
+        let chunk = chunk.map_err(|_| {
+            kv_error(
+                StatusCode::BAD_REQUEST,
+                "BadParameter",
+                "The request body could not be read.",
+                None,
+            )
+        })?;
         if buf.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(kv_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", &format!("The request body is larger than the maximum of {MAX_BODY_BYTES} bytes."), None));
+            return Err(kv_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                &format!("The request body is larger than the maximum of {MAX_BODY_BYTES} bytes."),
+                None,
+            ));
         }
         buf.extend_from_slice(&chunk);
     }
-    let v: Value = serde_json::from_slice(&buf).map_err(|e| kv_error(StatusCode::BAD_REQUEST, "BadParameter", &format!("The request body is not valid JSON: {e}"), None))?;
+    let v: Value = serde_json::from_slice(&buf).map_err(|e| {
+        kv_error(
+            StatusCode::BAD_REQUEST,
+            "BadParameter",
+            &format!("The request body is not valid JSON: {e}"),
+            None,
+        )
+    })?;
     if !v.is_object() {
-        return Err(kv_error(StatusCode::BAD_REQUEST, "BadParameter", "The request body must be a JSON object.", None));
+        return Err(kv_error(
+            StatusCode::BAD_REQUEST,
+            "BadParameter",
+            "The request body must be a JSON object.",
+            None,
+        ));
     }
     Ok(v)
 }
@@ -291,18 +439,37 @@ fn parse_tags(v: &Value) -> Result<Option<BTreeMap<String, String>>, HttpRespons
             .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())).ok_or(()))
             .collect::<Result<BTreeMap<_, _>, _>>()
             .map(Some)
-            .map_err(|()| kv_error(StatusCode::BAD_REQUEST, "BadParameter", "Tag values must be strings.", None)),
-        Some(_) => Err(kv_error(StatusCode::BAD_REQUEST, "BadParameter", "Property 'tags' must be an object.", None)),
+            .map_err(|()| {
+                kv_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadParameter",
+                    "Tag values must be strings.",
+                    None,
+                )
+            }),
+        Some(_) => Err(kv_error(
+            StatusCode::BAD_REQUEST,
+            "BadParameter",
+            "Property 'tags' must be an object.",
+            None,
+        )),
     }
 }
 
 fn apply_attributes(v: &mut SecretVersion, body: &Value) -> Result<(), HttpResponse> {
-    let Some(a) = body.get("attributes") else { return Ok(()) };
+    let Some(a) = body.get("attributes") else {
+        return Ok(());
+    };
     if a.is_null() {
         return Ok(());
     }
     if !a.is_object() {
-        return Err(kv_error(StatusCode::BAD_REQUEST, "BadParameter", "Property 'attributes' must be an object.", None));
+        return Err(kv_error(
+            StatusCode::BAD_REQUEST,
+            "BadParameter",
+            "Property 'attributes' must be an object.",
+            None,
+        ));
     }
     if let Some(e) = a.get("enabled").and_then(Value::as_bool) {
         v.enabled = e;
@@ -330,7 +497,12 @@ macro_rules! admit {
 }
 
 /// `PUT /secrets/{name}`
-pub async fn set_secret(state: web::Data<State>, req: HttpRequest, name: web::Path<String>, body: web::Payload) -> HttpResponse {
+pub async fn set_secret(
+    state: web::Data<State>,
+    req: HttpRequest,
+    name: web::Path<String>,
+    body: web::Payload,
+) -> HttpResponse {
     let ctx = admit!(state, req, "set_secret", "set");
     if !is_valid_secret_name(&name) {
         return bad_name(&name);
@@ -340,10 +512,23 @@ pub async fn set_secret(state: web::Data<State>, req: HttpRequest, name: web::Pa
         Err(r) => return r,
     };
     let Some(value) = body.get("value").and_then(Value::as_str) else {
-        return kv_error(StatusCode::BAD_REQUEST, "BadParameter", "Property 'value' is required.", None);
+        return kv_error(
+            StatusCode::BAD_REQUEST,
+            "BadParameter",
+            "Property 'value' is required.",
+            None,
+        );
     };
     if value.len() > MAX_VALUE_BYTES {
-        return kv_error(StatusCode::BAD_REQUEST, "BadParameter", &format!("Secret value is too large: {} bytes. The maximum size of a secret value is {MAX_VALUE_BYTES} bytes.", value.len()), None);
+        return kv_error(
+            StatusCode::BAD_REQUEST,
+            "BadParameter",
+            &format!(
+                "Secret value is too large: {} bytes. The maximum size of a secret value is {MAX_VALUE_BYTES} bytes.",
+                value.len()
+            ),
+            None,
+        );
     }
     let tags = match parse_tags(&body) {
         Ok(t) => t.unwrap_or_default(),
@@ -353,7 +538,10 @@ pub async fn set_secret(state: web::Data<State>, req: HttpRequest, name: web::Pa
     let mut v = SecretVersion {
         version: uuid::Uuid::new_v4().simple().to_string(),
         value: value.to_string(),
-        content_type: body.get("contentType").and_then(Value::as_str).map(str::to_string),
+        content_type: body
+            .get("contentType")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         tags,
         enabled: true,
         nbf: None,
@@ -365,23 +553,46 @@ pub async fn set_secret(state: web::Data<State>, req: HttpRequest, name: web::Pa
         return r;
     }
     let key = name.to_ascii_lowercase();
-    let mut vaults = state.vaults.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Some(vault) = vaults.get_mut(&ctx.vault) else { return not_found(&name) };
+    let mut vaults = state
+        .vaults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(vault) = vaults.get_mut(&ctx.vault) else {
+        return not_found(&name);
+    };
     if vault.deleted.contains_key(&key) {
-        return kv_error(StatusCode::CONFLICT, "Conflict", &format!("Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged."), Some("ObjectIsDeletedButRecoverable"));
+        return kv_error(
+            StatusCode::CONFLICT,
+            "Conflict",
+            &format!(
+                "Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged."
+            ),
+            Some("ObjectIsDeletedButRecoverable"),
+        );
     }
-    let secret = vault.secrets.entry(key).or_insert_with(|| Secret { name: name.to_string(), versions: Vec::new() });
+    let secret = vault.secrets.entry(key).or_insert_with(|| Secret {
+        name: name.to_string(),
+        versions: Vec::new(),
+    });
     secret.versions.push(v.clone());
     ok_json(bundle(&ctx, secret, &v, true))
 }
 
 /// `GET /secrets/{name}` and `/secrets/{name}/` (latest)
-pub async fn get_secret_latest(state: web::Data<State>, req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+pub async fn get_secret_latest(
+    state: web::Data<State>,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> HttpResponse {
     get_secret_inner(&state, &req, &name, "").await
 }
 
 /// `GET /secrets/{name}/{version}`
-pub async fn get_secret(state: web::Data<State>, req: HttpRequest, path: web::Path<(String, String)>) -> HttpResponse {
+pub async fn get_secret(
+    state: web::Data<State>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
     let (name, version) = path.into_inner();
     if version == "versions" {
         return list_versions(state, req, web::Path::from(name)).await;
@@ -389,35 +600,74 @@ pub async fn get_secret(state: web::Data<State>, req: HttpRequest, path: web::Pa
     get_secret_inner(&state, &req, &name, &version).await
 }
 
-async fn get_secret_inner(state: &State, req: &HttpRequest, name: &str, version: &str) -> HttpResponse {
+async fn get_secret_inner(
+    state: &State,
+    req: &HttpRequest,
+    name: &str,
+    version: &str,
+) -> HttpResponse {
     let ctx = admit!(state, req, "get_secret", "get");
     if !is_valid_secret_name(name) {
         return bad_name(name);
     }
-    let vaults = state.vaults.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Some(secret) = vaults.get(&ctx.vault).and_then(|v| v.secrets.get(&name.to_ascii_lowercase())) else {
+    let vaults = state
+        .vaults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(secret) = vaults
+        .get(&ctx.vault)
+        .and_then(|v| v.secrets.get(&name.to_ascii_lowercase()))
+    else {
         return not_found(name);
     };
-    let v = if version.is_empty() { secret.versions.last() } else { secret.versions.iter().find(|v| v.version.eq_ignore_ascii_case(version)) };
+    let v = if version.is_empty() {
+        secret.versions.last()
+    } else {
+        secret
+            .versions
+            .iter()
+            .find(|v| v.version.eq_ignore_ascii_case(version))
+    };
     let Some(v) = v else { return not_found(name) };
     if !v.enabled {
-        return kv_error(StatusCode::FORBIDDEN, "Forbidden", "Operation get is not allowed on a disabled secret.", Some("SecretDisabled"));
+        return kv_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "Operation get is not allowed on a disabled secret.",
+            Some("SecretDisabled"),
+        );
     }
     ok_json(bundle(&ctx, secret, v, true))
 }
 
 /// `PATCH /secrets/{name}/{version}` (version may be empty)
-pub async fn update_secret(state: web::Data<State>, req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload) -> HttpResponse {
+pub async fn update_secret(
+    state: web::Data<State>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+) -> HttpResponse {
     let (name, version) = path.into_inner();
     update_inner(&state, &req, &name, &version, body).await
 }
 
 /// `PATCH /secrets/{name}` or `/secrets/{name}/`
-pub async fn update_secret_latest(state: web::Data<State>, req: HttpRequest, name: web::Path<String>, body: web::Payload) -> HttpResponse {
+pub async fn update_secret_latest(
+    state: web::Data<State>,
+    req: HttpRequest,
+    name: web::Path<String>,
+    body: web::Payload,
+) -> HttpResponse {
     update_inner(&state, &req, &name, "", body).await
 }
 
-async fn update_inner(state: &State, req: &HttpRequest, name: &str, version: &str, body: web::Payload) -> HttpResponse {
+async fn update_inner(
+    state: &State,
+    req: &HttpRequest,
+    name: &str,
+    version: &str,
+    body: web::Payload,
+) -> HttpResponse {
     let ctx = admit!(state, req, "update_secret", "set");
     if !is_valid_secret_name(name) {
         return bad_name(name);
@@ -431,12 +681,27 @@ async fn update_inner(state: &State, req: &HttpRequest, name: &str, version: &st
         Err(r) => return r,
     };
     let now = state.now();
-    let mut vaults = state.vaults.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Some(secret) = vaults.get_mut(&ctx.vault).and_then(|v| v.secrets.get_mut(&name.to_ascii_lowercase())) else {
+    let mut vaults = state
+        .vaults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(secret) = vaults
+        .get_mut(&ctx.vault)
+        .and_then(|v| v.secrets.get_mut(&name.to_ascii_lowercase()))
+    else {
         return not_found(name);
     };
-    let idx = if version.is_empty() { secret.versions.len().checked_sub(1) } else { secret.versions.iter().position(|v| v.version.eq_ignore_ascii_case(version)) };
-    let Some(idx) = idx else { return not_found(name) };
+    let idx = if version.is_empty() {
+        secret.versions.len().checked_sub(1)
+    } else {
+        secret
+            .versions
+            .iter()
+            .position(|v| v.version.eq_ignore_ascii_case(version))
+    };
+    let Some(idx) = idx else {
+        return not_found(name);
+    };
     let v = &mut secret.versions[idx];
     if let Err(r) = apply_attributes(v, &body) {
         return r;
@@ -460,12 +725,22 @@ struct Paging {
 }
 
 fn paging(req: &HttpRequest) -> Result<(usize, usize), HttpResponse> {
-    let p: Paging = serde_urlencoded::from_str(req.query_string()).unwrap_or(Paging { maxresults: None, skiptoken: None });
+    let p: Paging = serde_urlencoded::from_str(req.query_string()).unwrap_or(Paging {
+        maxresults: None,
+        skiptoken: None,
+    });
     let max = match p.maxresults.as_deref() {
         None => 25,
         Some(m) => match m.parse::<usize>() {
             Ok(n) if (1..=25).contains(&n) => n,
-            _ => return Err(kv_error(StatusCode::BAD_REQUEST, "BadParameter", "maxresults must be an integer between 1 and 25.", None)),
+            _ => {
+                return Err(kv_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadParameter",
+                    "maxresults must be an integer between 1 and 25.",
+                    None,
+                ));
+            }
         },
     };
     let skip = match p.skiptoken.as_deref() {
@@ -477,7 +752,14 @@ fn paging(req: &HttpRequest) -> Result<(usize, usize), HttpResponse> {
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
                 .and_then(|s| s.strip_prefix("skip:").and_then(|n| n.parse().ok()))
-                .ok_or_else(|| kv_error(StatusCode::BAD_REQUEST, "BadParameter", "The $skiptoken is invalid.", None))?
+                .ok_or_else(|| {
+                    kv_error(
+                        StatusCode::BAD_REQUEST,
+                        "BadParameter",
+                        "The $skiptoken is invalid.",
+                        None,
+                    )
+                })?
         }
     };
     Ok((max, skip))
@@ -488,8 +770,12 @@ fn page_of(ctx: &Ctx, path: &str, items: Vec<Value>, max: usize, skip: usize) ->
     let total = items.len();
     let page: Vec<Value> = items.into_iter().skip(skip).take(max).collect();
     let next = (skip + max < total).then(|| {
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("skip:{}", skip + max));
-        format!("{}{path}?api-version={}&$skiptoken={token}&maxresults={max}", ctx.base, ctx.api_version)
+        let token =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("skip:{}", skip + max));
+        format!(
+            "{}{path}?api-version={}&$skiptoken={token}&maxresults={max}",
+            ctx.base, ctx.api_version
+        )
     });
     ok_json(json!({"value": page, "nextLink": next}))
 }
@@ -502,22 +788,43 @@ pub async fn list_secrets(state: web::Data<State>, req: HttpRequest) -> HttpResp
         Err(r) => return r,
     };
     let items: Vec<Value> = {
-        let vaults = state.vaults.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        vaults.get(&ctx.vault).map(|v| v.secrets.values().filter_map(|s| s.versions.last().map(|l| item(&ctx, s, l, false))).collect()).unwrap_or_default()
+        let vaults = state
+            .vaults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        vaults
+            .get(&ctx.vault)
+            .map(|v| {
+                v.secrets
+                    .values()
+                    .filter_map(|s| s.versions.last().map(|l| item(&ctx, s, l, false)))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     page_of(&ctx, "/secrets", items, max, skip)
 }
 
 /// `GET /secrets/{name}/versions`
-pub async fn list_versions(state: web::Data<State>, req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+pub async fn list_versions(
+    state: web::Data<State>,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> HttpResponse {
     let ctx = admit!(state, req, "list_secret_versions", "list");
     let (max, skip) = match paging(&req) {
         Ok(p) => p,
         Err(r) => return r,
     };
     let items: Vec<Value> = {
-        let vaults = state.vaults.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match vaults.get(&ctx.vault).and_then(|v| v.secrets.get(&name.to_ascii_lowercase())) {
+        let vaults = state
+            .vaults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match vaults
+            .get(&ctx.vault)
+            .and_then(|v| v.secrets.get(&name.to_ascii_lowercase()))
+        {
             Some(s) => s.versions.iter().map(|v| item(&ctx, s, v, true)).collect(),
             None => return not_found(&name),
         }
@@ -526,29 +833,61 @@ pub async fn list_versions(state: web::Data<State>, req: HttpRequest, name: web:
 }
 
 /// `DELETE /secrets/{name}`
-pub async fn delete_secret(state: web::Data<State>, req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+pub async fn delete_secret(
+    state: web::Data<State>,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> HttpResponse {
     let ctx = admit!(state, req, "delete_secret", "delete");
     let now = state.now();
-    let mut vaults = state.vaults.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Some(vault) = vaults.get_mut(&ctx.vault) else { return not_found(&name) };
+    let mut vaults = state
+        .vaults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(vault) = vaults.get_mut(&ctx.vault) else {
+        return not_found(&name);
+    };
     let key = name.to_ascii_lowercase();
-    let Some(secret) = vault.secrets.remove(&key) else { return not_found(&name) };
-    let deleted = DeletedSecret { secret, deleted: now };
-    let Some(latest) = deleted.secret.versions.last() else { return not_found(&name) };
+    let Some(secret) = vault.secrets.remove(&key) else {
+        return not_found(&name);
+    };
+    let deleted = DeletedSecret {
+        secret,
+        deleted: now,
+    };
+    let Some(latest) = deleted.secret.versions.last() else {
+        return not_found(&name);
+    };
     let body = deleted_fields(&ctx, &deleted, bundle(&ctx, &deleted.secret, latest, false));
     vault.deleted.insert(key, deleted);
     ok_json(body)
 }
 
 /// `GET /deletedsecrets/{name}`
-pub async fn get_deleted(state: web::Data<State>, req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+pub async fn get_deleted(
+    state: web::Data<State>,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> HttpResponse {
     let ctx = admit!(state, req, "get_deleted_secret", "list");
-    let vaults = state.vaults.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Some(d) = vaults.get(&ctx.vault).and_then(|v| v.deleted.get(&name.to_ascii_lowercase())) else {
+    let vaults = state
+        .vaults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(d) = vaults
+        .get(&ctx.vault)
+        .and_then(|v| v.deleted.get(&name.to_ascii_lowercase()))
+    else {
         return deleted_not_found(&name);
     };
-    let Some(latest) = d.secret.versions.last() else { return deleted_not_found(&name) };
-    ok_json(deleted_fields(&ctx, d, bundle(&ctx, &d.secret, latest, false)))
+    let Some(latest) = d.secret.versions.last() else {
+        return deleted_not_found(&name);
+    };
+    ok_json(deleted_fields(
+        &ctx,
+        d,
+        bundle(&ctx, &d.secret, latest, false),
+    ))
 }
 
 /// `GET /deletedsecrets`
@@ -559,34 +898,72 @@ pub async fn list_deleted(state: web::Data<State>, req: HttpRequest) -> HttpResp
         Err(r) => return r,
     };
     let items: Vec<Value> = {
-        let vaults = state.vaults.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let vaults = state
+            .vaults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         vaults
             .get(&ctx.vault)
-            .map(|v| v.deleted.values().filter_map(|d| d.secret.versions.last().map(|l| deleted_fields(&ctx, d, item(&ctx, &d.secret, l, false)))).collect())
+            .map(|v| {
+                v.deleted
+                    .values()
+                    .filter_map(|d| {
+                        d.secret
+                            .versions
+                            .last()
+                            .map(|l| deleted_fields(&ctx, d, item(&ctx, &d.secret, l, false)))
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     };
     page_of(&ctx, "/deletedsecrets", items, max, skip)
 }
 
 /// `POST /deletedsecrets/{name}/recover`
-pub async fn recover(state: web::Data<State>, req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+pub async fn recover(
+    state: web::Data<State>,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> HttpResponse {
     let ctx = admit!(state, req, "recover_deleted_secret", "recover");
-    let mut vaults = state.vaults.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Some(vault) = vaults.get_mut(&ctx.vault) else { return deleted_not_found(&name) };
+    let mut vaults = state
+        .vaults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(vault) = vaults.get_mut(&ctx.vault) else {
+        return deleted_not_found(&name);
+    };
     let key = name.to_ascii_lowercase();
-    let Some(d) = vault.deleted.remove(&key) else { return deleted_not_found(&name) };
-    let Some(latest) = d.secret.versions.last().cloned() else { return deleted_not_found(&name) };
+    let Some(d) = vault.deleted.remove(&key) else {
+        return deleted_not_found(&name);
+    };
+    let Some(latest) = d.secret.versions.last().cloned() else {
+        return deleted_not_found(&name);
+    };
     let body = bundle(&ctx, &d.secret, &latest, false);
     vault.secrets.insert(key, d.secret);
     ok_json(body)
 }
 
 /// `DELETE /deletedsecrets/{name}`
-pub async fn purge(state: web::Data<State>, req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+pub async fn purge(
+    state: web::Data<State>,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> HttpResponse {
     let ctx = admit!(state, req, "purge_deleted_secret", "purge");
-    let mut vaults = state.vaults.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    match vaults.get_mut(&ctx.vault).and_then(|v| v.deleted.remove(&name.to_ascii_lowercase())) {
-        Some(_) => HttpResponse::NoContent().insert_header(("x-ms-request-id", uuid::Uuid::new_v4().to_string())).finish(),
+    let mut vaults = state
+        .vaults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match vaults
+        .get_mut(&ctx.vault)
+        .and_then(|v| v.deleted.remove(&name.to_ascii_lowercase()))
+    {
+        Some(_) => HttpResponse::NoContent()
+            .insert_header(("x-ms-request-id", uuid::Uuid::new_v4().to_string()))
+            .finish(),
         None => deleted_not_found(&name),
     }
 }
@@ -596,7 +973,16 @@ pub async fn unknown(state: web::Data<State>, req: HttpRequest) -> HttpResponse 
     if let Err(r) = admit(&state, &req, "unknown") {
         return r;
     }
-    kv_error(StatusCode::NOT_FOUND, "NotFound", &format!("The requested operation {} {} is not supported by the emulated vault.", req.method(), req.path()), None)
+    kv_error(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        &format!(
+            "The requested operation {} {} is not supported by the emulated vault.",
+            req.method(),
+            req.path()
+        ),
+        None,
+    )
 }
 
 /// Routes of the vault host.

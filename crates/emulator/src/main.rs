@@ -16,11 +16,22 @@ struct Args {
     #[arg(long, default_value_t = 8443, env = "SAM_EMULATOR_PORT")]
     port: u16,
     /// Directory for the CA (ca.pem, ca.key) and the token-signing key, kept across restarts.
-    #[arg(long, default_value = ".sam-local/emulator", env = "SAM_EMULATOR_STATE_DIR")]
+    #[arg(
+        long,
+        default_value = ".sam-local/emulator",
+        env = "SAM_EMULATOR_STATE_DIR"
+    )]
     state_dir: PathBuf,
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Add this many generated customer tenants to the seed (deterministic IDs; for
+    /// benchmarks and scale tests). See `emulator::partner_data::generate`.
+    #[arg(long, default_value_t = 0)]
+    customers: u32,
+    /// Users in each generated customer tenant (with `--customers`).
+    #[arg(long, default_value_t = 50)]
+    users_per_customer: u32,
 }
 
 #[tokio::main]
@@ -29,36 +40,67 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let seed = match &args.seed {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             Seed::from_toml(&text)?
         }
         None => Seed::default(),
     };
-    let config = EmulatorConfig { seed, port: args.port, state_dir: Some(args.state_dir.clone()), workers: args.workers, ..EmulatorConfig::default() };
+    let seed = if args.customers > 0 {
+        seed.with_generated_customers(args.customers, args.users_per_customer)?
+    } else {
+        seed
+    };
+    let config = EmulatorConfig {
+        seed,
+        port: args.port,
+        state_dir: Some(args.state_dir.clone()),
+        workers: args.workers,
+        ..EmulatorConfig::default()
+    };
     let handle = Emulator::start(config).await?;
-    let ca = handle.ca_path().map(|p| p.display().to_string()).unwrap_or_default();
+    let ca = handle
+        .ca_path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let seed = handle.seed();
     println!("SAM emulator (a test double of Microsoft Entra ID and Azure Key Vault) is running.");
     println!();
     println!("  CA certificate (trust it):  {ca}");
     println!("  Entra authority host:       {}", handle.authority_host());
     println!("  Microsoft Graph (part 2):   {}", handle.graph_url());
-    println!("  Partner Center (part 2):    {}", handle.partner_center_url());
+    println!(
+        "  Partner Center (part 2):    {}",
+        handle.partner_center_url()
+    );
     println!("  Partner API (part 2):       {}", handle.partner_api_url());
-    println!("  Key Vault DNS suffix:       {}", handle.key_vault_dns_suffix());
+    println!(
+        "  Key Vault DNS suffix:       {}",
+        handle.key_vault_dns_suffix()
+    );
     for v in &seed.vaults {
         println!("  Vault {:<20} {}", v.name, handle.vault_url(&v.name));
     }
-    println!("  Admin API:                  {}/_admin/counters", handle.authority_host());
+    println!(
+        "  Admin API:                  {}/_admin/counters",
+        handle.authority_host()
+    );
     println!();
-    println!("  *.localhost names must resolve to 127.0.0.1 (RFC 6761 §6.3); add them to /etc/hosts if your resolver does not.");
+    println!(
+        "  *.localhost names must resolve to 127.0.0.1 (RFC 6761 §6.3); add them to /etc/hosts if your resolver does not."
+    );
     println!();
     println!("Tenants:");
-    for t in &seed.tenants {
+    // Generated seeds hold thousands of tenants and users: list the first ones only.
+    const LISTED: usize = 25;
+    for t in seed.tenants.iter().take(LISTED) {
         println!("  {:<38} {:<34} {:?}", t.id, t.domain, t.kind);
     }
     println!("Demo sign-ins:");
-    for u in &seed.users {
+    if seed.tenants.len() > LISTED {
+        println!("  ... and {} more", seed.tenants.len() - LISTED);
+    }
+    for u in seed.users.iter().take(LISTED) {
         println!(
             "  {:<46} password {:<24} MFA code {}",
             u.upn,
@@ -66,17 +108,26 @@ async fn main() -> anyhow::Result<()> {
             u.mfa_code.as_deref().unwrap_or("(no MFA)")
         );
     }
+    if seed.users.len() > LISTED {
+        println!("  ... and {} more", seed.users.len() - LISTED);
+    }
     println!("Apps:");
     for a in &seed.apps {
         println!("  {:<38} {}", a.app_id, a.display_name);
     }
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     handle.stop().await;
     Ok(())
 }
 
 fn tracing_subscriber_init() {
     // Logs go to stderr at info by default; RUST_LOG overrides. Secrets are never logged.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -112,7 +112,9 @@ pub struct UserSeed {
 impl UserSeed {
     /// Whether the user holds the Global Administrator role.
     pub fn is_global_admin(&self) -> bool {
-        self.roles.iter().any(|r| r.eq_ignore_ascii_case("Global Administrator"))
+        self.roles
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case("Global Administrator"))
     }
     /// Whether the user has an MFA method registered.
     pub fn has_mfa(&self) -> bool {
@@ -185,7 +187,10 @@ impl fmt::Debug for AppSeed {
             .field("tenant", &self.tenant)
             .field("multitenant", &self.multitenant)
             .field("redirect_uris", &self.redirect_uris)
-            .field("secrets", &format_args!("[{} redacted]", self.secrets.len()))
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
             .field("certificates", &self.certificates.len())
             .finish()
     }
@@ -254,7 +259,10 @@ pub enum SeedError {
 
 impl Default for Seed {
     fn default() -> Self {
-        #[expect(clippy::expect_used, reason = "the embedded default seed is checked by a unit test")]
+        #[expect(
+            clippy::expect_used,
+            reason = "the embedded default seed is checked by a unit test"
+        )]
         Seed::from_toml(DEFAULT_SEED_TOML).expect("embedded default seed is valid")
     }
 }
@@ -279,13 +287,19 @@ impl Seed {
             }
             for p in &t.delegated_admin {
                 if !tenant_ids.contains(&p.as_str()) {
-                    problems.push(format!("tenants.{}: delegated_admin '{p}' is not a seeded tenant", t.domain));
+                    problems.push(format!(
+                        "tenants.{}: delegated_admin '{p}' is not a seeded tenant",
+                        t.domain
+                    ));
                 }
             }
         }
         for u in &self.users {
             if !tenant_ids.contains(&u.tenant.as_str()) {
-                problems.push(format!("users.{}: tenant '{}' is not a seeded tenant", u.upn, u.tenant));
+                problems.push(format!(
+                    "users.{}: tenant '{}' is not a seeded tenant",
+                    u.upn, u.tenant
+                ));
             }
             if !guid(&u.id) {
                 problems.push(format!("users.{}: id '{}' is not a GUID", u.upn, u.id));
@@ -293,37 +307,62 @@ impl Seed {
         }
         for a in &self.apps {
             if !tenant_ids.contains(&a.tenant.as_str()) {
-                problems.push(format!("apps.{}: tenant '{}' is not a seeded tenant", a.display_name, a.tenant));
+                problems.push(format!(
+                    "apps.{}: tenant '{}' is not a seeded tenant",
+                    a.display_name, a.tenant
+                ));
             }
             if !guid(&a.app_id) {
-                problems.push(format!("apps.{}: app_id '{}' is not a GUID", a.display_name, a.app_id));
+                problems.push(format!(
+                    "apps.{}: app_id '{}' is not a GUID",
+                    a.display_name, a.app_id
+                ));
             }
             for pem in &a.certificates {
                 if crate::tokens::CertificateCredential::from_pem(pem).is_err() {
-                    problems.push(format!("apps.{}: a certificate is not a PEM X.509 certificate with an RSA key", a.display_name));
+                    problems.push(format!(
+                        "apps.{}: a certificate is not a PEM X.509 certificate with an RSA key",
+                        a.display_name
+                    ));
                 }
             }
         }
         for sp in &self.service_principals {
             if !tenant_ids.contains(&sp.tenant.as_str()) || !app_ids.contains(&sp.app_id.as_str()) {
-                problems.push(format!("service_principals: '{}' in '{}' names an unknown app or tenant", sp.app_id, sp.tenant));
+                problems.push(format!(
+                    "service_principals: '{}' in '{}' names an unknown app or tenant",
+                    sp.app_id, sp.tenant
+                ));
             }
         }
         for c in &self.consents {
             if !tenant_ids.contains(&c.tenant.as_str()) || !app_ids.contains(&c.app_id.as_str()) {
-                problems.push(format!("consents: '{}' in '{}' names an unknown app or tenant", c.app_id, c.tenant));
+                problems.push(format!(
+                    "consents: '{}' in '{}' names an unknown app or tenant",
+                    c.app_id, c.tenant
+                ));
             }
         }
         for v in &self.vaults {
             if !crate::keyvault::is_valid_vault_name(&v.name) {
-                problems.push(format!("vaults: name '{}' must be 3-24 letters, digits or '-', starting with a letter", v.name));
+                problems.push(format!(
+                    "vaults: name '{}' must be 3-24 letters, digits or '-', starting with a letter",
+                    v.name
+                ));
             }
             if !tenant_ids.contains(&v.tenant.as_str()) {
-                problems.push(format!("vaults.{}: tenant '{}' is not a seeded tenant", v.name, v.tenant));
+                problems.push(format!(
+                    "vaults.{}: tenant '{}' is not a seeded tenant",
+                    v.name, v.tenant
+                ));
             }
         }
         crate::partner_data::validate_seed(self, &mut problems);
-        if problems.is_empty() { Ok(()) } else { Err(SeedError::Invalid(problems)) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SeedError::Invalid(problems))
+        }
     }
 
     /// The first partner tenant.
@@ -333,7 +372,9 @@ impl Seed {
 
     /// Customer tenants.
     pub fn customer_tenants(&self) -> impl Iterator<Item = &TenantSeed> {
-        self.tenants.iter().filter(|t| t.kind == TenantKind::Customer)
+        self.tenants
+            .iter()
+            .filter(|t| t.kind == TenantKind::Customer)
     }
 
     /// A user by UPN (case-insensitive).

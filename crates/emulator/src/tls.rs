@@ -3,7 +3,10 @@
 //! seeded vault. No `*.localhost` wildcard: OpenSSL refuses wildcards under a single label.
 
 use anyhow::Context as _;
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -24,11 +27,18 @@ impl std::fmt::Debug for TlsMaterial {
 fn ca_params() -> CertificateParams {
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, "SAM emulator test CA (not trusted outside tests)");
+    dn.push(
+        DnType::CommonName,
+        "SAM emulator test CA (not trusted outside tests)",
+    );
     dn.push(DnType::OrganizationName, "secure-app-model-rs emulator");
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(1);
     params.not_after = now + time::Duration::days(3650);
@@ -40,14 +50,19 @@ fn load_or_create_ca(state_dir: Option<&Path>) -> anyhow::Result<(String, KeyPai
     if let Some(dir) = state_dir {
         let (cert, key) = (dir.join("ca.pem"), dir.join("ca.key"));
         if cert.exists() && key.exists() {
-            let key_pem = std::fs::read_to_string(&key).with_context(|| format!("reading {}", key.display()))?;
-            let key = KeyPair::from_pem(&key_pem).context("ca.key in the state directory is not a PEM private key")?;
-            let pem = std::fs::read_to_string(&cert).with_context(|| format!("reading {}", cert.display()))?;
+            let key_pem = std::fs::read_to_string(&key)
+                .with_context(|| format!("reading {}", key.display()))?;
+            let key = KeyPair::from_pem(&key_pem)
+                .context("ca.key in the state directory is not a PEM private key")?;
+            let pem = std::fs::read_to_string(&cert)
+                .with_context(|| format!("reading {}", cert.display()))?;
             return Ok((pem, key));
         }
     }
     let key = KeyPair::generate().context("generating the CA key")?;
-    let cert = ca_params().self_signed(&key).context("self-signing the CA")?;
+    let cert = ca_params()
+        .self_signed(&key)
+        .context("self-signing the CA")?;
     let pem = cert.pem();
     if let Some(dir) = state_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -62,15 +77,27 @@ pub fn build(state_dir: Option<&Path>, vault_names: &[String]) -> anyhow::Result
     let (ca_pem, ca_key) = load_or_create_ca(state_dir)?;
     // The issuer only needs the CA's name and key to sign; both are stable across restarts.
     let issuer = Issuer::new(ca_params(), &ca_key);
-    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "vault.localhost".to_string()];
-    names.extend(vault_names.iter().map(|v| format!("{}.vault.localhost", v.to_ascii_lowercase())));
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "vault.localhost".to_string(),
+    ];
+    names.extend(
+        vault_names
+            .iter()
+            .map(|v| format!("{}.vault.localhost", v.to_ascii_lowercase())),
+    );
     let mut params = CertificateParams::new(names).context("server certificate names")?;
-    params.distinguished_name.push(DnType::CommonName, "localhost");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(1);
     params.not_after = now + time::Duration::days(365);
     let server_key = KeyPair::generate().context("generating the server key")?;
-    let cert = params.signed_by(&server_key, &issuer).context("signing the server certificate")?;
+    let cert = params
+        .signed_by(&server_key, &issuer)
+        .context("signing the server certificate")?;
 
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let key_der = rustls_pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
@@ -81,5 +108,8 @@ pub fn build(state_dir: Option<&Path>, vault_names: &[String]) -> anyhow::Result
         .with_single_cert(vec![cert.der().clone()], key_der)
         .context("TLS server certificate")?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsMaterial { ca_pem, server_config: Arc::new(config) })
+    Ok(TlsMaterial {
+        ca_pem,
+        server_config: Arc::new(config),
+    })
 }

@@ -5,7 +5,7 @@
 use anyhow::Context as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde_json::{Value, json};
 use sha1::Digest as _;
 use std::path::Path;
@@ -19,7 +19,10 @@ pub fn b64url(bytes: impl AsRef<[u8]>) -> String {
 /// publishes in its JWKS.
 pub struct SigningKey {
     kid: String,
-    encoding: EncodingKey,
+    // Parsed once: re-parsing an RSA key per token (what an `EncodingKey` does) costs more
+    // than the signature itself.
+    rsa: aws_lc_rs::signature::RsaKeyPair,
+    rng: aws_lc_rs::rand::SystemRandom,
     decoding: DecodingKey,
     jwk_n: String,
     jwk_e: String,
@@ -28,7 +31,9 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -37,7 +42,10 @@ fn rsa_components(cert_der: &[u8]) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
     match cert.public_key().parsed().context("parsing public key")? {
         x509_parser::public_key::PublicKey::RSA(rsa) => {
             let strip = |b: &[u8]| {
-                let i = b.iter().position(|&x| x != 0).unwrap_or(b.len().saturating_sub(1));
+                let i = b
+                    .iter()
+                    .position(|&x| x != 0)
+                    .unwrap_or(b.len().saturating_sub(1));
                 b[i..].to_vec()
             };
             Ok((strip(rsa.modulus), strip(rsa.exponent)))
@@ -51,29 +59,40 @@ impl SigningKey {
     pub fn load_or_generate(state_dir: Option<&Path>) -> anyhow::Result<Self> {
         let path = state_dir.map(|d| d.join("signing.key"));
         let key_pem = match &path {
-            Some(p) if p.exists() => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            Some(p) if p.exists() => {
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+            }
             _ => {
-                let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).context("generating the RSA signing key")?;
+                let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+                    .context("generating the RSA signing key")?;
                 let pem = key.serialize_pem();
                 if let Some(p) = &path {
                     if let Some(dir) = p.parent() {
-                        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                        std::fs::create_dir_all(dir)
+                            .with_context(|| format!("creating {}", dir.display()))?;
                     }
                     std::fs::write(p, &pem).with_context(|| format!("writing {}", p.display()))?;
                 }
                 pem
             }
         };
-        let key = rcgen::KeyPair::from_pem(&key_pem).context("signing.key is not a PEM private key")?;
+        let key =
+            rcgen::KeyPair::from_pem(&key_pem).context("signing.key is not a PEM private key")?;
         let mut params = rcgen::CertificateParams::default();
-        params.distinguished_name.push(rcgen::DnType::CommonName, "accounts.emulator.localhost");
-        let cert = params.self_signed(&key).context("self-signing the token-signing certificate")?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "accounts.emulator.localhost");
+        let cert = params
+            .self_signed(&key)
+            .context("self-signing the token-signing certificate")?;
         let der = cert.der().to_vec();
         let (n, e) = rsa_components(&der)?;
         let kid = b64url(sha1::Sha1::digest(&der));
         Ok(SigningKey {
             kid,
-            encoding: EncodingKey::from_rsa_pem(key_pem.as_bytes()).context("loading the signing key")?,
+            rsa: aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&key.serialize_der())
+                .map_err(|e| anyhow::anyhow!("loading the signing key: {e}"))?,
+            rng: aws_lc_rs::rand::SystemRandom::new(),
             decoding: DecodingKey::from_rsa_raw_components(&n, &e),
             jwk_n: b64url(&n),
             jwk_e: b64url(&e),
@@ -88,15 +107,15 @@ impl SigningKey {
 
     /// Sign claims as an RS256 JWT. v1 tokens carry `x5t` and `kid`; v2 only `kid`.
     pub fn sign(&self, claims: &Value, with_x5t: bool) -> String {
-        let mut header = Header::new(Algorithm::RS256);
-        header.typ = Some("JWT".into());
-        header.kid = Some(self.kid.clone());
+        let mut header = json!({"typ": "JWT", "alg": "RS256", "kid": self.kid});
         if with_x5t {
-            header.x5t = Some(self.kid.clone());
+            header["x5t"] = json!(self.kid);
         }
-        match jsonwebtoken::encode(&header, claims, &self.encoding) {
-            Ok(t) => t,
-            // Signing a JSON object with a valid RSA key cannot fail; keep serving if it does.
+        let signing_input = format!("{}.{}", b64url(header.to_string()), b64url(claims.to_string()));
+        let mut sig = vec![0u8; self.rsa.public_modulus_len()];
+        match self.rsa.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &self.rng, signing_input.as_bytes(), &mut sig) {
+            Ok(()) => format!("{signing_input}.{}", b64url(sig)),
+            // Signing with a valid RSA key cannot fail; keep serving if it does.
             Err(e) => {
                 tracing::error!(error = %e, "token signing failed");
                 String::new()
@@ -139,14 +158,17 @@ pub struct CertificateCredential {
 
 impl std::fmt::Debug for CertificateCredential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CertificateCredential").field("thumbprint", &self.thumbprint_hex).finish_non_exhaustive()
+        f.debug_struct("CertificateCredential")
+            .field("thumbprint", &self.thumbprint_hex)
+            .finish_non_exhaustive()
     }
 }
 
 impl CertificateCredential {
     /// Parse the first certificate of a PEM document.
     pub fn from_pem(pem: &str) -> anyhow::Result<Self> {
-        let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).context("not a PEM certificate")?;
+        let (_, pem) =
+            x509_parser::pem::parse_x509_pem(pem.as_bytes()).context("not a PEM certificate")?;
         Self::from_der(&pem.contents)
     }
 
@@ -167,11 +189,18 @@ impl CertificateCredential {
         // Clients send base64url (the JOSE form) or, like MSAL Python, padded standard base64.
         let norm = |s: &str| s.trim_end_matches('=').replace('+', "-").replace('/', "_");
         header.x5t.as_deref().is_some_and(|t| norm(t) == self.x5t)
-            || header.x5t_s256.as_deref().is_some_and(|t| norm(t) == self.x5t_s256)
+            || header
+                .x5t_s256
+                .as_deref()
+                .is_some_and(|t| norm(t) == self.x5t_s256)
     }
 
     /// Verify an assertion's signature (RS256 or PS256) and return its claims.
-    pub fn verify(&self, token: &str, alg: Algorithm) -> Result<Value, jsonwebtoken::errors::Error> {
+    pub fn verify(
+        &self,
+        token: &str,
+        alg: Algorithm,
+    ) -> Result<Value, jsonwebtoken::errors::Error> {
         let mut v = Validation::new(alg);
         v.validate_exp = false;
         v.validate_nbf = false;

@@ -52,7 +52,11 @@ pub struct SsoSession {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
@@ -99,18 +103,28 @@ fn error_page(e: &AadError) -> HttpResponse {
 type Query = BTreeMap<String, String>;
 
 fn parse_query(req: &HttpRequest) -> Result<Query, AadError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
-        .map_err(|_| AadError::invalid_request(9002313, "Invalid request. Request is malformed or invalid."))?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).map_err(|_| {
+            AadError::invalid_request(9002313, "Invalid request. Request is malformed or invalid.")
+        })?;
     Ok(pairs.into_iter().collect())
 }
 
 /// `GET /{tenant}/oauth2/authorize`
-pub async fn authorize_v1(state: web::Data<State>, req: HttpRequest, tenant: web::Path<String>) -> HttpResponse {
+pub async fn authorize_v1(
+    state: web::Data<State>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+) -> HttpResponse {
     authorize(&state, &req, &tenant, Version::V1)
 }
 
 /// `GET /{tenant}/oauth2/v2.0/authorize`
-pub async fn authorize_v2(state: web::Data<State>, req: HttpRequest, tenant: web::Path<String>) -> HttpResponse {
+pub async fn authorize_v2(
+    state: web::Data<State>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+) -> HttpResponse {
     authorize(&state, &req, &tenant, Version::V2)
 }
 
@@ -125,7 +139,10 @@ fn authorize(state: &State, req: &HttpRequest, tenant_seg: &str, version: Versio
         Err(e) => return error_page(&e),
     };
     let Some(client_id) = q.get("client_id") else {
-        return error_page(&AadError::invalid_request(900144, "The request body must contain the following parameter: 'client_id'."));
+        return error_page(&AadError::invalid_request(
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        ));
     };
     let directory = match &authority {
         Authority::Tenant(t) => t.domain.clone(),
@@ -136,19 +153,31 @@ fn authorize(state: &State, req: &HttpRequest, tenant_seg: &str, version: Versio
     };
     let redirect_uri = match q.get("redirect_uri") {
         Some(r) => r.clone(),
-        None if version == Version::V1 && !app.seed.redirect_uris.is_empty() => app.seed.redirect_uris[0].clone(),
-        None => return error_page(&AadError::invalid_request(900144, "The request body must contain the following parameter: 'redirect_uri'.")),
+        None if version == Version::V1 && !app.seed.redirect_uris.is_empty() => {
+            app.seed.redirect_uris[0].clone()
+        }
+        None => {
+            return error_page(&AadError::invalid_request(
+                900144,
+                "The request body must contain the following parameter: 'redirect_uri'.",
+            ));
+        }
     };
     if !app.seed.redirect_uris.iter().any(|r| *r == redirect_uri) {
         return error_page(&AadError::invalid_request(
             50011,
-            format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this."),
+            format!(
+                "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this."
+            ),
         ));
     }
     let response_type = q.get("response_type").cloned().unwrap_or_default();
     let has_id_token = response_type.split(' ').any(|t| t == "id_token");
     let default_mode = if has_id_token { "fragment" } else { "query" };
-    let response_mode = q.get("response_mode").cloned().unwrap_or_else(|| default_mode.into());
+    let response_mode = q
+        .get("response_mode")
+        .cloned()
+        .unwrap_or_else(|| default_mode.into());
     let mut flow = Flow {
         version,
         tenant_seg: tenant_seg.to_string(),
@@ -156,7 +185,11 @@ fn authorize(state: &State, req: &HttpRequest, tenant_seg: &str, version: Versio
         client_id: app.seed.app_id.clone(),
         redirect_uri,
         response_type: response_type.clone(),
-        response_mode: if matches!(response_mode.as_str(), "query" | "fragment" | "form_post") { response_mode } else { default_mode.into() },
+        response_mode: if matches!(response_mode.as_str(), "query" | "fragment" | "form_post") {
+            response_mode
+        } else {
+            default_mode.into()
+        },
         state: q.get("state").cloned(),
         target: String::new(),
         nonce: q.get("nonce").cloned(),
@@ -170,37 +203,77 @@ fn authorize(state: &State, req: &HttpRequest, tenant_seg: &str, version: Versio
         created: state.now(),
     };
     // From here on errors go back to the app as a redirect.
-    if !response_type.split(' ').any(|t| t == "code") || response_type.split(' ').any(|t| !matches!(t, "code" | "id_token")) {
-        return redirect_error(&flow, "unsupported_response_type", 700054, &format!("response_type '{response_type}' is not enabled for the application."));
+    if !response_type.split(' ').any(|t| t == "code")
+        || response_type
+            .split(' ')
+            .any(|t| !matches!(t, "code" | "id_token"))
+    {
+        return redirect_error(
+            &flow,
+            "unsupported_response_type",
+            700054,
+            &format!("response_type '{response_type}' is not enabled for the application."),
+        );
     }
     match (q.get("code_challenge"), q.get("code_challenge_method")) {
         (Some(c), m) => {
             let method = m.cloned().unwrap_or_else(|| "plain".into());
             if !matches!(method.as_str(), "S256" | "plain") {
-                return redirect_error(&flow, "invalid_request", 501491, &format!("Invalid code_challenge_method '{method}'. Supported methods are 'plain' and 'S256'."));
+                return redirect_error(
+                    &flow,
+                    "invalid_request",
+                    501491,
+                    &format!(
+                        "Invalid code_challenge_method '{method}'. Supported methods are 'plain' and 'S256'."
+                    ),
+                );
             }
             if c.len() < 43 || c.len() > 128 {
-                return redirect_error(&flow, "invalid_request", 501491, "Invalid size of Code_Challenge parameter.");
+                return redirect_error(
+                    &flow,
+                    "invalid_request",
+                    501491,
+                    "Invalid size of Code_Challenge parameter.",
+                );
             }
             flow.code_challenge = Some((c.clone(), method));
         }
         (None, Some(_)) => {
-            return redirect_error(&flow, "invalid_request", 501491, "The code_challenge_method is given without a code_challenge.");
+            return redirect_error(
+                &flow,
+                "invalid_request",
+                501491,
+                "The code_challenge_method is given without a code_challenge.",
+            );
         }
         (None, None) => {}
     }
     if has_id_token && flow.nonce.is_none() {
-        return redirect_error(&flow, "invalid_request", 900144, "The request body must contain the following parameter: 'nonce'.");
+        return redirect_error(
+            &flow,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'nonce'.",
+        );
     }
     let tenant_name = directory;
     match version {
         Version::V1 => {
             let resource = q.get("resource").cloned().unwrap_or_default();
             if !resource.is_empty() && state.resource_for_audience(&resource).is_none() {
-                return redirect_error(&flow, "invalid_resource", 500011, &format!("The resource principal named {resource} was not found in the tenant named {tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."));
+                return redirect_error(
+                    &flow,
+                    "invalid_resource",
+                    500011,
+                    &format!(
+                        "The resource principal named {resource} was not found in the tenant named {tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
+                    ),
+                );
             }
             // v1 asks for the app's static permissions; `scope=openid` only adds an id_token.
-            let openid = q.get("scope").is_some_and(|s| s.split(' ').any(|x| x == "openid"));
+            let openid = q
+                .get("scope")
+                .is_some_and(|s| s.split(' ').any(|x| x == "openid"));
             flow.target = resource;
             if openid || has_id_token {
                 flow.nonce = flow.nonce.or_else(|| q.get("nonce").cloned());
@@ -211,16 +284,40 @@ fn authorize(state: &State, req: &HttpRequest, tenant_seg: &str, version: Versio
         }
         Version::V2 => {
             let Some(scope) = q.get("scope").filter(|s| !s.trim().is_empty()) else {
-                return redirect_error(&flow, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.");
+                return redirect_error(
+                    &flow,
+                    "invalid_request",
+                    900144,
+                    "The request body must contain the following parameter: 'scope'.",
+                );
             };
-            for s in scope.split(' ').filter(|s| !s.is_empty() && !is_oidc_scope(s)) {
+            for s in scope
+                .split(' ')
+                .filter(|s| !s.is_empty() && !is_oidc_scope(s))
+            {
                 match split_scope(state.resources(), s) {
                     Some((r, _, p)) if p == ".default" || r.scope(&p).is_some() => {}
                     Some(_) | None if !s.contains('/') => {
-                        return redirect_error(&flow, "invalid_client", 650053, &format!("The application '{}' asked for scope '{s}' that doesn't exist on the resource '00000003-0000-0000-c000-000000000000'. Contact the app vendor.", app.seed.display_name));
+                        return redirect_error(
+                            &flow,
+                            "invalid_client",
+                            650053,
+                            &format!(
+                                "The application '{}' asked for scope '{s}' that doesn't exist on the resource '00000003-0000-0000-c000-000000000000'. Contact the app vendor.",
+                                app.seed.display_name
+                            ),
+                        );
                     }
                     _ => {
-                        return redirect_error(&flow, "invalid_resource", 500011, &format!("The resource principal named {} was not found in the tenant named {tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", s.rsplit_once('/').map_or(s, |(i, _)| i)));
+                        return redirect_error(
+                            &flow,
+                            "invalid_resource",
+                            500011,
+                            &format!(
+                                "The resource principal named {} was not found in the tenant named {tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+                                s.rsplit_once('/').map_or(s, |(i, _)| i)
+                            ),
+                        );
                     }
                 }
             }
@@ -229,9 +326,21 @@ fn authorize(state: &State, req: &HttpRequest, tenant_seg: &str, version: Versio
     }
     // Single sign-on: an existing session skips the sign-in page unless prompt says otherwise.
     let prompt = flow.prompt.clone().unwrap_or_default();
-    let session = req.cookie(SSO_COOKIE).and_then(|c| state.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(c.value()).cloned());
+    let session = req.cookie(SSO_COOKIE).and_then(|c| {
+        state
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(c.value())
+            .cloned()
+    });
     if prompt == "none" && session.is_none() {
-        return redirect_error(&flow, "login_required", 50058, "A silent sign-in request was sent but no user is signed in.");
+        return redirect_error(
+            &flow,
+            "login_required",
+            50058,
+            "A silent sign-in request was sent but no user is signed in.",
+        );
     }
     let flow_id = issue::random_token("", 24);
     if let Some(s) = session.filter(|_| !matches!(prompt.as_str(), "login" | "select_account")) {
@@ -247,18 +356,33 @@ fn authorize(state: &State, req: &HttpRequest, tenant_seg: &str, version: Versio
 }
 
 fn store_flow(state: &State, id: &str, flow: Flow) {
-    let mut flows = state.flows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut flows = state
+        .flows
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let now = state.now();
     flows.retain(|_, f| now - f.created < 3600);
     flows.insert(id.to_string(), flow);
 }
 
 fn take_flow(state: &State, id: &str) -> Option<Flow> {
-    state.flows.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).cloned()
+    state
+        .flows
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(id)
+        .cloned()
 }
 
 fn sign_in_page(flow: &Flow, flow_id: &str, login: &str, error: Option<&str>) -> HttpResponse {
-    let error = error.map(|e| format!(r#"<div class="error" id="error" role="alert">{}</div>"#, esc(e))).unwrap_or_default();
+    let error = error
+        .map(|e| {
+            format!(
+                r#"<div class="error" id="error" role="alert">{}</div>"#,
+                esc(e)
+            )
+        })
+        .unwrap_or_default();
     page(
         StatusCode::OK,
         "Sign in",
@@ -278,7 +402,14 @@ fn sign_in_page(flow: &Flow, flow_id: &str, login: &str, error: Option<&str>) ->
 }
 
 fn mfa_page(flow: &Flow, flow_id: &str, error: Option<&str>) -> HttpResponse {
-    let error = error.map(|e| format!(r#"<div class="error" id="error" role="alert">{}</div>"#, esc(e))).unwrap_or_default();
+    let error = error
+        .map(|e| {
+            format!(
+                r#"<div class="error" id="error" role="alert">{}</div>"#,
+                esc(e)
+            )
+        })
+        .unwrap_or_default();
     page(
         StatusCode::OK,
         "Enter code",
@@ -326,14 +457,30 @@ fn expired_flow() -> HttpResponse {
 /// `POST /{tenant}/login`
 pub async fn login(state: web::Data<State>, form: web::Form<LoginForm>) -> HttpResponse {
     state.count("entra.login");
-    let Some(mut flow) = take_flow(&state, &form.flow) else { return expired_flow() };
+    let Some(mut flow) = take_flow(&state, &form.flow) else {
+        return expired_flow();
+    };
     let user = state.directory().user(form.login.trim()).cloned();
     let Some(user) = user.filter(|u| u.upn.eq_ignore_ascii_case(form.login.trim())) else {
-        return sign_in_page(&flow, &form.flow, &form.login, Some("This username may be incorrect. Make sure you typed it correctly. Otherwise, contact your admin. (AADSTS50034)"));
+        return sign_in_page(
+            &flow,
+            &form.flow,
+            &form.login,
+            Some(
+                "This username may be incorrect. Make sure you typed it correctly. Otherwise, contact your admin. (AADSTS50034)",
+            ),
+        );
     };
     if user.password != form.passwd {
         tracing::info!(user.id = %user.id, "sign-in failed: wrong password");
-        return sign_in_page(&flow, &form.flow, &form.login, Some("Your account or password is incorrect. If you don't remember your password, reset it now. (AADSTS50126)"));
+        return sign_in_page(
+            &flow,
+            &form.flow,
+            &form.login,
+            Some(
+                "Your account or password is incorrect. If you don't remember your password, reset it now. (AADSTS50126)",
+            ),
+        );
     }
     if let Err(e) = check_user_may_sign_in(&state, &flow, &user) {
         return error_page(&e);
@@ -350,14 +497,27 @@ pub async fn login(state: web::Data<State>, form: web::Form<LoginForm>) -> HttpR
 
 fn check_user_may_sign_in(state: &State, flow: &Flow, user: &UserSeed) -> Result<(), AadError> {
     let dir = state.directory();
-    let app = dir.app(&flow.client_id).ok_or_else(|| AadError::app_not_found(&flow.client_id, &flow.tenant_seg))?;
+    let app = dir
+        .app(&flow.client_id)
+        .ok_or_else(|| AadError::app_not_found(&flow.client_id, &flow.tenant_seg))?;
     if let Authority::Tenant(t) = &flow.authority {
-        if t.id != user.tenant && !(user.admin_agent && dir.has_delegated_access(&t.id, &user.tenant)) {
-            return Err(AadError::invalid_grant(50020, format!("User account '{}' from identity provider 'https://sts.windows.net/{}/' does not exist in tenant '{}' and cannot access the application '{}'({}) in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Microsoft Entra user account.", user.upn, user.tenant, t.display_name, app.seed.app_id, app.seed.display_name)));
+        if t.id != user.tenant
+            && !(user.admin_agent && dir.has_delegated_access(&t.id, &user.tenant))
+        {
+            return Err(AadError::invalid_grant(
+                50020,
+                format!(
+                    "User account '{}' from identity provider 'https://sts.windows.net/{}/' does not exist in tenant '{}' and cannot access the application '{}'({}) in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Microsoft Entra user account.",
+                    user.upn, user.tenant, t.display_name, app.seed.app_id, app.seed.display_name
+                ),
+            ));
         }
     }
     if !app.seed.multitenant && user.tenant != app.seed.tenant {
-        let domain = dir.tenant(&user.tenant).map(|t| t.domain.clone()).unwrap_or_default();
+        let domain = dir
+            .tenant(&user.tenant)
+            .map(|t| t.domain.clone())
+            .unwrap_or_default();
         return Err(AadError::app_not_found(&flow.client_id, &domain));
     }
     Ok(())
@@ -366,12 +526,24 @@ fn check_user_may_sign_in(state: &State, flow: &Flow, user: &UserSeed) -> Result
 /// `POST /{tenant}/mfa`
 pub async fn mfa(state: web::Data<State>, form: web::Form<MfaForm>) -> HttpResponse {
     state.count("entra.mfa");
-    let Some(mut flow) = take_flow(&state, &form.flow) else { return expired_flow() };
-    let Some(user) = flow.user_id.as_deref().and_then(|id| state.directory().user(id).cloned()) else {
+    let Some(mut flow) = take_flow(&state, &form.flow) else {
+        return expired_flow();
+    };
+    let Some(user) = flow
+        .user_id
+        .as_deref()
+        .and_then(|id| state.directory().user(id).cloned())
+    else {
         return expired_flow();
     };
     if user.mfa_code.as_deref() != Some(form.otc.trim()) {
-        return mfa_page(&flow, &form.flow, Some("You didn't enter the expected verification code. Please try again. (AADSTS50126)"));
+        return mfa_page(
+            &flow,
+            &form.flow,
+            Some(
+                "You didn't enter the expected verification code. Please try again. (AADSTS50126)",
+            ),
+        );
     }
     flow.amr = vec!["pwd".into(), "mfa".into()];
     after_sign_in(&state, form.flow.clone(), flow, true)
@@ -381,14 +553,25 @@ pub async fn mfa(state: web::Data<State>, form: web::Form<MfaForm>) -> HttpRespo
 fn requested_permissions(state: &State, flow: &Flow, app: &App) -> Vec<PermissionSeed> {
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let add_required = |resource: &str, map: &mut BTreeMap<String, Vec<String>>| {
-        for p in app.seed.required_delegated.iter().filter(|p| resource.is_empty() || p.resource.eq_ignore_ascii_case(resource)) {
-            map.entry(p.resource.to_ascii_lowercase()).or_default().extend(p.scopes.iter().cloned());
+        for p in app
+            .seed
+            .required_delegated
+            .iter()
+            .filter(|p| resource.is_empty() || p.resource.eq_ignore_ascii_case(resource))
+        {
+            map.entry(p.resource.to_ascii_lowercase())
+                .or_default()
+                .extend(p.scopes.iter().cloned());
         }
     };
     match flow.version {
         Version::V1 => add_required("", &mut map),
         Version::V2 => {
-            for s in flow.target.split(' ').filter(|s| !s.is_empty() && !is_oidc_scope(s)) {
+            for s in flow
+                .target
+                .split(' ')
+                .filter(|s| !s.is_empty() && !is_oidc_scope(s))
+            {
                 if let Some((r, _, p)) = split_scope(state.resources(), s) {
                     if p == ".default" {
                         // `.default` consents to every permission of the registration, all resources.
@@ -403,7 +586,10 @@ fn requested_permissions(state: &State, flow: &Flow, app: &App) -> Vec<Permissio
     }
     if map.is_empty() {
         // Sign-in only: Microsoft Graph User.Read, as Entra does.
-        map.insert(crate::resources::GRAPH_APP_ID.into(), vec!["User.Read".into()]);
+        map.insert(
+            crate::resources::GRAPH_APP_ID.into(),
+            vec!["User.Read".into()],
+        );
     }
     map.into_iter()
         .map(|(resource, mut scopes)| {
@@ -415,18 +601,40 @@ fn requested_permissions(state: &State, flow: &Flow, app: &App) -> Vec<Permissio
 }
 
 fn after_sign_in(state: &State, flow_id: String, flow: Flow, new_session: bool) -> HttpResponse {
-    let Some(user) = flow.user_id.as_deref().and_then(|id| state.directory().user(id).cloned()) else {
+    let Some(user) = flow
+        .user_id
+        .as_deref()
+        .and_then(|id| state.directory().user(id).cloned())
+    else {
         return expired_flow();
     };
-    let Some(app) = state.directory().app(&flow.client_id).cloned() else { return expired_flow() };
+    let Some(app) = state.directory().app(&flow.client_id).cloned() else {
+        return expired_flow();
+    };
     let mut session_cookie = None;
     if new_session {
         let sid = issue::random_token("", 24);
-        state.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(
-            sid.clone(),
-            SsoSession { user_id: user.id.clone(), amr: flow.amr.clone(), auth_time: flow.auth_time, session_id: flow.session_id.clone() },
+        state
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                sid.clone(),
+                SsoSession {
+                    user_id: user.id.clone(),
+                    amr: flow.amr.clone(),
+                    auth_time: flow.auth_time,
+                    session_id: flow.session_id.clone(),
+                },
+            );
+        session_cookie = Some(
+            Cookie::build(SSO_COOKIE, sid)
+                .path("/")
+                .secure(true)
+                .http_only(true)
+                .same_site(SameSite::None)
+                .finish(),
         );
-        session_cookie = Some(Cookie::build(SSO_COOKIE, sid).path("/").secure(true).http_only(true).same_site(SameSite::None).finish());
     }
     let needed = requested_permissions(state, &flow, &app);
     let missing = {
@@ -441,7 +649,11 @@ fn after_sign_in(state: &State, flow_id: String, flow: Flow, new_session: bool) 
         store_flow(state, &flow_id, flow.clone());
         consent_page(state, &flow, &flow_id, &app, &user, &needed)
     } else {
-        state.flows.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&flow_id);
+        state
+            .flows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&flow_id);
         issue_code(state, &flow, &user)
     };
     if let Some(c) = session_cookie {
@@ -458,21 +670,44 @@ fn needs_admin(state: &State, needed: &[PermissionSeed]) -> bool {
             .resources()
             .iter()
             .find(|r| r.app_id.eq_ignore_ascii_case(&p.resource))
-            .is_some_and(|r| p.scopes.iter().any(|s| r.scope(s).is_some_and(|d| d.admin_consent_required)))
+            .is_some_and(|r| {
+                p.scopes
+                    .iter()
+                    .any(|s| r.scope(s).is_some_and(|d| d.admin_consent_required))
+            })
     })
 }
 
-fn consent_page(state: &State, flow: &Flow, flow_id: &str, app: &App, user: &UserSeed, needed: &[PermissionSeed]) -> HttpResponse {
+fn consent_page(
+    state: &State,
+    flow: &Flow,
+    flow_id: &str,
+    app: &App,
+    user: &UserSeed,
+    needed: &[PermissionSeed],
+) -> HttpResponse {
     let mut items = String::new();
     for p in needed {
-        let resource = state.resources().iter().find(|r| r.app_id.eq_ignore_ascii_case(&p.resource));
+        let resource = state
+            .resources()
+            .iter()
+            .find(|r| r.app_id.eq_ignore_ascii_case(&p.resource));
         for s in &p.scopes {
-            let desc = resource.and_then(|r| r.scope(s)).map(|d| d.description).unwrap_or("");
-            let rname = resource.map(|r| r.display_name).unwrap_or("Unknown resource");
+            let desc = resource
+                .and_then(|r| r.scope(s))
+                .map(|d| d.description)
+                .unwrap_or("");
+            let rname = resource
+                .map(|r| r.display_name)
+                .unwrap_or("Unknown resource");
             items.push_str(&format!(r#"<li class="permission" data-resource="{}" data-scope="{}"><b>{}</b> ({}: <code>{}</code>)</li>"#, esc(&p.resource), esc(s), esc(desc), esc(rname), esc(s)));
         }
     }
-    let publisher = app.seed.publisher.clone().unwrap_or_else(|| "unverified".into());
+    let publisher = app
+        .seed
+        .publisher
+        .clone()
+        .unwrap_or_else(|| "unverified".into());
     let tenant = esc(&flow.tenant_seg);
     if needs_admin(state, needed) && !user.is_global_admin() {
         return page(
@@ -511,18 +746,40 @@ fn consent_page(state: &State, flow: &Flow, flow_id: &str, app: &App, user: &Use
 /// `POST /{tenant}/consent`
 pub async fn consent(state: web::Data<State>, form: web::Form<ConsentForm>) -> HttpResponse {
     state.count("entra.consent");
-    let Some(flow) = take_flow(&state, &form.flow) else { return expired_flow() };
-    state.flows.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&form.flow);
-    let Some(user) = flow.user_id.as_deref().and_then(|id| state.directory().user(id).cloned()) else {
+    let Some(flow) = take_flow(&state, &form.flow) else {
         return expired_flow();
     };
-    let Some(app) = state.directory().app(&flow.client_id).cloned() else { return expired_flow() };
+    state
+        .flows
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&form.flow);
+    let Some(user) = flow
+        .user_id
+        .as_deref()
+        .and_then(|id| state.directory().user(id).cloned())
+    else {
+        return expired_flow();
+    };
+    let Some(app) = state.directory().app(&flow.client_id).cloned() else {
+        return expired_flow();
+    };
     if form.action != "accept" {
-        return redirect_error(&flow, "access_denied", 65004, "User declined to consent to access the app.");
+        return redirect_error(
+            &flow,
+            "access_denied",
+            65004,
+            "User declined to consent to access the app.",
+        );
     }
     let needed = requested_permissions(&state, &flow, &app);
     if needs_admin(&state, &needed) && !user.is_global_admin() {
-        return redirect_error(&flow, "access_denied", 90094, "The grant requires admin permission.");
+        return redirect_error(
+            &flow,
+            "access_denied",
+            90094,
+            "The grant requires admin permission.",
+        );
     }
     // An administrator consents for the whole tenant; a user for themselves.
     let for_user = (!user.is_global_admin()).then_some(user.id.as_str());
@@ -538,33 +795,56 @@ fn issue_code(state: &State, flow: &Flow, user: &UserSeed) -> HttpResponse {
     };
     let code = issue::random_token("1.AXEA", 64);
     let wants_openid = match flow.version {
-        Version::V1 => flow.response_type.contains("openid") || flow.response_type.split(' ').any(|t| t == "id_token"),
+        Version::V1 => {
+            flow.response_type.contains("openid")
+                || flow.response_type.split(' ').any(|t| t == "id_token")
+        }
         Version::V2 => flow.target.split(' ').any(|s| s == "openid"),
     };
     let wants_rt = flow.target.split(' ').any(|s| s == "offline_access");
-    state.codes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(
-        code.clone(),
-        AuthCode {
-            client_id: flow.client_id.clone(),
-            redirect_uri: flow.redirect_uri.clone(),
-            user_id: user.id.clone(),
-            tenant: tenant.clone(),
-            target: flow.target.clone(),
-            wants_id_token: wants_openid,
-            wants_refresh_token: wants_rt,
-            code_challenge: flow.code_challenge.clone(),
-            nonce: flow.nonce.clone(),
-            amr: flow.amr.clone(),
-            auth_time: flow.auth_time,
-            issued_at: state.now(),
-            redeemed: false,
-            session_id: flow.session_id.clone(),
-        },
-    );
+    state
+        .codes
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(
+            code.clone(),
+            AuthCode {
+                client_id: flow.client_id.clone(),
+                redirect_uri: flow.redirect_uri.clone(),
+                user_id: user.id.clone(),
+                tenant: tenant.clone(),
+                target: flow.target.clone(),
+                wants_id_token: wants_openid,
+                wants_refresh_token: wants_rt,
+                code_challenge: flow.code_challenge.clone(),
+                nonce: flow.nonce.clone(),
+                amr: flow.amr.clone(),
+                auth_time: flow.auth_time,
+                issued_at: state.now(),
+                redeemed: false,
+                session_id: flow.session_id.clone(),
+            },
+        );
     let mut params: Vec<(String, String)> = vec![("code".into(), code.clone())];
     if flow.response_type.split(' ').any(|t| t == "id_token") {
-        let ctx = UserContext { user: user.clone(), tenant, amr: flow.amr.clone(), auth_time: flow.auth_time, session_id: flow.session_id.clone() };
-        params.push(("id_token".into(), issue::id_token(state, flow.version, &ctx, &flow.client_id, flow.nonce.as_deref(), Some(issue::half_hash(&code)))));
+        let ctx = UserContext {
+            user: user.clone(),
+            tenant,
+            amr: flow.amr.clone(),
+            auth_time: flow.auth_time,
+            session_id: flow.session_id.clone(),
+        };
+        params.push((
+            "id_token".into(),
+            issue::id_token(
+                state,
+                flow.version,
+                &ctx,
+                &flow.client_id,
+                flow.nonce.as_deref(),
+                Some(issue::half_hash(&code)),
+            ),
+        ));
     }
     if let Some(s) = &flow.state {
         params.push(("state".into(), s.clone()));
@@ -576,8 +856,14 @@ fn issue_code(state: &State, flow: &Flow, user: &UserSeed) -> HttpResponse {
 fn redirect_error(flow: &Flow, error: &str, code: u32, message: &str) -> HttpResponse {
     let e = AadError::new(StatusCode::BAD_REQUEST, "x", code, message);
     let body = e.body();
-    let description = body["error_description"].as_str().unwrap_or_default().to_string();
-    let mut params = vec![("error".to_string(), error.to_string()), ("error_description".to_string(), description)];
+    let description = body["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut params = vec![
+        ("error".to_string(), error.to_string()),
+        ("error_description".to_string(), description),
+    ];
     if let Some(s) = &flow.state {
         params.push(("state".into(), s.clone()));
     }
@@ -591,16 +877,31 @@ fn respond(flow: &Flow, params: &[(String, String)]) -> HttpResponse {
         "form_post" => {
             let inputs: String = params
                 .iter()
-                .map(|(k, v)| format!(r#"<input type="hidden" name="{}" value="{}">"#, esc(k), esc(v)))
+                .map(|(k, v)| {
+                    format!(
+                        r#"<input type="hidden" name="{}" value="{}">"#,
+                        esc(k),
+                        esc(v)
+                    )
+                })
                 .collect();
             let html = format!(
                 r#"<!DOCTYPE html><html><head><title>Working...</title></head><body onload="document.forms[0].submit()"><form method="POST" name="hiddenform" action="{}">{inputs}<noscript><p>Script is disabled. Click Submit to continue.</p><input type="submit" value="Submit"></noscript></form></body></html>"#,
                 esc(&flow.redirect_uri)
             );
-            HttpResponse::Ok().content_type("text/html; charset=utf-8").insert_header(("cache-control", "no-store")).body(html)
+            HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .insert_header(("cache-control", "no-store"))
+                .body(html)
         }
         mode => {
-            let sep = if mode == "fragment" { '#' } else if flow.redirect_uri.contains('?') { '&' } else { '?' };
+            let sep = if mode == "fragment" {
+                '#'
+            } else if flow.redirect_uri.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
             HttpResponse::Found()
                 .insert_header(("location", format!("{}{sep}{encoded}", flow.redirect_uri)))
                 .insert_header(("cache-control", "no-store"))

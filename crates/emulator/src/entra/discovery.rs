@@ -9,7 +9,10 @@ use serde_json::json;
 /// Resolve the `{tenant}` path segment for discovery: a tenant ID, domain, or the
 /// multi-tenant aliases (which keep the `{tenantid}` template in the issuer).
 fn tenant_segment(state: &State, tenant: &str) -> Result<(String, String), AadError> {
-    if matches!(tenant.to_ascii_lowercase().as_str(), "common" | "organizations" | "consumers") {
+    if matches!(
+        tenant.to_ascii_lowercase().as_str(),
+        "common" | "organizations" | "consumers"
+    ) {
         return Ok((tenant.to_ascii_lowercase(), "{tenantid}".into()));
     }
     let dir = state.directory();
@@ -22,11 +25,16 @@ fn tenant_segment(state: &State, tenant: &str) -> Result<(String, String), AadEr
 }
 
 fn json_ok(v: serde_json::Value) -> HttpResponse {
-    HttpResponse::Ok().insert_header(("cache-control", "max-age=86400, private")).json(v)
+    HttpResponse::Ok()
+        .insert_header(("cache-control", "max-age=86400, private"))
+        .json(v)
 }
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`
-pub async fn openid_configuration_v2(state: web::Data<State>, tenant: web::Path<String>) -> HttpResponse {
+pub async fn openid_configuration_v2(
+    state: web::Data<State>,
+    tenant: web::Path<String>,
+) -> HttpResponse {
     state.count("entra.openid_configuration");
     let (seg, tid) = match tenant_segment(&state, &tenant) {
         Ok(v) => v,
@@ -61,7 +69,10 @@ pub async fn openid_configuration_v2(state: web::Data<State>, tenant: web::Path<
 }
 
 /// `GET /{tenant}/.well-known/openid-configuration`
-pub async fn openid_configuration_v1(state: web::Data<State>, tenant: web::Path<String>) -> HttpResponse {
+pub async fn openid_configuration_v1(
+    state: web::Data<State>,
+    tenant: web::Path<String>,
+) -> HttpResponse {
     state.count("entra.openid_configuration");
     let (seg, tid) = match tenant_segment(&state, &tenant) {
         Ok(v) => v,
@@ -116,7 +127,8 @@ pub async fn keys_v1(state: web::Data<State>, tenant: web::Path<String>) -> Http
 /// `GET /common/discovery/instance?api-version=1.1&authorization_endpoint=…`
 pub async fn instance(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
     state.count("entra.instance_discovery");
-    let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let host_port = format!("127.0.0.1:{}", state.port());
     let Some(endpoint) = get("authorization_endpoint") else {
@@ -125,13 +137,21 @@ pub async fn instance(state: web::Data<State>, req: HttpRequest) -> HttpResponse
     let parsed = url::Url::parse(&endpoint).ok();
     let tenant = parsed
         .as_ref()
-        .and_then(|u| u.path_segments().and_then(|mut s| s.next().map(str::to_string)))
+        .and_then(|u| {
+            u.path_segments()
+                .and_then(|mut s| s.next().map(str::to_string))
+        })
         .unwrap_or_else(|| "common".into());
     let known = parsed.as_ref().is_some_and(|u| {
         matches!(u.host_str(), Some("127.0.0.1" | "localhost")) && u.port() == Some(state.port())
     });
     if !known {
-        let mut e = AadError::new(StatusCode::BAD_REQUEST, "invalid_instance", 50049, "Unknown or invalid instance.");
+        let mut e = AadError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_instance",
+            50049,
+            "Unknown or invalid instance.",
+        );
         e.status = StatusCode::BAD_REQUEST;
         return e.response();
     }

@@ -25,8 +25,20 @@ pub struct AadError {
 
 impl AadError {
     /// A new error.
-    pub fn new(status: StatusCode, error: &'static str, code: u32, message: impl Into<String>) -> Self {
-        AadError { status, error, code, message: message.into(), suberror: None, correlation_id: None }
+    pub fn new(
+        status: StatusCode,
+        error: &'static str,
+        code: u32,
+        message: impl Into<String>,
+    ) -> Self {
+        AadError {
+            status,
+            error,
+            code,
+            message: message.into(),
+            suberror: None,
+            correlation_id: None,
+        }
     }
     /// 400 `invalid_request`.
     pub fn invalid_request(code: u32, message: impl Into<String>) -> Self {
@@ -42,13 +54,18 @@ impl AadError {
     }
     /// AADSTS900144: a required parameter is missing.
     pub fn missing(param: &str) -> Self {
-        Self::invalid_request(900144, format!("The request body must contain the following parameter: '{param}'."))
+        Self::invalid_request(
+            900144,
+            format!("The request body must contain the following parameter: '{param}'."),
+        )
     }
     /// AADSTS90002: unknown tenant.
     pub fn tenant_not_found(tenant: &str) -> Self {
         Self::invalid_request(
             90002,
-            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."),
+            format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+            ),
         )
     }
     /// AADSTS700016: unknown application in this directory.
@@ -57,7 +74,9 @@ impl AadError {
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             700016,
-            format!("Application with identifier '{client_id}' was not found in the directory '{directory}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."),
+            format!(
+                "Application with identifier '{client_id}' was not found in the directory '{directory}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+            ),
         )
     }
     /// With a suberror.
@@ -84,7 +103,10 @@ impl AadError {
             now.second()
         );
         let trace_id = uuid::Uuid::new_v4().to_string();
-        let correlation_id = self.correlation_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let correlation_id = self
+            .correlation_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let mut body = json!({
             "error": self.error,
             "error_description": format!("AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}", self.code, self.message),

@@ -45,12 +45,20 @@ pub struct UserContext {
     pub session_id: String,
 }
 
-fn base_claims(state: &State, tenant: &str, aud: &str, lifetime: i64) -> (serde_json::Map<String, Value>, i64, i64) {
+fn base_claims(
+    state: &State,
+    tenant: &str,
+    aud: &str,
+    lifetime: i64,
+) -> (serde_json::Map<String, Value>, i64, i64) {
     let iat = state.now();
     let exp = iat + lifetime;
     let mut c = serde_json::Map::new();
     c.insert("aud".into(), json!(aud));
-    c.insert("iss".into(), json!(format!("https://sts.windows.net/{tenant}/")));
+    c.insert(
+        "iss".into(),
+        json!(format!("https://sts.windows.net/{tenant}/")),
+    );
     c.insert("iat".into(), json!(iat));
     c.insert("nbf".into(), json!(iat));
     c.insert("exp".into(), json!(exp));
@@ -78,7 +86,10 @@ pub fn app_access_token(
     let (mut c, iat, exp) = base_claims(state, tenant, aud, lifetime(state));
     c.insert("appid".into(), json!(app_id));
     c.insert("appidacr".into(), json!(appidacr));
-    c.insert("idp".into(), json!(format!("https://sts.windows.net/{tenant}/")));
+    c.insert(
+        "idp".into(),
+        json!(format!("https://sts.windows.net/{tenant}/")),
+    );
     c.insert("idtyp".into(), json!("app"));
     c.insert("oid".into(), json!(sp_object_id));
     c.insert("rh".into(), json!("0.AAAA"));
@@ -106,9 +117,15 @@ pub fn user_access_token(
     c.insert("appidacr".into(), json!(appidacr));
     if ctx.tenant != u.tenant {
         // A partner admin acting in a customer tenant is a foreign principal there.
-        c.insert("idp".into(), json!(format!("https://sts.windows.net/{}/", u.tenant)));
+        c.insert(
+            "idp".into(),
+            json!(format!("https://sts.windows.net/{}/", u.tenant)),
+        );
     }
-    let (given, family) = u.display_name.split_once(' ').unwrap_or((u.display_name.as_str(), ""));
+    let (given, family) = u
+        .display_name
+        .split_once(' ')
+        .unwrap_or((u.display_name.as_str(), ""));
     c.insert("family_name".into(), json!(family));
     c.insert("given_name".into(), json!(given));
     c.insert("ipaddr".into(), json!("127.0.0.1"));
@@ -128,7 +145,9 @@ pub fn user_access_token(
 
 /// `sub` is pairwise: stable per user and app, different across apps.
 fn pairwise_sub(user_id: &str, app_id: &str) -> String {
-    b64url(sha2::Sha256::digest(format!("{user_id}|{app_id}").as_bytes()))
+    b64url(sha2::Sha256::digest(
+        format!("{user_id}|{app_id}").as_bytes(),
+    ))
 }
 
 /// The `c_hash` / `at_hash` of OIDC core §3.3.2.11: left half of SHA-256, base64url.
@@ -169,19 +188,27 @@ pub fn id_token(
     }
     match version {
         Version::V1 => {
-            c.insert("iss".into(), json!(format!("https://sts.windows.net/{}/", ctx.tenant)));
+            c.insert(
+                "iss".into(),
+                json!(format!("https://sts.windows.net/{}/", ctx.tenant)),
+            );
             c.insert("amr".into(), json!(ctx.amr));
             c.insert("unique_name".into(), json!(u.upn));
             c.insert("upn".into(), json!(u.upn));
             c.insert("ver".into(), json!("1.0"));
         }
         Version::V2 => {
-            c.insert("iss".into(), json!(format!("{}/{}/v2.0", state.authority_host(), ctx.tenant)));
+            c.insert(
+                "iss".into(),
+                json!(format!("{}/{}/v2.0", state.authority_host(), ctx.tenant)),
+            );
             c.insert("preferred_username".into(), json!(u.upn));
             c.insert("ver".into(), json!("2.0"));
         }
     }
-    state.signing.sign(&Value::Object(c), version == Version::V1)
+    state
+        .signing
+        .sign(&Value::Object(c), version == Version::V1)
 }
 
 /// `client_info`: base64url of `{"uid": oid, "utid": home tenant}` (what MSAL reads for the

@@ -26,13 +26,17 @@ pub type Form = HashMap<String, String>;
 pub async fn read_form(mut payload: web::Payload) -> Result<Form, AadError> {
     let mut buf = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| AadError::invalid_request(900144, "The request body could not be read."))?;
+        let chunk = chunk.map_err(|_| {
+            AadError::invalid_request(900144, "The request body could not be read.")
+        })?;
         if buf.len() + chunk.len() > MAX_FORM_BYTES {
             return Err(AadError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_request",
                 90015,
-                format!("The request body is too large. The maximum size is {MAX_FORM_BYTES} bytes."),
+                format!(
+                    "The request body is too large. The maximum size is {MAX_FORM_BYTES} bytes."
+                ),
             ));
         }
         buf.extend_from_slice(&chunk);
@@ -80,16 +84,32 @@ pub fn resolve_authority(state: &State, segment: &str) -> Result<Authority, AadE
 }
 
 /// `POST /{tenant}/oauth2/token`
-pub async fn token_v1(state: web::Data<State>, req: HttpRequest, tenant: web::Path<String>, body: web::Payload) -> HttpResponse {
+pub async fn token_v1(
+    state: web::Data<State>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+    body: web::Payload,
+) -> HttpResponse {
     token(&state, &req, &tenant, body, Version::V1).await
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`
-pub async fn token_v2(state: web::Data<State>, req: HttpRequest, tenant: web::Path<String>, body: web::Payload) -> HttpResponse {
+pub async fn token_v2(
+    state: web::Data<State>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+    body: web::Payload,
+) -> HttpResponse {
     token(&state, &req, &tenant, body, Version::V2).await
 }
 
-async fn token(state: &State, req: &HttpRequest, tenant: &str, body: web::Payload, version: Version) -> HttpResponse {
+async fn token(
+    state: &State,
+    req: &HttpRequest,
+    tenant: &str,
+    body: web::Payload,
+    version: Version,
+) -> HttpResponse {
     state.count("entra.token");
     let correlation = req
         .headers()
@@ -100,7 +120,14 @@ async fn token(state: &State, req: &HttpRequest, tenant: &str, body: web::Payloa
     let result = match read_form(body).await {
         Ok(form) => {
             let grant = form.get("grant_type").cloned().unwrap_or_default();
-            state.count(&format!("entra.token.{}", if grant.is_empty() { "missing" } else { grant.as_str() }));
+            state.count(&format!(
+                "entra.token.{}",
+                if grant.is_empty() {
+                    "missing"
+                } else {
+                    grant.as_str()
+                }
+            ));
             handle(state, req, tenant, &form, version)
         }
         Err(e) => Err(e),
@@ -114,10 +141,22 @@ async fn token(state: &State, req: &HttpRequest, tenant: &str, body: web::Payloa
     }
 }
 
-fn handle(state: &State, req: &HttpRequest, tenant_seg: &str, form: &Form, version: Version) -> Result<TokenResponse, AadError> {
+fn handle(
+    state: &State,
+    req: &HttpRequest,
+    tenant_seg: &str,
+    form: &Form,
+    version: Version,
+) -> Result<TokenResponse, AadError> {
     let authority = resolve_authority(state, tenant_seg)?;
-    let grant = form.get("grant_type").map(String::as_str).ok_or_else(|| AadError::missing("grant_type"))?;
-    if !matches!(grant, "authorization_code" | "refresh_token" | "client_credentials") {
+    let grant = form
+        .get("grant_type")
+        .map(String::as_str)
+        .ok_or_else(|| AadError::missing("grant_type"))?;
+    if !matches!(
+        grant,
+        "authorization_code" | "refresh_token" | "client_credentials"
+    ) {
         return Err(AadError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -145,18 +184,33 @@ fn handle(state: &State, req: &HttpRequest, tenant_seg: &str, form: &Form, versi
             return Err(AadError::app_not_found(&client_id, &t.domain));
         }
     }
-    let appidacr = authenticate_client(state, &app, form, basic.as_ref().map(|(_, s)| s.as_str()), tenant_seg, &authority)?;
+    let appidacr = authenticate_client(
+        state,
+        &app,
+        form,
+        basic.as_ref().map(|(_, s)| s.as_str()),
+        tenant_seg,
+        &authority,
+    )?;
     match grant {
-        "client_credentials" => client_credentials(state, &app, appidacr, &authority, tenant_seg, form, version),
-        "authorization_code" => authorization_code(state, &app, appidacr, &authority, form, version),
+        "client_credentials" => {
+            client_credentials(state, &app, appidacr, &authority, tenant_seg, form, version)
+        }
+        "authorization_code" => {
+            authorization_code(state, &app, appidacr, &authority, form, version)
+        }
         _ => refresh_token(state, &app, appidacr, &authority, form, version),
     }
 }
 
 fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     let value = req.headers().get("authorization")?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     // RFC 6749 §2.3.1: both parts are form-urlencoded before Base64.
@@ -193,15 +247,25 @@ fn authenticate_client(
         verify_assertion(state, app, assertion, tenant_seg, authority)?;
         return Ok("2");
     }
-    let secret = form.get("client_secret").map(String::as_str).or(basic_secret);
+    let secret = form
+        .get("client_secret")
+        .map(String::as_str)
+        .or(basic_secret);
     match secret {
         Some(s) => {
-            if app.seed.secrets.iter().any(|k| constant_time_eq(k.as_bytes(), s.as_bytes())) {
+            if app
+                .seed
+                .secrets
+                .iter()
+                .any(|k| constant_time_eq(k.as_bytes(), s.as_bytes()))
+            {
                 Ok("1")
             } else {
                 Err(AadError::invalid_client(
                     7000215,
-                    format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{app_id}'."),
+                    format!(
+                        "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{app_id}'."
+                    ),
                 ))
             }
         }
@@ -213,30 +277,53 @@ fn authenticate_client(
     }
 }
 
-fn verify_assertion(state: &State, app: &App, assertion: &str, tenant_seg: &str, authority: &Authority) -> Result<(), AadError> {
+fn verify_assertion(
+    state: &State,
+    app: &App,
+    assertion: &str,
+    tenant_seg: &str,
+    authority: &Authority,
+) -> Result<(), AadError> {
     let malformed = || AadError::invalid_client(50027, "JWT token is invalid or malformed.");
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| malformed())?;
     if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256) {
         return Err(AadError::invalid_client(
             5002738,
-            format!("Invalid JWT token. '{:?}' is not a supported signature algorithm. Supported signing algorithms are: 'RS256, PS256'.", header.alg),
+            format!(
+                "Invalid JWT token. '{:?}' is not a supported signature algorithm. Supported signing algorithms are: 'RS256, PS256'.",
+                header.alg
+            ),
         ));
     }
     let app_id = &app.seed.app_id;
     let Some(cert) = app.certificates.iter().find(|c| c.matches(&header)) else {
-        let thumb = header.x5t.clone().or_else(|| header.x5t_s256.clone()).unwrap_or_default();
+        let thumb = header
+            .x5t
+            .clone()
+            .or_else(|| header.x5t_s256.clone())
+            .unwrap_or_default();
         return Err(AadError::invalid_client(
             700027,
-            format!("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{thumb}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{app_id}'.]"),
+            format!(
+                "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{thumb}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{app_id}'.]"
+            ),
         ));
     };
-    let claims = cert.verify(assertion, header.alg).map_err(|e| match e.kind() {
-        jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-            AadError::invalid_client(700027, "Client assertion failed signature validation.")
-        }
-        _ => malformed(),
-    })?;
-    let text = |k: &str| claims.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let claims = cert
+        .verify(assertion, header.alg)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                AadError::invalid_client(700027, "Client assertion failed signature validation.")
+            }
+            _ => malformed(),
+        })?;
+    let text = |k: &str| {
+        claims
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
     if text("iss") != *app_id || text("sub") != *app_id {
         return Err(AadError::invalid_client(
             700021,
@@ -245,18 +332,31 @@ fn verify_assertion(state: &State, app: &App, assertion: &str, tenant_seg: &str,
     }
     let auds: Vec<String> = match claims.get("aud") {
         Some(serde_json::Value::String(s)) => vec![s.clone()],
-        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     };
-    if !auds.iter().any(|a| is_token_endpoint_for(state, a, tenant_seg, authority)) {
+    if !auds
+        .iter()
+        .any(|a| is_token_endpoint_for(state, a, tenant_seg, authority))
+    {
         return Err(AadError::invalid_client(
             700023,
-            format!("Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials . Audience: '{}'.", auds.join(",")),
+            format!(
+                "Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials . Audience: '{}'.",
+                auds.join(",")
+            ),
         ));
     }
     let now = state.now();
     // MSAL Python sends `exp`/`iat` as floats (time.time()); accept any JSON number.
-    let num = |k: &str| claims.get(k).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f.floor() as i64)));
+    let num = |k: &str| {
+        claims
+            .get(k)
+            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f.floor() as i64)))
+    };
     let exp = num("exp");
     let nbf = num("nbf");
     const SKEW: i64 = 300;
@@ -268,29 +368,47 @@ fn verify_assertion(state: &State, app: &App, assertion: &str, tenant_seg: &str,
         };
         return Err(AadError::invalid_client(
             700024,
-            format!("Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .", fmt(Some(now)), fmt(nbf), fmt(exp)),
+            format!(
+                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+                fmt(Some(now)),
+                fmt(nbf),
+                fmt(exp)
+            ),
         ));
     }
     let jti = text("jti");
     if jti.is_empty() {
         return Err(malformed());
     }
-    let mut jtis = state.assertion_jtis.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut jtis = state
+        .assertion_jtis
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     jtis.retain(|_, e| *e + SKEW >= now);
     let key = format!("{app_id}|{jti}");
     if jtis.contains_key(&key) {
         return Err(AadError::invalid_client(
             700027,
-            format!("Client assertion contains a jti that was already used: '{jti}'. A client assertion is single use."),
+            format!(
+                "Client assertion contains a jti that was already used: '{jti}'. A client assertion is single use."
+            ),
         ));
     }
     jtis.insert(key, exp.unwrap_or(now));
     Ok(())
 }
 
-fn is_token_endpoint_for(state: &State, aud: &str, tenant_seg: &str, authority: &Authority) -> bool {
-    let Ok(url) = url::Url::parse(aud) else { return false };
-    let host_ok = matches!(url.host_str(), Some("127.0.0.1" | "localhost")) && url.port() == Some(state.port())
+fn is_token_endpoint_for(
+    state: &State,
+    aud: &str,
+    tenant_seg: &str,
+    authority: &Authority,
+) -> bool {
+    let Ok(url) = url::Url::parse(aud) else {
+        return false;
+    };
+    let host_ok = matches!(url.host_str(), Some("127.0.0.1" | "localhost"))
+        && url.port() == Some(state.port())
         || url.host_str() == Some("login.microsoftonline.com");
     if !host_ok {
         return false;
@@ -301,18 +419,34 @@ fn is_token_endpoint_for(state: &State, aud: &str, tenant_seg: &str, authority: 
     let rest = segments.next().unwrap_or_default();
     let tenant_ok = seg.eq_ignore_ascii_case(tenant_seg)
         || match authority {
-            Authority::Tenant(t) => seg.eq_ignore_ascii_case(&t.id) || seg.eq_ignore_ascii_case(&t.domain),
+            Authority::Tenant(t) => {
+                seg.eq_ignore_ascii_case(&t.id) || seg.eq_ignore_ascii_case(&t.domain)
+            }
             Authority::Common => false,
         };
     tenant_ok && matches!(rest, "oauth2/token" | "oauth2/v2.0/token" | "v2.0" | "")
 }
 
 /// Resolve what a token request asks for: v1 `resource`, or v2 `scope` (one resource).
-pub fn resolve_target(state: &State, version: Version, value: &str, tenant_name: &str) -> Result<Target, AadError> {
+pub fn resolve_target(
+    state: &State,
+    version: Version,
+    value: &str,
+    tenant_name: &str,
+) -> Result<Target, AadError> {
     match version {
         Version::V1 => {
-            let resource = state.resource_for_audience(value).cloned().ok_or_else(|| resource_not_found(value, tenant_name))?;
-            Ok(Target { resource, aud: value.to_string(), permissions: Vec::new(), is_default: true, oidc: Vec::new() })
+            let resource = state
+                .resource_for_audience(value)
+                .cloned()
+                .ok_or_else(|| resource_not_found(value, tenant_name))?;
+            Ok(Target {
+                resource,
+                aud: value.to_string(),
+                permissions: Vec::new(),
+                is_default: true,
+                oidc: Vec::new(),
+            })
         }
         Version::V2 => {
             let mut oidc = Vec::new();
@@ -339,7 +473,9 @@ pub fn resolve_target(state: &State, version: Version, value: &str, tenant_name:
                             StatusCode::BAD_REQUEST,
                             "invalid_scope",
                             28000,
-                            format!("Provided value for the input parameter scope '{value}' is not valid because it contains more than one resource. Scope {value} is not valid."),
+                            format!(
+                                "Provided value for the input parameter scope '{value}' is not valid because it contains more than one resource. Scope {value} is not valid."
+                            ),
                         ));
                     }
                     Some(t) => {
@@ -365,8 +501,19 @@ pub fn resolve_target(state: &State, version: Version, value: &str, tenant_name:
                 Some(t) => t,
                 // Only OIDC scopes: Entra issues a Graph token for User.Read.
                 None => {
-                    let graph = state.resources().iter().find(|r| r.kind == crate::resources::ResourceKind::Graph).cloned().ok_or_else(|| invalid_scope(value))?;
-                    Target { resource: graph, aud: "https://graph.microsoft.com".into(), permissions: vec!["User.Read".into()], is_default: false, oidc: Vec::new() }
+                    let graph = state
+                        .resources()
+                        .iter()
+                        .find(|r| r.kind == crate::resources::ResourceKind::Graph)
+                        .cloned()
+                        .ok_or_else(|| invalid_scope(value))?;
+                    Target {
+                        resource: graph,
+                        aud: "https://graph.microsoft.com".into(),
+                        permissions: vec!["User.Read".into()],
+                        is_default: false,
+                        oidc: Vec::new(),
+                    }
                 }
             };
             target.oidc = oidc;
@@ -380,7 +527,9 @@ fn resource_not_found(resource: &str, tenant_name: &str) -> AadError {
         StatusCode::BAD_REQUEST,
         "invalid_resource",
         500011,
-        format!("The resource principal named {resource} was not found in the tenant named {tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."),
+        format!(
+            "The resource principal named {resource} was not found in the tenant named {tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
+        ),
     )
 }
 
@@ -389,7 +538,9 @@ fn invalid_scope(scope: &str) -> AadError {
         StatusCode::BAD_REQUEST,
         "invalid_scope",
         70011,
-        format!("The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."),
+        format!(
+            "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
+        ),
     )
 }
 
@@ -407,24 +558,32 @@ fn client_credentials(
         Authority::Common => {
             return Err(AadError::invalid_request(
                 700016,
-                format!("Use a tenant-specific endpoint or configure the application to be multi-tenant. The client credentials grant needs a tenant, not '{tenant_seg}'."),
+                format!(
+                    "Use a tenant-specific endpoint or configure the application to be multi-tenant. The client credentials grant needs a tenant, not '{tenant_seg}'."
+                ),
             ));
         }
     };
     let target = match version {
         Version::V1 => {
-            let resource = form.get("resource").ok_or_else(|| AadError::missing("resource"))?;
+            let resource = form
+                .get("resource")
+                .ok_or_else(|| AadError::missing("resource"))?;
             resolve_target(state, version, resource, &tenant.domain)?
         }
         Version::V2 => {
-            let scope = form.get("scope").ok_or_else(|| AadError::missing("scope"))?;
+            let scope = form
+                .get("scope")
+                .ok_or_else(|| AadError::missing("scope"))?;
             let t = resolve_target(state, version, scope, &tenant.domain)?;
             if !t.is_default || !t.permissions.is_empty() || !t.oidc.is_empty() {
                 return Err(AadError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_scope",
                     1002012,
-                    format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+                    format!(
+                        "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                    ),
                 ));
             }
             t
@@ -440,8 +599,15 @@ fn client_credentials(
         .filter(|p| p.resource.eq_ignore_ascii_case(target.resource.app_id))
         .flat_map(|p| p.scopes.iter().cloned())
         .collect();
-    let (access_token, iat, exp) =
-        issue::app_access_token(state, &tenant.id, &app.seed.app_id, appidacr, &sp.object_id, &target.aud, &roles);
+    let (access_token, iat, exp) = issue::app_access_token(
+        state,
+        &tenant.id,
+        &app.seed.app_id,
+        appidacr,
+        &sp.object_id,
+        &target.aud,
+        &roles,
+    );
     Ok(TokenResponse {
         access_token,
         iat,
@@ -452,10 +618,24 @@ fn client_credentials(
 }
 
 /// The delegated scopes the app holds for `user` on the target's resource, or AADSTS65001.
-fn delegated_scopes(state: &State, app: &App, user_id: &str, home_tenant: &str, target: &Target) -> Result<Vec<String>, AadError> {
-    let consented = state.directory().consented_scopes(home_tenant, &app.seed.app_id, user_id, target.resource.app_id);
-    let missing: Vec<&String> =
-        target.permissions.iter().filter(|p| !consented.iter().any(|c| c.eq_ignore_ascii_case(p))).collect();
+fn delegated_scopes(
+    state: &State,
+    app: &App,
+    user_id: &str,
+    home_tenant: &str,
+    target: &Target,
+) -> Result<Vec<String>, AadError> {
+    let consented = state.directory().consented_scopes(
+        home_tenant,
+        &app.seed.app_id,
+        user_id,
+        target.resource.app_id,
+    );
+    let missing: Vec<&String> = target
+        .permissions
+        .iter()
+        .filter(|p| !consented.iter().any(|c| c.eq_ignore_ascii_case(p)))
+        .collect();
     if consented.is_empty() || !missing.is_empty() {
         return Err(AadError::invalid_grant(
             65001,
@@ -480,7 +660,10 @@ fn require_mfa(target: &Target, amr: &[String]) -> Result<(), AadError> {
 }
 
 fn v2_scope_string(target: &Target, scopes: &[String]) -> String {
-    let mut out: Vec<String> = scopes.iter().map(|s| format!("{}/{}", target.aud, s)).collect();
+    let mut out: Vec<String> = scopes
+        .iter()
+        .map(|s| format!("{}/{}", target.aud, s))
+        .collect();
     out.extend(target.oidc.iter().cloned());
     out.join(" ")
 }
@@ -495,10 +678,13 @@ fn authorization_code(
 ) -> Result<TokenResponse, AadError> {
     let code_value = form.get("code").ok_or_else(|| AadError::missing("code"))?;
     let code = {
-        let mut codes = state.codes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let code = codes
-            .get_mut(code_value)
-            .ok_or_else(|| AadError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid."))?;
+        let mut codes = state
+            .codes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let code = codes.get_mut(code_value).ok_or_else(|| {
+            AadError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid.")
+        })?;
         if code.redeemed {
             return Err(AadError::invalid_grant(
                 54005,
@@ -509,14 +695,19 @@ fn authorization_code(
         code.redeemed = true;
         code.clone()
     };
-    if state.now() - code.issued_at > i64::try_from(state.lifetimes.auth_code.as_secs()).unwrap_or(600) {
+    if state.now() - code.issued_at
+        > i64::try_from(state.lifetimes.auth_code.as_secs()).unwrap_or(600)
+    {
         return Err(AadError::invalid_grant(
             70008,
             "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
         ));
     }
     if !code.client_id.eq_ignore_ascii_case(&app.seed.app_id) {
-        return Err(AadError::invalid_grant(70000, "Provided grant is invalid or malformed."));
+        return Err(AadError::invalid_grant(
+            70000,
+            "Provided grant is invalid or malformed.",
+        ));
     }
     if let Authority::Tenant(t) = authority {
         if t.id != code.tenant {
@@ -531,13 +722,18 @@ fn authorization_code(
         Some(r) => {
             return Err(AadError::invalid_grant(
                 500112,
-                format!("The reply address '{r}' does not match the reply address '{}' provided when requesting Authorization code.", code.redirect_uri),
+                format!(
+                    "The reply address '{r}' does not match the reply address '{}' provided when requesting Authorization code.",
+                    code.redirect_uri
+                ),
             ));
         }
         None => return Err(AadError::missing("redirect_uri")),
     }
     if let Some((challenge, method)) = &code.code_challenge {
-        let verifier = form.get("code_verifier").ok_or_else(|| AadError::missing("code_verifier"))?;
+        let verifier = form
+            .get("code_verifier")
+            .ok_or_else(|| AadError::missing("code_verifier"))?;
         let computed = if method.eq_ignore_ascii_case("S256") {
             crate::tokens::b64url(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()))
         } else {
@@ -555,20 +751,32 @@ fn authorization_code(
         .user(&code.user_id)
         .cloned()
         .ok_or_else(|| AadError::invalid_grant(70000, "Provided grant is invalid or malformed."))?;
-    if state.tokens_valid_from(&user.id).is_some_and(|from| code.auth_time < from) {
-        return Err(revoked_error(code.auth_time, state.tokens_valid_from(&user.id).unwrap_or_default()));
+    if state
+        .tokens_valid_from(&user.id)
+        .is_some_and(|from| code.auth_time < from)
+    {
+        return Err(revoked_error(
+            code.auth_time,
+            state.tokens_valid_from(&user.id).unwrap_or_default(),
+        ));
     }
     let tenant_name = code.tenant.clone();
     let target = match version {
         Version::V1 => {
-            let resource = form.get("resource").cloned().unwrap_or_else(|| code.target.clone());
+            let resource = form
+                .get("resource")
+                .cloned()
+                .unwrap_or_else(|| code.target.clone());
             if resource.is_empty() {
                 return Err(AadError::missing("resource"));
             }
             resolve_target(state, version, &resource, &tenant_name)?
         }
         Version::V2 => {
-            let scope = form.get("scope").cloned().unwrap_or_else(|| code.target.clone());
+            let scope = form
+                .get("scope")
+                .cloned()
+                .unwrap_or_else(|| code.target.clone());
             let mut t = resolve_target(state, version, &scope, &tenant_name)?;
             // OIDC scopes from the authorize request decide id_token / refresh_token.
             for s in code.target.split(' ').filter(|s| is_oidc_scope(s)) {
@@ -581,23 +789,48 @@ fn authorization_code(
     };
     require_mfa(&target, &code.amr)?;
     let scopes = delegated_scopes(state, app, &user.id, &user.tenant, &target)?;
-    let ctx = UserContext { user: user.clone(), tenant: code.tenant.clone(), amr: code.amr.clone(), auth_time: code.auth_time, session_id: code.session_id.clone() };
-    let (access_token, iat, exp) = issue::user_access_token(state, &ctx, &app.seed.app_id, appidacr, &target.aud, &scopes.join(" "));
+    let ctx = UserContext {
+        user: user.clone(),
+        tenant: code.tenant.clone(),
+        amr: code.amr.clone(),
+        auth_time: code.auth_time,
+        session_id: code.session_id.clone(),
+    };
+    let (access_token, iat, exp) = issue::user_access_token(
+        state,
+        &ctx,
+        &app.seed.app_id,
+        appidacr,
+        &target.aud,
+        &scopes.join(" "),
+    );
     let wants_rt = version == Version::V1 || code.wants_refresh_token;
     let refresh_token = wants_rt.then(|| {
-        new_refresh_token(state, RefreshGrant {
-            user_id: user.id.clone(),
-            client_id: app.seed.app_id.clone(),
-            home_tenant: user.tenant.clone(),
-            amr: code.amr.clone(),
-            auth_time: code.auth_time,
-            issued_at: state.now(),
-            wants_id_token: code.wants_id_token,
-            original_target: code.target.clone(),
-            session_id: code.session_id.clone(),
-        })
+        new_refresh_token(
+            state,
+            RefreshGrant {
+                user_id: user.id.clone(),
+                client_id: app.seed.app_id.clone(),
+                home_tenant: user.tenant.clone(),
+                amr: code.amr.clone(),
+                auth_time: code.auth_time,
+                issued_at: state.now(),
+                wants_id_token: code.wants_id_token,
+                original_target: code.target.clone(),
+                session_id: code.session_id.clone(),
+            },
+        )
     });
-    let id_token = code.wants_id_token.then(|| issue::id_token(state, version, &ctx, &app.seed.app_id, code.nonce.as_deref(), None));
+    let id_token = code.wants_id_token.then(|| {
+        issue::id_token(
+            state,
+            version,
+            &ctx,
+            &app.seed.app_id,
+            code.nonce.as_deref(),
+            None,
+        )
+    });
     Ok(TokenResponse {
         access_token,
         iat,
@@ -609,28 +842,44 @@ fn authorization_code(
         }),
         refresh_token,
         id_token,
-        client_info: form.get("client_info").filter(|v| *v == "1").map(|_| issue::client_info(&user)),
+        client_info: form
+            .get("client_info")
+            .filter(|v| *v == "1")
+            .map(|_| issue::client_info(&user)),
     })
 }
 
 /// Store a new refresh grant and return its opaque token.
 pub fn new_refresh_token(state: &State, grant: RefreshGrant) -> String {
     let token = issue::random_token("1.AXEA", 96);
-    state.refresh_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(token.clone(), grant);
+    state
+        .refresh_tokens
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(token.clone(), grant);
     token
 }
 
 fn iso(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|d| d.format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].0000000Z")).ok())
+        .and_then(|d| {
+            d.format(&time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].0000000Z"
+            ))
+            .ok()
+        })
         .unwrap_or_default()
 }
 
 fn revoked_error(issued: i64, valid_from: i64) -> AadError {
     AadError::invalid_grant(
         50173,
-        format!("The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '{}' and the TokensValidFrom date (before which tokens are not valid) for this user is '{}'.", iso(issued), iso(valid_from)),
+        format!(
+            "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '{}' and the TokensValidFrom date (before which tokens are not valid) for this user is '{}'.",
+            iso(issued),
+            iso(valid_from)
+        ),
     )
 }
 
@@ -642,16 +891,23 @@ fn refresh_token(
     form: &Form,
     version: Version,
 ) -> Result<TokenResponse, AadError> {
-    let rt = form.get("refresh_token").ok_or_else(|| AadError::missing("refresh_token"))?;
+    let rt = form
+        .get("refresh_token")
+        .ok_or_else(|| AadError::missing("refresh_token"))?;
     let grant = state
         .refresh_tokens
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .get(rt)
         .cloned()
-        .ok_or_else(|| AadError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid."))?;
+        .ok_or_else(|| {
+            AadError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid.")
+        })?;
     if !grant.client_id.eq_ignore_ascii_case(&app.seed.app_id) {
-        return Err(AadError::invalid_grant(70000, "Provided grant is invalid or malformed."));
+        return Err(AadError::invalid_grant(
+            70000,
+            "Provided grant is invalid or malformed.",
+        ));
     }
     let now = state.now();
     if let Some(from) = state.tokens_valid_from(&grant.user_id) {
@@ -659,7 +915,8 @@ fn refresh_token(
             return Err(revoked_error(grant.issued_at, from));
         }
     }
-    let inactivity = i64::try_from(state.lifetimes.refresh_token_inactivity.as_secs()).unwrap_or(i64::MAX / 4);
+    let inactivity =
+        i64::try_from(state.lifetimes.refresh_token_inactivity.as_secs()).unwrap_or(i64::MAX / 4);
     if now - grant.issued_at > inactivity {
         let days = inactivity / 86_400;
         let rest = inactivity % 86_400;
@@ -667,7 +924,10 @@ fn refresh_token(
             700082,
             format!(
                 "The refresh token has expired due to inactivity. The token was issued on {} and was inactive for {days}.{:02}:{:02}:{:02}.",
-                iso(grant.issued_at), rest / 3600, rest % 3600 / 60, rest % 60
+                iso(grant.issued_at),
+                rest / 3600,
+                rest % 3600 / 60,
+                rest % 60
             ),
         ));
     }
@@ -686,7 +946,14 @@ fn refresh_token(
             } else {
                 return Err(AadError::invalid_grant(
                     50020,
-                    format!("User account '{}' from identity provider 'https://sts.windows.net/{}/' does not exist in tenant '{}' and cannot access the application '{}'({}) in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Microsoft Entra user account.", user.upn, user.tenant, t.display_name, app.seed.app_id, app.seed.display_name),
+                    format!(
+                        "User account '{}' from identity provider 'https://sts.windows.net/{}/' does not exist in tenant '{}' and cannot access the application '{}'({}) in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Microsoft Entra user account.",
+                        user.upn,
+                        user.tenant,
+                        t.display_name,
+                        app.seed.app_id,
+                        app.seed.display_name
+                    ),
                 ));
             }
         }
@@ -698,17 +965,45 @@ fn refresh_token(
     .filter(|s| !s.trim().is_empty());
     let target_text = requested.unwrap_or_else(|| grant.original_target.clone());
     if target_text.trim().is_empty() {
-        return Err(AadError::missing(if version == Version::V1 { "resource" } else { "scope" }));
+        return Err(AadError::missing(if version == Version::V1 {
+            "resource"
+        } else {
+            "scope"
+        }));
     }
     let target = resolve_target(state, version, &target_text, &token_tenant)?;
     require_mfa(&target, &grant.amr)?;
     let scopes = delegated_scopes(state, app, &user.id, &user.tenant, &target)?;
-    let ctx = UserContext { user: user.clone(), tenant: token_tenant, amr: grant.amr.clone(), auth_time: grant.auth_time, session_id: grant.session_id.clone() };
-    let (access_token, iat, exp) = issue::user_access_token(state, &ctx, &app.seed.app_id, appidacr, &target.aud, &scopes.join(" "));
-    let wants_id = grant.wants_id_token || target.oidc.iter().any(|s| s == "openid") || form.get("scope").is_some_and(|s| s.split(' ').any(|x| x == "openid"));
-    let id_token = wants_id.then(|| issue::id_token(state, version, &ctx, &app.seed.app_id, None, None));
+    let ctx = UserContext {
+        user: user.clone(),
+        tenant: token_tenant,
+        amr: grant.amr.clone(),
+        auth_time: grant.auth_time,
+        session_id: grant.session_id.clone(),
+    };
+    let (access_token, iat, exp) = issue::user_access_token(
+        state,
+        &ctx,
+        &app.seed.app_id,
+        appidacr,
+        &target.aud,
+        &scopes.join(" "),
+    );
+    let wants_id = grant.wants_id_token
+        || target.oidc.iter().any(|s| s == "openid")
+        || form
+            .get("scope")
+            .is_some_and(|s| s.split(' ').any(|x| x == "openid"));
+    let id_token =
+        wants_id.then(|| issue::id_token(state, version, &ctx, &app.seed.app_id, None, None));
     // Rotation: every redemption returns a new refresh token; the old one stays valid.
-    let new_rt = new_refresh_token(state, RefreshGrant { issued_at: now, ..grant });
+    let new_rt = new_refresh_token(
+        state,
+        RefreshGrant {
+            issued_at: now,
+            ..grant
+        },
+    );
     Ok(TokenResponse {
         access_token,
         iat,
@@ -720,6 +1015,9 @@ fn refresh_token(
         }),
         refresh_token: Some(new_rt),
         id_token,
-        client_info: form.get("client_info").filter(|v| *v == "1").map(|_| issue::client_info(&user)),
+        client_info: form
+            .get("client_info")
+            .filter(|v| *v == "1")
+            .map(|_| issue::client_info(&user)),
     })
 }

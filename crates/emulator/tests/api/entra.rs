@@ -12,12 +12,27 @@ async fn client_credentials_v2_returns_integer_lifetimes_and_a_token_key_vault_a
     let secret = emu.secret_of(ids::KEYVAULT_APP);
     let scope = format!("{}/.default", emu.handle.key_vault_resource());
     let (s, body) = emu
-        .token(ids::PARTNER_TENANT, true, &[("grant_type", "client_credentials"), ("client_id", ids::KEYVAULT_APP), ("client_secret", &secret), ("scope", &scope)])
+        .token(
+            ids::PARTNER_TENANT,
+            true,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", ids::KEYVAULT_APP),
+                ("client_secret", &secret),
+                ("scope", &scope),
+            ],
+        )
         .await;
     assert_eq!(s, 200, "{body}");
     assert!(body["expires_in"].is_i64());
     assert!(body.get("refresh_token").is_none());
-    let t = emu.handle.validate_access_token(body["access_token"].as_str().unwrap(), &[ResourceKind::KeyVault]).unwrap();
+    let t = emu
+        .handle
+        .validate_access_token(
+            body["access_token"].as_str().unwrap(),
+            &[ResourceKind::KeyVault],
+        )
+        .unwrap();
     assert_eq!(t.object_id, ids::KEYVAULT_APP_SP);
     assert!(t.is_app_only);
     assert_eq!(emu.handle.counter("entra.token.client_credentials"), 1);
@@ -28,50 +43,131 @@ async fn client_credentials_v1_returns_string_lifetimes_and_the_resource_as_audi
     let emu = spawn().await;
     let secret = emu.secret_of(ids::CPV_APP);
     let (s, body) = emu
-        .token(ids::PARTNER_TENANT, false, &[("grant_type", "client_credentials"), ("client_id", ids::CPV_APP), ("client_secret", &secret), ("resource", "https://graph.microsoft.com")])
+        .token(
+            ids::PARTNER_TENANT,
+            false,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", ids::CPV_APP),
+                ("client_secret", &secret),
+                ("resource", "https://graph.microsoft.com"),
+            ],
+        )
         .await;
     assert_eq!(s, 200, "{body}");
     assert!(body["expires_in"].is_string() && body["expires_on"].is_string());
     assert_eq!(body["resource"], "https://graph.microsoft.com");
-    let t = emu.handle.validate_access_token(body["access_token"].as_str().unwrap(), &[ResourceKind::Graph]).unwrap();
+    let t = emu
+        .handle
+        .validate_access_token(
+            body["access_token"].as_str().unwrap(),
+            &[ResourceKind::Graph],
+        )
+        .unwrap();
     assert_eq!(t.roles, vec!["Application.Read.All".to_string()]);
-    assert_eq!(emu.handle.resource_for_audience(&t.audience), Some(ResourceKind::Graph));
+    assert_eq!(
+        emu.handle.resource_for_audience(&t.audience),
+        Some(ResourceKind::Graph)
+    );
 }
 
 #[tokio::test]
 async fn wrong_secret_unknown_client_and_unknown_tenant_get_entra_errors() {
     let emu = spawn().await;
     let (s, body) = emu
-        .token(ids::PARTNER_TENANT, true, &[("grant_type", "client_credentials"), ("client_id", ids::KEYVAULT_APP), ("client_secret", "nope"), ("scope", "https://vault.azure.net/.default")])
+        .token(
+            ids::PARTNER_TENANT,
+            true,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", ids::KEYVAULT_APP),
+                ("client_secret", "nope"),
+                ("scope", "https://vault.azure.net/.default"),
+            ],
+        )
         .await;
     assert_eq!((s, body["error"].as_str()), (401, Some("invalid_client")));
     assert_eq!(body["error_codes"][0], 7000215);
     let desc = body["error_description"].as_str().unwrap();
-    assert!(desc.starts_with("AADSTS7000215: ") && desc.contains("\r\nTrace ID: ") && desc.contains("\r\nCorrelation ID: ") && desc.contains("\r\nTimestamp: "), "{desc}");
+    assert!(
+        desc.starts_with("AADSTS7000215: ")
+            && desc.contains("\r\nTrace ID: ")
+            && desc.contains("\r\nCorrelation ID: ")
+            && desc.contains("\r\nTimestamp: "),
+        "{desc}"
+    );
     for key in ["timestamp", "trace_id", "correlation_id"] {
         assert!(body[key].is_string(), "{key}");
     }
-    let (s, body) = emu.token(ids::PARTNER_TENANT, true, &[("grant_type", "client_credentials"), ("client_id", "00000000-1111-2222-3333-444444444444"), ("client_secret", "x"), ("scope", "https://vault.azure.net/.default")]).await;
+    let (s, body) = emu
+        .token(
+            ids::PARTNER_TENANT,
+            true,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "00000000-1111-2222-3333-444444444444"),
+                ("client_secret", "x"),
+                ("scope", "https://vault.azure.net/.default"),
+            ],
+        )
+        .await;
     assert_eq!((s, body["error_codes"][0].as_i64()), (400, Some(700016)));
-    let (s, body) = emu.token("nosuchtenant.onmicrosoft.com", true, &[("grant_type", "client_credentials")]).await;
+    let (s, body) = emu
+        .token(
+            "nosuchtenant.onmicrosoft.com",
+            true,
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
     assert_eq!((s, body["error_codes"][0].as_i64()), (400, Some(90002)));
-    let (s, body) = emu.token(ids::PARTNER_TENANT, true, &[("grant_type", "password")]).await;
-    assert_eq!((s, body["error"].as_str()), (400, Some("unsupported_grant_type")));
+    let (s, body) = emu
+        .token(ids::PARTNER_TENANT, true, &[("grant_type", "password")])
+        .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
 }
 
 #[tokio::test]
 async fn malformed_and_oversized_token_bodies_get_entra_errors_not_500() {
     let emu = spawn().await;
     let url = emu.url(&format!("/{}/oauth2/v2.0/token", ids::PARTNER_TENANT));
-    let r = emu.client.post(&url).header("content-type", "application/x-www-form-urlencoded").body("%%%=&&==%zz").send().await.unwrap();
+    let r = emu
+        .client
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("%%%=&&==%zz")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let body: serde_json::Value = r.json().await.unwrap();
-    assert!(body["error_description"].as_str().unwrap().starts_with("AADSTS"));
-    let r = emu.client.post(&url).body(format!("grant_type=client_credentials&pad={}", "x".repeat(200_000))).send().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS")
+    );
+    let r = emu
+        .client
+        .post(&url)
+        .body(format!(
+            "grant_type=client_credentials&pad={}",
+            "x".repeat(200_000)
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
-    let r = emu.client.get(emu.url("/no/such/route")).send().await.unwrap();
+    let r = emu
+        .client
+        .get(emu.url("/no/such/route"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 }
 
@@ -79,14 +175,25 @@ async fn consented_refresh_token(emu: &crate::helpers::TestEmulator, upn: &str) 
     let (verifier, challenge) = pkce();
     let url = format!(
         "{}/organizations/oauth2/authorize?client_id={}&response_type=code&redirect_uri={}&resource={}&state=xyz&code_challenge={challenge}&code_challenge_method=S256&scope=openid",
-        emu.handle.authority_host(), ids::CSP_APP, REDIRECT, PC
+        emu.handle.authority_host(),
+        ids::CSP_APP,
+        REDIRECT,
+        PC
     );
     let location = emu.sign_in(&url, upn).await;
     assert_eq!(query_param(&location, "state").as_deref(), Some("xyz"));
     assert!(query_param(&location, "session_state").is_some());
     let code = query_param(&location, "code").expect("code in redirect");
     let secret = emu.secret_of(ids::CSP_APP);
-    let form = [("grant_type", "authorization_code"), ("client_id", ids::CSP_APP), ("client_secret", secret.as_str()), ("code", code.as_str()), ("redirect_uri", REDIRECT), ("code_verifier", verifier.as_str()), ("resource", "https://graph.microsoft.com")];
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", ids::CSP_APP),
+        ("client_secret", secret.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+        ("resource", "https://graph.microsoft.com"),
+    ];
     let (s, body) = emu.token("organizations", false, &form).await;
     assert_eq!(s, 200, "{body}");
     assert!(body["id_token"].is_string());
@@ -97,7 +204,8 @@ async fn consented_refresh_token(emu: &crate::helpers::TestEmulator, upn: &str) 
 }
 
 #[tokio::test]
-async fn partner_admin_consents_then_refresh_token_works_for_every_consented_resource_and_delegated_customers() {
+async fn partner_admin_consents_then_refresh_token_works_for_every_consented_resource_and_delegated_customers()
+ {
     let emu = spawn().await;
     let rt = consented_refresh_token(&emu, "admin@contoso-partner.onmicrosoft.com").await;
     let secret = emu.secret_of(ids::CSP_APP);
@@ -105,42 +213,107 @@ async fn partner_admin_consents_then_refresh_token_works_for_every_consented_res
         let secret = secret.clone();
         let emu = &emu;
         async move {
-            emu.token(tenant, false, &[("grant_type", "refresh_token"), ("client_id", ids::CSP_APP), ("client_secret", &secret), ("refresh_token", &rt), ("resource", resource)]).await
+            emu.token(
+                tenant,
+                false,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", ids::CSP_APP),
+                    ("client_secret", &secret),
+                    ("refresh_token", &rt),
+                    ("resource", resource),
+                ],
+            )
+            .await
         }
     };
     let (s, pc) = redeem(ids::PARTNER_TENANT, rt.clone(), PC).await;
     assert_eq!(s, 200, "{pc}");
-    let t = emu.handle.validate_access_token(pc["access_token"].as_str().unwrap(), &[ResourceKind::PartnerCenter]).unwrap();
+    let t = emu
+        .handle
+        .validate_access_token(
+            pc["access_token"].as_str().unwrap(),
+            &[ResourceKind::PartnerCenter],
+        )
+        .unwrap();
     assert!(t.has_mfa());
     assert_eq!(t.scopes, vec!["user_impersonation".to_string()]);
     let rotated = pc["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(rotated, rt);
     // The old refresh token stays valid; a customer with delegated access works.
-    let (s, body) = redeem(ids::CUSTOMER_FABRIKAM, rt.clone(), "https://graph.microsoft.com").await;
+    let (s, body) = redeem(
+        ids::CUSTOMER_FABRIKAM,
+        rt.clone(),
+        "https://graph.microsoft.com",
+    )
+    .await;
     assert_eq!(s, 200, "{body}");
-    let t = emu.handle.validate_access_token(body["access_token"].as_str().unwrap(), &[ResourceKind::Graph]).unwrap();
+    let t = emu
+        .handle
+        .validate_access_token(
+            body["access_token"].as_str().unwrap(),
+            &[ResourceKind::Graph],
+        )
+        .unwrap();
     assert_eq!(t.tenant_id, ids::CUSTOMER_FABRIKAM);
     // A customer without delegated access is refused.
-    let (s, body) = redeem(ids::CUSTOMER_TAILSPIN, rt.clone(), "https://graph.microsoft.com").await;
-    assert_eq!((s, body["error_codes"][0].as_i64()), (400, Some(50020)), "{body}");
+    let (s, body) = redeem(
+        ids::CUSTOMER_TAILSPIN,
+        rt.clone(),
+        "https://graph.microsoft.com",
+    )
+    .await;
+    assert_eq!(
+        (s, body["error_codes"][0].as_i64()),
+        (400, Some(50020)),
+        "{body}"
+    );
     // Toggling delegated access (what GDAP does in part 2).
-    assert!(emu.handle.set_delegated_access(ids::CUSTOMER_TAILSPIN, ids::PARTNER_TENANT, true));
-    let (s, _) = redeem(ids::CUSTOMER_TAILSPIN, rt.clone(), "https://graph.microsoft.com").await;
+    assert!(
+        emu.handle
+            .set_delegated_access(ids::CUSTOMER_TAILSPIN, ids::PARTNER_TENANT, true)
+    );
+    let (s, _) = redeem(
+        ids::CUSTOMER_TAILSPIN,
+        rt.clone(),
+        "https://graph.microsoft.com",
+    )
+    .await;
     assert_eq!(s, 200);
     // Inactivity: 91 days later the token has expired.
     emu.handle.advance_clock(Duration::from_secs(91 * 86_400));
     let (s, body) = redeem(ids::PARTNER_TENANT, rotated, PC).await;
     assert_eq!((s, body["error_codes"][0].as_i64()), (400, Some(700082)));
-    assert!(body["error_description"].as_str().unwrap().contains("was inactive for 90.00:00:00"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("was inactive for 90.00:00:00")
+    );
 }
 
 #[tokio::test]
 async fn revoked_sessions_fail_with_50173() {
     let emu = spawn().await;
     let rt = consented_refresh_token(&emu, "admin@contoso-partner.onmicrosoft.com").await;
-    assert!(emu.handle.revoke_user_sessions("admin@contoso-partner.onmicrosoft.com"));
+    assert!(
+        emu.handle
+            .revoke_user_sessions("admin@contoso-partner.onmicrosoft.com")
+    );
     let secret = emu.secret_of(ids::CSP_APP);
-    let (s, body) = emu.token(ids::PARTNER_TENANT, false, &[("grant_type", "refresh_token"), ("client_id", ids::CSP_APP), ("client_secret", &secret), ("refresh_token", &rt), ("resource", PC)]).await;
+    let (s, body) = emu
+        .token(
+            ids::PARTNER_TENANT,
+            false,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", ids::CSP_APP),
+                ("client_secret", &secret),
+                ("refresh_token", &rt),
+                ("resource", PC),
+            ],
+        )
+        .await;
     assert_eq!((s, body["error_codes"][0].as_i64()), (400, Some(50173)));
 }
 
@@ -149,8 +322,23 @@ async fn partner_center_refuses_a_sign_in_without_mfa() {
     let emu = spawn().await;
     let rt = consented_refresh_token(&emu, "nomfa-admin@contoso-partner.onmicrosoft.com").await;
     let secret = emu.secret_of(ids::CSP_APP);
-    let (s, body) = emu.token(ids::PARTNER_TENANT, false, &[("grant_type", "refresh_token"), ("client_id", ids::CSP_APP), ("client_secret", &secret), ("refresh_token", &rt), ("resource", PC)]).await;
-    assert_eq!((s, body["error"].as_str(), body["error_codes"][0].as_i64()), (400, Some("interaction_required"), Some(50076)));
+    let (s, body) = emu
+        .token(
+            ids::PARTNER_TENANT,
+            false,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", ids::CSP_APP),
+                ("client_secret", &secret),
+                ("refresh_token", &rt),
+                ("resource", PC),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"].as_str(), body["error_codes"][0].as_i64()),
+        (400, Some("interaction_required"), Some(50076))
+    );
 }
 
 #[tokio::test]
@@ -159,17 +347,48 @@ async fn wrong_pkce_verifier_and_mismatched_redirect_uri_are_refused() {
     let (_, challenge) = pkce();
     let url = format!(
         "{}/{}/oauth2/v2.0/authorize?client_id={}&response_type=code&redirect_uri={REDIRECT}&scope=openid%20offline_access%20https://graph.microsoft.com/.default&code_challenge={challenge}&code_challenge_method=S256&nonce=n-1",
-        emu.handle.authority_host(), ids::PARTNER_TENANT, ids::CSP_APP
+        emu.handle.authority_host(),
+        ids::PARTNER_TENANT,
+        ids::CSP_APP
     );
     let secret = emu.secret_of(ids::CSP_APP);
-    let location = emu.sign_in(&url, "admin@contoso-partner.onmicrosoft.com").await;
+    let location = emu
+        .sign_in(&url, "admin@contoso-partner.onmicrosoft.com")
+        .await;
     let code = query_param(&location, "code").unwrap();
-    let (s, body) = emu.token(ids::PARTNER_TENANT, true, &[("grant_type", "authorization_code"), ("client_id", ids::CSP_APP), ("client_secret", &secret), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &"b".repeat(43))]).await;
+    let (s, body) = emu
+        .token(
+            ids::PARTNER_TENANT,
+            true,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", ids::CSP_APP),
+                ("client_secret", &secret),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &"b".repeat(43)),
+            ],
+        )
+        .await;
     assert_eq!((s, body["error_codes"][0].as_i64()), (400, Some(501481)));
     // A second sign-in reuses the SSO session? Not with reqwest (no cookies): sign in again.
-    let location = emu.sign_in(&url, "admin@contoso-partner.onmicrosoft.com").await;
+    let location = emu
+        .sign_in(&url, "admin@contoso-partner.onmicrosoft.com")
+        .await;
     let code = query_param(&location, "code").unwrap();
-    let (s, body) = emu.token(ids::PARTNER_TENANT, true, &[("grant_type", "authorization_code"), ("client_id", ids::CSP_APP), ("client_secret", &secret), ("code", &code), ("redirect_uri", "http://localhost:8080/callback")]).await;
+    let (s, body) = emu
+        .token(
+            ids::PARTNER_TENANT,
+            true,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", ids::CSP_APP),
+                ("client_secret", &secret),
+                ("code", &code),
+                ("redirect_uri", "http://localhost:8080/callback"),
+            ],
+        )
+        .await;
     assert_eq!((s, body["error_codes"][0].as_i64()), (400, Some(500112)));
 }
 
@@ -187,12 +406,46 @@ async fn unknown_client_and_unregistered_redirect_uri_show_an_error_page_not_a_r
 #[tokio::test]
 async fn cancelling_consent_redirects_with_access_denied() {
     let emu = spawn().await;
-    let url = format!("{}/common/oauth2/authorize?client_id={}&response_type=code&redirect_uri={REDIRECT}&resource={PC}&state=s1", emu.handle.authority_host(), ids::CSP_APP);
-    let html = emu.client.get(&url).send().await.unwrap().text().await.unwrap();
+    let url = format!(
+        "{}/common/oauth2/authorize?client_id={}&response_type=code&redirect_uri={REDIRECT}&resource={PC}&state=s1",
+        emu.handle.authority_host(),
+        ids::CSP_APP
+    );
+    let html = emu
+        .client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let flow = crate::helpers::flow_of(&html);
-    let html = emu.client.post(emu.url("/common/login")).form(&[("flow", flow.as_str()), ("login", "nomfa-admin@contoso-partner.onmicrosoft.com"), ("passwd", "Demo-NoMfa-Passw0rd!")]).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("DelegatedAdminRelationship.ReadWrite.All"), "{html}");
-    let r = emu.client.post(emu.url("/common/consent")).form(&[("flow", flow.as_str()), ("action", "cancel")]).send().await.unwrap();
+    let html = emu
+        .client
+        .post(emu.url("/common/login"))
+        .form(&[
+            ("flow", flow.as_str()),
+            ("login", "nomfa-admin@contoso-partner.onmicrosoft.com"),
+            ("passwd", "Demo-NoMfa-Passw0rd!"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("DelegatedAdminRelationship.ReadWrite.All"),
+        "{html}"
+    );
+    let r = emu
+        .client
+        .post(emu.url("/common/consent"))
+        .form(&[("flow", flow.as_str()), ("action", "cancel")])
+        .send()
+        .await
+        .unwrap();
     let loc = r.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(query_param(&loc, "error").as_deref(), Some("access_denied"));
     assert_eq!(query_param(&loc, "state").as_deref(), Some("s1"));
@@ -201,16 +454,38 @@ async fn cancelling_consent_redirects_with_access_denied() {
 #[tokio::test]
 async fn injected_faults_fail_the_next_request_then_clear() {
     let emu = spawn().await;
-    emu.handle.inject_fault(Fault::status(Service::Entra, 503).on_route("/oauth2/v2.0/token").retry_after(2).times(1));
+    emu.handle.inject_fault(
+        Fault::status(Service::Entra, 503)
+            .on_route("/oauth2/v2.0/token")
+            .retry_after(2)
+            .times(1),
+    );
     let secret = emu.secret_of(ids::KEYVAULT_APP);
-    let form = [("grant_type", "client_credentials"), ("client_id", ids::KEYVAULT_APP), ("client_secret", secret.as_str()), ("scope", "https://vault.azure.net/.default")];
-    let r = emu.client.post(emu.url(&format!("/{}/oauth2/v2.0/token", ids::PARTNER_TENANT))).form(&form).send().await.unwrap();
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", ids::KEYVAULT_APP),
+        ("client_secret", secret.as_str()),
+        ("scope", "https://vault.azure.net/.default"),
+    ];
+    let r = emu
+        .client
+        .post(emu.url(&format!("/{}/oauth2/v2.0/token", ids::PARTNER_TENANT)))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "2");
     let (s, _) = emu.token(ids::PARTNER_TENANT, true, &form).await;
     assert_eq!(s, 200);
-    emu.handle.inject_fault(Fault::drop_connection(Service::Entra));
-    let r = emu.client.post(emu.url(&format!("/{}/oauth2/v2.0/token", ids::PARTNER_TENANT))).form(&form).send().await;
+    emu.handle
+        .inject_fault(Fault::drop_connection(Service::Entra));
+    let r = emu
+        .client
+        .post(emu.url(&format!("/{}/oauth2/v2.0/token", ids::PARTNER_TENANT)))
+        .form(&form)
+        .send()
+        .await;
     assert!(r.is_err() || r.unwrap().bytes().await.is_err());
     emu.handle.clear_faults();
     let (s, _) = emu.token(ids::PARTNER_TENANT, true, &form).await;
@@ -220,12 +495,50 @@ async fn injected_faults_fail_the_next_request_then_clear() {
 #[tokio::test]
 async fn discovery_documents_point_at_the_emulator() {
     let emu = spawn().await;
-    let v2: serde_json::Value = emu.client.get(emu.url("/common/v2.0/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(v2["issuer"], format!("{}/{{tenantid}}/v2.0", emu.handle.authority_host()));
-    let v1: serde_json::Value = emu.client.get(emu.url(&format!("/{}/.well-known/openid-configuration", ids::PARTNER_TENANT))).send().await.unwrap().json().await.unwrap();
-    assert_eq!(v1["issuer"], format!("https://sts.windows.net/{}/", ids::PARTNER_TENANT));
-    let keys: serde_json::Value = emu.client.get(emu.url("/common/discovery/v2.0/keys")).send().await.unwrap().json().await.unwrap();
+    let v2: serde_json::Value = emu
+        .client
+        .get(emu.url("/common/v2.0/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v2["issuer"],
+        format!("{}/{{tenantid}}/v2.0", emu.handle.authority_host())
+    );
+    let v1: serde_json::Value = emu
+        .client
+        .get(emu.url(&format!(
+            "/{}/.well-known/openid-configuration",
+            ids::PARTNER_TENANT
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v1["issuer"],
+        format!("https://sts.windows.net/{}/", ids::PARTNER_TENANT)
+    );
+    let keys: serde_json::Value = emu
+        .client
+        .get(emu.url("/common/discovery/v2.0/keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(keys["keys"][0]["kty"], "RSA");
-    let r = emu.client.get(emu.url("/nosuch.onmicrosoft.com/v2.0/.well-known/openid-configuration")).send().await.unwrap();
+    let r = emu
+        .client
+        .get(emu.url("/nosuch.onmicrosoft.com/v2.0/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
 }

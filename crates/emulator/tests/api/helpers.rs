@@ -10,7 +10,11 @@ pub struct TestEmulator {
 }
 
 pub async fn spawn() -> TestEmulator {
-    spawn_with(EmulatorConfig { workers: 1, ..EmulatorConfig::default() }).await
+    spawn_with(EmulatorConfig {
+        workers: 1,
+        ..EmulatorConfig::default()
+    })
+    .await
 }
 
 pub async fn spawn_with(config: EmulatorConfig) -> TestEmulator {
@@ -39,22 +43,48 @@ impl TestEmulator {
     }
 
     pub async fn token(&self, tenant: &str, v2: bool, form: &[(&str, &str)]) -> (u16, Value) {
-        let path = if v2 { "oauth2/v2.0/token" } else { "oauth2/token" };
-        let r = self.client.post(self.url(&format!("/{tenant}/{path}"))).form(form).send().await.unwrap();
+        let path = if v2 {
+            "oauth2/v2.0/token"
+        } else {
+            "oauth2/token"
+        };
+        let r = self
+            .client
+            .post(self.url(&format!("/{tenant}/{path}")))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn app_token(&self, app: &str, secret: &str, scope: &str) -> String {
         let (s, body) = self
-            .token(ids::PARTNER_TENANT, true, &[("grant_type", "client_credentials"), ("client_id", app), ("client_secret", secret), ("scope", scope)])
+            .token(
+                ids::PARTNER_TENANT,
+                true,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", app),
+                    ("client_secret", secret),
+                    ("scope", scope),
+                ],
+            )
             .await;
         assert_eq!(s, 200, "{body}");
         body["access_token"].as_str().unwrap().to_string()
     }
 
     pub fn secret_of(&self, app: &str) -> String {
-        self.handle.seed().apps.iter().find(|a| a.app_id == app).unwrap().secrets[0].clone()
+        self.handle
+            .seed()
+            .apps
+            .iter()
+            .find(|a| a.app_id == app)
+            .unwrap()
+            .secrets[0]
+            .clone()
     }
 
     /// Walk the sign-in pages like a browser; returns the final response's Location.
@@ -68,7 +98,11 @@ impl TestEmulator {
         let mut resp = self
             .client
             .post(self.url(&format!("/{tenant}/login")))
-            .form(&[("flow", flow_of(&html).as_str()), ("login", upn), ("passwd", user.password.as_str())])
+            .form(&[
+                ("flow", flow_of(&html).as_str()),
+                ("login", upn),
+                ("passwd", user.password.as_str()),
+            ])
             .send()
             .await
             .unwrap();
@@ -80,9 +114,19 @@ impl TestEmulator {
             let flow = flow_of(&html);
             resp = if html.contains("name=\"otc\"") {
                 let code = self.handle.mfa_code(upn).unwrap();
-                self.client.post(self.url(&format!("/{tenant}/mfa"))).form(&[("flow", flow.as_str()), ("otc", code.as_str())]).send().await.unwrap()
+                self.client
+                    .post(self.url(&format!("/{tenant}/mfa")))
+                    .form(&[("flow", flow.as_str()), ("otc", code.as_str())])
+                    .send()
+                    .await
+                    .unwrap()
             } else if html.contains("id=\"accept\"") {
-                self.client.post(self.url(&format!("/{tenant}/consent"))).form(&[("flow", flow.as_str()), ("action", "accept")]).send().await.unwrap()
+                self.client
+                    .post(self.url(&format!("/{tenant}/consent")))
+                    .form(&[("flow", flow.as_str()), ("action", "accept")])
+                    .send()
+                    .await
+                    .unwrap()
             } else {
                 panic!("unexpected page: {html}");
             };
@@ -92,19 +136,23 @@ impl TestEmulator {
 }
 
 pub fn flow_of(html: &str) -> String {
-    let start = html.find("name=\"flow\" value=\"").expect("flow field") + "name=\"flow\" value=\"".len();
+    let start =
+        html.find("name=\"flow\" value=\"").expect("flow field") + "name=\"flow\" value=\"".len();
     html[start..].split('"').next().unwrap().to_string()
 }
 
 pub fn query_param(location: &str, name: &str) -> Option<String> {
     let url = url::Url::parse(location).unwrap();
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 pub fn pkce() -> (String, String) {
     use base64::Engine as _;
     use sha2::Digest as _;
     let verifier = "a".repeat(20) + &uuid::Uuid::new_v4().simple().to_string();
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
 }

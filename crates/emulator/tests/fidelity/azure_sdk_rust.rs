@@ -33,17 +33,37 @@ async fn rust_sdk_sets_gets_lists_deletes_and_recovers_secrets() {
         ids::PARTNER_TENANT,
         ids::KEYVAULT_OPERATOR_APP.to_string(),
         Secret::new(emu.secret(ids::KEYVAULT_OPERATOR_APP)),
-        Some(ClientSecretCredentialOptions { client_options: client_options.clone() }),
+        Some(ClientSecretCredentialOptions {
+            client_options: client_options.clone(),
+        }),
     )
     .unwrap();
-    let options = SecretClientOptions { client_options, ..SecretClientOptions::default() };
+    let options = SecretClientOptions {
+        client_options,
+        ..SecretClientOptions::default()
+    };
     assert_ne!(options.verify_challenge_resource, Some(false));
-    let client = SecretClient::new(&emu.handle.vault_url(ids::VAULT), credential, Some(options)).unwrap();
+    let client =
+        SecretClient::new(&emu.handle.vault_url(ids::VAULT), credential, Some(options)).unwrap();
 
-    let params = SetSecretParameters { value: Some("rust-value".into()), content_type: Some("text/plain".into()), ..Default::default() };
-    let set = client.set_secret("rust-secret", params.try_into().unwrap(), None).await.unwrap().into_model().unwrap();
+    let params = SetSecretParameters {
+        value: Some("rust-value".into()),
+        content_type: Some("text/plain".into()),
+        ..Default::default()
+    };
+    let set = client
+        .set_secret("rust-secret", params.try_into().unwrap(), None)
+        .await
+        .unwrap()
+        .into_model()
+        .unwrap();
     assert_eq!(set.value.as_deref(), Some("rust-value"));
-    let got = client.get_secret("rust-secret", None).await.unwrap().into_model().unwrap();
+    let got = client
+        .get_secret("rust-secret", None)
+        .await
+        .unwrap()
+        .into_model()
+        .unwrap();
     assert_eq!(got.value.as_deref(), Some("rust-value"));
     let mut pager = client.list_secret_properties(None).unwrap();
     let mut count = 0;
@@ -54,8 +74,19 @@ async fn rust_sdk_sets_gets_lists_deletes_and_recovers_secrets() {
     assert_eq!(count, 1);
     client.delete_secret("rust-secret", None).await.unwrap();
     assert!(client.get_secret("rust-secret", None).await.is_err());
-    client.recover_deleted_secret("rust-secret", None).await.unwrap();
-    let got = client.get_secret("rust-secret", None).await.unwrap().into_model().unwrap();
+    client
+        .recover_deleted_secret("rust-secret", None)
+        .await
+        .unwrap();
+    let got = client
+        .get_secret("rust-secret", None)
+        .await
+        .unwrap()
+        .into_model()
+        .unwrap();
     assert_eq!(got.value.as_deref(), Some("rust-value"));
-    assert!(emu.handle.counter("keyvault.set_secret") >= 2, "challenge: first request unauthenticated, then retried");
+    assert!(
+        emu.handle.counter("keyvault.set_secret") >= 2,
+        "challenge: first request unauthenticated, then retried"
+    );
 }

@@ -21,7 +21,10 @@ async fn run_script(name: &str) {
         .expect("python runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{name} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert!(
+        out.status.success(),
+        "{name} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 }
 
