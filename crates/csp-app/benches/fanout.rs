@@ -1,1 +1,354 @@
-fn main() {}
+//! Fan-out benchmark: `users list --all-customers` on the emulator's generated seed
+//! (1,000 customers × 50 users), with 20 ms added to every Graph call and every twentieth Graph
+//! call (5 %) answered 429 with `Retry-After: 1`.
+//!
+//! `cargo bench -p csp-app --bench fanout [-- --customers N --users N --concurrency N]`
+//!
+//! The parent process runs the emulator, stores a consent and writes the configuration; the
+//! fan-out runs in a child process (this same executable), so the peak memory reported is the
+//! CLI's alone. The lower bound is what `concurrency` slots need if they are never idle:
+//! (Graph calls × latency + 429s × Retry-After) / concurrency.
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use common::config::ConfigArgs;
+use common::entra::AuthorizeOptions;
+use common::secret::AuthCode;
+use common::tokens::TokenBroker;
+use emulator::seed::ids;
+use emulator::{Emulator, EmulatorConfig, Fault, Service};
+use url::Url;
+
+const LATENCY: Duration = Duration::from_millis(20);
+const RETRY_AFTER_SECS: u64 = 1;
+const THROTTLE_EVERY: u32 = 20;
+
+fn arg(name: &str, default: u32) -> u32 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if let Some(i) = std::env::args().position(|a| a == "--child") {
+        let config = std::env::args().nth(i + 1).expect("config file");
+        runtime.block_on(child(config.into(), arg("--concurrency", 16)));
+    } else {
+        runtime.block_on(parent());
+    }
+}
+
+/// Peak resident memory of this process (`VmHWM`), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+async fn child(config_file: std::path::PathBuf, concurrency: u32) {
+    let args = ConfigArgs {
+        config_dir: config_file.parent().unwrap().to_path_buf(),
+        config_file: Some(config_file),
+        ..ConfigArgs::default()
+    };
+    let settings = common::config::load_settings(&args).expect("configuration");
+    let ctx = csp_app::context::Context::build(&settings)
+        .await
+        .expect("context");
+    let list = csp_app::UsersListArgs {
+        customer: None,
+        all_customers: true,
+        concurrency: u16::try_from(concurrency).unwrap_or(16),
+        page_size: 999,
+        select: Vec::new(),
+    };
+    let query = common::graph::UsersQuery {
+        top: Some(999),
+        ..Default::default()
+    };
+    let mut out = CountingSink::default();
+    let mut err = Vec::new();
+    let started = Instant::now();
+    let code = csp_app::fanout::users_of_all_customers(
+        &ctx,
+        &list,
+        &query,
+        csp_app::OutputFormat::Ndjson,
+        &mut out,
+        &mut err,
+    )
+    .await
+    .map_err(|f| f.message);
+    let wall = started.elapsed();
+    let stats = ctx.graph.stats();
+    let summary = String::from_utf8_lossy(&err);
+    let failed_lines: Vec<&str> = summary.lines().filter(|l| l.starts_with("  ")).collect();
+    let no_gdap = summary.matches("no active GDAP relationship").count();
+    println!(
+        "{}",
+        serde_json::json!({
+            "ok": code.is_ok(),
+            "error": code.err(),
+            "wall_ms": wall.as_millis() as u64,
+            "lines": out.lines,
+            "bytes": out.bytes,
+            "graph_requests": stats.requests,
+            "graph_retries": stats.retries,
+            "graph_throttled": stats.throttled,
+            "waited_ms": stats.waited_ms,
+            "failed_customers": failed_lines.len(),
+            "failed_without_gdap": no_gdap,
+            "peak_rss_mib": peak_rss_mib(),
+        })
+    );
+}
+
+#[derive(Default)]
+struct CountingSink {
+    lines: u64,
+    bytes: u64,
+}
+
+impl std::io::Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes += buf.len() as u64;
+        self.lines += buf.iter().filter(|b| **b == b'\n').count() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn parent() {
+    let customers = arg("--customers", 1000);
+    let users = arg("--users", 50);
+    let concurrency = arg("--concurrency", 16);
+    let seed = emulator::Seed::default()
+        .with_generated_customers(customers, users)
+        .expect("seed");
+    let emu = Emulator::start(EmulatorConfig {
+        seed,
+        workers: 2,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = write_config(&emu, dir.path());
+    let http = common::http::build_client(&common::config::HttpSettings {
+        ca_bundle: Some(dir.path().join("ca.pem")),
+        ..Default::default()
+    })
+    .unwrap();
+    consent(&emu, &http, &config_file).await;
+
+    // Every Graph call gets 20 ms; every 20th is answered 429 with Retry-After: 1 (also after
+    // 20 ms). Faults apply in order, each for `times` requests, then the plain latency forever.
+    for _ in 0..(customers * 2 / THROTTLE_EVERY + 10) {
+        emu.inject_fault(Fault {
+            times: Some(THROTTLE_EVERY - 1),
+            ..Fault::latency(Service::Graph, LATENCY)
+        });
+        emu.inject_fault(Fault {
+            latency_ms: Some(LATENCY.as_millis() as u64),
+            ..Fault::status(Service::Graph, 429)
+                .retry_after(RETRY_AFTER_SECS)
+                .times(1)
+        });
+    }
+    emu.inject_fault(Fault::latency(Service::Graph, LATENCY));
+
+    eprintln!(
+        "fan-out over {customers} customers x {users} users, concurrency {concurrency}, +{LATENCY:?} per Graph call, 1 in {THROTTLE_EVERY} answered 429 Retry-After: {RETRY_AFTER_SECS}"
+    );
+    let started = Instant::now();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--child",
+            &config_file.display().to_string(),
+            "--concurrency",
+            &concurrency.to_string(),
+        ])
+        .output()
+        .expect("child runs");
+    let total = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let r: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|e| {
+            panic!(
+                "child output ({e}): {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    let requests = r["graph_requests"].as_u64().unwrap_or(0);
+    let throttled = r["graph_throttled"].as_u64().unwrap_or(0);
+    let lower_bound_ms = (requests as f64 * LATENCY.as_millis() as f64
+        + throttled as f64 * RETRY_AFTER_SECS as f64 * 1000.0)
+        / f64::from(concurrency);
+    let wall_ms = r["wall_ms"].as_u64().unwrap_or(0) as f64;
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "fanout/users_all_customers");
+    let _ = writeln!(
+        stdout,
+        "  customers              {customers} ({} without GDAP by the seed: every tenth)",
+        r["failed_without_gdap"]
+    );
+    let _ = writeln!(stdout, "  users written          {}", r["lines"]);
+    let _ = writeln!(
+        stdout,
+        "  wall time              {:.2} s   (lower bound {:.2} s, ratio {:.2}; child process {:.2} s)",
+        wall_ms / 1000.0,
+        lower_bound_ms / 1000.0,
+        wall_ms / lower_bound_ms,
+        total.as_secs_f64()
+    );
+    let _ = writeln!(
+        stdout,
+        "  lower bound            ({requests} Graph calls x {} ms + {throttled} x {RETRY_AFTER_SECS} s Retry-After) / {concurrency}",
+        LATENCY.as_millis()
+    );
+    let _ = writeln!(
+        stdout,
+        "  Graph calls            {requests} (retries {}, 429s {throttled}, waited {} ms in total)",
+        r["graph_retries"], r["waited_ms"]
+    );
+    let _ = writeln!(
+        stdout,
+        "  Entra token requests   {}",
+        emu.counter("entra.token.refresh_token")
+    );
+    let _ = writeln!(
+        stdout,
+        "  failed customers       {} (of which without GDAP {})",
+        r["failed_customers"], r["failed_without_gdap"]
+    );
+    let _ = writeln!(
+        stdout,
+        "  peak memory (CLI)      {:.1} MiB",
+        r["peak_rss_mib"].as_f64().unwrap_or(f64::NAN)
+    );
+    if r["ok"] != true {
+        let _ = writeln!(stdout, "  error                  {}", r["error"]);
+    }
+}
+
+fn write_config(emu: &emulator::EmulatorHandle, dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::write(dir.join("ca.pem"), emu.ca_pem()).unwrap();
+    let secret = emu
+        .seed()
+        .apps
+        .iter()
+        .find(|a| a.app_id == ids::CSP_APP)
+        .unwrap()
+        .secrets[0]
+        .clone();
+    let p = |n: &str| dir.join(n).display().to_string();
+    let config = format!(
+        "mode = \"csp\"\n[app]\nclient_id = \"{}\"\nclient_secret = \"{secret}\"\n[partner]\ntenant_id = \"{}\"\n[cloud]\nname = \"custom\"\nauthority_host = \"{}\"\ngraph_url = \"{}\"\npartner_center_url = \"{}\"\npartner_api_url = \"{}\"\nkey_vault_dns_suffix = \"{}\"\n[consent]\nredirect_url = \"http://127.0.0.1:8080/callback\"\n[store]\nkind = \"local\"\n[store.local]\npath = \"{}\"\nkey_file = \"{}\"\n[http]\nca_bundle = \"{}\"\n[log]\nfilter = \"error\"\n",
+        ids::CSP_APP,
+        ids::PARTNER_TENANT,
+        emu.authority_host(),
+        emu.graph_url(),
+        emu.partner_center_url(),
+        emu.partner_api_url(),
+        emu.key_vault_dns_suffix(),
+        p("tokens.enc"),
+        p("store.key"),
+        p("ca.pem"),
+    );
+    let file = dir.join("csp.toml");
+    std::fs::write(&file, config).unwrap();
+    file
+}
+
+async fn consent(
+    emu: &emulator::EmulatorHandle,
+    http: &reqwest::Client,
+    config_file: &std::path::Path,
+) {
+    let args = ConfigArgs {
+        config_dir: config_file.parent().unwrap().to_path_buf(),
+        config_file: Some(config_file.to_path_buf()),
+        ..ConfigArgs::default()
+    };
+    let settings = common::config::load_settings(&args).unwrap();
+    let broker = TokenBroker::from_settings(&settings, http.clone())
+        .await
+        .unwrap();
+    let pending = broker.consent_url(AuthorizeOptions {
+        prompt: Some("consent".into()),
+        ..AuthorizeOptions::default()
+    });
+    let upn = "admin@contoso-partner.onmicrosoft.com";
+    let password = emu.seed().user_by_upn(upn).unwrap().password.clone();
+    let page = |p: &str| format!("{}/{}/{p}", emu.authority_host(), pending.tenant);
+    let flow_of = |html: &str| {
+        let marker = "name=\"flow\" value=\"";
+        let start = html.find(marker).expect("flow") + marker.len();
+        html[start..].split('"').next().unwrap().to_owned()
+    };
+    let html = http
+        .get(pending.url.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut resp = http
+        .post(page("login"))
+        .form(&[
+            ("flow", flow_of(&html).as_str()),
+            ("login", upn),
+            ("passwd", password.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let code = loop {
+        if let Some(location) = resp.headers().get("location") {
+            let location = Url::parse(location.to_str().unwrap()).unwrap();
+            break location
+                .query_pairs()
+                .find(|(k, _)| k == "code")
+                .unwrap()
+                .1
+                .into_owned();
+        }
+        let html = resp.text().await.unwrap();
+        let flow = flow_of(&html);
+        resp = if html.contains("name=\"otc\"") {
+            let otc = emu.mfa_code(upn).unwrap();
+            http.post(page("mfa"))
+                .form(&[("flow", flow.as_str()), ("otc", otc.as_str())])
+                .send()
+                .await
+                .unwrap()
+        } else {
+            http.post(page("consent"))
+                .form(&[("flow", flow.as_str()), ("action", "accept")])
+                .send()
+                .await
+                .unwrap()
+        };
+    };
+    broker
+        .store_consent(AuthCode::new(code), &pending)
+        .await
+        .expect("consent stored");
+}

@@ -1,1 +1,9 @@
-//! placeholder
+//! End-to-end tests: `csp-app` run in-process against the emulator (Entra ID, Partner Center,
+//! Microsoft Graph), one emulator per test on port 0.
+
+mod customers;
+mod gdap;
+mod grant;
+mod helpers;
+mod raw;
+mod users;
