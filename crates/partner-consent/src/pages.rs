@@ -139,6 +139,8 @@ pub enum Failure {
     MissingCode,
     /// Entra refused the code (replayed, expired, wrong verifier).
     CodeRejected(EntraDetail),
+    /// Entra refused the grant because the sign-in did not use MFA (AADSTS50076/50079).
+    MfaRequired(EntraDetail),
     /// The ID token failed validation (signature, issuer, audience, nonce, expiry).
     IdToken,
     /// The tenant may not consent to this app (CSP: not the partner tenant; CPV: not allowed).
@@ -167,6 +169,7 @@ impl Failure {
             Self::Entra(d) => entra_reason(&d.error),
             Self::MissingCode => "code_missing",
             Self::CodeRejected(_) => "code_rejected",
+            Self::MfaRequired(_) => "mfa_required",
             Self::IdToken => "id_token_invalid",
             Self::TenantRefused { .. } => "tenant_refused",
             Self::Upstream => "entra_unavailable",
@@ -183,7 +186,7 @@ impl Failure {
             {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::TenantRefused { .. } => StatusCode::FORBIDDEN,
+            Self::TenantRefused { .. } | Self::MfaRequired(_) => StatusCode::FORBIDDEN,
             Self::Upstream => StatusCode::BAD_GATEWAY,
             Self::Store => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
@@ -228,6 +231,11 @@ impl Failure {
                 "Microsoft Entra ID refused to exchange the authorization code: a code works once and only for a few minutes. Reloading the result page or going back in the browser causes this.".into(),
                 RESTART.into(),
             ),
+            Self::MfaRequired(_) => (
+                "Multi-factor authentication is required",
+                "You signed in without multi-factor authentication, and Partner Center accepts only sign-ins that used it, so Microsoft Entra ID refused to issue the token. Nothing was stored.".into(),
+                "Set up multi-factor authentication for this account (Microsoft Entra ID security defaults or a Conditional Access policy), then start again and complete the verification step when asked.".into(),
+            ),
             Self::IdToken => (
                 "The sign-in could not be verified",
                 "The identity token from Microsoft Entra ID failed validation (signature, issuer, audience, nonce or lifetime), so the sign-in was not accepted and nothing was stored.".into(),
@@ -259,7 +267,7 @@ impl Failure {
     pub fn render(&self, app_name: &str) -> HttpResponse {
         let (title, what, todo) = self.texts();
         let entra = match self {
-            Self::Entra(d) | Self::CodeRejected(d) => Some(d.clone()),
+            Self::Entra(d) | Self::CodeRejected(d) | Self::MfaRequired(d) => Some(d.clone()),
             _ => None,
         };
         let page = FailurePage {

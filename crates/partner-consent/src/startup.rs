@@ -106,7 +106,6 @@ impl Application {
                 kv,
                 &settings.cloud,
                 http.clone(),
-                settings.cloud.name,
             )?),
         };
         let credential = app_credential(&settings.app.credential)?;

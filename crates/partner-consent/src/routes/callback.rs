@@ -19,7 +19,7 @@ use actix_web::http::header::CACHE_CONTROL;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use common::cloud::Resource;
-use common::entra::{EntraError, IdTokenError, TokenTarget};
+use common::entra::{EntraError, IdTokenError, Remedy, TokenTarget};
 use common::secret::AuthCode;
 use common::tokens::BrokerError;
 use futures::StreamExt;
@@ -189,6 +189,7 @@ async fn complete(app: &AppState, pending: PendingConsent, code: AuthCode) -> Ht
         Ok(r) => r,
         Err(e) => {
             let failure = failure_of(app, &e);
+            // The code was redeemed when the ID token or the tenant rule failed afterwards.
             if !matches!(failure, Failure::TenantRefused { .. } | Failure::IdToken) {
                 app.metrics.redeemed("authorization_code", "error");
             } else {
@@ -255,7 +256,12 @@ fn failure_of(app: &AppState, e: &BrokerError) -> Failure {
         }
         BrokerError::IdToken(_) => Failure::IdToken,
         BrokerError::Store(_) | BrokerError::Config(_) => Failure::Store,
+        BrokerError::MfaRequired { source, .. } => match source.entra() {
+            Some(entra) => Failure::MfaRequired(detail_of(entra)),
+            None => Failure::Upstream,
+        },
         BrokerError::Token(t) => match t.entra() {
+            Some(entra) if entra.remedy() == Remedy::Mfa => Failure::MfaRequired(detail_of(entra)),
             Some(entra) if !entra.is_transient() => Failure::CodeRejected(detail_of(entra)),
             _ => Failure::Upstream,
         },

@@ -1,0 +1,7 @@
+#[path = "../support/mod.rs"]
+pub mod support;
+
+mod bad_input;
+mod flow;
+mod health;
+mod security;

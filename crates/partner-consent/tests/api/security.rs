@@ -1,0 +1,98 @@
+use base64::Engine;
+use common::secret::ExposeSecret;
+use partner_consent::session::PendingConsent;
+
+use crate::support::{ADMIN, PARTNER_TENANT, code_of, spawn_app};
+
+#[tokio::test]
+async fn every_page_carries_strict_security_headers() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        ("GET", "/"),
+        ("POST", "/start"),
+        ("GET", "/callback?state=x"),
+        ("GET", "/nope"),
+    ] {
+        let resp = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        let h = resp.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+        // Served over plain HTTP here: HSTS must not be sent (RFC 6797 §7.2).
+        assert!(h.get("strict-transport-security").is_none());
+    }
+}
+
+#[tokio::test]
+async fn pages_never_include_inline_script_or_external_assets() {
+    let app = spawn_app().await;
+    let body = app.get("/").await.text().await.unwrap();
+    assert!(!body.contains("<script>"));
+    assert!(
+        !body.contains("http://") && !body.contains("https://"),
+        "external reference:\n{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_consent_cookie_is_httponly_lax_and_encrypted() {
+    let app = spawn_app().await;
+    let resp = app.client.post(app.url("/start")).send().await.unwrap();
+    let set_cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly"));
+    assert!(set_cookie.contains("SameSite=Lax"));
+    assert!(set_cookie.contains("Max-Age=600"));
+    assert!(!set_cookie.contains("Secure"), "plain http here");
+}
+
+#[tokio::test]
+async fn no_page_or_header_ever_shows_the_code_tokens_verifier_or_cookie_key() {
+    let app = spawn_app().await;
+    let (started, returned, resp) = app.consent(ADMIN).await;
+    let mut seen = String::new();
+    let collect = |resp: reqwest::Response| async move {
+        let mut s = format!("{:?}\n", resp.headers());
+        s.push_str(&resp.text().await.unwrap());
+        s
+    };
+    seen.push_str(&collect(resp).await);
+    seen.push_str(&collect(app.callback(&returned, Some(&started.cookie)).await).await);
+    seen.push_str(&collect(app.get("/metrics").await).await);
+    seen.push_str(&collect(app.get("/readyz").await).await);
+
+    let code = code_of(&returned).unwrap();
+    let stored = app.stored(PARTNER_TENANT).await.unwrap();
+    let cookie = actix_web::cookie::Cookie::parse_encoded(started.cookie.clone())
+        .unwrap()
+        .into_owned();
+    let pending = PendingConsent::from_cookie(
+        Some(cookie),
+        &app.state.cookie_key,
+        partner_consent::startup::unix_now(),
+    )
+    .unwrap();
+    let key = base64::engine::general_purpose::STANDARD.encode(app.state.cookie_key.master());
+    for (what, secret) in [
+        ("authorization code", code.as_str()),
+        ("refresh token", stored.refresh_token.expose_secret()),
+        ("PKCE verifier", pending.verifier.expose_secret()),
+        ("nonce", pending.nonce.as_str()),
+        ("cookie key", key.as_str()),
+    ] {
+        assert!(
+            !seen.contains(secret),
+            "the {what} appeared in a page or header"
+        );
+    }
+}

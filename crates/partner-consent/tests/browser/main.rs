@@ -1,0 +1,5 @@
+#[path = "../support/mod.rs"]
+pub mod support;
+
+mod driver;
+mod flows;
