@@ -122,9 +122,9 @@ fn progress(len: usize, what: &str) -> ProgressBar {
             ProgressDrawTarget::hidden()
         },
     );
-    if let Ok(style) = ProgressStyle::with_template(
-        "{msg} [{bar:40}] {pos}/{len} customers, {per_sec}, ETA {eta}",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} customers, {per_sec}, ETA {eta}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(what.to_owned());
@@ -184,8 +184,9 @@ where
         summary.line()
     );
     let written = match format {
-        OutputFormat::Table => output::write_table(out, &results)
-            .and_then(|()| writeln!(out, "\n{}", summary.line())),
+        OutputFormat::Table => {
+            output::write_table(out, &results).and_then(|()| writeln!(out, "\n{}", summary.line()))
+        }
         OutputFormat::Json => {
             #[derive(Serialize)]
             struct Doc<'a> {
@@ -363,11 +364,9 @@ pub async fn remove(
                     Outcome::Absent,
                     "no consent of the application was present",
                 ),
-                Err(e) => CustomerResult::failed(
-                    &p,
-                    Some(&c),
-                    app.from_partner_center(&p, Some(&c), &e),
-                ),
+                Err(e) => {
+                    CustomerResult::failed(&p, Some(&c), app.from_partner_center(&p, Some(&c), &e))
+                }
             }
         },
     )

@@ -16,8 +16,8 @@ use common::cloud::Resource;
 use common::config::{AppMode, Settings};
 use common::graph::{GraphClient, GraphError, GraphOptions};
 use common::partner_center::{
-    CallCounts, PartnerCenterClient, PartnerCenterError, PartnerCenterOptions, Remedy,
-    RetryPolicy, Tenant, TokenSource, TokenSourceError,
+    CallCounts, PartnerCenterClient, PartnerCenterError, PartnerCenterOptions, Remedy, RetryPolicy,
+    Tenant, TokenSource, TokenSourceError,
 };
 use common::secret::{AccessToken, ExposeSecret as _};
 use common::tokens::{BrokerError, BrokerSettings, TokenBroker};
@@ -309,7 +309,11 @@ impl App {
     /// An application-consent call as `partner`, paced by the rate limiter; 429 holds every
     /// worker for `Retry-After`, 5xx and transport failures back off, up to
     /// [`CONSENT_ATTEMPTS`] attempts.
-    pub async fn consent_call<T, F, Fut>(&self, partner: &str, call: F) -> Result<T, PartnerCenterError>
+    pub async fn consent_call<T, F, Fut>(
+        &self,
+        partner: &str,
+        call: F,
+    ) -> Result<T, PartnerCenterError>
     where
         F: Fn(PartnerCenterClient) -> Fut,
         Fut: Future<Output = Result<T, PartnerCenterError>>,
@@ -377,13 +381,9 @@ impl App {
     /// A partner-side token failure.
     pub fn from_broker(&self, partner: &str, e: &BrokerError) -> Failure {
         let remedy = remedy_of(e);
-        let consent_url = e
-            .consent_page()
-            .map(ToString::to_string)
-            .or_else(|| {
-                matches!(remedy, Remedy::Reconsent | Remedy::Mfa)
-                    .then(|| self.consent_page.to_string())
-            });
+        let consent_url = e.consent_page().map(ToString::to_string).or_else(|| {
+            matches!(remedy, Remedy::Reconsent | Remedy::Mfa).then(|| self.consent_page.to_string())
+        });
         Failure {
             message: format!("partner {partner}: {e}"),
             remedy,
@@ -419,17 +419,15 @@ impl App {
             PartnerCenterError::Token(t) => Failure {
                 message: format!("partner {partner}: {t}"),
                 remedy: t.remedy,
-                consent_url: t
-                    .consent_url
-                    .clone()
-                    .or_else(|| {
-                        matches!(t.remedy, Remedy::Reconsent | Remedy::Mfa)
-                            .then(|| self.consent_page.to_string())
-                    }),
+                consent_url: t.consent_url.clone().or_else(|| {
+                    matches!(t.remedy, Remedy::Reconsent | Remedy::Mfa)
+                        .then(|| self.consent_page.to_string())
+                }),
             },
             PartnerCenterError::Api { status, fault, .. }
                 if customer.is_some()
-                    && (fault.code_text() == "20002" || (*status == 404 && fault.code_text() == "1000")) =>
+                    && (fault.code_text() == "20002"
+                        || (*status == 404 && fault.code_text() == "1000")) =>
             {
                 let customer = customer.unwrap_or_default();
                 Failure::new(
@@ -479,8 +477,7 @@ impl App {
                 t.remedy,
             ),
             GraphError::Api {
-                status: 401 | 403,
-                ..
+                status: 401 | 403, ..
             } => Failure::new(
                 format!(
                     "the application's consent in customer tenant {customer} does not allow this call ({e}): grant the permission with `cpv-app consent grant --customer {customer} --reset --grant graph:…`"
@@ -498,7 +495,8 @@ fn jwt_roles(jwt: &str) -> Vec<String> {
     let Some(payload) = jwt.split('.').nth(1) else {
         return Vec::new();
     };
-    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
     else {
         return Vec::new();
     };

@@ -66,7 +66,11 @@ impl fmt::Display for Grant {
 }
 
 fn join(scopes: &BTreeSet<String>) -> String {
-    scopes.iter().map(String::as_str).collect::<Vec<_>>().join(",")
+    scopes
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Every `--grant`, merged per resource.

@@ -175,14 +175,20 @@ pub enum UsersCommand {
     },
 }
 
-fn usage_error(out: &mut dyn Write, message: &str) -> ExitCode {
-    let _ = out.flush();
-    eprintln!("error: {message}");
+fn usage_error(err: &mut dyn Write, message: &str) -> ExitCode {
+    let _ = writeln!(err, "error: {message}");
     ExitCode::from(common::cli::EXIT_CONFIG_ERROR)
 }
 
-/// Runs a parsed command line, writing results to `out`.
+/// Runs a parsed command line, writing results to `out` and errors to standard error.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
+    run_with(cli, out, &mut std::io::stderr()).await
+}
+
+/// Runs a parsed command line, writing results to `out` and errors of commands whose output must
+/// stay parseable (`users list`, usage errors) to `err`. Configuration reports always go to
+/// standard error.
+pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
     let (loaded, settings) = match common::cli::load_settings_or_report(&cli.config) {
         Ok(pair) => pair,
         Err(code) => return code,
@@ -215,7 +221,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
     let app = match App::new(settings, AppOptions { consent_rate }).await {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("error: cannot start: {e}");
+            let _ = writeln!(err, "error: cannot start: {e}");
             return match e {
                 common::tokens::BrokerError::Config(_) | common::tokens::BrokerError::Store(_) => {
                     ExitCode::from(common::cli::EXIT_CONFIG_ERROR)
@@ -227,7 +233,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
     let partners = app.partners(&cli.partners);
     if partners.is_empty() {
         return usage_error(
-            out,
+            err,
             "no partner: name one with --partner TENANT, or list them in partner.allowed_tenants",
         );
     }
@@ -253,7 +259,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
             fan_out,
         }) => {
             if let Err(e) = single_partner(&customers.customers) {
-                return usage_error(out, &e);
+                return usage_error(err, &e);
             }
             let grants = Grants::new(&grants);
             let targets = consent::Targets {
@@ -275,7 +281,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
         }
         Command::Consent(ConsentCommand::Remove { customers, fan_out }) => {
             if let Err(e) = single_partner(&customers.customers) {
-                return usage_error(out, &e);
+                return usage_error(err, &e);
             }
             let targets = consent::Targets {
                 partners,
@@ -283,11 +289,18 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
                 all: customers.all_customers,
                 check_membership: true,
             };
-            consent::remove(&app, &targets, usize::from(fan_out.concurrency), format, out).await
+            consent::remove(
+                &app,
+                &targets,
+                usize::from(fan_out.concurrency),
+                format,
+                out,
+            )
+            .await
         }
         Command::Consent(ConsentCommand::Verify { customers, fan_out }) => {
             if let Err(e) = single_partner(&customers.customers) {
-                return usage_error(out, &e);
+                return usage_error(err, &e);
             }
             let targets = consent::Targets {
                 partners,
@@ -295,13 +308,28 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
                 all: customers.all_customers,
                 check_membership: true,
             };
-            consent::verify(&app, &targets, usize::from(fan_out.concurrency), format, out).await
+            consent::verify(
+                &app,
+                &targets,
+                usize::from(fan_out.concurrency),
+                format,
+                out,
+            )
+            .await
         }
         Command::Users(UsersCommand::List { customer }) => {
             if let Err(e) = single_partner(std::slice::from_ref(&customer)) {
-                return usage_error(out, &e);
+                return usage_error(err, &e);
             }
-            users::list(&app, &partners[0], &customer.to_ascii_lowercase(), format, out).await
+            users::list(
+                &app,
+                &partners[0],
+                &customer.to_ascii_lowercase(),
+                format,
+                out,
+                err,
+            )
+            .await
         }
     }
 }

@@ -71,7 +71,10 @@ mod tests {
                 .iter()
                 .take_while(|t| **t < *s + Duration::from_secs(1))
                 .count();
-            assert!(in_window <= 50, "{in_window} calls in the window from {s:?}");
+            assert!(
+                in_window <= 50,
+                "{in_window} calls in the window from {s:?}"
+            );
         }
     }
 
@@ -82,10 +85,7 @@ mod tests {
         limiter.reserve(t0);
         let later = t0 + Duration::from_secs(5);
         assert_eq!(limiter.reserve(later), later);
-        assert_eq!(
-            limiter.reserve(later),
-            later + Duration::from_millis(100)
-        );
+        assert_eq!(limiter.reserve(later), later + Duration::from_millis(100));
     }
 
     #[test]

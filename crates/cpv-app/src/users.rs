@@ -40,7 +40,11 @@ async fn list_users(app: &App, partner: &str, customer: &str) -> Result<Vec<User
         .map_err(|e| app.from_partner_center(partner, Some(customer), &e))?;
     let query = UsersQuery {
         top: Some(999),
-        select: vec!["id".into(), "displayName".into(), "userPrincipalName".into()],
+        select: vec![
+            "id".into(),
+            "displayName".into(),
+            "userPrincipalName".into(),
+        ],
         filter: None,
     };
     app.graph()
@@ -51,13 +55,14 @@ async fn list_users(app: &App, partner: &str, customer: &str) -> Result<Vec<User
         .map_err(|e| app.from_graph(customer, &e))
 }
 
-/// `users list`. Errors go to standard error (the output stays parseable).
+/// `users list`. Errors go to `err` (the output stays parseable).
 pub async fn list(
     app: &App,
     partner: &str,
     customer: &str,
     format: OutputFormat,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> ExitCode {
     match list_users(app, partner, customer).await {
         Ok(rows) => match output::write_rows(out, format, &rows) {
@@ -65,9 +70,9 @@ pub async fn list(
             Err(_) => ExitCode::FAILURE,
         },
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            let _ = writeln!(err, "error: {}", f.message);
             if let Some(url) = &f.consent_url {
-                eprintln!("consent again at: {url}");
+                let _ = writeln!(err, "consent again at: {url}");
             }
             exit_code([(false, Some(f.remedy))])
         }
