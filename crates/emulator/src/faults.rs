@@ -206,8 +206,10 @@ pub async fn middleware(
     let state = req.app_data::<web::Data<crate::state::State>>().cloned();
     let host = req.connection_info().host().to_string();
     let service = Service::of(&host, req.path());
-    if let (Some(state), Some(service)) = (state, service) {
-        if let Some(fault) = state.faults.take(service, req.path()) {
+    if let (Some(state), Some(service)) = (state, service)
+        && let Some(fault) = state.faults.take(service, req.path())
+    {
+        {
             if let Some(ms) = fault.latency_ms {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }

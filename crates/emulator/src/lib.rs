@@ -130,10 +130,7 @@ impl Emulator {
             signing,
             config.lifetimes.clone(),
         )?);
-        let ca_path = match &config.state_dir {
-            Some(dir) => Some(dir.join("ca.pem")),
-            None => None,
-        };
+        let ca_path = config.state_dir.as_ref().map(|dir| dir.join("ca.pem"));
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()

@@ -111,9 +111,18 @@ impl SigningKey {
         if with_x5t {
             header["x5t"] = json!(self.kid);
         }
-        let signing_input = format!("{}.{}", b64url(header.to_string()), b64url(claims.to_string()));
+        let signing_input = format!(
+            "{}.{}",
+            b64url(header.to_string()),
+            b64url(claims.to_string())
+        );
         let mut sig = vec![0u8; self.rsa.public_modulus_len()];
-        match self.rsa.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &self.rng, signing_input.as_bytes(), &mut sig) {
+        match self.rsa.sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &self.rng,
+            signing_input.as_bytes(),
+            &mut sig,
+        ) {
             Ok(()) => format!("{signing_input}.{}", b64url(sig)),
             // Signing with a valid RSA key cannot fail; keep serving if it does.
             Err(e) => {

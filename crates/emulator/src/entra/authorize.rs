@@ -163,7 +163,7 @@ fn authorize(state: &State, req: &HttpRequest, tenant_seg: &str, version: Versio
             ));
         }
     };
-    if !app.seed.redirect_uris.iter().any(|r| *r == redirect_uri) {
+    if !app.seed.redirect_uris.contains(&redirect_uri) {
         return error_page(&AadError::invalid_request(
             50011,
             format!(
@@ -500,18 +500,17 @@ fn check_user_may_sign_in(state: &State, flow: &Flow, user: &UserSeed) -> Result
     let app = dir
         .app(&flow.client_id)
         .ok_or_else(|| AadError::app_not_found(&flow.client_id, &flow.tenant_seg))?;
-    if let Authority::Tenant(t) = &flow.authority {
-        if t.id != user.tenant
-            && !(user.admin_agent && dir.has_delegated_access(&t.id, &user.tenant))
-        {
-            return Err(AadError::invalid_grant(
-                50020,
-                format!(
-                    "User account '{}' from identity provider 'https://sts.windows.net/{}/' does not exist in tenant '{}' and cannot access the application '{}'({}) in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Microsoft Entra user account.",
-                    user.upn, user.tenant, t.display_name, app.seed.app_id, app.seed.display_name
-                ),
-            ));
-        }
+    if let Authority::Tenant(t) = &flow.authority
+        && t.id != user.tenant
+        && !(user.admin_agent && dir.has_delegated_access(&t.id, &user.tenant))
+    {
+        return Err(AadError::invalid_grant(
+            50020,
+            format!(
+                "User account '{}' from identity provider 'https://sts.windows.net/{}/' does not exist in tenant '{}' and cannot access the application '{}'({}) in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Microsoft Entra user account.",
+                user.upn, user.tenant, t.display_name, app.seed.app_id, app.seed.display_name
+            ),
+        ));
     }
     if !app.seed.multitenant && user.tenant != app.seed.tenant {
         let domain = dir
@@ -656,10 +655,10 @@ fn after_sign_in(state: &State, flow_id: String, flow: Flow, new_session: bool) 
             .remove(&flow_id);
         issue_code(state, &flow, &user)
     };
-    if let Some(c) = session_cookie {
-        if resp.add_cookie(&c).is_err() {
-            tracing::warn!("could not set the sign-in session cookie");
-        }
+    if let Some(c) = session_cookie
+        && resp.add_cookie(&c).is_err()
+    {
+        tracing::warn!("could not set the sign-in session cookie");
     }
     resp
 }

@@ -179,10 +179,11 @@ fn handle(
         .app(&client_id)
         .cloned()
         .ok_or_else(|| AadError::app_not_found(&client_id, &directory_name))?;
-    if let Authority::Tenant(t) = &authority {
-        if t.id != app.seed.tenant && !app.seed.multitenant {
-            return Err(AadError::app_not_found(&client_id, &t.domain));
-        }
+    if let Authority::Tenant(t) = &authority
+        && t.id != app.seed.tenant
+        && !app.seed.multitenant
+    {
+        return Err(AadError::app_not_found(&client_id, &t.domain));
     }
     let appidacr = authenticate_client(
         state,
@@ -709,13 +710,13 @@ fn authorization_code(
             "Provided grant is invalid or malformed.",
         ));
     }
-    if let Authority::Tenant(t) = authority {
-        if t.id != code.tenant {
-            return Err(AadError::invalid_grant(
-                50148,
-                "The code was issued for another tenant: redeem it at the authority it was requested from.",
-            ));
-        }
+    if let Authority::Tenant(t) = authority
+        && t.id != code.tenant
+    {
+        return Err(AadError::invalid_grant(
+            50148,
+            "The code was issued for another tenant: redeem it at the authority it was requested from.",
+        ));
     }
     match form.get("redirect_uri") {
         Some(r) if *r == code.redirect_uri => {}
@@ -910,10 +911,10 @@ fn refresh_token(
         ));
     }
     let now = state.now();
-    if let Some(from) = state.tokens_valid_from(&grant.user_id) {
-        if grant.auth_time < from {
-            return Err(revoked_error(grant.issued_at, from));
-        }
+    if let Some(from) = state.tokens_valid_from(&grant.user_id)
+        && grant.auth_time < from
+    {
+        return Err(revoked_error(grant.issued_at, from));
     }
     let inactivity =
         i64::try_from(state.lifetimes.refresh_token_inactivity.as_secs()).unwrap_or(i64::MAX / 4);
