@@ -7,18 +7,22 @@
 //! - [`secret`]: newtypes for tokens, codes, secrets and keys whose `Debug` redacts;
 //! - [`http`]: the process-wide HTTP client (timeouts, extra CA, no redirects) and retry helpers;
 //! - [`cli`]: exit codes and start-up configuration handling shared by the binaries;
-//! - [`telemetry`]: the tracing subscriber (`text` or `json`).
+//! - [`telemetry`]: the tracing subscriber (`text` or `json`);
+//! - [`setup`] and [`doctor`]: create the partner tenant's app registration, and check the whole
+//!   deployment (registration, real grants, store, tokens), each problem with its fix.
 //!
 //! `common` never depends on actix: the web app and the CLIs share it equally.
 
 pub mod cli;
 pub mod cloud;
 pub mod config;
+pub mod doctor;
 pub mod entra;
 pub mod graph;
 pub mod http;
 pub mod keyvault;
 pub mod partner_center;
 pub mod secret;
+pub mod setup;
 pub mod telemetry;
 pub mod tokens;

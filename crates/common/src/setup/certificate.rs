@@ -1,0 +1,128 @@
+//! The app's certificate credential: generated self-signed (RSA 2048, rcgen) or given, and how
+//! it is described to Graph (`keyCredentials`) and compared with what is registered.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use sha1::Digest as _;
+
+use super::SetupError;
+
+/// A certificate read from a PEM file.
+#[derive(Clone, Debug)]
+pub struct AppCertificate {
+    /// Where the certificate is.
+    pub path: PathBuf,
+    /// DER of the certificate.
+    pub der: Vec<u8>,
+    /// SHA-1 thumbprint, upper-case hex (as the portal shows it).
+    pub thumbprint: String,
+    /// Subject, e.g. `CN=...`.
+    pub subject: String,
+    /// `notAfter`, Unix seconds.
+    pub not_after: i64,
+}
+
+impl AppCertificate {
+    /// Reads the first certificate of a PEM file.
+    pub fn read(path: &Path) -> Result<Self, SetupError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SetupError::File {
+            path: path.to_owned(),
+            source: e,
+        })?;
+        Self::from_pem(path, &text)
+    }
+
+    fn from_pem(path: &Path, text: &str) -> Result<Self, SetupError> {
+        let bad = |why: String| SetupError::Certificate(format!("{}: {why}", path.display()));
+        let pem = x509_parser::pem::Pem::iter_from_buffer(text.as_bytes())
+            .filter_map(Result::ok)
+            .find(|p| p.label == "CERTIFICATE")
+            .ok_or_else(|| bad("no PEM CERTIFICATE block".into()))?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&pem.contents)
+            .map_err(|e| bad(format!("not an X.509 certificate ({e})")))?;
+        Ok(Self {
+            path: path.to_owned(),
+            thumbprint: hex_upper(&sha1::Sha1::digest(&pem.contents)),
+            subject: cert.subject().to_string(),
+            not_after: cert.validity().not_after.timestamp(),
+            der: pem.contents.clone(),
+        })
+    }
+
+    /// Whole days until `notAfter` (negative once expired).
+    pub fn days_left(&self, now: i64) -> i64 {
+        (self.not_after - now).div_euclid(86_400)
+    }
+
+    /// Whether a `keyCredentials` entry from Graph is this certificate: `customKeyIdentifier`
+    /// holds the SHA-1 thumbprint, as hex or base64 depending on who registered it.
+    pub fn matches_key_credential(&self, entry: &serde_json::Value) -> bool {
+        let Some(id) = entry.get("customKeyIdentifier").and_then(|v| v.as_str()) else {
+            return false;
+        };
+        let raw = sha1::Sha1::digest(&self.der);
+        id.eq_ignore_ascii_case(&self.thumbprint)
+            || id == base64::engine::general_purpose::STANDARD.encode(raw)
+    }
+
+    /// The `keyCredentials` entry that registers this certificate.
+    pub fn key_credential(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": "AsymmetricX509Cert",
+            "usage": "Verify",
+            "key": base64::engine::general_purpose::STANDARD.encode(&self.der),
+            "displayName": self.subject,
+        })
+    }
+}
+
+fn hex_upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// Creates an RSA-2048 self-signed certificate valid `days` days and writes certificate and
+/// private key to `path` (one PEM file, created with mode 0600, replaced atomically).
+pub fn generate(path: &Path, subject: &str, days: u32) -> Result<AppCertificate, SetupError> {
+    let fail = |e: &dyn std::fmt::Display| {
+        SetupError::Certificate(format!("cannot create the certificate: {e}"))
+    };
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(|e| fail(&e))?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| fail(&e))?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, subject);
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::minutes(5);
+    params.not_after = now + time::Duration::days(i64::from(days));
+    let cert = params.self_signed(&key).map_err(|e| fail(&e))?;
+    let mut pem = cert.pem();
+    pem.push_str(&key.serialize_pem());
+    write_private(path, pem.as_bytes())?;
+    AppCertificate::from_pem(path, &pem)
+}
+
+/// Writes a file only the owner can read (0600), through a temporary file and a rename.
+pub fn write_private(path: &Path, content: &[u8]) -> Result<(), SetupError> {
+    let file_error = |e| SetupError::File {
+        path: path.to_owned(),
+        source: e,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(file_error)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp).map_err(file_error)?;
+    file.write_all(content).map_err(file_error)?;
+    file.sync_all().map_err(file_error)?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(file_error)
+}
