@@ -200,6 +200,7 @@ pub struct State {
     pub(crate) flows: Mutex<HashMap<String, crate::entra::authorize::Flow>>,
     pub(crate) sessions: Mutex<HashMap<String, crate::entra::authorize::SsoSession>>,
     pub(crate) codes: Mutex<HashMap<String, AuthCode>>,
+    device_codes: Mutex<HashMap<String, crate::entra::device_code::DeviceCode>>,
     pub(crate) refresh_tokens: Mutex<HashMap<String, RefreshGrant>>,
     pub(crate) assertion_jtis: Mutex<HashMap<String, i64>>,
     tokens_valid_from: Mutex<HashMap<String, i64>>,
@@ -270,6 +271,7 @@ impl State {
             flows: Mutex::default(),
             sessions: Mutex::default(),
             codes: Mutex::default(),
+            device_codes: Mutex::default(),
             refresh_tokens: Mutex::default(),
             assertion_jtis: Mutex::default(),
             tokens_valid_from: Mutex::default(),
@@ -278,6 +280,13 @@ impl State {
             counters: Mutex::default(),
             partner: crate::partner_data::PartnerData::from_seed(seed),
         })
+    }
+
+    /// Pending device authorizations, by device code (`entra::device_code`).
+    pub(crate) fn device_codes(
+        &self,
+    ) -> MutexGuard<'_, HashMap<String, crate::entra::device_code::DeviceCode>> {
+        lock(&self.device_codes)
     }
 
     /// The listening port.

@@ -2,6 +2,7 @@
 //! v1 and v2.
 
 pub mod authorize;
+pub mod device_code;
 pub mod discovery;
 pub mod error;
 pub mod issue;
@@ -34,6 +35,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .limit(16 * 1024)
             .error_handler(form_error_page),
     )
+    // Device code (RFC 8628): before the `/{tenant}/…` routes below.
+    .route(
+        "/{tenant}/oauth2/v2.0/devicecode",
+        web::post().to(device_code::start),
+    )
+    .route("/devicelogin", web::get().to(device_code::form))
+    .route("/devicelogin", web::post().to(device_code::sign_in))
+    .route("/devicelogin/approve", web::post().to(device_code::approve))
     .route(
         "/common/discovery/instance",
         web::get().to(discovery::instance),

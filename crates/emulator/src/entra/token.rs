@@ -155,7 +155,10 @@ fn handle(
         .ok_or_else(|| AadError::missing("grant_type"))?;
     if !matches!(
         grant,
-        "authorization_code" | "refresh_token" | "client_credentials"
+        "authorization_code"
+            | "refresh_token"
+            | "client_credentials"
+            | super::device_code::GRANT_TYPE
     ) {
         return Err(AadError::new(
             StatusCode::BAD_REQUEST,
@@ -199,6 +202,9 @@ fn handle(
         }
         "authorization_code" => {
             authorization_code(state, &app, appidacr, &authority, form, version)
+        }
+        super::device_code::GRANT_TYPE => {
+            super::device_code::redeem(state, &app, appidacr, &authority, form, version)
         }
         _ => refresh_token(state, &app, appidacr, &authority, form, version),
     }
@@ -669,7 +675,7 @@ fn v2_scope_string(target: &Target, scopes: &[String]) -> String {
     out.join(" ")
 }
 
-fn authorization_code(
+pub(crate) fn authorization_code(
     state: &State,
     app: &App,
     appidacr: &str,
