@@ -1,5 +1,7 @@
 //! `emulator` binary: `cargo run -p emulator -- --seed FILE --port N --state-dir DIR`.
 
+mod app_certificate;
+
 use anyhow::Context as _;
 use clap::Parser;
 use emulator::{Emulator, EmulatorConfig, Seed};
@@ -15,6 +17,15 @@ struct Args {
     /// Port on 127.0.0.1.
     #[arg(long, default_value_t = 8443, env = "SAM_EMULATOR_PORT")]
     port: u16,
+    /// Address to listen on. 127.0.0.1 by default; 0.0.0.0 in a container whose port is
+    /// published (docker-compose.yml). The URLs it prints stay https://127.0.0.1:{port}.
+    #[arg(long, default_value = "127.0.0.1", env = "SAM_EMULATOR_BIND")]
+    bind: std::net::IpAddr,
+    /// Register a certificate credential on an app of the seed: APP_ID=PATH. PATH is a PEM
+    /// file with the certificate and its private key, created (self-signed, mode 0600) when
+    /// missing, before the emulator listens. Repeatable.
+    #[arg(long, value_name = "APP_ID=PATH", value_parser = app_certificate::parse)]
+    app_certificate: Vec<(String, PathBuf)>,
     /// Directory for the CA (ca.pem, ca.key) and the token-signing key, kept across restarts.
     #[arg(
         long,
@@ -51,13 +62,19 @@ async fn main() -> anyhow::Result<()> {
     } else {
         seed
     };
-    let config = EmulatorConfig {
+    let mut config = EmulatorConfig {
         seed,
+        bind: args.bind,
         port: args.port,
         state_dir: Some(args.state_dir.clone()),
         workers: args.workers,
         ..EmulatorConfig::default()
     };
+    for (app_id, path) in &args.app_certificate {
+        let pem = app_certificate::ensure(path)?;
+        config = config.with_certificate(app_id, pem);
+        println!("  App {app_id}: certificate {}", path.display());
+    }
     let handle = Emulator::start(config).await?;
     let ca = handle
         .ca_path()

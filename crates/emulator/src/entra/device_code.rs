@@ -41,8 +41,13 @@ pub struct DeviceCode {
 enum DeviceStatus {
     Pending,
     /// Signed in, consent page shown.
-    SignedIn { user_id: String, amr: Vec<String> },
-    Approved { code: String },
+    SignedIn {
+        user_id: String,
+        amr: Vec<String>,
+    },
+    Approved {
+        code: String,
+    },
     Declined,
 }
 
@@ -266,7 +271,11 @@ pub async fn approve(state: web::Data<State>, form: web::Form<ApproveForm>) -> H
     };
     // The requested delegated permissions, per resource, as the consent page grants them.
     let mut grants: Vec<PermissionSeed> = Vec::new();
-    for s in device.scope.split(' ').filter(|s| !s.is_empty() && !is_oidc_scope(s)) {
+    for s in device
+        .scope
+        .split(' ')
+        .filter(|s| !s.is_empty() && !is_oidc_scope(s))
+    {
         let Some((r, _, value)) = split_scope(state.resources(), s) else {
             continue;
         };
@@ -333,7 +342,10 @@ pub(crate) fn redeem(
         .cloned()
         .ok_or_else(|| AadError::invalid_grant(70000, "Provided grant is invalid or malformed."))?;
     if !device.client_id.eq_ignore_ascii_case(&app.seed.app_id) {
-        return Err(AadError::invalid_grant(70000, "Provided grant is invalid or malformed."));
+        return Err(AadError::invalid_grant(
+            70000,
+            "Provided grant is invalid or malformed.",
+        ));
     }
     if state.now() - device.issued_at > LIFETIME_SECS {
         state.device_codes().remove(device_code);
