@@ -97,13 +97,13 @@ impl DoctorReport {
         let mut out = String::new();
         for c in &self.checks {
             out.push_str(&format!(
-                "{}  {:<28} {}\n",
+                "{}  {:<32} {}\n",
                 c.status.label(),
                 c.id,
                 c.detail
             ));
             if let Some(fix) = &c.fix {
-                out.push_str(&format!("      {:<28} fix: {fix}\n", ""));
+                out.push_str(&format!("      {:<32} fix: {fix}\n", ""));
             }
         }
         let count = |s| self.checks.iter().filter(|c| c.status == s).count();

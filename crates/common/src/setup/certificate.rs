@@ -82,8 +82,14 @@ fn hex_upper(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
-/// Creates an RSA-2048 self-signed certificate valid `days` days and writes certificate and
-/// private key to `path` (one PEM file, created with mode 0600, replaced atomically).
+/// The private-key file kept beside a generated certificate: `app.pem` -> `app.key`.
+pub fn key_path(certificate: &Path) -> PathBuf {
+    certificate.with_extension("key")
+}
+
+/// Creates an RSA-2048 self-signed certificate valid `days` days; writes the certificate to
+/// `path` and the private key to [`key_path`] (PKCS#8 PEM, mode 0600), each replaced
+/// atomically. Two files, because the key file is the secret and the certificate is not.
 pub fn generate(path: &Path, subject: &str, days: u32) -> Result<AppCertificate, SetupError> {
     let fail = |e: &dyn std::fmt::Display| {
         SetupError::Certificate(format!("cannot create the certificate: {e}"))
@@ -97,8 +103,8 @@ pub fn generate(path: &Path, subject: &str, days: u32) -> Result<AppCertificate,
     params.not_before = now - time::Duration::minutes(5);
     params.not_after = now + time::Duration::days(i64::from(days));
     let cert = params.self_signed(&key).map_err(|e| fail(&e))?;
-    let mut pem = cert.pem();
-    pem.push_str(&key.serialize_pem());
+    let pem = cert.pem();
+    write_private(&key_path(path), key.serialize_pem().as_bytes())?;
     write_private(path, pem.as_bytes())?;
     AppCertificate::from_pem(path, &pem)
 }

@@ -411,7 +411,7 @@ pub async fn run(
                             date(c.not_after)
                         ),
                     });
-                    (Some(c.clone()), None, path.clone())
+                    (Some(c.clone()), None, certificate::key_path(path))
                 }
                 None => {
                     let why = match &existing {
@@ -437,8 +437,9 @@ pub async fn run(
                             Change::Create
                         },
                         detail: format!(
-                            "{why}; self-signed RSA 2048, {valid_days} days, {} (mode 0600){}",
+                            "{why}; self-signed RSA 2048, {valid_days} days, {} (key {}, mode 0600){}",
                             path.display(),
+                            certificate::key_path(path).display(),
                             cert.as_ref()
                                 .map(|c| format!(", thumbprint {}", c.thumbprint))
                                 .unwrap_or_default()
@@ -449,7 +450,7 @@ pub async fn run(
                     (
                         cert,
                         existing.filter(|c| c.days_left(now()) >= 0),
-                        path.clone(),
+                        certificate::key_path(path),
                     )
                 }
             }

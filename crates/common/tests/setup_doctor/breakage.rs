@@ -1,0 +1,294 @@
+//! A healthy deployment broken one way at a time: doctor names the problem and its fix.
+
+use common::cloud::{GRAPH_APP_ID, PARTNER_CENTER_APP_ID};
+use common::doctor::Status;
+use common::setup::CertificateChoice;
+use emulator::seed::{PermissionSeed, ids};
+use serde_json::json;
+
+use crate::helpers::{self, expect};
+
+#[tokio::test]
+async fn doctor_fails_when_a_delegated_permission_is_removed() {
+    let env = helpers::spawn(helpers::empty_partner_seed()).await;
+    let (session, settings) = env.ready().await;
+    let app = session
+        .graph
+        .application_by_app_id(&settings.app.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut access = app["requiredResourceAccess"].clone();
+    for r in access.as_array_mut().unwrap() {
+        if r["resourceAppId"] == GRAPH_APP_ID {
+            r["resourceAccess"].as_array_mut().unwrap().pop();
+        }
+    }
+    session
+        .graph
+        .patch(
+            &format!("applications/{}", app["id"].as_str().unwrap()),
+            &json!({"requiredResourceAccess": access}),
+        )
+        .await
+        .unwrap();
+    let report = env.doctor(&settings, Some(&session)).await;
+    let text = expect(&report, "app.permissions", Status::Fail);
+    assert!(
+        text.contains("missing delegated permission(s): Microsoft Graph")
+            && text.contains("run setup"),
+        "{text}"
+    );
+    assert_eq!(report.exit_code(), 2);
+    // setup repairs it.
+    let repaired = env.setup(&session, &env.options(env.generated())).await;
+    assert!(
+        repaired.render_text().contains("add Microsoft Graph"),
+        "{}",
+        repaired.render_text()
+    );
+    expect(
+        &env.doctor(&settings, Some(&session)).await,
+        "app.permissions",
+        Status::Pass,
+    );
+}
+
+#[tokio::test]
+async fn doctor_fails_when_an_application_permission_is_added_and_granted() {
+    let env = helpers::spawn(helpers::empty_partner_seed()).await;
+    let (session, settings) = env.ready().await;
+    let graph_sp = session
+        .graph
+        .service_principal(GRAPH_APP_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    let role = graph_sp["appRoles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["value"] == "User.Read.All")
+        .unwrap()["id"]
+        .clone();
+    let app = session
+        .graph
+        .application_by_app_id(&settings.app.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut access = app["requiredResourceAccess"].clone();
+    access
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["resourceAppId"] == GRAPH_APP_ID)
+        .unwrap()["resourceAccess"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": role, "type": "Role"}));
+    session
+        .graph
+        .patch(
+            &format!("applications/{}", app["id"].as_str().unwrap()),
+            &json!({"requiredResourceAccess": access}),
+        )
+        .await
+        .unwrap();
+    // An admin also granted it (the real assignment, not just the manifest).
+    let sp = env
+        .emu
+        .state()
+        .directory()
+        .service_principal(ids::PARTNER_TENANT, &settings.app.client_id)
+        .cloned()
+        .unwrap();
+    env.emu
+        .state()
+        .add_service_principal(emulator::seed::ServicePrincipalSeed {
+            app_roles: vec![PermissionSeed {
+                resource: GRAPH_APP_ID.into(),
+                scopes: vec!["User.Read.All".into()],
+            }],
+            ..sp
+        });
+    let report = env.doctor(&settings, Some(&session)).await;
+    let text = expect(&report, "app.no_application_permissions", Status::Fail);
+    assert!(
+        text.contains("User.Read.All (application)")
+            && text.contains("remove every application permission"),
+        "{text}"
+    );
+    let text = expect(&report, "consent.no_app_role_assignments", Status::Fail);
+    assert!(
+        text.contains("application permissions are granted") && text.contains("Revoke"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_fails_when_the_partner_center_service_principal_is_deleted() {
+    let env = helpers::spawn(helpers::empty_partner_seed()).await;
+    let (session, settings) = env.ready().await;
+    env.emu
+        .state()
+        .directory_mut()
+        .service_principals
+        .retain(|s| s.app_id != PARTNER_CENTER_APP_ID);
+    let report = env.doctor(&settings, Some(&session)).await;
+    let text = expect(&report, "partner_center.service_principal", Status::Fail);
+    assert!(
+        text.contains("missing")
+            && text.contains("New-MgServicePrincipal -AppId fa3d9a0c-3fb0-42cc-9193-47c7ecd2edbd"),
+        "{text}"
+    );
+    let repaired = env.setup(&session, &env.options(env.generated())).await;
+    assert!(repaired.has_changes());
+    expect(
+        &env.doctor(&settings, Some(&session)).await,
+        "partner_center.service_principal",
+        Status::Pass,
+    );
+}
+
+#[tokio::test]
+async fn doctor_fails_when_consent_is_revoked_reading_the_real_grants() {
+    let env = helpers::spawn(helpers::empty_partner_seed()).await;
+    let (session, settings) = env.ready().await;
+    let app_id = settings.app.client_id.clone();
+    env.emu
+        .state()
+        .directory_mut()
+        .consents
+        .retain(|c| !c.app_id.eq_ignore_ascii_case(&app_id));
+    let report = env.doctor(&settings, Some(&session)).await;
+    // The manifest still lists every permission: only the grants tell.
+    expect(&report, "app.permissions", Status::Pass);
+    let text = expect(&report, "consent.admin_grants", Status::Fail);
+    assert!(
+        text.contains("not granted: Microsoft Graph DelegatedAdminRelationship.ReadWrite.All"),
+        "{text}"
+    );
+    assert!(text.contains("consent again"), "{text}");
+    let text = expect(&report, "token.partner_center", Status::Fail);
+    assert!(text.contains("does not redeem"), "{text}");
+}
+
+#[tokio::test]
+async fn doctor_warns_when_the_certificate_nears_expiry() {
+    let env = helpers::spawn(helpers::empty_partner_seed()).await;
+    let session = env.admin_session().await;
+    // A certificate of the operator's own, 10 days from expiry.
+    let path = env.dir.path().join("short.pem");
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(10);
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(&path, cert.pem()).unwrap();
+    let key_path = env.dir.path().join("short.key");
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let given = CertificateChoice::Existing {
+        certificate: path.clone(),
+        private_key: key_path,
+    };
+    env.setup(&session, &env.options(given)).await;
+    let settings = env.settings(&[]);
+    env.consent(&settings).await;
+    let report = env.doctor(&settings, Some(&session)).await;
+    let text = expect(&report, "app.credential", Status::Warn);
+    assert!(
+        text.contains("expires in 9 days") || text.contains("expires in 10 days"),
+        "{text}"
+    );
+    assert!(text.contains("run setup again"), "{text}");
+    expect(&report, "app.certificate_registered", Status::Pass);
+    assert_eq!(report.exit_code(), 1);
+}
+
+#[tokio::test]
+async fn doctor_warns_when_the_vault_policy_is_broader_than_get_and_set() {
+    let mut seed = helpers::empty_partner_seed();
+    for v in &mut seed.vaults {
+        for p in &mut v.access_policies {
+            if p.object_id == ids::KEYVAULT_APP_SP {
+                p.secrets = vec!["get".into(), "set".into(), "list".into(), "delete".into()];
+            }
+        }
+    }
+    let env = helpers::spawn(seed).await;
+    let session = env.admin_session().await;
+    env.setup(&session, &env.options(env.generated())).await;
+    let secret = env
+        .emu
+        .seed()
+        .apps
+        .iter()
+        .find(|a| a.app_id == ids::KEYVAULT_APP)
+        .unwrap()
+        .secrets[0]
+        .clone();
+    let vault = [
+        "store.kind=key-vault".to_owned(),
+        format!(
+            "store.key_vault.vault_url={}",
+            env.emu.vault_url(ids::VAULT)
+        ),
+        "store.key_vault.identity=client-secret".to_owned(),
+        format!("store.key_vault.tenant_id={}", ids::PARTNER_TENANT),
+        format!("store.key_vault.client_id={}", ids::KEYVAULT_APP),
+        format!("store.key_vault.client_secret={secret}"),
+    ];
+    let settings = env.settings(&vault);
+    env.consent(&settings).await;
+    let report = env.doctor(&settings, Some(&session)).await;
+    expect(&report, "store.reachable", Status::Pass);
+    let text = expect(&report, "store.least_privilege", Status::Warn);
+    assert!(
+        text.contains("may also list, delete secrets")
+            && text.contains("--secret-permissions get set"),
+        "{text}"
+    );
+    expect(&report, "store.set", Status::Pass);
+    // No secret in the report.
+    assert!(!report.render_text().contains(&secret));
+    assert!(!serde_json::to_string(&report).unwrap().contains(&secret));
+}
+
+#[tokio::test]
+async fn doctor_passes_the_vault_when_the_policy_is_get_and_set_only() {
+    let env = helpers::spawn(helpers::empty_partner_seed()).await;
+    let session = env.admin_session().await;
+    env.setup(&session, &env.options(env.generated())).await;
+    let secret = env
+        .emu
+        .seed()
+        .apps
+        .iter()
+        .find(|a| a.app_id == ids::KEYVAULT_APP)
+        .unwrap()
+        .secrets[0]
+        .clone();
+    let settings = env.settings(&[
+        "store.kind=key-vault".to_owned(),
+        format!(
+            "store.key_vault.vault_url={}",
+            env.emu.vault_url(ids::VAULT)
+        ),
+        "store.key_vault.identity=client-secret".to_owned(),
+        format!("store.key_vault.tenant_id={}", ids::PARTNER_TENANT),
+        format!("store.key_vault.client_id={}", ids::KEYVAULT_APP),
+        format!("store.key_vault.client_secret={secret}"),
+    ]);
+    env.consent(&settings).await;
+    let report = env.doctor(&settings, Some(&session)).await;
+    expect(&report, "store.least_privilege", Status::Pass);
+    // Only the configuration's own warning remains: the vault is reached with a client secret.
+    let text = expect(&report, "config", Status::Warn);
+    assert!(text.contains("client secret"), "{text}");
+    let others: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.id != "config" && c.status != Status::Pass)
+        .collect();
+    assert!(others.is_empty(), "{}", report.render_text());
+}

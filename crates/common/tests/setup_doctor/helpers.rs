@@ -1,0 +1,301 @@
+//! An emulator whose partner tenant has no SAM app yet, the admin's device-code sign-in walked
+//! over HTTP, `setup` runs, and the partner-admin consent through the configured app.
+
+use std::path::PathBuf;
+
+use common::cloud::{CloudEndpoints, CloudName};
+use common::config::{
+    ConfigArgs, EndpointVersion, HttpSettings, LocalStoreSettings, Settings, StoreSettings,
+};
+use common::doctor::{DoctorOptions, DoctorReport, Status};
+use common::entra::AuthorizeOptions;
+use common::secret::AuthCode;
+use common::setup::{
+    self, AdminSession, CertificateChoice, SetupOptions, SetupReport, SignInSettings, rules,
+};
+use common::tokens::TokenBroker;
+use emulator::seed::{AppSeed, ids};
+use emulator::{Emulator, EmulatorConfig, EmulatorHandle, Seed};
+use url::Url;
+
+pub const ADMIN: &str = "admin@contoso-partner.onmicrosoft.com";
+pub const REDIRECT: &str = "http://localhost:8080/callback";
+pub const DISPLAY_NAME: &str = "Contoso SAM (setup test)";
+
+pub struct Env {
+    pub emu: EmulatorHandle,
+    pub http: reqwest::Client,
+    pub cloud: CloudEndpoints,
+    pub dir: tempfile::TempDir,
+    pub ca: PathBuf,
+}
+
+/// The default seed without its demo SAM apps and their service principals and consents: the
+/// partner tenant as it is before anyone set it up. Adds the public client the admin signs in
+/// with (Microsoft Graph Command Line Tools).
+pub fn empty_partner_seed() -> Seed {
+    let mut seed = Seed::default();
+    seed.apps
+        .retain(|a| a.app_id != ids::CSP_APP && a.app_id != ids::CPV_APP);
+    seed.service_principals
+        .retain(|s| s.app_id != ids::CSP_APP && s.app_id != ids::CPV_APP);
+    seed.consents.clear();
+    seed.apps.push(AppSeed {
+        app_id: rules::SIGN_IN_CLIENT_ID.into(),
+        display_name: "Microsoft Graph Command Line Tools".into(),
+        publisher: Some("Microsoft".into()),
+        tenant: ids::PARTNER_TENANT.into(),
+        multitenant: true,
+        public_client: true,
+        redirect_uris: vec![],
+        secrets: vec![],
+        certificates: vec![],
+        required_delegated: vec![],
+    });
+    seed
+}
+
+pub async fn spawn(seed: Seed) -> Env {
+    let emu = Emulator::start(EmulatorConfig {
+        seed,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator starts");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, emu.ca_pem()).unwrap();
+    let http = common::http::build_client(&HttpSettings {
+        ca_bundle: Some(ca.clone()),
+        ..HttpSettings::default()
+    })
+    .unwrap();
+    let url = |s: String| Url::parse(&s).unwrap();
+    let cloud = CloudEndpoints {
+        name: CloudName::Custom,
+        authority_host: url(emu.authority_host()),
+        graph: url(emu.graph_url()),
+        partner_center: url(emu.partner_center_url()),
+        partner_api: Some(url(emu.partner_api_url())),
+        key_vault_dns_suffix: emu.key_vault_dns_suffix(),
+    };
+    Env {
+        emu,
+        http,
+        cloud,
+        dir,
+        ca,
+    }
+}
+
+impl Env {
+    /// The partner admin signs in with the device-code flow; the test plays the admin's browser
+    /// at `/devicelogin` between the two halves.
+    pub async fn admin_session(&self) -> AdminSession {
+        let settings =
+            SignInSettings::for_cloud(&self.cloud, ids::PARTNER_TENANT, rules::SIGN_IN_CLIENT_ID);
+        let pending = setup::signin::start_device_code(&self.http, &settings)
+            .await
+            .unwrap();
+        assert!(
+            pending.message.contains(&pending.user_code),
+            "{}",
+            pending.message
+        );
+        let page = format!("{}/devicelogin", self.emu.authority_host());
+        assert_eq!(pending.verification_uri, page);
+        let html = self
+            .http
+            .post(&page)
+            .form(&[
+                ("user_code", pending.user_code.as_str()),
+                ("login", ADMIN),
+                ("passwd", "Demo-Admin-Passw0rd!"),
+                ("otc", &self.emu.mfa_code(ADMIN).unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("id=\"accept\""), "{html}");
+        let done = self
+            .http
+            .post(format!("{page}/approve"))
+            .form(&[
+                ("user_code", pending.user_code.as_str()),
+                ("action", "accept"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(done.contains("id=\"done\""), "{done}");
+        let session = setup::signin::finish_device_code(&self.http, &settings, &pending)
+            .await
+            .unwrap();
+        assert_eq!(session.tenant_id, ids::PARTNER_TENANT);
+        session
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config").join("production.toml")
+    }
+
+    pub fn options(&self, certificate: CertificateChoice) -> SetupOptions {
+        SetupOptions {
+            mode: common::config::AppMode::Csp,
+            cloud: self.cloud.clone(),
+            display_name: DISPLAY_NAME.into(),
+            redirect_url: Url::parse(REDIRECT).unwrap(),
+            app_id: None,
+            certificate,
+            config_path: self.config_path(),
+            endpoint_version: EndpointVersion::V1,
+            store: Some(StoreSettings::Local(LocalStoreSettings {
+                path: self.dir.path().join("tokens.enc"),
+                key_file: self.dir.path().join("store.key"),
+                key: None,
+            })),
+            ca_bundle: Some(self.ca.clone()),
+            dry_run: false,
+        }
+    }
+
+    pub fn generated(&self) -> CertificateChoice {
+        CertificateChoice::Generate {
+            path: self.dir.path().join("secrets").join("app.pem"),
+            valid_days: 365,
+            renew_days: 30,
+        }
+    }
+
+    pub async fn setup(&self, session: &AdminSession, options: &SetupOptions) -> SetupReport {
+        setup::run(session, options).await.expect("setup succeeds")
+    }
+
+    /// The written configuration, plus `extra` KEY=VALUE overrides, validated.
+    pub fn settings(&self, extra: &[String]) -> Settings {
+        let args = ConfigArgs {
+            profile: None,
+            config_file: Some(self.config_path()),
+            config_dir: self.dir.path().join("no-config-dir"),
+            set: extra.to_vec(),
+            log_format: None,
+        };
+        let loaded = common::config::load(&args).expect("the written configuration loads");
+        loaded
+            .validate()
+            .expect("the written configuration validates")
+    }
+
+    /// The partner admin consents through the app `setup` made (what partner-consent does).
+    pub async fn consent(&self, settings: &Settings) {
+        let broker = TokenBroker::from_settings(settings, self.http.clone())
+            .await
+            .unwrap();
+        let pending = broker.consent_url(AuthorizeOptions {
+            prompt: Some("consent".into()),
+            ..AuthorizeOptions::default()
+        });
+        let code = sign_in(self, &pending.url, &pending.tenant).await;
+        broker
+            .store_consent(AuthCode::new(code), &pending)
+            .await
+            .expect("consent stored");
+    }
+
+    pub async fn doctor(&self, settings: &Settings, admin: Option<&AdminSession>) -> DoctorReport {
+        common::doctor::run(
+            settings,
+            &self.http,
+            &DoctorOptions {
+                admin: admin.map(|a| a.graph.clone()),
+                ..DoctorOptions::default()
+            },
+        )
+        .await
+    }
+
+    /// Setup from scratch, consent, and the settings: a healthy deployment to break.
+    pub async fn ready(&self) -> (AdminSession, Settings) {
+        let session = self.admin_session().await;
+        self.setup(&session, &self.options(self.generated())).await;
+        let settings = self.settings(&[]);
+        self.consent(&settings).await;
+        (session, settings)
+    }
+}
+
+/// Walks the emulator's sign-in, MFA and consent pages like a browser; returns the code.
+async fn sign_in(env: &Env, url: &Url, tenant: &str) -> String {
+    let client = &env.http;
+    let html = client
+        .get(url.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let page = |p: &str| format!("{}/{tenant}/{p}", env.emu.authority_host());
+    let mut resp = client
+        .post(page("login"))
+        .form(&[
+            ("flow", flow_of(&html).as_str()),
+            ("login", ADMIN),
+            ("passwd", "Demo-Admin-Passw0rd!"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        if let Some(loc) = resp.headers().get("location") {
+            let loc = Url::parse(loc.to_str().unwrap()).unwrap();
+            return loc
+                .query_pairs()
+                .find(|(k, _)| k == "code")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_else(|| panic!("no code: {loc}"));
+        }
+        let html = resp.text().await.unwrap();
+        let flow = flow_of(&html);
+        resp = if html.contains("name=\"otc\"") {
+            let code = env.emu.mfa_code(ADMIN).unwrap();
+            client
+                .post(page("mfa"))
+                .form(&[("flow", flow.as_str()), ("otc", code.as_str())])
+                .send()
+                .await
+                .unwrap()
+        } else if html.contains("id=\"accept\"") {
+            client
+                .post(page("consent"))
+                .form(&[("flow", flow.as_str()), ("action", "accept")])
+                .send()
+                .await
+                .unwrap()
+        } else {
+            panic!("unexpected page: {html}");
+        };
+    }
+    panic!("no redirect after sign-in");
+}
+
+fn flow_of(html: &str) -> String {
+    let marker = "name=\"flow\" value=\"";
+    let start = html.find(marker).expect("flow field") + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+/// Asserts one check's status and returns its text (detail and fix) for further assertions.
+pub fn expect(report: &DoctorReport, id: &str, status: Status) -> String {
+    let c = report
+        .check(id)
+        .unwrap_or_else(|| panic!("no check {id}:\n{}", report.render_text()));
+    assert_eq!(c.status, status, "{id}:\n{}", report.render_text());
+    format!("{} | fix: {}", c.detail, c.fix.as_deref().unwrap_or(""))
+}

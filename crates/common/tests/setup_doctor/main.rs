@@ -1,0 +1,5 @@
+//! `setup` and `doctor` against the emulator (`crates/emulator`): every test starts its own.
+
+mod breakage;
+mod helpers;
+mod setup;

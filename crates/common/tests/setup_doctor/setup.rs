@@ -1,0 +1,134 @@
+use common::doctor::Status;
+use common::setup::{self, Change};
+
+use crate::helpers::{self, DISPLAY_NAME, Env, expect};
+
+#[tokio::test]
+async fn setup_from_an_empty_partner_tenant_reaches_a_working_consent_and_a_clean_doctor() {
+    let env: Env = helpers::spawn(helpers::empty_partner_seed()).await;
+    let session = env.admin_session().await;
+
+    // The plan: everything to create, nothing changed.
+    let mut dry = env.options(env.generated());
+    dry.dry_run = true;
+    let plan = setup::run(&session, &dry).await.unwrap();
+    assert!(plan.dry_run && plan.has_changes());
+    assert!(plan.app_id.is_none());
+    let text = plan.render_text();
+    assert!(
+        text.contains("would create  Partner Center service principal"),
+        "{text}"
+    );
+    assert!(text.contains("would create  app registration"), "{text}");
+    assert!(!env.config_path().exists(), "a dry run writes nothing");
+    assert!(
+        session
+            .graph
+            .service_principal(common::cloud::PARTNER_CENTER_APP_ID)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The real run.
+    let report = env.setup(&session, &env.options(env.generated())).await;
+    let app_id = report.app_id.clone().expect("app created");
+    for target in [
+        "Partner Center service principal",
+        "app registration",
+        "certificate",
+        "app service principal",
+        "configuration file",
+    ] {
+        let step = report.steps.iter().find(|s| s.target == target).unwrap();
+        assert_eq!(
+            step.change,
+            Change::Create,
+            "{target}: {}",
+            report.render_text()
+        );
+    }
+    let app = session
+        .graph
+        .application_by_app_id(&app_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(app["signInAudience"], "AzureADMultipleOrgs");
+    assert_eq!(app["displayName"], DISPLAY_NAME);
+    assert_eq!(app["web"]["redirectUris"][0], helpers::REDIRECT);
+    let perms = setup::registered_permissions(&app);
+    assert_eq!(perms.len(), 3, "{perms:?}");
+    assert!(perms.iter().all(|(_, _, t)| t == "Scope"));
+    assert_eq!(app["keyCredentials"].as_array().unwrap().len(), 1);
+
+    // The written configuration: no secret, the key file private.
+    let written = std::fs::read_to_string(env.config_path()).unwrap();
+    assert!(
+        written.contains(&app_id)
+            && !written.contains("PRIVATE KEY")
+            && !written.contains("client_secret ="),
+        "{written}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let key = env.dir.path().join("secrets").join("app.key");
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    assert!(report.render_text().contains("Consent link"));
+    assert_eq!(report.consent_page.as_str(), "http://localhost:8080/");
+
+    // Second run: nothing to do, and it says so.
+    let again = env.setup(&session, &env.options(env.generated())).await;
+    assert!(!again.has_changes(), "{}", again.render_text());
+    assert!(again.render_text().contains("No changes"));
+    assert_eq!(again.app_id.as_deref(), Some(app_id.as_str()));
+
+    // Before consent, doctor does not say "fine": the grants are missing.
+    let settings = env.settings(&[]);
+    let before = env.doctor(&settings, Some(&session)).await;
+    expect(&before, "app.permissions", Status::Pass);
+    let text = expect(&before, "consent.admin_grants", Status::Fail);
+    assert!(
+        text.contains("not granted") && text.contains("consent"),
+        "{text}"
+    );
+    expect(&before, "token.partner_center", Status::Fail);
+    assert_eq!(before.exit_code(), 2);
+
+    // The consent link works with the app setup made; then every check passes.
+    env.consent(&settings).await;
+    let after = env.doctor(&settings, Some(&session)).await;
+    assert_eq!(after.status, Status::Pass, "{}", after.render_text());
+    assert_eq!(after.exit_code(), 0);
+    expect(&after, "token.mfa", Status::Pass);
+    expect(&after, "store.set", Status::Pass);
+    let json = serde_json::to_value(&after).unwrap();
+    assert_eq!(json["status"], "pass");
+    assert!(json["checks"].as_array().unwrap().len() >= 14);
+}
+
+#[tokio::test]
+async fn doctor_without_an_admin_sign_in_skips_the_registration_checks_instead_of_passing_them() {
+    let env = helpers::spawn(helpers::empty_partner_seed()).await;
+    let (_session, settings) = env.ready().await;
+    let report = env.doctor(&settings, None).await;
+    for id in [
+        "app.registration",
+        "partner_center.service_principal",
+        "consent.admin_grants",
+    ] {
+        let text = expect(&report, id, Status::Skip);
+        assert!(text.contains("--sign-in"), "{text}");
+    }
+    expect(&report, "token.graph", Status::Pass);
+    assert!(
+        report.render_text().contains("SKIP  app.registration"),
+        "{}",
+        report.render_text()
+    );
+}
