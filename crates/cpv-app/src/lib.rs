@@ -69,6 +69,12 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Create or update the app registration in the partner tenant (Partner Center service
+    /// principal, multitenant app, delegated permissions only, certificate), write the
+    /// configuration and print the consent link. Safe to run again; --dry-run shows the plan.
+    Setup(common::setup::cli::SetupArgs),
+    /// Check the deployment: each finding pass/warn/fail with its fix; exit 0 pass, 1 warn, 2 fail.
+    Doctor(common::setup::cli::DoctorArgs),
     /// Partners whose consent is stored.
     #[command(subcommand)]
     Partners(PartnersCommand),
@@ -189,6 +195,11 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
 /// stay parseable (`users list`, usage errors) to `err`. Configuration reports always go to
 /// standard error.
 pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+    let json = cli.output != OutputFormat::Table;
+    if let Command::Setup(args) = &cli.command {
+        // Before set-up the configuration names no app yet: setup validates what it needs.
+        return common::setup::cli::run_setup(&cli.config, args, json, out).await;
+    }
     let (loaded, settings) = match common::cli::load_settings_or_report(&cli.config) {
         Ok(pair) => pair,
         Err(code) => return code,
@@ -209,6 +220,9 @@ pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exi
         Command::Config(ConfigCommand::Check) => {
             let _ = writeln!(out, "configuration is valid (profile {})", loaded.profile);
             return ExitCode::SUCCESS;
+        }
+        Command::Doctor(args) => {
+            return common::setup::cli::run_doctor(&settings, &args, json, out).await;
         }
         Command::Config(ConfigCommand::Show) => {
             return match common::cli::write_effective_config(&loaded, out) {
@@ -248,7 +262,7 @@ pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exi
         Ok(())
     };
     match command {
-        Command::Config(_) => ExitCode::SUCCESS,
+        Command::Config(_) | Command::Setup(_) | Command::Doctor(_) => ExitCode::SUCCESS,
         Command::Partners(PartnersCommand::List) => {
             partners::list(&app, &partners, format, out).await
         }

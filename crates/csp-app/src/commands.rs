@@ -79,7 +79,8 @@ pub async fn dispatch(
     err: &mut dyn Write,
 ) -> ExitCode {
     let result = match command {
-        Command::Config(_) => Ok(ExitCode::SUCCESS),
+        // Handled by `run_with` before the context is built.
+        Command::Config(_) | Command::Setup(_) | Command::Doctor(_) => Ok(ExitCode::SUCCESS),
         Command::Status => status(ctx, format, out).await,
         Command::Keepalive => keepalive(ctx, format, out, err).await,
         Command::Customers(c) => customers(ctx, c, format, out).await,

@@ -11,6 +11,7 @@
 //! With `dry_run` nothing is changed and the report is the plan.
 
 pub mod certificate;
+pub mod cli;
 pub mod graph;
 pub mod jwt;
 pub mod rules;

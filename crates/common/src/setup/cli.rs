@@ -1,0 +1,268 @@
+//! The `setup` and `doctor` subcommands, shared by `csp-app` and `cpv-app`: arguments, the admin
+//! sign-in prompt, and the output. The binaries add one enum variant each and call
+//! [`run_setup`] / [`run_doctor`].
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{AdminSession, CertificateChoice, SetupOptions, SignInSettings, rules, signin};
+use crate::cli::EXIT_CONFIG_ERROR;
+use crate::config::{self, ConfigArgs, Settings};
+use crate::doctor::{self, DoctorOptions};
+
+/// How the partner admin signs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignInMethod {
+    /// Print a code to enter at the device-login page (works over SSH and in containers).
+    DeviceCode,
+    /// Open the authorize URL in a browser on this machine; a loopback listener takes the reply.
+    Browser,
+}
+
+/// `setup`: create or update the app registration and write the configuration.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SetupArgs {
+    /// Print the plan; change nothing (the admin still signs in, to read the tenant).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How the partner admin (Global Administrator) signs in.
+    #[arg(long, value_enum, default_value_t = SignInMethod::DeviceCode)]
+    pub sign_in: SignInMethod,
+    /// Tenant to sign in to: the partner tenant ID or domain [default: partner.tenant_id, else organizations].
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Display name of the app registration [default: app.display_name].
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// The consent app's redirect URL [default: consent.redirect_url].
+    #[arg(long)]
+    pub redirect_url: Option<url::Url>,
+    /// Update this existing app (client ID) [default: app.client_id, else found by display name].
+    #[arg(long)]
+    pub app_id: Option<String>,
+    /// Use this PEM certificate instead of generating one (with --private-key).
+    #[arg(long, requires = "private_key")]
+    pub certificate: Option<PathBuf>,
+    /// PEM private key of --certificate.
+    #[arg(long, requires = "certificate")]
+    pub private_key: Option<PathBuf>,
+    /// Where a generated certificate is kept (its key beside it, `.key`, mode 0600).
+    #[arg(
+        long,
+        default_value = "secrets/app.pem",
+        conflicts_with = "certificate"
+    )]
+    pub certificate_out: PathBuf,
+    /// The configuration file to write (use it with --config FILE, or name it
+    /// config/<profile>.toml and select the profile).
+    #[arg(long, default_value = "config/production.toml")]
+    pub write_config: PathBuf,
+    /// Public client the admin signs in with [default: Microsoft Graph Command Line Tools].
+    #[arg(long, default_value = rules::SIGN_IN_CLIENT_ID)]
+    pub sign_in_client_id: String,
+}
+
+/// `doctor`: check the deployment.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Sign a partner admin in to also check the app registration, the Partner Center service
+    /// principal and the grants (without it those checks are reported as skipped).
+    #[arg(long, value_enum)]
+    pub sign_in: Option<SignInMethod>,
+    /// The partner tenant whose stored consent to check [default: partner.tenant_id; CPV: required].
+    #[arg(long = "partner-tenant", value_name = "TENANT")]
+    pub partner: Option<String>,
+    /// Warn when the certificate expires within this many days.
+    #[arg(long, default_value_t = 30)]
+    pub certificate_warn_days: i64,
+    /// Warn when the refresh token is this close (days) to its 90-day inactivity expiry.
+    #[arg(long, default_value_t = 30)]
+    pub inactivity_warn_days: i64,
+    /// Public client the admin signs in with [default: Microsoft Graph Command Line Tools].
+    #[arg(long, default_value = rules::SIGN_IN_CLIENT_ID)]
+    pub sign_in_client_id: String,
+}
+
+/// The configuration before set-up: the app may not exist yet, so missing app keys are filled
+/// with placeholders to validate the rest (cloud, consent, store, HTTP).
+fn lenient_settings(args: &ConfigArgs) -> Result<(config::RawSettings, Settings), ExitCode> {
+    let loaded = config::load(args).map_err(|r| {
+        eprintln!("{r}");
+        ExitCode::from(EXIT_CONFIG_ERROR)
+    })?;
+    let mut raw = loaded.raw.clone();
+    if raw.app.client_id.trim().is_empty() {
+        raw.app.client_id = uuid::Uuid::nil().to_string();
+    }
+    if raw.app.certificate_path.is_empty()
+        && raw.app.pkcs12_path.is_empty()
+        && raw.app.client_secret.is_empty()
+    {
+        raw.app.client_secret = "placeholder-before-setup".into();
+    }
+    if raw.partner.tenant_id.trim().is_empty() {
+        raw.partner.tenant_id = uuid::Uuid::nil().to_string();
+    }
+    let settings = raw.validate().map_err(|r| {
+        eprintln!("{r}");
+        ExitCode::from(EXIT_CONFIG_ERROR)
+    })?;
+    Ok((loaded.raw, settings))
+}
+
+async fn sign_in(
+    http: &reqwest::Client,
+    settings: &SignInSettings,
+    method: SignInMethod,
+) -> Result<AdminSession, super::SetupError> {
+    match method {
+        SignInMethod::DeviceCode => {
+            let pending = signin::start_device_code(http, settings).await?;
+            eprintln!("{}", pending.message);
+            signin::finish_device_code(http, settings, &pending).await
+        }
+        SignInMethod::Browser => {
+            signin::sign_in_browser(http, settings, |url| {
+                eprintln!("Open this URL in a browser on this machine and sign in as a Global Administrator:\n\n  {url}\n");
+            })
+            .await
+        }
+    }
+}
+
+/// Runs `setup`; `json` prints the report as JSON. Exit 0 done, 1 failed, 2 configuration.
+pub async fn run_setup(
+    config: &ConfigArgs,
+    args: &SetupArgs,
+    json: bool,
+    out: &mut dyn Write,
+) -> ExitCode {
+    let (raw, settings) = match lenient_settings(config) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let http = match crate::http::build_client(&settings.http) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tenant = args.tenant.clone().unwrap_or_else(|| {
+        Some(raw.partner.tenant_id.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "organizations".into())
+    });
+    let certificate = match (&args.certificate, &args.private_key) {
+        (Some(c), Some(k)) => CertificateChoice::Existing {
+            certificate: c.clone(),
+            private_key: k.clone(),
+        },
+        _ => CertificateChoice::Generate {
+            path: args.certificate_out.clone(),
+            valid_days: 365,
+            renew_days: 30,
+        },
+    };
+    let options = SetupOptions {
+        mode: settings.mode,
+        cloud: settings.cloud.clone(),
+        display_name: args
+            .display_name
+            .clone()
+            .unwrap_or_else(|| settings.app.display_name.clone()),
+        redirect_url: args
+            .redirect_url
+            .clone()
+            .unwrap_or_else(|| settings.consent.redirect_url.clone()),
+        app_id: args
+            .app_id
+            .clone()
+            .or_else(|| Some(raw.app.client_id.trim().to_owned()).filter(|c| !c.is_empty())),
+        certificate,
+        config_path: args.write_config.clone(),
+        endpoint_version: settings.entra.endpoint_version,
+        store: Some(settings.store.clone()),
+        ca_bundle: settings.http.ca_bundle.clone(),
+        dry_run: args.dry_run,
+    };
+    let sign_in_settings =
+        SignInSettings::for_cloud(&settings.cloud, &tenant, &args.sign_in_client_id);
+    let result = async {
+        let session = sign_in(&http, &sign_in_settings, args.sign_in).await?;
+        super::run(&session, &options).await
+    }
+    .await;
+    match result {
+        Ok(report) => {
+            let text = if json {
+                serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+            } else {
+                report.render_text()
+            };
+            match out.write_all(text.as_bytes()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `doctor` with validated `settings`; `json` prints the report as JSON. Exit 0 pass,
+/// 1 warn, 2 fail.
+pub async fn run_doctor(
+    settings: &Settings,
+    args: &DoctorArgs,
+    json: bool,
+    out: &mut dyn Write,
+) -> ExitCode {
+    let http = match crate::http::build_client(&settings.http) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = async {
+        let admin = match args.sign_in {
+            None => None,
+            Some(method) => {
+                let tenant = settings
+                    .partner
+                    .tenant_id
+                    .clone()
+                    .unwrap_or_else(|| "organizations".into());
+                let s = SignInSettings::for_cloud(&settings.cloud, &tenant, &args.sign_in_client_id);
+                match sign_in(&http, &s, method).await {
+                    Ok(session) => Some(session.graph),
+                    Err(e) => {
+                        eprintln!("warning: admin sign-in failed ({e}); the registration checks are skipped");
+                        None
+                    }
+                }
+            }
+        };
+        let options = DoctorOptions {
+            admin,
+            partner: args.partner.clone(),
+            certificate_warn_days: args.certificate_warn_days,
+            inactivity_warn_days: args.inactivity_warn_days,
+        };
+        doctor::run(settings, &http, &options).await
+    }
+    .await;
+    let text = if json {
+        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+    } else {
+        report.render_text()
+    };
+    if out.write_all(text.as_bytes()).is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::from(report.exit_code())
+}
