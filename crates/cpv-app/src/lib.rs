@@ -72,7 +72,7 @@ pub enum Command {
     /// Create or update the app registration in the partner tenant (Partner Center service
     /// principal, multitenant app, delegated permissions only, certificate), write the
     /// configuration and print the consent link. Safe to run again; --dry-run shows the plan.
-    Setup(common::setup::cli::SetupArgs),
+    Setup(Box<common::setup::cli::SetupArgs>),
     /// Check the deployment: each finding pass/warn/fail with its fix; exit 0 pass, 1 warn, 2 fail.
     Doctor(common::setup::cli::DoctorArgs),
     /// Partners whose consent is stored.
