@@ -598,7 +598,9 @@ async fn token_checks(
                 id,
                 Status::Skip,
                 "not checked: no partner tenant chosen",
-                Some("pass --partner-tenant TENANT (CPV: the partner whose consent to check)".into()),
+                Some(
+                    "pass --partner-tenant TENANT (CPV: the partner whose consent to check)".into(),
+                ),
             ));
         }
         return;
