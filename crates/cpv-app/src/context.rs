@@ -213,6 +213,11 @@ impl App {
         &self.settings.app.display_name
     }
 
+    /// Where a partner's admin agent consents (the partner-consent app).
+    pub fn consent_page(&self) -> &Url {
+        &self.consent_page
+    }
+
     /// The broker.
     pub fn broker(&self) -> &TokenBroker {
         &self.broker

@@ -89,7 +89,15 @@ async fn check(app: &App, partner: &str) -> PartnerRow {
         row.remedy = Some(f.remedy);
         row.consent_url = f.consent_url;
     } else if status.meta.as_ref().is_some_and(|m| !m.mfa) {
-        row.detail = "consented without MFA: Partner Center will refuse App + User calls; consent again with MFA".into();
+        // Partner Center refuses App + User calls without MFA (enforced since April 2026).
+        row.token = "mfa required";
+        row.ok = false;
+        row.detail = format!(
+            "the consent was given without multi-factor authentication, which Partner Center refuses: an admin agent of partner {partner} must consent again, signing in with MFA, at {}",
+            app.consent_page()
+        );
+        row.remedy = Some(Remedy::Mfa);
+        row.consent_url = Some(app.consent_page().to_string());
     }
     row
 }

@@ -112,7 +112,8 @@ async fn an_expired_partner_is_reported_with_its_reconsent_link_while_the_other_
     assert_eq!(results[3]["remedy"], "reconsent");
     assert_eq!(results[3]["consent_url"], "http://127.0.0.1:8080/");
 
-    // Consenting again puts Litware back.
+    // Consenting again puts Litware back (a moment later: revocation has a one-second grain).
+    app.emu.advance_clock(std::time::Duration::from_secs(2));
     app.consent(LITWARE_ADMIN).await;
     let regrant = app
         .run(&[
@@ -129,4 +130,52 @@ async fn an_expired_partner_is_reported_with_its_reconsent_link_while_the_other_
         .await;
     regrant.assert_code(0);
     assert_eq!(regrant.results().len(), LITWARE_CUSTOMERS.len());
+}
+
+#[tokio::test]
+async fn a_partner_consented_without_mfa_is_told_to_consent_again_with_mfa() {
+    let mut config = crate::helpers::two_partners();
+    // Entra lets the non-MFA sign-in through; Partner Center itself refuses it (401, MFA required).
+    config.seed.partner_center.entra_requires_mfa = false;
+    let app = crate::helpers::spawn_with(config).await;
+    app.consent("nomfa-admin@contoso-partner.onmicrosoft.com")
+        .await;
+    app.consent(LITWARE_ADMIN).await;
+
+    let listed = app.run(&["partners", "list", "--output", "json"]).await;
+    listed.assert_code(3);
+    let rows = listed.json();
+    assert_eq!(rows[0]["partner"], CONTOSO);
+    assert_eq!(rows[0]["mfa"], false);
+    assert_eq!(rows[0]["token"], "mfa required");
+    assert_eq!(rows[0]["remedy"], "mfa");
+    assert_eq!(rows[0]["consent_url"], "http://127.0.0.1:8080/");
+    assert_eq!(rows[1]["token"], "works");
+
+    let granted = app
+        .run(&[
+            "consent",
+            "grant",
+            "--all-customers",
+            "--grant",
+            "graph:User.Read.All",
+            "--output",
+            "json",
+        ])
+        .await;
+    granted.assert_code(3);
+    let results = granted.results();
+    assert_eq!(results[0]["partner"], CONTOSO);
+    assert_eq!(results[0]["customer"], serde_json::Value::Null);
+    assert_eq!(results[0]["remedy"], "mfa");
+    assert_eq!(results[0]["consent_url"], "http://127.0.0.1:8080/");
+    let detail = results[0]["detail"].as_str().unwrap().to_ascii_lowercase();
+    assert!(
+        detail.contains("mfa") || detail.contains("multi-factor"),
+        "{detail}"
+    );
+    assert_eq!(
+        results.iter().filter(|r| r["outcome"] == "granted").count(),
+        LITWARE_CUSTOMERS.len()
+    );
 }
