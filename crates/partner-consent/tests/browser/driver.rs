@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 
 use base64::Engine;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -54,18 +55,46 @@ fn chromium_binary() -> Option<String> {
         .map(str::to_owned)
 }
 
-/// base64(SHA-256(SubjectPublicKeyInfo)) of the first certificate of a PEM: what Chromium's
-/// `--ignore-certificate-errors-spki-list` takes. The emulator's CA is given: Chromium matches
-/// the list against every certificate of the chain it built.
-pub fn spki_hash(pem: &str) -> String {
-    let (_, der) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("PEM");
-    let cert = der.parse_x509().expect("certificate");
+/// base64(SHA-256(SubjectPublicKeyInfo)) of the certificate a TLS server at `port` presents
+/// (verified against `ca_pem`): what Chromium's `--ignore-certificate-errors-spki-list` takes.
+/// Chromium matches it against the server's own certificate, so the emulator's leaf is fetched.
+pub fn server_spki_hash(port: u16, ca_pem: &str) -> String {
+    use rustls_pki_types::pem::PemObject;
+    use std::io::Write;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.expect("CA PEM")).expect("CA");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).expect("TLS client");
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+    tls.write_all(b"HEAD / HTTP/1.0\r\n\r\n")
+        .expect("handshake");
+    let leaf = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .expect("server certificate")
+        .clone();
+    let (_, cert) = x509_parser::parse_x509_certificate(&leaf).expect("certificate");
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(cert.public_key().raw))
 }
 
 /// Starts ChromeDriver on a free port (waiting for its "started successfully" line) and opens a
 /// headless Chromium session that trusts the emulator's certificate by its key.
-pub async fn launch(trusted_pem: &str) -> Browser {
+pub async fn launch(emulator_port: u16, ca_pem: &str) -> Browser {
+    // Blocking I/O: off the test's runtime thread, which also drives the in-process servers.
+    let ca = ca_pem.to_owned();
+    let spki = tokio::task::spawn_blocking(move || server_spki_hash(emulator_port, &ca))
+        .await
+        .expect("SPKI of the emulator's certificate");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -101,10 +130,7 @@ pub async fn launch(trusted_pem: &str) -> Browser {
         "--disable-sync".into(),
         "--no-first-run".into(),
         format!("--user-data-dir={}", profile.path().display()),
-        format!(
-            "--ignore-certificate-errors-spki-list={}",
-            spki_hash(trusted_pem)
-        ),
+        format!("--ignore-certificate-errors-spki-list={spki}"),
     ];
     args.push("--window-size=1024,900".into());
     let mut options = serde_json::json!({ "args": args });
@@ -131,34 +157,34 @@ impl Browser {
         self.client.goto(url).await.expect("navigate");
     }
 
-    pub async fn fill(&self, css: &str, value: &str) {
-        let el = self
+    /// Waits for an element; on timeout, fails with the page the browser is on.
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        match self
             .client
             .wait()
+            .at_most(std::time::Duration::from_secs(15))
             .for_element(Locator::Css(css))
             .await
-            .expect(css);
-        el.send_keys(value).await.expect("type");
+        {
+            Ok(el) => el,
+            Err(e) => panic!(
+                "waiting for {css}: {e}\nat {}\n{}",
+                self.url().await,
+                self.source().await
+            ),
+        }
+    }
+
+    pub async fn fill(&self, css: &str, value: &str) {
+        self.find(css).await.send_keys(value).await.expect("type");
     }
 
     pub async fn click(&self, css: &str) {
-        let el = self
-            .client
-            .wait()
-            .for_element(Locator::Css(css))
-            .await
-            .expect(css);
-        el.click().await.expect("click");
+        self.find(css).await.click().await.expect("click");
     }
 
     pub async fn text(&self, css: &str) -> String {
-        let el = self
-            .client
-            .wait()
-            .for_element(Locator::Css(css))
-            .await
-            .expect(css);
-        el.text().await.expect("text")
+        self.find(css).await.text().await.expect("text")
     }
 
     pub async fn url(&self) -> String {

@@ -9,7 +9,7 @@ use crate::support::{
 };
 
 async fn open(app: &TestApp) -> Browser {
-    launch(app.emulator.ca_pem()).await
+    launch(app.emulator.port(), app.emulator.ca_pem()).await
 }
 
 /// Landing page → "Grant consent" → the emulator's sign-in page.
