@@ -13,7 +13,7 @@
 //! `SAM_BENCH_CONCURRENCY` (default 16). Run with `crates/partner-consent/benches/run.sh`.
 
 #[path = "../tests/support/mod.rs"]
-mod support;
+pub mod support;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;

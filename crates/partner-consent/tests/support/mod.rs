@@ -150,8 +150,10 @@ fn settings(
     redirect: &str,
     spawn: &Spawn,
 ) -> Settings {
-    let mut raw = RawSettings::default();
-    raw.mode = spawn.mode.into();
+    let mut raw = RawSettings {
+        mode: spawn.mode.into(),
+        ..RawSettings::default()
+    };
     raw.app.client_id = APP_ID.into();
     raw.app.display_name = "Contoso CSP tools (test)".into();
     raw.app.client_secret = APP_SECRET.into();
