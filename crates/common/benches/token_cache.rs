@@ -51,7 +51,21 @@ fn warm_cache() -> Arc<AccessTokenCache<String>> {
 fn hit_latency(c: &mut Criterion) {
     let cache = warm_cache();
     let mut group = c.benchmark_group("cache_hit");
+    group.bench_function("get_shared", |b| {
+        b.iter(|| black_box(cache.get_shared(black_box(key()))))
+    });
     group.bench_function("get", |b| b.iter(|| black_box(cache.get(black_box(key())))));
+    group.bench_function("get_or_fetch_shared", |b| {
+        b.iter(|| {
+            black_box(
+                cache
+                    .get_or_fetch_shared(black_box(key()), || async {
+                        Err::<Fetched, _>("miss".to_owned())
+                    })
+                    .now_or_never(),
+            )
+        })
+    });
     group.bench_function("get_or_fetch", |b| {
         b.iter(|| {
             black_box(
@@ -71,28 +85,34 @@ fn hit_throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("cache_hit_2_threads");
     // One iteration = one hit on each of the two threads.
     group.throughput(Throughput::Elements(2));
-    group.bench_function("get", |b| {
-        b.iter_custom(|iters| {
-            let barrier = Arc::new(std::sync::Barrier::new(3));
-            let threads: Vec<_> = (0..2)
-                .map(|_| {
-                    let (cache, barrier) = (cache.clone(), barrier.clone());
-                    std::thread::spawn(move || {
-                        barrier.wait();
-                        for _ in 0..iters {
-                            black_box(cache.get(black_box(key())));
-                        }
+    for (name, shared) in [("get_shared", true), ("get", false)] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let barrier = Arc::new(std::sync::Barrier::new(3));
+                let threads: Vec<_> = (0..2)
+                    .map(|_| {
+                        let (cache, barrier) = (cache.clone(), barrier.clone());
+                        std::thread::spawn(move || {
+                            barrier.wait();
+                            for _ in 0..iters {
+                                if shared {
+                                    black_box(cache.get_shared(black_box(key())));
+                                } else {
+                                    black_box(cache.get(black_box(key())));
+                                }
+                            }
+                        })
                     })
-                })
-                .collect();
-            barrier.wait();
-            let start = Instant::now();
-            for t in threads {
-                t.join().expect("bench thread");
-            }
-            start.elapsed()
-        })
-    });
+                    .collect();
+                barrier.wait();
+                let start = Instant::now();
+                for t in threads {
+                    t.join().expect("bench thread");
+                }
+                start.elapsed()
+            })
+        });
+    }
     group.finish();
 }
 

@@ -429,13 +429,27 @@ impl TokenBroker {
         tenant: &str,
         resource: Resource,
     ) -> Result<AccessToken, BrokerError> {
-        let partner = self
-            .inner
+        let partner = self.default_partner(tenant);
+        self.delegated_token(partner, tenant, resource).await
+    }
+
+    /// [`Self::access_token`] without copying the token: the cache's shared value (the fastest
+    /// hit, for hot paths that only build an `Authorization` header from it).
+    pub async fn access_token_shared(
+        &self,
+        tenant: &str,
+        resource: Resource,
+    ) -> Result<Arc<AccessToken>, BrokerError> {
+        let partner = self.default_partner(tenant);
+        self.delegated_token_shared(partner, tenant, resource).await
+    }
+
+    fn default_partner<'a>(&'a self, tenant: &'a str) -> &'a str {
+        self.inner
             .settings
             .default_partner
             .as_deref()
-            .unwrap_or(tenant);
-        self.delegated_token(partner, tenant, resource).await
+            .unwrap_or(tenant)
     }
 
     /// An app + user access token for `tenant` through `partner`'s stored grant (CPV: each
@@ -446,6 +460,18 @@ impl TokenBroker {
         tenant: &str,
         resource: Resource,
     ) -> Result<AccessToken, BrokerError> {
+        self.delegated_token_shared(partner, tenant, resource)
+            .await
+            .map(|t| AccessToken::clone(&t))
+    }
+
+    /// [`Self::delegated_token`] without copying the token.
+    pub async fn delegated_token_shared(
+        &self,
+        partner: &str,
+        tenant: &str,
+        resource: Resource,
+    ) -> Result<Arc<AccessToken>, BrokerError> {
         let key = KeyRef {
             tenant,
             resource,
@@ -453,7 +479,7 @@ impl TokenBroker {
         };
         self.inner
             .cache
-            .get_or_fetch(key, || {
+            .get_or_fetch_shared(key, || {
                 let broker = self.clone();
                 let (partner, tenant) = (partner.to_owned(), tenant.to_owned());
                 async move { broker.redeem(&partner, &tenant, resource).await }

@@ -149,7 +149,7 @@ impl Default for CachePolicy {
 
 #[derive(Clone)]
 struct CachedToken {
-    access_token: AccessToken,
+    access_token: Arc<AccessToken>,
     fresh_until: Instant,
     usable_until: Instant,
 }
@@ -165,14 +165,14 @@ impl CachedToken {
             .saturating_sub(policy.expiry_skew.min(life / 4))
             .max(fresh);
         Self {
-            access_token: f.access_token,
+            access_token: Arc::new(f.access_token),
             fresh_until: f.received_at + fresh,
             usable_until: f.received_at + usable,
         }
     }
 }
 
-type Flight<E> = Shared<BoxFuture<'static, Result<AccessToken, E>>>;
+type Flight<E> = Shared<BoxFuture<'static, Result<Arc<AccessToken>, E>>>;
 
 struct Entry<E> {
     token: Option<CachedToken>,
@@ -204,13 +204,18 @@ impl<E: Clone + Send + Sync + 'static> AccessTokenCache<E> {
         }
     }
 
-    /// A fresh cached token, without fetching.
+    /// A fresh cached token, without fetching (a copy of the secret; see [`Self::get_shared`]).
     pub fn get(&self, key: KeyRef<'_>) -> Option<AccessToken> {
+        self.get_shared(key).map(|t| AccessToken::clone(&t))
+    }
+
+    /// A fresh cached token, shared: no copy of the secret is made (and none zeroised on drop).
+    pub fn get_shared(&self, key: KeyRef<'_>) -> Option<Arc<AccessToken>> {
         let now = Instant::now();
         let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
         let entry = map.get(&key as &dyn KeyView)?;
         let t = entry.token.as_ref()?;
-        (now < t.fresh_until).then(|| t.access_token.clone())
+        (now < t.fresh_until).then(|| Arc::clone(&t.access_token))
     }
 
     /// The cached token for `key`, or the result of `fetch`, called at most once for all
@@ -221,7 +226,22 @@ impl<E: Clone + Send + Sync + 'static> AccessTokenCache<E> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Fetched, E>> + Send + 'static,
     {
-        if let Some(t) = self.get(key) {
+        self.get_or_fetch_shared(key, fetch)
+            .await
+            .map(|t| AccessToken::clone(&t))
+    }
+
+    /// [`Self::get_or_fetch`], returning the shared token (no copy of the secret).
+    pub async fn get_or_fetch_shared<F, Fut>(
+        &self,
+        key: KeyRef<'_>,
+        fetch: F,
+    ) -> Result<Arc<AccessToken>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Fetched, E>> + Send + 'static,
+    {
+        if let Some(t) = self.get_shared(key) {
             return Ok(t);
         }
         let (flight, started, stale) = {
@@ -240,8 +260,8 @@ impl<E: Clone + Send + Sync + 'static> AccessTokenCache<E> {
                 .get_mut(&key as &dyn KeyView)
                 .expect("the entry was just inserted");
             let stale = match &entry.token {
-                Some(t) if now < t.fresh_until => return Ok(t.access_token.clone()),
-                Some(t) if now < t.usable_until => Some(t.access_token.clone()),
+                Some(t) if now < t.fresh_until => return Ok(Arc::clone(&t.access_token)),
+                Some(t) if now < t.usable_until => Some(Arc::clone(&t.access_token)),
                 _ => None,
             };
             let (flight, started) = match &entry.inflight {
@@ -276,12 +296,12 @@ impl<E: Clone + Send + Sync + 'static> AccessTokenCache<E> {
             match (result, entry) {
                 (Ok(fetched), Some(entry)) => {
                     let cached = CachedToken::new(fetched, policy);
-                    let token = cached.access_token.clone();
+                    let token = Arc::clone(&cached.access_token);
                     entry.token = Some(cached);
                     entry.inflight = None;
                     Ok(token)
                 }
-                (Ok(fetched), None) => Ok(fetched.access_token),
+                (Ok(fetched), None) => Ok(Arc::new(fetched.access_token)),
                 (Err(e), entry) => {
                     if let Some(entry) = entry {
                         entry.inflight = None;

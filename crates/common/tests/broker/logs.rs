@@ -1,7 +1,7 @@
 //! No token, secret, code or key in the logs, even at TRACE.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use common::cloud::Resource;
 use common::config::EndpointVersion;
@@ -25,17 +25,30 @@ impl Write for Capture {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn logs_at_trace_contain_no_token_secret_code_or_key() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+/// The process-wide capture. A global subscriber, not a scoped one: tracing caches per-callsite
+/// interest process-wide, so a scoped subscriber can miss events whose callsites other tests hit
+/// first. Other tests' logs land here too, and they must be as clean.
+fn capture() -> Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE
+        .get_or_init(|| {
+            let capture = Capture::default();
+            let writer = capture.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber");
+            capture
+        })
+        .clone()
+}
 
+#[tokio::test]
+async fn logs_at_trace_contain_no_token_secret_code_or_key() {
+    let capture = capture();
     let env = spawn().await;
     let store = env.local_store();
     let mut secrets: Vec<String> = vec![
