@@ -96,7 +96,10 @@ async fn child(config_file: std::path::PathBuf, concurrency: u32) {
     let wall = started.elapsed();
     let stats = ctx.graph.stats();
     let summary = String::from_utf8_lossy(&err);
-    let failed_lines: Vec<&str> = summary.lines().filter(|l| l.starts_with("  ")).collect();
+    let failed_lines: Vec<&str> = summary
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("    "))
+        .collect();
     let no_gdap = summary.matches("no active GDAP relationship").count();
     println!(
         "{}",
