@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Serialize;
 use sha1::Digest as _;
 
@@ -144,7 +144,31 @@ impl CertificateSigner {
             .ok_or_else(|| CertificateError::NoCertificate {
                 path: certificate.to_owned(),
             })?;
-        let key = PrivateKeyPem::new(String::from_utf8_lossy(&read(private_key)?).into_owned());
+        // The key file may be the certificate file too (certificate and key concatenated, as
+        // `openssl pkcs12 -nodes` and our local mode write them): pick out the key block, since
+        // jsonwebtoken reads only the first PEM block it is given.
+        let key_file = read(private_key)?;
+        let key_der =
+            PrivateKeyDer::from_pem_slice(&key_file).map_err(|e| CertificateError::BadKey {
+                path: private_key.to_owned(),
+                reason: format!("no PKCS#8 or PKCS#1 private key block found ({e})"),
+            })?;
+        let key = match &key_der {
+            PrivateKeyDer::Pkcs1(k) => {
+                PrivateKeyPem::new(pem_wrap("RSA PRIVATE KEY", k.secret_pkcs1_der()))
+            }
+            PrivateKeyDer::Pkcs8(k) => {
+                PrivateKeyPem::new(pem_wrap("PRIVATE KEY", k.secret_pkcs8_der()))
+            }
+            _ => {
+                return Err(CertificateError::BadKey {
+                    path: private_key.to_owned(),
+                    reason:
+                        "the key is not an RSA key (Entra client assertions here use RS256/PS256)"
+                            .into(),
+                });
+            }
+        };
         Self::new(&der, &key, algorithm).map_err(|e| CertificateError::BadKey {
             path: private_key.to_owned(),
             reason: e.to_string(),
@@ -234,4 +258,71 @@ pub(crate) fn pem_wrap(label: &str, der: &[u8]) -> String {
     }
     out.push_str(&format!("-----END {label}-----\n"));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn self_signed() -> (String, String) {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn header_of(assertion: &ClientAssertion) -> serde_json::Value {
+        let head = assertion.expose_secret().split('.').next().unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(head)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn certificate_and_key_in_one_pem_file_sign_a_ps256_assertion() {
+        let (cert, key) = self_signed();
+        let dir = tempfile::tempdir().unwrap();
+        let both = dir.path().join("app.pem");
+        std::fs::write(&both, format!("{cert}{key}")).unwrap();
+        let signer =
+            CertificateSigner::from_pem_files(&both, &both, AssertionAlgorithm::Ps256).unwrap();
+        let assertion = signer
+            .sign("client", "https://login.example/t/oauth2/v2.0/token")
+            .unwrap();
+        let header = header_of(&assertion);
+        assert_eq!(header["alg"], "PS256");
+        assert_eq!(header["x5t#S256"], signer.x5t_s256());
+    }
+
+    #[test]
+    fn separate_key_file_signs_an_rs256_assertion_with_x5t() {
+        let (cert, key) = self_signed();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("c.pem"), cert).unwrap();
+        std::fs::write(dir.path().join("k.pem"), key).unwrap();
+        let signer = CertificateSigner::from_pem_files(
+            &dir.path().join("c.pem"),
+            &dir.path().join("k.pem"),
+            AssertionAlgorithm::Rs256,
+        )
+        .unwrap();
+        let header = header_of(&signer.sign("client", "aud").unwrap());
+        assert_eq!(header["alg"], "RS256");
+        assert_eq!(header["x5t"], signer.x5t());
+    }
+
+    #[test]
+    fn a_file_without_a_key_names_the_path() {
+        let (cert, _) = self_signed();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cert-only.pem");
+        std::fs::write(&path, cert).unwrap();
+        let err = CertificateSigner::from_pem_files(&path, &path, AssertionAlgorithm::Ps256)
+            .err()
+            .expect("no key in the file")
+            .to_string();
+        assert!(err.contains("cert-only.pem"), "{err}");
+        assert!(err.contains("private key"), "{err}");
+    }
 }
