@@ -720,11 +720,9 @@ async fn token_checks(
         ),
     });
     let after = broker.status(partner).await;
-    let renewed = after.persisted
-        && after
-            .meta
-            .as_ref()
-            .is_some_and(|m| m.rotated_at > meta.rotated_at);
+    // Counted writes, not `rotated_at` timestamps: those have one-second resolution, and a
+    // consent and its first rotation often share a second.
+    let renewed = after.persisted && after.rotations_stored > status.rotations_stored;
     checks.push(match (&after.last_store_error, renewed) {
         (Some(e), _) => check("store.set", Status::Fail, format!("the rotated refresh token could not be written ({e}); the previous one stays stored"), Some("give the store identity Set on secrets, and check the vault is reachable".into())),
         (None, true) => check("store.set", Status::Pass, format!("the rotated refresh token was written to {}", after.location), None),

@@ -319,8 +319,7 @@ mod tests {
         let path = dir.path().join("cert-only.pem");
         std::fs::write(&path, cert).unwrap();
         let err = CertificateSigner::from_pem_files(&path, &path, AssertionAlgorithm::Ps256)
-            .err()
-            .expect("no key in the file")
+            .expect_err("no key in the file")
             .to_string();
         assert!(err.contains("cert-only.pem"), "{err}");
         assert!(err.contains("private key"), "{err}");

@@ -203,6 +203,8 @@ pub struct GrantStatus {
     pub last_store_error: Option<String>,
     /// Where the tokens are kept.
     pub location: String,
+    /// How many rotated refresh tokens this process has written to the store so far.
+    pub rotations_stored: u64,
 }
 
 #[derive(Debug, Default)]
@@ -211,6 +213,12 @@ struct GrantState {
     current: Option<StoredGrant>,
     persisted: bool,
     last_store_error: Option<String>,
+    /// Bumped on every rotation, so a writer knows whether what it stored is still the newest.
+    generation: u64,
+    /// Held while a rotated token is being written: one writer per partner at a time.
+    writer: Arc<Mutex<()>>,
+    /// Rotated tokens written so far (reported by `status`).
+    rotations_stored: u64,
 }
 
 struct Inner {
@@ -401,14 +409,17 @@ impl TokenBroker {
         };
         // A consent must be stored: retry, and fail the consent (the admin sees it) if the
         // store stays down.
-        self.put_with_retry(&grant).await?;
+        // Hold the partner's writer lock, so that a rotation of a previous consent being
+        // written right now cannot land after (and over) this new consent.
         let state = self.grant_state(&tid);
+        let writer = state.lock().await.writer.clone();
+        let _writing = writer.lock().await;
+        self.put_with_retry(&grant).await?;
         let mut g = state.lock().await;
-        *g = GrantState {
-            current: Some(grant),
-            persisted: true,
-            last_store_error: None,
-        };
+        g.current = Some(grant);
+        g.persisted = true;
+        g.last_store_error = None;
+        g.generation += 1;
         drop(g);
         inner.cache.invalidate_partner(&tid);
         tracing::info!(tenant.id = %tid, mfa, "partner consent stored");
@@ -552,6 +563,7 @@ impl TokenBroker {
             persisted: g.current.is_some() && g.persisted,
             last_store_error: g.last_store_error.clone(),
             location: self.inner.store.location(),
+            rotations_stored: g.rotations_stored,
         }
     }
 
@@ -647,38 +659,78 @@ impl TokenBroker {
         g.last_store_error = None;
     }
 
-    /// Stores a rotated refresh token. The old token stays valid at Entra, and stays in the
-    /// store until the new one is written, so a failure or a crash at any point leaves a
-    /// usable token stored; the newest is kept in memory and written at the next rotation.
+    /// Records a rotated refresh token and stores it. The old token stays valid at Entra, and
+    /// stays in the store until a newer one is written, so a failure or a crash at any point
+    /// leaves a usable token stored; the newest is always kept in memory.
+    ///
+    /// Writes are coalesced per partner: one write at a time, and a redemption that finishes
+    /// while a write is in flight leaves its (newer) token to that writer, which stores the
+    /// newest token before it stops. Sequential redemptions therefore store every rotation,
+    /// while a fan-out of hundreds of concurrent customer-tenant redemptions does not queue
+    /// behind hundreds of store writes.
     async fn rotate(&self, partner: &str, used: &StoredGrant, rotated: RefreshToken) {
         let state = self.grant_state(partner);
-        let mut g = state.lock().await;
-        let mut meta = g
-            .current
-            .as_ref()
-            .map_or_else(|| used.meta.clone(), |c| c.meta.clone());
-        meta.rotated_at = unix_now();
-        let grant = StoredGrant {
-            refresh_token: rotated,
-            meta,
+        let writer = {
+            let mut g = state.lock().await;
+            let mut meta = g
+                .current
+                .as_ref()
+                .map_or_else(|| used.meta.clone(), |c| c.meta.clone());
+            meta.rotated_at = unix_now();
+            g.current = Some(StoredGrant {
+                refresh_token: rotated,
+                meta,
+            });
+            g.persisted = false;
+            g.generation += 1;
+            g.writer.clone()
         };
-        match self.put_with_retry(&grant).await {
-            Ok(()) => {
-                g.persisted = true;
-                g.last_store_error = None;
-                tracing::debug!(tenant.id = %partner, "rotated refresh token stored");
+        loop {
+            let Ok(_writing) = writer.try_lock() else {
+                // The writer in flight re-checks the generation after its write.
+                return;
+            };
+            loop {
+                let (grant, generation) = {
+                    let g = state.lock().await;
+                    match (&g.current, g.persisted) {
+                        (Some(current), false) => (current.clone(), g.generation),
+                        _ => return,
+                    }
+                };
+                let result = self.put_with_retry(&grant).await;
+                let mut g = state.lock().await;
+                match result {
+                    Ok(()) if g.generation == generation => {
+                        g.persisted = true;
+                        g.last_store_error = None;
+                        g.rotations_stored += 1;
+                        tracing::debug!(tenant.id = %partner, "rotated refresh token stored");
+                        break;
+                    }
+                    // A newer token arrived while writing: store that one too.
+                    Ok(()) => {
+                        g.last_store_error = None;
+                        g.rotations_stored += 1;
+                    }
+                    Err(e) => {
+                        g.last_store_error = Some(e.to_string());
+                        tracing::warn!(
+                            tenant.id = %partner,
+                            store = %self.inner.store.location(),
+                            "cannot store the rotated refresh token; the previous one stays stored and valid, and the new one is kept in memory and stored at the next redemption: {e}"
+                        );
+                        return;
+                    }
+                }
             }
-            Err(e) => {
-                g.persisted = false;
-                g.last_store_error = Some(e.to_string());
-                tracing::warn!(
-                    tenant.id = %partner,
-                    store = %self.inner.store.location(),
-                    "cannot store the rotated refresh token; the previous one stays stored and valid, and the new one is kept in memory and stored at the next redemption: {e}"
-                );
+            drop(_writing);
+            // A rotation that finished between our last check and releasing the writer lock
+            // found the lock taken and left; pick its token up.
+            if state.lock().await.persisted {
+                return;
             }
         }
-        g.current = Some(grant);
     }
 
     async fn put_with_retry(&self, grant: &StoredGrant) -> Result<(), StoreError> {

@@ -78,3 +78,44 @@ async fn a_thousand_requests_over_a_hundred_keys_send_a_hundred_token_requests()
     assert_eq!(env.emu.counter("entra.token.client_credentials"), 100);
     assert_eq!(cache.len(), 100);
 }
+
+/// Concurrent redemptions at several tenants each rotate the refresh token; the broker writes
+/// the rotations one at a time (coalescing those that finish during a write) and ends with the
+/// newest stored: a fresh broker on the same store keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_rotations_are_coalesced_and_the_newest_token_ends_up_stored() {
+    let env = spawn().await;
+    let store = env.local_store();
+    let broker = env.broker(EndpointVersion::V1, Cred::Ps256, store.clone());
+    env.consent(&broker, ADMIN).await;
+    let keys = [
+        (ids::PARTNER_TENANT, Resource::Graph),
+        (ids::PARTNER_TENANT, Resource::PartnerCenter),
+        (ids::CUSTOMER_FABRIKAM, Resource::Graph),
+        (ids::CUSTOMER_NORTHWIND, Resource::Graph),
+    ];
+    let before = env.emu.counter("entra.token");
+    let tasks: Vec<_> = keys
+        .iter()
+        .map(|&(tenant, resource)| {
+            let broker = broker.clone();
+            tokio::spawn(async move { broker.access_token(tenant, resource).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(env.emu.counter("entra.token") - before, 4);
+    let status = broker.status(ids::PARTNER_TENANT).await;
+    assert!(
+        status.persisted,
+        "the newest rotated token is stored: {status:?}"
+    );
+    assert!((1..=4).contains(&status.rotations_stored), "{status:?}");
+
+    let fresh = env.broker(EndpointVersion::V1, Cred::Ps256, store);
+    fresh
+        .access_token(ids::PARTNER_TENANT, Resource::PartnerCenter)
+        .await
+        .expect("the stored token still redeems");
+}
