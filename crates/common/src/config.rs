@@ -830,7 +830,19 @@ fn load_with_env(args: &ConfigArgs, env_profile: Option<String>) -> Result<Loade
             });
         }
     }
-    figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["profile"]));
+    // Only variables naming one of our sections are configuration; other `SAM_*` variables
+    // belong to companion tools (the emulator's `SAM_EMULATOR_*`, the test harness's
+    // `SAM_TEST_*`). A misspelt key inside a section is still reported.
+    let sections = top_level_keys();
+    figment = figment.merge(
+        Env::prefixed(ENV_PREFIX)
+            .split("__")
+            .ignore(&["profile"])
+            .filter(move |key| {
+                let first = key.as_str().split('.').next().unwrap_or_default();
+                sections.contains(&first.to_ascii_lowercase())
+            }),
+    );
 
     let mut flags = figment::value::Dict::new();
     for item in &args.set {
@@ -969,6 +981,14 @@ fn display_path(path: &Path) -> String {
         .unwrap_or_else(|| path.to_path_buf())
         .display()
         .to_string()
+}
+
+/// The top-level keys and sections: `mode`, `app`, `partner`, `cloud`, ….
+fn top_level_keys() -> BTreeSet<String> {
+    known_keys()
+        .into_iter()
+        .map(|k| k.split('.').next().unwrap_or_default().to_owned())
+        .collect()
 }
 
 /// Every key the configuration knows, e.g. `store.key_vault.vault_url`.

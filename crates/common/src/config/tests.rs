@@ -465,3 +465,21 @@ fn raw_settings_debug_never_shows_secrets() {
     let printed = format!("{raw:?}");
     assert!(!printed.contains("very-secret"), "{printed}");
 }
+
+#[test]
+fn sam_variables_of_other_tools_are_ignored_but_a_misspelt_key_in_a_section_is_not() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.set_env("SAM_EMULATOR_PORT", "9443");
+        jail.set_env("SAM_TEST_PYTHON", "/usr/bin/python3");
+        assert!(load(&args()).is_ok());
+        jail.set_env("SAM_APP__CLIENTID", "x");
+        let report = load(&args()).unwrap_err();
+        assert_eq!(report.keys(), vec!["app.clientid"]);
+        assert_eq!(
+            report.problems[0].origin,
+            "environment variable SAM_APP__CLIENTID"
+        );
+        Ok(())
+    });
+}
