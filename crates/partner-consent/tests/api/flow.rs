@@ -264,3 +264,32 @@ async fn a_reposted_form_post_still_without_a_cookie_says_the_cookie_is_missing(
     assert!(app.stored(PARTNER_TENANT).await.is_none());
     assert_eq!(app.emulator.counter("entra.token.authorization_code"), 0);
 }
+
+#[tokio::test]
+async fn a_consent_with_the_certificate_local_mode_generates_is_stored_and_works() {
+    let app = spawn_app_with(Spawn {
+        certificate: true,
+        ..Spawn::default()
+    })
+    .await;
+    let (_, _, resp) = app.consent(ADMIN).await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("working: a Partner Center access token")
+    );
+    assert!(app.stored(PARTNER_TENANT).await.is_some());
+    let pem = std::fs::read_to_string(app.dir.path().join("app.pem")).unwrap();
+    assert!(pem.contains("BEGIN CERTIFICATE") && pem.contains("PRIVATE KEY"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(app.dir.path().join("app.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the key file is private");
+    }
+}

@@ -52,6 +52,8 @@ pub struct Spawn {
     pub allowed_tenants: Vec<String>,
     pub response_mode: Option<String>,
     pub workers: Option<usize>,
+    /// Authenticate with a certificate made like `--local` makes it (else the client secret).
+    pub certificate: bool,
 }
 
 impl Default for Spawn {
@@ -61,6 +63,7 @@ impl Default for Spawn {
             allowed_tenants: Vec::new(),
             response_mode: None,
             workers: Some(2),
+            certificate: false,
         }
     }
 }
@@ -108,8 +111,13 @@ pub async fn spawn_app_with(spawn: Spawn) -> TestApp {
             app.redirect_uris.push(redirect.clone());
         }
     }
-    let emulator = Emulator::start(config).await.expect("emulator starts");
     let dir = tempfile::tempdir().expect("tempdir");
+    if spawn.certificate {
+        let pem = partner_consent::local::ensure_app_certificate(&dir.path().join("app.pem"))
+            .expect("certificate");
+        config = config.with_certificate(APP_ID, pem);
+    }
+    let emulator = Emulator::start(config).await.expect("emulator starts");
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, emulator.ca_pem()).expect("write CA");
     let settings = settings(&emulator, &dir, &redirect, &spawn);
@@ -156,7 +164,11 @@ fn settings(
     };
     raw.app.client_id = APP_ID.into();
     raw.app.display_name = "Contoso CSP tools (test)".into();
-    raw.app.client_secret = APP_SECRET.into();
+    if spawn.certificate {
+        raw.app.certificate_path = dir.path().join("app.pem").display().to_string();
+    } else {
+        raw.app.client_secret = APP_SECRET.into();
+    }
     raw.partner.tenant_id = PARTNER_TENANT.into();
     raw.partner.allowed_tenants = common::config::StringList(spawn.allowed_tenants.clone());
     raw.cloud.name = "custom".into();

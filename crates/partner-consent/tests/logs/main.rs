@@ -1,0 +1,4 @@
+#[path = "../support/mod.rs"]
+pub mod support;
+
+mod no_secrets;
