@@ -173,6 +173,7 @@ impl Application {
                 )
                 .default_service(web::to(routes::landing::not_found))
         })
+        .tcp_nodelay(true)
         .disable_signals()
         .shutdown_timeout(5);
         if let Some(w) = options.workers {

@@ -5,7 +5,8 @@
 //! Customer `i` (1-based) gets tenant `2a{i:06x}-0000-4000-a000-000000000000`, domain
 //! `gen-customer-{i:05}.onmicrosoft.com`, users `3a{i:06x}-0000-4000-a000-{j:012x}`
 //! (`user{j:04}@…`; user 1 is a Global Administrator with MFA code `000000`), one
-//! subscription, and, except for every tenth customer, an active GDAP relationship with
+//! subscription, and, except for every tenth customer (configurable with
+//! [`Seed::with_generated_customers_gdap`]), an active GDAP relationship with
 //! Directory Readers assigned to the Admin Agents group. The same arguments always build
 //! the same seed.
 
@@ -36,9 +37,20 @@ impl Seed {
     /// This seed plus `customers` generated customer tenants of `users_per_customer` users
     /// each, all customers of the seed's partner tenant (see the module docs for the IDs).
     pub fn with_generated_customers(
+        self,
+        customers: u32,
+        users_per_customer: u32,
+    ) -> Result<Seed, SeedError> {
+        self.with_generated_customers_gdap(customers, users_per_customer, Some(10))
+    }
+
+    /// Like [`Seed::with_generated_customers`], choosing which customers lack GDAP: every
+    /// `n`th one with `Some(n)`, none with `None` (a fleet where every customer is reachable).
+    pub fn with_generated_customers_gdap(
         mut self,
         customers: u32,
         users_per_customer: u32,
+        without_gdap_every: Option<u32>,
     ) -> Result<Seed, SeedError> {
         let Some(partner) = self.partner_tenant().map(|t| t.id.clone()) else {
             return Err(SeedError::Invalid(vec![
@@ -56,7 +68,7 @@ impl Seed {
         for i in 1..=customers {
             let tenant = generated_tenant_id(i);
             let domain = format!("gen-customer-{i:05}.onmicrosoft.com");
-            let has_gdap = i % 10 != 0;
+            let has_gdap = without_gdap_every.is_none_or(|n| n == 0 || i % n != 0);
             self.tenants.push(TenantSeed {
                 id: tenant.clone(),
                 domain: domain.clone(),
