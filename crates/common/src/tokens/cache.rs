@@ -206,7 +206,12 @@ impl<E: Clone + Send + Sync + 'static> AccessTokenCache<E> {
 
     /// A fresh cached token, without fetching (a copy of the secret; see [`Self::get_shared`]).
     pub fn get(&self, key: KeyRef<'_>) -> Option<AccessToken> {
-        self.get_shared(key).map(|t| AccessToken::clone(&t))
+        // Clone the token itself (one reference-count increment: secrets are `Arc`-backed)
+        // while the read lock is held, rather than the shared `Arc` and then the token.
+        let now = Instant::now();
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        let t = map.get(&key as &dyn KeyView)?.token.as_ref()?;
+        (now < t.fresh_until).then(|| AccessToken::clone(&t.access_token))
     }
 
     /// A fresh cached token, shared: no copy of the secret is made (and none zeroised on drop).
