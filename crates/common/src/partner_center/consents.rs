@@ -13,12 +13,8 @@
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use super::transport::{SendError, Tenant, send};
-use super::{ApiFault, PartnerCenterClient, PartnerCenterError, ThrottleBody, api_error, segment};
-use crate::cloud::Resource;
-use crate::secret::ExposeSecret as _;
+use super::{PartnerCenterClient, PartnerCenterError, segment};
 
 /// One permission grant of an application consent: a resource application and the permissions
 /// on it, as a comma-separated string (`ApplicationGrant` of the Partner Center SDKs).
@@ -100,82 +96,8 @@ impl PartnerCenterClient {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Vec<u8>, PartnerCenterError> {
-        let inner = &self.inner;
-        let url = self.url(path);
-        // One MS-RequestId for every attempt of this call (headers.md, "idempotency").
-        let request_id = Uuid::new_v4();
-        let correlation_id = self.correlation_id();
-        let started = std::time::Instant::now();
-        let result = send(
-            inner.tokens.as_ref(),
-            Tenant::Partner,
-            Resource::PartnerCenter,
-            &inner.options.retry,
-            &inner.stats,
-            |token| {
-                let mut builder = inner
-                    .http
-                    .request(method.clone(), url.clone())
-                    .bearer_auth(token.expose_secret())
-                    .header("Accept", "application/json")
-                    .header("MS-RequestId", request_id.to_string())
-                    .header("MS-CorrelationId", correlation_id.to_string())
-                    .header("X-Locale", &inner.options.locale);
-                if let Some(name) = &inner.options.application_name {
-                    builder = builder.header("MS-PartnerCenter-Application", name);
-                }
-                if let Some(body) = body {
-                    builder = builder.json(body);
-                }
-                builder
-            },
-        )
-        .await;
-        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        match result {
-            Ok(response) if response.status.is_success() => {
-                tracing::debug!(
-                    http.status = response.status.as_u16(),
-                    duration_ms,
-                    ms.request_id = %request_id,
-                    ms.correlation_id = %correlation_id,
-                    "Partner Center {method} {}",
-                    url.path()
-                );
-                Ok(response.body)
-            }
-            Ok(response) => Err(api_error(
-                response.status.as_u16(),
-                &response.headers,
-                &response.body,
-                request_id,
-                correlation_id,
-            )),
-            Err(SendError::Token(e)) => Err(PartnerCenterError::Token(e)),
-            Err(SendError::Transport(e)) => Err(PartnerCenterError::Transport(e)),
-            Err(SendError::GaveUp {
-                status,
-                headers,
-                body,
-                attempts,
-            }) => {
-                let message = serde_json::from_slice::<ThrottleBody>(&body)
-                    .map(|b| b.message)
-                    .ok()
-                    .or_else(|| {
-                        serde_json::from_slice::<ApiFault>(&body)
-                            .ok()
-                            .map(|f| f.description)
-                    })
-                    .filter(|m| !m.is_empty());
-                Err(PartnerCenterError::GaveUp {
-                    status: status.as_u16(),
-                    attempts,
-                    retry_after: crate::http::retry_after(&headers),
-                    message,
-                })
-            }
-        }
+        self.call(method, &self.url(path), &[], body, self.correlation_id())
+            .await
     }
 }
 

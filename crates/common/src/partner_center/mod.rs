@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{self, BoxStream, StreamExt as _, TryStreamExt as _};
+use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -506,9 +507,29 @@ impl PartnerCenterClient {
         request: &PageRequest,
         correlation_id: Uuid,
     ) -> Result<Vec<u8>, PartnerCenterError> {
+        self.call(
+            Method::GET,
+            &request.url,
+            &request.headers,
+            None,
+            correlation_id,
+        )
+        .await
+    }
+
+    /// One Partner Center call, with what every call carries: the bearer token, `MS-RequestId`
+    /// (one for every attempt of this call: Partner Center treats a repeated ID as the same
+    /// request, headers.md "idempotency"), `MS-CorrelationId`, `X-Locale`, the application
+    /// name; retries and throttling; and errors in Partner Center's shape.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        url: &Url,
+        extra_headers: &[(String, String)],
+        body: Option<&serde_json::Value>,
+        correlation_id: Uuid,
+    ) -> Result<Vec<u8>, PartnerCenterError> {
         let inner = &self.inner;
-        // One MS-RequestId for every attempt of this call: Partner Center treats a repeated ID as
-        // the same request (headers.md, "idempotency").
         let request_id = Uuid::new_v4();
         let started = std::time::Instant::now();
         let result = send(
@@ -520,7 +541,7 @@ impl PartnerCenterClient {
             |token| {
                 let mut builder = inner
                     .http
-                    .get(request.url.clone())
+                    .request(method.clone(), url.clone())
                     .bearer_auth(token.expose_secret())
                     .header("Accept", "application/json")
                     .header("MS-RequestId", request_id.to_string())
@@ -529,8 +550,11 @@ impl PartnerCenterClient {
                 if let Some(name) = &inner.options.application_name {
                     builder = builder.header("MS-PartnerCenter-Application", name);
                 }
-                for (key, value) in &request.headers {
+                for (key, value) in extra_headers {
                     builder = builder.header(key.as_str(), value.as_str());
+                }
+                if let Some(body) = body {
+                    builder = builder.json(body);
                 }
                 builder
             },
@@ -544,8 +568,8 @@ impl PartnerCenterClient {
                     duration_ms,
                     ms.request_id = %request_id,
                     ms.correlation_id = %correlation_id,
-                    "Partner Center GET {}",
-                    request.url.path()
+                    "Partner Center {method} {}",
+                    url.path()
                 );
                 Ok(response.body)
             }
