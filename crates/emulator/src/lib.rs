@@ -11,6 +11,7 @@
 //! the Graph and Partner Center emulators). All share [`state::State`].
 
 pub mod admin;
+pub mod browser;
 pub mod entra;
 pub mod faults;
 pub mod graph;

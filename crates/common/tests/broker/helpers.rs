@@ -1,5 +1,6 @@
 //! Spawning the emulator and walking its sign-in pages like a browser.
 
+use emulator::browser::ConsentAnswer;
 use std::sync::Arc;
 
 use common::cloud::{CloudEndpoints, CloudName};
@@ -164,56 +165,16 @@ impl Env {
 
     /// Walks the emulator's sign-in, MFA and consent pages for `pending`; returns the code.
     pub async fn sign_in(&self, pending: &PendingAuthorization, upn: &str) -> String {
-        let seed = self.emu.seed();
-        let user = seed.user_by_upn(upn).unwrap();
-        let client = &self.http;
-        let r = client.get(pending.url.clone()).send().await.unwrap();
-        assert_eq!(r.status(), 200);
-        let mut html = r.text().await.unwrap();
-        let tenant = &pending.tenant;
-        let page = |p: &str| format!("{}/{tenant}/{p}", self.emu.authority_host());
-        let mut resp = client
-            .post(page("login"))
-            .form(&[
-                ("flow", flow_of(&html).as_str()),
-                ("login", upn),
-                ("passwd", user.password.as_str()),
-            ])
-            .send()
+        let loc = self
+            .emu
+            .sign_in(&self.http, &pending.url, upn, ConsentAnswer::Accept)
             .await
-            .unwrap();
-        for _ in 0..4 {
-            if let Some(loc) = resp.headers().get("location") {
-                let loc = Url::parse(loc.to_str().unwrap()).unwrap();
-                let q: std::collections::HashMap<_, _> = loc.query_pairs().into_owned().collect();
-                assert_eq!(q.get("state"), Some(&pending.state), "state echoed");
-                return q
-                    .get("code")
-                    .cloned()
-                    .unwrap_or_else(|| panic!("no code: {loc}"));
-            }
-            html = resp.text().await.unwrap();
-            let flow = flow_of(&html);
-            resp = if html.contains("name=\"otc\"") {
-                let code = self.emu.mfa_code(upn).unwrap();
-                client
-                    .post(page("mfa"))
-                    .form(&[("flow", flow.as_str()), ("otc", code.as_str())])
-                    .send()
-                    .await
-                    .unwrap()
-            } else if html.contains("id=\"accept\"") {
-                client
-                    .post(page("consent"))
-                    .form(&[("flow", flow.as_str()), ("action", "accept")])
-                    .send()
-                    .await
-                    .unwrap()
-            } else {
-                panic!("unexpected page: {html}");
-            };
-        }
-        panic!("no redirect after sign-in");
+            .unwrap_or_else(|e| panic!("sign-in of {upn}: {e}"));
+        let q: std::collections::HashMap<_, _> = loc.query_pairs().into_owned().collect();
+        assert_eq!(q.get("state"), Some(&pending.state), "state echoed");
+        q.get("code")
+            .cloned()
+            .unwrap_or_else(|| panic!("no code: {loc}"))
     }
 
     /// A full consent by `upn` through `broker`.
@@ -233,10 +194,4 @@ impl Env {
         let code = self.sign_in(&pending, upn).await;
         broker.store_consent(AuthCode::new(code), &pending).await
     }
-}
-
-fn flow_of(html: &str) -> String {
-    let marker = "name=\"flow\" value=\"";
-    let start = html.find(marker).expect("flow field") + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
 }

@@ -2,6 +2,7 @@
 //! consent through the token broker (walking the emulator's sign-in pages over HTTP like a
 //! browser), and runs the CLI in-process.
 
+use emulator::browser::ConsentAnswer;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -186,73 +187,23 @@ impl TestApp {
             prompt: Some("consent".into()),
             ..AuthorizeOptions::default()
         });
-        let code = self
-            .sign_in(pending.url.clone(), &pending.tenant, upn)
-            .await;
+        let code = self.sign_in(pending.url.clone(), upn).await;
         broker
             .store_consent(AuthCode::new(code), &pending)
             .await
             .expect("consent stored");
     }
 
-    async fn sign_in(&self, authorize: Url, tenant: &str, upn: &str) -> String {
-        let password = self.emu.seed().user_by_upn(upn).unwrap().password.clone();
-        let client = &self.http;
-        let page = |p: &str| format!("{}/{tenant}/{p}", self.emu.authority_host());
-        let html = client
-            .get(authorize)
-            .send()
+    async fn sign_in(&self, authorize: Url, upn: &str) -> String {
+        let location = self
+            .emu
+            .sign_in(&self.http, &authorize, upn, ConsentAnswer::Accept)
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let mut resp = client
-            .post(page("login"))
-            .form(&[
-                ("flow", flow_of(&html).as_str()),
-                ("login", upn),
-                ("passwd", password.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
-        for _ in 0..4 {
-            if let Some(location) = resp.headers().get("location") {
-                let location = Url::parse(location.to_str().unwrap()).unwrap();
-                return location
-                    .query_pairs()
-                    .find(|(k, _)| k == "code")
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_else(|| panic!("no code in {location}"));
-            }
-            let html = resp.text().await.unwrap();
-            let flow = flow_of(&html);
-            resp = if html.contains("name=\"otc\"") {
-                let otc = self.emu.mfa_code(upn).unwrap();
-                client
-                    .post(page("mfa"))
-                    .form(&[("flow", flow.as_str()), ("otc", otc.as_str())])
-                    .send()
-                    .await
-                    .unwrap()
-            } else if html.contains("id=\"accept\"") {
-                client
-                    .post(page("consent"))
-                    .form(&[("flow", flow.as_str()), ("action", "accept")])
-                    .send()
-                    .await
-                    .unwrap()
-            } else {
-                panic!("unexpected page: {html}")
-            };
-        }
-        panic!("no redirect after sign-in")
+            .unwrap_or_else(|e| panic!("sign-in of {upn}: {e}"));
+        location
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no code in {location}"))
     }
-}
-
-fn flow_of(html: &str) -> String {
-    let marker = "name=\"flow\" value=\"";
-    let start = html.find(marker).expect("a flow field") + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
 }
