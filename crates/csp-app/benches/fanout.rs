@@ -18,7 +18,6 @@ use common::secret::AuthCode;
 use common::tokens::TokenBroker;
 use emulator::seed::ids;
 use emulator::{Emulator, EmulatorConfig, Fault, Service};
-use url::Url;
 
 const LATENCY: Duration = Duration::from_millis(20);
 const RETRY_AFTER_SECS: u64 = 1;
@@ -304,59 +303,10 @@ async fn consent(
         prompt: Some("consent".into()),
         ..AuthorizeOptions::default()
     });
-    let upn = "admin@contoso-partner.onmicrosoft.com";
-    let password = emu.seed().user_by_upn(upn).unwrap().password.clone();
-    let page = |p: &str| format!("{}/{}/{p}", emu.authority_host(), pending.tenant);
-    let flow_of = |html: &str| {
-        let marker = "name=\"flow\" value=\"";
-        let start = html.find(marker).expect("flow") + marker.len();
-        html[start..].split('"').next().unwrap().to_owned()
-    };
-    let html = http
-        .get(pending.url.clone())
-        .send()
+    let code = emu
+        .authorization_code(http, &pending.url, "admin@contoso-partner.onmicrosoft.com")
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let mut resp = http
-        .post(page("login"))
-        .form(&[
-            ("flow", flow_of(&html).as_str()),
-            ("login", upn),
-            ("passwd", password.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let code = loop {
-        if let Some(location) = resp.headers().get("location") {
-            let location = Url::parse(location.to_str().unwrap()).unwrap();
-            break location
-                .query_pairs()
-                .find(|(k, _)| k == "code")
-                .unwrap()
-                .1
-                .into_owned();
-        }
-        let html = resp.text().await.unwrap();
-        let flow = flow_of(&html);
-        resp = if html.contains("name=\"otc\"") {
-            let otc = emu.mfa_code(upn).unwrap();
-            http.post(page("mfa"))
-                .form(&[("flow", flow.as_str()), ("otc", otc.as_str())])
-                .send()
-                .await
-                .unwrap()
-        } else {
-            http.post(page("consent"))
-                .form(&[("flow", flow.as_str()), ("action", "accept")])
-                .send()
-                .await
-                .unwrap()
-        };
-    };
+        .expect("the demo admin consents");
     broker
         .store_consent(AuthCode::new(code), &pending)
         .await

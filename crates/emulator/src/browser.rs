@@ -103,6 +103,29 @@ impl EmulatorHandle {
     }
 }
 
+impl EmulatorHandle {
+    /// [`Self::sign_in`] with consent accepted, returning the authorization code from the
+    /// redirect (an error if the redirect carries none, e.g. `error=consent_required`).
+    pub async fn authorization_code(
+        &self,
+        http: &reqwest::Client,
+        authorize_url: &Url,
+        upn: &str,
+    ) -> Result<String, WalkError> {
+        let location = self
+            .sign_in(http, authorize_url, upn, ConsentAnswer::Accept)
+            .await?;
+        location
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(|| WalkError::UnexpectedPage {
+                status: 302,
+                body: format!("redirect without a code: {location}"),
+            })
+    }
+}
+
 /// The value of the hidden input `name` (the first one).
 fn field(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");

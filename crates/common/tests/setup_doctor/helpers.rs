@@ -201,7 +201,7 @@ impl Env {
             prompt: Some("consent".into()),
             ..AuthorizeOptions::default()
         });
-        let code = sign_in(self, &pending.url, &pending.tenant).await;
+        let code = sign_in(self, &pending.url).await;
         broker
             .store_consent(AuthCode::new(code), &pending)
             .await
@@ -231,64 +231,11 @@ impl Env {
 }
 
 /// Walks the emulator's sign-in, MFA and consent pages like a browser; returns the code.
-async fn sign_in(env: &Env, url: &Url, tenant: &str) -> String {
-    let client = &env.http;
-    let html = client
-        .get(url.clone())
-        .send()
+async fn sign_in(env: &Env, url: &Url) -> String {
+    env.emu
+        .authorization_code(&env.http, url, ADMIN)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let page = |p: &str| format!("{}/{tenant}/{p}", env.emu.authority_host());
-    let mut resp = client
-        .post(page("login"))
-        .form(&[
-            ("flow", flow_of(&html).as_str()),
-            ("login", ADMIN),
-            ("passwd", "Demo-Admin-Passw0rd!"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    for _ in 0..4 {
-        if let Some(loc) = resp.headers().get("location") {
-            let loc = Url::parse(loc.to_str().unwrap()).unwrap();
-            return loc
-                .query_pairs()
-                .find(|(k, _)| k == "code")
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_else(|| panic!("no code: {loc}"));
-        }
-        let html = resp.text().await.unwrap();
-        let flow = flow_of(&html);
-        resp = if html.contains("name=\"otc\"") {
-            let code = env.emu.mfa_code(ADMIN).unwrap();
-            client
-                .post(page("mfa"))
-                .form(&[("flow", flow.as_str()), ("otc", code.as_str())])
-                .send()
-                .await
-                .unwrap()
-        } else if html.contains("id=\"accept\"") {
-            client
-                .post(page("consent"))
-                .form(&[("flow", flow.as_str()), ("action", "accept")])
-                .send()
-                .await
-                .unwrap()
-        } else {
-            panic!("unexpected page: {html}");
-        };
-    }
-    panic!("no redirect after sign-in");
-}
-
-fn flow_of(html: &str) -> String {
-    let marker = "name=\"flow\" value=\"";
-    let start = html.find(marker).expect("flow field") + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
+        .unwrap_or_else(|e| panic!("sign-in: {e}"))
 }
 
 /// Asserts one check's status and returns its text (detail and fix) for further assertions.
