@@ -295,6 +295,39 @@ impl RefreshTokenStore for KeyVaultStore {
         Ok(())
     }
 
+    /// `GET {vault}/secrets` (<https://learn.microsoft.com/rest/api/keyvault/secrets/get-secrets/get-secrets>),
+    /// following `nextLink`; the grants are read from the tags of the secrets named
+    /// `{prefix}-…` (no secret value is fetched). Needs the `list` permission.
+    async fn list(&self) -> Result<Vec<GrantMetadata>, StoreError> {
+        use futures::TryStreamExt as _;
+        let prefix = format!("{}-", self.prefix);
+        let pattern = format!("{prefix}*");
+        let mut pager = self
+            .client
+            .list_secret_properties(None)
+            .map_err(|e| kv_error("list", &pattern, &e))?;
+        let mut grants = Vec::new();
+        while let Some(properties) = pager
+            .try_next()
+            .await
+            .map_err(|e| kv_error("list", &pattern, &e))?
+        {
+            let name = properties
+                .id
+                .as_deref()
+                .and_then(|id| id.trim_end_matches('/').rsplit('/').next())
+                .unwrap_or_default();
+            let Some(tenant) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            if properties.attributes.as_ref().and_then(|a| a.enabled) == Some(false) {
+                continue;
+            }
+            grants.push(meta_from_tags(tenant, &properties.tags.unwrap_or_default()));
+        }
+        Ok(grants)
+    }
+
     fn location(&self) -> String {
         format!("Key Vault {}", self.vault_url)
     }

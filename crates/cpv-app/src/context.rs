@@ -224,15 +224,35 @@ impl App {
     }
 
     /// The partners to act for: those named with `--partner`, else the configured ones
-    /// (`partner.allowed_tenants`, and `partner.tenant_id` in CSP mode).
-    pub fn partners(&self, named: &[String]) -> Vec<String> {
+    /// (`partner.allowed_tenants`, and `partner.tenant_id` in CSP mode) together with every
+    /// partner whose consent is stored. When the store refuses to list (Key Vault without the
+    /// `list` permission), the configured partners alone, with a warning.
+    pub async fn partners(&self, named: &[String]) -> Vec<String> {
         let mut partners: Vec<String> = if named.is_empty() {
             let p = &self.settings.partner;
             let own = match self.settings.mode {
                 AppMode::Csp => p.tenant_id.clone(),
                 AppMode::Cpv => None,
             };
-            p.allowed_tenants.iter().cloned().chain(own).collect()
+            let stored = match self.broker.stored_partners().await {
+                Ok(grants) => grants.into_iter().map(|g| g.tenant_id).collect(),
+                Err(e) => {
+                    tracing::warn!(
+                        "cannot list the stored partners ({e}); using the configured ones: grant the store identity `list` on secrets, or name partners in partner.allowed_tenants"
+                    );
+                    Vec::new()
+                }
+            };
+            let allowed = |t: &String| {
+                p.allowed_tenants.is_empty()
+                    || p.allowed_tenants.iter().any(|a| a.eq_ignore_ascii_case(t))
+            };
+            p.allowed_tenants
+                .iter()
+                .cloned()
+                .chain(own)
+                .chain(stored.into_iter().filter(allowed))
+                .collect()
         } else {
             named.to_vec()
         };

@@ -244,7 +244,7 @@ pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exi
             };
         }
     };
-    let partners = app.partners(&cli.partners);
+    let partners = app.partners(&cli.partners).await;
     if partners.is_empty() {
         return usage_error(
             err,

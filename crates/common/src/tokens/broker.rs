@@ -546,6 +546,15 @@ impl TokenBroker {
         Ok(self.status(partner).await)
     }
 
+    /// The partners whose consent is stored, with the consent's metadata (no tokens). With Key
+    /// Vault this needs the `list` permission on secrets (the broker otherwise needs only get
+    /// and set); callers fall back to the configured partners when it is refused.
+    pub async fn stored_partners(&self) -> Result<Vec<GrantMetadata>, BrokerError> {
+        let mut grants = self.inner.store.list().await?;
+        grants.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id));
+        Ok(grants)
+    }
+
     /// The state of a partner's grant: stored or not, its metadata, and whether the latest
     /// rotated token reached the store.
     pub async fn status(&self, partner: &str) -> GrantStatus {

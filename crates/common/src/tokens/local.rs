@@ -277,6 +277,11 @@ impl RefreshTokenStore for LocalFileStore {
         self.write_all(&all)
     }
 
+    async fn list(&self) -> Result<Vec<GrantMetadata>, StoreError> {
+        let _guard = self.lock.lock().await;
+        Ok(self.read_all()?.into_values().map(|e| e.meta).collect())
+    }
+
     fn location(&self) -> String {
         format!("local file {}", self.path.display())
     }
@@ -385,5 +390,25 @@ mod tests {
         s.key = Some(SecretSlice::from(vec![2u8; 32]));
         let err = LocalFileStore::open(&s).unwrap_err().to_string();
         assert!(err.contains("cannot be decrypted"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn list_returns_the_metadata_of_every_grant() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            LocalFileStore::with_key(&dir.path().join("t.enc"), &SecretSlice::from(vec![3u8; 32]))
+                .unwrap();
+        assert!(store.list().await.unwrap().is_empty());
+        store.put(&grant("b-tenant", "rt-b")).await.unwrap();
+        store.put(&grant("a-tenant", "rt-a")).await.unwrap();
+        let mut tenants: Vec<_> = store
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.tenant_id)
+            .collect();
+        tenants.sort();
+        assert_eq!(tenants, ["a-tenant", "b-tenant"]);
     }
 }

@@ -109,6 +109,11 @@ pub trait RefreshTokenStore: Send + Sync + fmt::Debug {
     async fn get(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError>;
     /// Stores (replaces) the grant of `grant.meta.tenant_id`.
     async fn put(&self, grant: &StoredGrant) -> Result<(), StoreError>;
+
+    /// The metadata of every stored grant (never a token): the partners whose consent is
+    /// stored, for a CPV serving many. Key Vault needs the `list` permission on secrets for
+    /// this, beyond the `get` and `set` the broker otherwise needs.
+    async fn list(&self) -> Result<Vec<GrantMetadata>, StoreError>;
     /// Where the tokens are, for messages (`local file …`, `Key Vault https://…`).
     fn location(&self) -> String;
 }

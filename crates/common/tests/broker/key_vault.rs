@@ -142,3 +142,39 @@ async fn a_key_vault_outage_during_rotation_loses_nothing() {
     assert_ne!(latest.refresh_token, consented.refresh_token);
     assert!(!latest.refresh_token.expose_secret().is_empty());
 }
+
+#[tokio::test]
+async fn listing_partners_reads_the_tags_and_needs_the_list_permission() {
+    let env = spawn().await;
+    let store = kv_store(&env, secret_identity(&env));
+    let broker = env.broker(EndpointVersion::V1, Cred::Secret, store.clone());
+    env.consent(&broker, ADMIN).await;
+
+    // The access app holds get and set only, as the broker needs: listing is refused.
+    let err = broker.stored_partners().await.unwrap_err().to_string();
+    assert!(err.contains("list"), "{err}");
+
+    // An identity allowed to list sees the partner, with its metadata, and no token.
+    let operator_secret = env
+        .emu
+        .seed()
+        .apps
+        .iter()
+        .find(|a| a.app_id == ids::KEYVAULT_OPERATOR_APP)
+        .unwrap()
+        .secrets[0]
+        .clone();
+    let operator = kv_store(
+        &env,
+        KeyVaultIdentity::ClientSecret {
+            tenant_id: ids::PARTNER_TENANT.into(),
+            client_id: ids::KEYVAULT_OPERATOR_APP.into(),
+            secret: ClientSecret::new(operator_secret),
+        },
+    );
+    let listed = operator.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].tenant_id, ids::PARTNER_TENANT);
+    assert_eq!(listed[0].user.as_deref(), Some(ADMIN));
+    assert!(listed[0].mfa);
+}

@@ -179,3 +179,28 @@ async fn a_partner_consented_without_mfa_is_told_to_consent_again_with_mfa() {
         LITWARE_CUSTOMERS.len()
     );
 }
+
+#[tokio::test]
+async fn without_an_allow_list_every_partner_whose_consent_is_stored_is_listed() {
+    let app = spawn().await;
+    // Any partner may consent (empty allow-list): the store is the list of partners.
+    let listed = app
+        .run(&[
+            "--set",
+            "partner.allowed_tenants=",
+            "partners",
+            "list",
+            "--output",
+            "json",
+        ])
+        .await;
+    listed.assert_code(0);
+    let rows = listed.json();
+    let partners: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["partner"].as_str().unwrap())
+        .collect();
+    assert_eq!(partners, [CONTOSO, LITWARE]);
+}
