@@ -8,7 +8,7 @@
 
 use super::query::{Query, page};
 use super::{
-    Caller, GraphError, authenticate, base, finish, read_json, require_app_admin,
+    Caller, GraphError, authenticate, base, collection_page, finish, read_json, require_app_admin,
     require_foreign_access,
 };
 use crate::partner_data::catalog::{
@@ -22,7 +22,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use rand::RngCore as _;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::Digest as _;
 
 const READ_APPS: &[&str] = &[
@@ -267,19 +267,13 @@ pub async fn list_applications(state: web::Data<State>, req: HttpRequest) -> Htt
             }
             value.push(v);
         }
-        let mut body = Map::new();
-        body.insert(
-            "@odata.context".into(),
-            json!(format!("{}/$metadata#applications", base(&state))),
-        );
-        if let Some(n) = next {
-            body.insert(
-                "@odata.nextLink".into(),
-                json!(q.next_link(&format!("{}/applications", base(&state)), n)),
-            );
-        }
-        body.insert("value".into(), Value::Array(value));
-        Ok(HttpResponse::Ok().json(Value::Object(body)))
+        Ok(collection_page(
+            format!("{}/$metadata#applications", base(&state)),
+            &format!("{}/applications", base(&state)),
+            &q,
+            value,
+            next,
+        ))
     })();
     finish(&req, result)
 }
@@ -812,19 +806,13 @@ pub async fn list_service_principals(state: web::Data<State>, req: HttpRequest) 
             .into_iter()
             .filter(|v| q.matches(|p| v.get(p).and_then(Value::as_str)));
         let (items, next) = page(matching, q.offset, q.top.unwrap_or(DEFAULT_TOP));
-        let mut body = Map::new();
-        body.insert(
-            "@odata.context".into(),
-            json!(format!("{}/$metadata#servicePrincipals", base(&state))),
-        );
-        if let Some(n) = next {
-            body.insert(
-                "@odata.nextLink".into(),
-                json!(q.next_link(&format!("{}/servicePrincipals", base(&state)), n)),
-            );
-        }
-        body.insert("value".into(), Value::Array(items));
-        Ok(HttpResponse::Ok().json(Value::Object(body)))
+        Ok(collection_page(
+            format!("{}/$metadata#servicePrincipals", base(&state)),
+            &format!("{}/servicePrincipals", base(&state)),
+            &q,
+            items,
+            next,
+        ))
     })();
     finish(&req, result)
 }
@@ -1006,19 +994,13 @@ fn grants_response(
         })
         .filter(|g| q.matches(|p| g.get(p).and_then(Value::as_str)));
     let (items, next) = page(matching, q.offset, q.top.unwrap_or(DEFAULT_TOP));
-    let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        json!(format!("{}/$metadata#oauth2PermissionGrants", base(state))),
-    );
-    if let Some(n) = next {
-        body.insert(
-            "@odata.nextLink".into(),
-            json!(q.next_link(&format!("{}/oauth2PermissionGrants", base(state)), n)),
-        );
-    }
-    body.insert("value".into(), Value::Array(items));
-    Ok(HttpResponse::Ok().json(Value::Object(body)))
+    Ok(collection_page(
+        format!("{}/$metadata#oauth2PermissionGrants", base(state)),
+        &format!("{}/oauth2PermissionGrants", base(state)),
+        &q,
+        items,
+        next,
+    ))
 }
 
 /// `GET /v1.0/oauth2PermissionGrants[?$filter=clientId eq '…']`: delegated permission grants

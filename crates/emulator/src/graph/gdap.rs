@@ -5,14 +5,16 @@
 //! ([`State::set_delegated_access`]) and gives Admin Agents the assigned roles there.
 
 use super::query::{Query, page};
-use super::{Caller, GraphError, GraphResult, authenticate, base, finish, read_json};
+use super::{
+    Caller, GraphError, GraphResult, authenticate, base, collection_page, finish, read_json,
+};
 use crate::partner_data::catalog::PARTNER_CUSTOMER_DELEGATED_ADMIN_APP_ID;
 use crate::partner_data::gdap::{self, Rejected, Relationship, RelationshipRequest, Status};
 use crate::seed::TenantKind;
 use crate::state::State;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 const READ: &[&str] = &[
     "DelegatedAdminRelationship.Read.All",
@@ -93,25 +95,16 @@ pub async fn list(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
         let (items, next) = page(mine, q.offset, q.top.unwrap_or(MAX_TOP));
         let value: Vec<Value> = items.into_iter().map(Relationship::to_json).collect();
         drop(data);
-        let mut body = Map::new();
-        body.insert(
-            "@odata.context".into(),
-            json!(context(&state, "delegatedAdminRelationships")),
-        );
-        if let Some(n) = next {
-            body.insert(
-                "@odata.nextLink".into(),
-                json!(q.next_link(
-                    &format!(
-                        "{}/tenantRelationships/delegatedAdminRelationships",
-                        base(&state)
-                    ),
-                    n
-                )),
-            );
-        }
-        body.insert("value".into(), Value::Array(value));
-        Ok(HttpResponse::Ok().json(Value::Object(body)))
+        Ok(collection_page(
+            context(&state, "delegatedAdminRelationships"),
+            &format!(
+                "{}/tenantRelationships/delegatedAdminRelationships",
+                base(&state)
+            ),
+            &q,
+            value,
+            next,
+        ))
     })();
     finish(&req, result)
 }

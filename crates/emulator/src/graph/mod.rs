@@ -435,6 +435,27 @@ pub async fn read_json(mut payload: web::Payload) -> Result<Value, GraphError> {
     serde_json::from_slice(&buf).map_err(|_| GraphError::invalid_json())
 }
 
+/// A collection page as Graph shapes it: `@odata.context`, `@odata.nextLink` (the request's
+/// query plus `$skiptoken`, only when more items follow), then `value`.
+pub fn collection_page(
+    context: String,
+    collection_url: &str,
+    q: &query::Query,
+    value: Vec<Value>,
+    next: Option<usize>,
+) -> HttpResponse {
+    let mut body = serde_json::Map::new();
+    body.insert("@odata.context".into(), json!(context));
+    if let Some(n) = next {
+        body.insert(
+            "@odata.nextLink".into(),
+            json!(q.next_link(collection_url, n)),
+        );
+    }
+    body.insert("value".into(), Value::Array(value));
+    HttpResponse::Ok().json(Value::Object(body))
+}
+
 /// The Graph base URL of this emulator (`https://127.0.0.1:{port}/graph/v1.0`).
 pub fn base(state: &State) -> String {
     format!("{}/graph/v1.0", state.authority_host())

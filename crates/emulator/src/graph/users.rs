@@ -1,7 +1,9 @@
 //! `/v1.0/me`, `/v1.0/organization`, `/v1.0/users`, `/v1.0/users/{id}` (protocol-facts §6.3).
 
 use super::query::{Query, page};
-use super::{Caller, GraphError, authenticate, base, finish, require_foreign_access};
+use super::{
+    Caller, GraphError, authenticate, base, collection_page, finish, require_foreign_access,
+};
 use crate::seed::UserSeed;
 use crate::state::State;
 use actix_web::http::StatusCode;
@@ -145,19 +147,13 @@ pub async fn list(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
             .collect::<Result<Vec<_>, _>>()?;
         drop(dir);
         let base = base(&state);
-        let mut body = Map::new();
-        body.insert(
-            "@odata.context".into(),
-            json!(format!("{base}/$metadata#users")),
-        );
-        if let Some(n) = next {
-            body.insert(
-                "@odata.nextLink".into(),
-                json!(q.next_link(&format!("{base}/users"), n)),
-            );
-        }
-        body.insert("value".into(), Value::Array(value));
-        Ok(HttpResponse::Ok().json(Value::Object(body)))
+        Ok(collection_page(
+            format!("{base}/$metadata#users"),
+            &format!("{base}/users"),
+            &q,
+            value,
+            next,
+        ))
     })();
     finish(&req, result)
 }
