@@ -435,13 +435,25 @@ impl TokenBroker {
     /// `POST {authority}/{tenant}/oauth2[/v2.0]/token` with `grant_type=refresh_token`
     /// (<https://learn.microsoft.com/partner-center/developer/enable-secure-app-model#get-access-token>,
     /// GDAP: <https://learn.microsoft.com/partner-center/customers/gdap-introduction>).
-    pub async fn access_token(
-        &self,
-        tenant: &str,
+    pub fn access_token<'a>(
+        &'a self,
+        tenant: &'a str,
         resource: Resource,
-    ) -> Result<AccessToken, BrokerError> {
-        let partner = self.default_partner(tenant);
-        self.delegated_token(partner, tenant, resource).await
+    ) -> impl Future<Output = Result<AccessToken, BrokerError>> + Send + 'a {
+        self.delegated_token(self.default_partner(tenant), tenant, resource)
+    }
+
+    /// The cached access token for `tenant` and `resource` through the default partner's grant,
+    /// never redeeming: `None` when nothing fresh is cached. For hot paths that fall back to
+    /// [`Self::access_token`] themselves.
+    pub fn cached_access_token(&self, tenant: &str, resource: Resource) -> Option<AccessToken> {
+        self.inner.cache.get(KeyRef {
+            tenant,
+            resource,
+            identity: Identity::Delegated {
+                partner: self.default_partner(tenant),
+            },
+        })
     }
 
     /// [`Self::access_token`] without copying the token: the cache's shared value (the fastest
@@ -465,15 +477,28 @@ impl TokenBroker {
 
     /// An app + user access token for `tenant` through `partner`'s stored grant (CPV: each
     /// partner consented separately). See [`Self::access_token`].
-    pub async fn delegated_token(
-        &self,
-        partner: &str,
-        tenant: &str,
+    pub fn delegated_token<'a>(
+        &'a self,
+        partner: &'a str,
+        tenant: &'a str,
         resource: Resource,
-    ) -> Result<AccessToken, BrokerError> {
-        self.delegated_token_shared(partner, tenant, resource)
-            .await
-            .map(|t| AccessToken::clone(&t))
+    ) -> impl Future<Output = Result<AccessToken, BrokerError>> + Send + 'a {
+        // The synchronous fast path: a cached token is looked up before the redeeming future is
+        // built, so a hit costs one cache read and an already-complete future.
+        let hit = self.inner.cache.get(KeyRef {
+            tenant,
+            resource,
+            identity: Identity::Delegated { partner },
+        });
+        async move {
+            match hit {
+                Some(token) => Ok(token),
+                None => self
+                    .delegated_token_shared(partner, tenant, resource)
+                    .await
+                    .map(|t| AccessToken::clone(&t)),
+            }
+        }
     }
 
     /// [`Self::delegated_token`] without copying the token.
