@@ -6,14 +6,12 @@
 //! - [`cloud`]: national-cloud endpoints (global, China, US Gov) and `custom` (the emulator);
 //! - [`secret`]: newtypes for tokens, codes, secrets and keys whose `Debug` redacts;
 //! - [`http`]: the process-wide HTTP client (timeouts, extra CA, no redirects) and retry helpers;
-//! - [`cli`]: exit codes and start-up configuration handling shared by the binaries;
 //! - [`telemetry`]: the tracing subscriber (`text` or `json`);
 //! - [`setup`] and [`doctor`]: create the partner tenant's app registration, and check the whole
 //!   deployment (registration, real grants, store, tokens), each problem with its fix.
 //!
 //! `common` never depends on actix: the web app and the CLIs share it equally.
 
-pub mod cli;
 pub mod cloud;
 pub mod config;
 pub mod doctor;

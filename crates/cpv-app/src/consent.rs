@@ -11,6 +11,8 @@ use std::io::{IsTerminal as _, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use cli_kit::Failure;
+use cli_kit::output::{self, OutputFormat};
 use common::graph::Tenant;
 use common::partner_center::PartnerCenterError;
 use common::partner_center::consents::ApplicationConsent;
@@ -20,7 +22,6 @@ use serde::Serialize;
 
 use crate::context::App;
 use crate::grants::{GrantMatch, Grants};
-use crate::output::{self, OutputFormat};
 use crate::report::{CustomerResult, Outcome, Summary, exit_code_of};
 
 /// Page size of the customer listing.
@@ -112,6 +113,17 @@ async fn resolve(app: &App, targets: &Targets) -> (Vec<(String, String)>, Vec<Cu
     (jobs, failed)
 }
 
+/// One consent command's run: which customers, how many at once, how results are written.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// Which customers.
+    pub targets: Targets,
+    /// Customers worked on at once.
+    pub concurrency: usize,
+    /// How the report is written.
+    pub format: OutputFormat,
+}
+
 /// A progress bar on standard error when it is a terminal; hidden otherwise.
 fn progress(len: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(
@@ -135,9 +147,7 @@ fn progress(len: usize, what: &str) -> ProgressBar {
 /// the report. NDJSON lines are written as results arrive; table and JSON at the end, sorted.
 async fn fan_out<'a, F, Fut>(
     app: &'a App,
-    targets: &Targets,
-    concurrency: usize,
-    format: OutputFormat,
+    run: &Run,
     what: &str,
     out: &mut dyn Write,
     op: F,
@@ -147,7 +157,8 @@ where
     Fut: Future<Output = CustomerResult> + 'a,
 {
     let started = Instant::now();
-    let (jobs, mut results) = resolve(app, targets).await;
+    let format = run.format;
+    let (jobs, mut results) = resolve(app, &run.targets).await;
     if format == OutputFormat::Ndjson {
         for r in &results {
             let _ = output::write_ndjson(out, r);
@@ -156,7 +167,7 @@ where
     let bar = progress(jobs.len(), what);
     let mut stream = futures::stream::iter(jobs)
         .map(|(p, c)| op(p, c))
-        .buffer_unordered(concurrency.max(1));
+        .buffer_unordered(run.concurrency.max(1));
     while let Some(r) = stream.next().await {
         bar.inc(1);
         if format == OutputFormat::Ndjson {
@@ -212,11 +223,9 @@ where
 /// `consent grant`.
 pub async fn grant(
     app: &App,
-    targets: &Targets,
+    run: &Run,
     grants: &Grants,
     reset: bool,
-    concurrency: usize,
-    format: OutputFormat,
     out: &mut dyn Write,
 ) -> ExitCode {
     let consent = ApplicationConsent {
@@ -225,15 +234,9 @@ pub async fn grant(
         application_grants: grants.to_application_grants(),
     };
     let consent = &consent;
-    fan_out(
-        app,
-        targets,
-        concurrency,
-        format,
-        "granting consent",
-        out,
-        |p, c| async move { grant_one(app, &p, &c, consent, grants, reset).await },
-    )
+    fan_out(app, run, "granting consent", out, |p, c| async move {
+        grant_one(app, &p, &c, consent, grants, reset).await
+    })
     .await
 }
 
@@ -321,99 +324,67 @@ async fn existing(app: &App, partner: &str, customer: &str, grants: &Grants) -> 
             CustomerResult::failed(
                 partner,
                 Some(customer),
-                crate::context::Failure {
-                    message: format!(
-                        "a consent with other permissions exists ({}); re-run with --reset to delete it and grant {grants}",
-                        parts.join("; ")
-                    ),
-                    remedy: common::partner_center::Remedy::None,
-                    consent_url: None,
-                },
+                Failure::new(format!(
+                    "a consent with other permissions exists ({}); re-run with --reset to delete it and grant {grants}",
+                    parts.join("; ")
+                )),
             )
         }
     }
 }
 
 /// `consent remove`.
-pub async fn remove(
-    app: &App,
-    targets: &Targets,
-    concurrency: usize,
-    format: OutputFormat,
-    out: &mut dyn Write,
-) -> ExitCode {
-    fan_out(
-        app,
-        targets,
-        concurrency,
-        format,
-        "removing consent",
-        out,
-        |p, c| async move {
-            let result = app
-                .consent_call(&p, |pc| {
-                    let c = c.clone();
-                    async move { pc.delete_application_consent(&c, app.app_id()).await }
-                })
-                .await;
-            match result {
-                Ok(()) => CustomerResult::ok(&p, &c, Outcome::Removed, "consent removed"),
-                Err(PartnerCenterError::Api { status: 404, .. }) => CustomerResult::ok(
-                    &p,
-                    &c,
-                    Outcome::Absent,
-                    "no consent of the application was present",
-                ),
-                Err(e) => {
-                    CustomerResult::failed(&p, Some(&c), app.from_partner_center(&p, Some(&c), &e))
-                }
+pub async fn remove(app: &App, run: &Run, out: &mut dyn Write) -> ExitCode {
+    fan_out(app, run, "removing consent", out, |p, c| async move {
+        let result = app
+            .consent_call(&p, |pc| {
+                let c = c.clone();
+                async move { pc.delete_application_consent(&c, app.app_id()).await }
+            })
+            .await;
+        match result {
+            Ok(()) => CustomerResult::ok(&p, &c, Outcome::Removed, "consent removed"),
+            Err(PartnerCenterError::Api { status: 404, .. }) => CustomerResult::ok(
+                &p,
+                &c,
+                Outcome::Absent,
+                "no consent of the application was present",
+            ),
+            Err(e) => {
+                CustomerResult::failed(&p, Some(&c), app.from_partner_center(&p, Some(&c), &e))
             }
-        },
-    )
+        }
+    })
     .await
 }
 
 /// `consent verify`: an app-only token in the customer tenant, then one Graph read with it.
-pub async fn verify(
-    app: &App,
-    targets: &Targets,
-    concurrency: usize,
-    format: OutputFormat,
-    out: &mut dyn Write,
-) -> ExitCode {
-    fan_out(
-        app,
-        targets,
-        concurrency,
-        format,
-        "verifying consent",
-        out,
-        |p, c| async move {
-            let roles = match app.graph_roles(&c).await {
-                Ok(r) => r,
-                Err(f) => return CustomerResult::failed(&p, Some(&c), f),
-            };
-            match app
-                .graph()
-                .get_raw(Tenant::Customer(&c), "v1.0/users?$top=1&$select=id")
-                .await
-            {
-                Ok(_) => CustomerResult::ok(
-                    &p,
-                    &c,
-                    Outcome::Verified,
-                    format!(
-                        "app-only token works; Graph roles: {}",
-                        if roles.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            roles.join(",")
-                        }
-                    ),
+pub async fn verify(app: &App, run: &Run, out: &mut dyn Write) -> ExitCode {
+    fan_out(app, run, "verifying consent", out, |p, c| async move {
+        let roles = match app.graph_roles(&c).await {
+            Ok(r) => r,
+            Err(f) => return CustomerResult::failed(&p, Some(&c), f),
+        };
+        match app
+            .graph()
+            .get_raw(Tenant::Customer(&c), "v1.0/users?$top=1&$select=id")
+            .await
+        {
+            Ok(_) => CustomerResult::ok(
+                &p,
+                &c,
+                Outcome::Verified,
+                format!(
+                    "app-only token works; Graph roles: {}",
+                    if roles.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        roles.join(",")
+                    }
                 ),
-                Err(e) => CustomerResult::failed(&p, Some(&c), app.from_graph(&c, &e)),
-            }
-        },
-    )
+            ),
+            Err(e) => CustomerResult::failed(&p, Some(&c), app.from_graph(&c, &e)),
+        }
+    })
     .await
 }

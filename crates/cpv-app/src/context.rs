@@ -12,100 +12,34 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use cli_kit::Failure;
 use common::cloud::Resource;
 use common::config::{AppMode, Settings};
 use common::graph::{GraphClient, GraphError, GraphOptions};
 use common::partner_center::{
-    CallCounts, PartnerCenterClient, PartnerCenterError, PartnerCenterOptions, Remedy, RetryPolicy,
-    Tenant, TokenSource, TokenSourceError,
+    BrokerTokens, CallCounts, PartnerCenterClient, PartnerCenterError, PartnerCenterOptions,
+    Remedy, RetryPolicy, Tenant, TokenSource, TokenSourceError,
 };
 use common::secret::{AccessToken, ExposeSecret as _};
 use common::tokens::{BrokerError, BrokerSettings, TokenBroker};
 use futures::future::BoxFuture;
-use serde::Serialize;
 use url::Url;
 
 use crate::limiter::RateLimiter;
 
-/// Why one partner or customer could not be served, and what to do about it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Failure {
-    /// What happened and what to do, in one readable text.
-    pub message: String,
-    /// The remedy, for scripts.
-    pub remedy: Remedy,
-    /// Where the partner's admin agent consents again, when that is the remedy.
-    pub consent_url: Option<String>,
-}
-
-impl Failure {
-    fn new(message: impl Into<String>, remedy: Remedy) -> Self {
-        Self {
-            message: message.into(),
-            remedy,
-            consent_url: None,
-        }
-    }
-
-    /// Whether the partner must consent again (expired or revoked grant, MFA missing).
-    pub fn needs_reconsent(&self) -> bool {
-        matches!(self.remedy, Remedy::Reconsent | Remedy::Mfa)
-    }
-}
-
-/// Entra's remedy in the clients' vocabulary.
+/// The remedy of a token failure, as the clients name it, refined for what cpv-app does: the
+/// application's own (app-only) tokens in customer tenants, and configuration it cannot work
+/// without.
 fn remedy_of(e: &BrokerError) -> Remedy {
-    use common::entra::Remedy as Entra;
     if let BrokerError::Token(t) = e
         && t.entra().is_some_and(|x| x.has_code(700_016))
     {
         // AADSTS700016: the application has no service principal in that tenant.
         return Remedy::CustomerConsent;
     }
-    match e.remedy() {
-        Entra::Reconsent => Remedy::Reconsent,
-        Entra::Mfa => Remedy::Mfa,
-        Entra::CustomerConsent => Remedy::CustomerConsent,
-        Entra::GdapAccess => Remedy::GdapAccess,
-        Entra::WrongClient | Entra::FixCredential => Remedy::FixConfiguration,
-        Entra::RetryLater => Remedy::RetryLater,
-        Entra::None => match e {
-            BrokerError::Config(_) => Remedy::FixConfiguration,
-            _ => Remedy::None,
-        },
-    }
-}
-
-fn token_source_error(e: &BrokerError) -> TokenSourceError {
-    TokenSourceError {
-        remedy: remedy_of(e),
-        message: e.to_string(),
-        consent_url: e.consent_page().map(ToString::to_string),
-    }
-}
-
-/// App + User tokens through one partner's stored grant.
-struct PartnerTokens {
-    broker: TokenBroker,
-    partner: String,
-}
-
-impl TokenSource for PartnerTokens {
-    fn token<'a>(
-        &'a self,
-        tenant: Tenant<'a>,
-        resource: Resource,
-    ) -> BoxFuture<'a, Result<AccessToken, TokenSourceError>> {
-        Box::pin(async move {
-            let tenant = match tenant {
-                Tenant::Partner => self.partner.as_str(),
-                Tenant::Customer(id) => id,
-            };
-            self.broker
-                .delegated_token(&self.partner, tenant, resource)
-                .await
-                .map_err(|e| token_source_error(&e))
-        })
+    match (Remedy::from(e.remedy()), e) {
+        (Remedy::None, BrokerError::Config(_)) => Remedy::FixConfiguration,
+        (remedy, _) => remedy,
     }
 }
 
@@ -131,7 +65,10 @@ impl TokenSource for AppTokens {
             self.broker
                 .app_only_token(tenant, resource)
                 .await
-                .map_err(|e| token_source_error(&e))
+                .map_err(|e| TokenSourceError {
+                    remedy: remedy_of(&e),
+                    ..TokenSourceError::from(&e)
+                })
         })
     }
 }
@@ -269,10 +206,7 @@ impl App {
         map.entry(partner.to_owned())
             .or_insert_with(|| {
                 let base = self.settings.cloud.partner_center.clone();
-                let tokens = Arc::new(PartnerTokens {
-                    broker: self.broker.clone(),
-                    partner: partner.to_owned(),
-                });
+                let tokens = Arc::new(BrokerTokens::new(self.broker.clone(), partner));
                 let options = PartnerCenterOptions {
                     correlation_id: Some(self.run_id),
                     application_name: Some("cpv-app".into()),
@@ -410,9 +344,8 @@ impl App {
             matches!(remedy, Remedy::Reconsent | Remedy::Mfa).then(|| self.consent_page.to_string())
         });
         Failure {
-            message: format!("partner {partner}: {e}"),
-            remedy,
             consent_url,
+            ..Failure::with_remedy(format!("partner {partner}: {e}"), remedy)
         }
     }
 
@@ -420,14 +353,14 @@ impl App {
     pub fn app_token_failure(&self, customer: &str, e: &BrokerError) -> Failure {
         let remedy = remedy_of(e);
         if remedy == Remedy::CustomerConsent {
-            return Failure::new(
+            return Failure::with_remedy(
                 format!(
                     "the application is not consented in customer tenant {customer} ({e}): grant it with `cpv-app consent grant --customer {customer} --grant …`"
                 ),
                 remedy,
             );
         }
-        Failure::new(
+        Failure::with_remedy(
             format!("no app-only token in customer tenant {customer}: {e}"),
             remedy,
         )
@@ -442,12 +375,11 @@ impl App {
     ) -> Failure {
         match e {
             PartnerCenterError::Token(t) => Failure {
-                message: format!("partner {partner}: {t}"),
-                remedy: t.remedy,
                 consent_url: t.consent_url.clone().or_else(|| {
                     matches!(t.remedy, Remedy::Reconsent | Remedy::Mfa)
                         .then(|| self.consent_page.to_string())
                 }),
+                ..Failure::with_remedy(format!("partner {partner}: {t}"), t.remedy)
             },
             PartnerCenterError::Api { status, fault, .. }
                 if customer.is_some()
@@ -455,7 +387,7 @@ impl App {
                         || (*status == 404 && fault.code_text() == "1000")) =>
             {
                 let customer = customer.unwrap_or_default();
-                Failure::new(
+                Failure::with_remedy(
                     format!(
                         "customer {customer} is not a customer of partner {partner} ({e}): check the customer ID, or name the partner it belongs to with --partner"
                     ),
@@ -464,7 +396,7 @@ impl App {
             }
             e => {
                 let remedy = e.remedy();
-                let mut failure = Failure::new(format!("partner {partner}: {e}"), remedy);
+                let mut failure = Failure::with_remedy(format!("partner {partner}: {e}"), remedy);
                 match remedy {
                     Remedy::Mfa => {
                         failure.message.push_str(&format!(
@@ -491,25 +423,25 @@ impl App {
     /// A Graph failure in a customer tenant, with the application's app-only token.
     pub fn from_graph(&self, customer: &str, e: &GraphError) -> Failure {
         match e {
-            GraphError::Token(t) if t.remedy == Remedy::CustomerConsent => Failure::new(
+            GraphError::Token(t) if t.remedy == Remedy::CustomerConsent => Failure::with_remedy(
                 format!(
                     "the application is not consented in customer tenant {customer} ({t}): grant it with `cpv-app consent grant --customer {customer} --grant …`"
                 ),
                 Remedy::CustomerConsent,
             ),
-            GraphError::Token(t) => Failure::new(
+            GraphError::Token(t) => Failure::with_remedy(
                 format!("no app-only token in customer tenant {customer}: {t}"),
                 t.remedy,
             ),
             GraphError::Api {
                 status: 401 | 403, ..
-            } => Failure::new(
+            } => Failure::with_remedy(
                 format!(
                     "the application's consent in customer tenant {customer} does not allow this call ({e}): grant the permission with `cpv-app consent grant --customer {customer} --reset --grant graph:…`"
                 ),
                 Remedy::CustomerConsent,
             ),
-            e => Failure::new(format!("customer {customer}: {e}"), e.remedy()),
+            e => Failure::with_remedy(format!("customer {customer}: {e}"), e.remedy()),
         }
     }
 }

@@ -2,31 +2,31 @@
 //!
 //! The binary is a thin `main.rs` over [`run`], so tests drive the same code in-process.
 //!
-//! How a command flows: configuration is loaded and validated ([`common::cli`]); an [`App`] holds
+//! How a command flows: configuration is loaded and validated ([`cli_kit::startup`]); an [`App`] holds
 //! the token broker (one stored refresh token per partner), a Partner Center client per partner
 //! and the Graph client with the application's app-only tokens ([`context`]); the command works
 //! per partner and per customer ([`consent`], [`partners`], [`users`]), so one partner's or one
 //! customer's failure is reported on its own line while the others go on ([`report`]); results are
-//! rendered as a table, JSON or NDJSON ([`output`]).
+//! rendered as a table, JSON or NDJSON ([`cli_kit::output`]).
 
 pub mod consent;
 pub mod context;
 pub mod grants;
 pub mod limiter;
-pub mod output;
 pub mod partners;
 pub mod report;
 pub mod users;
 
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use common::config::ConfigArgs;
+use cli_kit::{ConfigArgs, ConfigCommand, Exit};
 
+pub use cli_kit::OutputFormat;
 pub use context::{App, AppOptions};
 use grants::{Grant, Grants};
-pub use output::OutputFormat;
 
 /// Partner Center's documented limit on application consents, per application ID.
 pub const PARTNER_CENTER_CONSENT_RPS: u32 = 50;
@@ -84,15 +84,6 @@ pub enum Command {
     /// Users of a customer tenant (Graph, with the application's app-only token).
     #[command(subcommand)]
     Users(UsersCommand),
-}
-
-/// `config` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
-    /// Validate the configuration and report every problem (exit 2 if any).
-    Check,
-    /// Print every key with its effective value and where it came from (secrets redacted).
-    Show,
 }
 
 /// `partners` subcommands.
@@ -181,9 +172,33 @@ pub enum UsersCommand {
     },
 }
 
+impl ConsentCommand {
+    /// Which customers, and how many at once.
+    fn scope(&self) -> (&CustomerSelection, &FanOut) {
+        match self {
+            Self::Grant {
+                customers, fan_out, ..
+            }
+            | Self::Remove { customers, fan_out }
+            | Self::Verify { customers, fan_out } => (customers, fan_out),
+        }
+    }
+}
+
 fn usage_error(err: &mut dyn Write, message: &str) -> ExitCode {
     let _ = writeln!(err, "error: {message}");
-    ExitCode::from(common::cli::EXIT_CONFIG_ERROR)
+    Exit::Config.into()
+}
+
+/// `--customer` names customers of one partner only.
+fn single_partner(partners: &[String], customers: &[String]) -> Result<(), String> {
+    if !customers.is_empty() && partners.len() != 1 {
+        return Err(format!(
+            "--customer needs exactly one partner, and {} are selected: name it with --partner",
+            partners.len()
+        ));
+    }
+    Ok(())
 }
 
 /// Runs a parsed command line, writing results to `out` and errors to standard error.
@@ -198,39 +213,25 @@ pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exi
     let json = cli.output != OutputFormat::Table;
     if let Command::Setup(args) = &cli.command {
         // Before set-up the configuration names no app yet: setup validates what it needs.
-        return common::setup::cli::run_setup(&cli.config, args, json, out).await;
+        return common::setup::cli::run_setup(&cli.config.load_options(), args, json, out).await;
     }
-    let (loaded, settings) = match common::cli::load_settings_or_report(&cli.config) {
-        Ok(pair) => pair,
-        Err(code) => return code,
+    let config_command = match &cli.command {
+        Command::Config(c) => Some(*c),
+        _ => None,
     };
-    common::telemetry::init(settings.log.format, &settings.log.filter);
-    for warning in settings.warnings() {
-        tracing::warn!("{warning}");
-    }
-    let consent_rate = match &cli.command {
-        Command::Consent(
-            ConsentCommand::Grant { fan_out, .. }
-            | ConsentCommand::Remove { fan_out, .. }
-            | ConsentCommand::Verify { fan_out, .. },
-        ) => fan_out.consent_rate,
-        _ => PARTNER_CENTER_CONSENT_RPS,
+    let settings = match cli_kit::startup::start(&cli.config, config_command, out) {
+        ControlFlow::Continue(settings) => settings,
+        ControlFlow::Break(code) => return code,
     };
     let command = match cli.command {
-        Command::Config(ConfigCommand::Check) => {
-            let _ = writeln!(out, "configuration is valid (profile {})", loaded.profile);
-            return ExitCode::SUCCESS;
-        }
         Command::Doctor(args) => {
             return common::setup::cli::run_doctor(&settings, &args, json, out).await;
         }
-        Command::Config(ConfigCommand::Show) => {
-            return match common::cli::write_effective_config(&loaded, out) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(_) => ExitCode::FAILURE,
-            };
-        }
         other => other,
+    };
+    let consent_rate = match &command {
+        Command::Consent(c) => c.scope().1.consent_rate,
+        _ => PARTNER_CENTER_CONSENT_RPS,
     };
     let app = match App::new(settings, AppOptions { consent_rate }).await {
         Ok(app) => app,
@@ -238,7 +239,7 @@ pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exi
             let _ = writeln!(err, "error: cannot start: {e}");
             return match e {
                 common::tokens::BrokerError::Config(_) | common::tokens::BrokerError::Store(_) => {
-                    ExitCode::from(common::cli::EXIT_CONFIG_ERROR)
+                    Exit::Config.into()
                 }
                 _ => ExitCode::FAILURE,
             };
@@ -251,92 +252,31 @@ pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exi
             "no partner: name one with --partner TENANT, or list them in partner.allowed_tenants",
         );
     }
-    let format = cli.output;
-    let single_partner = |customers: &[String]| -> Result<(), String> {
-        if !customers.is_empty() && partners.len() != 1 {
-            return Err(format!(
-                "--customer needs exactly one partner, and {} are selected: name it with --partner",
-                partners.len()
-            ));
-        }
-        Ok(())
-    };
+    run_command(&app, partners, command, cli.output, out, err).await
+}
+
+/// Runs a command that works for `partners` (never empty).
+async fn run_command(
+    app: &App,
+    partners: Vec<String>,
+    command: Command,
+    format: OutputFormat,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
     match command {
+        // Handled by `run_with` before the app is built.
         Command::Config(_) | Command::Setup(_) | Command::Doctor(_) => ExitCode::SUCCESS,
         Command::Partners(PartnersCommand::List) => {
-            partners::list(&app, &partners, format, out).await
+            partners::list(app, &partners, format, out).await
         }
-        Command::Consent(ConsentCommand::Grant {
-            customers,
-            grants,
-            reset,
-            fan_out,
-        }) => {
-            if let Err(e) = single_partner(&customers.customers) {
-                return usage_error(err, &e);
-            }
-            let grants = Grants::new(&grants);
-            let targets = consent::Targets {
-                partners,
-                customers: customers.customers,
-                all: customers.all_customers,
-                check_membership: false,
-            };
-            consent::grant(
-                &app,
-                &targets,
-                &grants,
-                reset,
-                usize::from(fan_out.concurrency),
-                format,
-                out,
-            )
-            .await
-        }
-        Command::Consent(ConsentCommand::Remove { customers, fan_out }) => {
-            if let Err(e) = single_partner(&customers.customers) {
-                return usage_error(err, &e);
-            }
-            let targets = consent::Targets {
-                partners,
-                customers: customers.customers,
-                all: customers.all_customers,
-                check_membership: true,
-            };
-            consent::remove(
-                &app,
-                &targets,
-                usize::from(fan_out.concurrency),
-                format,
-                out,
-            )
-            .await
-        }
-        Command::Consent(ConsentCommand::Verify { customers, fan_out }) => {
-            if let Err(e) = single_partner(&customers.customers) {
-                return usage_error(err, &e);
-            }
-            let targets = consent::Targets {
-                partners,
-                customers: customers.customers,
-                all: customers.all_customers,
-                check_membership: true,
-            };
-            consent::verify(
-                &app,
-                &targets,
-                usize::from(fan_out.concurrency),
-                format,
-                out,
-            )
-            .await
-        }
+        Command::Consent(command) => run_consent(app, partners, command, format, out, err).await,
         Command::Users(UsersCommand::List { customer }) => {
-            if let Err(e) = single_partner(std::slice::from_ref(&customer)) {
+            if let Err(e) = single_partner(&partners, std::slice::from_ref(&customer)) {
                 return usage_error(err, &e);
             }
             users::list(
-                &app,
+                app,
                 &partners[0],
                 &customer.to_ascii_lowercase(),
                 format,
@@ -345,5 +285,38 @@ pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exi
             )
             .await
         }
+    }
+}
+
+/// `consent grant | remove | verify`.
+async fn run_consent(
+    app: &App,
+    partners: Vec<String>,
+    command: ConsentCommand,
+    format: OutputFormat,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
+    let (customers, fan_out) = command.scope();
+    if let Err(e) = single_partner(&partners, &customers.customers) {
+        return usage_error(err, &e);
+    }
+    let run = consent::Run {
+        targets: consent::Targets {
+            partners,
+            customers: customers.customers.clone(),
+            all: customers.all_customers,
+            // `grant` leaves membership to Partner Center's own refusal.
+            check_membership: !matches!(command, ConsentCommand::Grant { .. }),
+        },
+        concurrency: usize::from(fan_out.concurrency),
+        format,
+    };
+    match command {
+        ConsentCommand::Grant { grants, reset, .. } => {
+            consent::grant(app, &run, &Grants::new(&grants), reset, out).await
+        }
+        ConsentCommand::Remove { .. } => consent::remove(app, &run, out).await,
+        ConsentCommand::Verify { .. } => consent::verify(app, &run, out).await,
     }
 }

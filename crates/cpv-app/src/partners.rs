@@ -5,12 +5,17 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use cli_kit::output::{self, OutputFormat, Row};
 use common::partner_center::Remedy;
 use serde::Serialize;
 
 use crate::context::App;
-use crate::output::{self, OutputFormat, Row, rfc3339};
 use crate::report::exit_code;
+
+/// A Unix time as RFC 3339, or `-`.
+fn rfc3339(unix: i64) -> String {
+    output::rfc3339(unix).unwrap_or_else(|| "-".into())
+}
 
 /// One partner's line.
 #[derive(Clone, Debug, Serialize)]

@@ -3,16 +3,10 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
+use cli_kit::output::Row;
+use cli_kit::{Exit, Failure};
 use common::partner_center::Remedy;
 use serde::Serialize;
-
-use crate::context::Failure;
-use crate::output::Row;
-
-/// Exit status: a partner must consent again (refresh token expired or revoked, MFA missing).
-pub const EXIT_RECONSENT: u8 = 3;
-/// Exit status: some customers or partners failed while others succeeded.
-pub const EXIT_PARTIAL: u8 = 4;
 
 /// What happened to one customer (or to a whole partner, when `customer` is absent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -174,14 +168,15 @@ pub fn exit_code<'a>(results: impl IntoIterator<Item = (bool, Option<Remedy>)> +
         }
     }
     if reconsent {
-        ExitCode::from(EXIT_RECONSENT)
+        Exit::Reconsent
     } else if failed == 0 {
-        ExitCode::SUCCESS
+        Exit::Success
     } else if ok > 0 {
-        ExitCode::from(EXIT_PARTIAL)
+        Exit::Partial
     } else {
-        ExitCode::FAILURE
+        Exit::Failure
     }
+    .into()
 }
 
 /// [`exit_code`] of customer results.
@@ -200,15 +195,15 @@ mod tests {
         assert_eq!(exit_code([(false, Some(Remedy::None))]), ExitCode::FAILURE);
         assert_eq!(
             exit_code([(true, None), (false, Some(Remedy::None))]),
-            ExitCode::from(EXIT_PARTIAL)
+            Exit::Partial.into()
         );
         assert_eq!(
             exit_code([(true, None), (false, Some(Remedy::Reconsent))]),
-            ExitCode::from(EXIT_RECONSENT)
+            Exit::Reconsent.into()
         );
         assert_eq!(
             exit_code([(false, Some(Remedy::Mfa))]),
-            ExitCode::from(EXIT_RECONSENT)
+            Exit::Reconsent.into()
         );
     }
 }

@@ -5,12 +5,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use cli_kit::Failure;
+use cli_kit::output::{self, OutputFormat, Row};
 use common::graph::{Tenant, User, UsersQuery};
 use futures::TryStreamExt as _;
 use serde::Serialize;
 
-use crate::context::{App, Failure};
-use crate::output::{self, OutputFormat, Row};
+use crate::context::App;
 use crate::report::exit_code;
 
 /// One user.

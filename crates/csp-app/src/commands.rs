@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use cli_kit::output::{self, Column, ListWriter, OutputFormat};
+use cli_kit::{Exit, Failure};
 use common::cloud::Resource;
 use common::graph::{
     AccessDetails, DelegatedAdminRelationshipCustomer, NewDelegatedAdminRelationship, UnifiedRole,
@@ -16,8 +18,6 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::context::Context;
-use crate::failure::Failure;
-use crate::output::{self, Column, ListWriter, OutputFormat};
 use crate::{
     Command, CustomersCommand, GdapCommand, GraphCommand, PartnerCenterCommand, TokenArgs,
     UsersCommand, UsersListArgs,
@@ -139,13 +139,7 @@ where
 }
 
 fn rfc3339(unix: i64) -> Value {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .map_or(Value::Null, Value::String)
+    output::rfc3339(unix).map_or(Value::Null, Value::String)
 }
 
 /// `status`: one redemption tells whether the grant still works.
@@ -191,8 +185,8 @@ async fn status(
     output::write_object(format, out, &[], &report)?;
     Ok(match (healthy, remedy) {
         (true, _) => ExitCode::SUCCESS,
-        (false, Some(Remedy::Reconsent | Remedy::Mfa)) => ExitCode::from(crate::EXIT_RECONSENT),
-        (false, _) => ExitCode::from(crate::EXIT_FAILURE),
+        (false, Some(Remedy::Reconsent | Remedy::Mfa)) => Exit::Reconsent.into(),
+        (false, _) => Exit::Failure.into(),
     })
 }
 
@@ -223,7 +217,7 @@ async fn keepalive(
             "warning: the rotated refresh token could not be stored ({}); the previous one is still valid and is kept",
             grant.last_store_error.as_deref().unwrap_or("unknown error")
         );
-        return Ok(ExitCode::from(crate::EXIT_FAILURE));
+        return Ok(Exit::Failure.into());
     }
     Ok(ExitCode::SUCCESS)
 }

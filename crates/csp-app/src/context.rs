@@ -4,14 +4,13 @@
 
 use std::sync::Arc;
 
+use cli_kit::Failure;
 use common::cloud::Resource;
 use common::config::Settings;
 use common::graph::{GraphClient, GraphOptions};
 use common::partner_center::{BrokerTokens, PartnerCenterClient, PartnerCenterOptions};
 use common::tokens::TokenBroker;
 use uuid::Uuid;
-
-use crate::failure::Failure;
 
 /// Clients and tokens of one run.
 #[derive(Debug)]

@@ -11,6 +11,8 @@
 use std::io::{IsTerminal as _, Write};
 use std::process::ExitCode;
 
+use cli_kit::output::{Column, ListWriter, OutputFormat};
+use cli_kit::{Exit, Failure};
 use common::graph::{GraphError, User, UsersQuery};
 use common::partner_center::Tenant;
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
@@ -19,8 +21,6 @@ use serde_json::Value;
 
 use crate::UsersListArgs;
 use crate::context::Context;
-use crate::failure::{EXIT_FAILURE, EXIT_PARTIAL, Failure};
-use crate::output::{Column, ListWriter, OutputFormat};
 
 /// Columns of `users list --all-customers`.
 pub const FANOUT_COLUMNS: &[Column] = &[
@@ -217,9 +217,10 @@ pub async fn users_of_all_customers(
             writeln!(err, "    remedy: {advice}")?;
         }
     }
-    Ok(ExitCode::from(if report.succeeded == 0 {
-        EXIT_FAILURE
+    Ok(if report.succeeded == 0 {
+        Exit::Failure
     } else {
-        EXIT_PARTIAL
-    }))
+        Exit::Partial
+    }
+    .into())
 }

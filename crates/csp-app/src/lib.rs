@@ -4,25 +4,24 @@
 //! How a command flows: [`run`] loads and validates configuration (exit 2 on any problem),
 //! builds the one HTTP client and the token broker ([`context::Context`]), then a handler in
 //! [`commands`] (or [`fanout`] for `users list --all-customers`) calls the `common` Partner
-//! Center and Graph clients and renders through [`output`]. Failures become an exit code and a
-//! message naming the remedy ([`failure`]).
+//! Center and Graph clients and renders through [`cli_kit::output`]. Failures become an exit code
+//! and a message naming the remedy ([`cli_kit::Failure`]). Start-up (configuration, telemetry,
+//! `config check`/`show`) is [`cli_kit::startup`], shared with `cpv-app`.
 //!
 //! The binary is a thin `main.rs` over [`run`], so tests drive the same code in-process.
 
 pub mod commands;
 pub mod context;
-pub mod failure;
 pub mod fanout;
-pub mod output;
 
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use common::config::ConfigArgs;
+use cli_kit::{ConfigArgs, ConfigCommand};
 
-pub use failure::{EXIT_FAILURE, EXIT_PARTIAL, EXIT_RECONSENT};
-pub use output::OutputFormat;
+pub use cli_kit::{Exit, OutputFormat};
 
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
@@ -93,15 +92,6 @@ pub enum Command {
     /// Print a fresh access token to stdout, for scripts (like `az account get-access-token`).
     /// Treat the output as a secret.
     Token(TokenArgs),
-}
-
-/// `config` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
-    /// Validate the configuration and report every problem (exit 2 if any).
-    Check,
-    /// Print every key with its effective value and where it came from (secrets redacted).
-    Show,
 }
 
 /// `customers` subcommands (Partner Center).
@@ -275,28 +265,18 @@ pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exi
     let json = cli.output != OutputFormat::Table;
     if let Command::Setup(args) = &cli.command {
         // Before set-up the configuration names no app yet: setup validates what it needs.
-        return common::setup::cli::run_setup(&cli.config, args, json, out).await;
+        return common::setup::cli::run_setup(&cli.config.load_options(), args, json, out).await;
     }
-    let (loaded, settings) = match common::cli::load_settings_or_report(&cli.config) {
-        Ok(pair) => pair,
-        Err(code) => return code,
+    let config_command = match &cli.command {
+        Command::Config(c) => Some(*c),
+        _ => None,
     };
-    common::telemetry::init(settings.log.format, &settings.log.filter);
-    for warning in settings.warnings() {
-        tracing::warn!("{warning}");
-    }
+    let settings = match cli_kit::startup::start(&cli.config, config_command, out) {
+        ControlFlow::Continue(settings) => settings,
+        ControlFlow::Break(code) => return code,
+    };
     match cli.command {
-        Command::Config(ConfigCommand::Check) => {
-            let _ = writeln!(out, "configuration is valid (profile {})", loaded.profile);
-            ExitCode::SUCCESS
-        }
         Command::Doctor(args) => common::setup::cli::run_doctor(&settings, &args, json, out).await,
-        Command::Config(ConfigCommand::Show) => {
-            match common::cli::write_effective_config(&loaded, out) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(_) => ExitCode::FAILURE,
-            }
-        }
         command => {
             let ctx = match context::Context::build(&settings).await {
                 Ok(ctx) => ctx,

@@ -397,20 +397,26 @@ impl TokenSource for BrokerTokens {
     }
 }
 
+/// Entra's remedy in the clients' vocabulary (the one mapping; the CLIs refine it, never repeat it).
+impl From<crate::entra::Remedy> for Remedy {
+    fn from(remedy: crate::entra::Remedy) -> Self {
+        use crate::entra::Remedy as Entra;
+        match remedy {
+            Entra::Reconsent => Self::Reconsent,
+            Entra::Mfa => Self::Mfa,
+            Entra::CustomerConsent => Self::CustomerConsent,
+            Entra::GdapAccess => Self::GdapAccess,
+            Entra::WrongClient | Entra::FixCredential => Self::FixConfiguration,
+            Entra::RetryLater => Self::RetryLater,
+            Entra::None => Self::None,
+        }
+    }
+}
+
 impl From<&BrokerError> for TokenSourceError {
     fn from(e: &BrokerError) -> Self {
-        use crate::entra::Remedy as Entra;
-        let remedy = match e.remedy() {
-            Entra::Reconsent => Remedy::Reconsent,
-            Entra::Mfa => Remedy::Mfa,
-            Entra::CustomerConsent => Remedy::CustomerConsent,
-            Entra::GdapAccess => Remedy::GdapAccess,
-            Entra::WrongClient | Entra::FixCredential => Remedy::FixConfiguration,
-            Entra::RetryLater => Remedy::RetryLater,
-            Entra::None => Remedy::None,
-        };
         Self {
-            remedy,
+            remedy: e.remedy().into(),
             message: e.to_string(),
             consent_url: e.consent_page().map(ToString::to_string),
         }

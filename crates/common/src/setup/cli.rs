@@ -7,9 +7,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{AdminSession, CertificateChoice, SetupOptions, SignInSettings, rules, signin};
-use crate::cli::EXIT_CONFIG_ERROR;
 use crate::config::{self, ConfigArgs, Settings};
 use crate::doctor::{self, DoctorOptions};
+
+/// Exit status of a configuration error: `cli_kit::Exit::Config`, which `common` cannot name
+/// (cli-kit depends on it); this module moves to the `admin` crate, which uses cli-kit's.
+const EXIT_CONFIG_ERROR: u8 = 2;
 
 /// How the partner admin signs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -43,7 +43,7 @@ async fn an_expired_refresh_token_turns_into_the_reconsent_message() {
     app.emu.advance_clock(NINETY_ONE_DAYS);
 
     let out = app.run(&["customers", "list"]).await;
-    out.assert_code(csp_app::EXIT_RECONSENT);
+    out.assert_code(csp_app::Exit::Reconsent.code());
     assert!(out.stderr.contains("re-consent needed"), "{}", out.stderr);
     assert!(
         out.stderr
@@ -58,7 +58,7 @@ async fn an_expired_refresh_token_turns_into_the_reconsent_message() {
     );
 
     let keepalive = app.run(&["keepalive"]).await;
-    keepalive.assert_code(csp_app::EXIT_RECONSENT);
+    keepalive.assert_code(csp_app::Exit::Reconsent.code());
     assert!(
         keepalive
             .stderr
@@ -68,7 +68,7 @@ async fn an_expired_refresh_token_turns_into_the_reconsent_message() {
     );
 
     let status = app.run(&["-o", "json", "status"]).await;
-    status.assert_code(csp_app::EXIT_RECONSENT);
+    status.assert_code(csp_app::Exit::Reconsent.code());
     assert_eq!(status.json()["healthy"], false);
     assert_eq!(status.json()["consentUrl"], "http://127.0.0.1:8080/");
 }
@@ -93,7 +93,7 @@ async fn token_prints_only_the_access_token() {
 async fn no_stored_consent_asks_for_one() {
     let app = spawn_with(emulator::EmulatorConfig::default()).await;
     let out = app.run(&["customers", "list"]).await;
-    out.assert_code(csp_app::EXIT_RECONSENT);
+    out.assert_code(csp_app::Exit::Reconsent.code());
     assert!(
         out.stderr.contains("no consent is stored"),
         "{}",

@@ -62,7 +62,7 @@ async fn users_list_all_customers_reports_the_customer_without_gdap_and_lists_th
             "2",
         ])
         .await;
-    out.assert_code(csp_app::EXIT_PARTIAL);
+    out.assert_code(csp_app::Exit::Partial.code());
     let users = out.ndjson();
     let tenants: std::collections::BTreeSet<&str> = users
         .iter()

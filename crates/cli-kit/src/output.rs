@@ -1,12 +1,17 @@
 //! Rendering results: `table` for people, `json` (one document) and `ndjson` (one object per
-//! line, streamed) for `jq` and scripts.
+//! line) for `jq` and scripts. Logs and errors go to stderr, never here.
 //!
-//! Lists are written as they arrive in `json` and `ndjson` (a JSON array is streamed element by
-//! element), so memory stays flat on large fan-outs; `table` needs every row to size its columns
-//! and is meant for people.
+//! Two shapes of result share one table renderer:
+//! - JSON values picked apart by JSON pointers ([`ListWriter`], [`write_object`],
+//!   [`write_document`]): lists are written as they arrive in `json` and `ndjson` (a JSON array is
+//!   streamed element by element), so memory stays flat on large fan-outs;
+//! - typed records that know their cells ([`Row`], [`write_rows`]).
+//!
+//! `table` needs every row to size its columns and is meant for people.
 
 use std::io::{self, Write};
 
+use serde::Serialize;
 use serde_json::Value;
 
 /// `--output`.
@@ -24,7 +29,8 @@ pub enum OutputFormat {
 /// A column of a table: its header and the JSON pointer of its value (`/companyProfile/domain`).
 pub type Column = (&'static str, &'static str);
 
-/// Renders a value for a table cell: strings as they are, `null` as empty, anything else as JSON.
+/// Renders a value for a table cell: strings as they are, `null` as empty, a list of strings
+/// comma-separated, anything else as JSON.
 fn cell(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),
@@ -38,7 +44,30 @@ fn cell(value: Option<&Value>) -> String {
     }
 }
 
-/// Writes a list of objects, one at a time.
+/// Writes an aligned table: a header line, then one line per row; columns as wide as their
+/// widest cell, two spaces apart, trailing spaces trimmed.
+fn write_grid(out: &mut dyn Write, headers: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| -> String {
+        let parts: Vec<String> = cells
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        parts.join("  ").trim_end().to_owned()
+    };
+    writeln!(out, "{}", line(&mut headers.iter().copied()))?;
+    for row in rows {
+        writeln!(out, "{}", line(&mut row.iter().map(String::as_str)))?;
+    }
+    Ok(())
+}
+
+/// Writes a list of JSON objects, one at a time.
 pub struct ListWriter<'a> {
     format: OutputFormat,
     out: &'a mut dyn Write,
@@ -84,10 +113,7 @@ impl<'a> ListWriter<'a> {
                     .write_all(if self.count == 0 { b"[\n  " } else { b",\n  " })?;
                 serde_json::to_writer(&mut *self.out, value)?;
             }
-            OutputFormat::Ndjson => {
-                serde_json::to_writer(&mut *self.out, value)?;
-                self.out.write_all(b"\n")?;
-            }
+            OutputFormat::Ndjson => write_ndjson(self.out, value)?,
         }
         self.count += 1;
         Ok(())
@@ -101,34 +127,16 @@ impl<'a> ListWriter<'a> {
     /// Ends the list (closes the JSON array, prints the table).
     pub fn finish(self) -> io::Result<()> {
         match self.format {
-            OutputFormat::Table => write_table(self.out, self.columns, &self.rows),
+            OutputFormat::Table => {
+                let headers: Vec<&str> = self.columns.iter().map(|(h, _)| *h).collect();
+                write_grid(self.out, &headers, &self.rows)
+            }
             OutputFormat::Json if self.count == 0 => self.out.write_all(b"[]\n"),
             OutputFormat::Json => self.out.write_all(b"\n]\n"),
             OutputFormat::Ndjson => Ok(()),
         }?;
         self.out.flush()
     }
-}
-
-fn write_table(out: &mut dyn Write, columns: &[Column], rows: &[Vec<String>]) -> io::Result<()> {
-    let mut widths: Vec<usize> = columns.iter().map(|(h, _)| h.chars().count()).collect();
-    for row in rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: &mut dyn Iterator<Item = &str>| -> String {
-        let parts: Vec<String> = cells
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        parts.join("  ").trim_end().to_owned()
-    };
-    writeln!(out, "{}", line(&mut columns.iter().map(|(h, _)| *h)))?;
-    for row in rows {
-        writeln!(out, "{}", line(&mut row.iter().map(String::as_str)))?;
-    }
-    Ok(())
 }
 
 /// Writes one object: `table` shows `fields` as `FIELD  VALUE` lines (every top-level field
@@ -164,14 +172,8 @@ pub fn write_object(
                 writeln!(out, "{}", format!("{k:<width$}  {v}").trim_end())?;
             }
         }
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, value)?;
-            out.write_all(b"\n")?;
-        }
-        OutputFormat::Ndjson => {
-            serde_json::to_writer(&mut *out, value)?;
-            out.write_all(b"\n")?;
-        }
+        OutputFormat::Json => write_json(out, value)?,
+        OutputFormat::Ndjson => write_ndjson(out, value)?,
     }
     out.flush()
 }
@@ -180,11 +182,53 @@ pub fn write_object(
 /// `ndjson`.
 pub fn write_document(format: OutputFormat, out: &mut dyn Write, value: &Value) -> io::Result<()> {
     match format {
-        OutputFormat::Table | OutputFormat::Json => serde_json::to_writer_pretty(&mut *out, value)?,
-        OutputFormat::Ndjson => serde_json::to_writer(&mut *out, value)?,
+        OutputFormat::Table | OutputFormat::Json => write_json(out, value)?,
+        OutputFormat::Ndjson => write_ndjson(out, value)?,
     }
-    out.write_all(b"\n")?;
     out.flush()
+}
+
+/// Something shown as one table row.
+pub trait Row: Serialize {
+    /// Column titles.
+    fn headers() -> &'static [&'static str];
+    /// Cell texts, one per header.
+    fn cells(&self) -> Vec<String>;
+}
+
+/// Writes `rows` as an aligned table.
+pub fn write_table<R: Row>(out: &mut dyn Write, rows: &[R]) -> io::Result<()> {
+    let cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
+    write_grid(out, R::headers(), &cells)
+}
+
+/// Writes one record as an NDJSON line.
+pub fn write_ndjson<T: Serialize + ?Sized>(out: &mut dyn Write, record: &T) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, record)?;
+    out.write_all(b"\n")
+}
+
+/// Writes one pretty-printed JSON document.
+pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, doc: &T) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
+    out.write_all(b"\n")
+}
+
+/// Writes `rows` in `format` (NDJSON: a line each; JSON: an array).
+pub fn write_rows<R: Row>(out: &mut dyn Write, format: OutputFormat, rows: &[R]) -> io::Result<()> {
+    match format {
+        OutputFormat::Table => write_table(out, rows),
+        OutputFormat::Json => write_json(out, rows),
+        OutputFormat::Ndjson => rows.iter().try_for_each(|r| write_ndjson(out, r)),
+    }
+}
+
+/// A Unix time as RFC 3339 (`1970-01-01T00:00:00Z`), or `None` when out of range.
+pub fn rfc3339(unix: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }
 
 #[cfg(test)]
@@ -234,5 +278,33 @@ mod tests {
             render(OutputFormat::Ndjson, &items),
             "{\"id\":\"a\"}\n{\"id\":\"b\"}\n"
         );
+    }
+
+    #[derive(Serialize)]
+    struct R(&'static str, &'static str);
+
+    impl Row for R {
+        fn headers() -> &'static [&'static str] {
+            &["NAME", "DETAIL"]
+        }
+        fn cells(&self) -> Vec<String> {
+            vec![self.0.into(), self.1.into()]
+        }
+    }
+
+    #[test]
+    fn row_tables_align_columns() {
+        let mut buf = Vec::new();
+        write_table(&mut buf, &[R("a", "x"), R("longer", "")]).unwrap();
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "NAME    DETAIL\na       x\nlonger\n"
+        );
+    }
+
+    #[test]
+    fn times_are_rfc3339() {
+        assert_eq!(rfc3339(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(rfc3339(i64::MAX), None);
     }
 }

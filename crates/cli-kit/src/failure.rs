@@ -7,33 +7,35 @@ use std::process::ExitCode;
 use common::graph::GraphError;
 use common::partner_center::{PartnerCenterError, Remedy, TokenSourceError};
 use common::tokens::BrokerError;
+use serde::Serialize;
 
-/// Exit status of a failure.
-pub const EXIT_FAILURE: u8 = 1;
-/// Exit status when the partner must consent again (expired or revoked refresh token, no MFA).
-pub const EXIT_RECONSENT: u8 = 3;
-/// Exit status of a fan-out that finished with some customers failed.
-pub const EXIT_PARTIAL: u8 = 4;
+use crate::Exit;
 
-/// A failed command.
-#[derive(Debug, Clone)]
+/// A failed command, or the failure of one partner or customer within a command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Failure {
     /// What happened.
     pub message: String,
     /// What to do.
     pub remedy: Remedy,
-    /// Where to consent again, when that is the remedy.
+    /// Where the partner's admin agent consents again, when that is the remedy.
     pub consent_url: Option<String>,
     /// Whether configuration is at fault (exit 2).
+    #[serde(skip)]
     pub is_config: bool,
 }
 
 impl Failure {
     /// A failure with no particular remedy.
     pub fn new(message: impl Into<String>) -> Self {
+        Self::with_remedy(message, Remedy::None)
+    }
+
+    /// A failure with a remedy.
+    pub fn with_remedy(message: impl Into<String>, remedy: Remedy) -> Self {
         Self {
             message: message.into(),
-            remedy: Remedy::None,
+            remedy,
             consent_url: None,
             is_config: false,
         }
@@ -47,19 +49,19 @@ impl Failure {
         }
     }
 
-    /// Whether the partner must consent again.
+    /// Whether the partner must consent again (expired or revoked grant, MFA missing).
     pub fn needs_consent(&self) -> bool {
         matches!(self.remedy, Remedy::Reconsent | Remedy::Mfa)
     }
 
-    /// The exit status.
-    pub fn exit_code(&self) -> u8 {
+    /// The exit status: configuration first, then re-consent, else failure.
+    pub fn exit(&self) -> Exit {
         if self.is_config {
-            common::cli::EXIT_CONFIG_ERROR
+            Exit::Config
         } else if self.needs_consent() {
-            EXIT_RECONSENT
+            Exit::Reconsent
         } else {
-            EXIT_FAILURE
+            Exit::Failure
         }
     }
 
@@ -78,26 +80,25 @@ impl Failure {
         if let Some(advice) = self.advice() {
             let _ = writeln!(err, "remedy: {advice}");
         }
-        ExitCode::from(self.exit_code())
+        self.exit().into()
     }
 }
 
 impl From<TokenSourceError> for Failure {
     fn from(e: TokenSourceError) -> Self {
         Self {
-            message: e.message.clone(),
-            remedy: e.remedy,
-            consent_url: e.consent_url.clone(),
-            is_config: false,
+            consent_url: e.consent_url,
+            ..Self::with_remedy(e.message, e.remedy)
         }
     }
 }
 
 impl From<&BrokerError> for Failure {
     fn from(e: &BrokerError) -> Self {
-        let mut failure = Self::from(TokenSourceError::from(e));
-        failure.is_config = matches!(e, BrokerError::Config(_));
-        failure
+        Self {
+            is_config: matches!(e, BrokerError::Config(_)),
+            ..Self::from(TokenSourceError::from(e))
+        }
     }
 }
 
@@ -105,10 +106,7 @@ impl From<PartnerCenterError> for Failure {
     fn from(e: PartnerCenterError) -> Self {
         match e {
             PartnerCenterError::Token(t) => t.into(),
-            other => Self {
-                remedy: other.remedy(),
-                ..Self::new(other.to_string())
-            },
+            other => Self::with_remedy(other.to_string(), other.remedy()),
         }
     }
 }
@@ -117,10 +115,7 @@ impl From<GraphError> for Failure {
     fn from(e: GraphError) -> Self {
         match e {
             GraphError::Token(t) => t.into(),
-            other => Self {
-                remedy: other.remedy(),
-                ..Self::new(other.to_string())
-            },
+            other => Self::with_remedy(other.to_string(), other.remedy()),
         }
     }
 }
@@ -148,6 +143,32 @@ mod tests {
         assert_eq!(
             String::from_utf8(err).unwrap(),
             "error: re-consent needed\nremedy: the partner's refresh token is no longer valid: an admin agent of the partner tenant must sign in and consent again (consent page: https://consent.example/)\n"
+        );
+    }
+
+    #[test]
+    fn a_configuration_failure_exits_2_before_anything_else() {
+        let f = Failure {
+            remedy: Remedy::Reconsent,
+            ..Failure::config("partner.tenant_id is not set")
+        };
+        assert_eq!(f.exit(), Exit::Config);
+        assert_eq!(Failure::new("boom").exit(), Exit::Failure);
+    }
+
+    #[test]
+    fn scripts_see_message_remedy_and_consent_url_but_not_the_exit_flag() {
+        let f = Failure {
+            consent_url: Some("https://consent.example/".into()),
+            ..Failure::with_remedy("expired", Remedy::Mfa)
+        };
+        assert_eq!(
+            serde_json::to_value(&f).unwrap(),
+            serde_json::json!({
+                "message": "expired",
+                "remedy": "mfa",
+                "consent_url": "https://consent.example/"
+            })
         );
     }
 }

@@ -1,0 +1,22 @@
+//! The command-line layer `csp-app` and `cpv-app` share, kept out of the core library (`common`):
+//!
+//! - [`Exit`]: the exit codes, one definition for both CLIs (`docs/ARCHITECTURE.md`, "Exit codes
+//!   of the CLIs");
+//! - [`Failure`]: a failed command as a person reads it (what happened, the remedy, where to
+//!   consent again) and the exit code a script branches on;
+//! - [`output`]: `--output table|json|ndjson` and its writers;
+//! - [`ConfigArgs`]: the configuration flags every binary flattens into its clap parser;
+//! - [`startup`]: loading and validating configuration (exit 2 with the full report), telemetry,
+//!   and the `config check` / `config show` commands.
+
+mod args;
+mod exit;
+mod failure;
+pub mod output;
+pub mod startup;
+
+pub use args::ConfigArgs;
+pub use exit::Exit;
+pub use failure::Failure;
+pub use output::OutputFormat;
+pub use startup::ConfigCommand;
