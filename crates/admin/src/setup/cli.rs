@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{AdminSession, CertificateChoice, SetupOptions, SignInSettings, rules, signin};
-use crate::cli::EXIT_CONFIG_ERROR;
-use crate::config::{self, ConfigArgs, Settings};
 use crate::doctor::{self, DoctorOptions};
+use common::cli::EXIT_CONFIG_ERROR;
+use common::config::{self, ConfigArgs, Settings};
 
 /// How the partner admin signs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -142,7 +142,7 @@ pub async fn run_setup(
         Ok(v) => v,
         Err(code) => return code,
     };
-    let http = match crate::http::build_client(&settings.http) {
+    let http = match common::http::build_client(&settings.http) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e}");
@@ -221,7 +221,7 @@ pub async fn run_doctor(
     json: bool,
     out: &mut dyn Write,
 ) -> ExitCode {
-    let http = match crate::http::build_client(&settings.http) {
+    let http = match common::http::build_client(&settings.http) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e}");
