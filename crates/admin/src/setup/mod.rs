@@ -68,9 +68,6 @@ pub enum SetupError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// Transport failure.
-    #[error("{0}")]
-    Http(String),
     /// Something `setup` cannot decide alone.
     #[error("{0}")]
     Ambiguous(String),
