@@ -33,7 +33,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::cloud::{CloudEndpoints, join};
 use crate::config::{AssertionAlgorithm, KeyVaultIdentity, KeyVaultSettings};
-use crate::entra::CertificateSigner;
+use crate::entra::{CertificateError, CertificateSigner};
 use crate::secret::{ExposeSecret as _, RefreshToken};
 use crate::tokens::{GrantMetadata, RefreshTokenStore, StoreError, StoredGrant, secret_name};
 
@@ -77,6 +77,16 @@ impl ClientAssertion for CertificateAssertion {
                 )
             })
     }
+}
+
+/// The signer of the store identity's client assertions (`store.key_vault.identity =
+/// client-certificate`): RS256 with `x5t`, what azure_identity 1.0's own certificate credential
+/// sends, here from PEM files and without OpenSSL. Also used by `doctor` to probe the vault.
+pub fn access_certificate_signer(
+    certificate: &std::path::Path,
+    private_key: &std::path::Path,
+) -> Result<CertificateSigner, CertificateError> {
+    CertificateSigner::from_pem_files(certificate, private_key, AssertionAlgorithm::Rs256)
 }
 
 fn setup<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> StoreError {
@@ -132,14 +142,8 @@ impl KeyVaultStore {
                 certificate,
                 private_key,
             } => {
-                // azure_identity 1.0 only sends RS256 + x5t from its own certificate credential;
-                // ours sends the same, from PEM files, without OpenSSL.
-                let signer = CertificateSigner::from_pem_files(
-                    certificate,
-                    private_key,
-                    AssertionAlgorithm::Rs256,
-                )
-                .map_err(setup("Key Vault access certificate"))?;
+                let signer = access_certificate_signer(certificate, private_key)
+                    .map_err(setup("Key Vault access certificate"))?;
                 let token_endpoint = join(
                     &cloud.authority_host,
                     &format!("{tenant_id}/oauth2/v2.0/token"),

@@ -7,20 +7,21 @@
 //! - [`secret`]: newtypes for tokens, codes, secrets and keys whose `Debug` redacts;
 //! - [`http`]: the process-wide HTTP client (timeouts, extra CA, no redirects) and retry helpers;
 //! - [`telemetry`]: the tracing subscriber (`text` or `json`);
-//! - [`setup`] and [`doctor`]: create the partner tenant's app registration, and check the whole
-//!   deployment (registration, real grants, store, tokens), each problem with its fix.
+//! - [`rules`]: what the Secure Application Model requires (permissions, the refresh token's
+//!   inactivity limit), in one place for the consent page, the CLIs, `setup` and `doctor`.
+//!
+//! `setup` and `doctor` (partner-tenant administration) live in the `admin` crate.
 //!
 //! `common` never depends on actix: the web app and the CLIs share it equally.
 
 pub mod cloud;
 pub mod config;
-pub mod doctor;
 pub mod entra;
 pub mod graph;
 pub mod http;
 pub mod keyvault;
 pub mod partner_center;
+pub mod rules;
 pub mod secret;
-pub mod setup;
 pub mod telemetry;
 pub mod tokens;

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use cli_kit::Failure;
 use common::cloud::Resource;
 use common::config::{AppMode, Settings};
@@ -449,15 +448,7 @@ impl App {
 /// The `roles` claim of a JWT, read without verification: the token came straight from the token
 /// endpoint over TLS, and is only inspected to compare grants.
 fn jwt_roles(jwt: &str) -> Vec<String> {
-    let Some(payload) = jwt.split('.').nth(1) else {
-        return Vec::new();
-    };
-    let Ok(bytes) =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
-    else {
-        return Vec::new();
-    };
-    serde_json::from_slice::<serde_json::Value>(&bytes)
+    common::entra::decode_unverified::<serde_json::Value>(jwt)
         .ok()
         .and_then(|v| {
             v.get("roles")?.as_array().map(|a| {
@@ -472,6 +463,7 @@ fn jwt_roles(jwt: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     #[test]
     fn roles_are_read_from_an_app_only_token() {

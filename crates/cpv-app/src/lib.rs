@@ -72,9 +72,9 @@ pub enum Command {
     /// Create or update the app registration in the partner tenant (Partner Center service
     /// principal, multitenant app, delegated permissions only, certificate), write the
     /// configuration and print the consent link. Safe to run again; --dry-run shows the plan.
-    Setup(Box<common::setup::cli::SetupArgs>),
+    Setup(Box<admin::setup::cli::SetupArgs>),
     /// Check the deployment: each finding pass/warn/fail with its fix; exit 0 pass, 1 warn, 2 fail.
-    Doctor(common::setup::cli::DoctorArgs),
+    Doctor(admin::setup::cli::DoctorArgs),
     /// Partners whose consent is stored.
     #[command(subcommand)]
     Partners(PartnersCommand),
@@ -213,7 +213,7 @@ pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exi
     let json = cli.output != OutputFormat::Table;
     if let Command::Setup(args) = &cli.command {
         // Before set-up the configuration names no app yet: setup validates what it needs.
-        return common::setup::cli::run_setup(&cli.config.load_options(), args, json, out).await;
+        return admin::setup::cli::run_setup(&cli.config.load_options(), args, json, out).await;
     }
     let config_command = match &cli.command {
         Command::Config(c) => Some(*c),
@@ -225,7 +225,7 @@ pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exi
     };
     let command = match cli.command {
         Command::Doctor(args) => {
-            return common::setup::cli::run_doctor(&settings, &args, json, out).await;
+            return admin::setup::cli::run_doctor(&settings, &args, json, out).await;
         }
         other => other,
     };

@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// Refresh tokens expire after this long without use (Entra "Refresh token lifetime").
-const INACTIVITY_LIFETIME_SECS: i64 = 90 * 24 * 3600;
+const INACTIVITY_LIFETIME_SECS: i64 = common::rules::REFRESH_TOKEN_INACTIVITY_SECS;
 
 /// Columns of `customers list`.
 pub const CUSTOMER_COLUMNS: &[Column] = &[

@@ -63,9 +63,9 @@ pub enum Command {
     /// Create or update the app registration in the partner tenant (Partner Center service
     /// principal, multitenant app, delegated permissions only, certificate), write the
     /// configuration and print the consent link. Safe to run again; --dry-run shows the plan.
-    Setup(Box<common::setup::cli::SetupArgs>),
+    Setup(Box<admin::setup::cli::SetupArgs>),
     /// Check the deployment: each finding pass/warn/fail with its fix; exit 0 pass, 1 warn, 2 fail.
-    Doctor(common::setup::cli::DoctorArgs),
+    Doctor(admin::setup::cli::DoctorArgs),
     /// Show the partner's grant: tenant, app, where the refresh token is stored, when it was
     /// consented and last rotated, whether MFA was used, and whether it still works (one
     /// redemption). Exit 0 when healthy, 3 when consent is needed again, 1 otherwise.
@@ -265,7 +265,7 @@ pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exi
     let json = cli.output != OutputFormat::Table;
     if let Command::Setup(args) = &cli.command {
         // Before set-up the configuration names no app yet: setup validates what it needs.
-        return common::setup::cli::run_setup(&cli.config.load_options(), args, json, out).await;
+        return admin::setup::cli::run_setup(&cli.config.load_options(), args, json, out).await;
     }
     let config_command = match &cli.command {
         Command::Config(c) => Some(*c),
@@ -276,7 +276,7 @@ pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exi
         ControlFlow::Break(code) => return code,
     };
     match cli.command {
-        Command::Doctor(args) => common::setup::cli::run_doctor(&settings, &args, json, out).await,
+        Command::Doctor(args) => admin::setup::cli::run_doctor(&settings, &args, json, out).await,
         command => {
             let ctx = match context::Context::build(&settings).await {
                 Ok(ctx) => ctx,

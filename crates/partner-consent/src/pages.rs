@@ -7,35 +7,11 @@ use askama::Template;
 
 use crate::session::SessionError;
 
-/// One permission shown on the landing page.
-#[derive(Debug, Clone)]
-pub struct Permission {
-    /// The API.
-    pub api: &'static str,
-    /// The scope's name.
-    pub scope: &'static str,
-    /// What it allows, in words.
-    pub meaning: &'static str,
-}
+/// One permission shown on the landing page (the SAM rules live in `common::rules`).
+pub use common::rules::Permission;
 
 /// The permissions the SAM application asks for (Partner Center "Secure Application Model").
-pub const PERMISSIONS: [Permission; 3] = [
-    Permission {
-        api: "Microsoft Graph",
-        scope: "DelegatedAdminRelationship.ReadWrite.All",
-        meaning: "manage granular delegated admin (GDAP) relationships with your customers",
-    },
-    Permission {
-        api: "Microsoft Graph",
-        scope: "User.Read.All",
-        meaning: "read the profiles of users in your organization",
-    },
-    Permission {
-        api: "Partner Center",
-        scope: "user_impersonation",
-        meaning: "call Partner Center as you (customers, subscriptions, application consents)",
-    },
-];
+pub const PERMISSIONS: [Permission; 3] = common::rules::PERMISSIONS;
 
 /// `/`.
 #[derive(Debug, Template)]

@@ -372,9 +372,7 @@ impl EntraClient {
     ) -> PendingAuthorization {
         let state = random_b64(24);
         let nonce = random_b64(24);
-        let verifier = CodeVerifier::new(random_b64(32));
-        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(sha2::Sha256::digest(verifier.expose_secret().as_bytes()));
+        let (verifier, challenge) = pkce_s256();
         let mut url = self.authorize_endpoint(tenant);
         {
             let mut q = url.query_pairs_mut();
@@ -600,7 +598,15 @@ impl EntraClient {
     }
 }
 
-fn random_b64(bytes: usize) -> String {
+/// A fresh PKCE verifier (32 random bytes, base64url) and its S256 challenge (RFC 7636 §4.1, §4.2).
+pub(super) fn pkce_s256() -> (CodeVerifier, String) {
+    let verifier = CodeVerifier::new(random_b64(32));
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.expose_secret().as_bytes()));
+    (verifier, challenge)
+}
+
+pub(super) fn random_b64(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)

@@ -6,11 +6,14 @@
 //! `scope=`) endpoints of any cloud or custom authority (the emulator).
 
 mod assertion;
+pub mod claims;
 mod client;
 mod error;
 mod id_token;
+pub mod public_client;
 
 pub use assertion::{ASSERTION_LIFETIME_SECS, CertificateError, CertificateSigner};
+pub use claims::{AccessTokenClaims, ClaimsError, decode_unverified};
 pub use client::{
     AuthorizeOptions, ClientCredential, EntraClient, IdToken, PendingAuthorization, RetryPolicy,
     TokenResponse, TokenTarget,

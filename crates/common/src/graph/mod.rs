@@ -1,5 +1,6 @@
 //! Microsoft Graph client (`https://graph.microsoft.com/v1.0`): users, GDAP
-//! (`delegatedAdminRelationships`) and raw GETs, in the partner tenant or — through GDAP — in a
+//! (`delegatedAdminRelationships`), app registrations and their consents (`applications.rs`) and
+//! raw GETs, in the partner tenant or — through GDAP — in a
 //! customer tenant.
 //!
 //! Collections are followed to the end through `@odata.nextLink` ("Paging Microsoft Graph data in
@@ -8,6 +9,7 @@
 //! Graph's `{"error": {"code", "message", "innerError"}}` body (concepts/errors.md). Every call sends
 //! a fresh `client-request-id`, which Graph echoes and support asks for.
 
+mod applications;
 mod gdap;
 
 use std::fmt;
@@ -30,6 +32,11 @@ pub use crate::partner_center::transport::{
 };
 use crate::partner_center::transport::{SendError, resolve_link, send};
 use crate::secret::ExposeSecret as _;
+pub use applications::{
+    AppRoleAssignment, Application, ApplicationUpdate, KeyCredential, NewApplication,
+    OAuth2PermissionGrant, OfferedPermission, RequiredResourceAccess, ResourceAccess,
+    ServicePrincipal, WebApplication,
+};
 pub use gdap::{
     AccessDetails, DelegatedAdminRelationship, DelegatedAdminRelationshipCustomer,
     DelegatedAdminRelationshipRequest, GLOBAL_ADMINISTRATOR_ROLE, NewDelegatedAdminRelationship,

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable as _};
-use base64::Engine as _;
 use tokio::sync::Mutex;
 use url::Url;
 
@@ -834,11 +833,7 @@ fn unix_now() -> i64 {
 /// Whether a JWT's `amr` claim lists `mfa` (read without verification: the token came straight
 /// from the token endpoint over TLS). `None` when there is no `amr`.
 fn jwt_amr_has_mfa(jwt: &str) -> Option<bool> {
-    let payload = jwt.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let v: serde_json::Value = crate::entra::decode_unverified(jwt).ok()?;
     let amr = v.get("amr")?.as_array()?;
     Some(amr.iter().any(|m| m.as_str() == Some("mfa")))
 }
@@ -846,6 +841,7 @@ fn jwt_amr_has_mfa(jwt: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     #[test]
     fn amr_is_read_from_an_access_token() {

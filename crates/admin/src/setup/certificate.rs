@@ -5,6 +5,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use common::graph::KeyCredential;
 use sha1::Digest as _;
 
 use super::SetupError;
@@ -58,8 +59,8 @@ impl AppCertificate {
 
     /// Whether a `keyCredentials` entry from Graph is this certificate: `customKeyIdentifier`
     /// holds the SHA-1 thumbprint, as hex or base64 depending on who registered it.
-    pub fn matches_key_credential(&self, entry: &serde_json::Value) -> bool {
-        let Some(id) = entry.get("customKeyIdentifier").and_then(|v| v.as_str()) else {
+    pub fn matches_key_credential(&self, entry: &KeyCredential) -> bool {
+        let Some(id) = entry.custom_key_identifier.as_deref() else {
             return false;
         };
         let raw = sha1::Sha1::digest(&self.der);
@@ -68,13 +69,14 @@ impl AppCertificate {
     }
 
     /// The `keyCredentials` entry that registers this certificate.
-    pub fn key_credential(&self) -> serde_json::Value {
-        serde_json::json!({
-            "type": "AsymmetricX509Cert",
-            "usage": "Verify",
-            "key": base64::engine::general_purpose::STANDARD.encode(&self.der),
-            "displayName": self.subject,
-        })
+    pub fn key_credential(&self) -> KeyCredential {
+        KeyCredential {
+            kind: Some("AsymmetricX509Cert".into()),
+            usage: Some("Verify".into()),
+            key: Some(base64::engine::general_purpose::STANDARD.encode(&self.der)),
+            display_name: Some(self.subject.clone()),
+            ..KeyCredential::default()
+        }
     }
 }
 

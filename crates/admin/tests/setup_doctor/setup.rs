@@ -1,5 +1,5 @@
-use common::doctor::Status;
-use common::setup::{self, Change};
+use admin::doctor::Status;
+use admin::setup::{self, Change};
 
 use crate::helpers::{self, DISPLAY_NAME, Env, expect};
 
@@ -24,7 +24,7 @@ async fn setup_from_an_empty_partner_tenant_reaches_a_working_consent_and_a_clea
     assert!(
         session
             .graph
-            .service_principal(common::cloud::PARTNER_CENTER_APP_ID)
+            .get_service_principal_by_app_id(common::cloud::PARTNER_CENTER_APP_ID)
             .await
             .unwrap()
             .is_none()
@@ -50,17 +50,17 @@ async fn setup_from_an_empty_partner_tenant_reaches_a_working_consent_and_a_clea
     }
     let app = session
         .graph
-        .application_by_app_id(&app_id)
+        .get_application_by_app_id(&app_id)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(app["signInAudience"], "AzureADMultipleOrgs");
-    assert_eq!(app["displayName"], DISPLAY_NAME);
-    assert_eq!(app["web"]["redirectUris"][0], helpers::REDIRECT);
+    assert_eq!(app.sign_in_audience, "AzureADMultipleOrgs");
+    assert_eq!(app.display_name.as_deref(), Some(DISPLAY_NAME));
+    assert_eq!(app.web.redirect_uris[0], helpers::REDIRECT);
     let perms = setup::registered_permissions(&app);
     assert_eq!(perms.len(), 3, "{perms:?}");
     assert!(perms.iter().all(|(_, _, t)| t == "Scope"));
-    assert_eq!(app["keyCredentials"].as_array().unwrap().len(), 1);
+    assert_eq!(app.key_credentials.len(), 1);
 
     // The written configuration: no secret, the key file private.
     let written = std::fs::read_to_string(env.config_path()).unwrap();

@@ -12,8 +12,6 @@
 
 pub mod certificate;
 pub mod cli;
-pub mod graph;
-pub mod jwt;
 pub mod rules;
 pub mod signin;
 
@@ -21,13 +19,15 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use serde_json::{Value, json};
 use url::Url;
 
-use crate::cloud::{CloudEndpoints, CloudName, GRAPH_APP_ID, PARTNER_CENTER_APP_ID};
-use crate::config::{AppMode, EndpointVersion, KeyVaultIdentity, StoreSettings};
 pub use certificate::AppCertificate;
-pub use graph::AdminGraph;
+use common::cloud::{CloudEndpoints, CloudName, GRAPH_APP_ID, PARTNER_CENTER_APP_ID};
+use common::config::{AppMode, EndpointVersion, KeyVaultIdentity, StoreSettings};
+use common::graph::{
+    Application, ApplicationUpdate, GraphClient, GraphError, KeyCredential, NewApplication,
+    RequiredResourceAccess, ResourceAccess, ServicePrincipal, WebApplication,
+};
 pub use signin::{AdminSession, DeviceAuthorization, SignInSettings};
 
 /// Why `setup` stopped.
@@ -40,20 +40,16 @@ pub enum SetupError {
         message: String,
     },
     /// A Graph call failed.
-    #[error("{request} failed with HTTP {status} {code}: {message}{}", graph_remedy(*status))]
+    #[error("{request} failed: {source}{}", graph_remedy(source.status()))]
     Graph {
-        /// Method and path.
-        request: String,
-        /// HTTP status.
-        status: u16,
-        /// Graph's `error.code`.
-        code: String,
-        /// Graph's `error.message`.
-        message: String,
+        /// Method and collection.
+        request: &'static str,
+        /// What Graph (or the transport) said.
+        source: GraphError,
     },
     /// A required permission is not offered by its API (renamed or withdrawn: permission drift).
     #[error(
-        "{resource} offers no delegated permission {permission}; the rules in common::setup::rules need updating (nothing was registered)"
+        "{resource} offers no delegated permission {permission}; the rules in common::rules need updating (nothing was registered)"
     )]
     PermissionNotFound {
         /// The resource API.
@@ -72,16 +68,17 @@ pub enum SetupError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// Transport failure.
-    #[error("{0}")]
-    Http(String),
     /// Something `setup` cannot decide alone.
     #[error("{0}")]
     Ambiguous(String),
 }
 
-fn graph_remedy(status: u16) -> &'static str {
-    match status {
+fn graph_error(request: &'static str) -> impl Fn(GraphError) -> SetupError {
+    move |source| SetupError::Graph { request, source }
+}
+
+fn graph_remedy(status: Option<u16>) -> &'static str {
+    match status.unwrap_or_default() {
         401 | 403 => {
             ". Sign in as a Global Administrator or Application Administrator of the partner tenant"
         }
@@ -234,16 +231,20 @@ impl SetupReport {
     }
 }
 
+/// The delegated permissions as the app registration must request them, resolved to ids.
 struct Desired {
     /// requiredResourceAccess as Graph wants it.
-    access: Value,
+    access: Vec<RequiredResourceAccess>,
     /// (resource app, permission id) pairs.
     pairs: BTreeSet<(String, String)>,
     /// For messages: id -> "Resource value".
     names: Vec<(String, String)>,
 }
 
-fn resolve_permissions(graph_sp: &Value, pc_sp: Option<&Value>) -> Result<Desired, SetupError> {
+fn resolve_permissions(
+    graph_sp: &ServicePrincipal,
+    pc_sp: Option<&ServicePrincipal>,
+) -> Result<Desired, SetupError> {
     let mut access = Vec::new();
     let mut pairs = BTreeSet::new();
     let mut names = Vec::new();
@@ -256,13 +257,11 @@ fn resolve_permissions(graph_sp: &Value, pc_sp: Option<&Value>) -> Result<Desire
         let mut entries = Vec::new();
         for value in *values {
             let id = match sp {
-                Some(sp) => sp["oauth2PermissionScopes"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|s| s["value"].as_str() == Some(value))
-                    .and_then(|s| s["id"].as_str())
-                    .map(str::to_ascii_lowercase)
+                Some(sp) => sp
+                    .oauth2_permission_scopes
+                    .iter()
+                    .find(|s| s.value.as_deref() == Some(value))
+                    .map(|s| s.id.to_ascii_lowercase())
                     .ok_or_else(|| SetupError::PermissionNotFound {
                         resource: rules::resource_name(resource).into(),
                         permission: (*value).into(),
@@ -275,38 +274,34 @@ fn resolve_permissions(graph_sp: &Value, pc_sp: Option<&Value>) -> Result<Desire
                 format!("{} {value}", rules::resource_name(resource)),
             ));
             pairs.insert((resource.to_ascii_lowercase(), id.clone()));
-            entries.push(json!({"id": id, "type": "Scope"}));
+            entries.push(ResourceAccess::scope(id));
         }
-        access.push(json!({"resourceAppId": resource, "resourceAccess": entries}));
+        access.push(RequiredResourceAccess {
+            resource_app_id: (*resource).to_owned(),
+            resource_access: entries,
+        });
     }
     Ok(Desired {
-        access: Value::Array(access),
+        access,
         pairs,
         names,
     })
 }
 
-/// (resource, id, type) of a registration's `requiredResourceAccess`.
-pub fn registered_permissions(app: &Value) -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
-    for r in app["requiredResourceAccess"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let resource = r["resourceAppId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        for a in r["resourceAccess"].as_array().into_iter().flatten() {
-            out.push((
-                resource.clone(),
-                a["id"].as_str().unwrap_or_default().to_ascii_lowercase(),
-                a["type"].as_str().unwrap_or_default().to_owned(),
-            ));
-        }
-    }
-    out
+/// (resource, id, type) of a registration's `requiredResourceAccess`, lower-cased ids.
+pub fn registered_permissions(app: &Application) -> Vec<(String, String, String)> {
+    app.required_resource_access
+        .iter()
+        .flat_map(|r| {
+            r.resource_access.iter().map(|a| {
+                (
+                    r.resource_app_id.to_ascii_lowercase(),
+                    a.id.to_ascii_lowercase(),
+                    a.kind.clone(),
+                )
+            })
+        })
+        .collect()
 }
 
 fn now() -> i64 {
@@ -324,6 +319,40 @@ fn date(t: i64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
+/// The steps of a run, and whether it changes anything.
+struct Plan {
+    dry_run: bool,
+    steps: Vec<Step>,
+}
+
+impl Plan {
+    fn push(&mut self, target: &str, change: Change, detail: impl Into<String>) {
+        self.steps.push(Step {
+            target: target.into(),
+            change,
+            detail: detail.into(),
+        });
+    }
+}
+
+/// The certificate to register: the current one (`None` in a dry run that would generate it),
+/// the one it replaces (kept registered until it expires), and the private-key file.
+struct CertificatePlan {
+    current: Option<AppCertificate>,
+    previous: Option<AppCertificate>,
+    key_path: PathBuf,
+}
+
+impl CertificatePlan {
+    fn key_credentials(&self) -> Vec<KeyCredential> {
+        self.current
+            .iter()
+            .chain(self.previous.iter())
+            .map(AppCertificate::key_credential)
+            .collect()
+    }
+}
+
 /// Makes the partner tenant match [`rules`] (see the module docs). `session` is the signed-in
 /// admin of the partner tenant.
 pub async fn run(
@@ -331,42 +360,83 @@ pub async fn run(
     options: &SetupOptions,
 ) -> Result<SetupReport, SetupError> {
     let graph = &session.graph;
-    let dry = options.dry_run;
-    let mut steps = Vec::new();
-
+    let mut plan = Plan {
+        dry_run: options.dry_run,
+        steps: Vec::new(),
+    };
     // 1. The Partner Center service principal (New-MgServicePrincipal -AppId fa3d9a0c-…).
-    let mut pc_sp = graph.service_principal(PARTNER_CENTER_APP_ID).await?;
-    match &pc_sp {
-        Some(sp) => steps.push(Step {
-            target: "Partner Center service principal".into(),
-            change: Change::Unchanged,
-            detail: format!("present (object {})", sp["id"].as_str().unwrap_or("?")),
-        }),
-        None => {
-            if !dry {
-                pc_sp = Some(
-                    graph
-                        .create_service_principal(PARTNER_CENTER_APP_ID)
-                        .await?,
-                );
-            }
-            steps.push(Step {
-                target: "Partner Center service principal".into(),
-                change: Change::Create,
-                detail: format!("appId {PARTNER_CENTER_APP_ID}"),
-            });
-        }
-    }
+    let pc_sp = ensure_partner_center_principal(graph, &mut plan).await?;
     let graph_sp = graph
-        .service_principal(GRAPH_APP_ID)
-        .await?
+        .get_service_principal_by_app_id(GRAPH_APP_ID)
+        .await
+        .map_err(graph_error("GET servicePrincipals"))?
         .ok_or_else(|| {
             SetupError::Ambiguous("the tenant has no Microsoft Graph service principal".into())
         })?;
     let desired = resolve_permissions(&graph_sp, pc_sp.as_ref())?;
-
     // 2. The certificate.
-    let (cert, previous, key_path) = match &options.certificate {
+    let certificate = plan_certificate(options, &mut plan)?;
+    // 3. The app registration.
+    let app_id = ensure_application(graph, options, &desired, &certificate, &mut plan).await?;
+    // 4. The app's service principal in the partner tenant (consent attaches to it).
+    ensure_app_principal(graph, app_id.as_deref(), &mut plan).await?;
+    // 5. The configuration file.
+    write_configuration(session, options, app_id.as_deref(), &certificate, &mut plan)?;
+
+    let mut consent_page = options.redirect_url.clone();
+    consent_page.set_path("/");
+    consent_page.set_query(None);
+    Ok(SetupReport {
+        dry_run: plan.dry_run,
+        tenant_id: session.tenant_id.clone(),
+        signed_in_as: session.user.clone(),
+        app_id,
+        steps: plan.steps,
+        config_path: options.config_path.clone(),
+        consent_page,
+    })
+}
+
+async fn ensure_partner_center_principal(
+    graph: &GraphClient,
+    plan: &mut Plan,
+) -> Result<Option<ServicePrincipal>, SetupError> {
+    const TARGET: &str = "Partner Center service principal";
+    let found = graph
+        .get_service_principal_by_app_id(PARTNER_CENTER_APP_ID)
+        .await
+        .map_err(graph_error("GET servicePrincipals"))?;
+    if let Some(sp) = found {
+        plan.push(
+            TARGET,
+            Change::Unchanged,
+            format!("present (object {})", sp.id),
+        );
+        return Ok(Some(sp));
+    }
+    let created = if plan.dry_run {
+        None
+    } else {
+        Some(
+            graph
+                .create_service_principal(PARTNER_CENTER_APP_ID)
+                .await
+                .map_err(graph_error("POST servicePrincipals"))?,
+        )
+    };
+    plan.push(
+        TARGET,
+        Change::Create,
+        format!("appId {PARTNER_CENTER_APP_ID}"),
+    );
+    Ok(created)
+}
+
+fn plan_certificate(
+    options: &SetupOptions,
+    plan: &mut Plan,
+) -> Result<CertificatePlan, SetupError> {
+    match &options.certificate {
         CertificateChoice::Existing {
             certificate,
             private_key,
@@ -379,280 +449,333 @@ pub async fn run(
                     date(cert.not_after)
                 )));
             }
-            steps.push(Step {
-                target: "certificate".into(),
-                change: Change::Unchanged,
-                detail: format!(
+            plan.push(
+                "certificate",
+                Change::Unchanged,
+                format!(
                     "given: {} (thumbprint {}, expires {})",
                     certificate.display(),
                     cert.thumbprint,
                     date(cert.not_after)
                 ),
-            });
-            (Some(cert), None, private_key.clone())
+            );
+            Ok(CertificatePlan {
+                current: Some(cert),
+                previous: None,
+                key_path: private_key.clone(),
+            })
         }
         CertificateChoice::Generate {
             path,
             valid_days,
             renew_days,
-        } => {
-            let existing = AppCertificate::read(path).ok();
-            let usable = existing
-                .as_ref()
-                .filter(|c| c.days_left(now()) >= i64::from(*renew_days));
-            match usable {
-                Some(c) => {
-                    steps.push(Step {
-                        target: "certificate".into(),
-                        change: Change::Unchanged,
-                        detail: format!(
-                            "{} (thumbprint {}, expires {})",
-                            path.display(),
-                            c.thumbprint,
-                            date(c.not_after)
-                        ),
-                    });
-                    (Some(c.clone()), None, certificate::key_path(path))
-                }
-                None => {
-                    let why = match &existing {
-                        Some(c) => {
-                            format!("renewing: {} expires {}", c.thumbprint, date(c.not_after))
-                        }
-                        None => "new".into(),
-                    };
-                    let cert = if dry {
-                        None
-                    } else {
-                        Some(certificate::generate(
-                            path,
-                            &options.display_name,
-                            *valid_days,
-                        )?)
-                    };
-                    steps.push(Step {
-                        target: "certificate".into(),
-                        change: if existing.is_some() {
-                            Change::Update
-                        } else {
-                            Change::Create
-                        },
-                        detail: format!(
-                            "{why}; self-signed RSA 2048, {valid_days} days, {} (key {}, mode 0600){}",
-                            path.display(),
-                            certificate::key_path(path).display(),
-                            cert.as_ref()
-                                .map(|c| format!(", thumbprint {}", c.thumbprint))
-                                .unwrap_or_default()
-                        ),
-                    });
-                    // The certificate being replaced stays registered until it expires, so
-                    // running instances keep working while the new file is rolled out.
-                    (
-                        cert,
-                        existing.filter(|c| c.days_left(now()) >= 0),
-                        certificate::key_path(path),
-                    )
-                }
-            }
-        }
-    };
-
-    // 3. The app registration.
-    let found = match &options.app_id {
-        Some(id) => graph.application_by_app_id(id).await?,
-        None => {
-            let mut named = graph.applications_named(&options.display_name).await?;
-            if named.len() > 1 {
-                return Err(SetupError::Ambiguous(format!(
-                    "{} app registrations are named {:?}; pass the one to use with --app-id",
-                    named.len(),
-                    options.display_name
-                )));
-            }
-            named.pop()
-        }
-    };
-    let redirect = options.redirect_url.as_str().to_owned();
-    let mut key_credentials: Vec<Value> = cert.iter().map(AppCertificate::key_credential).collect();
-    key_credentials.extend(previous.iter().map(AppCertificate::key_credential));
-    let app_id = match found {
-        None => {
-            let body = json!({
-                "displayName": options.display_name,
-                "signInAudience": rules::SIGN_IN_AUDIENCE,
-                "web": {"redirectUris": [redirect]},
-                "requiredResourceAccess": desired.access,
-                "keyCredentials": key_credentials,
-            });
-            let created = if dry {
-                None
-            } else {
-                Some(graph.post("applications", &body).await?)
-            };
-            let app_id = created
-                .as_ref()
-                .and_then(|a| a["appId"].as_str())
-                .map(str::to_owned);
-            steps.push(Step {
-                target: "app registration".into(),
-                change: Change::Create,
-                detail: format!(
-                    "{:?}: multitenant, redirect {redirect}, delegated {}, no application permissions, certificate registered{}",
-                    options.display_name,
-                    desired.names.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", "),
-                    app_id.as_deref().map(|a| format!(" (appId {a})")).unwrap_or_default()
-                ),
-            });
-            app_id
-        }
-        Some(app) => {
-            let app_id = app["appId"].as_str().unwrap_or_default().to_owned();
-            let object_id = app["id"].as_str().unwrap_or_default().to_owned();
-            let mut patch = serde_json::Map::new();
-            let mut push = |target: &str, change: Change, detail: String| {
-                steps.push(Step {
-                    target: target.into(),
-                    change,
-                    detail,
-                });
-            };
-            let audience = app["signInAudience"].as_str().unwrap_or_default();
-            if audience == rules::SIGN_IN_AUDIENCE {
-                push("app: sign-in audience", Change::Unchanged, audience.into());
-            } else {
-                patch.insert("signInAudience".into(), json!(rules::SIGN_IN_AUDIENCE));
-                push(
-                    "app: sign-in audience",
-                    Change::Update,
-                    format!("{audience} -> {}", rules::SIGN_IN_AUDIENCE),
-                );
-            }
-            let mut uris: Vec<String> = app["web"]["redirectUris"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|u| u.as_str().map(str::to_owned))
-                .collect();
-            if uris.contains(&redirect) {
-                push("app: web redirect URI", Change::Unchanged, redirect.clone());
-            } else {
-                uris.push(redirect.clone());
-                patch.insert("web".into(), json!({"redirectUris": uris}));
-                push(
-                    "app: web redirect URI",
-                    Change::Update,
-                    format!("add {redirect}"),
-                );
-            }
-            let registered = registered_permissions(&app);
-            let have: BTreeSet<(String, String)> = registered
-                .iter()
-                .filter(|(_, _, t)| t == "Scope")
-                .map(|(r, i, _)| (r.clone(), i.clone()))
-                .collect();
-            let roles = registered.iter().filter(|(_, _, t)| t == "Role").count();
-            if have == desired.pairs && roles == 0 {
-                push(
-                    "app: API permissions",
-                    Change::Unchanged,
-                    "exactly the delegated permissions; no application permissions".into(),
-                );
-            } else {
-                let missing: Vec<&str> = desired
-                    .names
-                    .iter()
-                    .filter(|(id, _)| !have.iter().any(|(_, h)| h == id))
-                    .map(|(_, n)| n.as_str())
-                    .collect();
-                let extra = have.difference(&desired.pairs).count();
-                let mut what = Vec::new();
-                if !missing.is_empty() {
-                    what.push(format!("add {}", missing.join(", ")));
-                }
-                if extra > 0 {
-                    what.push(format!("remove {extra} other delegated permission(s)"));
-                }
-                if roles > 0 {
-                    what.push(format!("remove {roles} application permission(s)"));
-                }
-                patch.insert("requiredResourceAccess".into(), desired.access.clone());
-                push("app: API permissions", Change::Update, what.join("; "));
-            }
-            let registered_keys: Vec<Value> = app["keyCredentials"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let cert_registered = cert
-                .as_ref()
-                .is_some_and(|c| registered_keys.iter().any(|k| c.matches_key_credential(k)));
-            if cert_registered && previous.is_none() {
-                push("app: certificate", Change::Unchanged, "registered".into());
-            } else {
-                let dropped = registered_keys
-                    .iter()
-                    .filter(|k| {
-                        !cert
-                            .iter()
-                            .chain(previous.iter())
-                            .any(|c| c.matches_key_credential(k))
-                    })
-                    .count();
-                patch.insert(
-                    "keyCredentials".into(),
-                    Value::Array(key_credentials.clone()),
-                );
-                push(
-                    "app: certificate",
-                    Change::Update,
-                    format!(
-                        "register {}{}",
-                        cert.as_ref()
-                            .map_or("the new certificate".to_owned(), |c| c.thumbprint.clone()),
-                        if dropped > 0 {
-                            format!("; {dropped} key credential(s) not held here are removed")
-                        } else {
-                            String::new()
-                        }
-                    ),
-                );
-            }
-            if !patch.is_empty() && !dry {
-                graph
-                    .patch(&format!("applications/{object_id}"), &Value::Object(patch))
-                    .await?;
-            }
-            Some(app_id)
-        }
-    };
-
-    // 4. The app's service principal in the partner tenant (consent attaches to it).
-    match &app_id {
-        Some(id) => match graph.service_principal(id).await? {
-            Some(_) => steps.push(Step {
-                target: "app service principal".into(),
-                change: Change::Unchanged,
-                detail: "present".into(),
-            }),
-            None => {
-                if !dry {
-                    graph.create_service_principal(id).await?;
-                }
-                steps.push(Step {
-                    target: "app service principal".into(),
-                    change: Change::Create,
-                    detail: format!("appId {id}"),
-                });
-            }
-        },
-        None => steps.push(Step {
-            target: "app service principal".into(),
-            change: Change::Create,
-            detail: "for the new app".into(),
-        }),
+        } => plan_generated_certificate(options, path, *valid_days, *renew_days, plan),
     }
+}
 
-    // 5. The configuration file.
+/// A generated certificate is kept while it has more than `renew_days` left, else (re)made.
+fn plan_generated_certificate(
+    options: &SetupOptions,
+    path: &Path,
+    valid_days: u32,
+    renew_days: u32,
+    plan: &mut Plan,
+) -> Result<CertificatePlan, SetupError> {
+    let key_path = certificate::key_path(path);
+    let existing = AppCertificate::read(path).ok();
+    if let Some(c) = existing
+        .as_ref()
+        .filter(|c| c.days_left(now()) >= i64::from(renew_days))
+    {
+        plan.push(
+            "certificate",
+            Change::Unchanged,
+            format!(
+                "{} (thumbprint {}, expires {})",
+                path.display(),
+                c.thumbprint,
+                date(c.not_after)
+            ),
+        );
+        return Ok(CertificatePlan {
+            current: Some(c.clone()),
+            previous: None,
+            key_path,
+        });
+    }
+    let why = match &existing {
+        Some(c) => format!("renewing: {} expires {}", c.thumbprint, date(c.not_after)),
+        None => "new".into(),
+    };
+    let cert = if plan.dry_run {
+        None
+    } else {
+        Some(certificate::generate(
+            path,
+            &options.display_name,
+            valid_days,
+        )?)
+    };
+    plan.push(
+        "certificate",
+        if existing.is_some() {
+            Change::Update
+        } else {
+            Change::Create
+        },
+        format!(
+            "{why}; self-signed RSA 2048, {valid_days} days, {} (key {}, mode 0600){}",
+            path.display(),
+            key_path.display(),
+            cert.as_ref()
+                .map(|c| format!(", thumbprint {}", c.thumbprint))
+                .unwrap_or_default()
+        ),
+    );
+    // The certificate being replaced stays registered until it expires, so running instances
+    // keep working while the new file is rolled out.
+    Ok(CertificatePlan {
+        current: cert,
+        previous: existing.filter(|c| c.days_left(now()) >= 0),
+        key_path,
+    })
+}
+
+async fn find_application(
+    graph: &GraphClient,
+    options: &SetupOptions,
+) -> Result<Option<Application>, SetupError> {
+    if let Some(id) = &options.app_id {
+        return graph
+            .get_application_by_app_id(id)
+            .await
+            .map_err(graph_error("GET applications"));
+    }
+    let mut named = graph
+        .list_applications_by_display_name(&options.display_name)
+        .await
+        .map_err(graph_error("GET applications"))?;
+    if named.len() > 1 {
+        return Err(SetupError::Ambiguous(format!(
+            "{} app registrations are named {:?}; pass the one to use with --app-id",
+            named.len(),
+            options.display_name
+        )));
+    }
+    Ok(named.pop())
+}
+
+/// Creates the app registration, or brings the existing one in line; its app ID (`None` in a
+/// dry run that would create it).
+async fn ensure_application(
+    graph: &GraphClient,
+    options: &SetupOptions,
+    desired: &Desired,
+    certificate: &CertificatePlan,
+    plan: &mut Plan,
+) -> Result<Option<String>, SetupError> {
+    let redirect = options.redirect_url.as_str().to_owned();
+    let Some(app) = find_application(graph, options).await? else {
+        let new = NewApplication {
+            display_name: options.display_name.clone(),
+            sign_in_audience: rules::SIGN_IN_AUDIENCE.into(),
+            web: WebApplication {
+                redirect_uris: vec![redirect.clone()],
+            },
+            required_resource_access: desired.access.clone(),
+            key_credentials: certificate.key_credentials(),
+        };
+        let app_id = if plan.dry_run {
+            None
+        } else {
+            let created = graph
+                .create_application(&new)
+                .await
+                .map_err(graph_error("POST applications"))?;
+            Some(created.app_id)
+        };
+        plan.push(
+            "app registration",
+            Change::Create,
+            format!(
+                "{:?}: multitenant, redirect {redirect}, delegated {}, no application permissions, certificate registered{}",
+                options.display_name,
+                desired.names.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", "),
+                app_id.as_deref().map(|a| format!(" (appId {a})")).unwrap_or_default()
+            ),
+        );
+        return Ok(app_id);
+    };
+    let mut update = ApplicationUpdate::default();
+    plan_audience(&app, &mut update, plan);
+    plan_redirect(&app, &redirect, &mut update, plan);
+    plan_permissions(&app, desired, &mut update, plan);
+    plan_key_credentials(&app, certificate, &mut update, plan);
+    if !update.is_empty() && !plan.dry_run {
+        graph
+            .update_application(&app.id, &update)
+            .await
+            .map_err(graph_error("PATCH applications"))?;
+    }
+    Ok(Some(app.app_id))
+}
+
+fn plan_audience(app: &Application, update: &mut ApplicationUpdate, plan: &mut Plan) {
+    let audience = app.sign_in_audience.as_str();
+    if audience == rules::SIGN_IN_AUDIENCE {
+        plan.push("app: sign-in audience", Change::Unchanged, audience);
+    } else {
+        update.sign_in_audience = Some(rules::SIGN_IN_AUDIENCE.into());
+        plan.push(
+            "app: sign-in audience",
+            Change::Update,
+            format!("{audience} -> {}", rules::SIGN_IN_AUDIENCE),
+        );
+    }
+}
+
+fn plan_redirect(
+    app: &Application,
+    redirect: &str,
+    update: &mut ApplicationUpdate,
+    plan: &mut Plan,
+) {
+    let uris = &app.web.redirect_uris;
+    if uris.iter().any(|u| u == redirect) {
+        plan.push("app: web redirect URI", Change::Unchanged, redirect);
+    } else {
+        let mut uris = uris.clone();
+        uris.push(redirect.to_owned());
+        update.web = Some(WebApplication {
+            redirect_uris: uris,
+        });
+        plan.push(
+            "app: web redirect URI",
+            Change::Update,
+            format!("add {redirect}"),
+        );
+    }
+}
+
+fn plan_permissions(
+    app: &Application,
+    desired: &Desired,
+    update: &mut ApplicationUpdate,
+    plan: &mut Plan,
+) {
+    let registered = registered_permissions(app);
+    let have: BTreeSet<(String, String)> = registered
+        .iter()
+        .filter(|(_, _, t)| t == "Scope")
+        .map(|(r, i, _)| (r.clone(), i.clone()))
+        .collect();
+    let roles = registered.iter().filter(|(_, _, t)| t == "Role").count();
+    if have == desired.pairs && roles == 0 {
+        plan.push(
+            "app: API permissions",
+            Change::Unchanged,
+            "exactly the delegated permissions; no application permissions",
+        );
+        return;
+    }
+    let missing: Vec<&str> = desired
+        .names
+        .iter()
+        .filter(|(id, _)| !have.iter().any(|(_, h)| h == id))
+        .map(|(_, n)| n.as_str())
+        .collect();
+    let extra = have.difference(&desired.pairs).count();
+    let mut what = Vec::new();
+    if !missing.is_empty() {
+        what.push(format!("add {}", missing.join(", ")));
+    }
+    if extra > 0 {
+        what.push(format!("remove {extra} other delegated permission(s)"));
+    }
+    if roles > 0 {
+        what.push(format!("remove {roles} application permission(s)"));
+    }
+    update.required_resource_access = Some(desired.access.clone());
+    plan.push("app: API permissions", Change::Update, what.join("; "));
+}
+
+fn plan_key_credentials(
+    app: &Application,
+    certificate: &CertificatePlan,
+    update: &mut ApplicationUpdate,
+    plan: &mut Plan,
+) {
+    let registered = &app.key_credentials;
+    let is_registered = certificate
+        .current
+        .as_ref()
+        .is_some_and(|c| registered.iter().any(|k| c.matches_key_credential(k)));
+    if is_registered && certificate.previous.is_none() {
+        plan.push("app: certificate", Change::Unchanged, "registered");
+        return;
+    }
+    let held = |k: &KeyCredential| {
+        certificate
+            .current
+            .iter()
+            .chain(certificate.previous.iter())
+            .any(|c| c.matches_key_credential(k))
+    };
+    let dropped = registered.iter().filter(|k| !held(k)).count();
+    update.key_credentials = Some(certificate.key_credentials());
+    plan.push(
+        "app: certificate",
+        Change::Update,
+        format!(
+            "register {}{}",
+            certificate
+                .current
+                .as_ref()
+                .map_or("the new certificate".to_owned(), |c| c.thumbprint.clone()),
+            if dropped > 0 {
+                format!("; {dropped} key credential(s) not held here are removed")
+            } else {
+                String::new()
+            }
+        ),
+    );
+}
+
+async fn ensure_app_principal(
+    graph: &GraphClient,
+    app_id: Option<&str>,
+    plan: &mut Plan,
+) -> Result<(), SetupError> {
+    const TARGET: &str = "app service principal";
+    let Some(id) = app_id else {
+        plan.push(TARGET, Change::Create, "for the new app");
+        return Ok(());
+    };
+    let found = graph
+        .get_service_principal_by_app_id(id)
+        .await
+        .map_err(graph_error("GET servicePrincipals"))?;
+    if found.is_some() {
+        plan.push(TARGET, Change::Unchanged, "present");
+        return Ok(());
+    }
+    if !plan.dry_run {
+        graph
+            .create_service_principal(id)
+            .await
+            .map_err(graph_error("POST servicePrincipals"))?;
+    }
+    plan.push(TARGET, Change::Create, format!("appId {id}"));
+    Ok(())
+}
+
+fn write_configuration(
+    session: &AdminSession,
+    options: &SetupOptions,
+    app_id: Option<&str>,
+    certificate: &CertificatePlan,
+    plan: &mut Plan,
+) -> Result<(), SetupError> {
     let cert_path = match &options.certificate {
         CertificateChoice::Existing { certificate, .. } => certificate.clone(),
         CertificateChoice::Generate { path, .. } => path.clone(),
@@ -660,9 +783,9 @@ pub async fn run(
     let text = render_config(
         options,
         &session.tenant_id,
-        app_id.as_deref().unwrap_or("(created by setup)"),
+        app_id.unwrap_or("(created by setup)"),
         &cert_path,
-        &key_path,
+        &certificate.key_path,
     );
     let current = std::fs::read_to_string(&options.config_path).ok();
     let change = match &current {
@@ -670,27 +793,15 @@ pub async fn run(
         Some(_) => Change::Update,
         None => Change::Create,
     };
-    if change != Change::Unchanged && !dry {
+    if change != Change::Unchanged && !plan.dry_run {
         certificate::write_private(&options.config_path, text.as_bytes())?;
     }
-    steps.push(Step {
-        target: "configuration file".into(),
+    plan.push(
+        "configuration file",
         change,
-        detail: options.config_path.display().to_string(),
-    });
-
-    let mut consent_page = options.redirect_url.clone();
-    consent_page.set_path("/");
-    consent_page.set_query(None);
-    Ok(SetupReport {
-        dry_run: dry,
-        tenant_id: session.tenant_id.clone(),
-        signed_in_as: session.user.clone(),
-        app_id,
-        steps,
-        config_path: options.config_path.clone(),
-        consent_page,
-    })
+        options.config_path.display().to_string(),
+    );
+    Ok(())
 }
 
 fn toml_str(s: &str) -> String {

@@ -1,12 +1,20 @@
 //! A healthy deployment broken one way at a time: doctor names the problem and its fix.
 
+use admin::doctor::Status;
+use admin::setup::CertificateChoice;
 use common::cloud::{GRAPH_APP_ID, PARTNER_CENTER_APP_ID};
-use common::doctor::Status;
-use common::setup::CertificateChoice;
+use common::graph::{ApplicationUpdate, RequiredResourceAccess, ResourceAccess};
 use emulator::seed::{PermissionSeed, ids};
-use serde_json::json;
 
 use crate::helpers::{self, expect};
+
+/// An update that replaces the app's API permissions.
+fn requiring(access: Vec<RequiredResourceAccess>) -> ApplicationUpdate {
+    ApplicationUpdate {
+        required_resource_access: Some(access),
+        ..ApplicationUpdate::default()
+    }
+}
 
 #[tokio::test]
 async fn doctor_fails_when_a_delegated_permission_is_removed() {
@@ -14,22 +22,19 @@ async fn doctor_fails_when_a_delegated_permission_is_removed() {
     let (session, settings) = env.ready().await;
     let app = session
         .graph
-        .application_by_app_id(&settings.app.client_id)
+        .get_application_by_app_id(&settings.app.client_id)
         .await
         .unwrap()
         .unwrap();
-    let mut access = app["requiredResourceAccess"].clone();
-    for r in access.as_array_mut().unwrap() {
-        if r["resourceAppId"] == GRAPH_APP_ID {
-            r["resourceAccess"].as_array_mut().unwrap().pop();
+    let mut access = app.required_resource_access.clone();
+    for r in &mut access {
+        if r.resource_app_id == GRAPH_APP_ID {
+            r.resource_access.pop();
         }
     }
     session
         .graph
-        .patch(
-            &format!("applications/{}", app["id"].as_str().unwrap()),
-            &json!({"requiredResourceAccess": access}),
-        )
+        .update_application(&app.id, &requiring(access))
         .await
         .unwrap();
     let report = env.doctor(&settings, Some(&session)).await;
@@ -60,39 +65,36 @@ async fn doctor_fails_when_an_application_permission_is_added_and_granted() {
     let (session, settings) = env.ready().await;
     let graph_sp = session
         .graph
-        .service_principal(GRAPH_APP_ID)
+        .get_service_principal_by_app_id(GRAPH_APP_ID)
         .await
         .unwrap()
         .unwrap();
-    let role = graph_sp["appRoles"]
-        .as_array()
-        .unwrap()
+    let role = graph_sp
+        .app_roles
         .iter()
-        .find(|r| r["value"] == "User.Read.All")
-        .unwrap()["id"]
+        .find(|r| r.value.as_deref() == Some("User.Read.All"))
+        .unwrap()
+        .id
         .clone();
     let app = session
         .graph
-        .application_by_app_id(&settings.app.client_id)
+        .get_application_by_app_id(&settings.app.client_id)
         .await
         .unwrap()
         .unwrap();
-    let mut access = app["requiredResourceAccess"].clone();
+    let mut access = app.required_resource_access.clone();
     access
-        .as_array_mut()
-        .unwrap()
         .iter_mut()
-        .find(|r| r["resourceAppId"] == GRAPH_APP_ID)
-        .unwrap()["resourceAccess"]
-        .as_array_mut()
+        .find(|r| r.resource_app_id == GRAPH_APP_ID)
         .unwrap()
-        .push(json!({"id": role, "type": "Role"}));
+        .resource_access
+        .push(ResourceAccess {
+            id: role,
+            kind: "Role".into(),
+        });
     session
         .graph
-        .patch(
-            &format!("applications/{}", app["id"].as_str().unwrap()),
-            &json!({"requiredResourceAccess": access}),
-        )
+        .update_application(&app.id, &requiring(access))
         .await
         .unwrap();
     // An admin also granted it (the real assignment, not just the manifest).

@@ -7,12 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{AdminSession, CertificateChoice, SetupOptions, SignInSettings, rules, signin};
-use crate::config::{self, ConfigArgs, Settings};
 use crate::doctor::{self, DoctorOptions};
+use common::config::{self, ConfigArgs, Settings};
 
-/// Exit status of a configuration error: `cli_kit::Exit::Config`, which `common` cannot name
-/// (cli-kit depends on it); this module moves to the `admin` crate, which uses cli-kit's.
-const EXIT_CONFIG_ERROR: u8 = 2;
 
 /// How the partner admin signs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -92,7 +89,7 @@ pub struct DoctorArgs {
 fn lenient_settings(args: &ConfigArgs) -> Result<(config::RawSettings, Settings), ExitCode> {
     let loaded = config::load(args).map_err(|r| {
         eprintln!("{r}");
-        ExitCode::from(EXIT_CONFIG_ERROR)
+        ExitCode::from(cli_kit::Exit::Config)
     })?;
     let mut raw = loaded.raw.clone();
     if raw.app.client_id.trim().is_empty() {
@@ -109,7 +106,7 @@ fn lenient_settings(args: &ConfigArgs) -> Result<(config::RawSettings, Settings)
     }
     let settings = raw.validate().map_err(|r| {
         eprintln!("{r}");
-        ExitCode::from(EXIT_CONFIG_ERROR)
+        ExitCode::from(cli_kit::Exit::Config)
     })?;
     Ok((loaded.raw, settings))
 }
@@ -145,7 +142,7 @@ pub async fn run_setup(
         Ok(v) => v,
         Err(code) => return code,
     };
-    let http = match crate::http::build_client(&settings.http) {
+    let http = match common::http::build_client(&settings.http) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e}");
@@ -224,7 +221,7 @@ pub async fn run_doctor(
     json: bool,
     out: &mut dyn Write,
 ) -> ExitCode {
-    let http = match crate::http::build_client(&settings.http) {
+    let http = match common::http::build_client(&settings.http) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e}");

@@ -3,16 +3,16 @@
 
 use std::path::PathBuf;
 
+use admin::doctor::{DoctorOptions, DoctorReport, Status};
+use admin::setup::{
+    self, AdminSession, CertificateChoice, SetupOptions, SetupReport, SignInSettings, rules,
+};
 use common::cloud::{CloudEndpoints, CloudName};
 use common::config::{
     ConfigArgs, EndpointVersion, HttpSettings, LocalStoreSettings, Settings, StoreSettings,
 };
-use common::doctor::{DoctorOptions, DoctorReport, Status};
 use common::entra::AuthorizeOptions;
 use common::secret::AuthCode;
-use common::setup::{
-    self, AdminSession, CertificateChoice, SetupOptions, SetupReport, SignInSettings, rules,
-};
 use common::tokens::TokenBroker;
 use emulator::seed::{AppSeed, ids};
 use emulator::{Emulator, EmulatorConfig, EmulatorHandle, Seed};
@@ -209,7 +209,7 @@ impl Env {
     }
 
     pub async fn doctor(&self, settings: &Settings, admin: Option<&AdminSession>) -> DoctorReport {
-        common::doctor::run(
+        admin::doctor::run(
             settings,
             &self.http,
             &DoctorOptions {

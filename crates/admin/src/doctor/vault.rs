@@ -1,0 +1,254 @@
+//! The refresh-token store: reachable, and (Key Vault) allowed no more than get and set.
+//!
+//! Key Vault's data plane does not tell an identity its own permissions, so breadth is probed
+//! with requests that change nothing whatever the answer: list one secret name, and delete,
+//! purge and recover a secret name that does not exist (a random `sam-doctor-probe-…`). Key
+//! Vault checks the access policy (or RBAC role) before looking the secret up, so 403 means
+//! "not allowed" and 404 means "allowed". `set` is not probed (it would write); the token
+//! checks prove it by storing the rotated refresh token. Limits (docs/operations.md): the
+//! probes see only the data-plane secret permissions of this identity — not key or certificate
+//! permissions, not management-plane roles (who can change the policy), not other identities.
+
+use std::sync::Arc;
+
+use super::{Check, Status, check};
+use common::cloud::Resource;
+use common::config::{
+    EndpointVersion, KeyVaultIdentity, KeyVaultSettings, Settings, StoreSettings,
+};
+use common::entra::{ClientCredential, EntraClient, TokenTarget};
+use common::secret::{AccessToken, ExposeSecret as _};
+
+pub(super) async fn store_checks(
+    settings: &Settings,
+    http: &reqwest::Client,
+    partner: Option<&str>,
+    checks: &mut Vec<Check>,
+) {
+    let kv = match &settings.store {
+        StoreSettings::Local(l) => {
+            checks.push(check(
+                "store.reachable",
+                Status::Pass,
+                format!(
+                    "local encrypted file {} (for local use; production: Key Vault)",
+                    l.path.display()
+                ),
+                None,
+            ));
+            return;
+        }
+        StoreSettings::KeyVault(kv) => kv,
+    };
+    let token = match vault_token(settings, kv, http).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            checks.push(check(
+                "store.least_privilege",
+                Status::Skip,
+                "not probed: a managed or workload identity is only available where it runs",
+                Some("run doctor where the identity is (the app's host), or review the vault's access policy: az keyvault show --name VAULT --query properties.accessPolicies".into()),
+            ));
+            return;
+        }
+        Err(e) => {
+            checks.push(check(
+                "store.reachable",
+                Status::Fail,
+                format!("cannot get a Key Vault token for the store identity: {e}"),
+                Some("check store.key_vault.tenant_id, client_id and its credential".into()),
+            ));
+            return;
+        }
+    };
+    let vault = Vault { http, kv, token };
+    if vault.reachable_check(partner, checks).await {
+        checks.push(vault.least_privilege_check().await);
+    }
+}
+
+/// The store's vault, as the store identity.
+struct Vault<'a> {
+    http: &'a reqwest::Client,
+    kv: &'a KeyVaultSettings,
+    token: AccessToken,
+}
+
+impl Vault<'_> {
+    /// Sends a body-less request to `{vault}/{path}?api-version=…`; the status.
+    async fn send(&self, method: reqwest::Method, path: &str) -> Result<u16, String> {
+        let base = self.kv.vault_url.as_str().trim_end_matches('/');
+        let api = if self.kv.api_version.is_empty() {
+            "7.5"
+        } else {
+            self.kv.api_version.as_str()
+        };
+        let url = format!(
+            "{base}/{path}{}api-version={api}",
+            if path.contains('?') { "&" } else { "?" }
+        );
+        self.http
+            .request(method, url)
+            .bearer_auth(self.token.expose_secret())
+            .header("content-length", "0")
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .map_err(|e| e.to_string())
+    }
+
+    /// get: the partner's own secret (404 still proves get is allowed). Whether the vault
+    /// answered at all (the probes follow only then).
+    async fn reachable_check(&self, partner: Option<&str>, checks: &mut Vec<Check>) -> bool {
+        let kv = self.kv;
+        let name = partner.map(|p| common::tokens::secret_name(&kv.secret_prefix, p));
+        let get_path = format!("secrets/{}", name.as_deref().unwrap_or("sam-doctor-probe"));
+        let status = match self.send(reqwest::Method::GET, &get_path).await {
+            Ok(status) => status,
+            Err(e) => {
+                checks.push(check(
+                    "store.reachable",
+                    Status::Fail,
+                    format!("Key Vault {} unreachable: {e}", kv.vault_url),
+                    Some("check store.key_vault.vault_url, DNS and the firewall".into()),
+                ));
+                return false;
+            }
+        };
+        checks.push(match status {
+            200 | 404 => check(
+                "store.reachable",
+                Status::Pass,
+                format!("Key Vault {} reachable; get allowed", kv.vault_url),
+                None,
+            ),
+            403 => check(
+                "store.reachable",
+                Status::Fail,
+                format!("Key Vault {} refuses get (403)", kv.vault_url),
+                Some(
+                    "give the store identity Get and Set on secrets (docs/setup-azure.md, Key Vault)"
+                        .into(),
+                ),
+            ),
+            s => check(
+                "store.reachable",
+                Status::Fail,
+                format!("Key Vault {} answered HTTP {s}", kv.vault_url),
+                None,
+            ),
+        });
+        true
+    }
+
+    /// list, delete, purge and recover probed on a name that does not exist (see the module
+    /// docs): 403 refused, 200/404 allowed.
+    async fn least_privilege_check(&self) -> Check {
+        let probe = format!("sam-doctor-probe-{}", uuid::Uuid::new_v4().simple());
+        let probes = [
+            (
+                "list",
+                reqwest::Method::GET,
+                "secrets?maxresults=1".to_owned(),
+            ),
+            (
+                "delete",
+                reqwest::Method::DELETE,
+                format!("secrets/{probe}"),
+            ),
+            (
+                "purge",
+                reqwest::Method::DELETE,
+                format!("deletedsecrets/{probe}"),
+            ),
+            (
+                "recover",
+                reqwest::Method::POST,
+                format!("deletedsecrets/{probe}/recover"),
+            ),
+        ];
+        let mut broader = Vec::new();
+        let mut unknown = Vec::new();
+        for (permission, method, path) in probes {
+            match self.send(method, &path).await {
+                Ok(403) => {}
+                Ok(200 | 404) => broader.push(permission),
+                Ok(s) => unknown.push(format!("{permission} (HTTP {s})")),
+                Err(e) => unknown.push(format!("{permission} ({e})")),
+            }
+        }
+        if !broader.is_empty() {
+            check(
+                "store.least_privilege",
+                Status::Warn,
+                format!("the store identity may also {} secrets: broader than get/set", broader.join(", ")),
+                Some("limit its access policy to secrets Get and Set (az keyvault set-policy --secret-permissions get set), or use the role that grants only those".into()),
+            )
+        } else if !unknown.is_empty() {
+            check(
+                "store.least_privilege",
+                Status::Warn,
+                format!("could not probe: {}", unknown.join(", ")),
+                None,
+            )
+        } else {
+            check(
+                "store.least_privilege",
+                Status::Pass,
+                "list, delete, purge and recover refused: no broader than get/set on secrets (set is proven by the token rotation)",
+                None,
+            )
+        }
+    }
+}
+
+async fn vault_token(
+    settings: &Settings,
+    kv: &KeyVaultSettings,
+    http: &reqwest::Client,
+) -> Result<Option<AccessToken>, String> {
+    let (tenant, client_id, credential) = match &kv.identity {
+        KeyVaultIdentity::ClientSecret {
+            tenant_id,
+            client_id,
+            secret,
+        } => (
+            tenant_id,
+            client_id,
+            ClientCredential::Secret(secret.clone()),
+        ),
+        KeyVaultIdentity::ClientCertificate {
+            tenant_id,
+            client_id,
+            certificate,
+            private_key,
+        } => {
+            let signer = common::keyvault::access_certificate_signer(certificate, private_key)
+                .map_err(|e| e.to_string())?;
+            (
+                tenant_id,
+                client_id,
+                ClientCredential::Certificate(Arc::new(signer)),
+            )
+        }
+        KeyVaultIdentity::ManagedIdentity { .. } | KeyVaultIdentity::WorkloadIdentity { .. } => {
+            return Ok(None);
+        }
+    };
+    let resource = settings
+        .cloud
+        .resource_id(Resource::KeyVault)
+        .ok_or("no Key Vault in this cloud")?;
+    let client = EntraClient::new(
+        http.clone(),
+        settings.cloud.authority_host.clone(),
+        client_id.clone(),
+        credential,
+        EndpointVersion::V2,
+    );
+    client
+        .client_credentials(tenant, &TokenTarget::Scopes(format!("{resource}/.default")))
+        .await
+        .map(|r| Some(r.access_token))
+        .map_err(|e| e.to_string())
+}
