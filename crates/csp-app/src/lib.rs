@@ -19,7 +19,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use common::config::ConfigArgs;
+use common::cli::ConfigArgs;
 
 pub use failure::{EXIT_FAILURE, EXIT_PARTIAL, EXIT_RECONSENT};
 pub use output::OutputFormat;
@@ -277,10 +277,11 @@ pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exi
         // Before set-up the configuration names no app yet: setup validates what it needs.
         return common::setup::cli::run_setup(&cli.config, args, json, out).await;
     }
-    let (loaded, settings) = match common::cli::load_settings_or_report(&cli.config) {
-        Ok(pair) => pair,
-        Err(code) => return code,
-    };
+    let (loaded, settings) =
+        match common::cli::load_settings_or_report(&cli.config.to_load_options()) {
+            Ok(pair) => pair,
+            Err(code) => return code,
+        };
     common::telemetry::init(settings.log.format, &settings.log.filter);
     for warning in settings.warnings() {
         tracing::warn!("{warning}");

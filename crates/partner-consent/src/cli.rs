@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use common::config::{ConfigArgs, LogFormat};
+use common::cli::ConfigArgs;
+use common::config::LogFormat;
 
 use crate::local;
 use crate::startup::{Application, Options};
@@ -46,9 +47,10 @@ pub fn main() -> ExitCode {
     runtime.block_on(run(cli))
 }
 
-async fn run(mut cli: Cli) -> ExitCode {
+async fn run(cli: Cli) -> ExitCode {
+    let mut options = cli.config.to_load_options();
     let local = if cli.local {
-        match local::prepare(&mut cli.config, cli.emulator_port).await {
+        match local::prepare(&mut options, cli.emulator_port).await {
             Ok(l) => Some(l),
             Err(e) => {
                 eprintln!("error: cannot start the local emulated cloud: {e:#}");
@@ -58,11 +60,11 @@ async fn run(mut cli: Cli) -> ExitCode {
     } else {
         None
     };
-    let (_loaded, settings) = match common::cli::load_settings_or_report(&cli.config) {
+    let (_loaded, settings) = match common::cli::load_settings_or_report(&options) {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let format = cli.config.log_format.unwrap_or(settings.log.format);
+    let format = options.log_format.unwrap_or(settings.log.format);
     common::telemetry::init(format, &settings.log.filter);
     for warning in settings.warnings() {
         tracing::warn!("{warning}");

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{AdminSession, CertificateChoice, SetupOptions, SignInSettings, rules, signin};
-use crate::cli::EXIT_CONFIG_ERROR;
-use crate::config::{self, ConfigArgs, Settings};
+use crate::cli::{ConfigArgs, EXIT_CONFIG_ERROR};
+use crate::config::{self, Settings};
 use crate::doctor::{self, DoctorOptions};
 
 /// How the partner admin signs in.
@@ -87,7 +87,7 @@ pub struct DoctorArgs {
 /// The configuration before set-up: the app may not exist yet, so missing app keys are filled
 /// with placeholders to validate the rest (cloud, consent, store, HTTP).
 fn lenient_settings(args: &ConfigArgs) -> Result<(config::RawSettings, Settings), ExitCode> {
-    let loaded = config::load(args).map_err(|r| {
+    let loaded = config::load(&args.into()).map_err(|r| {
         eprintln!("{r}");
         ExitCode::from(EXIT_CONFIG_ERROR)
     })?;

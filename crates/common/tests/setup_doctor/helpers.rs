@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use common::cloud::{CloudEndpoints, CloudName};
 use common::config::{
-    ConfigArgs, EndpointVersion, HttpSettings, LocalStoreSettings, Settings, StoreSettings,
+    EndpointVersion, HttpSettings, LoadOptions, LocalStoreSettings, Settings, StoreSettings,
 };
 use common::doctor::{DoctorOptions, DoctorReport, Status};
 use common::entra::AuthorizeOptions;
@@ -179,7 +179,7 @@ impl Env {
 
     /// The written configuration, plus `extra` KEY=VALUE overrides, validated.
     pub fn settings(&self, extra: &[String]) -> Settings {
-        let args = ConfigArgs {
+        let args = LoadOptions {
             profile: None,
             config_file: Some(self.config_path()),
             config_dir: self.dir.path().join("no-config-dir"),
