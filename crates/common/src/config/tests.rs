@@ -527,8 +527,10 @@ fn an_unknown_enum_value_names_the_key_and_lists_the_accepted_values() {
 /// Raw settings shaped like the file `setup` writes: a custom cloud, Key Vault with a client
 /// secret (which must not be written), a CA bundle, and a default cleared to empty.
 fn setup_like_raw() -> RawSettings {
-    let mut raw = RawSettings::default();
-    raw.mode = "cpv".into();
+    let mut raw = RawSettings {
+        mode: "cpv".into(),
+        ..RawSettings::default()
+    };
     raw.app.client_id = CLIENT_ID.into();
     raw.app.display_name = String::new();
     raw.app.certificate_path = "certs/app.pem".into();
@@ -612,8 +614,10 @@ fn arbitrary_raw() -> impl Strategy<Value = RawSettings> {
     )
         .prop_map(
             |(mode, display_name, tenants, graph_url, timeout, kind, secret)| {
-                let mut raw = RawSettings::default();
-                raw.mode = mode.into();
+                let mut raw = RawSettings {
+                    mode: mode.into(),
+                    ..RawSettings::default()
+                };
                 raw.app.display_name = display_name;
                 raw.partner.allowed_tenants = StringList(tenants);
                 raw.cloud.graph_url = graph_url;
