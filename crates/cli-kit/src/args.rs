@@ -27,12 +27,10 @@ pub struct ConfigArgs {
     pub log_format: Option<LogFormat>,
 }
 
-// LoadOptions after the config split: `common::config::ConfigArgs` becomes the plain
-// `common::config::LoadOptions` (same fields).
 impl ConfigArgs {
     /// The loader's options.
-    pub fn load_options(&self) -> common::config::ConfigArgs {
-        common::config::ConfigArgs {
+    pub fn load_options(&self) -> common::config::LoadOptions {
+        common::config::LoadOptions {
             profile: self.profile.clone(),
             config_file: self.config_file.clone(),
             config_dir: self.config_dir.clone(),

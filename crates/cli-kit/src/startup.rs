@@ -56,7 +56,7 @@ pub fn start(
 /// with ([`Exit::Config`]).
 // LoadOptions after the config split.
 pub fn load_settings_or_report(
-    options: &config::ConfigArgs,
+    options: &config::LoadOptions,
 ) -> Result<(Loaded, Settings), ExitCode> {
     let loaded = config::load(options).map_err(|report| print_report(&report))?;
     let settings = loaded.validate().map_err(|report| print_report(&report))?;

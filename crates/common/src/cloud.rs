@@ -14,6 +14,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::config::{UnknownWord, Words};
+
 /// Which Microsoft cloud the tools talk to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -32,25 +34,33 @@ impl CloudName {
     /// All names, as written in configuration.
     pub const ALL: [&'static str; 4] = ["global", "china", "usgov", "custom"];
 
-    /// Parses the configuration spelling (`global`, `china`, `usgov`, `custom`; case-insensitive).
+    /// Parses the configuration spelling (`global`, `china`, `usgov`, `custom`, or Azure's own
+    /// names; case-insensitive).
     pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "global" | "public" | "azurecloud" => Some(Self::Global),
-            "china" | "azurechinacloud" => Some(Self::China),
-            "usgov" | "us-gov" | "azureusgovernment" => Some(Self::UsGov),
-            "custom" => Some(Self::Custom),
-            _ => None,
-        }
+        Self::parse_word(value).ok()
     }
 
     /// The configuration spelling.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Global => "global",
-            Self::China => "china",
-            Self::UsGov => "usgov",
-            Self::Custom => "custom",
-        }
+        self.word()
+    }
+}
+
+impl Words for CloudName {
+    const NOUN: &'static str = "a cloud";
+    const SPELLINGS: &'static [(Self, &'static [&'static str])] = &[
+        (Self::Global, &["global", "public", "azurecloud"]),
+        (Self::China, &["china", "azurechinacloud"]),
+        (Self::UsGov, &["usgov", "us-gov", "azureusgovernment"]),
+        (Self::Custom, &["custom"]),
+    ];
+}
+
+impl std::str::FromStr for CloudName {
+    type Err = UnknownWord;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_word(s)
     }
 }
 

@@ -12,7 +12,7 @@
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use common::config::ConfigArgs;
+use common::config::LoadOptions;
 use common::entra::AuthorizeOptions;
 use common::secret::AuthCode;
 use common::tokens::TokenBroker;
@@ -59,10 +59,10 @@ fn peak_rss_mib() -> f64 {
 }
 
 async fn child(config_file: std::path::PathBuf, concurrency: u32) {
-    let args = ConfigArgs {
+    let args = LoadOptions {
         config_dir: config_file.parent().unwrap().to_path_buf(),
         config_file: Some(config_file),
-        ..ConfigArgs::default()
+        ..LoadOptions::default()
     };
     let settings = common::config::load_settings(&args).expect("configuration");
     let ctx = csp_app::context::Context::build(&settings)
@@ -290,10 +290,10 @@ async fn consent(
     http: &reqwest::Client,
     config_file: &std::path::Path,
 ) {
-    let args = ConfigArgs {
+    let args = LoadOptions {
         config_dir: config_file.parent().unwrap().to_path_buf(),
         config_file: Some(config_file.to_path_buf()),
-        ..ConfigArgs::default()
+        ..LoadOptions::default()
     };
     let settings = common::config::load_settings(&args).unwrap();
     let broker = TokenBroker::from_settings(&settings, http.clone())

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use common::config::ConfigArgs;
+use common::config::LoadOptions;
 use emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 
 use crate::startup::AppState;
@@ -27,7 +27,7 @@ pub struct LocalCloud {
 }
 
 /// Starts the emulator and points the configuration at it.
-pub async fn prepare(config: &mut ConfigArgs, port: u16) -> anyhow::Result<LocalCloud> {
+pub async fn prepare(config: &mut LoadOptions, port: u16) -> anyhow::Result<LocalCloud> {
     let dir = PathBuf::from(LOCAL_DIR);
     let state_dir = dir.join("emulator");
     std::fs::create_dir_all(&state_dir)

@@ -8,8 +8,7 @@ use std::process::ExitCode;
 
 use super::{AdminSession, CertificateChoice, SetupOptions, SignInSettings, rules, signin};
 use crate::doctor::{self, DoctorOptions};
-use common::config::{self, ConfigArgs, Settings};
-
+use common::config::{self, LoadOptions, Settings};
 
 /// How the partner admin signs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -86,7 +85,7 @@ pub struct DoctorArgs {
 
 /// The configuration before set-up: the app may not exist yet, so missing app keys are filled
 /// with placeholders to validate the rest (cloud, consent, store, HTTP).
-fn lenient_settings(args: &ConfigArgs) -> Result<(config::RawSettings, Settings), ExitCode> {
+fn lenient_settings(args: &LoadOptions) -> Result<(config::RawSettings, Settings), ExitCode> {
     let loaded = config::load(args).map_err(|r| {
         eprintln!("{r}");
         ExitCode::from(cli_kit::Exit::Config)
@@ -133,7 +132,7 @@ async fn sign_in(
 
 /// Runs `setup`; `json` prints the report as JSON. Exit 0 done, 1 failed, 2 configuration.
 pub async fn run_setup(
-    config: &ConfigArgs,
+    config: &LoadOptions,
     args: &SetupArgs,
     json: bool,
     out: &mut dyn Write,

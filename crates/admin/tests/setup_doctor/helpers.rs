@@ -9,7 +9,7 @@ use admin::setup::{
 };
 use common::cloud::{CloudEndpoints, CloudName};
 use common::config::{
-    ConfigArgs, EndpointVersion, HttpSettings, LocalStoreSettings, Settings, StoreSettings,
+    EndpointVersion, HttpSettings, LoadOptions, LocalStoreSettings, Settings, StoreSettings,
 };
 use common::entra::AuthorizeOptions;
 use common::secret::AuthCode;
@@ -179,7 +179,7 @@ impl Env {
 
     /// The written configuration, plus `extra` KEY=VALUE overrides, validated.
     pub fn settings(&self, extra: &[String]) -> Settings {
-        let args = ConfigArgs {
+        let args = LoadOptions {
             profile: None,
             config_file: Some(self.config_path()),
             config_dir: self.dir.path().join("no-config-dir"),

@@ -1,14 +1,21 @@
-use figment::Jail;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use figment::providers::{Format, Serialized, Toml};
+use figment::{Figment, Jail};
+use proptest::prelude::*;
+
+use super::load::load_with_env;
 use super::*;
+use crate::cloud::CloudName;
 
 const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 const TENANT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
 
-fn args() -> ConfigArgs {
-    ConfigArgs {
+fn args() -> LoadOptions {
+    LoadOptions {
         config_dir: PathBuf::from("config"),
-        ..ConfigArgs::default()
+        ..LoadOptions::default()
     }
 }
 
@@ -482,4 +489,163 @@ fn sam_variables_of_other_tools_are_ignored_but_a_misspelt_key_in_a_section_is_n
         );
         Ok(())
     });
+}
+
+#[test]
+fn an_unknown_enum_value_names_the_key_and_lists_the_accepted_values() {
+    let mut raw = RawSettings::default();
+    raw.app.client_id = CLIENT_ID.into();
+    raw.app.client_secret = "x".into();
+    raw.partner.tenant_id = TENANT.into();
+    raw.log.format = "xml".into();
+    raw.entra.endpoint_version = "v3".into();
+    raw.store.kind = "key-vault".into();
+    raw.store.key_vault.vault_url = "https://kv.vault.azure.net/".into();
+    raw.store.key_vault.identity = "password".into();
+    let report = raw.validate().unwrap_err();
+    assert_eq!(
+        report.keys(),
+        vec![
+            "entra.endpoint_version",
+            "store.key_vault.identity",
+            "log.format"
+        ]
+    );
+    assert_eq!(
+        report.problems[0].problem,
+        "\"v3\" is not an endpoint version"
+    );
+    assert!(report.problems[0].fix.starts_with("use one of v1, v2"));
+    assert_eq!(
+        report.problems[1].fix,
+        "use one of client-secret, client-certificate, managed-identity, workload-identity"
+    );
+    assert_eq!(report.problems[2].problem, "\"xml\" is not a log format");
+    assert_eq!(report.problems[2].fix, "use one of text, json");
+}
+
+/// Raw settings shaped like the file `setup` writes: a custom cloud, Key Vault with a client
+/// secret (which must not be written), a CA bundle, and a default cleared to empty.
+fn setup_like_raw() -> RawSettings {
+    let mut raw = RawSettings {
+        mode: "cpv".into(),
+        ..RawSettings::default()
+    };
+    raw.app.client_id = CLIENT_ID.into();
+    raw.app.display_name = String::new();
+    raw.app.certificate_path = "certs/app.pem".into();
+    raw.app.private_key_path = "certs/app-key.pem".into();
+    raw.partner.tenant_id = TENANT.into();
+    raw.partner.allowed_tenants = StringList(vec![TENANT.into(), "contoso.onmicrosoft.com".into()]);
+    raw.cloud.name = "custom".into();
+    raw.cloud.authority_host = "https://127.0.0.1:8443".into();
+    raw.cloud.graph_url = "https://127.0.0.1:8443/graph".into();
+    raw.cloud.partner_center_url = "https://127.0.0.1:8443/partnercenter".into();
+    raw.cloud.key_vault_dns_suffix = "vault.localhost:8443".into();
+    raw.entra.endpoint_version = "v2".into();
+    raw.consent.redirect_url = "https://consent.contoso.com/callback".into();
+    raw.store.kind = "key-vault".into();
+    raw.store.key_vault.vault_url = "https://contoso.vault.azure.net/".into();
+    raw.store.key_vault.client_id = CLIENT_ID.into();
+    raw.store.key_vault.client_secret = "kv-secret-never-written".into();
+    raw.http.ca_bundle = "ca \"quoted\" path.pem".into();
+    raw
+}
+
+/// Writes `text` as the `--config` file over an empty configuration directory and loads it.
+fn load_rendered(jail: &mut Jail, text: &str) -> Result<RawSettings, ConfigReport> {
+    jail.create_file("written.toml", text).unwrap();
+    let options = LoadOptions {
+        config_file: Some("written.toml".into()),
+        config_dir: PathBuf::from("no-config-dir"),
+        ..LoadOptions::default()
+    };
+    load_with_env(&options, None).map(|loaded| loaded.raw)
+}
+
+#[test]
+fn a_rendered_configuration_loads_back_to_the_same_raw_settings_without_its_secrets() {
+    Jail::expect_with(|jail| {
+        let raw = setup_like_raw();
+        let text = render_toml(&raw, "Written by a test.\n\nIt holds no secret.");
+        assert!(
+            text.starts_with("# Written by a test.\n#\n# It holds no secret.\n"),
+            "{text}"
+        );
+        assert!(!text.contains("kv-secret-never-written"), "{text}");
+        assert!(
+            text.contains(
+                "#   SAM_STORE__KEY_VAULT__CLIENT_SECRET (store.key_vault.client_secret)"
+            ),
+            "{text}"
+        );
+        // Unset optional values are left out; a default cleared to empty is written as "".
+        assert!(!text.contains("pkcs12_path"), "{text}");
+        assert!(!text.contains("partner_api_url"), "{text}");
+        assert!(text.contains("display_name = \"\""), "{text}");
+
+        let loaded = load_rendered(jail, &text).expect("the rendered file loads");
+        let mut expected = raw.clone();
+        expected.store.key_vault.client_secret = String::new();
+        assert_eq!(loaded, expected);
+        Ok(())
+    });
+}
+
+#[test]
+fn rendering_the_defaults_writes_only_what_differs_from_empty() {
+    let text = render_toml(&RawSettings::default(), "");
+    assert!(!text.starts_with('#'), "{text}");
+    assert!(text.contains("mode = \"csp\""), "{text}");
+    assert!(!text.contains("client_id"), "{text}");
+    assert!(!text.contains("allowed_tenants"), "{text}");
+    assert!(!text.contains("Secrets"), "{text}");
+}
+
+fn arbitrary_raw() -> impl Strategy<Value = RawSettings> {
+    (
+        prop::sample::select(vec!["csp", "cpv", "", "reseller"]),
+        ".{0,24}",
+        prop::collection::vec("[^,]{0,12}", 0..4),
+        "(https://[a-z0-9.]{1,16}/?)?",
+        ".{0,12}",
+        prop::sample::select(vec!["local", "key-vault", ""]),
+        "[ -~]{0,16}",
+    )
+        .prop_map(
+            |(mode, display_name, tenants, graph_url, timeout, kind, secret)| {
+                let mut raw = RawSettings {
+                    mode: mode.into(),
+                    ..RawSettings::default()
+                };
+                raw.app.display_name = display_name;
+                raw.partner.allowed_tenants = StringList(tenants);
+                raw.cloud.graph_url = graph_url;
+                raw.http.connect_timeout = timeout;
+                raw.store.kind = kind.into();
+                raw.app.client_secret = secret;
+                raw
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn any_rendered_configuration_loads_back_to_its_raw_settings(raw in arbitrary_raw()) {
+        let text = render_toml(&raw, "property test");
+        let mut expected = raw.clone();
+        expected.app.client_secret = String::new();
+        let mut loaded = None;
+        Jail::expect_with(|jail| {
+            loaded = Some(load_rendered(jail, &text));
+            Ok(())
+        });
+        let loaded = loaded.expect("the jail ran");
+        prop_assert_eq!(loaded, Ok(expected), "{}", text);
+        if !raw.app.client_secret.is_empty() {
+            prop_assert!(!text.contains(&format!("= {:?}", raw.app.client_secret)), "{}", text);
+        }
+    }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use common::config::ConfigArgs;
+use common::config::LoadOptions;
 use common::entra::AuthorizeOptions;
 use common::secret::AuthCode;
 use common::tokens::TokenBroker;
@@ -255,11 +255,11 @@ fn write_private(path: &std::path::Path, contents: &str) {
 }
 
 impl TestApp {
-    fn config_args(&self) -> ConfigArgs {
-        ConfigArgs {
+    fn config_args(&self) -> LoadOptions {
+        LoadOptions {
             config_dir: self.dir.path().to_path_buf(),
             config_file: Some(self.config_file.clone()),
-            ..ConfigArgs::default()
+            ..LoadOptions::default()
         }
     }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use common::config::ConfigArgs;
+use common::config::LoadOptions;
 use common::entra::AuthorizeOptions;
 use common::secret::AuthCode;
 use common::tokens::{LocalFileStore, RefreshTokenStore as _, StoredGrant, TokenBroker};
@@ -134,11 +134,11 @@ filter = "error"
 }
 
 impl TestApp {
-    fn config_args(&self) -> ConfigArgs {
-        ConfigArgs {
+    fn config_args(&self) -> LoadOptions {
+        LoadOptions {
             config_dir: self.dir.path().to_path_buf(),
             config_file: Some(self.config_file.clone()),
-            ..ConfigArgs::default()
+            ..LoadOptions::default()
         }
     }
 

@@ -1,0 +1,76 @@
+//! Configuration: one loader, typed settings, and a validation report that lists every problem.
+//!
+//! # Where values come from
+//!
+//! Layers are merged in this order; a later layer overrides an earlier one, key by key:
+//!
+//! 1. built-in defaults ([`RawSettings::default`]);
+//! 2. `config/default.toml` (the commented reference of every key);
+//! 3. `config/{profile}.toml`, where the profile comes from `--profile`, else the `SAM_PROFILE`
+//!    environment variable, else `local`;
+//! 4. the file given with `--config FILE`, if any;
+//! 5. environment variables prefixed `SAM_`, with `__` separating nested keys
+//!    (`SAM_APP__CLIENT_ID` sets `app.client_id`);
+//! 6. command-line flags (`--set key=value`, and the flags each binary maps onto keys).
+//!
+//! What the command line says arrives as [`LoadOptions`] (the binaries' argument parsers
+//! convert into it). The configuration directory is `config/` under the working directory
+//! unless `--config-dir` says otherwise. A missing `default.toml` or `local.toml` is not an error; a profile named
+//! explicitly whose file is missing is.
+//!
+//! # Typed settings and validation
+//!
+//! Layers are merged into [`RawSettings`], where almost every value is still text, so that a wrong
+//! value never stops the loader at the first mistake. [`RawSettings::validate`] then parses each
+//! value into [`Settings`] (enums, URLs, durations, secret types), collecting *every* problem into
+//! one [`ConfigReport`]: each names the key, where its value came from (which file or environment
+//! variable), what is wrong, and how to fix it — and never echoes a secret value.
+//!
+//! # Modules
+//!
+//! - `raw`: [`RawSettings`], the merged text values (the reference of every key);
+//! - `settings`: [`Settings`], the typed result, and its enums;
+//! - `words`: [`Words`], the one table per enum behind `FromStr`, `Display` and serde;
+//! - `load`: [`load`] and [`LoadOptions`], the layers and where each value came from;
+//! - `validate`: [`RawSettings::validate`], one function per section;
+//! - `report`: [`ConfigReport`] and [`ConfigProblem`];
+//! - `keys`: every known key, the secret ones, suggestions for misspelt ones;
+//! - `render`: [`render_toml`], a configuration file written from [`RawSettings`].
+
+mod keys;
+mod load;
+mod raw;
+mod render;
+mod report;
+mod settings;
+mod validate;
+pub(crate) mod words;
+
+pub use keys::{env_var_of, is_secret_key, known_keys};
+pub use load::{LoadOptions, Loaded, load};
+pub use raw::{
+    RawApp, RawCloud, RawConsent, RawEntra, RawHttp, RawKeyVault, RawLocalStore, RawLog,
+    RawPartner, RawSettings, RawStore, StringList,
+};
+pub use render::render_toml;
+pub use report::{ConfigProblem, ConfigReport};
+pub use settings::{
+    AppCredential, AppMode, AppSettings, AssertionAlgorithm, CertificateCredential,
+    CertificateSource, ConsentSettings, EndpointVersion, EntraSettings, HttpSettings,
+    KeyVaultIdentity, KeyVaultIdentityKind, KeyVaultSettings, LocalStoreSettings, LogFormat,
+    LogSettings, PartnerSettings, Settings, StoreKind, StoreSettings,
+};
+pub use words::{UnknownWord, Words};
+
+/// Prefix of the environment variables the loader reads.
+pub const ENV_PREFIX: &str = "SAM_";
+/// The profile used when neither `--profile` nor `SAM_PROFILE` names one.
+pub const DEFAULT_PROFILE: &str = "local";
+
+/// Loads and validates in one step; the usual entry point of a binary.
+pub fn load_settings(options: &LoadOptions) -> Result<Settings, ConfigReport> {
+    load(options)?.validate()
+}
+
+#[cfg(test)]
+mod tests;

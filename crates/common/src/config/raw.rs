@@ -1,0 +1,312 @@
+//! The raw settings: what the layers merge into, before validation.
+//!
+//! Almost every value is still text, so that one wrong value never stops the loader at the first
+//! mistake; [`RawSettings::validate`](super::RawSettings::validate) parses them all and reports
+//! every problem. The structs also serialise (see [`render_toml`](super::render_toml)), so the
+//! file `setup` writes uses exactly these keys.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The merged configuration before validation. Field docs are the reference of every key;
+/// `config/default.toml` repeats them with examples.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawSettings {
+    /// `csp` (one partner tenant) or `cpv` (many partners consent to one app).
+    pub mode: String,
+    /// The CSP or CPV multitenant application and its credential.
+    pub app: RawApp,
+    /// The partner tenant(s).
+    pub partner: RawPartner,
+    /// Which Microsoft cloud, or every URL for `custom`.
+    pub cloud: RawCloud,
+    /// Entra ID endpoint version and sign-in tenant.
+    pub entra: RawEntra,
+    /// The partner-consent web app.
+    pub consent: RawConsent,
+    /// Where refresh tokens are kept.
+    pub store: RawStore,
+    /// Outgoing HTTP.
+    pub http: RawHttp,
+    /// Logging.
+    pub log: RawLog,
+}
+
+/// `[app]`: the seed's `ida:CSPApplicationId` / `ida:CPVApplicationId` and its secret.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawApp {
+    /// Application (client) ID, a GUID.
+    pub client_id: String,
+    /// Name shown to the consenting admin.
+    pub display_name: String,
+    /// PEM certificate (may also contain the private key).
+    pub certificate_path: String,
+    /// PEM private key; defaults to `certificate_path`.
+    pub private_key_path: String,
+    /// PKCS#12 (`.pfx`) file holding certificate and key.
+    pub pkcs12_path: String,
+    /// Password of the PKCS#12 file (secret).
+    pub pkcs12_password: String,
+    /// Client secret (secret; allowed, but a certificate is preferred).
+    pub client_secret: String,
+    /// Signature of client assertions: `PS256` (Entra's recommendation) or `RS256`.
+    pub assertion_algorithm: String,
+}
+
+impl fmt::Debug for RawApp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawApp")
+            .field("client_id", &self.client_id)
+            .field("certificate_path", &self.certificate_path)
+            .field("pkcs12_path", &self.pkcs12_path)
+            .field("client_secret", &redacted_if_set(&self.client_secret))
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[partner]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawPartner {
+    /// The partner tenant ID (CSP: required, the only tenant allowed to consent).
+    pub tenant_id: String,
+    /// CPV: partner tenants allowed to consent (empty: any).
+    pub allowed_tenants: StringList,
+}
+
+/// `[cloud]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawCloud {
+    /// `global`, `china`, `usgov` or `custom`.
+    pub name: String,
+    /// Entra authority host (the seed's `ida:AADInstance`); required for `custom`, an override otherwise.
+    pub authority_host: String,
+    /// Microsoft Graph base URL.
+    pub graph_url: String,
+    /// Partner Center API base URL.
+    pub partner_center_url: String,
+    /// Partner API base URL.
+    pub partner_api_url: String,
+    /// Key Vault DNS suffix (`vault.azure.net`).
+    pub key_vault_dns_suffix: String,
+}
+
+/// `[entra]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawEntra {
+    /// `v1` (`resource=`, as the seed's calls) or `v2` (`scope=`).
+    pub endpoint_version: String,
+    /// Tenant segment of the consent sign-in: `common`, `organizations` or the partner tenant.
+    pub authority_tenant: String,
+}
+
+/// `[consent]`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawConsent {
+    /// Address the web app listens on.
+    pub listen: String,
+    /// The redirect URL registered on the app (where Entra sends the code).
+    pub redirect_url: String,
+    /// `prompt` sent to Entra: empty, `login`, `consent` or `select_account`.
+    pub prompt: String,
+    /// Base64 key (≥ 64 bytes) that encrypts the state cookie (secret); shared by all instances.
+    pub cookie_key: String,
+}
+
+impl fmt::Debug for RawConsent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawConsent")
+            .field("listen", &self.listen)
+            .field("redirect_url", &self.redirect_url)
+            .field("prompt", &self.prompt)
+            .field("cookie_key", &redacted_if_set(&self.cookie_key))
+            .finish()
+    }
+}
+
+/// `[store]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawStore {
+    /// `local` (encrypted file) or `key-vault`.
+    pub kind: String,
+    /// Local encrypted file store.
+    pub local: RawLocalStore,
+    /// Azure Key Vault store.
+    pub key_vault: RawKeyVault,
+}
+
+/// `[store.local]`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawLocalStore {
+    /// The encrypted token file.
+    pub path: String,
+    /// File holding the 32-byte AES key (created with mode 0600 if missing).
+    pub key_file: String,
+    /// The AES key itself, base64 (secret; e.g. `SAM_STORE__LOCAL__KEY`); overrides `key_file`.
+    pub key: String,
+}
+
+impl fmt::Debug for RawLocalStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawLocalStore")
+            .field("path", &self.path)
+            .field("key_file", &self.key_file)
+            .field("key", &redacted_if_set(&self.key))
+            .finish()
+    }
+}
+
+/// `[store.key_vault]`: the seed's `ida:KeyVaultClientId` / `ida:KeyVaultClientSecret`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawKeyVault {
+    /// Vault URL, `https://{name}.vault.azure.net/`.
+    pub vault_url: String,
+    /// Prefix of secret names (one secret per partner tenant).
+    pub secret_prefix: String,
+    /// How the tools authenticate to Key Vault: `client-secret`, `client-certificate`,
+    /// `managed-identity` or `workload-identity`.
+    pub identity: String,
+    /// Tenant of the Key Vault access identity (defaults to `partner.tenant_id`).
+    pub tenant_id: String,
+    /// Client ID of the access app (or of a user-assigned managed identity).
+    pub client_id: String,
+    /// Client secret of the access app (secret).
+    pub client_secret: String,
+    /// PEM certificate of the access app.
+    pub certificate_path: String,
+    /// PEM private key of the access app (defaults to `certificate_path`).
+    pub private_key_path: String,
+    /// Workload identity: the projected service-account token file.
+    pub federated_token_file: String,
+    /// Key Vault REST api-version.
+    pub api_version: String,
+}
+
+impl fmt::Debug for RawKeyVault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawKeyVault")
+            .field("vault_url", &self.vault_url)
+            .field("identity", &self.identity)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &redacted_if_set(&self.client_secret))
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[http]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawHttp {
+    /// Extra CA certificates (PEM bundle) trusted for all outgoing HTTPS.
+    pub ca_bundle: String,
+    /// TCP + TLS connect timeout (`10s`).
+    pub connect_timeout: String,
+    /// Whole-request timeout (`60s`).
+    pub request_timeout: String,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawLog {
+    /// `text` or `json`.
+    pub format: String,
+    /// `RUST_LOG`-style filter (`info`, `common=debug,info`).
+    pub filter: String,
+}
+
+/// A list written either as a TOML array or as one comma-separated string (for `--set` and
+/// environment variables).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StringList(pub Vec<String>);
+
+impl Serialize for StringList {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for StringList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            One(String),
+            Many(Vec<String>),
+        }
+        let items = match Either::deserialize(deserializer)? {
+            Either::One(s) => s
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            Either::Many(v) => v,
+        };
+        Ok(Self(items))
+    }
+}
+
+fn redacted_if_set(value: &str) -> &'static str {
+    if value.is_empty() { "" } else { "[redacted]" }
+}
+
+impl Default for RawSettings {
+    fn default() -> Self {
+        Self {
+            mode: "csp".into(),
+            app: RawApp {
+                display_name: "Secure Application Model".into(),
+                assertion_algorithm: "PS256".into(),
+                ..RawApp::default()
+            },
+            partner: RawPartner::default(),
+            cloud: RawCloud {
+                name: "global".into(),
+                ..RawCloud::default()
+            },
+            entra: RawEntra {
+                endpoint_version: "v1".into(),
+                authority_tenant: "common".into(),
+            },
+            consent: RawConsent {
+                listen: "127.0.0.1:8080".into(),
+                redirect_url: "http://localhost:8080/callback".into(),
+                prompt: "consent".into(),
+                cookie_key: String::new(),
+            },
+            store: RawStore {
+                kind: "local".into(),
+                local: RawLocalStore {
+                    path: ".sam-local/refresh-tokens.enc".into(),
+                    key_file: ".sam-local/store.key".into(),
+                    key: String::new(),
+                },
+                key_vault: RawKeyVault {
+                    secret_prefix: "sam-rt".into(),
+                    identity: "client-secret".into(),
+                    api_version: "7.5".into(),
+                    ..RawKeyVault::default()
+                },
+            },
+            http: RawHttp {
+                ca_bundle: String::new(),
+                connect_timeout: "10s".into(),
+                request_timeout: "60s".into(),
+            },
+            log: RawLog {
+                format: "text".into(),
+                filter: "info".into(),
+            },
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! Typed settings: what [`RawSettings::validate`](super::RawSettings::validate) produces.
+//!
+//! Enumerated values implement [`Words`]: one table per enum gives its spellings, and
+//! `FromStr`, `Display` and serde follow from it.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use super::words::{Words, impl_words};
+use crate::cloud::CloudEndpoints;
+use crate::secret::{ClientSecret, Password};
+
+/// Validated configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// CSP or CPV.
+    pub mode: AppMode,
+    /// The multitenant application.
+    pub app: AppSettings,
+    /// The partner tenant(s).
+    pub partner: PartnerSettings,
+    /// Cloud endpoints.
+    pub cloud: CloudEndpoints,
+    /// Entra endpoint version and sign-in tenant.
+    pub entra: EntraSettings,
+    /// The consent web app.
+    pub consent: ConsentSettings,
+    /// The refresh-token store.
+    pub store: StoreSettings,
+    /// Outgoing HTTP.
+    pub http: HttpSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Whether the app serves one partner (CSP) or many (CPV).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppMode {
+    /// A Cloud Solution Provider's own app: only its partner tenant may consent.
+    Csp,
+    /// A Control Panel Vendor's app: many partner tenants consent, one stored token each.
+    Cpv,
+}
+
+/// The application and its credential.
+#[derive(Clone, Debug)]
+pub struct AppSettings {
+    /// Application (client) ID.
+    pub client_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// How the app proves its identity to Entra ID.
+    pub credential: AppCredential,
+}
+
+/// An application credential.
+#[derive(Clone, Debug)]
+pub enum AppCredential {
+    /// A certificate: the app signs a client assertion (preferred).
+    Certificate(CertificateCredential),
+    /// A client secret (allowed; a startup warning recommends a certificate).
+    Secret(ClientSecret),
+}
+
+/// Where a certificate credential's certificate and key live.
+#[derive(Clone, Debug)]
+pub struct CertificateCredential {
+    /// The files.
+    pub source: CertificateSource,
+    /// The client-assertion signature algorithm.
+    pub algorithm: AssertionAlgorithm,
+}
+
+/// The files of a certificate credential.
+#[derive(Clone, Debug)]
+pub enum CertificateSource {
+    /// PEM certificate and PEM private key (possibly the same file).
+    Pem {
+        /// Certificate file.
+        certificate: PathBuf,
+        /// Private-key file.
+        private_key: PathBuf,
+    },
+    /// A PKCS#12 (`.pfx`) file.
+    Pkcs12 {
+        /// The file.
+        path: PathBuf,
+        /// Its password, if any.
+        password: Option<Password>,
+    },
+}
+
+/// Client-assertion signature algorithm (Entra "Certificate credentials").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssertionAlgorithm {
+    /// RSASSA-PSS with SHA-256 and an `x5t#S256` header (recommended).
+    Ps256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 and an `x5t` (SHA-1 thumbprint) header (legacy, still accepted).
+    Rs256,
+}
+
+/// The partner tenant(s).
+#[derive(Clone, Debug)]
+pub struct PartnerSettings {
+    /// The partner tenant ID (required in CSP mode).
+    pub tenant_id: Option<String>,
+    /// CPV allow-list (empty: any tenant).
+    pub allowed_tenants: Vec<String>,
+}
+
+/// Entra endpoint version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointVersion {
+    /// `/oauth2/authorize` + `/oauth2/token` with `resource=` (the seed's calls).
+    V1,
+    /// `/oauth2/v2.0/...` with `scope=`.
+    V2,
+}
+
+/// Entra settings.
+#[derive(Clone, Debug)]
+pub struct EntraSettings {
+    /// Endpoint version.
+    pub endpoint_version: EndpointVersion,
+    /// Tenant segment of the consent sign-in.
+    pub authority_tenant: String,
+}
+
+/// The consent web app.
+#[derive(Clone)]
+pub struct ConsentSettings {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Redirect URL registered on the app.
+    pub redirect_url: Url,
+    /// `prompt` parameter, if any.
+    pub prompt: Option<String>,
+    /// Cookie-encryption key (≥ 64 bytes), if configured.
+    pub cookie_key: Option<secrecy::SecretSlice<u8>>,
+}
+
+impl fmt::Debug for ConsentSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsentSettings")
+            .field("listen", &self.listen)
+            .field("redirect_url", &self.redirect_url.as_str())
+            .field("prompt", &self.prompt)
+            .field(
+                "cookie_key",
+                &self.cookie_key.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
+/// Where refresh tokens are stored.
+#[derive(Clone, Debug)]
+pub enum StoreSettings {
+    /// AES-256-GCM encrypted local file.
+    Local(LocalStoreSettings),
+    /// Azure Key Vault.
+    KeyVault(KeyVaultSettings),
+}
+
+/// Local encrypted file store.
+#[derive(Clone)]
+pub struct LocalStoreSettings {
+    /// Token file.
+    pub path: PathBuf,
+    /// Key file (used when `key` is not given).
+    pub key_file: PathBuf,
+    /// The key, when given directly (base64-decoded, 32 bytes).
+    pub key: Option<secrecy::SecretSlice<u8>>,
+}
+
+impl fmt::Debug for LocalStoreSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalStoreSettings")
+            .field("path", &self.path)
+            .field("key_file", &self.key_file)
+            .field("key", &self.key.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// Azure Key Vault store.
+#[derive(Clone, Debug)]
+pub struct KeyVaultSettings {
+    /// Vault URL.
+    pub vault_url: Url,
+    /// Secret-name prefix.
+    pub secret_prefix: String,
+    /// Identity used to reach the vault.
+    pub identity: KeyVaultIdentity,
+    /// REST api-version.
+    pub api_version: String,
+}
+
+/// The identity the tools use to reach Key Vault (the seed's "KeyVaultAccessApp").
+#[derive(Clone, Debug)]
+pub enum KeyVaultIdentity {
+    /// An app with a client secret (the seed's `KeyVaultClientId` / `KeyVaultClientSecret`).
+    ClientSecret {
+        /// Tenant of the app.
+        tenant_id: String,
+        /// Client ID.
+        client_id: String,
+        /// Secret.
+        secret: ClientSecret,
+    },
+    /// An app with a certificate.
+    ClientCertificate {
+        /// Tenant of the app.
+        tenant_id: String,
+        /// Client ID.
+        client_id: String,
+        /// Certificate file.
+        certificate: PathBuf,
+        /// Key file.
+        private_key: PathBuf,
+    },
+    /// An Azure managed identity (system-assigned, or user-assigned by client ID).
+    ManagedIdentity {
+        /// User-assigned identity's client ID.
+        client_id: Option<String>,
+    },
+    /// Kubernetes workload identity federation.
+    WorkloadIdentity {
+        /// Tenant.
+        tenant_id: String,
+        /// Client ID.
+        client_id: String,
+        /// The projected token file.
+        token_file: PathBuf,
+    },
+}
+
+/// Outgoing HTTP settings.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// Extra CA bundle.
+    pub ca_bundle: Option<PathBuf>,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Request timeout.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            ca_bundle: None,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Clone, Debug)]
+pub struct LogSettings {
+    /// Format.
+    pub format: LogFormat,
+    /// Filter directive.
+    pub filter: String,
+}
+
+impl Settings {
+    /// Advice to log once at start-up (e.g. a client secret where a certificate is preferred).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if matches!(self.app.credential, AppCredential::Secret(_)) {
+            out.push(
+                "app.client_secret is used as the application credential; Microsoft and the Secure \
+                 Application Model guidance recommend a certificate (set app.certificate_path or \
+                 app.pkcs12_path instead)"
+                    .into(),
+            );
+        }
+        if matches!(&self.store, StoreSettings::KeyVault(kv) if matches!(kv.identity, KeyVaultIdentity::ClientSecret { .. }))
+        {
+            out.push(
+                "Key Vault is reached with a client secret; prefer a managed identity, workload \
+                 identity or certificate (store.key_vault.identity)"
+                    .into(),
+            );
+        }
+        out
+    }
+}
+
+impl Words for AppMode {
+    const NOUN: &'static str = "a mode";
+    const SPELLINGS: &'static [(Self, &'static [&'static str])] =
+        &[(Self::Csp, &["csp"]), (Self::Cpv, &["cpv"])];
+}
+impl_words!(AppMode);
+
+impl Words for AssertionAlgorithm {
+    const NOUN: &'static str = "a supported assertion algorithm";
+    const SPELLINGS: &'static [(Self, &'static [&'static str])] =
+        &[(Self::Ps256, &["PS256"]), (Self::Rs256, &["RS256"])];
+}
+impl_words!(AssertionAlgorithm);
+
+impl Words for EndpointVersion {
+    const NOUN: &'static str = "an endpoint version";
+    const SPELLINGS: &'static [(Self, &'static [&'static str])] = &[
+        (Self::V1, &["v1", "1", "1.0"]),
+        (Self::V2, &["v2", "2", "2.0"]),
+    ];
+}
+impl_words!(EndpointVersion);
+
+/// Which refresh-token store `store.kind` selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// AES-256-GCM encrypted local file.
+    Local,
+    /// Azure Key Vault.
+    KeyVault,
+}
+
+impl Words for StoreKind {
+    const NOUN: &'static str = "a store";
+    const SPELLINGS: &'static [(Self, &'static [&'static str])] = &[
+        (Self::Local, &["local"]),
+        (Self::KeyVault, &["key-vault", "keyvault", "key_vault"]),
+    ];
+}
+impl_words!(StoreKind);
+
+impl StoreSettings {
+    /// The `store.kind` of these settings.
+    pub fn kind(&self) -> StoreKind {
+        match self {
+            Self::Local(_) => StoreKind::Local,
+            Self::KeyVault(_) => StoreKind::KeyVault,
+        }
+    }
+}
+
+/// How the tools authenticate to Key Vault: the value of `store.key_vault.identity`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyVaultIdentityKind {
+    /// An app with a client secret.
+    ClientSecret,
+    /// An app with a certificate.
+    ClientCertificate,
+    /// An Azure managed identity.
+    ManagedIdentity,
+    /// Kubernetes workload identity federation.
+    WorkloadIdentity,
+}
+
+impl Words for KeyVaultIdentityKind {
+    const NOUN: &'static str = "an identity kind";
+    const SPELLINGS: &'static [(Self, &'static [&'static str])] = &[
+        (Self::ClientSecret, &["client-secret"]),
+        (Self::ClientCertificate, &["client-certificate"]),
+        (Self::ManagedIdentity, &["managed-identity"]),
+        (Self::WorkloadIdentity, &["workload-identity"]),
+    ];
+}
+impl_words!(KeyVaultIdentityKind);
+
+impl KeyVaultIdentity {
+    /// The `store.key_vault.identity` of this identity.
+    pub fn kind(&self) -> KeyVaultIdentityKind {
+        match self {
+            Self::ClientSecret { .. } => KeyVaultIdentityKind::ClientSecret,
+            Self::ClientCertificate { .. } => KeyVaultIdentityKind::ClientCertificate,
+            Self::ManagedIdentity { .. } => KeyVaultIdentityKind::ManagedIdentity,
+            Self::WorkloadIdentity { .. } => KeyVaultIdentityKind::WorkloadIdentity,
+        }
+    }
+}
+
+impl Words for LogFormat {
+    const NOUN: &'static str = "a log format";
+    const SPELLINGS: &'static [(Self, &'static [&'static str])] =
+        &[(Self::Text, &["text"]), (Self::Json, &["json"])];
+}
+impl_words!(LogFormat);

@@ -1,0 +1,330 @@
+//! Validation: [`RawSettings`] → [`Settings`], one function per section, every problem collected
+//! into one [`ConfigReport`].
+
+mod checker;
+mod cloud;
+mod store;
+
+use std::net::SocketAddr;
+
+use self::checker::{Checker, decode_base64, set};
+use super::words::{Words, impl_words};
+use super::{
+    AppCredential, AppMode, AppSettings, AssertionAlgorithm, CertificateCredential,
+    CertificateSource, ConfigReport, ConsentSettings, EndpointVersion, EntraSettings, HttpSettings,
+    LogFormat, LogSettings, PartnerSettings, RawSettings, Settings,
+};
+use crate::secret::{ClientSecret, Password};
+
+impl RawSettings {
+    /// Validates without origin information (every value reported as "configuration").
+    pub fn validate(&self) -> Result<Settings, ConfigReport> {
+        self.validate_with(&|_| "configuration".to_owned())
+    }
+
+    /// Validates, asking `origin` where a key's value came from for each problem.
+    pub(crate) fn validate_with(
+        &self,
+        origin: &dyn Fn(&str) -> String,
+    ) -> Result<Settings, ConfigReport> {
+        let mut c = Checker::new(origin);
+        let mode = c.word::<AppMode>(
+            "mode",
+            &self.mode,
+            None,
+            " (csp: one partner tenant; cpv: a Control Panel Vendor serving many partners)",
+        );
+        let app = self.validate_app(&mut c);
+        let partner = self.validate_partner(&mut c, mode);
+        let cloud = self.validate_cloud(&mut c);
+        let entra = self.validate_entra(&mut c);
+        let consent = self.validate_consent(&mut c);
+        let store = self.validate_store(&mut c, partner.tenant_id.as_deref());
+        let http = self.validate_http(&mut c);
+        let log = self.validate_log(&mut c);
+        match (mode, app, cloud, entra, consent, store, http, log) {
+            (
+                Some(mode),
+                Some(app),
+                Some(cloud),
+                Some(entra),
+                Some(consent),
+                Some(store),
+                Some(http),
+                Some(log),
+            ) if c.problems.is_empty() => Ok(Settings {
+                mode,
+                app,
+                partner,
+                cloud,
+                entra,
+                consent,
+                store,
+                http,
+                log,
+            }),
+            _ => Err(ConfigReport {
+                problems: c.problems,
+            }),
+        }
+    }
+
+    /// `[app]`: the client ID and exactly one credential.
+    fn validate_app(&self, c: &mut Checker<'_>) -> Option<AppSettings> {
+        let client_id = match uuid::Uuid::parse_str(self.app.client_id.trim()) {
+            Ok(id) => Some(id.to_string()),
+            Err(_) => {
+                let problem = if self.app.client_id.trim().is_empty() {
+                    "is empty".to_owned()
+                } else {
+                    format!("{:?} is not a GUID", self.app.client_id.trim())
+                };
+                c.fail(
+                    "app.client_id",
+                    problem,
+                    "set it to the Application (client) ID of the multitenant app (Entra ID > App registrations > Overview), e.g. SAM_APP__CLIENT_ID=…",
+                );
+                None
+            }
+        };
+        let algorithm = c.word(
+            "app.assertion_algorithm",
+            &self.app.assertion_algorithm,
+            Some(AssertionAlgorithm::Ps256),
+            " (PS256 is recommended)",
+        );
+        let credential = self.validate_app_credential(c, algorithm);
+        Some(AppSettings {
+            client_id: client_id?,
+            display_name: self.app.display_name.trim().to_owned(),
+            credential: credential?,
+        })
+    }
+
+    /// The app's one credential: a PEM certificate, a PKCS#12 file or a client secret.
+    fn validate_app_credential(
+        &self,
+        c: &mut Checker<'_>,
+        algorithm: Option<AssertionAlgorithm>,
+    ) -> Option<AppCredential> {
+        let app = &self.app;
+        let has_cert = set(&app.certificate_path).is_some();
+        let has_p12 = set(&app.pkcs12_path).is_some();
+        let has_secret = set(&app.client_secret).is_some();
+        match [has_cert, has_p12, has_secret]
+            .iter()
+            .filter(|b| **b)
+            .count()
+        {
+            0 => {
+                c.fail(
+                    "app.certificate_path",
+                    "the application has no credential",
+                    "set app.certificate_path (PEM, preferred), app.pkcs12_path (PFX) or, if you must, app.client_secret (best through SAM_APP__CLIENT_SECRET)",
+                );
+                return None;
+            }
+            1 => {}
+            _ => {
+                c.fail(
+                    "app.client_secret",
+                    "more than one credential is configured (certificate, PKCS#12, client secret)",
+                    "keep exactly one of app.certificate_path, app.pkcs12_path and app.client_secret",
+                );
+                return None;
+            }
+        }
+        if !has_cert && !has_p12 {
+            return Some(AppCredential::Secret(ClientSecret::new(
+                app.client_secret.trim(),
+            )));
+        }
+        let source = if has_cert {
+            let cert = c.readable_file(
+                "app.certificate_path",
+                &app.certificate_path,
+                "PEM certificate of the app",
+            );
+            let key = match set(&app.private_key_path) {
+                Some(path) => c.readable_file(
+                    "app.private_key_path",
+                    path,
+                    "PEM private key of the app's certificate",
+                ),
+                None => cert.clone(),
+            };
+            CertificateSource::Pem {
+                certificate: cert?,
+                private_key: key?,
+            }
+        } else {
+            let path = c.readable_file(
+                "app.pkcs12_path",
+                &app.pkcs12_path,
+                "PKCS#12 (.pfx) file of the app",
+            );
+            CertificateSource::Pkcs12 {
+                path: path?,
+                password: set(&app.pkcs12_password).map(Password::new),
+            }
+        };
+        Some(AppCredential::Certificate(CertificateCredential {
+            source,
+            algorithm: algorithm?,
+        }))
+    }
+
+    /// `[partner]`: the partner tenant (required in CSP mode) and the CPV allow-list.
+    fn validate_partner(&self, c: &mut Checker<'_>, mode: Option<AppMode>) -> PartnerSettings {
+        let tenant_id = match set(&self.partner.tenant_id) {
+            Some(v) => c.tenant("partner.tenant_id", v, false),
+            None => {
+                if mode == Some(AppMode::Csp) {
+                    c.fail(
+                        "partner.tenant_id",
+                        "is empty, but mode is \"csp\"",
+                        "set it to the partner tenant ID (a GUID): only this tenant may consent, and its token is the one the CSP app uses",
+                    );
+                }
+                None
+            }
+        };
+        let allowed_tenants = self
+            .partner
+            .allowed_tenants
+            .0
+            .iter()
+            .filter_map(|t| c.tenant("partner.allowed_tenants", t, false))
+            .collect();
+        PartnerSettings {
+            tenant_id,
+            allowed_tenants,
+        }
+    }
+
+    /// `[entra]`: endpoint version and the consent sign-in's tenant segment.
+    fn validate_entra(&self, c: &mut Checker<'_>) -> Option<EntraSettings> {
+        let endpoint_version = c.word::<EndpointVersion>(
+            "entra.endpoint_version",
+            &self.entra.endpoint_version,
+            None,
+            " (v1: resource=, as the Partner Center samples; v2: scope=)",
+        );
+        let authority_tenant =
+            c.tenant("entra.authority_tenant", &self.entra.authority_tenant, true);
+        Some(EntraSettings {
+            endpoint_version: endpoint_version?,
+            authority_tenant: authority_tenant?,
+        })
+    }
+
+    /// `[consent]`: listen address, redirect URL, `prompt` and the cookie key.
+    fn validate_consent(&self, c: &mut Checker<'_>) -> Option<ConsentSettings> {
+        let consent = &self.consent;
+        let listen = match consent.listen.trim().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                c.fail(
+                    "consent.listen",
+                    format!("{:?} is not an address:port", consent.listen.trim()),
+                    "write it as 127.0.0.1:8080 or 0.0.0.0:8080",
+                );
+                None
+            }
+        };
+        let redirect_url = c.url(
+            "consent.redirect_url",
+            &consent.redirect_url,
+            "set it to the redirect URL registered on the app (Authentication > Web > Redirect URIs), e.g. https://consent.contoso.com/callback",
+        );
+        if let Some(u) = &redirect_url {
+            let loopback = u
+                .host_str()
+                .is_some_and(|h| h == "localhost" || h == "127.0.0.1" || h == "[::1]");
+            if u.scheme() == "http" && !loopback {
+                c.fail(
+                    "consent.redirect_url",
+                    format!("{u} uses http on a host other than localhost"),
+                    "Entra ID accepts http redirect URLs only on localhost; serve the consent app over https",
+                );
+            }
+        }
+        // "none-given" is the legacy spelling of "send no prompt".
+        let prompt = match consent.prompt.trim() {
+            "" | "none-given" => None,
+            value => c
+                .word::<Prompt>("consent.prompt", value, None, ", or leave it empty")
+                .map(|p| p.to_string()),
+        };
+        let cookie_key = match set(&consent.cookie_key) {
+            None => None,
+            Some(v) => match decode_base64(v) {
+                Some(bytes) if bytes.len() >= 64 => Some(secrecy::SecretSlice::from(bytes)),
+                _ => {
+                    c.fail(
+                        "consent.cookie_key",
+                        "is not base64 of at least 64 bytes (value not shown)",
+                        "generate one with `openssl rand -base64 64` and set SAM_CONSENT__COOKIE_KEY; every instance behind a load balancer needs the same key",
+                    );
+                    None
+                }
+            },
+        };
+        Some(ConsentSettings {
+            listen: listen?,
+            redirect_url: redirect_url?,
+            prompt,
+            cookie_key,
+        })
+    }
+
+    /// `[http]`: extra CA bundle and timeouts.
+    fn validate_http(&self, c: &mut Checker<'_>) -> Option<HttpSettings> {
+        let ca_bundle = set(&self.http.ca_bundle).and_then(|p| {
+            c.readable_file("http.ca_bundle", p, "PEM bundle of extra CA certificates")
+        });
+        let connect_timeout = c.duration("http.connect_timeout", &self.http.connect_timeout);
+        let request_timeout = c.duration("http.request_timeout", &self.http.request_timeout);
+        Some(HttpSettings {
+            ca_bundle,
+            connect_timeout: connect_timeout?,
+            request_timeout: request_timeout?,
+        })
+    }
+
+    /// `[log]`: format and filter.
+    fn validate_log(&self, c: &mut Checker<'_>) -> Option<LogSettings> {
+        let format = c.word("log.format", &self.log.format, Some(LogFormat::Text), "");
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(self.log.filter.trim()) {
+            c.fail(
+                "log.filter",
+                format!("{:?} is not a filter ({e})", self.log.filter.trim()),
+                "use RUST_LOG syntax, e.g. \"info\" or \"common=debug,info\"",
+            );
+        }
+        Some(LogSettings {
+            format: format?,
+            filter: self.log.filter.trim().to_owned(),
+        })
+    }
+}
+
+/// The `prompt` values Entra ID accepts on the authorize request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Prompt {
+    Login,
+    Consent,
+    SelectAccount,
+    AdminConsent,
+}
+
+impl Words for Prompt {
+    const NOUN: &'static str = "a prompt value";
+    const SPELLINGS: &'static [(Self, &'static [&'static str])] = &[
+        (Self::Login, &["login"]),
+        (Self::Consent, &["consent"]),
+        (Self::SelectAccount, &["select_account"]),
+        (Self::AdminConsent, &["admin_consent"]),
+    ];
+}
+impl_words!(Prompt);
