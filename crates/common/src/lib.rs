@@ -5,7 +5,9 @@
 //! - [`config`]: one figment loader, typed settings, a validation report listing every problem;
 //! - [`cloud`]: national-cloud endpoints (global, China, US Gov) and `custom` (the emulator);
 //! - [`secret`]: newtypes for tokens, codes, secrets and keys whose `Debug` redacts;
-//! - [`http`]: the process-wide HTTP client (timeouts, extra CA, no redirects) and retry helpers;
+//! - [`http`]: the process-wide HTTP client (timeouts, extra CA, no redirects), the one retry
+//!   policy, and the transport the Partner Center and Graph clients send through;
+//! - [`remedy`]: what a person must do about a failure, the vocabulary of every error;
 //! - [`cli`]: exit codes and start-up configuration handling shared by the binaries;
 //! - [`telemetry`]: the tracing subscriber (`text` or `json`);
 //! - [`setup`] and [`doctor`]: create the partner tenant's app registration, and check the whole
@@ -22,6 +24,7 @@ pub mod graph;
 pub mod http;
 pub mod keyvault;
 pub mod partner_center;
+pub mod remedy;
 pub mod secret;
 pub mod setup;
 pub mod telemetry;

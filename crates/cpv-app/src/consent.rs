@@ -11,7 +11,7 @@ use std::io::{IsTerminal as _, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use common::graph::Tenant;
+use common::http::Tenant;
 use common::partner_center::PartnerCenterError;
 use common::partner_center::consents::ApplicationConsent;
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -326,7 +326,7 @@ async fn existing(app: &App, partner: &str, customer: &str, grants: &Grants) -> 
                         "a consent with other permissions exists ({}); re-run with --reset to delete it and grant {grants}",
                         parts.join("; ")
                     ),
-                    remedy: common::partner_center::Remedy::None,
+                    remedy: common::remedy::Remedy::None,
                     consent_url: None,
                 },
             )

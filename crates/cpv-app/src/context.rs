@@ -15,10 +15,9 @@ use base64::Engine as _;
 use common::cloud::Resource;
 use common::config::{AppMode, Settings};
 use common::graph::{GraphClient, GraphError, GraphOptions};
-use common::partner_center::{
-    CallCounts, PartnerCenterClient, PartnerCenterError, PartnerCenterOptions, Remedy, RetryPolicy,
-    Tenant, TokenSource, TokenSourceError,
-};
+use common::http::{CallCounts, RetryPolicy, Tenant, TokenSource, TokenSourceError};
+use common::partner_center::{PartnerCenterClient, PartnerCenterError, PartnerCenterOptions};
+use common::remedy::Remedy;
 use common::secret::{AccessToken, ExposeSecret as _};
 use common::tokens::{BrokerError, BrokerSettings, TokenBroker};
 use futures::future::BoxFuture;
@@ -53,34 +52,23 @@ impl Failure {
     }
 }
 
-/// Entra's remedy in the clients' vocabulary.
+/// The broker's remedy, with what cpv-app knows more: an application without a service principal
+/// in the tenant (AADSTS700016) is not consented there, and the broker's configuration errors are
+/// the operator's to fix.
 fn remedy_of(e: &BrokerError) -> Remedy {
-    use common::entra::Remedy as Entra;
-    if let BrokerError::Token(t) = e
-        && t.entra().is_some_and(|x| x.has_code(700_016))
-    {
-        // AADSTS700016: the application has no service principal in that tenant.
-        return Remedy::CustomerConsent;
-    }
-    match e.remedy() {
-        Entra::Reconsent => Remedy::Reconsent,
-        Entra::Mfa => Remedy::Mfa,
-        Entra::CustomerConsent => Remedy::CustomerConsent,
-        Entra::GdapAccess => Remedy::GdapAccess,
-        Entra::WrongClient | Entra::FixCredential => Remedy::FixConfiguration,
-        Entra::RetryLater => Remedy::RetryLater,
-        Entra::None => match e {
-            BrokerError::Config(_) => Remedy::FixConfiguration,
-            _ => Remedy::None,
-        },
+    match e {
+        BrokerError::Token(t) if t.entra().is_some_and(|x| x.has_code(700_016)) => {
+            Remedy::CustomerConsent
+        }
+        BrokerError::Config(_) => Remedy::FixConfiguration,
+        _ => e.remedy(),
     }
 }
 
 fn token_source_error(e: &BrokerError) -> TokenSourceError {
     TokenSourceError {
         remedy: remedy_of(e),
-        message: e.to_string(),
-        consent_url: e.consent_page().map(ToString::to_string),
+        ..TokenSourceError::from(e)
     }
 }
 

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use common::partner_center::Remedy;
+use common::remedy::Remedy;
 use serde::Serialize;
 
 use crate::context::App;

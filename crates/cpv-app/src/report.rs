@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use common::partner_center::Remedy;
+use common::remedy::Remedy;
 use serde::Serialize;
 
 use crate::context::Failure;

@@ -5,7 +5,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use common::graph::{Tenant, User, UsersQuery};
+use common::graph::{User, UsersQuery};
+use common::http::Tenant;
 use futures::TryStreamExt as _;
 use serde::Serialize;
 

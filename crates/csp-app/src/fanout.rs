@@ -12,7 +12,7 @@ use std::io::{IsTerminal as _, Write};
 use std::process::ExitCode;
 
 use common::graph::{GraphError, User, UsersQuery};
-use common::partner_center::Tenant;
+use common::http::Tenant;
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
