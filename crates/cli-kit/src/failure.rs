@@ -5,7 +5,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use common::graph::GraphError;
-use common::partner_center::{PartnerCenterError, Remedy, TokenSourceError};
+use common::http::TokenSourceError;
+use common::partner_center::PartnerCenterError;
+use common::remedy::Remedy;
 use common::tokens::BrokerError;
 use serde::Serialize;
 

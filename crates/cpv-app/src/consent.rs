@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use cli_kit::Failure;
 use cli_kit::output::{self, OutputFormat};
-use common::graph::Tenant;
+use common::http::Tenant;
 use common::partner_center::PartnerCenterError;
 use common::partner_center::consents::ApplicationConsent;
 use futures::{StreamExt as _, TryStreamExt as _};

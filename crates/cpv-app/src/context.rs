@@ -15,10 +15,9 @@ use cli_kit::Failure;
 use common::cloud::Resource;
 use common::config::{AppMode, Settings};
 use common::graph::{GraphClient, GraphError, GraphOptions};
-use common::partner_center::{
-    BrokerTokens, CallCounts, PartnerCenterClient, PartnerCenterError, PartnerCenterOptions,
-    Remedy, RetryPolicy, Tenant, TokenSource, TokenSourceError,
-};
+use common::http::{BrokerTokens, CallCounts, RetryPolicy, Tenant, TokenSource, TokenSourceError};
+use common::partner_center::{PartnerCenterClient, PartnerCenterError, PartnerCenterOptions};
+use common::remedy::Remedy;
 use common::secret::{AccessToken, ExposeSecret as _};
 use common::tokens::{BrokerError, BrokerSettings, TokenBroker};
 use futures::future::BoxFuture;
@@ -26,19 +25,16 @@ use url::Url;
 
 use crate::limiter::RateLimiter;
 
-/// The remedy of a token failure, as the clients name it, refined for what cpv-app does: the
-/// application's own (app-only) tokens in customer tenants, and configuration it cannot work
-/// without.
+/// The remedy of a token failure, refined for what cpv-app does: the application's own
+/// (app-only) tokens in customer tenants, and configuration it cannot work without.
 fn remedy_of(e: &BrokerError) -> Remedy {
-    if let BrokerError::Token(t) = e
-        && t.entra().is_some_and(|x| x.has_code(700_016))
-    {
+    match e {
         // AADSTS700016: the application has no service principal in that tenant.
-        return Remedy::CustomerConsent;
-    }
-    match (Remedy::from(e.remedy()), e) {
-        (Remedy::None, BrokerError::Config(_)) => Remedy::FixConfiguration,
-        (remedy, _) => remedy,
+        BrokerError::Token(t) if t.entra().is_some_and(|x| x.has_code(700_016)) => {
+            Remedy::CustomerConsent
+        }
+        BrokerError::Config(_) if e.remedy() == Remedy::None => Remedy::FixConfiguration,
+        _ => e.remedy(),
     }
 }
 

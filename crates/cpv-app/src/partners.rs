@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use cli_kit::output::{self, OutputFormat, Row};
-use common::partner_center::Remedy;
+use common::remedy::Remedy;
 use serde::Serialize;
 
 use crate::context::App;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use cli_kit::output::Row;
 use cli_kit::{Exit, Failure};
-use common::partner_center::Remedy;
+use common::remedy::Remedy;
 use serde::Serialize;
 
 /// What happened to one customer (or to a whole partner, when `customer` is absent).

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use cli_kit::Failure;
 use cli_kit::output::{self, OutputFormat, Row};
-use common::graph::{Tenant, User, UsersQuery};
+use common::graph::{User, UsersQuery};
+use common::http::Tenant;
 use futures::TryStreamExt as _;
 use serde::Serialize;
 

@@ -11,7 +11,9 @@ use common::graph::{
     AccessDetails, DelegatedAdminRelationshipCustomer, NewDelegatedAdminRelationship, UnifiedRole,
     UsersQuery, approval_link,
 };
-use common::partner_center::{CustomerFilter, Remedy, Tenant};
+use common::http::Tenant;
+use common::partner_center::CustomerFilter;
+use common::remedy::Remedy;
 use common::secret::ExposeSecret as _;
 use futures::{Stream, TryStreamExt as _};
 use serde::Serialize;

@@ -8,7 +8,8 @@ use cli_kit::Failure;
 use common::cloud::Resource;
 use common::config::Settings;
 use common::graph::{GraphClient, GraphOptions};
-use common::partner_center::{BrokerTokens, PartnerCenterClient, PartnerCenterOptions};
+use common::http::BrokerTokens;
+use common::partner_center::{PartnerCenterClient, PartnerCenterOptions};
 use common::tokens::TokenBroker;
 use uuid::Uuid;
 

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use cli_kit::output::{Column, ListWriter, OutputFormat};
 use cli_kit::{Exit, Failure};
 use common::graph::{GraphError, User, UsersQuery};
-use common::partner_center::Tenant;
+use common::http::Tenant;
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;

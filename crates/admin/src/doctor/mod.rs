@@ -715,7 +715,7 @@ async fn redemption_checks(
                     id,
                     Status::Fail,
                     format!("the stored refresh token does not redeem for {resource}: {e}"),
-                    Some(e.remedy().advice().to_owned()),
+                    Some(e.remedy().hint().to_owned()),
                 ));
                 continue;
             }

@@ -15,7 +15,9 @@ use super::{SetupError, rules};
 use common::cloud::{CloudEndpoints, Resource};
 use common::entra::public_client::PublicClient;
 use common::entra::{AccessTokenClaims, TokenResponse, decode_unverified};
-use common::graph::{GraphClient, GraphOptions, Remedy, Tenant, TokenSource, TokenSourceError};
+use common::graph::{GraphClient, GraphOptions};
+use common::http::{Tenant, TokenSource, TokenSourceError};
+use common::remedy::Remedy;
 use common::secret::{AccessToken, ExposeSecret as _};
 
 pub use common::entra::public_client::DeviceAuthorization;

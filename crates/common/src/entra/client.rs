@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backon::{ExponentialBuilder, Retryable as _};
 use base64::Engine as _;
 use rand::RngCore as _;
 use serde::{Deserialize, Deserializer};
@@ -15,6 +14,7 @@ use super::assertion::CertificateSigner;
 use super::error::{EntraError, TokenError};
 use crate::cloud::{CloudEndpoints, Resource, join};
 use crate::config::EndpointVersion;
+use crate::http::RetryPolicy;
 use crate::secret::{
     AccessToken, AuthCode, ClientSecret, CodeVerifier, ExposeSecret as _, RefreshToken,
 };
@@ -47,11 +47,8 @@ impl TokenTarget {
         version: EndpointVersion,
         resource: Resource,
     ) -> Option<Self> {
-        Some(match version {
-            EndpointVersion::V1 => Self::Resource(cloud.resource_id(resource)?),
-            EndpointVersion::V2 => {
-                Self::Scopes(format!("{} offline_access", cloud.default_scope(resource)?))
-            }
+        Self::for_version(cloud, version, resource, |scope| {
+            format!("{scope} offline_access")
         })
     }
 
@@ -62,9 +59,19 @@ impl TokenTarget {
         version: EndpointVersion,
         resource: Resource,
     ) -> Option<Self> {
+        Self::for_version(cloud, version, resource, |scope| scope)
+    }
+
+    /// v1: `resource=` the App ID URI; v2: `v2_scopes` of `{resource}/.default`.
+    fn for_version(
+        cloud: &CloudEndpoints,
+        version: EndpointVersion,
+        resource: Resource,
+        v2_scopes: impl FnOnce(String) -> String,
+    ) -> Option<Self> {
         Some(match version {
             EndpointVersion::V1 => Self::Resource(cloud.resource_id(resource)?),
-            EndpointVersion::V2 => Self::Scopes(cloud.default_scope(resource)?),
+            EndpointVersion::V2 => Self::Scopes(v2_scopes(cloud.default_scope(resource)?)),
         })
     }
 
@@ -225,58 +232,6 @@ pub struct PendingAuthorization {
     pub target: TokenTarget,
 }
 
-/// Retry policy for token requests: backoff with jitter on 5xx, 429 and network failures,
-/// honouring `Retry-After`; `invalid_grant` is never retried.
-#[derive(Clone, Copy, Debug)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt.
-    pub max_retries: usize,
-    /// First delay.
-    pub min_delay: Duration,
-    /// Largest delay (also caps `Retry-After`).
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_retries: 3,
-            min_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Runs `op` until it succeeds, fails permanently, or retries run out.
-    pub async fn run<T, F, Fut>(&self, what: &'static str, op: F) -> Result<T, TokenError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, TokenError>>,
-    {
-        let cap = self.max_delay;
-        op.retry(
-            ExponentialBuilder::default()
-                .with_min_delay(self.min_delay)
-                .with_max_delay(self.max_delay)
-                .with_max_times(self.max_retries)
-                .with_jitter(),
-        )
-        .when(TokenError::is_transient)
-        .adjust(move |e: &TokenError, next| {
-            next.map(|d| e.retry_after().map_or(d, |ra| ra.min(cap)))
-        })
-        .notify(|e: &TokenError, delay| {
-            tracing::warn!(
-                operation = what,
-                retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                "transient failure, retrying: {e}"
-            );
-        })
-        .await
-    }
-}
-
 /// A token client for one application (client ID + credential) at one cloud's authority.
 ///
 /// Hand-written on reqwest rather than the `oauth2` crate, which cannot parse v1 responses and
@@ -306,11 +261,12 @@ impl EntraClient {
             client_id: client_id.into(),
             credential,
             version,
-            retry: RetryPolicy::default(),
+            retry: RetryPolicy::token_requests(),
         }
     }
 
-    /// Replaces the retry policy.
+    /// Replaces the retry policy ([`RetryPolicy::token_requests`] by default). Only transient
+    /// failures are retried (5xx, 429, `temporarily_unavailable`, network); `invalid_grant` never.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self

@@ -1,4 +1,4 @@
-//! Entra ID token-endpoint errors, kept whole, and the remedy a person can act on.
+//! Entra ID token-endpoint errors, kept whole, and the [`Remedy`] a person can act on.
 //!
 //! Shape: "Microsoft identity platform and OAuth 2.0 authorization code flow" § Error response
 //! (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#error-response-1>);
@@ -11,59 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// What a person must do about a failed token request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Remedy {
-    /// The partner's refresh token is expired, revoked or invalid: an admin agent must consent
-    /// again (AADSTS700082 inactivity, 50173 revoked by a password change, 70000, 70008).
-    Reconsent,
-    /// The grant lacks multi-factor authentication: sign in again with MFA
-    /// (AADSTS50076, 50078, 50079).
-    Mfa,
-    /// The application is not consented in the customer tenant (AADSTS65001): consent it there
-    /// (CPV: Partner Center `applicationconsents`).
-    CustomerConsent,
-    /// The partner has no delegated (GDAP) access to the customer tenant (AADSTS50020, 50177):
-    /// create or approve a GDAP relationship with the needed roles.
-    GdapAccess,
-    /// The grant was issued to another application (AADSTS700007): check `app.client_id`.
-    WrongClient,
-    /// The application's secret or certificate is wrong, expired or not registered
-    /// (AADSTS7000215, 7000222, 700027, 700024, 700023).
-    FixCredential,
-    /// A transient failure: retry later.
-    RetryLater,
-    /// Nothing we know to suggest; the error text says what happened.
-    None,
-}
-
-impl Remedy {
-    /// The advice, one sentence.
-    pub fn advice(self) -> &'static str {
-        match self {
-            Self::Reconsent => {
-                "the partner's refresh token is no longer valid: an admin agent of the partner tenant must sign in and consent again"
-            }
-            Self::Mfa => {
-                "the sign-in did not use multi-factor authentication: sign in again with MFA (Partner Center requires it)"
-            }
-            Self::CustomerConsent => {
-                "the application is not consented in the customer tenant: grant consent there (CPV: Partner Center application consents)"
-            }
-            Self::GdapAccess => {
-                "the partner has no delegated admin (GDAP) access to this customer tenant: create or approve a GDAP relationship with the needed roles"
-            }
-            Self::WrongClient => {
-                "the grant belongs to another application: check app.client_id against the app that obtained the consent"
-            }
-            Self::FixCredential => {
-                "the application's client secret or certificate is wrong, expired or not registered on the app: check app.client_secret or the certificate settings"
-            }
-            Self::RetryLater => "Entra ID is temporarily unavailable: try again later",
-            Self::None => "see the error description",
-        }
-    }
-}
+use crate::http::RetryableError;
+use crate::remedy::Remedy;
 
 /// An error answered by the Entra ID token endpoint, with every field Entra sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,7 +159,7 @@ fn aadsts_code(description: &str) -> Option<u32> {
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum TokenError {
     /// Entra ID refused the request.
-    #[error("Entra ID refused the token request: {0}; {advice}", advice = .0.remedy().advice())]
+    #[error("Entra ID refused the token request: {0}; {advice}", advice = .0.remedy().hint())]
     Entra(Box<EntraError>),
     /// Entra ID could not be reached (connection, TLS, timeout).
     #[error("cannot reach Entra ID at {endpoint}: {source}")]
@@ -279,6 +228,16 @@ impl TokenError {
             Self::Unexpected { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+}
+
+impl RetryableError for TokenError {
+    fn is_transient(&self) -> bool {
+        TokenError::is_transient(self)
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        TokenError::retry_after(self)
     }
 }
 

@@ -15,10 +15,10 @@ pub mod public_client;
 pub use assertion::{ASSERTION_LIFETIME_SECS, CertificateError, CertificateSigner};
 pub use claims::{AccessTokenClaims, ClaimsError, decode_unverified};
 pub use client::{
-    AuthorizeOptions, ClientCredential, EntraClient, IdToken, PendingAuthorization, RetryPolicy,
-    TokenResponse, TokenTarget,
+    AuthorizeOptions, ClientCredential, EntraClient, IdToken, PendingAuthorization, TokenResponse,
+    TokenTarget,
 };
-pub use error::{EntraError, Remedy, TokenError};
+pub use error::{EntraError, TokenError};
 pub use id_token::{
     DEFAULT_LEEWAY, ExpectedIdToken, IdTokenError, IdTokenValidator, MIN_KEY_REFRESH, SignedInUser,
 };

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{GraphClient, GraphError, Tenant};
-use crate::partner_center::segment;
+use crate::http::transport::segment;
 
 /// `null` read as the default (Graph sends `null` for unset collections and complex types).
 fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>

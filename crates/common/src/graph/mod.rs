@@ -7,7 +7,8 @@
 //! your app", concepts/paging.md) and returned as streams. Throttling follows "Microsoft Graph
 //! throttling guidance" (concepts/throttling.md): 429 and 503 wait `Retry-After`. Errors keep
 //! Graph's `{"error": {"code", "message", "innerError"}}` body (concepts/errors.md). Every call sends
-//! a fresh `client-request-id`, which Graph echoes and support asks for.
+//! a fresh `client-request-id`, which Graph echoes and support asks for. The bearer token, retries
+//! and throttling are the shared [`crate::http::transport`]'s: this module only describes the API.
 
 mod applications;
 mod gdap;
@@ -25,13 +26,9 @@ use url::Url;
 use uuid::Uuid;
 
 use crate::cloud::Resource;
-use crate::partner_center::segment;
-pub use crate::partner_center::transport::{
-    CallCounts, CallStats, Remedy, RetryPolicy, SharedTokenSource, Tenant, TokenSource,
-    TokenSourceError,
-};
-use crate::partner_center::transport::{SendError, resolve_link, send};
-use crate::secret::ExposeSecret as _;
+use crate::http::transport::{ServiceError, Transport, segment};
+use crate::http::{CallCounts, RetryPolicy, SharedTokenSource, Tenant, TokenSourceError};
+use crate::remedy::Remedy;
 pub use applications::{
     AppRoleAssignment, Application, ApplicationUpdate, KeyCredential, NewApplication,
     OAuth2PermissionGrant, OfferedPermission, RequiredResourceAccess, ResourceAccess,
@@ -216,17 +213,14 @@ pub struct GraphClient {
 }
 
 struct Inner {
-    base: Url,
-    http: reqwest::Client,
-    tokens: SharedTokenSource,
+    transport: Transport,
     options: GraphOptions,
-    stats: CallStats,
 }
 
 impl fmt::Debug for GraphClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GraphClient")
-            .field("base", &self.inner.base.as_str())
+            .field("base", &self.inner.transport.base().as_str())
             .field("options", &self.inner.options)
             .finish_non_exhaustive()
     }
@@ -245,25 +239,26 @@ impl GraphClient {
         tokens: SharedTokenSource,
         options: GraphOptions,
     ) -> Self {
+        let transport = Transport::new(
+            base_url,
+            Resource::Graph,
+            http,
+            tokens,
+            options.retry.clone(),
+        );
         Self {
-            inner: Arc::new(Inner {
-                base: base_url,
-                http,
-                tokens,
-                options,
-                stats: CallStats::default(),
-            }),
+            inner: Arc::new(Inner { transport, options }),
         }
     }
 
     /// Counters of every call made so far.
     pub fn stats(&self) -> CallCounts {
-        self.inner.stats.snapshot()
+        self.inner.transport.stats()
     }
 
     fn url(&self, path: &str) -> Url {
         crate::cloud::join(
-            &self.inner.base,
+            self.inner.transport.base(),
             &format!("v1.0/{}", path.trim_start_matches('/')),
         )
     }
@@ -407,8 +402,10 @@ impl GraphClient {
         tenant: Tenant<'_>,
         path_and_query: &str,
     ) -> Result<serde_json::Value, GraphError> {
-        let url = resolve_link(&self.inner.base, path_and_query)
-            .unwrap_or_else(|| crate::cloud::join(&self.inner.base, path_and_query));
+        let transport = &self.inner.transport;
+        let url = transport
+            .resolve(path_and_query)
+            .unwrap_or_else(|| crate::cloud::join(transport.base(), path_and_query));
         self.call(tenant, Method::GET, url, None, None, "a raw GET")
             .await
     }
@@ -453,14 +450,12 @@ impl GraphClient {
                 // The nextLink is absolute and carries every original query option plus
                 // `$skiptoken`; it is followed verbatim.
                 let next = match page.next_link {
-                    Some(link) => {
-                        Some(resolve_link(&client.inner.base, &link).ok_or_else(|| {
-                            GraphError::Decode {
-                                what: "@odata.nextLink",
-                                reason: format!("cannot resolve {link:?}"),
-                            }
-                        })?)
-                    }
+                    Some(link) => Some(client.inner.transport.resolve(&link).ok_or_else(|| {
+                        GraphError::Decode {
+                            what: "@odata.nextLink",
+                            reason: format!("cannot resolve {link:?}"),
+                        }
+                    })?),
                     None => None,
                 };
                 Ok(Some((stream::iter(page.value.into_iter().map(Ok)), next)))
@@ -478,22 +473,12 @@ impl GraphClient {
         body: Option<&serde_json::Value>,
         if_match: Option<&str>,
     ) -> Result<Vec<u8>, GraphError> {
-        let inner = &self.inner;
         let client_request_id = Uuid::new_v4();
-        let started = std::time::Instant::now();
-        let result = send(
-            inner.tokens.as_ref(),
-            tenant,
-            Resource::Graph,
-            &inner.options.retry,
-            &inner.stats,
-            |token| {
-                let mut builder = inner
-                    .http
-                    .request(method.clone(), url.clone())
-                    .bearer_auth(token.expose_secret())
-                    .header("Accept", "application/json")
-                    .header("client-request-id", client_request_id.to_string());
+        let response = self
+            .inner
+            .transport
+            .call::<GraphError, _>(tenant, &method, &url, |mut builder| {
+                builder = builder.header("client-request-id", client_request_id.to_string());
                 if let Some(body) = body {
                     builder = builder.json(body);
                 }
@@ -501,43 +486,45 @@ impl GraphClient {
                     builder = builder.header("If-Match", etag);
                 }
                 builder
-            },
-        )
-        .await;
-        let in_customer_tenant = matches!(tenant, Tenant::Customer(_));
-        match result {
-            Ok(response) if response.status.is_success() => {
-                tracing::debug!(
-                    http.status = response.status.as_u16(),
-                    duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                    tenant.id = %tenant,
-                    "Graph {method} {}",
-                    url.path()
-                );
-                Ok(response.body)
-            }
-            Ok(response) => Err(api_error(
+            })
+            .await?;
+        if !response.status.is_success() {
+            return Err(api_error(
                 response.status.as_u16(),
                 &response.headers,
                 &response.body,
-                in_customer_tenant,
-            )),
-            Err(SendError::Token(e)) => Err(GraphError::Token(e)),
-            Err(SendError::Transport(e)) => Err(GraphError::Transport(e)),
-            Err(SendError::GaveUp {
-                status,
-                headers,
-                body,
-                attempts,
-            }) => Err(GraphError::GaveUp {
-                status: status.as_u16(),
-                attempts,
-                retry_after: crate::http::retry_after(&headers),
-                message: serde_json::from_slice::<ErrorBody>(&body)
-                    .ok()
-                    .map(|b| b.error.message)
-                    .filter(|m| !m.is_empty()),
-            }),
+                matches!(tenant, Tenant::Customer(_)),
+            ));
+        }
+        tracing::debug!(
+            http.status = response.status.as_u16(),
+            duration_ms = response.duration_ms(),
+            tenant.id = %tenant,
+            "Graph {method} {}",
+            url.path()
+        );
+        Ok(response.body)
+    }
+}
+
+impl ServiceError for GraphError {
+    fn token(e: TokenSourceError) -> Self {
+        Self::Token(e)
+    }
+
+    fn transport(e: reqwest::Error) -> Self {
+        Self::Transport(e)
+    }
+
+    fn gave_up(status: u16, attempts: usize, retry_after: Option<Duration>, body: &[u8]) -> Self {
+        Self::GaveUp {
+            status,
+            attempts,
+            retry_after,
+            message: serde_json::from_slice::<ErrorBody>(body)
+                .ok()
+                .map(|b| b.error.message)
+                .filter(|m| !m.is_empty()),
         }
     }
 }

@@ -14,7 +14,8 @@
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{PartnerCenterClient, PartnerCenterError, segment};
+use super::{PartnerCenterClient, PartnerCenterError};
+use crate::http::transport::segment;
 
 /// One permission grant of an application consent: a resource application and the permissions
 /// on it, as a comma-separated string (`ApplicationGrant` of the Partner Center SDKs).

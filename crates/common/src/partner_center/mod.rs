@@ -8,10 +8,11 @@
 //! `MS-ContinuationToken` header it names, as the .NET SDK's enumerators do, and returned as
 //! streams. Errors keep Partner Center's `{code, description, data, source}` body.
 //!
-//! Tokens come from a [`TokenSource`] for the partner tenant ([`Tenant::Partner`]).
+//! Tokens come from a [`TokenSource`](crate::http::TokenSource) for the partner tenant
+//! ([`Tenant::Partner`]); the bearer token, retries and throttling are the shared
+//! [`crate::http::transport`]'s: this module only describes the API.
 
 pub mod consents;
-pub mod transport;
 
 use std::fmt;
 use std::sync::Arc;
@@ -26,12 +27,9 @@ use url::Url;
 use uuid::Uuid;
 
 use crate::cloud::Resource;
-use crate::secret::ExposeSecret as _;
-pub use transport::{
-    BrokerTokens, CallCounts, CallStats, Remedy, RetryPolicy, SharedTokenSource, StaticToken,
-    Tenant, TokenSource, TokenSourceError,
-};
-use transport::{SendError, resolve_link, send};
+use crate::http::transport::{ServiceError, Transport, segment};
+use crate::http::{CallCounts, RetryPolicy, SharedTokenSource, Tenant, TokenSourceError};
+use crate::remedy::Remedy;
 
 /// Options of a [`PartnerCenterClient`].
 #[derive(Clone, Debug)]
@@ -329,17 +327,14 @@ pub struct PartnerCenterClient {
 }
 
 struct Inner {
-    base: Url,
-    http: reqwest::Client,
-    tokens: SharedTokenSource,
+    transport: Transport,
     options: PartnerCenterOptions,
-    stats: CallStats,
 }
 
 impl fmt::Debug for PartnerCenterClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PartnerCenterClient")
-            .field("base", &self.inner.base.as_str())
+            .field("base", &self.inner.transport.base().as_str())
             .field("options", &self.inner.options)
             .finish_non_exhaustive()
     }
@@ -355,24 +350,25 @@ impl PartnerCenterClient {
         tokens: SharedTokenSource,
         options: PartnerCenterOptions,
     ) -> Self {
+        let transport = Transport::new(
+            base_url,
+            Resource::PartnerCenter,
+            http,
+            tokens,
+            options.retry.clone(),
+        );
         Self {
-            inner: Arc::new(Inner {
-                base: base_url,
-                http,
-                tokens,
-                options,
-                stats: CallStats::default(),
-            }),
+            inner: Arc::new(Inner { transport, options }),
         }
     }
 
     /// Counters of every call made so far.
     pub fn stats(&self) -> CallCounts {
-        self.inner.stats.snapshot()
+        self.inner.transport.stats()
     }
 
     fn url(&self, path: &str) -> Url {
-        crate::cloud::join(&self.inner.base, path)
+        crate::cloud::join(self.inner.transport.base(), path)
     }
 
     fn correlation_id(&self) -> Uuid {
@@ -406,16 +402,7 @@ impl PartnerCenterClient {
     /// `GET /v1/customers/{customer-tenant-id}` — "Get a customer by ID" (develop/get-a-customer-by-id.md).
     pub async fn get_customer(&self, customer_id: &str) -> Result<Customer, PartnerCenterError> {
         let url = self.url(&format!("v1/customers/{}", segment(customer_id)));
-        let body = self
-            .get_bytes(
-                &PageRequest {
-                    url,
-                    headers: Vec::new(),
-                },
-                self.correlation_id(),
-            )
-            .await?;
-        decode(&body, "a customer")
+        decode(&self.get_one(url).await?, "a customer")
     }
 
     /// Lists the user accounts of a customer, following every page.
@@ -449,17 +436,12 @@ impl PartnerCenterClient {
         &self,
         path_and_query: &str,
     ) -> Result<serde_json::Value, PartnerCenterError> {
-        let url = resolve_link(&self.inner.base, path_and_query)
+        let url = self
+            .inner
+            .transport
+            .resolve(path_and_query)
             .unwrap_or_else(|| self.url(path_and_query));
-        let body = self
-            .get_bytes(
-                &PageRequest {
-                    url,
-                    headers: Vec::new(),
-                },
-                self.correlation_id(),
-            )
-            .await?;
+        let body = self.get_one(url).await?;
         if body.is_empty() {
             return Ok(serde_json::Value::Null);
         }
@@ -485,7 +467,7 @@ impl PartnerCenterClient {
                 let page: Collection<T> = decode(&body, "a collection page")?;
                 let next = match page.links.next {
                     Some(link) if !link.uri.is_empty() => Some(PageRequest {
-                        url: resolve_link(&client.inner.base, &link.uri).ok_or_else(|| {
+                        url: client.inner.transport.resolve(&link.uri).ok_or_else(|| {
                             PartnerCenterError::Decode {
                                 what: "links.next",
                                 reason: format!("cannot resolve {:?}", link.uri),
@@ -500,6 +482,15 @@ impl PartnerCenterClient {
         })
         .try_flatten()
         .boxed()
+    }
+
+    /// A GET of one resource (not a collection), in an operation of its own.
+    async fn get_one(&self, url: Url) -> Result<Vec<u8>, PartnerCenterError> {
+        let request = PageRequest {
+            url,
+            headers: Vec::new(),
+        };
+        self.get_bytes(&request, self.correlation_id()).await
     }
 
     async fn get_bytes(
@@ -529,25 +520,17 @@ impl PartnerCenterClient {
         body: Option<&serde_json::Value>,
         correlation_id: Uuid,
     ) -> Result<Vec<u8>, PartnerCenterError> {
-        let inner = &self.inner;
+        let options = &self.inner.options;
         let request_id = Uuid::new_v4();
-        let started = std::time::Instant::now();
-        let result = send(
-            inner.tokens.as_ref(),
-            Tenant::Partner,
-            Resource::PartnerCenter,
-            &inner.options.retry,
-            &inner.stats,
-            |token| {
-                let mut builder = inner
-                    .http
-                    .request(method.clone(), url.clone())
-                    .bearer_auth(token.expose_secret())
-                    .header("Accept", "application/json")
+        let response = self
+            .inner
+            .transport
+            .call::<PartnerCenterError, _>(Tenant::Partner, &method, url, |mut builder| {
+                builder = builder
                     .header("MS-RequestId", request_id.to_string())
                     .header("MS-CorrelationId", correlation_id.to_string())
-                    .header("X-Locale", &inner.options.locale);
-                if let Some(name) = &inner.options.application_name {
+                    .header("X-Locale", &options.locale);
+                if let Some(name) = &options.application_name {
                     builder = builder.header("MS-PartnerCenter-Application", name);
                 }
                 for (key, value) in extra_headers {
@@ -557,53 +540,54 @@ impl PartnerCenterClient {
                     builder = builder.json(body);
                 }
                 builder
-            },
-        )
-        .await;
-        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        match result {
-            Ok(response) if response.status.is_success() => {
-                tracing::debug!(
-                    http.status = response.status.as_u16(),
-                    duration_ms,
-                    ms.request_id = %request_id,
-                    ms.correlation_id = %correlation_id,
-                    "Partner Center {method} {}",
-                    url.path()
-                );
-                Ok(response.body)
-            }
-            Ok(response) => Err(api_error(
+            })
+            .await?;
+        if !response.status.is_success() {
+            return Err(api_error(
                 response.status.as_u16(),
                 &response.headers,
                 &response.body,
                 request_id,
                 correlation_id,
-            )),
-            Err(SendError::Token(e)) => Err(PartnerCenterError::Token(e)),
-            Err(SendError::Transport(e)) => Err(PartnerCenterError::Transport(e)),
-            Err(SendError::GaveUp {
-                status,
-                headers,
-                body,
-                attempts,
-            }) => {
-                let message = serde_json::from_slice::<ThrottleBody>(&body)
-                    .map(|b| b.message)
+            ));
+        }
+        tracing::debug!(
+            http.status = response.status.as_u16(),
+            duration_ms = response.duration_ms(),
+            ms.request_id = %request_id,
+            ms.correlation_id = %correlation_id,
+            "Partner Center {method} {}",
+            url.path()
+        );
+        Ok(response.body)
+    }
+}
+
+impl ServiceError for PartnerCenterError {
+    fn token(e: TokenSourceError) -> Self {
+        Self::Token(e)
+    }
+
+    fn transport(e: reqwest::Error) -> Self {
+        Self::Transport(e)
+    }
+
+    fn gave_up(status: u16, attempts: usize, retry_after: Option<Duration>, body: &[u8]) -> Self {
+        // A 429 carries `{statusCode, message}`; a 5xx, the usual error body.
+        let message = serde_json::from_slice::<ThrottleBody>(body)
+            .map(|b| b.message)
+            .ok()
+            .or_else(|| {
+                serde_json::from_slice::<ApiFault>(body)
                     .ok()
-                    .or_else(|| {
-                        serde_json::from_slice::<ApiFault>(&body)
-                            .ok()
-                            .map(|f| f.description)
-                    })
-                    .filter(|m| !m.is_empty());
-                Err(PartnerCenterError::GaveUp {
-                    status: status.as_u16(),
-                    attempts,
-                    retry_after: crate::http::retry_after(&headers),
-                    message,
-                })
-            }
+                    .map(|f| f.description)
+            })
+            .filter(|m| !m.is_empty());
+        Self::GaveUp {
+            status,
+            attempts,
+            retry_after,
+            message,
         }
     }
 }
@@ -638,13 +622,6 @@ fn decode<T: DeserializeOwned>(body: &[u8], what: &'static str) -> Result<T, Par
         what,
         reason: e.to_string(),
     })
-}
-
-/// Percent-encodes one path segment (IDs come from users).
-pub(crate) fn segment(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
 }
 
 #[cfg(test)]

@@ -15,9 +15,10 @@ use crate::cloud::{CloudEndpoints, Resource};
 use crate::config::{AppCredential, AppMode, EndpointVersion, Settings, StoreSettings};
 use crate::entra::{
     AuthorizeOptions, CertificateError, CertificateSigner, ClientCredential, EntraClient,
-    ExpectedIdToken, IdTokenError, IdTokenValidator, PendingAuthorization, Remedy, SignedInUser,
+    ExpectedIdToken, IdTokenError, IdTokenValidator, PendingAuthorization, SignedInUser,
     TokenError, TokenResponse, TokenTarget,
 };
+use crate::remedy::Remedy;
 use crate::secret::{AccessToken, AuthCode, ExposeSecret as _, RefreshToken};
 
 /// Why the broker could not give a token.

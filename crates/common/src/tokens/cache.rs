@@ -386,11 +386,15 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn concurrent_callers_of_one_cold_key_share_one_fetch() {
-        let cache = Arc::new(AccessTokenCache::<String>::new(CachePolicy::default()));
-        let calls = Arc::new(AtomicUsize::new(0));
-        let tasks: Vec<_> = (0..1000)
+    /// `callers` tasks asking for key `t` at once, each offering a fetch that counts itself in
+    /// `calls`, takes 20 ms and gives `answer`.
+    fn spawn_callers(
+        cache: &Arc<AccessTokenCache<String>>,
+        calls: &Arc<AtomicUsize>,
+        callers: usize,
+        answer: fn() -> Result<Fetched, String>,
+    ) -> Vec<tokio::task::JoinHandle<Result<AccessToken, String>>> {
+        (0..callers)
             .map(|_| {
                 let cache = cache.clone();
                 let calls = calls.clone();
@@ -399,12 +403,19 @@ mod tests {
                         .get_or_fetch(key("t"), move || async move {
                             calls.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(20)).await;
-                            Ok(fetched("AT", 3600))
+                            answer()
                         })
                         .await
                 })
             })
-            .collect();
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_of_one_cold_key_share_one_fetch() {
+        let cache = Arc::new(AccessTokenCache::<String>::new(CachePolicy::default()));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let tasks = spawn_callers(&cache, &calls, 1000, || Ok(fetched("AT", 3600)));
         for t in tasks {
             assert_eq!(t.await.unwrap().unwrap().expose_secret(), "AT");
         }
@@ -416,21 +427,7 @@ mod tests {
     async fn a_failed_fetch_is_shared_by_its_waiters_and_not_cached() {
         let cache = Arc::new(AccessTokenCache::<String>::new(CachePolicy::default()));
         let calls = Arc::new(AtomicUsize::new(0));
-        let tasks: Vec<_> = (0..50)
-            .map(|_| {
-                let cache = cache.clone();
-                let calls = calls.clone();
-                tokio::spawn(async move {
-                    cache
-                        .get_or_fetch(key("t"), move || async move {
-                            calls.fetch_add(1, Ordering::SeqCst);
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            Err::<Fetched, _>("invalid_grant".to_owned())
-                        })
-                        .await
-                })
-            })
-            .collect();
+        let tasks = spawn_callers(&cache, &calls, 50, || Err("invalid_grant".to_owned()));
         for t in tasks {
             assert_eq!(t.await.unwrap().unwrap_err(), "invalid_grant");
         }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use common::cloud::Resource;
 use common::config::EndpointVersion;
-use common::entra::Remedy;
+use common::remedy::Remedy;
 use common::tokens::BrokerError;
 use emulator::seed::ids;
 

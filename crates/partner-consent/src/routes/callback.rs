@@ -19,7 +19,8 @@ use actix_web::http::header::CACHE_CONTROL;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use common::cloud::Resource;
-use common::entra::{EntraError, IdTokenError, Remedy, TokenTarget};
+use common::entra::{EntraError, IdTokenError, TokenTarget};
+use common::remedy::Remedy;
 use common::secret::AuthCode;
 use common::tokens::BrokerError;
 use futures::StreamExt;
@@ -214,7 +215,7 @@ async fn complete(app: &AppState, pending: PendingConsent, code: AuthCode) -> Ht
         Err(e) => {
             app.metrics.redeemed("refresh_token", "error");
             tracing::warn!(tenant.id = %tenant, error = %e, "the stored consent does not work for Partner Center");
-            format!("failed: {}", e.remedy().advice())
+            format!("failed: {}", e.remedy().hint())
         }
     };
     app.metrics.consented();

@@ -1,9 +1,15 @@
-//! The one outgoing HTTP client of a process, and helpers shared by every REST client.
+//! The one outgoing HTTP stack of a process: the client, the retry policy, and the transport every
+//! REST client sends through.
 //!
-//! [`build_client`] makes the process-wide [`reqwest::Client`]: connect and request timeouts from
-//! configuration, redirects off (OAuth endpoints must never be followed blindly), the platform's
-//! trust store plus an optional extra CA bundle (how the local emulator, or a TLS-inspecting proxy,
-//! is trusted), and RFC 6761 `localhost` resolution.
+//! - this module: [`build_client`] makes the process-wide [`reqwest::Client`] (connect and request
+//!   timeouts from configuration, redirects off — OAuth endpoints must never be followed blindly —,
+//!   the platform's trust store plus an optional extra CA bundle, which is how the local emulator
+//!   or a TLS-inspecting proxy is trusted, and RFC 6761 `localhost` resolution), and
+//!   [`retry_after`] reads what a server asked;
+//! - [`retry`]: the one [`RetryPolicy`] (attempts, back-off with jitter, `Retry-After`, caps),
+//!   used by the Entra token client and by the transport;
+//! - [`transport`]: tokens ([`TokenSource`], [`BrokerTokens`], [`StaticToken`]), the send/retry
+//!   loop the Partner Center and Graph clients share, and their counters ([`CallCounts`]).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -14,6 +20,15 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::HeaderMap;
 
 use crate::config::HttpSettings;
+
+pub mod retry;
+pub mod transport;
+
+pub use retry::{RetryPolicy, RetryableError};
+pub use transport::{
+    BrokerTokens, CallCounts, SharedTokenSource, StaticToken, Tenant, TokenFuture, TokenSource,
+    TokenSourceError,
+};
 
 /// The `User-Agent` every outgoing request carries.
 pub const USER_AGENT: &str = concat!("secure-app-model-rs/", env!("CARGO_PKG_VERSION"));

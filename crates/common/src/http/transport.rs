@@ -1,0 +1,486 @@
+//! What every REST client (Partner Center, Microsoft Graph) sends through: where access tokens
+//! come from ([`TokenSource`]), one [`Transport`] that adds the bearer token, retries throttled and
+//! transiently failing calls under the one [`RetryPolicy`], and maps the failures that come without
+//! an answer into the client's error type ([`ServiceError`]); and counters a caller can read
+//! ([`CallCounts`]).
+//!
+//! Throttling follows "Partner Center API throttling guidance" (develop/api-throttling-guidance.md)
+//! and Microsoft Graph "Throttling" (concepts/throttling.md): 429, 500, 502, 503 and 504 are
+//! retried, waiting what `Retry-After` asks or backing off exponentially with jitter, within the
+//! policy's caps (see [`super::retry`]). The clients only describe their APIs: paths, headers of
+//! their own (`MS-RequestId`, `client-request-id`), bodies and error shapes.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use super::retry::RetryPolicy;
+use crate::cloud::Resource;
+use crate::remedy::Remedy;
+use crate::secret::{AccessToken, ExposeSecret as _};
+use crate::tokens::{BrokerError, TokenBroker};
+
+/// Whose authority issues a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tenant<'a> {
+    /// The partner's own tenant (Partner Center, partner-side Graph such as GDAP relationships).
+    Partner,
+    /// A customer tenant, reached through GDAP: the partner's refresh token redeemed at the
+    /// customer's authority.
+    Customer(&'a str),
+}
+
+impl fmt::Display for Tenant<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Partner => f.write_str("partner"),
+            Self::Customer(id) => f.write_str(id),
+        }
+    }
+}
+
+/// What [`TokenSource::token`] returns.
+pub type TokenFuture<'a> = BoxFuture<'a, Result<AccessToken, TokenSourceError>>;
+
+/// Where the clients get bearer tokens: the token broker in production (the partner's refresh
+/// token redeemed at the partner tenant, or at a customer tenant's authority for GDAP calls).
+pub trait TokenSource: Send + Sync {
+    /// A valid access token for `resource`, issued by `tenant`'s authority.
+    fn token<'a>(&'a self, tenant: Tenant<'a>, resource: Resource) -> TokenFuture<'a>;
+}
+
+/// Why a [`TokenSource`] could not produce a token.
+#[derive(Clone, Debug)]
+pub struct TokenSourceError {
+    /// What to do about it.
+    pub remedy: Remedy,
+    /// The failure, already readable (e.g. Entra's `error: description (trace ID …)`).
+    pub message: String,
+    /// Where to consent again, when the remedy is [`Remedy::Reconsent`] or [`Remedy::Mfa`].
+    pub consent_url: Option<String>,
+}
+
+impl fmt::Display for TokenSourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(url) = self
+            .consent_url
+            .as_ref()
+            .filter(|u| !self.message.contains(u.as_str()))
+        {
+            write!(f, " — consent again at {url}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TokenSourceError {}
+
+/// Counters of one client (shared by its clones): what a benchmark or a summary reports.
+#[derive(Debug, Default)]
+pub(crate) struct CallStats {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+    waited_ms: AtomicU64,
+}
+
+/// A snapshot of [`CallStats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CallCounts {
+    /// HTTP requests sent (every attempt counts).
+    pub requests: u64,
+    /// Attempts that were retries.
+    pub retries: u64,
+    /// Answers that were 429 Too Many Requests.
+    pub throttled: u64,
+    /// Total time spent waiting before retries, in milliseconds.
+    pub waited_ms: u64,
+}
+
+impl CallStats {
+    /// The current counts.
+    pub(crate) fn snapshot(&self) -> CallCounts {
+        CallCounts {
+            requests: self.requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+            waited_ms: self.waited_ms.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Why a call got no answer the client can interpret.
+#[derive(Debug)]
+enum SendError {
+    /// No token.
+    Token(TokenSourceError),
+    /// Connection, TLS or timeout failure after every retry.
+    Transport(reqwest::Error),
+    /// Still throttled (or failing with 5xx) after the retries or the wait budget ran out.
+    GaveUp {
+        /// The last status.
+        status: StatusCode,
+        /// The last response's headers.
+        headers: HeaderMap,
+        /// The last response's body.
+        body: Vec<u8>,
+        /// How many attempts were made.
+        attempts: usize,
+    },
+}
+
+/// The error type of a client over the [`Transport`]: how the failures that come without an
+/// answer to interpret map into it. Answers (any status) are the client's to interpret.
+pub(crate) trait ServiceError: Sized {
+    /// No access token.
+    fn token(e: TokenSourceError) -> Self;
+    /// The service could not be reached, after every retry.
+    fn transport(e: reqwest::Error) -> Self;
+    /// Still throttled (429) or failing (5xx) after every retry allowed: the last status, how many
+    /// attempts were made, the last `Retry-After`, and the last body (to read a message from).
+    fn gave_up(status: u16, attempts: usize, retry_after: Option<Duration>, body: &[u8]) -> Self;
+}
+
+impl SendError {
+    fn into_service_error<E: ServiceError>(self) -> E {
+        match self {
+            Self::Token(e) => E::token(e),
+            Self::Transport(e) => E::transport(e),
+            Self::GaveUp {
+                status,
+                headers,
+                body,
+                attempts,
+            } => E::gave_up(
+                status.as_u16(),
+                attempts,
+                super::retry_after(&headers),
+                &body,
+            ),
+        }
+    }
+}
+
+/// A complete answer, whatever its status.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// From the first attempt to the answer, retries included.
+    pub elapsed: Duration,
+}
+
+impl Response {
+    /// [`Response::elapsed`] in whole milliseconds, for the `duration_ms` log field.
+    pub fn duration_ms(&self) -> u64 {
+        u64::try_from(self.elapsed.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Whether a status is worth retrying: 429, 500, 502, 503, 504.
+fn is_retryable(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+}
+
+/// One API's connection: its base URL, the process's HTTP client, the token source, the retry
+/// policy and the counters. A client keeps one (shared by its clones) and describes its API on it.
+pub(crate) struct Transport {
+    base: Url,
+    resource: Resource,
+    http: reqwest::Client,
+    tokens: SharedTokenSource,
+    retry: RetryPolicy,
+    stats: CallStats,
+}
+
+impl Transport {
+    /// A transport to the API at `base`, with tokens for `resource` from `tokens`.
+    pub(crate) fn new(
+        base: Url,
+        resource: Resource,
+        http: reqwest::Client,
+        tokens: SharedTokenSource,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self {
+            base,
+            resource,
+            http,
+            tokens,
+            retry,
+            stats: CallStats::default(),
+        }
+    }
+
+    /// The API's base URL.
+    pub(crate) fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// Counters of every call made so far.
+    pub(crate) fn stats(&self) -> CallCounts {
+        self.stats.snapshot()
+    }
+
+    /// Resolves a path or a paging link against the base URL (see [`resolve_link`]).
+    pub(crate) fn resolve(&self, link: &str) -> Option<Url> {
+        resolve_link(&self.base, link)
+    }
+
+    /// One call: `method url` with the bearer token of `tenant` and `Accept: application/json`,
+    /// plus what `decorate` adds (called again for each attempt). 429 and 5xx answers and
+    /// transport failures are retried under the policy; any other answer is returned as is, for
+    /// the client to interpret.
+    pub(crate) async fn call<E, F>(
+        &self,
+        tenant: Tenant<'_>,
+        method: &Method,
+        url: &Url,
+        decorate: F,
+    ) -> Result<Response, E>
+    where
+        E: ServiceError,
+        F: Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    {
+        let started = std::time::Instant::now();
+        let (status, headers, body) = self
+            .send(tenant, |token| {
+                decorate(
+                    self.http
+                        .request(method.clone(), url.clone())
+                        .bearer_auth(token.expose_secret())
+                        .header("Accept", "application/json"),
+                )
+            })
+            .await
+            .map_err(SendError::into_service_error)?;
+        Ok(Response {
+            status,
+            headers,
+            body,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Sends a request built by `build` (called again for each attempt, with a fresh token),
+    /// retrying 429 and 5xx answers and transport failures under the policy.
+    async fn send<F>(
+        &self,
+        tenant: Tenant<'_>,
+        build: F,
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), SendError>
+    where
+        F: Fn(&AccessToken) -> reqwest::RequestBuilder,
+    {
+        let stats = &self.stats;
+        let mut schedule = self.retry.schedule();
+        let mut attempt = 0usize;
+        loop {
+            attempt += 1;
+            let token = self
+                .tokens
+                .token(tenant, self.resource)
+                .await
+                .map_err(SendError::Token)?;
+            stats.requests.fetch_add(1, Ordering::Relaxed);
+            if attempt > 1 {
+                stats.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            let (retry_after, last) = match build(&token).send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        stats.throttled.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if !is_retryable(status) {
+                        let body = response.bytes().await.map_err(SendError::Transport)?;
+                        return Ok((status, headers, body.to_vec()));
+                    }
+                    let body = response
+                        .bytes()
+                        .await
+                        .map(|b| b.to_vec())
+                        .unwrap_or_default();
+                    let retry_after = super::retry_after(&headers);
+                    let gave_up = SendError::GaveUp {
+                        status,
+                        headers,
+                        body,
+                        attempts: attempt,
+                    };
+                    (retry_after, gave_up)
+                }
+                Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
+                    tracing::debug!(attempt, error = %e, "retrying after a transport failure");
+                    (None, SendError::Transport(e))
+                }
+                Err(e) => return Err(SendError::Transport(e)),
+            };
+            let Some(delay) = schedule.next_delay(retry_after) else {
+                return Err(last);
+            };
+            if let SendError::GaveUp { status, .. } = &last {
+                tracing::debug!(
+                    http.status = status.as_u16(),
+                    attempt,
+                    delay_ms = delay.as_millis() as u64,
+                    "retrying a throttled or failing call"
+                );
+            }
+            stats.waited_ms.fetch_add(
+                u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// Percent-encodes one path segment (IDs come from users).
+pub(crate) fn segment(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// Resolves a paging link against an API base URL: absolute links are used as they are; a
+/// root-relative link that already carries the base's path (`/partnercenter/v1/...` behind a
+/// gateway) is resolved against the origin; anything else is appended to the base
+/// (`/v1/customers?...` under `https://api.partnercenter.microsoft.com`).
+fn resolve_link(base: &Url, link: &str) -> Option<Url> {
+    if let Ok(url) = Url::parse(link) {
+        return Some(url);
+    }
+    let base_path = base.path().trim_end_matches('/');
+    if !base_path.is_empty() && link.starts_with(&format!("{base_path}/")) {
+        return base.join(link).ok();
+    }
+    Some(crate::cloud::join(base, link))
+}
+
+/// A [`TokenSource`] that hands out one fixed token for every tenant and resource (scripts that
+/// already hold a token, e.g. from `csp-app token`).
+#[derive(Clone)]
+pub struct StaticToken(pub AccessToken);
+
+impl fmt::Debug for StaticToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StaticToken([redacted])")
+    }
+}
+
+impl TokenSource for StaticToken {
+    fn token<'a>(&'a self, _tenant: Tenant<'a>, _resource: Resource) -> TokenFuture<'a> {
+        Box::pin(std::future::ready(Ok(self.0.clone())))
+    }
+}
+
+/// Shared handle to a token source.
+pub type SharedTokenSource = Arc<dyn TokenSource>;
+
+/// The token broker as a [`TokenSource`]: app + user tokens through one partner's stored grant,
+/// redeemed at the partner's authority ([`Tenant::Partner`]) or at a customer's (GDAP).
+#[derive(Clone, Debug)]
+pub struct BrokerTokens {
+    broker: TokenBroker,
+    partner: String,
+}
+
+impl BrokerTokens {
+    /// Tokens for `partner`'s grant (the partner tenant ID).
+    pub fn new(broker: TokenBroker, partner: impl Into<String>) -> Self {
+        Self {
+            broker,
+            partner: partner.into(),
+        }
+    }
+
+    /// The partner tenant.
+    pub fn partner(&self) -> &str {
+        &self.partner
+    }
+}
+
+impl TokenSource for BrokerTokens {
+    fn token<'a>(&'a self, tenant: Tenant<'a>, resource: Resource) -> TokenFuture<'a> {
+        Box::pin(async move {
+            let tenant = match tenant {
+                Tenant::Partner => self.partner.as_str(),
+                Tenant::Customer(id) => id,
+            };
+            self.broker
+                .delegated_token(&self.partner, tenant, resource)
+                .await
+                .map_err(|e| TokenSourceError::from(&e))
+        })
+    }
+}
+
+/// The one mapping of a broker failure to what the clients report: its remedy, its message, and
+/// where to consent again.
+impl From<&BrokerError> for TokenSourceError {
+    fn from(e: &BrokerError) -> Self {
+        Self {
+            remedy: e.remedy(),
+            message: e.to_string(),
+            consent_url: e.consent_page().map(ToString::to_string),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_resolve_under_the_base_whatever_their_form() {
+        let real = url::Url::parse("https://api.partnercenter.microsoft.com").unwrap();
+        assert_eq!(
+            resolve_link(&real, "/v1/customers?size=40&seekOperation=Next")
+                .unwrap()
+                .as_str(),
+            "https://api.partnercenter.microsoft.com/v1/customers?size=40&seekOperation=Next"
+        );
+        let emulated = url::Url::parse("https://127.0.0.1:8443/partnercenter").unwrap();
+        assert_eq!(
+            resolve_link(&emulated, "/v1/customers?size=2")
+                .unwrap()
+                .as_str(),
+            "https://127.0.0.1:8443/partnercenter/v1/customers?size=2"
+        );
+        assert_eq!(
+            resolve_link(&emulated, "/partnercenter/v1/customers?size=2")
+                .unwrap()
+                .as_str(),
+            "https://127.0.0.1:8443/partnercenter/v1/customers?size=2"
+        );
+        assert_eq!(
+            resolve_link(&emulated, "https://other.example/v1/x")
+                .unwrap()
+                .as_str(),
+            "https://other.example/v1/x"
+        );
+    }
+
+    #[test]
+    fn token_source_errors_name_the_consent_url() {
+        let e = TokenSourceError {
+            remedy: Remedy::Reconsent,
+            message: "refresh token expired".into(),
+            consent_url: Some("https://consent.example/".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "refresh token expired — consent again at https://consent.example/"
+        );
+    }
+}

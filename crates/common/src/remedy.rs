@@ -1,0 +1,108 @@
+//! What a person must do about a failure: the one vocabulary every error of `common` speaks
+//! (`EntraError`, `TokenError`, `BrokerError`, `TokenSourceError`, `PartnerCenterError`,
+//! `GraphError`), and the one place its advice is written.
+
+/// What a person must do about a failed call, named in every error message the tools print.
+///
+/// Serialized in kebab-case (`reconsent`, `mfa`, …) for scripts reading JSON output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Remedy {
+    /// The partner's refresh token is expired, revoked or invalid: an admin agent must consent
+    /// again (AADSTS700082 inactivity, 50173 revoked by a password change, 70000, 70008).
+    Reconsent,
+    /// The grant lacks multi-factor authentication: consent again, signing in with MFA
+    /// (AADSTS50076, 50078, 50079; Partner Center error 10001).
+    Mfa,
+    /// The application is not consented in the customer tenant (AADSTS65001): consent it there
+    /// (CPV: Partner Center `applicationconsents`).
+    CustomerConsent,
+    /// The partner has no delegated (GDAP) access to the customer tenant (AADSTS50020, 50177):
+    /// create or approve a GDAP relationship with the needed roles.
+    GdapAccess,
+    /// The grant was issued to another application (AADSTS700007): check `app.client_id`.
+    ///
+    /// Serialized as `fix-configuration`: for scripts it is a configuration problem like any other.
+    #[serde(rename = "fix-configuration")]
+    WrongClient,
+    /// The application's secret or certificate is wrong, expired or not registered
+    /// (AADSTS7000215, 7000222, 700027, 700024, 700023).
+    ///
+    /// Serialized as `fix-configuration`: for scripts it is a configuration problem like any other.
+    #[serde(rename = "fix-configuration")]
+    FixCredential,
+    /// The application's configuration is wrong in some other way.
+    FixConfiguration,
+    /// A transient failure (throttling, 5xx, network): trying again later may work.
+    RetryLater,
+    /// Nothing specific; the error text says what happened.
+    None,
+}
+
+impl Remedy {
+    /// The advice, one sentence, or `None` when there is nothing specific to say.
+    pub fn advice(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Reconsent => {
+                "the partner's refresh token is no longer valid: an admin agent of the partner tenant must sign in and consent again"
+            }
+            Self::Mfa => {
+                "the consent was given without multi-factor authentication: an admin agent must consent again, signing in with MFA"
+            }
+            Self::CustomerConsent => {
+                "the application is not consented in the customer tenant: consent it there (CPV: Partner Center application consents)"
+            }
+            Self::GdapAccess => {
+                "the partner has no active GDAP relationship with this customer granting the needed roles: create one (`csp-app gdap create`) and have the customer approve it"
+            }
+            Self::WrongClient => {
+                "the grant belongs to another application: check app.client_id against the app that obtained the consent"
+            }
+            Self::FixCredential => {
+                "the application's client secret or certificate is wrong, expired or not registered on the app: check app.client_secret or the certificate settings"
+            }
+            Self::FixConfiguration => {
+                "the application's credential or configuration is wrong: run `config check` and compare app.client_id and its credential with the app registration"
+            }
+            Self::RetryLater => "the service is busy or unavailable: try again later",
+            Self::None => return None,
+        })
+    }
+
+    /// The advice, or a pointer to the error text when there is nothing specific to say: for
+    /// messages that always end with what to do.
+    pub fn hint(self) -> &'static str {
+        self.advice().unwrap_or("see the error description")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_see_one_configuration_remedy() {
+        for remedy in [
+            Remedy::WrongClient,
+            Remedy::FixCredential,
+            Remedy::FixConfiguration,
+        ] {
+            assert_eq!(
+                serde_json::to_value(remedy).unwrap(),
+                "fix-configuration",
+                "{remedy:?}"
+            );
+        }
+        assert_eq!(
+            serde_json::to_value(Remedy::CustomerConsent).unwrap(),
+            "customer-consent"
+        );
+    }
+
+    #[test]
+    fn only_none_has_no_advice() {
+        assert_eq!(Remedy::None.advice(), None);
+        assert_eq!(Remedy::None.hint(), "see the error description");
+        assert!(Remedy::RetryLater.advice().is_some());
+    }
+}
