@@ -87,7 +87,11 @@ impl Federation {
 /// Check the seed's federated credentials and issuers (called by [`crate::Seed::validate`]).
 pub fn validate_seed(seed: &crate::Seed, problems: &mut Vec<String>) {
     for c in &seed.federated_credentials {
-        if !seed.apps.iter().any(|a| a.app_id.eq_ignore_ascii_case(&c.app_id)) {
+        if !seed
+            .apps
+            .iter()
+            .any(|a| a.app_id.eq_ignore_ascii_case(&c.app_id))
+        {
             problems.push(format!(
                 "federated_credentials.{}: app '{}' is not a seeded app",
                 c.name, c.app_id
@@ -138,7 +142,13 @@ pub fn verify(state: &State, app: &App, assertion: &str) -> Option<Result<(), Aa
     if text("iss").eq_ignore_ascii_case(&app.seed.app_id) {
         return None;
     }
-    Some(verify_federated(state, app, assertion, text("iss"), text("sub")))
+    Some(verify_federated(
+        state,
+        app,
+        assertion,
+        text("iss"),
+        text("sub"),
+    ))
 }
 
 fn verify_federated(

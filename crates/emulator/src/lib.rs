@@ -99,10 +99,12 @@ impl EmulatorConfig {
     /// Trust an external token issuer whose keys are `jwks` (a JWKS JSON document).
     pub fn with_external_issuer(mut self, issuer: &str, jwks: impl Into<String>) -> Self {
         self.seed.external_issuers.retain(|i| i.issuer != issuer);
-        self.seed.external_issuers.push(federation::ExternalIssuerSeed {
-            issuer: issuer.to_string(),
-            jwks: jwks.into(),
-        });
+        self.seed
+            .external_issuers
+            .push(federation::ExternalIssuerSeed {
+                issuer: issuer.to_string(),
+                jwks: jwks.into(),
+            });
         self
     }
 

@@ -50,7 +50,10 @@ async fn azure_identity_python_managed_and_workload_identity_credentials_work() 
     let s = |p: &std::path::Path| p.display().to_string();
     let extra = vec![
         ("IDENTITY_ENDPOINT".into(), emu.handle.identity_endpoint()),
-        ("IDENTITY_HEADER".into(), emu.handle.identity_header().into()),
+        (
+            "IDENTITY_HEADER".into(),
+            emu.handle.identity_header().into(),
+        ),
         ("EMU_KV_RESOURCE".into(), emu.handle.key_vault_resource()),
         ("EMU_USER_MI_CLIENT".into(), ids::USER_MI_CLIENT.into()),
         ("EMU_SA_TOKEN_FILE".into(), s(&good)),

@@ -18,7 +18,10 @@ async fn a_service_account_token_from_the_trusted_issuer_is_exchanged_for_an_app
     assert_eq!(status, 200, "{body}");
     let token = emu
         .handle
-        .validate_access_token(body["access_token"].as_str().unwrap(), &[ResourceKind::KeyVault])
+        .validate_access_token(
+            body["access_token"].as_str().unwrap(),
+            &[ResourceKind::KeyVault],
+        )
         .unwrap();
     assert_eq!(token.app_id, ids::KEYVAULT_APP);
     assert_eq!(token.object_id, ids::KEYVAULT_APP_SP);
@@ -38,9 +41,19 @@ async fn wrong_issuer_subject_or_audience_is_refused_with_entras_codes() {
         .await;
     assert_eq!((status, code(&body)), (400, 700211), "{body}");
     assert_eq!(body["error"], "invalid_request");
-    assert!(body["error_description"].as_str().unwrap().contains(no_slash));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains(no_slash)
+    );
     let (status, body) = emu
-        .exchange(&issuer.token(ISSUER, "system:serviceaccount:sam:other", TOKEN_EXCHANGE_AUDIENCE, t))
+        .exchange(&issuer.token(
+            ISSUER,
+            "system:serviceaccount:sam:other",
+            TOKEN_EXCHANGE_AUDIENCE,
+            t,
+        ))
         .await;
     assert_eq!((status, code(&body)), (400, 700213), "{body}");
     let (status, body) = emu

@@ -22,7 +22,10 @@ async fn system_assigned_identity_gets_a_vault_token_in_the_documented_shape() {
     assert!(expires_on > crate::helpers::now());
     let token = emu
         .handle
-        .validate_access_token(body["access_token"].as_str().unwrap(), &[ResourceKind::KeyVault])
+        .validate_access_token(
+            body["access_token"].as_str().unwrap(),
+            &[ResourceKind::KeyVault],
+        )
         .unwrap();
     assert_eq!(token.object_id, ids::SYSTEM_MI_OBJECT);
     assert_eq!(token.app_id, ids::SYSTEM_MI_CLIENT);
@@ -49,7 +52,10 @@ async fn user_assigned_identity_is_chosen_by_client_id_object_id_or_resource_id(
         assert_eq!(body["client_id"], ids::USER_MI_CLIENT, "{key}");
         let token = emu
             .handle
-            .validate_access_token(body["access_token"].as_str().unwrap(), &[ResourceKind::KeyVault])
+            .validate_access_token(
+                body["access_token"].as_str().unwrap(),
+                &[ResourceKind::KeyVault],
+            )
             .unwrap();
         assert_eq!(token.object_id, ids::USER_MI_OBJECT, "{key}");
     }
@@ -62,7 +68,13 @@ async fn missing_or_wrong_identity_header_is_refused_with_401() {
     let (status, body) = emu.msi(None, &[API, ("resource", &resource)]).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["statusCode"], 401);
-    assert!(body["message"].as_str().unwrap().contains("X-IDENTITY-HEADER"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("X-IDENTITY-HEADER"),
+        "{body}"
+    );
     let (status, body) = emu
         .msi(Some("not-the-header"), &[API, ("resource", &resource)])
         .await;
@@ -78,11 +90,18 @@ async fn unknown_identity_is_refused_as_the_platform_does() {
     let (status, body) = emu
         .msi(
             Some(&header),
-            &[API, ("resource", &resource), ("client_id", ids::KEYVAULT_APP)],
+            &[
+                API,
+                ("resource", &resource),
+                ("client_id", ids::KEYVAULT_APP),
+            ],
         )
         .await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body["message"], "Unable to load the proper Managed Identity.");
+    assert_eq!(
+        body["message"],
+        "Unable to load the proper Managed Identity."
+    );
     // Two identity parameters at once are refused too.
     let (status, _) = emu
         .msi(
@@ -110,7 +129,10 @@ async fn missing_resource_or_api_version_is_a_bad_request() {
     assert_eq!(status, 400, "{body}");
     assert!(body["message"].as_str().unwrap().contains("api-version"));
     let (status, body) = emu
-        .msi(Some(&header), &[API, ("resource", "https://unknown.example")])
+        .msi(
+            Some(&header),
+            &[API, ("resource", "https://unknown.example")],
+        )
         .await;
     assert_eq!(status, 500, "{body}");
     assert!(body["message"].as_str().unwrap().contains("AADSTS500011"));
