@@ -11,7 +11,11 @@
 //! The SDK uses the process's reqwest client (extra CA, `*.localhost` resolution) as its
 //! transport, the configured cloud's authority, and keeps challenge-resource verification on.
 //! Identities: client secret, client certificate (a [`ClientAssertionCredential`] fed by our own
-//! assertion signer, so no OpenSSL), managed identity, workload identity.
+//! assertion signer, so no OpenSSL), managed identity (App Service / Container Apps protocol:
+//! `IDENTITY_ENDPOINT` + `IDENTITY_HEADER`), workload identity (a projected service-account token
+//! exchanged through a federated credential). All four run end to end against the emulator
+//! (`tests/broker`, `tests/identity`); a refused managed or workload identity is reported with
+//! the platform's answer and what to change.
 
 use std::collections::HashMap;
 use std::sync::Arc;
