@@ -11,7 +11,11 @@
 //! The SDK uses the process's reqwest client (extra CA, `*.localhost` resolution) as its
 //! transport, the configured cloud's authority, and keeps challenge-resource verification on.
 //! Identities: client secret, client certificate (a [`ClientAssertionCredential`] fed by our own
-//! assertion signer, so no OpenSSL), managed identity, workload identity.
+//! assertion signer, so no OpenSSL), managed identity (App Service / Container Apps protocol:
+//! `IDENTITY_ENDPOINT` + `IDENTITY_HEADER`), workload identity (a projected service-account token
+//! exchanged through a federated credential). All four run end to end against the emulator
+//! (`tests/broker`, `tests/identity`); a refused managed or workload identity is reported with
+//! the platform's answer and what to change.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,6 +49,70 @@ pub struct KeyVaultStore {
     client: SecretClient,
     vault_url: String,
     prefix: String,
+    identity: Identity,
+}
+
+/// Which kind of identity reaches the vault: chooses the remedy of a refused credential.
+#[derive(Clone, Debug)]
+enum Identity {
+    App,
+    Managed { client_id: Option<String> },
+    Workload,
+}
+
+impl Identity {
+    fn of(identity: &KeyVaultIdentity) -> Self {
+        match identity {
+            KeyVaultIdentity::ManagedIdentity { client_id } => Identity::Managed {
+                client_id: client_id.clone(),
+            },
+            KeyVaultIdentity::WorkloadIdentity { .. } => Identity::Workload,
+            _ => Identity::App,
+        }
+    }
+
+    /// What to change when the identity platform refused the credential, from the error
+    /// codes Microsoft documents (`crates/emulator/README.md` lists the sources).
+    fn remedy(&self, message: &str) -> Option<String> {
+        let has = |s: &str| message.contains(s);
+        match self {
+            Identity::Managed { client_id } => {
+                if has("X-IDENTITY-HEADER") || has("\"statusCode\":401") {
+                    Some("the managed-identity endpoint refused IDENTITY_HEADER: run on a host with a managed identity enabled (App Service, Container Apps), where the platform sets IDENTITY_ENDPOINT and IDENTITY_HEADER; never copy or set them by hand (the platform rotates the header)".into())
+                } else if has("has not been assigned")
+                    || has("Unable to load the proper Managed Identity")
+                {
+                    Some(match client_id {
+                        Some(id) => format!("assign the user-assigned identity with client ID {id} to this app (az containerapp identity assign --user-assigned <identity resource ID>), or correct store.key_vault.client_id"),
+                        None => "enable the app's system-assigned identity (az containerapp identity assign --system-assigned), or set store.key_vault.client_id to the client ID of an assigned user-assigned identity".into(),
+                    })
+                } else {
+                    None
+                }
+            }
+            Identity::Workload => {
+                let subject = "the federated credential's subject must be system:serviceaccount:<namespace>:<service account> of this pod";
+                let issuer = "the federated credential's issuer must equal the cluster's OIDC issuer exactly, trailing '/' included (az aks show --query oidcIssuerProfile.issuerUrl)";
+                let audience = "the federated credential's audience must be api://AzureADTokenExchange, the audience of the projected token";
+                if has("700211") {
+                    Some(issuer.into())
+                } else if has("700213") {
+                    Some(subject.into())
+                } else if has("700212") {
+                    Some(audience.into())
+                } else if has("70021") {
+                    Some(format!("{issuer}; {subject}; {audience}"))
+                } else if has("700024") {
+                    Some("the service-account token in store.key_vault.token_file has expired: the kubelet renews the projected token; check the pod's token volume (azure-identity-token) and the node's clock".into())
+                } else if has("90061") {
+                    Some("Entra ID cannot read the issuer's OIDC discovery document: the cluster's OIDC issuer must be enabled and publicly reachable".into())
+                } else {
+                    None
+                }
+            }
+            Identity::App => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for KeyVaultStore {
@@ -198,13 +266,41 @@ impl KeyVaultStore {
             client,
             vault_url,
             prefix: settings.secret_prefix.clone(),
+            identity: Identity::of(&settings.identity),
         })
+    }
+
+    fn error(&self, operation: &'static str, name: &str, e: &azure_core::Error) -> StoreError {
+        let mut error = kv_error(operation, name, e);
+        // The SDK's retry policy wraps a refused credential ("non-transport error … will not be
+        // retried"): the platform's answer is further down the chain.
+        let detail = error_chain(e);
+        if let StoreError::KeyVault { message, .. } = &mut error
+            && let Some(fix) = self.identity.remedy(&detail)
+        {
+            *message = format!("{detail} — fix: {fix}");
+        }
+        error
     }
 
     /// The secret name of a partner tenant.
     pub fn secret_name(&self, tenant_id: &str) -> String {
         secret_name(&self.prefix, tenant_id)
     }
+}
+
+/// An error and its sources, each said once.
+fn error_chain(e: &azure_core::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
 }
 
 fn kv_error(operation: &'static str, name: &str, e: &azure_core::Error) -> StoreError {
@@ -265,9 +361,9 @@ impl RefreshTokenStore for KeyVaultStore {
     async fn get(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
         let name = self.secret_name(tenant_id);
         let secret = match self.client.get_secret(&name, None).await {
-            Ok(r) => r.into_model().map_err(|e| kv_error("get", &name, &e))?,
+            Ok(r) => r.into_model().map_err(|e| self.error("get", &name, &e))?,
             Err(e) if e.http_status().map(u16::from) == Some(404) => return Ok(None),
-            Err(e) => return Err(kv_error("get", &name, &e)),
+            Err(e) => return Err(self.error("get", &name, &e)),
         };
         let Some(value) = secret.value.filter(|v| !v.is_empty()) else {
             return Ok(None);
@@ -291,11 +387,11 @@ impl RefreshTokenStore for KeyVaultStore {
         };
         let content = parameters
             .try_into()
-            .map_err(|e: azure_core::Error| kv_error("set", &name, &e))?;
+            .map_err(|e: azure_core::Error| self.error("set", &name, &e))?;
         self.client
             .set_secret(&name, content, None)
             .await
-            .map_err(|e| kv_error("set", &name, &e))?;
+            .map_err(|e| self.error("set", &name, &e))?;
         Ok(())
     }
 
@@ -309,12 +405,12 @@ impl RefreshTokenStore for KeyVaultStore {
         let mut pager = self
             .client
             .list_secret_properties(None)
-            .map_err(|e| kv_error("list", &pattern, &e))?;
+            .map_err(|e| self.error("list", &pattern, &e))?;
         let mut grants = Vec::new();
         while let Some(properties) = pager
             .try_next()
             .await
-            .map_err(|e| kv_error("list", &pattern, &e))?
+            .map_err(|e| self.error("list", &pattern, &e))?
         {
             let name = properties
                 .id

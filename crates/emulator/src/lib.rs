@@ -7,6 +7,7 @@
 //!
 //! How a request flows: the fault middleware ([`faults`]) may delay or fail it; a request
 //! whose Host is `{vault}.vault.localhost` goes to [`keyvault`]; `/_admin/` to [`admin`];
+//! `/msi/token` to [`managed_identity`] (the App Service / Container Apps `IDENTITY_ENDPOINT`);
 //! everything else to [`entra`] (`/graph/`, `/partnercenter/`, `/partnerapi/` are reserved for
 //! the Graph and Partner Center emulators). All share [`state::State`].
 
@@ -14,8 +15,10 @@ pub mod admin;
 pub mod browser;
 pub mod entra;
 pub mod faults;
+pub mod federation;
 pub mod graph;
 pub mod keyvault;
+pub mod managed_identity;
 pub mod partner_center;
 pub mod partner_data;
 pub mod resources;
@@ -87,6 +90,24 @@ impl EmulatorConfig {
         self
     }
 
+    /// Add a federated identity credential to an app registration.
+    pub fn with_federated_credential(mut self, fic: federation::FederatedCredentialSeed) -> Self {
+        self.seed.federated_credentials.push(fic);
+        self
+    }
+
+    /// Trust an external token issuer whose keys are `jwks` (a JWKS JSON document).
+    pub fn with_external_issuer(mut self, issuer: &str, jwks: impl Into<String>) -> Self {
+        self.seed.external_issuers.retain(|i| i.issuer != issuer);
+        self.seed
+            .external_issuers
+            .push(federation::ExternalIssuerSeed {
+                issuer: issuer.to_string(),
+                jwks: jwks.into(),
+            });
+        self
+    }
+
     /// Add a service principal.
     pub fn with_service_principal(mut self, sp: seed::ServicePrincipalSeed) -> Self {
         self.seed.service_principals.push(sp);
@@ -142,6 +163,7 @@ impl Emulator {
                 .configure(graph::configure)
                 .configure(partner_center::configure)
                 .configure(admin::configure)
+                .configure(managed_identity::configure)
                 .configure(entra::configure)
                 .default_service(web::to(not_found))
         })
@@ -242,6 +264,15 @@ impl EmulatorHandle {
     /// Key Vault resource / audience for tokens: `https://vault.localhost:{port}`.
     pub fn key_vault_resource(&self) -> String {
         format!("https://vault.localhost:{}", self.port)
+    }
+    /// `IDENTITY_ENDPOINT` of the emulated App Service / Container Apps host:
+    /// `https://127.0.0.1:{port}/msi/token`.
+    pub fn identity_endpoint(&self) -> String {
+        format!("{}{}", self.authority_host(), managed_identity::PATH)
+    }
+    /// `IDENTITY_HEADER` of the emulated host (random per start).
+    pub fn identity_header(&self) -> &str {
+        self.state.managed_identity.header()
     }
     /// PEM of the CA that signed the server certificate.
     pub fn ca_pem(&self) -> &str {

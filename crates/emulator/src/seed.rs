@@ -41,6 +41,15 @@ pub struct Seed {
     /// Partner Center rate limits; part 2, see `partner_data`.
     #[serde(default)]
     pub partner_center: crate::partner_data::PartnerCenterSettings,
+    /// Managed identities of the emulated hosting environment, see `managed_identity`.
+    #[serde(default)]
+    pub managed_identities: Vec<crate::managed_identity::ManagedIdentitySeed>,
+    /// Federated identity credentials on app registrations, see `federation`.
+    #[serde(default)]
+    pub federated_credentials: Vec<crate::federation::FederatedCredentialSeed>,
+    /// External token issuers (with their JWKS) trusted for federation, see `federation`.
+    #[serde(default)]
+    pub external_issuers: Vec<crate::federation::ExternalIssuerSeed>,
 }
 
 impl fmt::Debug for Seed {
@@ -53,6 +62,8 @@ impl fmt::Debug for Seed {
             .field("service_principals", &self.service_principals.len())
             .field("consents", &self.consents.len())
             .field("vaults", &self.vaults.len())
+            .field("managed_identities", &self.managed_identities.len())
+            .field("federated_credentials", &self.federated_credentials.len())
             .finish()
     }
 }
@@ -358,6 +369,8 @@ impl Seed {
             }
         }
         crate::partner_data::validate_seed(self, &mut problems);
+        crate::managed_identity::validate_seed(self, &mut problems);
+        crate::federation::validate_seed(self, &mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -418,6 +431,14 @@ pub mod ids {
     pub const KEYVAULT_OPERATOR_SP: &str = "50000000-0000-4000-8000-000000000004";
     /// The partner's vault.
     pub const VAULT: &str = "kv-partner";
+    /// System-assigned managed identity of the emulated host: client ID.
+    pub const SYSTEM_MI_CLIENT: &str = "60000000-0000-4000-8000-000000000001";
+    /// System-assigned managed identity: object (principal) ID, in the vault's access policies.
+    pub const SYSTEM_MI_OBJECT: &str = "61000000-0000-4000-8000-000000000001";
+    /// User-assigned managed identity `id-sam-broker`: client ID.
+    pub const USER_MI_CLIENT: &str = "60000000-0000-4000-8000-000000000002";
+    /// User-assigned managed identity `id-sam-broker`: object (principal) ID.
+    pub const USER_MI_OBJECT: &str = "61000000-0000-4000-8000-000000000002";
 }
 
 #[cfg(test)]

@@ -209,6 +209,10 @@ pub struct State {
     counters: Mutex<Counters>,
     /// Partner Center and GDAP data (part 2: `partner_data`, `graph`, `partner_center`).
     pub(crate) partner: crate::partner_data::PartnerData,
+    /// Managed identities and the `IDENTITY_HEADER` value (`managed_identity`).
+    pub(crate) managed_identity: crate::managed_identity::Environment,
+    /// Federated identity credentials and external issuers' keys (`federation`).
+    pub(crate) federation: crate::federation::Federation,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -279,6 +283,10 @@ impl State {
             faults: FaultSet::default(),
             counters: Mutex::default(),
             partner: crate::partner_data::PartnerData::from_seed(seed),
+            managed_identity: crate::managed_identity::Environment::from_seed(
+                &seed.managed_identities,
+            ),
+            federation: crate::federation::Federation::from_seed(seed),
         })
     }
 

@@ -251,6 +251,10 @@ fn authenticate_client(
                 "Invalid client_assertion_type. Expected 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
             ));
         }
+        // Workload identity federation: an external issuer's token (`crate::federation`).
+        if let Some(federated) = crate::federation::verify(state, app, assertion) {
+            return federated.map(|()| "2");
+        }
         verify_assertion(state, app, assertion, tenant_seg, authority)?;
         return Ok("2");
     }

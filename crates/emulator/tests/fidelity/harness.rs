@@ -20,6 +20,11 @@ pub fn workspace_root() -> PathBuf {
 
 /// An emulator whose Key Vault operator app also has a freshly generated client certificate.
 pub async fn start() -> Fidelity {
+    start_with(|c| c).await
+}
+
+/// [`start`], with changes to the configuration (federated credentials, issuers).
+pub async fn start_with(tweak: impl FnOnce(EmulatorConfig) -> EmulatorConfig) -> Fidelity {
     let dir = tempfile::tempdir().unwrap();
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
     let cert = rcgen::CertificateParams::new(vec!["fidelity-client".to_string()])
@@ -34,7 +39,7 @@ pub async fn start() -> Fidelity {
         ..EmulatorConfig::default()
     }
     .with_certificate(ids::KEYVAULT_OPERATOR_APP, cert.pem());
-    let handle = Emulator::start(config).await.unwrap();
+    let handle = Emulator::start(tweak(config)).await.unwrap();
     std::fs::write(dir.path().join("ca.pem"), handle.ca_pem()).unwrap();
     Fidelity {
         handle,

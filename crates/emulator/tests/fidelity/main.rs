@@ -1,3 +1,4 @@
 mod azure_sdk_rust;
 mod harness;
+mod identity;
 mod python;

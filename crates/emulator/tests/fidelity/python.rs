@@ -1,8 +1,13 @@
 //! Runs `tests/fidelity/*.py` (Microsoft's Python clients) against a fresh emulator.
 
-use crate::harness::{start, workspace_root};
+use crate::harness::{Fidelity, start, workspace_root};
 
 async fn run_script(name: &str) {
+    run_script_on(name, &start().await, Vec::new()).await;
+}
+
+/// Run a script against `emu`, with `extra` environment variables (what a platform would set).
+pub async fn run_script_on(name: &str, emu: &Fidelity, extra: Vec<(String, String)>) {
     let root = workspace_root();
     let python = root.join(".venv/bin/python");
     assert!(
@@ -10,12 +15,12 @@ async fn run_script(name: &str) {
         "{} is missing: run `scripts/test` (it creates .venv with tests/fidelity/requirements.txt) before the fidelity tests",
         python.display()
     );
-    let emu = start().await;
     let script = root.join("tests/fidelity").join(name);
     let out = tokio::process::Command::new(&python)
         .arg(&script)
         .current_dir(root.join("tests/fidelity"))
         .envs(emu.env())
+        .envs(extra)
         .output()
         .await
         .expect("python runs");
