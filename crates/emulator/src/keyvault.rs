@@ -199,7 +199,7 @@ fn admit(state: &State, req: &HttpRequest, op: &str) -> Result<(Ctx, String), Ht
                 StatusCode::NOT_FOUND,
                 "VaultNotFound",
                 &format!(
-                    "The vault '{vault_name}' was not found. (Emulated vaults are those in the seed.)"
+                    "The vault '{vault_name}' was not found. (Emulated vaults are those of the emulator's data file.)"
                 ),
                 None,
             ));

@@ -8,6 +8,7 @@
 use super::error::AadError;
 use super::issue::{self, UserContext, Version};
 use super::token::{Authority, resolve_authority};
+use crate::pages;
 use crate::resources::{is_oidc_scope, split_scope};
 use crate::seed::{PermissionSeed, UserSeed};
 use crate::state::{App, AuthCode, State};
@@ -51,52 +52,16 @@ pub struct SsoSession {
     session_id: String,
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
-    let html = format!(
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body{{font-family:"Segoe UI",Helvetica,Arial,sans-serif;background:#f2f2f2;margin:0}}
-.box{{max-width:440px;margin:60px auto;background:#fff;padding:44px;box-shadow:0 2px 6px rgba(0,0,0,.2)}}
-h1{{font-size:24px;font-weight:600;margin:0 0 16px}} .banner{{font-size:12px;color:#a4262c;margin-bottom:16px}}
-input[type=text],input[type=email],input[type=password]{{width:100%;padding:6px 0;border:0;border-bottom:1px solid #666;font-size:15px;margin:8px 0 16px}}
-button{{background:#0067b8;color:#fff;border:0;padding:8px 24px;font-size:15px;cursor:pointer;margin-right:8px}}
-button.secondary{{background:#ccc;color:#000}} .error{{color:#e81123;margin:8px 0}} ul{{padding-left:20px}} code{{font-size:12px}}
-</style></head><body><div class="box">
-<div class="banner">Emulated Microsoft sign-in (test double, not Microsoft)</div>
-<h1>{title}</h1>
-{body}
-</div></body></html>"#
-    );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("cache-control", "no-store"))
-        .insert_header(("x-frame-options", "DENY"))
-        .insert_header(("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action *; script-src 'unsafe-inline'"))
-        .body(html)
-}
-
 /// The error page Entra shows instead of redirecting (unknown client, bad redirect URI…).
 fn error_page(e: &AadError) -> HttpResponse {
     tracing::info!(aadsts = e.code, "authorize error page");
-    page(
+    pages::sign_in(
         StatusCode::BAD_REQUEST,
-        "Sorry, but we’re having trouble signing you in.",
-        &format!(
-            r#"<p id="error-code">AADSTS{}: {}</p><p>Error: <code id="error">{}</code></p>"#,
-            e.code,
-            esc(&e.message),
-            esc(e.error)
-        ),
+        &pages::SignInError {
+            code: e.code,
+            message: &e.message,
+            error: e.error,
+        },
     )
 }
 
@@ -375,53 +340,25 @@ fn take_flow(state: &State, id: &str) -> Option<Flow> {
 }
 
 fn sign_in_page(flow: &Flow, flow_id: &str, login: &str, error: Option<&str>) -> HttpResponse {
-    let error = error
-        .map(|e| {
-            format!(
-                r#"<div class="error" id="error" role="alert">{}</div>"#,
-                esc(e)
-            )
-        })
-        .unwrap_or_default();
-    page(
+    pages::sign_in(
         StatusCode::OK,
-        "Sign in",
-        &format!(
-            r#"{error}<form method="post" action="/{tenant}/login" id="signin">
-<input type="hidden" name="flow" value="{flow_id}">
-<label for="login">Email, phone, or Skype</label>
-<input type="email" id="login" name="login" value="{login}" autocomplete="username" required autofocus>
-<label for="passwd">Password</label>
-<input type="password" id="passwd" name="passwd" autocomplete="current-password" required>
-<button type="submit" id="idSIButton9">Sign in</button>
-</form>"#,
-            tenant = esc(&flow.tenant_seg),
-            login = esc(login),
-        ),
+        &pages::SignIn {
+            tenant: &flow.tenant_seg,
+            flow_id,
+            login,
+            error,
+        },
     )
 }
 
 fn mfa_page(flow: &Flow, flow_id: &str, error: Option<&str>) -> HttpResponse {
-    let error = error
-        .map(|e| {
-            format!(
-                r#"<div class="error" id="error" role="alert">{}</div>"#,
-                esc(e)
-            )
-        })
-        .unwrap_or_default();
-    page(
+    pages::sign_in(
         StatusCode::OK,
-        "Enter code",
-        &format!(
-            r#"{error}<p>Enter the code displayed in your authenticator app (in the emulator: the user's <code>mfa_code</code> from the seed, also readable from <code>/_admin/users/{{upn}}/mfa-code</code>).</p>
-<form method="post" action="/{tenant}/mfa" id="mfa">
-<input type="hidden" name="flow" value="{flow_id}">
-<input type="text" id="otc" name="otc" inputmode="numeric" autocomplete="one-time-code" required autofocus>
-<button type="submit" id="idSubmit_SAOTCC_Continue">Verify</button>
-</form>"#,
-            tenant = esc(&flow.tenant_seg),
-        ),
+        &pages::Mfa {
+            tenant: &flow.tenant_seg,
+            flow_id,
+            error,
+        },
     )
 }
 
@@ -685,60 +622,48 @@ fn consent_page(
     user: &UserSeed,
     needed: &[PermissionSeed],
 ) -> HttpResponse {
-    let mut items = String::new();
+    let mut permissions = Vec::new();
     for p in needed {
         let resource = state
             .resources()
             .iter()
             .find(|r| r.app_id.eq_ignore_ascii_case(&p.resource));
         for s in &p.scopes {
-            let desc = resource
-                .and_then(|r| r.scope(s))
-                .map(|d| d.description)
-                .unwrap_or("");
-            let rname = resource
-                .map(|r| r.display_name)
-                .unwrap_or("Unknown resource");
-            items.push_str(&format!(r#"<li class="permission" data-resource="{}" data-scope="{}"><b>{}</b> ({}: <code>{}</code>)</li>"#, esc(&p.resource), esc(s), esc(desc), esc(rname), esc(s)));
+            permissions.push(pages::PermissionLine {
+                resource: &p.resource,
+                scope: s,
+                description: resource
+                    .and_then(|r| r.scope(s))
+                    .map(|d| d.description)
+                    .unwrap_or(""),
+                resource_name: resource
+                    .map(|r| r.display_name)
+                    .unwrap_or("Unknown resource"),
+            });
         }
     }
-    let publisher = app
-        .seed
-        .publisher
-        .clone()
-        .unwrap_or_else(|| "unverified".into());
-    let tenant = esc(&flow.tenant_seg);
     if needs_admin(state, needed) && !user.is_global_admin() {
-        return page(
+        return pages::sign_in(
             StatusCode::OK,
-            "Need admin approval",
-            &format!(
-                r#"<p id="need-admin"><b>{app}</b> needs permission to access resources in your organization that only an admin can grant. Please ask an admin to grant permission to this app before you can use it. (AADSTS90094)</p><ul>{items}</ul>
-<form method="post" action="/{tenant}/consent"><input type="hidden" name="flow" value="{flow_id}">
-<button type="submit" name="action" value="cancel" id="cancel">Return to the application without consenting</button></form>"#,
-                app = esc(&app.seed.display_name),
-            ),
+            &pages::NeedAdmin {
+                app: &app.seed.display_name,
+                tenant: &flow.tenant_seg,
+                flow_id,
+                permissions: &permissions,
+            },
         );
     }
-    let org = if user.is_global_admin() {
-        r#"<p><label><input type="checkbox" checked disabled> Consent on behalf of your organization</label></p>"#
-    } else {
-        ""
-    };
-    page(
+    pages::sign_in(
         StatusCode::OK,
-        "Permissions requested",
-        &format!(
-            r#"<p id="app-name"><b>{app}</b><br><small>Publisher: {publisher} · App ID <code>{app_id}</code></small></p>
-<p>This app would like to:</p><ul id="permissions">{items}</ul>{org}
-<p>Accepting these permissions means that you allow this app to use your data as specified in their terms of service and privacy statement.</p>
-<form method="post" action="/{tenant}/consent" id="consent"><input type="hidden" name="flow" value="{flow_id}">
-<button type="submit" name="action" value="accept" id="accept">Accept</button>
-<button type="submit" name="action" value="cancel" id="cancel" class="secondary">Cancel</button></form>"#,
-            app = esc(&app.seed.display_name),
-            publisher = esc(&publisher),
-            app_id = esc(&app.seed.app_id),
-        ),
+        &pages::Consent {
+            app: &app.seed.display_name,
+            publisher: app.seed.publisher.as_deref().unwrap_or("unverified"),
+            app_id: &app.seed.app_id,
+            tenant: &flow.tenant_seg,
+            flow_id,
+            permissions: &permissions,
+            for_organization: user.is_global_admin(),
+        },
     )
 }
 
@@ -873,26 +798,13 @@ fn redirect_error(flow: &Flow, error: &str, code: u32, message: &str) -> HttpRes
 fn respond(flow: &Flow, params: &[(String, String)]) -> HttpResponse {
     let encoded = serde_urlencoded::to_string(params).unwrap_or_default();
     match flow.response_mode.as_str() {
-        "form_post" => {
-            let inputs: String = params
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        r#"<input type="hidden" name="{}" value="{}">"#,
-                        esc(k),
-                        esc(v)
-                    )
-                })
-                .collect();
-            let html = format!(
-                r#"<!DOCTYPE html><html><head><title>Working...</title></head><body onload="document.forms[0].submit()"><form method="POST" name="hiddenform" action="{}">{inputs}<noscript><p>Script is disabled. Click Submit to continue.</p><input type="submit" value="Submit"></noscript></form></body></html>"#,
-                esc(&flow.redirect_uri)
-            );
-            HttpResponse::Ok()
-                .content_type("text/html; charset=utf-8")
-                .insert_header(("cache-control", "no-store"))
-                .body(html)
-        }
+        "form_post" => pages::render(
+            StatusCode::OK,
+            &pages::FormPost {
+                action: &flow.redirect_uri,
+                fields: params,
+            },
+        ),
         mode => {
             let sep = if mode == "fragment" {
                 '#'
