@@ -91,6 +91,8 @@ async fn run(mut cli: Cli) -> ExitCode {
         handle.stop(true).await;
     });
     let result = app.run_until_stopped().await;
+    // The emulated cloud stops after the server (a build without `local` has none).
+    #[cfg(feature = "local")]
     drop(local);
     match result {
         Ok(()) => ExitCode::SUCCESS,
