@@ -1,11 +1,15 @@
 # syntax=docker/dockerfile:1
 #
-# Secure Application Model tools: partner-consent, csp-app, cpv-app and the emulator in one
-# small image. Build:   docker build -t sam-rs .
+# Secure Application Model tools. Two images from one build:
+#   docker build -t sam-rs .                            partner-consent, csp-app, cpv-app
+#   docker build --target emulator -t sam-rs-emulator .  the emulated Microsoft cloud
 # Run the local stack:  docker compose up        (see README.md, "Docker")
 #
-# Stage 1 builds the four release binaries with the committed Cargo.lock; stage 2 is a slim
-# Debian with only CA certificates, a non-root user, the binaries and config/.
+# Stage 1 builds the release binaries with the committed Cargo.lock: the production ones
+# without default features, so partner-consent links no emulator (`--local` is a development
+# feature) and the image carries no fake cloud and no demo passwords; the emulator apart.
+# The runtime stages are a slim Debian with only CA certificates, a non-root user, the
+# binaries and config/.
 
 # ---- build ------------------------------------------------------------------------------------
 FROM rust:1.95-bookworm AS build
@@ -16,14 +20,15 @@ RUN apt-get update \
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates
-RUN cargo build --release --locked \
-        -p partner-consent -p csp-app -p cpv-app -p emulator --bins \
- && mkdir -p /out \
- && cp target/release/partner-consent target/release/csp-app target/release/cpv-app \
-       target/release/emulator /out/
+RUN cargo build --release --locked --no-default-features \
+        -p partner-consent -p csp-app -p cpv-app --bins \
+ && cargo build --release --locked -p emulator --bins \
+ && mkdir -p /out/prod /out/emulator \
+ && cp target/release/partner-consent target/release/csp-app target/release/cpv-app /out/prod/ \
+ && cp target/release/emulator /out/emulator/
 
-# ---- runtime ----------------------------------------------------------------------------------
-FROM debian:bookworm-slim AS runtime
+# ---- runtime base -----------------------------------------------------------------------------
+FROM debian:bookworm-slim AS base
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
@@ -32,13 +37,21 @@ RUN apt-get update \
  && mkdir -p /app/.sam-local \
  && chown sam:sam /app/.sam-local \
  && chmod 0700 /app/.sam-local
-COPY --from=build /out/ /usr/local/bin/
 COPY config/ /app/config/
 # The working directory holds config/ (the loader's default --config-dir) and .sam-local/ (the
 # local profile's store, app certificate and emulator CA; mount a volume there to keep them).
 WORKDIR /app
 USER sam:sam
 ENV SAM_PROFILE=local
-# partner-consent (8080) and the emulator (8443), when they are the process that runs.
-EXPOSE 8080 8443
+
+# ---- the emulator (test double; the compose stack's `emulator` service) ----------------------
+FROM base AS emulator
+COPY --from=build /out/emulator/ /usr/local/bin/
+EXPOSE 8443
+CMD ["emulator", "--help"]
+
+# ---- production binaries (the default target) -------------------------------------------------
+FROM base AS runtime
+COPY --from=build /out/prod/ /usr/local/bin/
+EXPOSE 8080
 CMD ["partner-consent", "--help"]

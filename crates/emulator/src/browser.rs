@@ -2,7 +2,7 @@
 //! consent flow need not each re-implement it.
 //!
 //! It does what a person does in a browser: open the authorize URL, submit the sign-in form, the
-//! MFA form when asked (with the code the seed gives the user), then accept or cancel the consent
+//! MFA form when asked (with the user's code from the demo directory), then accept or cancel the consent
 //! page, and stop at the redirect back to the app. Forms are found by their `action`, so the
 //! walk follows whatever tenant segment and endpoint version the authorize URL used.
 
@@ -22,8 +22,8 @@ pub enum ConsentAnswer {
 /// Why a walk stopped before the redirect back to the app.
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
-    /// The user is not in the seed.
-    #[error("no user {0} in the emulator's seed")]
+    /// The user is not in the demo directory.
+    #[error("no user {0} in the emulator's demo directory")]
     UnknownUser(String),
     /// A request failed.
     #[error("request failed: {0}")]
@@ -39,7 +39,7 @@ pub enum WalkError {
 }
 
 impl EmulatorHandle {
-    /// Signs `upn` in at `authorize_url` (password and MFA code from the seed), answers the
+    /// Signs `upn` in at `authorize_url` (password and MFA code from the demo directory), answers the
     /// consent page, and returns the URL Entra redirects the browser to (the app's redirect URI
     /// with `code` or `error`). `http` must trust the emulator's CA and must not follow redirects.
     pub async fn sign_in(

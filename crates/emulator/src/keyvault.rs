@@ -199,7 +199,7 @@ fn admit(state: &State, req: &HttpRequest, op: &str) -> Result<(Ctx, String), Ht
                 StatusCode::NOT_FOUND,
                 "VaultNotFound",
                 &format!(
-                    "The vault '{vault_name}' was not found. (Emulated vaults are those in the seed.)"
+                    "The vault '{vault_name}' was not found. (Emulated vaults are those of the emulator's data file.)"
                 ),
                 None,
             ));
@@ -782,27 +782,36 @@ fn page_of(ctx: &Ctx, path: &str, items: Vec<Value>, max: usize, skip: usize) ->
 
 /// `GET /secrets`
 pub async fn list_secrets(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
-    let ctx = admit!(state, req, "list_secrets", "list");
-    let (max, skip) = match paging(&req) {
+    list(&state, &req, "list_secrets", "/secrets", |ctx, vault| {
+        vault
+            .secrets
+            .values()
+            .filter_map(|s| s.versions.last().map(|l| item(ctx, s, l, false)))
+            .collect()
+    })
+}
+
+/// A paged list of a vault's items (`list` permission): `items` picks and shapes them.
+fn list(
+    state: &State,
+    req: &HttpRequest,
+    operation: &str,
+    path: &str,
+    items: impl FnOnce(&Ctx, &Vault) -> Vec<Value>,
+) -> HttpResponse {
+    let ctx = admit!(state, req, operation, "list");
+    let (max, skip) = match paging(req) {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let items: Vec<Value> = {
-        let vaults = state
-            .vaults
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        vaults
-            .get(&ctx.vault)
-            .map(|v| {
-                v.secrets
-                    .values()
-                    .filter_map(|s| s.versions.last().map(|l| item(&ctx, s, l, false)))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    page_of(&ctx, "/secrets", items, max, skip)
+    let items = state
+        .vaults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&ctx.vault)
+        .map(|v| items(&ctx, v))
+        .unwrap_or_default();
+    page_of(&ctx, path, items, max, skip)
 }
 
 /// `GET /secrets/{name}/versions`
@@ -892,32 +901,24 @@ pub async fn get_deleted(
 
 /// `GET /deletedsecrets`
 pub async fn list_deleted(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
-    let ctx = admit!(state, req, "list_deleted_secrets", "list");
-    let (max, skip) = match paging(&req) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let items: Vec<Value> = {
-        let vaults = state
-            .vaults
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        vaults
-            .get(&ctx.vault)
-            .map(|v| {
-                v.deleted
-                    .values()
-                    .filter_map(|d| {
-                        d.secret
-                            .versions
-                            .last()
-                            .map(|l| deleted_fields(&ctx, d, item(&ctx, &d.secret, l, false)))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    page_of(&ctx, "/deletedsecrets", items, max, skip)
+    list(
+        &state,
+        &req,
+        "list_deleted_secrets",
+        "/deletedsecrets",
+        |ctx, vault| {
+            vault
+                .deleted
+                .values()
+                .filter_map(|d| {
+                    d.secret
+                        .versions
+                        .last()
+                        .map(|l| deleted_fields(ctx, d, item(ctx, &d.secret, l, false)))
+                })
+                .collect()
+        },
+    )
 }
 
 /// `POST /deletedsecrets/{name}/recover`

@@ -12,6 +12,7 @@
 //! the Graph and Partner Center emulators). All share [`state::State`].
 
 pub mod admin;
+pub mod app_certificate;
 pub mod browser;
 pub mod entra;
 pub mod faults;
@@ -19,6 +20,7 @@ pub mod federation;
 pub mod graph;
 pub mod keyvault;
 pub mod managed_identity;
+mod pages;
 pub mod partner_center;
 pub mod partner_data;
 pub mod resources;
@@ -159,7 +161,7 @@ impl Emulator {
                 .app_data(app_state.clone())
                 .wrap(actix_web::middleware::from_fn(faults::middleware))
                 .configure(keyvault::configure)
-                // Part 2 (Graph, Partner Center) before `admin`: Graph adds `/_admin/gdap/...`.
+                // Graph and Partner Center before `admin`: Graph adds `/_admin/gdap/...`.
                 .configure(graph::configure)
                 .configure(partner_center::configure)
                 .configure(admin::configure)
@@ -241,15 +243,15 @@ impl EmulatorHandle {
     pub fn authority(&self, tenant: &str) -> String {
         format!("{}/{tenant}", self.authority_host())
     }
-    /// Microsoft Graph base (`https://127.0.0.1:{port}/graph`), served by part 2.
+    /// Microsoft Graph base (`https://127.0.0.1:{port}/graph`).
     pub fn graph_url(&self) -> String {
         format!("{}/graph", self.authority_host())
     }
-    /// Partner Center API base (`https://127.0.0.1:{port}/partnercenter`), served by part 2.
+    /// Partner Center API base (`https://127.0.0.1:{port}/partnercenter`).
     pub fn partner_center_url(&self) -> String {
         format!("{}/partnercenter", self.authority_host())
     }
-    /// Partner API base (`https://127.0.0.1:{port}/partnerapi`), served by part 2.
+    /// Partner API base (`https://127.0.0.1:{port}/partnerapi`).
     pub fn partner_api_url(&self) -> String {
         format!("{}/partnerapi", self.authority_host())
     }

@@ -1,17 +1,16 @@
 //! `emulator` binary: `cargo run -p emulator -- --seed FILE --port N --state-dir DIR`.
 
-mod app_certificate;
-
 use anyhow::Context as _;
 use clap::Parser;
-use emulator::{Emulator, EmulatorConfig, Seed};
+use emulator::{Emulator, EmulatorConfig, Seed, app_certificate};
 use std::path::PathBuf;
 
-/// Emulated Microsoft Entra ID and Azure Key Vault on localhost (a test double).
+/// Emulated Microsoft Entra ID, Key Vault, Graph and Partner Center on localhost (a test double).
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Seed file (TOML); the built-in default seed when absent.
+    /// The emulator's data file (TOML): the demo directory's tenants, users, apps and vaults;
+    /// the built-in demo directory when absent.
     #[arg(long, env = "SAM_EMULATOR_SEED")]
     seed: Option<PathBuf>,
     /// Port on 127.0.0.1.
@@ -21,7 +20,7 @@ struct Args {
     /// published (docker-compose.yml). The URLs it prints stay https://127.0.0.1:{port}.
     #[arg(long, default_value = "127.0.0.1", env = "SAM_EMULATOR_BIND")]
     bind: std::net::IpAddr,
-    /// Register a certificate credential on an app of the seed: APP_ID=PATH. PATH is a PEM
+    /// Register a certificate credential on an app of the demo directory: APP_ID=PATH. PATH is a PEM
     /// file with the certificate and its private key, created (self-signed, mode 0600) when
     /// missing, before the emulator listens. Repeatable.
     #[arg(long, value_name = "APP_ID=PATH", value_parser = app_certificate::parse)]
@@ -36,7 +35,7 @@ struct Args {
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
-    /// Add this many generated customer tenants to the seed (deterministic IDs; for
+    /// Add this many generated customer tenants to the demo directory (deterministic IDs; for
     /// benchmarks and scale tests). See `emulator::partner_data::generate`.
     #[arg(long, default_value_t = 0)]
     customers: u32,
@@ -81,16 +80,18 @@ async fn main() -> anyhow::Result<()> {
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     let seed = handle.seed();
-    println!("SAM emulator (a test double of Microsoft Entra ID and Azure Key Vault) is running.");
+    println!(
+        "SAM emulator (a test double of Microsoft Entra ID, Key Vault, Graph and Partner Center) is running."
+    );
     println!();
     println!("  CA certificate (trust it):  {ca}");
     println!("  Entra authority host:       {}", handle.authority_host());
-    println!("  Microsoft Graph (part 2):   {}", handle.graph_url());
+    println!("  Microsoft Graph:            {}", handle.graph_url());
     println!(
-        "  Partner Center (part 2):    {}",
+        "  Partner Center:             {}",
         handle.partner_center_url()
     );
-    println!("  Partner API (part 2):       {}", handle.partner_api_url());
+    println!("  Partner API:                {}", handle.partner_api_url());
     println!(
         "  Key Vault DNS suffix:       {}",
         handle.key_vault_dns_suffix()
@@ -113,10 +114,10 @@ async fn main() -> anyhow::Result<()> {
     for t in seed.tenants.iter().take(LISTED) {
         println!("  {:<38} {:<34} {:?}", t.id, t.domain, t.kind);
     }
-    println!("Demo sign-ins:");
     if seed.tenants.len() > LISTED {
         println!("  ... and {} more", seed.tenants.len() - LISTED);
     }
+    println!("Demo sign-ins:");
     for u in seed.users.iter().take(LISTED) {
         println!(
             "  {:<46} password {:<24} MFA code {}",

@@ -109,7 +109,7 @@ pub fn well_known(port: u16) -> Vec<ResourceApp> {
                     true,
                 ),
                 scope("Application.Read.All", "Read applications", true),
-                // Part 2 (Graph emulator): app setup, organization and grant reads.
+                // Graph emulator: app setup, organization and grant reads.
                 scope(
                     "Application.ReadWrite.All",
                     "Read and write all applications",

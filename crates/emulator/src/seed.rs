@@ -32,13 +32,13 @@ pub struct Seed {
     /// Key Vaults with their access policies.
     #[serde(default)]
     pub vaults: Vec<VaultSeed>,
-    /// Partner Center details of customer tenants (subscriptions); part 2, see `partner_data`.
+    /// Partner Center details of customer tenants (subscriptions); see `partner_data`.
     #[serde(default)]
     pub customers: Vec<crate::partner_data::CustomerSeed>,
-    /// GDAP relationships present at start; part 2, see `partner_data`.
+    /// GDAP relationships present at start; see `partner_data`.
     #[serde(default)]
     pub gdap_relationships: Vec<crate::partner_data::GdapSeed>,
-    /// Partner Center rate limits; part 2, see `partner_data`.
+    /// Partner Center rate limits; see `partner_data`.
     #[serde(default)]
     pub partner_center: crate::partner_data::PartnerCenterSettings,
     /// Managed identities of the emulated hosting environment, see `managed_identity`.
@@ -261,10 +261,10 @@ pub struct AccessPolicySeed {
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     /// The TOML did not parse.
-    #[error("seed file is not valid TOML for the emulator: {0}")]
+    #[error("the emulator's data file is not valid TOML: {0}")]
     Parse(#[from] toml::de::Error),
     /// The seed is inconsistent; every problem is listed.
-    #[error("seed file has {} problem(s):\n  - {}", .0.len(), .0.join("\n  - "))]
+    #[error("the emulator's data file has {} problem(s):\n  - {}", .0.len(), .0.join("\n  - "))]
     Invalid(Vec<String>),
 }
 
@@ -299,7 +299,7 @@ impl Seed {
             for p in &t.delegated_admin {
                 if !tenant_ids.contains(&p.as_str()) {
                     problems.push(format!(
-                        "tenants.{}: delegated_admin '{p}' is not a seeded tenant",
+                        "tenants.{}: delegated_admin '{p}' is not a tenant of the data file",
                         t.domain
                     ));
                 }
@@ -308,7 +308,7 @@ impl Seed {
         for u in &self.users {
             if !tenant_ids.contains(&u.tenant.as_str()) {
                 problems.push(format!(
-                    "users.{}: tenant '{}' is not a seeded tenant",
+                    "users.{}: tenant '{}' is not a tenant of the data file",
                     u.upn, u.tenant
                 ));
             }
@@ -319,7 +319,7 @@ impl Seed {
         for a in &self.apps {
             if !tenant_ids.contains(&a.tenant.as_str()) {
                 problems.push(format!(
-                    "apps.{}: tenant '{}' is not a seeded tenant",
+                    "apps.{}: tenant '{}' is not a tenant of the data file",
                     a.display_name, a.tenant
                 ));
             }
@@ -363,7 +363,7 @@ impl Seed {
             }
             if !tenant_ids.contains(&v.tenant.as_str()) {
                 problems.push(format!(
-                    "vaults.{}: tenant '{}' is not a seeded tenant",
+                    "vaults.{}: tenant '{}' is not a tenant of the data file",
                     v.name, v.tenant
                 ));
             }

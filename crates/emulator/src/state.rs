@@ -2,7 +2,7 @@
 //! service principals, consents, delegated access), the emulator's clock, issued codes and
 //! refresh tokens, vault contents, injected faults and request counters.
 //!
-//! Every emulated service (Entra, Key Vault, and in part 2 Graph and Partner Center) gets an
+//! Every emulated service (Entra, Key Vault, Graph and Partner Center) gets an
 //! `Arc<State>` and validates bearer tokens with [`State::validate_access_token`].
 
 use crate::faults::FaultSet;
@@ -207,7 +207,7 @@ pub struct State {
     pub(crate) vaults: Mutex<BTreeMap<String, crate::keyvault::Vault>>,
     pub(crate) faults: FaultSet,
     counters: Mutex<Counters>,
-    /// Partner Center and GDAP data (part 2: `partner_data`, `graph`, `partner_center`).
+    /// Partner Center and GDAP data (`partner_data`, read by `graph` and `partner_center`).
     pub(crate) partner: crate::partner_data::PartnerData,
     /// Managed identities and the `IDENTITY_HEADER` value (`managed_identity`).
     pub(crate) managed_identity: crate::managed_identity::Environment,
@@ -257,14 +257,14 @@ impl State {
         Ok(State {
             port,
             directory: RwLock::new(Directory {
-                // Active GDAP relationships of the seed grant delegated access (part 2).
+                // Active GDAP relationships of the seed grant delegated access.
                 tenants: crate::partner_data::tenants_with_gdap_access(seed),
                 users: seed.users.clone(),
                 apps,
                 service_principals: seed.service_principals.clone(),
                 consents,
             }),
-            // Part 2: the seed's `partner_center.entra_requires_mfa` sets Partner Center's MFA policy.
+            // The seed's `partner_center.entra_requires_mfa` sets Partner Center's MFA policy.
             resources: crate::partner_data::apply_resource_settings(
                 crate::resources::well_known(port),
                 &seed.partner_center,
@@ -392,7 +392,7 @@ impl State {
         lock(&self.tokens_valid_from).get(user_id).copied()
     }
 
-    /// Grant or withdraw delegated admin access of `partner` to `customer` (part 2's GDAP
+    /// Grant or withdraw delegated admin access of `partner` to `customer` (the GDAP
     /// relationships toggle this). Returns false if the customer is unknown.
     pub fn set_delegated_access(&self, customer: &str, partner: &str, allowed: bool) -> bool {
         let mut dir = self.directory_mut();

@@ -4,9 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cli_kit::ConfigArgs;
-use common::config::LogFormat;
+use common::config::{LoadOptions, LogFormat};
 
-use crate::local;
+#[cfg(feature = "local")]
+use crate::local::{self, LocalCloud};
 use crate::startup::{Application, Options};
 
 /// The partner-consent web app: a partner admin (Global Admin + Admin Agent, with MFA) grants
@@ -16,8 +17,9 @@ use crate::startup::{Application, Options};
 #[derive(Debug, Parser)]
 #[command(name = "partner-consent", version, about, long_about = None)]
 pub struct Cli {
-    /// Run everything locally: start the emulated Microsoft cloud in-process (default seed),
+    /// Run everything locally: start the emulated Microsoft cloud in-process (demo directory),
     /// use the `local` profile and print the URL and the demo admin's sign-in details.
+    /// Needs a build with the `local` feature (the default; release images leave it off).
     #[arg(long)]
     pub local: bool,
     /// With --local: the emulator's port (config/local.toml expects 8443).
@@ -49,16 +51,9 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     let mut options = cli.config.load_options();
-    let local = if cli.local {
-        match local::prepare(&mut options, cli.emulator_port).await {
-            Ok(l) => Some(l),
-            Err(e) => {
-                eprintln!("error: cannot start the local emulated cloud: {e:#}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        None
+    let local = match start_local(&cli, &mut options).await {
+        Ok(local) => local,
+        Err(code) => return code,
     };
     let (_loaded, settings) = match cli_kit::startup::load_settings_or_report(&options) {
         Ok(v) => v,
@@ -98,6 +93,8 @@ async fn run(cli: Cli) -> ExitCode {
         handle.stop(true).await;
     });
     let result = app.run_until_stopped().await;
+    // The emulated cloud stops after the server (a build without `local` has none).
+    #[cfg(feature = "local")]
     drop(local);
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -105,6 +102,44 @@ async fn run(cli: Cli) -> ExitCode {
             eprintln!("error: the server failed: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// With `--local`, starts the emulated cloud and points the configuration at it.
+#[cfg(feature = "local")]
+async fn start_local(cli: &Cli, options: &mut LoadOptions) -> Result<Option<LocalCloud>, ExitCode> {
+    if !cli.local {
+        return Ok(None);
+    }
+    match local::prepare(options, cli.emulator_port).await {
+        Ok(l) => Ok(Some(l)),
+        Err(e) => {
+            eprintln!("error: cannot start the local emulated cloud: {e:#}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// A build without the `local` feature links no emulator: `--local` still parses, so the
+/// error can say how to get one (exit code 2, a usage error).
+#[cfg(not(feature = "local"))]
+async fn start_local(cli: &Cli, options: &mut LoadOptions) -> Result<Option<LocalCloud>, ExitCode> {
+    if !cli.local {
+        return Ok(None);
+    }
+    eprintln!("error: this build has no local cloud: rebuild with `--features local`");
+    Err(ExitCode::from(2))
+}
+
+/// Never constructed: without the `local` feature there is no local cloud.
+#[cfg(not(feature = "local"))]
+#[derive(Debug)]
+enum LocalCloud {}
+
+#[cfg(not(feature = "local"))]
+impl LocalCloud {
+    fn print_banner(&self, _app: &crate::AppState) {
+        match *self {}
     }
 }
 

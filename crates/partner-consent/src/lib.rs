@@ -14,10 +14,12 @@
 //!    one Partner Center token proves it works; the result is a page ([`pages`]).
 //! 4. `/healthz`, `/readyz`, `/metrics` ([`routes::health`]) serve operators.
 //!
-//! Every response passes [`security::headers`]; [`startup`] wires it all; [`local`] runs the
-//! whole thing against the in-process emulator (`--local`).
+//! Every response passes [`security::headers`]; [`startup`] wires it all; `local` runs the
+//! whole thing against the in-process emulator (`--local`, only in builds with the `local`
+//! feature, on by default; release images leave it off so the server links no test double).
 
 pub mod cli;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod metrics;
 pub mod pages;

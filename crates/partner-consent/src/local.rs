@@ -7,7 +7,7 @@
 //! demo app's certificate `.sam-local/app.pem` once and registers it with the emulator, selects
 //! the `local` profile, then prints where to go and how to sign in.
 
-use std::io::Write;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -35,7 +35,7 @@ pub async fn prepare(config: &mut LoadOptions, port: u16) -> anyhow::Result<Loca
     let seed = emulator::Seed::default();
     let app_id = demo_app_id(&seed)?;
     let cert_path = dir.join("app.pem");
-    let certificate = ensure_app_certificate(&cert_path)?;
+    let certificate = emulator::app_certificate::ensure(&cert_path)?;
     let emulator = Emulator::start(EmulatorConfig {
         seed,
         port,
@@ -108,7 +108,7 @@ impl LocalCloud {
         let _ = writeln!(out, "  Tokens stored:  {}", app.store.location());
         let _ = writeln!(
             out,
-            "\nThe demo credentials belong to the emulator's seed, not to Microsoft. Press Ctrl-C to stop.\n"
+            "\nThe demo credentials belong to the emulator's demo directory, not to Microsoft. Press Ctrl-C to stop.\n"
         );
         let _ = out.flush();
     }
@@ -120,51 +120,7 @@ fn demo_app_id(seed: &emulator::Seed) -> anyhow::Result<String> {
         .iter()
         .find(|a| a.multitenant && !a.redirect_uris.is_empty())
         .map(|a| a.app_id.clone())
-        .context("the emulator's default seed has no multitenant app with a redirect URI")
-}
-
-/// Creates an RSA-2048 self-signed certificate and key (one PEM file, mode 0600) unless one
-/// exists; returns the certificate PEM to register with the emulator.
-pub fn ensure_app_certificate(path: &Path) -> anyhow::Result<String> {
-    if let Some(cert) = std::fs::read_to_string(path)
-        .ok()
-        .and_then(|existing| first_certificate(&existing))
-    {
-        return Ok(cert);
-    }
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
-        .context("cannot generate the app's RSA key")?;
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "SAM local demo app");
-    let cert = params.self_signed(&key)?;
-    let cert_pem = cert.pem();
-    let mut file = create_private(path)?;
-    file.write_all(cert_pem.as_bytes())?;
-    file.write_all(key.serialize_pem().as_bytes())?;
-    Ok(cert_pem)
-}
-
-fn first_certificate(pem: &str) -> Option<String> {
-    const END: &str = "-----END CERTIFICATE-----";
-    let start = pem.find("-----BEGIN CERTIFICATE-----")?;
-    let end = pem[start..].find(END)? + start + END.len();
-    pem.contains("PRIVATE KEY-----")
-        .then(|| format!("{}\n", &pem[start..end]))
-}
-
-fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))
+        .context("the emulator's demo directory has no multitenant app with a redirect URI")
 }
 
 fn write_if_changed(path: &Path, content: &[u8]) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@
 use super::error::AadError;
 use super::issue::{self, UserContext, Version};
 use super::token::{Authority, resolve_authority};
+use crate::pages;
 use crate::resources::{is_oidc_scope, split_scope};
 use crate::seed::{PermissionSeed, UserSeed};
 use crate::state::{App, AuthCode, State};
@@ -51,52 +52,16 @@ pub struct SsoSession {
     session_id: String,
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
-    let html = format!(
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body{{font-family:"Segoe UI",Helvetica,Arial,sans-serif;background:#f2f2f2;margin:0}}
-.box{{max-width:440px;margin:60px auto;background:#fff;padding:44px;box-shadow:0 2px 6px rgba(0,0,0,.2)}}
-h1{{font-size:24px;font-weight:600;margin:0 0 16px}} .banner{{font-size:12px;color:#a4262c;margin-bottom:16px}}
-input[type=text],input[type=email],input[type=password]{{width:100%;padding:6px 0;border:0;border-bottom:1px solid #666;font-size:15px;margin:8px 0 16px}}
-button{{background:#0067b8;color:#fff;border:0;padding:8px 24px;font-size:15px;cursor:pointer;margin-right:8px}}
-button.secondary{{background:#ccc;color:#000}} .error{{color:#e81123;margin:8px 0}} ul{{padding-left:20px}} code{{font-size:12px}}
-</style></head><body><div class="box">
-<div class="banner">Emulated Microsoft sign-in (test double, not Microsoft)</div>
-<h1>{title}</h1>
-{body}
-</div></body></html>"#
-    );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("cache-control", "no-store"))
-        .insert_header(("x-frame-options", "DENY"))
-        .insert_header(("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action *; script-src 'unsafe-inline'"))
-        .body(html)
-}
-
 /// The error page Entra shows instead of redirecting (unknown client, bad redirect URI…).
 fn error_page(e: &AadError) -> HttpResponse {
     tracing::info!(aadsts = e.code, "authorize error page");
-    page(
+    pages::sign_in(
         StatusCode::BAD_REQUEST,
-        "Sorry, but we’re having trouble signing you in.",
-        &format!(
-            r#"<p id="error-code">AADSTS{}: {}</p><p>Error: <code id="error">{}</code></p>"#,
-            e.code,
-            esc(&e.message),
-            esc(e.error)
-        ),
+        &pages::SignInError {
+            code: e.code,
+            message: &e.message,
+            error: e.error,
+        },
     )
 }
 
@@ -130,199 +95,13 @@ pub async fn authorize_v2(
 
 fn authorize(state: &State, req: &HttpRequest, tenant_seg: &str, version: Version) -> HttpResponse {
     state.count("entra.authorize");
-    let q = match parse_query(req) {
-        Ok(q) => q,
-        Err(e) => return error_page(&e),
-    };
-    let authority = match resolve_authority(state, tenant_seg) {
-        Ok(a) => a,
-        Err(e) => return error_page(&e),
-    };
-    let Some(client_id) = q.get("client_id") else {
-        return error_page(&AadError::invalid_request(
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-        ));
-    };
-    let directory = match &authority {
-        Authority::Tenant(t) => t.domain.clone(),
-        Authority::Common => tenant_seg.to_string(),
-    };
-    let Some(app) = state.directory().app(client_id).cloned() else {
-        return error_page(&AadError::app_not_found(client_id, &directory));
-    };
-    let redirect_uri = match q.get("redirect_uri") {
-        Some(r) => r.clone(),
-        None if version == Version::V1 && !app.seed.redirect_uris.is_empty() => {
-            app.seed.redirect_uris[0].clone()
-        }
-        None => {
-            return error_page(&AadError::invalid_request(
-                900144,
-                "The request body must contain the following parameter: 'redirect_uri'.",
-            ));
-        }
-    };
-    if !app.seed.redirect_uris.contains(&redirect_uri) {
-        return error_page(&AadError::invalid_request(
-            50011,
-            format!(
-                "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this."
-            ),
-        ));
-    }
-    let response_type = q.get("response_type").cloned().unwrap_or_default();
-    let has_id_token = response_type.split(' ').any(|t| t == "id_token");
-    let default_mode = if has_id_token { "fragment" } else { "query" };
-    let response_mode = q
-        .get("response_mode")
-        .cloned()
-        .unwrap_or_else(|| default_mode.into());
-    let mut flow = Flow {
-        version,
-        tenant_seg: tenant_seg.to_string(),
-        authority: authority.clone(),
-        client_id: app.seed.app_id.clone(),
-        redirect_uri,
-        response_type: response_type.clone(),
-        response_mode: if matches!(response_mode.as_str(), "query" | "fragment" | "form_post") {
-            response_mode
-        } else {
-            default_mode.into()
-        },
-        state: q.get("state").cloned(),
-        target: String::new(),
-        nonce: q.get("nonce").cloned(),
-        prompt: q.get("prompt").cloned(),
-        login_hint: q.get("login_hint").cloned(),
-        code_challenge: None,
-        user_id: None,
-        amr: Vec::new(),
-        auth_time: 0,
-        session_id: uuid::Uuid::new_v4().to_string(),
-        created: state.now(),
+    let (q, app, directory, mut flow) = match new_flow(state, req, tenant_seg, version) {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     // From here on errors go back to the app as a redirect.
-    if !response_type.split(' ').any(|t| t == "code")
-        || response_type
-            .split(' ')
-            .any(|t| !matches!(t, "code" | "id_token"))
-    {
-        return redirect_error(
-            &flow,
-            "unsupported_response_type",
-            700054,
-            &format!("response_type '{response_type}' is not enabled for the application."),
-        );
-    }
-    match (q.get("code_challenge"), q.get("code_challenge_method")) {
-        (Some(c), m) => {
-            let method = m.cloned().unwrap_or_else(|| "plain".into());
-            if !matches!(method.as_str(), "S256" | "plain") {
-                return redirect_error(
-                    &flow,
-                    "invalid_request",
-                    501491,
-                    &format!(
-                        "Invalid code_challenge_method '{method}'. Supported methods are 'plain' and 'S256'."
-                    ),
-                );
-            }
-            if c.len() < 43 || c.len() > 128 {
-                return redirect_error(
-                    &flow,
-                    "invalid_request",
-                    501491,
-                    "Invalid size of Code_Challenge parameter.",
-                );
-            }
-            flow.code_challenge = Some((c.clone(), method));
-        }
-        (None, Some(_)) => {
-            return redirect_error(
-                &flow,
-                "invalid_request",
-                501491,
-                "The code_challenge_method is given without a code_challenge.",
-            );
-        }
-        (None, None) => {}
-    }
-    if has_id_token && flow.nonce.is_none() {
-        return redirect_error(
-            &flow,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'nonce'.",
-        );
-    }
-    let tenant_name = directory;
-    match version {
-        Version::V1 => {
-            let resource = q.get("resource").cloned().unwrap_or_default();
-            if !resource.is_empty() && state.resource_for_audience(&resource).is_none() {
-                return redirect_error(
-                    &flow,
-                    "invalid_resource",
-                    500011,
-                    &format!(
-                        "The resource principal named {resource} was not found in the tenant named {tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
-                    ),
-                );
-            }
-            // v1 asks for the app's static permissions; `scope=openid` only adds an id_token.
-            let openid = q
-                .get("scope")
-                .is_some_and(|s| s.split(' ').any(|x| x == "openid"));
-            flow.target = resource;
-            if openid || has_id_token {
-                flow.nonce = flow.nonce.or_else(|| q.get("nonce").cloned());
-            }
-            if openid {
-                flow.response_type = format!("{} +openid", flow.response_type);
-            }
-        }
-        Version::V2 => {
-            let Some(scope) = q.get("scope").filter(|s| !s.trim().is_empty()) else {
-                return redirect_error(
-                    &flow,
-                    "invalid_request",
-                    900144,
-                    "The request body must contain the following parameter: 'scope'.",
-                );
-            };
-            for s in scope
-                .split(' ')
-                .filter(|s| !s.is_empty() && !is_oidc_scope(s))
-            {
-                match split_scope(state.resources(), s) {
-                    Some((r, _, p)) if p == ".default" || r.scope(&p).is_some() => {}
-                    Some(_) | None if !s.contains('/') => {
-                        return redirect_error(
-                            &flow,
-                            "invalid_client",
-                            650053,
-                            &format!(
-                                "The application '{}' asked for scope '{s}' that doesn't exist on the resource '00000003-0000-0000-c000-000000000000'. Contact the app vendor.",
-                                app.seed.display_name
-                            ),
-                        );
-                    }
-                    _ => {
-                        return redirect_error(
-                            &flow,
-                            "invalid_resource",
-                            500011,
-                            &format!(
-                                "The resource principal named {} was not found in the tenant named {tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
-                                s.rsplit_once('/').map_or(s, |(i, _)| i)
-                            ),
-                        );
-                    }
-                }
-            }
-            flow.target = scope.clone();
-        }
+    if let Err(e) = check_request(state, &q, &app, &directory, &mut flow) {
+        return redirect_error(&flow, e.error, e.code, &e.message);
     }
     // Single sign-on: an existing session skips the sign-in page unless prompt says otherwise.
     let prompt = flow.prompt.clone().unwrap_or_default();
@@ -355,6 +134,230 @@ fn authorize(state: &State, req: &HttpRequest, tenant_seg: &str, version: Versio
     sign_in_page(&flow, &flow_id, &hint, None)
 }
 
+/// The checks whose failures Entra shows as an error page (it cannot trust the redirect URI
+/// yet), then the pending request. Returns the query, the app and the directory's name too.
+fn new_flow(
+    state: &State,
+    req: &HttpRequest,
+    tenant_seg: &str,
+    version: Version,
+) -> Result<(Query, App, String, Flow), HttpResponse> {
+    let q = parse_query(req).map_err(|e| error_page(&e))?;
+    let authority = resolve_authority(state, tenant_seg).map_err(|e| error_page(&e))?;
+    let Some(client_id) = q.get("client_id") else {
+        return Err(error_page(&AadError::invalid_request(
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        )));
+    };
+    let directory = match &authority {
+        Authority::Tenant(t) => t.domain.clone(),
+        Authority::Common => tenant_seg.to_string(),
+    };
+    let Some(app) = state.directory().app(client_id).cloned() else {
+        return Err(error_page(&AadError::app_not_found(client_id, &directory)));
+    };
+    let redirect_uri = match q.get("redirect_uri") {
+        Some(r) => r.clone(),
+        None if version == Version::V1 && !app.seed.redirect_uris.is_empty() => {
+            app.seed.redirect_uris[0].clone()
+        }
+        None => {
+            return Err(error_page(&AadError::invalid_request(
+                900144,
+                "The request body must contain the following parameter: 'redirect_uri'.",
+            )));
+        }
+    };
+    if !app.seed.redirect_uris.contains(&redirect_uri) {
+        return Err(error_page(&AadError::invalid_request(
+            50011,
+            format!(
+                "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this."
+            ),
+        )));
+    }
+    let response_type = q.get("response_type").cloned().unwrap_or_default();
+    let default_mode = if response_type.split(' ').any(|t| t == "id_token") {
+        "fragment"
+    } else {
+        "query"
+    };
+    let response_mode = q
+        .get("response_mode")
+        .filter(|m| matches!(m.as_str(), "query" | "fragment" | "form_post"))
+        .cloned()
+        .unwrap_or_else(|| default_mode.into());
+    let flow = Flow {
+        version,
+        tenant_seg: tenant_seg.to_string(),
+        authority,
+        client_id: app.seed.app_id.clone(),
+        redirect_uri,
+        response_type,
+        response_mode,
+        state: q.get("state").cloned(),
+        target: String::new(),
+        nonce: q.get("nonce").cloned(),
+        prompt: q.get("prompt").cloned(),
+        login_hint: q.get("login_hint").cloned(),
+        code_challenge: None,
+        user_id: None,
+        amr: Vec::new(),
+        auth_time: 0,
+        session_id: uuid::Uuid::new_v4().to_string(),
+        created: state.now(),
+    };
+    Ok((q, app, directory, flow))
+}
+
+/// An authorize-request problem that goes back to the app as an error redirect.
+struct Rejection {
+    error: &'static str,
+    code: u32,
+    message: String,
+}
+
+fn reject(error: &'static str, code: u32, message: impl Into<String>) -> Rejection {
+    Rejection {
+        error,
+        code,
+        message: message.into(),
+    }
+}
+
+/// Response type, PKCE, nonce and what is asked for (v1 `resource`, v2 `scope`).
+fn check_request(
+    state: &State,
+    q: &Query,
+    app: &App,
+    tenant_name: &str,
+    flow: &mut Flow,
+) -> Result<(), Rejection> {
+    let response_type = flow.response_type.clone();
+    if !response_type.split(' ').any(|t| t == "code")
+        || response_type
+            .split(' ')
+            .any(|t| !matches!(t, "code" | "id_token"))
+    {
+        return Err(reject(
+            "unsupported_response_type",
+            700054,
+            format!("response_type '{response_type}' is not enabled for the application."),
+        ));
+    }
+    flow.code_challenge = code_challenge(q)?;
+    let has_id_token = response_type.split(' ').any(|t| t == "id_token");
+    if has_id_token && flow.nonce.is_none() {
+        return Err(reject(
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'nonce'.",
+        ));
+    }
+    match flow.version {
+        Version::V1 => {
+            let resource = q.get("resource").cloned().unwrap_or_default();
+            if !resource.is_empty() && state.resource_for_audience(&resource).is_none() {
+                return Err(resource_not_found(&resource, tenant_name));
+            }
+            // v1 asks for the app's static permissions; `scope=openid` only adds an id_token.
+            let openid = q
+                .get("scope")
+                .is_some_and(|s| s.split(' ').any(|x| x == "openid"));
+            flow.target = resource;
+            if openid {
+                flow.response_type = format!("{} +openid", flow.response_type);
+            }
+        }
+        Version::V2 => flow.target = checked_scope(state, q, app, tenant_name)?,
+    }
+    Ok(())
+}
+
+/// PKCE (RFC 7636 §4.3): the challenge and its method (`plain` when absent).
+fn code_challenge(q: &Query) -> Result<Option<(String, String)>, Rejection> {
+    match (q.get("code_challenge"), q.get("code_challenge_method")) {
+        (Some(c), m) => {
+            let method = m.cloned().unwrap_or_else(|| "plain".into());
+            if !matches!(method.as_str(), "S256" | "plain") {
+                return Err(reject(
+                    "invalid_request",
+                    501491,
+                    format!(
+                        "Invalid code_challenge_method '{method}'. Supported methods are 'plain' and 'S256'."
+                    ),
+                ));
+            }
+            if c.len() < 43 || c.len() > 128 {
+                return Err(reject(
+                    "invalid_request",
+                    501491,
+                    "Invalid size of Code_Challenge parameter.",
+                ));
+            }
+            Ok(Some((c.clone(), method)))
+        }
+        (None, Some(_)) => Err(reject(
+            "invalid_request",
+            501491,
+            "The code_challenge_method is given without a code_challenge.",
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+fn resource_not_found(resource: &str, tenant_name: &str) -> Rejection {
+    reject(
+        "invalid_resource",
+        500011,
+        format!(
+            "The resource principal named {resource} was not found in the tenant named {tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
+        ),
+    )
+}
+
+/// The v2 `scope`: present, and every scope one a known resource exposes.
+fn checked_scope(
+    state: &State,
+    q: &Query,
+    app: &App,
+    tenant_name: &str,
+) -> Result<String, Rejection> {
+    let Some(scope) = q.get("scope").filter(|s| !s.trim().is_empty()) else {
+        return Err(reject(
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'scope'.",
+        ));
+    };
+    for s in scope
+        .split(' ')
+        .filter(|s| !s.is_empty() && !is_oidc_scope(s))
+    {
+        match split_scope(state.resources(), s) {
+            Some((r, _, p)) if p == ".default" || r.scope(&p).is_some() => {}
+            Some(_) | None if !s.contains('/') => {
+                return Err(reject(
+                    "invalid_client",
+                    650053,
+                    format!(
+                        "The application '{}' asked for scope '{s}' that doesn't exist on the resource '00000003-0000-0000-c000-000000000000'. Contact the app vendor.",
+                        app.seed.display_name
+                    ),
+                ));
+            }
+            _ => {
+                return Err(resource_not_found(
+                    s.rsplit_once('/').map_or(s, |(i, _)| i),
+                    tenant_name,
+                ));
+            }
+        }
+    }
+    Ok(scope.clone())
+}
+
 fn store_flow(state: &State, id: &str, flow: Flow) {
     let mut flows = state
         .flows
@@ -375,53 +378,25 @@ fn take_flow(state: &State, id: &str) -> Option<Flow> {
 }
 
 fn sign_in_page(flow: &Flow, flow_id: &str, login: &str, error: Option<&str>) -> HttpResponse {
-    let error = error
-        .map(|e| {
-            format!(
-                r#"<div class="error" id="error" role="alert">{}</div>"#,
-                esc(e)
-            )
-        })
-        .unwrap_or_default();
-    page(
+    pages::sign_in(
         StatusCode::OK,
-        "Sign in",
-        &format!(
-            r#"{error}<form method="post" action="/{tenant}/login" id="signin">
-<input type="hidden" name="flow" value="{flow_id}">
-<label for="login">Email, phone, or Skype</label>
-<input type="email" id="login" name="login" value="{login}" autocomplete="username" required autofocus>
-<label for="passwd">Password</label>
-<input type="password" id="passwd" name="passwd" autocomplete="current-password" required>
-<button type="submit" id="idSIButton9">Sign in</button>
-</form>"#,
-            tenant = esc(&flow.tenant_seg),
-            login = esc(login),
-        ),
+        &pages::SignIn {
+            tenant: &flow.tenant_seg,
+            flow_id,
+            login,
+            error,
+        },
     )
 }
 
 fn mfa_page(flow: &Flow, flow_id: &str, error: Option<&str>) -> HttpResponse {
-    let error = error
-        .map(|e| {
-            format!(
-                r#"<div class="error" id="error" role="alert">{}</div>"#,
-                esc(e)
-            )
-        })
-        .unwrap_or_default();
-    page(
+    pages::sign_in(
         StatusCode::OK,
-        "Enter code",
-        &format!(
-            r#"{error}<p>Enter the code displayed in your authenticator app (in the emulator: the user's <code>mfa_code</code> from the seed, also readable from <code>/_admin/users/{{upn}}/mfa-code</code>).</p>
-<form method="post" action="/{tenant}/mfa" id="mfa">
-<input type="hidden" name="flow" value="{flow_id}">
-<input type="text" id="otc" name="otc" inputmode="numeric" autocomplete="one-time-code" required autofocus>
-<button type="submit" id="idSubmit_SAOTCC_Continue">Verify</button>
-</form>"#,
-            tenant = esc(&flow.tenant_seg),
-        ),
+        &pages::Mfa {
+            tenant: &flow.tenant_seg,
+            flow_id,
+            error,
+        },
     )
 }
 
@@ -685,60 +660,48 @@ fn consent_page(
     user: &UserSeed,
     needed: &[PermissionSeed],
 ) -> HttpResponse {
-    let mut items = String::new();
+    let mut permissions = Vec::new();
     for p in needed {
         let resource = state
             .resources()
             .iter()
             .find(|r| r.app_id.eq_ignore_ascii_case(&p.resource));
         for s in &p.scopes {
-            let desc = resource
-                .and_then(|r| r.scope(s))
-                .map(|d| d.description)
-                .unwrap_or("");
-            let rname = resource
-                .map(|r| r.display_name)
-                .unwrap_or("Unknown resource");
-            items.push_str(&format!(r#"<li class="permission" data-resource="{}" data-scope="{}"><b>{}</b> ({}: <code>{}</code>)</li>"#, esc(&p.resource), esc(s), esc(desc), esc(rname), esc(s)));
+            permissions.push(pages::PermissionLine {
+                resource: &p.resource,
+                scope: s,
+                description: resource
+                    .and_then(|r| r.scope(s))
+                    .map(|d| d.description)
+                    .unwrap_or(""),
+                resource_name: resource
+                    .map(|r| r.display_name)
+                    .unwrap_or("Unknown resource"),
+            });
         }
     }
-    let publisher = app
-        .seed
-        .publisher
-        .clone()
-        .unwrap_or_else(|| "unverified".into());
-    let tenant = esc(&flow.tenant_seg);
     if needs_admin(state, needed) && !user.is_global_admin() {
-        return page(
+        return pages::sign_in(
             StatusCode::OK,
-            "Need admin approval",
-            &format!(
-                r#"<p id="need-admin"><b>{app}</b> needs permission to access resources in your organization that only an admin can grant. Please ask an admin to grant permission to this app before you can use it. (AADSTS90094)</p><ul>{items}</ul>
-<form method="post" action="/{tenant}/consent"><input type="hidden" name="flow" value="{flow_id}">
-<button type="submit" name="action" value="cancel" id="cancel">Return to the application without consenting</button></form>"#,
-                app = esc(&app.seed.display_name),
-            ),
+            &pages::NeedAdmin {
+                app: &app.seed.display_name,
+                tenant: &flow.tenant_seg,
+                flow_id,
+                permissions: &permissions,
+            },
         );
     }
-    let org = if user.is_global_admin() {
-        r#"<p><label><input type="checkbox" checked disabled> Consent on behalf of your organization</label></p>"#
-    } else {
-        ""
-    };
-    page(
+    pages::sign_in(
         StatusCode::OK,
-        "Permissions requested",
-        &format!(
-            r#"<p id="app-name"><b>{app}</b><br><small>Publisher: {publisher} · App ID <code>{app_id}</code></small></p>
-<p>This app would like to:</p><ul id="permissions">{items}</ul>{org}
-<p>Accepting these permissions means that you allow this app to use your data as specified in their terms of service and privacy statement.</p>
-<form method="post" action="/{tenant}/consent" id="consent"><input type="hidden" name="flow" value="{flow_id}">
-<button type="submit" name="action" value="accept" id="accept">Accept</button>
-<button type="submit" name="action" value="cancel" id="cancel" class="secondary">Cancel</button></form>"#,
-            app = esc(&app.seed.display_name),
-            publisher = esc(&publisher),
-            app_id = esc(&app.seed.app_id),
-        ),
+        &pages::Consent {
+            app: &app.seed.display_name,
+            publisher: app.seed.publisher.as_deref().unwrap_or("unverified"),
+            app_id: &app.seed.app_id,
+            tenant: &flow.tenant_seg,
+            flow_id,
+            permissions: &permissions,
+            for_organization: user.is_global_admin(),
+        },
     )
 }
 
@@ -873,26 +836,13 @@ fn redirect_error(flow: &Flow, error: &str, code: u32, message: &str) -> HttpRes
 fn respond(flow: &Flow, params: &[(String, String)]) -> HttpResponse {
     let encoded = serde_urlencoded::to_string(params).unwrap_or_default();
     match flow.response_mode.as_str() {
-        "form_post" => {
-            let inputs: String = params
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        r#"<input type="hidden" name="{}" value="{}">"#,
-                        esc(k),
-                        esc(v)
-                    )
-                })
-                .collect();
-            let html = format!(
-                r#"<!DOCTYPE html><html><head><title>Working...</title></head><body onload="document.forms[0].submit()"><form method="POST" name="hiddenform" action="{}">{inputs}<noscript><p>Script is disabled. Click Submit to continue.</p><input type="submit" value="Submit"></noscript></form></body></html>"#,
-                esc(&flow.redirect_uri)
-            );
-            HttpResponse::Ok()
-                .content_type("text/html; charset=utf-8")
-                .insert_header(("cache-control", "no-store"))
-                .body(html)
-        }
+        "form_post" => pages::render(
+            StatusCode::OK,
+            &pages::FormPost {
+                action: &flow.redirect_uri,
+                fields: params,
+            },
+        ),
         mode => {
             let sep = if mode == "fragment" {
                 '#'

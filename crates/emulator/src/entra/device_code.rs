@@ -11,6 +11,7 @@
 use super::error::AadError;
 use super::issue::{self, Version};
 use super::token::{Authority, Form, resolve_authority};
+use crate::pages;
 use crate::resources::{is_oidc_scope, split_scope};
 use crate::seed::PermissionSeed;
 use crate::state::{App, AuthCode, State};
@@ -51,27 +52,8 @@ enum DeviceStatus {
     Declined,
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("cache-control", "no-store"))
-        .insert_header(("x-frame-options", "DENY"))
-        .insert_header((
-            "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-        ))
-        .body(format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head><body>\
-             <p class=\"banner\">Emulated Microsoft sign-in (test double, not Microsoft)</p><h1>{title}</h1>{body}</body></html>"
-        ))
+fn device_error(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    pages::device(status, &pages::DeviceMessage::error(title, message))
 }
 
 fn random_user_code() -> String {
@@ -139,16 +121,7 @@ pub async fn start(
 
 /// `GET /devicelogin`: the code and sign-in form.
 pub async fn form() -> HttpResponse {
-    page(
-        StatusCode::OK,
-        "Enter code",
-        r#"<form method="post" action="/devicelogin">
-<label>Code <input type="text" name="user_code" autocomplete="off"></label>
-<label>Email or phone <input type="email" name="login"></label>
-<label>Password <input type="password" name="passwd"></label>
-<label>Verification code (if you use MFA) <input type="text" name="otc" autocomplete="one-time-code"></label>
-<button type="submit" id="next">Next</button></form>"#,
-    )
+    pages::device(StatusCode::OK, &pages::DeviceCodeForm)
 }
 
 /// The sign-in form's fields.
@@ -176,27 +149,27 @@ fn find_by_user_code(state: &State, user_code: &str) -> Option<(String, DeviceCo
 /// consent page.
 pub async fn sign_in(state: web::Data<State>, form: web::Form<SignInForm>) -> HttpResponse {
     let Some((key, device)) = find_by_user_code(&state, &form.user_code) else {
-        return page(
+        return device_error(
             StatusCode::BAD_REQUEST,
             "Enter code",
-            r#"<p class="error" id="error">AADSTS70020: The code you entered has expired or is not valid. Get a new code from the device and try again.</p>"#,
+            "AADSTS70020: The code you entered has expired or is not valid. Get a new code from the device and try again.",
         );
     };
     let user = state.directory().user(&form.login).cloned();
     let Some(user) = user.filter(|u| u.password == form.passwd) else {
-        return page(
+        return device_error(
             StatusCode::OK,
             "Sign in",
-            r#"<p class="error" id="error">AADSTS50126: Error validating credentials due to invalid username or password.</p>"#,
+            "AADSTS50126: Error validating credentials due to invalid username or password.",
         );
     };
     let mut amr = vec!["pwd".to_string()];
     if let Some(code) = &user.mfa_code {
         if *code != form.otc.trim() {
-            return page(
+            return device_error(
                 StatusCode::OK,
                 "Verify your identity",
-                r#"<p class="error" id="error">AADSTS50074: Strong Authentication is required: enter the verification code.</p>"#,
+                "AADSTS50074: Strong Authentication is required: enter the verification code.",
             );
         }
         amr.push("mfa".into());
@@ -206,11 +179,10 @@ pub async fn sign_in(state: web::Data<State>, form: web::Form<SignInForm>) -> Ht
         .app(&device.client_id)
         .map(|a| a.seed.display_name.clone())
         .unwrap_or_default();
-    let scopes: String = device
+    let scopes = device
         .scope
         .split(' ')
         .filter(|s| !s.is_empty() && !is_oidc_scope(s))
-        .map(|s| format!("<li>{}</li>", esc(s)))
         .collect();
     if let Some(d) = state.device_codes().get_mut(&key) {
         d.status = DeviceStatus::SignedIn {
@@ -218,17 +190,13 @@ pub async fn sign_in(state: web::Data<State>, form: web::Form<SignInForm>) -> Ht
             amr,
         };
     }
-    page(
+    pages::device(
         StatusCode::OK,
-        "Permissions requested",
-        &format!(
-            r#"<p>{} wants to:</p><ul>{scopes}</ul>
-<form method="post" action="/devicelogin/approve"><input type="hidden" name="user_code" value="{}">
-<button type="submit" name="action" value="accept" id="accept">Accept</button>
-<button type="submit" name="action" value="cancel" id="cancel">Cancel</button></form>"#,
-            esc(&app_name),
-            esc(&device.user_code)
-        ),
+        &pages::DeviceConsent {
+            app: &app_name,
+            scopes,
+            user_code: &device.user_code,
+        },
     )
 }
 
@@ -243,31 +211,33 @@ pub struct ApproveForm {
 /// cancel.
 pub async fn approve(state: web::Data<State>, form: web::Form<ApproveForm>) -> HttpResponse {
     let Some((key, device)) = find_by_user_code(&state, &form.user_code) else {
-        return page(
+        return device_error(
             StatusCode::BAD_REQUEST,
             "Enter code",
-            r#"<p class="error" id="error">AADSTS70020: The code has expired.</p>"#,
+            "AADSTS70020: The code has expired.",
         );
     };
     let DeviceStatus::SignedIn { user_id, amr } = device.status.clone() else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Sign in",
-            r#"<p class="error" id="error">Sign in first.</p>"#,
-        );
+        return device_error(StatusCode::BAD_REQUEST, "Sign in", "Sign in first.");
     };
     if form.action != "accept" {
         if let Some(d) = state.device_codes().get_mut(&key) {
             d.status = DeviceStatus::Declined;
         }
-        return page(
+        return pages::device(
             StatusCode::OK,
-            "Sign-in cancelled",
-            "<p>You cancelled the sign-in. You can close this window.</p>",
+            &pages::DeviceMessage::info(
+                "Sign-in cancelled",
+                "You cancelled the sign-in. You can close this window.",
+                None,
+            ),
         );
     }
     let Some(user) = state.directory().user(&user_id).cloned() else {
-        return page(StatusCode::BAD_REQUEST, "Sign in", "<p>Unknown user.</p>");
+        return pages::device(
+            StatusCode::BAD_REQUEST,
+            &pages::DeviceMessage::info("Sign in", "Unknown user.", None),
+        );
     };
     // The requested delegated permissions, per resource, as the consent page grants them.
     let mut grants: Vec<PermissionSeed> = Vec::new();
@@ -317,10 +287,13 @@ pub async fn approve(state: web::Data<State>, form: web::Form<ApproveForm>) -> H
     if let Some(d) = state.device_codes().get_mut(&key) {
         d.status = DeviceStatus::Approved { code };
     }
-    page(
+    pages::device(
         StatusCode::OK,
-        "You're signed in",
-        "<p id=\"done\">You have signed in on your device. You can close this window.</p>",
+        &pages::DeviceMessage::info(
+            "You're signed in",
+            "You have signed in on your device. You can close this window.",
+            Some("done"),
+        ),
     )
 }
 

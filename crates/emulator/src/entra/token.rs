@@ -6,7 +6,7 @@ use super::error::AadError;
 use super::issue::{self, Target, TokenResponse, UserContext, Version};
 use crate::resources::{is_oidc_scope, split_scope};
 use crate::seed::TenantSeed;
-use crate::state::{App, RefreshGrant, State};
+use crate::state::{App, AuthCode, RefreshGrant, State};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
@@ -687,6 +687,92 @@ pub(crate) fn authorization_code(
     form: &Form,
     version: Version,
 ) -> Result<TokenResponse, AadError> {
+    let code = redeem_code(state, app, authority, form)?;
+    let user = state
+        .directory()
+        .user(&code.user_id)
+        .cloned()
+        .ok_or_else(|| AadError::invalid_grant(70000, "Provided grant is invalid or malformed."))?;
+    if state
+        .tokens_valid_from(&user.id)
+        .is_some_and(|from| code.auth_time < from)
+    {
+        return Err(revoked_error(
+            code.auth_time,
+            state.tokens_valid_from(&user.id).unwrap_or_default(),
+        ));
+    }
+    let target = code_target(state, form, &code, version)?;
+    require_mfa(&target, &code.amr)?;
+    let scopes = delegated_scopes(state, app, &user.id, &user.tenant, &target)?;
+    let ctx = UserContext {
+        user: user.clone(),
+        tenant: code.tenant.clone(),
+        amr: code.amr.clone(),
+        auth_time: code.auth_time,
+        session_id: code.session_id.clone(),
+    };
+    let (access_token, iat, exp) = issue::user_access_token(
+        state,
+        &ctx,
+        &app.seed.app_id,
+        appidacr,
+        &target.aud,
+        &scopes.join(" "),
+    );
+    let wants_rt = version == Version::V1 || code.wants_refresh_token;
+    let refresh_token = wants_rt.then(|| {
+        new_refresh_token(
+            state,
+            RefreshGrant {
+                user_id: user.id.clone(),
+                client_id: app.seed.app_id.clone(),
+                home_tenant: user.tenant.clone(),
+                amr: code.amr.clone(),
+                auth_time: code.auth_time,
+                issued_at: state.now(),
+                wants_id_token: code.wants_id_token,
+                original_target: code.target.clone(),
+                session_id: code.session_id.clone(),
+            },
+        )
+    });
+    let id_token = code.wants_id_token.then(|| {
+        issue::id_token(
+            state,
+            version,
+            &ctx,
+            &app.seed.app_id,
+            code.nonce.as_deref(),
+            None,
+        )
+    });
+    Ok(TokenResponse {
+        access_token,
+        iat,
+        exp,
+        resource: (version == Version::V1).then(|| target.aud.clone()),
+        scope: Some(match version {
+            Version::V1 => scopes.join(" "),
+            Version::V2 => v2_scope_string(&target, &scopes),
+        }),
+        refresh_token,
+        id_token,
+        client_info: form
+            .get("client_info")
+            .filter(|v| *v == "1")
+            .map(|_| issue::client_info(&user)),
+    })
+}
+
+/// Marks the authorization code redeemed (single use even when a check below fails, as in
+/// Entra) and checks it: age, client, tenant, redirect URI and PKCE verifier (RFC 7636 §4.6).
+fn redeem_code(
+    state: &State,
+    app: &App,
+    authority: &Authority,
+    form: &Form,
+) -> Result<AuthCode, AadError> {
     let code_value = form.get("code").ok_or_else(|| AadError::missing("code"))?;
     let code = {
         let mut codes = state
@@ -757,22 +843,19 @@ pub(crate) fn authorization_code(
             ));
         }
     }
-    let user = state
-        .directory()
-        .user(&code.user_id)
-        .cloned()
-        .ok_or_else(|| AadError::invalid_grant(70000, "Provided grant is invalid or malformed."))?;
-    if state
-        .tokens_valid_from(&user.id)
-        .is_some_and(|from| code.auth_time < from)
-    {
-        return Err(revoked_error(
-            code.auth_time,
-            state.tokens_valid_from(&user.id).unwrap_or_default(),
-        ));
-    }
+    Ok(code)
+}
+
+/// What a code is redeemed for: v1 `resource` or v2 `scope` of the token request, else the
+/// authorize request's.
+fn code_target(
+    state: &State,
+    form: &Form,
+    code: &AuthCode,
+    version: Version,
+) -> Result<Target, AadError> {
     let tenant_name = code.tenant.clone();
-    let target = match version {
+    Ok(match version {
         Version::V1 => {
             let resource = form
                 .get("resource")
@@ -797,66 +880,6 @@ pub(crate) fn authorization_code(
             }
             t
         }
-    };
-    require_mfa(&target, &code.amr)?;
-    let scopes = delegated_scopes(state, app, &user.id, &user.tenant, &target)?;
-    let ctx = UserContext {
-        user: user.clone(),
-        tenant: code.tenant.clone(),
-        amr: code.amr.clone(),
-        auth_time: code.auth_time,
-        session_id: code.session_id.clone(),
-    };
-    let (access_token, iat, exp) = issue::user_access_token(
-        state,
-        &ctx,
-        &app.seed.app_id,
-        appidacr,
-        &target.aud,
-        &scopes.join(" "),
-    );
-    let wants_rt = version == Version::V1 || code.wants_refresh_token;
-    let refresh_token = wants_rt.then(|| {
-        new_refresh_token(
-            state,
-            RefreshGrant {
-                user_id: user.id.clone(),
-                client_id: app.seed.app_id.clone(),
-                home_tenant: user.tenant.clone(),
-                amr: code.amr.clone(),
-                auth_time: code.auth_time,
-                issued_at: state.now(),
-                wants_id_token: code.wants_id_token,
-                original_target: code.target.clone(),
-                session_id: code.session_id.clone(),
-            },
-        )
-    });
-    let id_token = code.wants_id_token.then(|| {
-        issue::id_token(
-            state,
-            version,
-            &ctx,
-            &app.seed.app_id,
-            code.nonce.as_deref(),
-            None,
-        )
-    });
-    Ok(TokenResponse {
-        access_token,
-        iat,
-        exp,
-        resource: (version == Version::V1).then(|| target.aud.clone()),
-        scope: Some(match version {
-            Version::V1 => scopes.join(" "),
-            Version::V2 => v2_scope_string(&target, &scopes),
-        }),
-        refresh_token,
-        id_token,
-        client_info: form
-            .get("client_info")
-            .filter(|v| *v == "1")
-            .map(|_| issue::client_info(&user)),
     })
 }
 

@@ -54,7 +54,7 @@ impl Seed {
     ) -> Result<Seed, SeedError> {
         let Some(partner) = self.partner_tenant().map(|t| t.id.clone()) else {
             return Err(SeedError::Invalid(vec![
-                "generating customers needs a partner tenant in the seed".into(),
+                "generating customers needs a partner tenant in the emulator's data file".into(),
             ]));
         };
         if customers > MAX_GENERATED_CUSTOMERS {

@@ -360,7 +360,7 @@ pub fn validate_seed(seed: &Seed, problems: &mut Vec<String>) {
     for c in &seed.customers {
         if tenant(&c.tenant).is_none_or(|t| t.kind != TenantKind::Customer) {
             problems.push(format!(
-                "customers: tenant '{}' is not a seeded tenant of kind customer",
+                "customers: tenant '{}' is not a customer tenant of the data file",
                 c.tenant
             ));
         }
@@ -368,7 +368,7 @@ pub fn validate_seed(seed: &Seed, problems: &mut Vec<String>) {
             && !is_partner(p)
         {
             problems.push(format!(
-                "customers.{}: partner '{p}' is not a seeded partner tenant",
+                "customers.{}: partner '{p}' is not a partner tenant of the data file",
                 c.tenant
             ));
         }
@@ -382,13 +382,13 @@ pub fn validate_seed(seed: &Seed, problems: &mut Vec<String>) {
         }
     }
     if !seed.gdap_relationships.is_empty() && seed.partner_tenant().is_none() {
-        problems.push("gdap_relationships: the seed has no partner tenant".into());
+        problems.push("gdap_relationships: the data file has no partner tenant".into());
     }
     for (i, g) in seed.gdap_relationships.iter().enumerate() {
         let name = &g.display_name;
         if tenant(&g.customer).is_none_or(|t| t.kind != TenantKind::Customer) {
             problems.push(format!(
-                "gdap_relationships.{name}: customer '{}' is not a seeded customer tenant",
+                "gdap_relationships.{name}: customer '{}' is not a customer tenant of the data file",
                 g.customer
             ));
         }
@@ -396,7 +396,7 @@ pub fn validate_seed(seed: &Seed, problems: &mut Vec<String>) {
             && !is_partner(p)
         {
             problems.push(format!(
-                "gdap_relationships.{name}: partner '{p}' is not a seeded partner tenant"
+                "gdap_relationships.{name}: partner '{p}' is not a partner tenant of the data file"
             ));
         }
         if gdap::Status::parse(&g.status).is_none() {

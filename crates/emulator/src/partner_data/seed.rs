@@ -1,4 +1,4 @@
-//! Seed sections for Partner Center and Graph (part 2 of the emulator): customer details and
+//! Seed sections for Partner Center and Graph: customer details and
 //! subscriptions, GDAP relationships with their access assignments, and Partner Center rate
 //! limits. Every section is optional, so seeds written for Entra and Key Vault alone still parse.
 

@@ -268,7 +268,7 @@ async fn partner_admin_consents_then_refresh_token_works_for_every_consented_res
         (400, Some(50020)),
         "{body}"
     );
-    // Toggling delegated access (what GDAP does in part 2).
+    // Toggling delegated access (what GDAP does).
     assert!(
         emu.handle
             .set_delegated_access(ids::CUSTOMER_TAILSPIN, ids::PARTNER_TENANT, true)

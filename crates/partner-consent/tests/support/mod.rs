@@ -113,8 +113,8 @@ pub async fn spawn_app_with(spawn: Spawn) -> TestApp {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     if spawn.certificate {
-        let pem = partner_consent::local::ensure_app_certificate(&dir.path().join("app.pem"))
-            .expect("certificate");
+        let pem =
+            emulator::app_certificate::ensure(&dir.path().join("app.pem")).expect("certificate");
         config = config.with_certificate(APP_ID, pem);
     }
     let emulator = Emulator::start(config).await.expect("emulator starts");

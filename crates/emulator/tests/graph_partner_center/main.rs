@@ -1,4 +1,4 @@
-//! Part 2 of the emulator: Microsoft Graph and Partner Center, driven over HTTPS with real
+//! The emulator's Microsoft Graph and Partner Center services, driven over HTTPS with real
 //! tokens from the emulator's own Entra ID. Every test starts its own emulator on port 0.
 
 mod apps;
