@@ -4,7 +4,7 @@ use emulator::ResourceKind;
 
 use crate::support::{
     ADMIN, CUSTOMER_ADMIN, CUSTOMER_TENANT, Decision, NO_MFA_ADMIN, PARTNER_TENANT, Returned,
-    Spawn, spawn_app, spawn_app_with,
+    Spawn, spawn_app, spawn_app_with, try_spawn_app_with,
 };
 
 #[tokio::test]
@@ -149,6 +149,7 @@ async fn csp_mode_refuses_another_tenant_and_stores_nothing() {
 async fn cpv_mode_stores_one_token_per_partner_tenant() {
     let app = spawn_app_with(Spawn {
         mode: "cpv",
+        allowed_tenants: vec![PARTNER_TENANT.into(), CUSTOMER_TENANT.into()],
         ..Spawn::default()
     })
     .await;
@@ -165,6 +166,21 @@ async fn cpv_mode_stores_one_token_per_partner_tenant() {
         .await
         .expect("second partner stored");
     assert_ne!(a.refresh_token, b.refresh_token);
+}
+
+#[tokio::test]
+async fn cpv_mode_without_an_allow_list_refuses_to_start_naming_the_key() {
+    let err = try_spawn_app_with(Spawn {
+        mode: "cpv",
+        ..Spawn::default()
+    })
+    .await
+    .unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("CPV mode needs partner.allowed_tenants (SAM_PARTNER__ALLOWED_TENANTS)"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
