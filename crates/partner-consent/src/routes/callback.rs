@@ -219,7 +219,7 @@ async fn complete(app: &AppState, pending: PendingConsent, code: AuthCode) -> Ht
     {
         Ok(_) => {
             app.metrics.redeemed("refresh_token", "ok");
-            "working: Partner Center accepted a call made with this consent before it was stored, and the stored token was redeemed for a Partner Center access token".to_owned()
+            "working: a Partner Center access token was obtained with the stored token (and Partner Center accepted a call made with this consent before it was stored)".to_owned()
         }
         Err(e) => {
             app.metrics.redeemed("refresh_token", "error");
