@@ -376,9 +376,23 @@ impl RefreshTokenStore for KeyVaultStore {
 
     /// `PUT {vault}/secrets/{name}` (<https://learn.microsoft.com/rest/api/keyvault/secrets/set-secret/set-secret>):
     /// a new version; the previous stays until this one is written.
+    ///
+    /// Key Vault has no conditional write, so the latest version's tags are read first and a
+    /// grant older than the stored one ([`GrantMetadata::is_older_than`]: consent time, then
+    /// rotation time) is not written: another process's newer consent or rotation stays the
+    /// latest version. The window between that read and the write is a single round trip.
     #[tracing::instrument(skip_all, fields(tenant.id = %grant.meta.tenant_id))]
     async fn put(&self, grant: &StoredGrant) -> Result<(), StoreError> {
         let name = self.secret_name(&grant.meta.tenant_id);
+        if let Some(stored) = self.get(&grant.meta.tenant_id).await?
+            && grant.meta.is_older_than(&stored.meta)
+        {
+            tracing::info!(
+                secret = %name,
+                "a newer grant is stored; the older one is not written over it"
+            );
+            return Ok(());
+        }
         let parameters = SetSecretParameters {
             value: Some(grant.refresh_token.expose_secret().to_owned()),
             content_type: Some(CONTENT_TYPE.into()),

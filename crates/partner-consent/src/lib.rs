@@ -12,13 +12,15 @@
 //!    cookie and `state`, then the broker redeems the code with the PKCE verifier, validates the
 //!    ID token (nonce included), applies the CSP/CPV tenant rule and stores the refresh token;
 //!    one Partner Center token proves it works; the result is a page ([`pages`]).
-//! 4. `/healthz`, `/readyz`, `/metrics` ([`routes::health`]) serve operators.
+//! 4. `/healthz`, `/readyz` (cached, status only), `/metrics` ([`routes::health`]) serve
+//!    operators. `/start` and the callback are rate-limited per client IP ([`limits`]).
 //!
 //! Every response passes [`security::headers`]; [`startup`] wires it all; `local` runs the
 //! whole thing against the in-process emulator (`--local`, only in builds with the `local`
 //! feature, on by default; release images leave it off so the server links no test double).
 
 pub mod cli;
+pub mod limits;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod metrics;

@@ -117,6 +117,17 @@ pub enum Failure {
     CodeRejected(EntraDetail),
     /// Entra refused the grant because the sign-in did not use MFA (AADSTS50076/50079).
     MfaRequired(EntraDetail),
+    /// The sign-in's tokens show no multi-factor authentication (`amr` without `mfa`), though
+    /// Entra issued them: nothing was stored.
+    NoMfa,
+    /// Partner Center refused (or could not answer) a call made with the new consent's token:
+    /// nothing was stored, and a grant stored before stays in use.
+    PartnerCenterRefused {
+        /// HTTP status Partner Center answered, if it answered.
+        status: Option<u16>,
+        /// Partner Center unreachable or throttling.
+        transient: bool,
+    },
     /// The ID token failed validation (signature, issuer, audience, nonce, expiry).
     IdToken,
     /// The tenant may not consent to this app (CSP: not the partner tenant; CPV: not allowed).
@@ -145,7 +156,11 @@ impl Failure {
             Self::Entra(d) => entra_reason(&d.error),
             Self::MissingCode => "code_missing",
             Self::CodeRejected(_) => "code_rejected",
-            Self::MfaRequired(_) => "mfa_required",
+            Self::MfaRequired(_) | Self::NoMfa => "mfa_required",
+            Self::PartnerCenterRefused {
+                transient: true, ..
+            } => "partner_center_unavailable",
+            Self::PartnerCenterRefused { .. } => "partner_center_refused",
             Self::IdToken => "id_token_invalid",
             Self::TenantRefused { .. } => "tenant_refused",
             Self::Upstream => "entra_unavailable",
@@ -162,7 +177,13 @@ impl Failure {
             {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::TenantRefused { .. } | Self::MfaRequired(_) => StatusCode::FORBIDDEN,
+            Self::TenantRefused { .. }
+            | Self::MfaRequired(_)
+            | Self::NoMfa
+            | Self::PartnerCenterRefused {
+                transient: false, ..
+            } => StatusCode::FORBIDDEN,
+            Self::PartnerCenterRefused { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream => StatusCode::BAD_GATEWAY,
             Self::Store => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
@@ -212,6 +233,12 @@ impl Failure {
                 "You signed in without multi-factor authentication, and Partner Center accepts only sign-ins that used it, so Microsoft Entra ID refused to issue the token. Nothing was stored.".into(),
                 "Set up multi-factor authentication for this account (Microsoft Entra ID security defaults or a Conditional Access policy), then start again and complete the verification step when asked.".into(),
             ),
+            Self::NoMfa => (
+                "Multi-factor authentication is required",
+                "You signed in without multi-factor authentication, and Partner Center accepts only sign-ins that used it. Nothing was stored: the consent given before, if any, stays in use.".into(),
+                "Set up multi-factor authentication for this account (Microsoft Entra ID security defaults or a Conditional Access policy), then start again and complete the verification step when asked.".into(),
+            ),
+            Self::PartnerCenterRefused { status, transient } => partner_center_texts(*status, *transient),
             Self::IdToken => (
                 "The sign-in could not be verified",
                 "The identity token from Microsoft Entra ID failed validation (signature, issuer, audience, nonce or lifetime), so the sign-in was not accepted and nothing was stored.".into(),
@@ -255,6 +282,36 @@ impl Failure {
             show_restart: true,
         };
         html(self.status(), &page)
+    }
+}
+
+fn partner_center_texts(status: Option<u16>, transient: bool) -> (&'static str, String, String) {
+    const KEPT: &str = "Nothing was stored: the consent given before, if any, stays in use.";
+    if transient {
+        return (
+            "Partner Center could not be reached",
+            format!(
+                "The sign-in succeeded, but this service checks every new consent with a Partner Center call before storing it, and Partner Center did not answer. {KEPT}"
+            ),
+            "Wait a few minutes, then start again.".into(),
+        );
+    }
+    match status {
+        Some(403) => (
+            "This account has no Partner Center role",
+            format!("The sign-in succeeded, but Partner Center refused a call made with it: the account holds no Partner Center role that allows it (Admin Agent). {KEPT}"),
+            "Sign out of Microsoft, then start again with an account of the partner tenant that is an Admin Agent in Partner Center (Partner Center > Account settings > User management).".into(),
+        ),
+        Some(401) => (
+            "Partner Center refused this sign-in",
+            format!("The sign-in succeeded, but Partner Center refused a call made with it (it requires multi-factor authentication). {KEPT}"),
+            "Start again and complete the multi-factor authentication step when asked.".into(),
+        ),
+        _ => (
+            "Partner Center refused this consent",
+            format!("The sign-in succeeded, but a Partner Center call made with it failed. {KEPT}"),
+            "Check that the partner tenant is enrolled in Partner Center, then start again. If it keeps failing, ask the operator of this service to check its logs.".into(),
+        ),
     }
 }
 

@@ -23,8 +23,21 @@ use common::secret::{CodeVerifier, ExposeSecret};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-/// The cookie's name.
+/// The cookie's name over plain HTTP (local use).
 pub const COOKIE_NAME: &str = "sam_consent";
+/// The cookie's name over HTTPS: the `__Host-` prefix makes browsers accept it only with
+/// `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot plant or overwrite it
+/// (RFC 6265bis §4.1.3.2).
+pub const SECURE_COOKIE_NAME: &str = "__Host-sam_consent";
+
+/// The cookie's name for an app served over HTTPS (`secure`) or not.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
 /// How long a started consent may take before the callback refuses it.
 pub const PENDING_LIFETIME: Duration = Duration::from_secs(600);
 
@@ -119,7 +132,7 @@ impl PendingConsent {
         let value = serde_json::to_string(&wire).unwrap_or_default();
         let mut jar = CookieJar::new();
         jar.private_mut(key).add(base_cookie(value, secure));
-        jar.get(COOKIE_NAME)
+        jar.get(cookie_name(secure))
             .cloned()
             .unwrap_or_else(|| base_cookie(String::new(), secure))
     }
@@ -131,12 +144,11 @@ impl PendingConsent {
         now: i64,
     ) -> Result<Self, SessionError> {
         let cookie = cookie.ok_or(SessionError::Missing)?;
+        let name = cookie.name().to_owned();
         let mut jar = CookieJar::new();
         jar.add_original(cookie);
-        let plain = jar
-            .private(key)
-            .get(COOKIE_NAME)
-            .ok_or(SessionError::Invalid)?;
+        // The name is bound into the ciphertext: a cookie renamed to the other name fails.
+        let plain = jar.private(key).get(&name).ok_or(SessionError::Invalid)?;
         let wire: Wire = serde_json::from_str(plain.value()).map_err(|_| SessionError::Invalid)?;
         let age = now - wire.t;
         let lifetime = i64::try_from(PENDING_LIFETIME.as_secs()).unwrap_or(i64::MAX);
@@ -161,7 +173,7 @@ pub fn removal_cookie(secure: bool) -> Cookie<'static> {
 }
 
 fn base_cookie(value: String, secure: bool) -> Cookie<'static> {
-    Cookie::build(COOKIE_NAME, value)
+    Cookie::build(cookie_name(secure), value)
         .path("/")
         .http_only(true)
         .secure(secure)
@@ -199,10 +211,20 @@ mod tests {
         assert_eq!(c.http_only(), Some(true));
         assert_eq!(c.same_site(), Some(SameSite::Lax));
         assert_eq!(c.secure(), Some(true));
+        assert_eq!(c.name(), "__Host-sam_consent");
+        assert_eq!(c.path(), Some("/"));
+        assert_eq!(c.domain(), None);
         let back = PendingConsent::from_cookie(Some(c), &key, 1_100).unwrap();
         assert!(back.state_matches(&p.state));
         assert_eq!(back.nonce, p.nonce);
         assert_eq!(back.verifier, p.verifier);
+    }
+
+    #[test]
+    fn over_plain_http_the_cookie_has_no_host_prefix() {
+        let c = pending(0).to_cookie(&key(), false);
+        assert_eq!(c.name(), "sam_consent");
+        assert_eq!(removal_cookie(true).name(), "__Host-sam_consent");
     }
 
     #[test]

@@ -4,21 +4,24 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::cookie::Key;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderValue;
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
-use common::config::{Settings, StoreSettings};
+use common::config::{AppMode, Settings, StoreSettings};
 use common::secret::ExposeSecret;
 use common::tokens::{
     BrokerSettings, LocalFileStore, RefreshTokenStore, TokenBroker, app_credential,
 };
 use tracing_actix_web::{RootSpanBuilder, TracingLogger};
 
+use crate::limits::{self, ClientLimiter, RateLimit};
 use crate::metrics::Metrics;
 use crate::routes;
+use crate::routes::health::{DEFAULT_READYZ_CACHE, Readiness};
 use crate::security;
 
 /// Everything a handler needs; one per process, shared by the workers.
@@ -43,6 +46,10 @@ pub struct AppState {
     pub callback_path: String,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// The cached `/readyz` answer.
+    pub readiness: Readiness,
+    /// Per-client-IP limits on `/start` and the callback.
+    pub limiter: ClientLimiter,
 }
 
 impl std::fmt::Debug for AppState {
@@ -56,12 +63,27 @@ impl std::fmt::Debug for AppState {
 }
 
 /// Choices that are not configuration keys.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// `response_mode` to request: `query` (default) or `form_post`.
     pub response_mode: Option<String>,
     /// Worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// How long a `/readyz` answer is reused (default 30 s).
+    pub readyz_cache: Duration,
+    /// Per-client-IP limits on `/start` and the callback.
+    pub rate_limit: RateLimit,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            response_mode: None,
+            workers: None,
+            readyz_cache: DEFAULT_READYZ_CACHE,
+            rate_limit: RateLimit::default(),
+        }
+    }
 }
 
 /// The running web app.
@@ -99,6 +121,7 @@ impl Application {
         options: Options,
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
+        check_allow_list(&settings)?;
         let http = common::http::build_client(&settings.http)?;
         let store: Arc<dyn RefreshTokenStore> = match &settings.store {
             StoreSettings::Local(l) => Arc::new(LocalFileStore::open(l)?),
@@ -142,6 +165,8 @@ impl Application {
             response_mode: options.response_mode,
             callback_path: callback_path.clone(),
             metrics: Metrics::default(),
+            readiness: Readiness::new(options.readyz_cache),
+            limiter: ClientLimiter::new(options.rate_limit),
         });
         let data = state.clone();
         let mut server = HttpServer::new(move || {
@@ -153,15 +178,17 @@ impl Application {
                 .wrap(middleware::from_fn(security::headers))
                 .wrap(TracingLogger::<PathOnlySpan>::new())
                 .route("/", web::get().to(routes::landing::landing))
-                .route("/start", web::post().to(routes::start::start))
-                .route("/start", web::get().to(routes::start::start))
-                .route(
-                    &callback_path,
-                    web::get().to(routes::callback::callback_get),
+                .service(
+                    web::resource("/start")
+                        .wrap(middleware::from_fn(limits::per_client))
+                        .route(web::post().to(routes::start::start))
+                        .route(web::get().to(routes::start::start)),
                 )
-                .route(
-                    &callback_path,
-                    web::post().to(routes::callback::callback_post),
+                .service(
+                    web::resource(callback_path.as_str())
+                        .wrap(middleware::from_fn(limits::per_client))
+                        .route(web::get().to(routes::callback::callback_get))
+                        .route(web::post().to(routes::callback::callback_post)),
                 )
                 .route("/healthz", web::get().to(routes::health::healthz))
                 .route("/readyz", web::get().to(routes::health::readyz))
@@ -206,6 +233,18 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// In CPV mode an empty `partner.allowed_tenants` would mean "any tenant on earth may store a
+/// grant here": refuse to start instead, naming the key to set.
+fn check_allow_list(settings: &Settings) -> anyhow::Result<()> {
+    if settings.mode == AppMode::Cpv && settings.partner.allowed_tenants.is_empty() {
+        anyhow::bail!(
+            "CPV mode needs partner.allowed_tenants (SAM_PARTNER__ALLOWED_TENANTS): it is empty, so no partner tenant may consent. \
+             List the tenant IDs of the partners allowed to consent, e.g. allowed_tenants = [\"10000000-0000-4000-8000-000000000001\"] under [partner]"
+        );
+    }
+    Ok(())
 }
 
 /// The request span: method and path, never the query string (the callback's carries the

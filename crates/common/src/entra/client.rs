@@ -388,10 +388,17 @@ impl EntraClient {
         code: &AuthCode,
         pending: &PendingAuthorization,
     ) -> Result<TokenResponse, TokenError> {
-        // A code is single-use: a retry after a lost response would fail with AADSTS54005, and a
-        // retry after an Entra 5xx is what Entra asks for. Retry only what never reached Entra
-        // or what Entra refused as transient.
-        self.post(
+        // A code is single-use: after a timeout or a lost response Entra may already have
+        // redeemed it, and a retry would only fail with AADSTS54005 (code already redeemed).
+        // Exactly one attempt; the admin signs in again, which yields a new code.
+        let once = Self {
+            retry: RetryPolicy {
+                max_retries: 0,
+                ..self.retry
+            },
+            ..self.clone()
+        };
+        once.post(
             &pending.tenant,
             "authorization_code",
             &pending.target,

@@ -86,6 +86,34 @@ pub enum BrokerError {
         /// Which rule refused it.
         why: String,
     },
+    /// The consent sign-in did not use multi-factor authentication (`amr` without `mfa`):
+    /// nothing was stored.
+    #[error(
+        "the consent for partner tenant {partner} was signed in without multi-factor authentication, so it was not stored (any grant stored before stays in use). Sign in again with MFA at {consent_page}: Partner Center refuses tokens without it"
+    )]
+    ConsentWithoutMfa {
+        /// The partner tenant.
+        partner: String,
+        /// Where to consent.
+        consent_page: Url,
+    },
+    /// Partner Center refused, or could not answer, a call made with the new consent's token:
+    /// nothing was stored, and a grant stored before stays in use.
+    #[error(
+        "the consent for partner tenant {partner} was not stored (any grant stored before stays in use): a Partner Center call with its token failed: {message}. {advice}"
+    )]
+    ConsentNotVerified {
+        /// The partner tenant.
+        partner: String,
+        /// HTTP status Partner Center answered, if it answered.
+        status: Option<u16>,
+        /// What Partner Center said.
+        message: String,
+        /// What to do.
+        advice: &'static str,
+        /// Whether trying again later may work (Partner Center unreachable or throttling).
+        transient: bool,
+    },
     /// The consent callback's ID token is invalid.
     #[error("the sign-in response is invalid: {0}")]
     IdToken(#[from] IdTokenError),
@@ -108,7 +136,10 @@ impl BrokerError {
     pub fn remedy(&self) -> Remedy {
         match self {
             Self::NotConsented { .. } | Self::ReconsentRequired { .. } => Remedy::Reconsent,
-            Self::MfaRequired { .. } => Remedy::Mfa,
+            Self::MfaRequired { .. } | Self::ConsentWithoutMfa { .. } => Remedy::Mfa,
+            Self::ConsentNotVerified {
+                transient: true, ..
+            } => Remedy::RetryLater,
             Self::CustomerConsentMissing { .. } => Remedy::CustomerConsent,
             Self::NoDelegatedAccess { .. } => Remedy::GdapAccess,
             Self::Token(t) => t.remedy(),
@@ -121,7 +152,8 @@ impl BrokerError {
         match self {
             Self::NotConsented { consent_page, .. }
             | Self::ReconsentRequired { consent_page, .. }
-            | Self::MfaRequired { consent_page, .. } => Some(consent_page),
+            | Self::MfaRequired { consent_page, .. }
+            | Self::ConsentWithoutMfa { consent_page, .. } => Some(consent_page),
             _ => None,
         }
     }
@@ -147,7 +179,8 @@ pub struct BrokerSettings {
     /// The partner tenant of a CSP app: the only one allowed to consent, and the partner whose
     /// grant [`TokenBroker::access_token`] uses for customer tenants.
     pub default_partner: Option<String>,
-    /// CPV: the partner tenants allowed to consent (empty: any).
+    /// CPV: the partner tenants allowed to consent; `*` allows any tenant, and an empty list
+    /// allows none (CPV partner-consent refuses to start with it).
     pub allowed_partners: Vec<String>,
     /// Access-token cache policy.
     pub cache: CachePolicy,
@@ -223,6 +256,7 @@ struct GrantState {
 
 struct Inner {
     settings: BrokerSettings,
+    http: reqwest::Client,
     client: EntraClient,
     validator: IdTokenValidator,
     store: Arc<dyn RefreshTokenStore>,
@@ -279,7 +313,7 @@ impl TokenBroker {
             settings.version,
         );
         let validator = IdTokenValidator::new(
-            http,
+            http.clone(),
             &settings.cloud.authority_host,
             &settings.authority_tenant,
             settings.version,
@@ -289,6 +323,7 @@ impl TokenBroker {
             inner: Arc::new(Inner {
                 cache: AccessTokenCache::new(settings.cache),
                 settings,
+                http,
                 client,
                 validator,
                 store,
@@ -343,9 +378,20 @@ impl TokenBroker {
             .authorize_url(&s.authority_tenant, &s.redirect_url, &target, &options)
     }
 
-    /// Finishes a consent: redeems the code (with the PKCE verifier), validates the ID token
-    /// (signature, issuer, audience, expiry, nonce), checks the partner tenant may consent, and
-    /// stores the refresh token under the partner tenant with its metadata.
+    /// Finishes a consent: redeems the code (with the PKCE verifier, exactly once: a code is
+    /// single-use), validates the ID token (signature, issuer, audience, expiry, nonce), and
+    /// stores the refresh token under the partner tenant with its metadata — only when the
+    /// grant rules hold, checked in this order, before anything is written:
+    ///
+    /// 1. the tenant rule (CSP: the partner tenant only; CPV: `partner.allowed_tenants`, where
+    ///    `*` allows any tenant and an empty list none);
+    /// 2. the sign-in used multi-factor authentication (`amr` contains `mfa`);
+    /// 3. a real Partner Center call with the new access token succeeds
+    ///    (`GET /v1/customers?size=1`), which proves the user holds a Partner Center role (Admin
+    ///    Agent) and the token carries what Partner Center demands.
+    ///
+    /// A consent that fails any rule stores nothing, so a working grant stored before is never
+    /// replaced by a weaker one; the error says why and what to do.
     ///
     /// `POST {authority}/{tenant}/oauth2[/v2.0]/token` with `grant_type=authorization_code`
     /// (<https://learn.microsoft.com/partner-center/developer/enable-secure-app-model#get-refresh-token>).
@@ -360,7 +406,6 @@ impl TokenBroker {
         let id_token = response.id_token.as_ref().ok_or(BrokerError::Incomplete(
             "ID token (was `openid` requested?)",
         ))?;
-        let required = inner.settings.default_partner.as_deref();
         let user = inner
             .validator
             .validate(
@@ -372,19 +417,7 @@ impl TokenBroker {
             )
             .await?;
         let tid = user.tenant_id.to_ascii_lowercase();
-        if let Some(p) = required.filter(|p| !p.eq_ignore_ascii_case(&tid)) {
-            return Err(BrokerError::TenantNotAllowed {
-                tenant: tid,
-                why: format!("CSP mode: only the partner tenant {p} may consent"),
-            });
-        }
-        let allowed = &inner.settings.allowed_partners;
-        if !allowed.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(&tid)) {
-            return Err(BrokerError::TenantNotAllowed {
-                tenant: tid,
-                why: "not in partner.allowed_tenants".into(),
-            });
-        }
+        self.check_tenant_may_consent(&tid)?;
         let refresh_token = response
             .refresh_token
             .clone()
@@ -393,6 +426,16 @@ impl TokenBroker {
             .mfa
             .or_else(|| jwt_amr_has_mfa(response.access_token.expose_secret()))
             .unwrap_or(false);
+        if !mfa {
+            tracing::warn!(tenant.id = %tid, "consent without MFA refused; nothing stored");
+            return Err(BrokerError::ConsentWithoutMfa {
+                partner: tid,
+                consent_page: inner.settings.consent_page.clone(),
+            });
+        }
+        // Verify first, write second: a consent Partner Center refuses never replaces a grant.
+        self.verify_with_partner_center(&tid, &response.access_token)
+            .await?;
         let now = unix_now();
         let meta = GrantMetadata {
             tenant_id: tid.clone(),
@@ -424,6 +467,96 @@ impl TokenBroker {
         inner.cache.invalidate_partner(&tid);
         tracing::info!(tenant.id = %tid, mfa, "partner consent stored");
         Ok(ConsentRecord { user, meta })
+    }
+
+    /// The CSP rule (only the partner tenant) and the CPV allow-list (`*`: any; empty: none).
+    fn check_tenant_may_consent(&self, tid: &str) -> Result<(), BrokerError> {
+        let s = &self.inner.settings;
+        if let Some(p) = s.default_partner.as_deref() {
+            if !p.eq_ignore_ascii_case(tid) {
+                return Err(BrokerError::TenantNotAllowed {
+                    tenant: tid.to_owned(),
+                    why: format!("CSP mode: only the partner tenant {p} may consent"),
+                });
+            }
+            if s.allowed_partners.is_empty() {
+                return Ok(());
+            }
+        }
+        let allowed = &s.allowed_partners;
+        if allowed
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(tid))
+        {
+            return Ok(());
+        }
+        Err(BrokerError::TenantNotAllowed {
+            tenant: tid.to_owned(),
+            why: if allowed.is_empty() {
+                "partner.allowed_tenants is empty, which allows no tenant".into()
+            } else {
+                "not in partner.allowed_tenants".into()
+            },
+        })
+    }
+
+    /// One Partner Center call with the new consent's access token, before it is stored:
+    /// `GET /v1/customers?size=1` — "Get a list of customers"
+    /// (<https://learn.microsoft.com/partner-center/developer/get-a-list-of-customers>). Partner
+    /// Center answers 403 when the user holds no Partner Center role (Admin Agent) and 401 when
+    /// the token lacks MFA. Retried briefly on throttling or 5xx: an admin is waiting.
+    async fn verify_with_partner_center(
+        &self,
+        partner: &str,
+        token: &AccessToken,
+    ) -> Result<(), BrokerError> {
+        use crate::http::{RetryPolicy, StaticToken};
+        use crate::partner_center::{PartnerCenterClient, PartnerCenterOptions};
+        use futures::StreamExt as _;
+        let inner = &self.inner;
+        let options = PartnerCenterOptions {
+            retry: RetryPolicy {
+                max_retries: 2,
+                min_delay: Duration::from_millis(200),
+                max_delay: Duration::from_secs(2),
+                max_retry_after: Some(Duration::from_secs(2)),
+                max_total_wait: Duration::from_secs(5),
+            },
+            ..PartnerCenterOptions::default()
+        };
+        let client = PartnerCenterClient::new(
+            inner.settings.cloud.partner_center.clone(),
+            inner.http.clone(),
+            Arc::new(StaticToken(token.clone())),
+            options,
+        );
+        let Some(Err(e)) = client.list_customers(1, None).next().await else {
+            tracing::info!(tenant.id = %partner, "new consent verified against Partner Center");
+            return Ok(());
+        };
+        let status = e.status();
+        let transient = matches!(status, Some(429) | Some(500..))
+            || matches!(e, crate::partner_center::PartnerCenterError::Transport(_));
+        let advice = match status {
+            Some(403) => {
+                "The user who signed in holds no Partner Center role that allows this (Admin Agent): an admin agent of the partner tenant (Partner Center > Account settings > User management) must consent"
+            }
+            Some(401) => {
+                "Partner Center refused the sign-in (it requires multi-factor authentication): consent again, signing in with MFA"
+            }
+            _ if transient => {
+                "Partner Center is unavailable right now: try the consent again later"
+            }
+            _ => "check that the partner tenant is enrolled in Partner Center, then consent again",
+        };
+        tracing::warn!(tenant.id = %partner, http.status = ?status, "new consent refused by Partner Center; nothing stored: {e}");
+        Err(BrokerError::ConsentNotVerified {
+            partner: partner.to_owned(),
+            status,
+            message: e.to_string(),
+            advice,
+            transient,
+        })
     }
 
     /// An app + user access token for `tenant`: the partner's own tenant, or a customer tenant

@@ -5,10 +5,15 @@
 //! random nonce is used for every write. The key is 32 bytes from `store.local.key` (base64, e.g.
 //! `SAM_STORE__LOCAL__KEY`) or from `store.local.key_file`, created with mode 0600 when missing.
 //!
-//! Writes are atomic: a temporary file in the same directory is written, flushed to disk and
-//! renamed over the old file, so a crash leaves either the old or the new file. The store
-//! refuses to start when the token file or the key file is readable by group or others.
-//! One process uses the file at a time (writes within a process are serialised).
+//! Writes are atomic: a new private file (mode 0600, `create_new`, so no symlink is followed)
+//! with a random name in the same directory is written, flushed to disk and renamed over the
+//! old file, so a crash leaves either the old or the new file. The store refuses to start when
+//! the token file or the key file is readable by group or others.
+//!
+//! Several processes may share the file (partner-consent and a keepalive job, for example):
+//! every read-modify-write holds an exclusive OS file lock (`flock` on `{file}.lock`, opened
+//! without following symlinks) and re-reads the file under it, so no process writes back a map
+//! that misses another's update. Readers need no lock: a rename is atomic.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -164,6 +169,35 @@ impl LocalFileStore {
         serde_json::from_slice(&plain).map_err(|_| corrupt("bad plaintext".into()))
     }
 
+    /// `{file}.lock`, beside the token file: the file replaced by each write cannot carry the
+    /// lock itself.
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self
+            .path
+            .file_name()
+            .map(std::ffi::OsStr::to_os_string)
+            .unwrap_or_else(|| "tokens".into());
+        name.push(".lock");
+        self.path.with_file_name(name)
+    }
+
+    /// Takes the cross-process lock (blocking), re-reads the file, applies `change`, writes.
+    fn update(&self, change: impl FnOnce(&mut BTreeMap<String, Entry>)) -> Result<(), StoreError> {
+        let lock_path = self.lock_path();
+        if let Some(dir) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+        }
+        let lock = open_lock_file(&lock_path).map_err(io("cannot open", &lock_path))?;
+        lock.lock().map_err(io("cannot lock", &lock_path))?;
+        let result = self.read_all().and_then(|mut all| {
+            change(&mut all);
+            self.write_all(&all)
+        });
+        // Closing the file releases the lock too; unlocking first is explicit.
+        let _ = lock.unlock();
+        result
+    }
+
     fn write_all(&self, entries: &BTreeMap<String, Entry>) -> Result<(), StoreError> {
         let plain = serde_json::to_vec(entries).map_err(|e| StoreError::Setup(e.to_string()))?;
         let mut nonce = [0u8; 12];
@@ -191,7 +225,7 @@ impl LocalFileStore {
             .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
         let tmp = dir.join(format!(
-            ".{}.{}.tmp",
+            ".{}.{}.new",
             self.path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -214,6 +248,18 @@ impl LocalFileStore {
         }
         result
     }
+}
+
+/// Opens (creating, mode 0600) the lock file without following a symlink.
+fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    options.open(path)
 }
 
 fn load_or_create_key(path: &Path) -> Result<SecretSlice<u8>, StoreError> {
@@ -266,15 +312,20 @@ impl RefreshTokenStore for LocalFileStore {
 
     async fn put(&self, grant: &StoredGrant) -> Result<(), StoreError> {
         let _guard = self.lock.lock().await;
-        let mut all = self.read_all()?;
-        all.insert(
-            grant.meta.tenant_id.to_ascii_lowercase(),
-            Entry {
-                refresh_token: grant.refresh_token.expose_secret().to_owned(),
-                meta: grant.meta.clone(),
-            },
-        );
-        self.write_all(&all)
+        let key = grant.meta.tenant_id.to_ascii_lowercase();
+        let entry = Entry {
+            refresh_token: grant.refresh_token.expose_secret().to_owned(),
+            meta: grant.meta.clone(),
+        };
+        // Blocking file I/O, as every call of this store: the OS lock waits at most for
+        // another process's single write (milliseconds).
+        self.update(|all| {
+            if all.get(&key).is_some_and(|old| entry.meta.is_older_than(&old.meta)) {
+                tracing::info!(tenant.id = %key, "a newer grant is stored; the older one is not written over it");
+                return;
+            }
+            all.insert(key, entry);
+        })
     }
 
     async fn list(&self) -> Result<Vec<GrantMetadata>, StoreError> {
@@ -357,7 +408,8 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names.len(), 2, "{names:?}");
+        // The store, its key and its lock file.
+        assert_eq!(names.len(), 3, "{names:?}");
     }
 
     #[cfg(unix)]
@@ -390,6 +442,136 @@ mod tests {
         s.key = Some(SecretSlice::from(vec![2u8; 32]));
         let err = LocalFileStore::open(&s).unwrap_err().to_string();
         assert!(err.contains("cannot be decrypted"), "{err}");
+    }
+
+    const WORKER_ENV: &str = "SAM_LOCAL_STORE_WORKER";
+    const ROTATIONS: usize = 500;
+
+    /// Not a test on its own: the child-process role of
+    /// [`two_processes_rotating_concurrently_lose_nothing`], selected by an environment variable
+    /// (`{role} {path}`); without it, it returns at once.
+    #[tokio::test]
+    async fn cross_process_worker() {
+        let Ok(spec) = std::env::var(WORKER_ENV) else {
+            return;
+        };
+        let (role, path) = spec.split_once(' ').unwrap();
+        let store =
+            LocalFileStore::with_key(Path::new(path), &SecretSlice::from(vec![9u8; 32])).unwrap();
+        for i in 0..ROTATIONS {
+            // Each rotation is one read-modify-write: rotate the role's own partner and bump a
+            // counter both processes share, which a lost update would leave short.
+            store
+                .update(|all| {
+                    let count = all
+                        .get("shared-counter")
+                        .map_or(0, |e| e.refresh_token.parse::<usize>().unwrap_or_default());
+                    for (key, token) in [
+                        ("shared-counter".to_owned(), (count + 1).to_string()),
+                        (format!("partner-{role}"), format!("rt-{role}-{i}")),
+                    ] {
+                        let meta = grant(&key, "").meta;
+                        all.insert(
+                            key,
+                            Entry {
+                                refresh_token: token,
+                                meta,
+                            },
+                        );
+                    }
+                })
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn two_processes_rotating_concurrently_lose_nothing() {
+        if std::env::var_os(WORKER_ENV).is_some() {
+            return;
+        }
+        // tmpfs where there is one: the test is about locking, and 1,000 fsyncs on a busy
+        // disk take minutes.
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            tempfile::tempdir_in(shm)
+        } else {
+            tempfile::tempdir()
+        }
+        .unwrap();
+        let path = dir.path().join("shared/tokens.enc");
+        let exe = std::env::current_exe().unwrap();
+        let children: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|role| {
+                std::process::Command::new(&exe)
+                    .args([
+                        "--exact",
+                        "tokens::local::tests::cross_process_worker",
+                        "--test-threads=1",
+                        "--quiet",
+                    ])
+                    .env(WORKER_ENV, format!("{role} {}", path.display()))
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut child in children {
+            assert!(child.wait().unwrap().success(), "a worker failed");
+        }
+        let store = LocalFileStore::with_key(&path, &SecretSlice::from(vec![9u8; 32])).unwrap();
+        let all = store.read_all().unwrap();
+        assert_eq!(
+            all["shared-counter"].refresh_token,
+            (2 * ROTATIONS).to_string(),
+            "every rotation of both processes counted"
+        );
+        for role in ["a", "b"] {
+            let last = store
+                .get(&format!("partner-{role}"))
+                .await
+                .unwrap()
+                .unwrap();
+            let newest = format!("rt-{role}-{}", ROTATIONS - 1);
+            assert_eq!(last.refresh_token.expose_secret(), newest);
+        }
+        assert_eq!(all.len(), 3);
+        // Only the store, its lock and (none left behind) temporary files.
+        let mut names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["tokens.enc", "tokens.enc.lock"]);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_symlinked_lock_file_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.enc");
+        let target = dir.path().join("elsewhere");
+        std::os::unix::fs::symlink(&target, dir.path().join("tokens.enc.lock")).unwrap();
+        let store = LocalFileStore::with_key(&path, &SecretSlice::from(vec![3u8; 32])).unwrap();
+        let err = store.put(&grant("t1", "x")).await.unwrap_err().to_string();
+        assert!(err.contains("cannot open"), "{err}");
+        assert!(!target.exists());
+    }
+
+    #[tokio::test]
+    async fn an_older_grant_is_not_written_over_a_newer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            LocalFileStore::with_key(&dir.path().join("t.enc"), &SecretSlice::from(vec![3u8; 32]))
+                .unwrap();
+        let mut newer = grant("t1", "rt-newer-consent");
+        newer.meta.consented_at += 10;
+        store.put(&newer).await.unwrap();
+        let mut late = grant("t1", "rt-rotation-of-the-old-consent");
+        late.meta.rotated_at += 100;
+        store.put(&late).await.unwrap();
+        let got = store.get("t1").await.unwrap().unwrap();
+        assert_eq!(got.refresh_token.expose_secret(), "rt-newer-consent");
     }
 
     #[tokio::test]

@@ -26,6 +26,16 @@ pub struct GrantMetadata {
     pub mfa: bool,
 }
 
+impl GrantMetadata {
+    /// Whether a grant with this metadata is older than `stored`, so writing it over `stored`
+    /// would lose the newer token: a rotation of an earlier consent (a newer consent is
+    /// stored), or an earlier rotation of the same consent. Stores compare what they read
+    /// just before writing; equal times are not older (the same second: both tokens are valid).
+    pub fn is_older_than(&self, stored: &GrantMetadata) -> bool {
+        (self.consented_at, self.rotated_at) < (stored.consented_at, stored.rotated_at)
+    }
+}
+
 /// A refresh token with its metadata.
 #[derive(Clone, Debug)]
 pub struct StoredGrant {
@@ -107,7 +117,9 @@ impl StoreError {
 pub trait RefreshTokenStore: Send + Sync + fmt::Debug {
     /// The grant stored for a partner tenant, if any.
     async fn get(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError>;
-    /// Stores (replaces) the grant of `grant.meta.tenant_id`.
+    /// Stores (replaces) the grant of `grant.meta.tenant_id`, unless the grant stored is newer
+    /// ([`GrantMetadata::is_older_than`]): then nothing is written and `Ok` is returned (the
+    /// token kept in memory stays valid; the newer one is read back on the next `get`).
     async fn put(&self, grant: &StoredGrant) -> Result<(), StoreError>;
 
     /// The metadata of every stored grant (never a token): the partners whose consent is

@@ -1,6 +1,7 @@
 //! Token broker tests against the emulator (`crates/emulator`): every test starts its own.
 
 mod concurrency;
+mod consent_rules;
 mod errors;
 mod grants;
 mod helpers;

@@ -303,6 +303,51 @@ impl TestApp {
             .expect("consent stored");
     }
 
+    /// A grant without MFA, as stores held before `store_consent` refused such consents: the
+    /// code is redeemed directly and the token written to the store.
+    pub async fn store_grant_without_mfa(&self, upn: &str) {
+        use common::tokens::{GrantMetadata, RefreshTokenStore as _, StoredGrant};
+        let settings =
+            common::config::load_settings(&self.config_args()).expect("valid test configuration");
+        let common::config::StoreSettings::Local(local) = &settings.store else {
+            panic!("the test configuration uses the local store")
+        };
+        let broker = self.broker().await;
+        let pending = broker.consent_url(AuthorizeOptions {
+            prompt: Some("consent".into()),
+            ..AuthorizeOptions::default()
+        });
+        let code = self.sign_in(pending.url.clone(), upn).await;
+        let response = broker
+            .entra()
+            .redeem_code(&AuthCode::new(code), &pending)
+            .await
+            .expect("code redeemed");
+        let tenant = self
+            .emu
+            .seed()
+            .user_by_upn(upn)
+            .expect("seeded user")
+            .tenant
+            .clone();
+        let store = common::tokens::LocalFileStore::open(local).expect("store opens");
+        store
+            .put(&StoredGrant {
+                refresh_token: response.refresh_token.expect("refresh token"),
+                meta: GrantMetadata {
+                    tenant_id: tenant,
+                    user: Some(upn.to_owned()),
+                    consented_at: 1,
+                    rotated_at: 1,
+                    app_id: settings.app.client_id.clone(),
+                    cloud: settings.cloud.name.to_string(),
+                    mfa: false,
+                },
+            })
+            .await
+            .expect("stored");
+    }
+
     async fn sign_in(&self, authorize: Url, upn: &str) -> String {
         let location = self
             .emu

@@ -138,7 +138,8 @@ async fn a_partner_consented_without_mfa_is_told_to_consent_again_with_mfa() {
     // Entra lets the non-MFA sign-in through; Partner Center itself refuses it (401, MFA required).
     config.seed.partner_center.entra_requires_mfa = false;
     let app = crate::helpers::spawn_with(config).await;
-    app.consent("nomfa-admin@contoso-partner.onmicrosoft.com")
+    // Consents without MFA are no longer stored; a grant stored before that rule still is.
+    app.store_grant_without_mfa("nomfa-admin@contoso-partner.onmicrosoft.com")
         .await;
     app.consent(LITWARE_ADMIN).await;
 

@@ -6,8 +6,10 @@
 //! 2. the pending-consent cookie: present, decrypts with our key, younger than ten minutes;
 //! 3. `state` equals the cookie's (constant time) — only then is anything Entra sent believed;
 //! 4. an `error` redirect renders its page (Entra's text escaped);
-//! 5. the broker redeems `code` with the PKCE verifier, validates the ID token (signature,
-//!    issuer, audience, expiry, nonce), applies the CSP/CPV tenant rule and stores the token;
+//! 5. the broker redeems `code` (once) with the PKCE verifier, validates the ID token
+//!    (signature, issuer, audience, expiry, nonce), applies the CSP/CPV tenant rule, requires
+//!    MFA, calls Partner Center with the new token, and only then stores it — a consent that
+//!    fails a check leaves the grant stored before untouched;
 //! 6. one refresh-token redemption for Partner Center proves the stored token works.
 //!
 //! `SameSite=Lax` cookies are not sent on a cross-site POST, so a `form_post` response from Entra
@@ -26,7 +28,7 @@ use common::tokens::BrokerError;
 use futures::StreamExt;
 
 use crate::pages::{self, EntraDetail, Failure, Repost, Success};
-use crate::session::{COOKIE_NAME, PendingConsent, removal_cookie};
+use crate::session::{PendingConsent, cookie_name, removal_cookie};
 use crate::startup::{AppState, unix_now};
 
 /// Largest query string or form body accepted (an Entra code is ~1–2 KB, an ID token ~2 KB).
@@ -145,7 +147,7 @@ async fn finish(app: &AppState, req: &HttpRequest, raw: &str) -> HttpResponse {
         Ok(p) => p,
         Err(f) => return fail(app, &f, false),
     };
-    let cookie = req.cookie(COOKIE_NAME);
+    let cookie = req.cookie(cookie_name(app.secure_cookies));
     let had_cookie = cookie.is_some();
     if cookie.is_none() && req.method() == Method::POST && !params.reposted {
         return repost(app, params.fields);
@@ -155,10 +157,12 @@ async fn finish(app: &AppState, req: &HttpRequest, raw: &str) -> HttpResponse {
         Err(e) => return fail(app, &Failure::Session(e), had_cookie),
     };
     let Some(state) = params.state.as_deref() else {
-        return fail(app, &Failure::MissingState, true);
+        return fail(app, &Failure::MissingState, false);
     };
     if !pending.state_matches(state) {
-        return fail(app, &Failure::StateMismatch, true);
+        // Keep the cookie: a cross-site link with a forged `state` must not cancel the
+        // consent in progress in this browser.
+        return fail(app, &Failure::StateMismatch, false);
     }
     if let Some(error) = params.error {
         let detail = EntraDetail {
@@ -190,8 +194,14 @@ async fn complete(app: &AppState, pending: PendingConsent, code: AuthCode) -> Ht
         Ok(r) => r,
         Err(e) => {
             let failure = failure_of(app, &e);
-            // The code was redeemed when the ID token or the tenant rule failed afterwards.
-            if !matches!(failure, Failure::TenantRefused { .. } | Failure::IdToken) {
+            // The code was redeemed when a check after the redemption failed.
+            if !matches!(
+                failure,
+                Failure::TenantRefused { .. }
+                    | Failure::IdToken
+                    | Failure::NoMfa
+                    | Failure::PartnerCenterRefused { .. }
+            ) {
                 app.metrics.redeemed("authorization_code", "error");
             } else {
                 app.metrics.redeemed("authorization_code", "ok");
@@ -210,7 +220,7 @@ async fn complete(app: &AppState, pending: PendingConsent, code: AuthCode) -> Ht
     {
         Ok(_) => {
             app.metrics.redeemed("refresh_token", "ok");
-            "working: a Partner Center access token was obtained with the stored token".to_owned()
+            "working: a Partner Center access token was obtained with the stored token (and Partner Center accepted a call made with this consent before it was stored)".to_owned()
         }
         Err(e) => {
             app.metrics.redeemed("refresh_token", "error");
@@ -257,6 +267,13 @@ fn failure_of(app: &AppState, e: &BrokerError) -> Failure {
         }
         BrokerError::IdToken(_) => Failure::IdToken,
         BrokerError::Store(_) | BrokerError::Config(_) => Failure::Store,
+        BrokerError::ConsentWithoutMfa { .. } => Failure::NoMfa,
+        BrokerError::ConsentNotVerified {
+            status, transient, ..
+        } => Failure::PartnerCenterRefused {
+            status: *status,
+            transient: *transient,
+        },
         BrokerError::MfaRequired { source, .. } => match source.entra() {
             Some(entra) => Failure::MfaRequired(detail_of(entra)),
             None => Failure::Upstream,

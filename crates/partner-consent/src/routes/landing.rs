@@ -13,7 +13,7 @@ pub async fn landing(app: web::Data<AppState>) -> HttpResponse {
     let who = match (s.mode, s.partner.tenant_id.as_deref()) {
         (AppMode::Csp, Some(t)) => format!("Only an administrator of the partner tenant {t} may consent."),
         (AppMode::Csp, None) => "Only an administrator of this partner's own tenant may consent.".to_owned(),
-        (AppMode::Cpv, _) if s.partner.allowed_tenants.is_empty() => {
+        (AppMode::Cpv, _) if s.partner.allowed_tenants.iter().any(|t| t == "*") => {
             "An administrator of any CSP partner tenant may consent; each partner's consent is kept separately.".to_owned()
         }
         (AppMode::Cpv, _) => {

@@ -108,6 +108,29 @@ async fn a_forged_state_is_refused_and_the_code_is_never_redeemed() {
 }
 
 #[tokio::test]
+async fn a_forged_state_does_not_cancel_the_consent_in_progress() {
+    let app = spawn_app().await;
+    let (started, returned) = signed_in(&app).await;
+    // A cross-site link carrying a forged state, followed in the admin's browser.
+    let forged = app
+        .client
+        .get(format!("{}?code=x&state=forged", app.url("/callback")))
+        .header("cookie", &started.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+    assert!(
+        forged.headers().get("set-cookie").is_none(),
+        "the pending-consent cookie must not be cleared"
+    );
+    // The real callback still completes with the same cookie.
+    let real = app.callback(&returned, Some(&started.cookie)).await;
+    assert_eq!(real.status(), 200);
+    assert!(app.stored(PARTNER_TENANT).await.is_some());
+}
+
+#[tokio::test]
 async fn a_state_from_another_sign_in_is_refused() {
     let app = spawn_app().await;
     let (_, returned) = signed_in(&app).await;

@@ -4,7 +4,7 @@ use emulator::ResourceKind;
 
 use crate::support::{
     ADMIN, CUSTOMER_ADMIN, CUSTOMER_TENANT, Decision, NO_MFA_ADMIN, PARTNER_TENANT, Returned,
-    Spawn, spawn_app, spawn_app_with,
+    Spawn, spawn_app, spawn_app_with, try_spawn_app_with,
 };
 
 #[tokio::test]
@@ -149,22 +149,39 @@ async fn csp_mode_refuses_another_tenant_and_stores_nothing() {
 async fn cpv_mode_stores_one_token_per_partner_tenant() {
     let app = spawn_app_with(Spawn {
         mode: "cpv",
+        allowed_tenants: vec![PARTNER_TENANT.into(), CUSTOMER_TENANT.into()],
         ..Spawn::default()
     })
     .await;
     let (_, _, first) = app.consent(ADMIN).await;
     assert_eq!(first.status(), 200);
+    // An allowed tenant that is no Partner Center partner: Partner Center refuses the
+    // verification call, so nothing is stored for it and the first partner's grant stays.
     let (_, _, second) = app.consent(CUSTOMER_ADMIN).await;
-    assert_eq!(second.status(), 200);
-    let a = app
-        .stored(PARTNER_TENANT)
-        .await
-        .expect("first partner stored");
-    let b = app
-        .stored(CUSTOMER_TENANT)
-        .await
-        .expect("second partner stored");
-    assert_ne!(a.refresh_token, b.refresh_token);
+    assert_eq!(second.status(), 403);
+    let body = second.text().await.unwrap();
+    assert!(body.contains("Nothing was stored"), "{body}");
+    assert!(
+        app.stored(PARTNER_TENANT)
+            .await
+            .is_some_and(|a| a.meta.tenant_id == PARTNER_TENANT)
+    );
+    assert!(app.stored(CUSTOMER_TENANT).await.is_none());
+}
+
+#[tokio::test]
+async fn cpv_mode_without_an_allow_list_refuses_to_start_naming_the_key() {
+    let err = try_spawn_app_with(Spawn {
+        mode: "cpv",
+        ..Spawn::default()
+    })
+    .await
+    .unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("CPV mode needs partner.allowed_tenants (SAM_PARTNER__ALLOWED_TENANTS)"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -96,3 +96,47 @@ async fn no_page_or_header_ever_shows_the_code_tokens_verifier_or_cookie_key() {
         );
     }
 }
+
+#[tokio::test]
+async fn start_and_callback_are_rate_limited_per_client_with_a_clear_429_page() {
+    use std::num::NonZeroU32;
+    let app = crate::support::spawn_app_with(crate::support::Spawn {
+        rate_limit: partner_consent::limits::RateLimit {
+            per_minute: NonZeroU32::new(1).unwrap(),
+            burst: NonZeroU32::new(3).unwrap(),
+        },
+        ..crate::support::Spawn::default()
+    })
+    .await;
+    for _ in 0..3 {
+        let resp = app.client.post(app.url("/start")).send().await.unwrap();
+        assert_eq!(resp.status(), 303);
+    }
+    let limited = app.client.post(app.url("/start")).send().await.unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(limited.headers()["cache-control"], "no-store");
+    let body = limited.text().await.unwrap();
+    assert!(body.contains("Too many attempts"), "{body}");
+    assert!(
+        body.contains(&format!("Wait {retry_after} seconds")),
+        "{body}"
+    );
+    // The callback shares the client's budget: a flood of junk callbacks is refused before
+    // anything is decrypted or redeemed.
+    let callback = app.get("/callback?code=x&state=y").await;
+    assert_eq!(callback.status(), 429);
+    assert_eq!(app.emulator.counter("entra.token"), 0);
+    assert_eq!(
+        app.metric("consent_failures_total{reason=\"rate_limited\"}")
+            .await,
+        2
+    );
+    // Other pages are not limited.
+    assert_eq!(app.get("/").await.status(), 200);
+}

@@ -54,6 +54,10 @@ pub struct Spawn {
     pub workers: Option<usize>,
     /// Authenticate with a certificate made like `--local` makes it (else the client secret).
     pub certificate: bool,
+    /// How long `/readyz` answers are reused.
+    pub readyz_cache: std::time::Duration,
+    /// Per-client-IP limits (generous by default: the suites make many consents from one IP).
+    pub rate_limit: partner_consent::limits::RateLimit,
 }
 
 impl Default for Spawn {
@@ -64,6 +68,11 @@ impl Default for Spawn {
             response_mode: None,
             workers: Some(2),
             certificate: false,
+            readyz_cache: std::time::Duration::ZERO,
+            rate_limit: partner_consent::limits::RateLimit {
+                per_minute: std::num::NonZeroU32::new(10_000).unwrap(),
+                burst: std::num::NonZeroU32::new(1_000).unwrap(),
+            },
         }
     }
 }
@@ -102,6 +111,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns the emulator (default seed, the app's redirect URI added) and the app.
 pub async fn spawn_app_with(spawn: Spawn) -> TestApp {
+    try_spawn_app_with(spawn).await.expect("app builds")
+}
+
+/// [`spawn_app_with`], returning the app's start-up error instead of panicking.
+pub async fn try_spawn_app_with(spawn: Spawn) -> anyhow::Result<TestApp> {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     let port = listener.local_addr().expect("local addr").port();
     let redirect = format!("http://127.0.0.1:{port}/callback");
@@ -127,10 +141,11 @@ pub async fn spawn_app_with(spawn: Spawn) -> TestApp {
         Options {
             response_mode: spawn.response_mode.clone(),
             workers: spawn.workers,
+            readyz_cache: spawn.readyz_cache,
+            rate_limit: spawn.rate_limit,
         },
     )
-    .await
-    .expect("app builds");
+    .await?;
     let state = app.state();
     let server = app.handle();
     tokio::spawn(app.run_until_stopped());
@@ -141,7 +156,7 @@ pub async fn spawn_app_with(spawn: Spawn) -> TestApp {
         )
         .build()
         .expect("client");
-    TestApp {
+    Ok(TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         emulator,
@@ -149,7 +164,7 @@ pub async fn spawn_app_with(spawn: Spawn) -> TestApp {
         client,
         dir,
         server,
-    }
+    })
 }
 
 fn settings(
