@@ -49,7 +49,6 @@ fn partner_consent_release_build_links_no_emulator() {
 }
 
 #[test]
-#[ignore = "common's setup module still generates certificates with rcgen; un-ignore when setup moves to the admin crate (branch recut-admin)"]
 fn partner_consent_release_build_links_no_certificate_generator() {
     assert_absent("partner-consent", &["rcgen"]);
 }
@@ -62,4 +61,11 @@ fn csp_app_release_build_links_no_emulator() {
 #[test]
 fn cpv_app_release_build_links_no_emulator() {
     assert_absent("cpv-app", &["emulator"]);
+}
+
+/// The core library links no admin tooling, no test double and no command-line parser: those
+/// live in `admin`, `emulator` and `cli-kit`.
+#[test]
+fn core_library_links_no_admin_tooling_emulator_or_cli_parser() {
+    assert_absent("common", &["emulator", "admin", "cli-kit", "rcgen", "clap"]);
 }
