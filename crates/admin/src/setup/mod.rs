@@ -23,7 +23,9 @@ use url::Url;
 
 pub use certificate::AppCertificate;
 use common::cloud::{CloudEndpoints, CloudName, GRAPH_APP_ID, PARTNER_CENTER_APP_ID};
-use common::config::{AppMode, EndpointVersion, KeyVaultIdentity, StoreSettings};
+use common::config::{
+    self, AppMode, EndpointVersion, KeyVaultIdentity, RawSettings, StoreKind, StoreSettings,
+};
 use common::graph::{
     Application, ApplicationUpdate, GraphClient, GraphError, KeyCredential, NewApplication,
     RequiredResourceAccess, ResourceAccess, ServicePrincipal, WebApplication,
@@ -804,17 +806,14 @@ fn write_configuration(
     Ok(())
 }
 
-fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_owned()).to_string()
-}
-
 fn path_str(p: &Path) -> String {
-    toml_str(&p.display().to_string())
+    p.display().to_string()
 }
 
 /// The configuration `setup` writes: the app, the partner, the cloud and the consent redirect,
-/// plus the non-secret store and HTTP keys carried over. It never holds a secret: the
-/// certificate's private key stays in its own 0600 file, named by path.
+/// plus the non-secret store and HTTP keys carried over. Serialised from the typed raw settings
+/// by [`config::render_toml`], so it loads back to exactly what setup chose. It never holds a
+/// secret: the certificate's private key stays in its own 0600 file, named by path.
 fn render_config(
     options: &SetupOptions,
     tenant: &str,
@@ -822,122 +821,80 @@ fn render_config(
     cert: &Path,
     key: &Path,
 ) -> String {
-    let mut t = String::new();
-    t.push_str(
-        "# Written by `setup` (common::setup). It holds no secret: the private key stays in\n",
-    );
-    t.push_str("# its own file (mode 0600). Check it with `doctor`; see docs/setup-azure.md.\n\n");
-    t.push_str(&format!(
-        "mode = {}\n\n",
-        toml_str(match options.mode {
-            AppMode::Csp => "csp",
-            AppMode::Cpv => "cpv",
-        })
-    ));
-    t.push_str("[app]\n");
-    t.push_str(&format!("client_id = {}\n", toml_str(app_id)));
-    t.push_str(&format!(
-        "display_name = {}\n",
-        toml_str(&options.display_name)
-    ));
-    t.push_str(&format!("certificate_path = {}\n", path_str(cert)));
-    t.push_str(&format!("private_key_path = {}\n\n", path_str(key)));
-    t.push_str("[partner]\n");
-    t.push_str(&format!("tenant_id = {}\n\n", toml_str(tenant)));
-    t.push_str("[cloud]\n");
+    let mut raw = RawSettings {
+        mode: options.mode.to_string(),
+        ..RawSettings::default()
+    };
+    raw.app.client_id = app_id.to_owned();
+    raw.app.display_name = options.display_name.clone();
+    raw.app.certificate_path = path_str(cert);
+    raw.app.private_key_path = path_str(key);
+    raw.partner.tenant_id = tenant.to_owned();
     let c = &options.cloud;
-    t.push_str(&format!("name = {}\n", toml_str(c.name.as_str())));
+    raw.cloud.name = c.name.as_str().to_owned();
     if c.name == CloudName::Custom {
-        t.push_str(&format!(
-            "authority_host = {}\n",
-            toml_str(c.authority_host.as_str())
-        ));
-        t.push_str(&format!("graph_url = {}\n", toml_str(c.graph.as_str())));
-        t.push_str(&format!(
-            "partner_center_url = {}\n",
-            toml_str(c.partner_center.as_str())
-        ));
-        if let Some(api) = &c.partner_api {
-            t.push_str(&format!("partner_api_url = {}\n", toml_str(api.as_str())));
-        }
-        t.push_str(&format!(
-            "key_vault_dns_suffix = {}\n",
-            toml_str(&c.key_vault_dns_suffix)
-        ));
+        raw.cloud.authority_host = c.authority_host.to_string();
+        raw.cloud.graph_url = c.graph.to_string();
+        raw.cloud.partner_center_url = c.partner_center.to_string();
+        raw.cloud.partner_api_url = c
+            .partner_api
+            .as_ref()
+            .map(Url::to_string)
+            .unwrap_or_default();
+        raw.cloud.key_vault_dns_suffix = c.key_vault_dns_suffix.clone();
     }
-    t.push_str("\n[entra]\n");
-    t.push_str(&format!(
-        "endpoint_version = {}\n\n",
-        toml_str(match options.endpoint_version {
-            EndpointVersion::V1 => "v1",
-            EndpointVersion::V2 => "v2",
-        })
-    ));
-    t.push_str("[consent]\n");
-    t.push_str(&format!(
-        "redirect_url = {}\n",
-        toml_str(options.redirect_url.as_str())
-    ));
+    raw.entra.endpoint_version = options.endpoint_version.to_string();
+    raw.consent.redirect_url = options.redirect_url.to_string();
     match &options.store {
         Some(StoreSettings::KeyVault(kv)) => {
-            t.push_str("\n[store]\nkind = \"key-vault\"\n\n[store.key_vault]\n");
-            t.push_str(&format!(
-                "vault_url = {}\n",
-                toml_str(kv.vault_url.as_str())
-            ));
-            t.push_str(&format!(
-                "secret_prefix = {}\n",
-                toml_str(&kv.secret_prefix)
-            ));
-            let (identity, tenant_id, client_id) = match &kv.identity {
+            raw.store.kind = StoreKind::KeyVault.to_string();
+            let r = &mut raw.store.key_vault;
+            r.vault_url = kv.vault_url.to_string();
+            r.secret_prefix = kv.secret_prefix.clone();
+            r.identity = kv.identity.kind().to_string();
+            match &kv.identity {
                 KeyVaultIdentity::ClientSecret {
                     tenant_id,
                     client_id,
                     ..
-                } => ("client-secret", Some(tenant_id), Some(client_id)),
+                }
+                | KeyVaultIdentity::WorkloadIdentity {
+                    tenant_id,
+                    client_id,
+                    ..
+                } => {
+                    r.tenant_id = tenant_id.clone();
+                    r.client_id = client_id.clone();
+                }
                 KeyVaultIdentity::ClientCertificate {
                     tenant_id,
                     client_id,
-                    ..
-                } => ("client-certificate", Some(tenant_id), Some(client_id)),
-                KeyVaultIdentity::ManagedIdentity { client_id } => {
-                    ("managed-identity", None, client_id.as_ref())
+                    certificate,
+                    private_key,
+                } => {
+                    r.tenant_id = tenant_id.clone();
+                    r.client_id = client_id.clone();
+                    r.certificate_path = path_str(certificate);
+                    r.private_key_path = path_str(private_key);
                 }
-                KeyVaultIdentity::WorkloadIdentity {
-                    tenant_id,
-                    client_id,
-                    ..
-                } => ("workload-identity", Some(tenant_id), Some(client_id)),
-            };
-            t.push_str(&format!("identity = {}\n", toml_str(identity)));
-            if let Some(tid) = tenant_id {
-                t.push_str(&format!("tenant_id = {}\n", toml_str(tid)));
-            }
-            if let Some(cid) = client_id {
-                t.push_str(&format!("client_id = {}\n", toml_str(cid)));
-            }
-            if let KeyVaultIdentity::ClientCertificate {
-                certificate,
-                private_key,
-                ..
-            } = &kv.identity
-            {
-                t.push_str(&format!("certificate_path = {}\n", path_str(certificate)));
-                t.push_str(&format!("private_key_path = {}\n", path_str(private_key)));
-            }
-            if matches!(kv.identity, KeyVaultIdentity::ClientSecret { .. }) {
-                t.push_str("# client_secret: set SAM_STORE__KEY_VAULT__CLIENT_SECRET in the environment.\n");
+                KeyVaultIdentity::ManagedIdentity { client_id } => {
+                    r.client_id = client_id.clone().unwrap_or_default();
+                }
             }
         }
         Some(StoreSettings::Local(l)) => {
-            t.push_str("\n[store]\nkind = \"local\"\n\n[store.local]\n");
-            t.push_str(&format!("path = {}\n", path_str(&l.path)));
-            t.push_str(&format!("key_file = {}\n", path_str(&l.key_file)));
+            raw.store.kind = StoreKind::Local.to_string();
+            raw.store.local.path = path_str(&l.path);
+            raw.store.local.key_file = path_str(&l.key_file);
         }
         None => {}
     }
     if let Some(ca) = &options.ca_bundle {
-        t.push_str(&format!("\n[http]\nca_bundle = {}\n", path_str(ca)));
+        raw.http.ca_bundle = path_str(ca);
     }
-    t
+    config::render_toml(
+        &raw,
+        "Written by `setup` (crate admin). It holds no secret: the private key stays in\n\
+         its own file (mode 0600). Check it with `doctor`; see docs/setup-azure.md.",
+    )
 }
