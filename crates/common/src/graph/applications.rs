@@ -257,9 +257,7 @@ impl GraphClient {
         &self,
         app_id: &str,
     ) -> Result<Option<Application>, GraphError> {
-        let url = self.filtered("applications", &eq_filter("appId", app_id));
-        let mut found: Vec<Application> = self.collection(None, url).try_collect().await?;
-        Ok(found.pop())
+        self.first_with_app_id("applications", app_id).await
     }
 
     /// App registrations named `name`.
@@ -326,8 +324,20 @@ impl GraphClient {
         &self,
         app_id: &str,
     ) -> Result<Option<ServicePrincipal>, GraphError> {
-        let url = self.filtered("servicePrincipals", &eq_filter("appId", app_id));
-        let mut found: Vec<ServicePrincipal> = self.collection(None, url).try_collect().await?;
+        self.first_with_app_id("servicePrincipals", app_id).await
+    }
+
+    /// The object of `collection` whose `appId` is `app_id` (Graph keeps at most one per tenant).
+    async fn first_with_app_id<T>(
+        &self,
+        collection: &str,
+        app_id: &str,
+    ) -> Result<Option<T>, GraphError>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
+        let url = self.filtered(collection, &eq_filter("appId", app_id));
+        let mut found: Vec<T> = self.collection(None, url).try_collect().await?;
         Ok(found.pop())
     }
 
