@@ -201,6 +201,19 @@ fn single_partner(partners: &[String], customers: &[String]) -> Result<(), Strin
     Ok(())
 }
 
+impl Command {
+    /// The commands this CLI shares with the other one (see [`admin::setup::cli::start`]).
+    fn shared(&self) -> Option<admin::setup::cli::SharedCommand<'_>> {
+        use admin::setup::cli::SharedCommand;
+        match self {
+            Self::Setup(args) => Some(SharedCommand::Setup(args)),
+            Self::Doctor(args) => Some(SharedCommand::Doctor(args)),
+            Self::Config(c) => Some(SharedCommand::Config(*c)),
+            _ => None,
+        }
+    }
+}
+
 /// Runs a parsed command line, writing results to `out` and errors to standard error.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
     run_with(cli, out, &mut std::io::stderr()).await
@@ -211,24 +224,12 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
 /// standard error.
 pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
     let json = cli.output != OutputFormat::Table;
-    if let Command::Setup(args) = &cli.command {
-        // Before set-up the configuration names no app yet: setup validates what it needs.
-        return admin::setup::cli::run_setup(&cli.config.load_options(), args, json, out).await;
-    }
-    let config_command = match &cli.command {
-        Command::Config(c) => Some(*c),
-        _ => None,
-    };
-    let settings = match cli_kit::startup::start(&cli.config, config_command, out) {
-        ControlFlow::Continue(settings) => settings,
-        ControlFlow::Break(code) => return code,
-    };
-    let command = match cli.command {
-        Command::Doctor(args) => {
-            return admin::setup::cli::run_doctor(&settings, &args, json, out).await;
-        }
-        other => other,
-    };
+    let settings =
+        match admin::setup::cli::start(&cli.config, cli.command.shared(), json, out).await {
+            ControlFlow::Continue(settings) => settings,
+            ControlFlow::Break(code) => return code,
+        };
+    let command = cli.command;
     let consent_rate = match &command {
         Command::Consent(c) => c.scope().1.consent_rate,
         _ => PARTNER_CENTER_CONSENT_RPS,

@@ -265,3 +265,39 @@ pub async fn run_doctor(
     }
     ExitCode::from(report.exit_code())
 }
+
+/// The commands both CLIs share that run before (or instead of) their own: `setup` needs no valid
+/// configuration, `config check|show` and `doctor` need one and end the run.
+#[derive(Clone, Copy, Debug)]
+pub enum SharedCommand<'a> {
+    /// `setup`.
+    Setup(&'a SetupArgs),
+    /// `doctor`.
+    Doctor(&'a DoctorArgs),
+    /// `config check` / `config show`.
+    Config(cli_kit::ConfigCommand),
+}
+
+/// The start of both CLIs' `run_with`: runs a shared command to its end (`Break` with its exit
+/// code), or loads and validates the configuration for the CLI's own command (`Continue`).
+pub async fn start(
+    config: &cli_kit::ConfigArgs,
+    shared: Option<SharedCommand<'_>>,
+    json: bool,
+    out: &mut dyn Write,
+) -> std::ops::ControlFlow<ExitCode, Settings> {
+    use std::ops::ControlFlow;
+    if let Some(SharedCommand::Setup(args)) = shared {
+        // Before set-up the configuration names no app yet: setup validates what it needs.
+        return ControlFlow::Break(run_setup(&config.load_options(), args, json, out).await);
+    }
+    let config_command = match shared {
+        Some(SharedCommand::Config(c)) => Some(c),
+        _ => None,
+    };
+    let settings = cli_kit::startup::start(config, config_command, out)?;
+    if let Some(SharedCommand::Doctor(args)) = shared {
+        return ControlFlow::Break(run_doctor(&settings, args, json, out).await);
+    }
+    ControlFlow::Continue(settings)
+}
