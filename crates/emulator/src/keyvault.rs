@@ -34,6 +34,14 @@ fn is_supported_api_version(v: &str) -> bool {
         && parts[0] >= "2025"
 }
 
+/// The emulator's vaults, locked; a poisoned lock still yields the data.
+fn lock_vaults(state: &State) -> std::sync::MutexGuard<'_, BTreeMap<String, Vault>> {
+    state
+        .vaults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// One secret version.
 #[derive(Debug, Clone)]
 pub struct SecretVersion {
@@ -53,6 +61,19 @@ pub struct SecretVersion {
 pub struct Secret {
     name: String,
     versions: Vec<SecretVersion>,
+}
+
+impl Secret {
+    /// Index of `version` (case-insensitive) in the history; an empty `version` means the latest.
+    fn version_index(&self, version: &str) -> Option<usize> {
+        if version.is_empty() {
+            self.versions.len().checked_sub(1)
+        } else {
+            self.versions
+                .iter()
+                .position(|v| v.version.eq_ignore_ascii_case(version))
+        }
+    }
 }
 
 /// A soft-deleted secret.
@@ -187,12 +208,7 @@ fn admit(state: &State, req: &HttpRequest, op: &str) -> Result<(Ctx, String), Ht
             None,
         ));
     };
-    let tenant = match state
-        .vaults
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(&vault_name)
-    {
+    let tenant = match lock_vaults(state).get(&vault_name) {
         Some(v) => v.tenant.clone(),
         None => {
             return Err(kv_error(
@@ -301,10 +317,7 @@ fn forbidden(ctx: &Ctx, principal: &str, perm: &str) -> HttpResponse {
 
 fn check(state: &State, ctx: &Ctx, principal: &str, perm: &str) -> Result<(), HttpResponse> {
     let oid = principal.split('|').next().unwrap_or_default();
-    let allowed = state
-        .vaults
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    let allowed = lock_vaults(state)
         .get(&ctx.vault)
         .is_some_and(|v| v.allows(oid, perm));
     if allowed {
@@ -553,10 +566,7 @@ pub async fn set_secret(
         return r;
     }
     let key = name.to_ascii_lowercase();
-    let mut vaults = state
-        .vaults
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut vaults = lock_vaults(&state);
     let Some(vault) = vaults.get_mut(&ctx.vault) else {
         return not_found(&name);
     };
@@ -610,25 +620,19 @@ async fn get_secret_inner(
     if !is_valid_secret_name(name) {
         return bad_name(name);
     }
-    let vaults = state
-        .vaults
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let vaults = lock_vaults(state);
     let Some(secret) = vaults
         .get(&ctx.vault)
         .and_then(|v| v.secrets.get(&name.to_ascii_lowercase()))
     else {
         return not_found(name);
     };
-    let v = if version.is_empty() {
-        secret.versions.last()
-    } else {
-        secret
-            .versions
-            .iter()
-            .find(|v| v.version.eq_ignore_ascii_case(version))
+    let Some(v) = secret
+        .version_index(version)
+        .map(|idx| &secret.versions[idx])
+    else {
+        return not_found(name);
     };
-    let Some(v) = v else { return not_found(name) };
     if !v.enabled {
         return kv_error(
             StatusCode::FORBIDDEN,
@@ -681,25 +685,14 @@ async fn update_inner(
         Err(r) => return r,
     };
     let now = state.now();
-    let mut vaults = state
-        .vaults
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut vaults = lock_vaults(state);
     let Some(secret) = vaults
         .get_mut(&ctx.vault)
         .and_then(|v| v.secrets.get_mut(&name.to_ascii_lowercase()))
     else {
         return not_found(name);
     };
-    let idx = if version.is_empty() {
-        secret.versions.len().checked_sub(1)
-    } else {
-        secret
-            .versions
-            .iter()
-            .position(|v| v.version.eq_ignore_ascii_case(version))
-    };
-    let Some(idx) = idx else {
+    let Some(idx) = secret.version_index(version) else {
         return not_found(name);
     };
     let v = &mut secret.versions[idx];
@@ -804,10 +797,7 @@ fn list(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let items = state
-        .vaults
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    let items = lock_vaults(state)
         .get(&ctx.vault)
         .map(|v| items(&ctx, v))
         .unwrap_or_default();
@@ -826,10 +816,7 @@ pub async fn list_versions(
         Err(r) => return r,
     };
     let items: Vec<Value> = {
-        let vaults = state
-            .vaults
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let vaults = lock_vaults(&state);
         match vaults
             .get(&ctx.vault)
             .and_then(|v| v.secrets.get(&name.to_ascii_lowercase()))
@@ -849,10 +836,7 @@ pub async fn delete_secret(
 ) -> HttpResponse {
     let ctx = admit!(state, req, "delete_secret", "delete");
     let now = state.now();
-    let mut vaults = state
-        .vaults
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut vaults = lock_vaults(&state);
     let Some(vault) = vaults.get_mut(&ctx.vault) else {
         return not_found(&name);
     };
@@ -879,10 +863,7 @@ pub async fn get_deleted(
     name: web::Path<String>,
 ) -> HttpResponse {
     let ctx = admit!(state, req, "get_deleted_secret", "list");
-    let vaults = state
-        .vaults
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let vaults = lock_vaults(&state);
     let Some(d) = vaults
         .get(&ctx.vault)
         .and_then(|v| v.deleted.get(&name.to_ascii_lowercase()))
@@ -928,10 +909,7 @@ pub async fn recover(
     name: web::Path<String>,
 ) -> HttpResponse {
     let ctx = admit!(state, req, "recover_deleted_secret", "recover");
-    let mut vaults = state
-        .vaults
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut vaults = lock_vaults(&state);
     let Some(vault) = vaults.get_mut(&ctx.vault) else {
         return deleted_not_found(&name);
     };
@@ -954,10 +932,7 @@ pub async fn purge(
     name: web::Path<String>,
 ) -> HttpResponse {
     let ctx = admit!(state, req, "purge_deleted_secret", "purge");
-    let mut vaults = state
-        .vaults
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut vaults = lock_vaults(&state);
     match vaults
         .get_mut(&ctx.vault)
         .and_then(|v| v.deleted.remove(&name.to_ascii_lowercase()))

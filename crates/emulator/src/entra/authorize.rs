@@ -574,15 +574,16 @@ fn requested_permissions(state: &State, flow: &Flow, app: &App) -> Vec<Permissio
         .collect()
 }
 
+/// The signed-in user and the requesting app of `flow`, while both still exist.
+fn flow_user_and_app(state: &State, flow: &Flow) -> Option<(UserSeed, App)> {
+    let directory = state.directory();
+    let user = directory.user(flow.user_id.as_deref()?)?.clone();
+    let app = directory.app(&flow.client_id)?.clone();
+    Some((user, app))
+}
+
 fn after_sign_in(state: &State, flow_id: String, flow: Flow, new_session: bool) -> HttpResponse {
-    let Some(user) = flow
-        .user_id
-        .as_deref()
-        .and_then(|id| state.directory().user(id).cloned())
-    else {
-        return expired_flow();
-    };
-    let Some(app) = state.directory().app(&flow.client_id).cloned() else {
+    let Some((user, app)) = flow_user_and_app(state, &flow) else {
         return expired_flow();
     };
     let mut session_cookie = None;
@@ -716,14 +717,7 @@ pub async fn consent(state: web::Data<State>, form: web::Form<ConsentForm>) -> H
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .remove(&form.flow);
-    let Some(user) = flow
-        .user_id
-        .as_deref()
-        .and_then(|id| state.directory().user(id).cloned())
-    else {
-        return expired_flow();
-    };
-    let Some(app) = state.directory().app(&flow.client_id).cloned() else {
+    let Some((user, app)) = flow_user_and_app(&state, &flow) else {
         return expired_flow();
     };
     if form.action != "accept" {
@@ -755,7 +749,6 @@ fn issue_code(state: &State, flow: &Flow, user: &UserSeed) -> HttpResponse {
         Authority::Tenant(t) => t.id.clone(),
         Authority::Common => user.tenant.clone(),
     };
-    let code = issue::random_token("1.AXEA", 64);
     let wants_openid = match flow.version {
         Version::V1 => {
             flow.response_type.contains("openid")
@@ -764,29 +757,25 @@ fn issue_code(state: &State, flow: &Flow, user: &UserSeed) -> HttpResponse {
         Version::V2 => flow.target.split(' ').any(|s| s == "openid"),
     };
     let wants_rt = flow.target.split(' ').any(|s| s == "offline_access");
-    state
-        .codes
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(
-            code.clone(),
-            AuthCode {
-                client_id: flow.client_id.clone(),
-                redirect_uri: flow.redirect_uri.clone(),
-                user_id: user.id.clone(),
-                tenant: tenant.clone(),
-                target: flow.target.clone(),
-                wants_id_token: wants_openid,
-                wants_refresh_token: wants_rt,
-                code_challenge: flow.code_challenge.clone(),
-                nonce: flow.nonce.clone(),
-                amr: flow.amr.clone(),
-                auth_time: flow.auth_time,
-                issued_at: state.now(),
-                redeemed: false,
-                session_id: flow.session_id.clone(),
-            },
-        );
+    let code = issue::store_auth_code(
+        state,
+        AuthCode {
+            client_id: flow.client_id.clone(),
+            redirect_uri: flow.redirect_uri.clone(),
+            user_id: user.id.clone(),
+            tenant: tenant.clone(),
+            target: flow.target.clone(),
+            wants_id_token: wants_openid,
+            wants_refresh_token: wants_rt,
+            code_challenge: flow.code_challenge.clone(),
+            nonce: flow.nonce.clone(),
+            amr: flow.amr.clone(),
+            auth_time: flow.auth_time,
+            issued_at: state.now(),
+            redeemed: false,
+            session_id: flow.session_id.clone(),
+        },
+    );
     let mut params: Vec<(String, String)> = vec![("code".into(), code.clone())];
     if flow.response_type.split(' ').any(|t| t == "id_token") {
         let ctx = UserContext {

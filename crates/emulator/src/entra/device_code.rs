@@ -259,31 +259,26 @@ pub async fn approve(state: web::Data<State>, form: web::Form<ApproveForm>) -> H
     }
     let for_user = (!user.is_global_admin()).then_some(user.id.as_str());
     state.grant_consent(&user.tenant, &device.client_id, for_user, &grants);
-    let code = issue::random_token("1.AXEA", 64);
     let now = state.now();
-    state
-        .codes
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(
-            code.clone(),
-            AuthCode {
-                client_id: device.client_id.clone(),
-                redirect_uri: INTERNAL_REDIRECT.into(),
-                user_id: user.id.clone(),
-                tenant: user.tenant.clone(),
-                target: device.scope.clone(),
-                wants_id_token: device.scope.split(' ').any(|s| s == "openid"),
-                wants_refresh_token: device.scope.split(' ').any(|s| s == "offline_access"),
-                code_challenge: None,
-                nonce: None,
-                amr,
-                auth_time: now,
-                issued_at: now,
-                redeemed: false,
-                session_id: uuid::Uuid::new_v4().to_string(),
-            },
-        );
+    let code = issue::store_auth_code(
+        &state,
+        AuthCode {
+            client_id: device.client_id.clone(),
+            redirect_uri: INTERNAL_REDIRECT.into(),
+            user_id: user.id.clone(),
+            tenant: user.tenant.clone(),
+            target: device.scope.clone(),
+            wants_id_token: device.scope.split(' ').any(|s| s == "openid"),
+            wants_refresh_token: device.scope.split(' ').any(|s| s == "offline_access"),
+            code_challenge: None,
+            nonce: None,
+            amr,
+            auth_time: now,
+            issued_at: now,
+            redeemed: false,
+            session_id: uuid::Uuid::new_v4().to_string(),
+        },
+    );
     if let Some(d) = state.device_codes().get_mut(&key) {
         d.status = DeviceStatus::Approved { code };
     }

@@ -30,42 +30,67 @@ fn json_ok(v: serde_json::Value) -> HttpResponse {
         .json(v)
 }
 
-/// `GET /{tenant}/v2.0/.well-known/openid-configuration`
-pub async fn openid_configuration_v2(
-    state: web::Data<State>,
-    tenant: web::Path<String>,
-) -> HttpResponse {
-    state.count("entra.openid_configuration");
-    let (seg, tid) = match tenant_segment(&state, &tenant) {
-        Ok(v) => v,
-        Err(e) => return e.response(),
-    };
-    let host = state.authority_host();
-    json_ok(json!({
-        "token_endpoint": format!("{host}/{seg}/oauth2/v2.0/token"),
+/// The fields both OpenID configuration documents share; `version` is the path segment before
+/// each endpoint (`v2.0/` or empty). `serde_json` keeps keys sorted, so field order is immaterial.
+fn openid_configuration_common(host: &str, seg: &str, version: &str) -> serde_json::Value {
+    json!({
+        "token_endpoint": format!("{host}/{seg}/oauth2/{version}token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-        "jwks_uri": format!("{host}/{seg}/discovery/v2.0/keys"),
+        "jwks_uri": format!("{host}/{seg}/discovery/{version}keys"),
         "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": format!("{host}/{tid}/v2.0"),
-        "request_uri_parameter_supported": false,
-        "userinfo_endpoint": format!("{host}/graph/oidc/userinfo"),
-        "authorization_endpoint": format!("{host}/{seg}/oauth2/v2.0/authorize"),
-        "device_authorization_endpoint": format!("{host}/{seg}/oauth2/v2.0/devicecode"),
         "http_logout_supported": true,
         "frontchannel_logout_supported": true,
-        "end_session_endpoint": format!("{host}/{seg}/oauth2/v2.0/logout"),
-        "claims_supported": ["sub","iss","cloud_instance_name","cloud_instance_host_name","cloud_graph_host_name","msgraph_host","aud","exp","iat","auth_time","acr","nonce","preferred_username","name","tid","ver","at_hash","c_hash","email"],
+        "end_session_endpoint": format!("{host}/{seg}/oauth2/{version}logout"),
         "kerberos_endpoint": format!("{host}/{seg}/kerberos"),
         "tenant_region_scope": "WW",
         "cloud_instance_name": "microsoftonline.com",
         "cloud_graph_host_name": "graph.windows.net",
         "msgraph_host": "graph.microsoft.com",
         "rbac_url": "https://pas.windows.net"
-    }))
+    })
+}
+
+/// Serves `openid_configuration_common(…)` with the version-specific `extra` fields added.
+fn openid_configuration(
+    state: &State,
+    tenant: &str,
+    version: &str,
+    extra: impl FnOnce(&str, &str, &str) -> serde_json::Value,
+) -> HttpResponse {
+    state.count("entra.openid_configuration");
+    let (seg, tid) = match tenant_segment(state, tenant) {
+        Ok(v) => v,
+        Err(e) => return e.response(),
+    };
+    let host = state.authority_host();
+    let mut doc = openid_configuration_common(&host, &seg, version);
+    if let (Some(doc), serde_json::Value::Object(extra)) =
+        (doc.as_object_mut(), extra(&host, &seg, &tid))
+    {
+        doc.extend(extra);
+    }
+    json_ok(doc)
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`
+pub async fn openid_configuration_v2(
+    state: web::Data<State>,
+    tenant: web::Path<String>,
+) -> HttpResponse {
+    openid_configuration(&state, &tenant, "v2.0/", |host, seg, tid| {
+        json!({
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": format!("{host}/{tid}/v2.0"),
+            "request_uri_parameter_supported": false,
+            "userinfo_endpoint": format!("{host}/graph/oidc/userinfo"),
+            "authorization_endpoint": format!("{host}/{seg}/oauth2/v2.0/authorize"),
+            "device_authorization_endpoint": format!("{host}/{seg}/oauth2/v2.0/devicecode"),
+            "claims_supported": ["sub","iss","cloud_instance_name","cloud_instance_host_name","cloud_graph_host_name","msgraph_host","aud","exp","iat","auth_time","acr","nonce","preferred_username","name","tid","ver","at_hash","c_hash","email"]
+        })
+    })
 }
 
 /// `GET /{tenant}/.well-known/openid-configuration`
@@ -73,36 +98,17 @@ pub async fn openid_configuration_v1(
     state: web::Data<State>,
     tenant: web::Path<String>,
 ) -> HttpResponse {
-    state.count("entra.openid_configuration");
-    let (seg, tid) = match tenant_segment(&state, &tenant) {
-        Ok(v) => v,
-        Err(e) => return e.response(),
-    };
-    let host = state.authority_host();
-    json_ok(json!({
-        "token_endpoint": format!("{host}/{seg}/oauth2/token"),
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-        "jwks_uri": format!("{host}/{seg}/discovery/keys"),
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "http_logout_supported": true,
-        "frontchannel_logout_supported": true,
-        "end_session_endpoint": format!("{host}/{seg}/oauth2/logout"),
-        "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
-        "scopes_supported": ["openid"],
-        "issuer": format!("https://sts.windows.net/{tid}/"),
-        "claims_supported": ["sub","iss","cloud_instance_name","cloud_instance_host_name","cloud_graph_host_name","msgraph_host","aud","exp","iat","auth_time","acr","amr","nonce","email","given_name","family_name","nickname"],
-        "microsoft_multi_refresh_token": true,
-        "check_session_iframe": format!("{host}/{seg}/oauth2/checksession"),
-        "userinfo_endpoint": format!("{host}/{seg}/openid/userinfo"),
-        "kerberos_endpoint": format!("{host}/{seg}/kerberos"),
-        "tenant_region_scope": "WW",
-        "cloud_instance_name": "microsoftonline.com",
-        "cloud_graph_host_name": "graph.windows.net",
-        "msgraph_host": "graph.microsoft.com",
-        "rbac_url": "https://pas.windows.net"
-    }))
+    openid_configuration(&state, &tenant, "", |host, seg, tid| {
+        json!({
+            "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+            "scopes_supported": ["openid"],
+            "issuer": format!("https://sts.windows.net/{tid}/"),
+            "claims_supported": ["sub","iss","cloud_instance_name","cloud_instance_host_name","cloud_graph_host_name","msgraph_host","aud","exp","iat","auth_time","acr","amr","nonce","email","given_name","family_name","nickname"],
+            "microsoft_multi_refresh_token": true,
+            "check_session_iframe": format!("{host}/{seg}/oauth2/checksession"),
+            "userinfo_endpoint": format!("{host}/{seg}/openid/userinfo")
+        })
+    })
 }
 
 /// `GET /{tenant}/discovery/v2.0/keys`

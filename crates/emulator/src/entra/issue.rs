@@ -30,6 +30,17 @@ pub fn random_token(prefix: &str, bytes: usize) -> String {
     format!("{prefix}{}", b64url(buf))
 }
 
+/// Mints an authorization code for `grant` and keeps it for the token endpoint to redeem.
+pub fn store_auth_code(state: &State, grant: crate::state::AuthCode) -> String {
+    let code = random_token("1.AXEA", 64);
+    state
+        .codes
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(code.clone(), grant);
+    code
+}
+
 /// The signed-in user a token is issued for.
 #[derive(Debug, Clone)]
 pub struct UserContext {

@@ -335,141 +335,14 @@ fn parse_changes(state: &State, body: &Value) -> Result<AppChanges, GraphError> 
                     GraphError::bad_request("isFallbackPublicClient must be a boolean.")
                 })?)
             }
-            "web" => {
-                let uris = v
-                    .get("redirectUris")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| {
-                        GraphError::bad_request("web.redirectUris must be an array of strings.")
-                    })?;
-                let mut out = Vec::new();
-                for u in uris {
-                    let s = u.as_str().ok_or_else(|| {
-                        GraphError::bad_request("web.redirectUris must be an array of strings.")
-                    })?;
-                    let parsed = url::Url::parse(s).map_err(|_| GraphError::bad_request(format!("Invalid value specified for property 'redirectUris' of resource 'Application': '{s}' is not an absolute URI.")))?;
-                    let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1"));
-                    if parsed.scheme() != "https" && !(parsed.scheme() == "http" && local) {
-                        return Err(GraphError::bad_request(format!(
-                            "Invalid value specified for property 'redirectUris' of resource 'Application': '{s}' must use https (http is allowed only for localhost)."
-                        )));
-                    }
-                    out.push(s.to_string());
-                }
-                if out.len() > 256 {
-                    return Err(GraphError::bad_request(
-                        "An application can have at most 256 redirect URIs.",
-                    ));
-                }
-                c.redirect_uris = Some(out);
-            }
+            "web" => c.redirect_uris = Some(parse_web(v)?),
             "requiredResourceAccess" => {
-                let list = v.as_array().ok_or_else(|| {
-                    GraphError::bad_request("requiredResourceAccess must be an array.")
-                })?;
-                let (mut delegated, mut unnamed, mut roles) =
-                    (Vec::<PermissionSeed>::new(), Vec::new(), Vec::new());
-                for entry in list {
-                    let resource = entry
-                        .get("resourceAppId")
-                        .and_then(Value::as_str)
-                        .filter(|r| uuid::Uuid::parse_str(r).is_ok())
-                        .ok_or_else(|| {
-                            GraphError::bad_request(
-                                "Each requiredResourceAccess entry needs a resourceAppId (GUID).",
-                            )
-                        })?
-                        .to_ascii_lowercase();
-                    let access = entry
-                        .get("resourceAccess")
-                        .and_then(Value::as_array)
-                        .ok_or_else(|| {
-                            GraphError::bad_request(
-                                "Each requiredResourceAccess entry needs a resourceAccess array.",
-                            )
-                        })?;
-                    let scopes = resource_scopes(state, &resource);
-                    for a in access {
-                        let id = a
-                            .get("id")
-                            .and_then(Value::as_str)
-                            .filter(|r| uuid::Uuid::parse_str(r).is_ok())
-                            .ok_or_else(|| {
-                                GraphError::bad_request(
-                                    "Each resourceAccess entry needs an id (GUID).",
-                                )
-                            })?
-                            .to_ascii_lowercase();
-                        match a.get("type").and_then(Value::as_str) {
-                            Some("Scope") => match permission_value(
-                                &resource,
-                                PermissionKind::Scope,
-                                &id,
-                                &scopes,
-                            ) {
-                                Some(value) => {
-                                    match delegated.iter_mut().find(|p| p.resource == resource) {
-                                        Some(p) => p.scopes.push(value),
-                                        None => delegated.push(PermissionSeed {
-                                            resource: resource.clone(),
-                                            scopes: vec![value],
-                                        }),
-                                    }
-                                }
-                                None => unnamed.push((resource.clone(), id)),
-                            },
-                            Some("Role") => roles.push((resource.clone(), id)),
-                            _ => {
-                                return Err(GraphError::bad_request(
-                                    "resourceAccess type must be 'Scope' or 'Role'.",
-                                ));
-                            }
-                        }
-                    }
-                }
+                let (delegated, unnamed, roles) = parse_required_resource_access(state, v)?;
                 c.delegated = Some(delegated);
                 c.unnamed_scopes = Some(unnamed);
                 c.roles = Some(roles);
             }
-            "keyCredentials" => {
-                let list = v
-                    .as_array()
-                    .ok_or_else(|| GraphError::bad_request("keyCredentials must be an array."))?;
-                let mut certs = Vec::new();
-                for k in list {
-                    if k.get("type").and_then(Value::as_str) != Some("AsymmetricX509Cert")
-                        || k.get("usage").and_then(Value::as_str) != Some("Verify")
-                    {
-                        return Err(GraphError::bad_request(
-                            "keyCredentials entries must have type 'AsymmetricX509Cert' and usage 'Verify'.",
-                        ));
-                    }
-                    let der = k
-                        .get("key")
-                        .and_then(Value::as_str)
-                        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
-                        .ok_or_else(|| GraphError::bad_request("keyCredentials.key must be the base64 DER of an X.509 certificate."))?;
-                    let cred = CertificateCredential::from_der(&der).map_err(|_| GraphError::bad_request("Key credential is not a valid X.509 certificate with an RSA public key."))?;
-                    let body = base64::engine::general_purpose::STANDARD.encode(&der);
-                    let lines: Vec<&str> = body
-                        .as_bytes()
-                        .chunks(64)
-                        .filter_map(|c| std::str::from_utf8(c).ok())
-                        .collect();
-                    let pem = format!(
-                        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-                        lines.join("\n")
-                    );
-                    certs.push((
-                        pem,
-                        cred,
-                        k.get("displayName")
-                            .and_then(Value::as_str)
-                            .map(str::to_string),
-                    ));
-                }
-                c.certificates = Some(certs);
-            }
+            "keyCredentials" => c.certificates = Some(parse_key_credentials(v)?),
             "id" | "appId" | "@odata.type" => {
                 return Err(GraphError::bad_request(format!(
                     "Property '{k}' is read-only and cannot be set."
@@ -483,6 +356,160 @@ fn parse_changes(state: &State, body: &Value) -> Result<AppChanges, GraphError> 
         }
     }
     Ok(c)
+}
+
+/// `web`: its `redirectUris`, each absolute and https (http only for localhost), at most 256.
+fn parse_web(v: &Value) -> Result<Vec<String>, GraphError> {
+    let uris = v
+        .get("redirectUris")
+        .and_then(Value::as_array)
+        .ok_or_else(|| GraphError::bad_request("web.redirectUris must be an array of strings."))?;
+    let mut out = Vec::new();
+    for u in uris {
+        let s = u.as_str().ok_or_else(|| {
+            GraphError::bad_request("web.redirectUris must be an array of strings.")
+        })?;
+        let parsed = url::Url::parse(s).map_err(|_| GraphError::bad_request(format!("Invalid value specified for property 'redirectUris' of resource 'Application': '{s}' is not an absolute URI.")))?;
+        let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1"));
+        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && local) {
+            return Err(GraphError::bad_request(format!(
+                "Invalid value specified for property 'redirectUris' of resource 'Application': '{s}' must use https (http is allowed only for localhost)."
+            )));
+        }
+        out.push(s.to_string());
+    }
+    if out.len() > 256 {
+        return Err(GraphError::bad_request(
+            "An application can have at most 256 redirect URIs.",
+        ));
+    }
+    Ok(out)
+}
+
+/// Permissions `requiredResourceAccess` asks for: delegated scopes by name, delegated scope IDs
+/// the resource does not name, and application roles (resource app ID, role ID).
+type RequiredAccess = (
+    Vec<PermissionSeed>,
+    Vec<(String, String)>,
+    Vec<(String, String)>,
+);
+
+/// `requiredResourceAccess`, split into the three kinds of [`RequiredAccess`].
+fn parse_required_resource_access(state: &State, v: &Value) -> Result<RequiredAccess, GraphError> {
+    let list = v
+        .as_array()
+        .ok_or_else(|| GraphError::bad_request("requiredResourceAccess must be an array."))?;
+    let (mut delegated, mut unnamed, mut roles) =
+        (Vec::<PermissionSeed>::new(), Vec::new(), Vec::new());
+    for entry in list {
+        let resource = entry
+            .get("resourceAppId")
+            .and_then(Value::as_str)
+            .filter(|r| uuid::Uuid::parse_str(r).is_ok())
+            .ok_or_else(|| {
+                GraphError::bad_request(
+                    "Each requiredResourceAccess entry needs a resourceAppId (GUID).",
+                )
+            })?
+            .to_ascii_lowercase();
+        let access = entry
+            .get("resourceAccess")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                GraphError::bad_request(
+                    "Each requiredResourceAccess entry needs a resourceAccess array.",
+                )
+            })?;
+        let scopes = resource_scopes(state, &resource);
+        for a in access {
+            let id = a
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|r| uuid::Uuid::parse_str(r).is_ok())
+                .ok_or_else(|| {
+                    GraphError::bad_request("Each resourceAccess entry needs an id (GUID).")
+                })?
+                .to_ascii_lowercase();
+            match a.get("type").and_then(Value::as_str) {
+                Some("Scope") => {
+                    match permission_value(&resource, PermissionKind::Scope, &id, &scopes) {
+                        Some(value) => {
+                            match delegated.iter_mut().find(|p| p.resource == resource) {
+                                Some(p) => p.scopes.push(value),
+                                None => delegated.push(PermissionSeed {
+                                    resource: resource.clone(),
+                                    scopes: vec![value],
+                                }),
+                            }
+                        }
+                        None => unnamed.push((resource.clone(), id)),
+                    }
+                }
+                Some("Role") => roles.push((resource.clone(), id)),
+                _ => {
+                    return Err(GraphError::bad_request(
+                        "resourceAccess type must be 'Scope' or 'Role'.",
+                    ));
+                }
+            }
+        }
+    }
+    Ok((delegated, unnamed, roles))
+}
+
+/// `keyCredentials`: X.509 certificates as PEM, their parsed credential and display name.
+fn parse_key_credentials(
+    v: &Value,
+) -> Result<Vec<(String, CertificateCredential, Option<String>)>, GraphError> {
+    let list = v
+        .as_array()
+        .ok_or_else(|| GraphError::bad_request("keyCredentials must be an array."))?;
+    let mut certs = Vec::new();
+    for k in list {
+        if k.get("type").and_then(Value::as_str) != Some("AsymmetricX509Cert")
+            || k.get("usage").and_then(Value::as_str) != Some("Verify")
+        {
+            return Err(GraphError::bad_request(
+                "keyCredentials entries must have type 'AsymmetricX509Cert' and usage 'Verify'.",
+            ));
+        }
+        let der = k
+            .get("key")
+            .and_then(Value::as_str)
+            .and_then(|b| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b.trim())
+                    .ok()
+            })
+            .ok_or_else(|| {
+                GraphError::bad_request(
+                    "keyCredentials.key must be the base64 DER of an X.509 certificate.",
+                )
+            })?;
+        let cred = CertificateCredential::from_der(&der).map_err(|_| {
+            GraphError::bad_request(
+                "Key credential is not a valid X.509 certificate with an RSA public key.",
+            )
+        })?;
+        let body = base64::engine::general_purpose::STANDARD.encode(&der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .filter_map(|c| std::str::from_utf8(c).ok())
+            .collect();
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        );
+        certs.push((
+            pem,
+            cred,
+            k.get("displayName")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        ));
+    }
+    Ok(certs)
 }
 
 fn apply_changes(state: &State, app_id: &str, c: AppChanges) {

@@ -173,16 +173,21 @@ pub async fn get(state: web::Data<State>, req: HttpRequest, id: web::Path<String
                     && (u.id.eq_ignore_ascii_case(&id) || u.upn.eq_ignore_ascii_case(&id))
             })
             .ok_or_else(|| GraphError::not_found(&id))?;
-        let mut obj = default_view(user_json(user), &q)?;
-        if let Value::Object(m) = &mut obj {
-            m.insert(
-                "@odata.context".into(),
-                json!(format!("{}/$metadata#users/$entity", base(&state))),
-            );
-        }
-        Ok(HttpResponse::Ok().json(obj))
+        user_entity(&state, user, &q)
     })();
     finish(&req, result)
+}
+
+/// One user as `/users/{id}` and `/me` answer: the `$select`ed view with its `@odata.context`.
+fn user_entity(state: &State, user: &UserSeed, q: &Query) -> Result<HttpResponse, GraphError> {
+    let mut obj = default_view(user_json(user), q)?;
+    if let Value::Object(m) = &mut obj {
+        m.insert(
+            "@odata.context".into(),
+            json!(format!("{}/$metadata#users/$entity", base(state))),
+        );
+    }
+    Ok(HttpResponse::Ok().json(obj))
 }
 
 /// `GET /v1.0/me` (delegated tokens only).
@@ -201,14 +206,7 @@ pub async fn me(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
         any.extend_from_slice(READ_USERS_DELEGATED);
         caller.require(&any, &[])?;
         let q = Query::parse(&req, MAX_TOP, &[], "User")?;
-        let mut obj = default_view(user_json(&user), &q)?;
-        if let Value::Object(m) = &mut obj {
-            m.insert(
-                "@odata.context".into(),
-                json!(format!("{}/$metadata#users/$entity", base(&state))),
-            );
-        }
-        Ok(HttpResponse::Ok().json(obj))
+        user_entity(&state, &user, &q)
     })();
     finish(&req, result)
 }
