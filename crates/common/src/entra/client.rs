@@ -90,19 +90,40 @@ impl TokenTarget {
     }
 }
 
-/// An OpenID Connect ID token (a signed JWT about the signed-in user). Not a credential, but it
+/// An OpenID Connect ID token (a JWT about the signed-in user). Not a credential, but it
 /// carries personal data, so it is never printed.
+///
+/// A token read from a token endpoint's response remembers that endpoint: v1 endpoints return
+/// unsigned ID tokens, which OpenID Connect Core §3.1.3.7 (6) lets a client trust only because
+/// they came straight from the token endpoint over TLS.
 #[derive(Clone)]
-pub struct IdToken(String);
+pub struct IdToken {
+    jwt: String,
+    delivered_by: Option<Url>,
+}
 
 impl IdToken {
-    /// Wraps a compact JWT.
+    /// Wraps a compact JWT of unknown origin (only a signed token can validate).
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self {
+            jwt: value.into(),
+            delivered_by: None,
+        }
     }
     /// The compact JWT.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.jwt
+    }
+    /// A token read from `endpoint`'s response.
+    pub(crate) fn from_endpoint(value: impl Into<String>, endpoint: Url) -> Self {
+        Self {
+            jwt: value.into(),
+            delivered_by: Some(endpoint),
+        }
+    }
+    /// The token endpoint whose response carried this token, if it came from one.
+    pub fn delivered_by(&self) -> Option<&Url> {
+        self.delivered_by.as_ref()
     }
 }
 
@@ -542,13 +563,17 @@ impl EntraClient {
             "token endpoint answered"
         );
         if (200..300).contains(&status) {
-            return TokenResponse::parse(&body, received_at).map_err(|reason| {
+            let mut parsed = TokenResponse::parse(&body, received_at).map_err(|reason| {
                 TokenError::Unexpected {
                     status,
                     reason,
                     retry_after,
                 }
-            });
+            })?;
+            parsed.id_token = parsed
+                .id_token
+                .map(|id| IdToken::from_endpoint(id.jwt, endpoint.clone()));
+            return Ok(parsed);
         }
         match EntraError::parse(status, &body, retry_after) {
             Some(e) => Err(TokenError::Entra(Box::new(e))),

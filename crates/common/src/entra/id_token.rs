@@ -34,6 +34,9 @@ pub enum IdTokenError {
     /// Signed with a key the tenant does not publish.
     #[error("the ID token is signed with an unknown key (kid {0:?})")]
     UnknownKey(String),
+    /// Unsigned (`alg: none`) where that is not allowed.
+    #[error("the ID token is unsigned and {0}")]
+    Unsigned(String),
     /// The signature does not verify.
     #[error("the ID token's signature is invalid")]
     Signature,
@@ -81,6 +84,31 @@ pub enum IdTokenError {
     /// The OpenID configuration or keys could not be fetched.
     #[error("cannot fetch the signing keys: {0}")]
     Discovery(String),
+}
+
+/// The v1 issuer (<https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-the-issuer>).
+const V1_ISSUER_TEMPLATE: &str = "https://sts.windows.net/{tenantid}/";
+
+fn b64_decode(part: &str) -> Result<Vec<u8>, IdTokenError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .map_err(|e| IdTokenError::Malformed(e.to_string()))
+}
+
+/// The `alg` of a compact JWT's header (read by hand: `jsonwebtoken` has no `none`).
+fn header_alg(jwt: &str) -> Result<String, IdTokenError> {
+    #[derive(Deserialize)]
+    struct Header {
+        alg: String,
+    }
+    let first = jwt
+        .split('.')
+        .next()
+        .ok_or_else(|| IdTokenError::Malformed("not a JWT".into()))?;
+    let header: Header = serde_json::from_slice(&b64_decode(first)?)
+        .map_err(|e| IdTokenError::Malformed(format!("header: {e}")))?;
+    Ok(header.alg)
 }
 
 /// Who signed in, from a validated ID token.
@@ -174,6 +202,8 @@ struct KeySet {
 pub struct IdTokenValidator {
     http: reqwest::Client,
     metadata_url: Url,
+    authority_host: Url,
+    version: EndpointVersion,
     client_id: String,
     leeway: Duration,
     keys: RwLock<Option<KeySet>>,
@@ -205,6 +235,8 @@ impl IdTokenValidator {
         Self {
             http,
             metadata_url: join(authority_host, &path),
+            authority_host: authority_host.clone(),
+            version,
             client_id: client_id.into(),
             leeway: DEFAULT_LEEWAY,
             keys: RwLock::new(None),
@@ -237,31 +269,7 @@ impl IdTokenValidator {
         expected: ExpectedIdToken<'_>,
         now: i64,
     ) -> Result<SignedInUser, IdTokenError> {
-        let header = jsonwebtoken::decode_header(token.as_str())
-            .map_err(|e| IdTokenError::Malformed(e.to_string()))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(IdTokenError::Malformed(format!(
-                "algorithm {:?} is not RS256",
-                header.alg
-            )));
-        }
-        let kid = header
-            .kid
-            .or(header.x5t)
-            .ok_or_else(|| IdTokenError::Malformed("no kid in the header".into()))?;
-        let (key, issuer_template) = self.key(&kid).await?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        // Time, audience and issuer are checked below, with our clock and precise errors.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        let claims = jsonwebtoken::decode::<Claims>(token.as_str(), &key, &validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => IdTokenError::Signature,
-                _ => IdTokenError::Malformed(e.to_string()),
-            })?
-            .claims;
+        let (claims, issuer_template) = self.verified_claims(token).await?;
         let expected_issuer = issuer_template.replace("{tenantid}", &claims.tid);
         if claims.iss != expected_issuer {
             return Err(IdTokenError::Issuer {
@@ -310,6 +318,77 @@ impl IdTokenValidator {
             name: claims.name,
             mfa: claims.amr.map(|amr| amr.iter().any(|m| m == "mfa")),
         })
+    }
+
+    /// The claims of a token whose origin is proven, and the issuer template to check them
+    /// against: by its RS256 signature, or — for an unsigned (`alg: none`) token — by having come
+    /// in the v1 token endpoint's response over TLS from the configured authority (OpenID Connect
+    /// Core §3.1.3.7 (6); Entra's v1 code flow returns unsigned ID tokens there:
+    /// <https://learn.microsoft.com/previous-versions/azure/active-directory/azuread-dev/v1-protocols-oauth-code#successful-response-1>).
+    async fn verified_claims(&self, token: &IdToken) -> Result<(Claims, String), IdTokenError> {
+        let alg = header_alg(token.as_str())?;
+        if alg == "none" {
+            return self.unsigned_claims(token);
+        }
+        let header = jsonwebtoken::decode_header(token.as_str())
+            .map_err(|e| IdTokenError::Malformed(e.to_string()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(IdTokenError::Malformed(format!(
+                "algorithm {:?} is not RS256",
+                header.alg
+            )));
+        }
+        let kid = header
+            .kid
+            .or(header.x5t)
+            .ok_or_else(|| IdTokenError::Malformed("no kid in the header".into()))?;
+        let (key, issuer_template) = self.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        // Time, audience and issuer are checked by the caller, with our clock and precise errors.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let claims = jsonwebtoken::decode::<Claims>(token.as_str(), &key, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => IdTokenError::Signature,
+                _ => IdTokenError::Malformed(e.to_string()),
+            })?
+            .claims;
+        Ok((claims, issuer_template))
+    }
+
+    fn unsigned_claims(&self, token: &IdToken) -> Result<(Claims, String), IdTokenError> {
+        if self.version != EndpointVersion::V1 {
+            return Err(IdTokenError::Unsigned(
+                "v2 endpoints sign every ID token".into(),
+            ));
+        }
+        let endpoint = token.delivered_by().ok_or_else(|| {
+            IdTokenError::Unsigned("it did not come from a token endpoint's response".into())
+        })?;
+        if endpoint.scheme() != "https" {
+            return Err(IdTokenError::Unsigned(
+                "its token endpoint was not reached over TLS".into(),
+            ));
+        }
+        if endpoint.origin() != self.authority_host.origin() {
+            return Err(IdTokenError::Unsigned(format!(
+                "it came from {}, not the configured authority",
+                endpoint.origin().ascii_serialization()
+            )));
+        }
+        let mut parts = token.as_str().split('.');
+        let (Some(_), Some(payload), Some(""), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(IdTokenError::Malformed(
+                "an unsigned JWT must end with an empty signature".into(),
+            ));
+        };
+        let claims: Claims = serde_json::from_slice(&b64_decode(payload)?)
+            .map_err(|e| IdTokenError::Malformed(e.to_string()))?;
+        Ok((claims, V1_ISSUER_TEMPLATE.to_owned()))
     }
 
     async fn key(&self, kid: &str) -> Result<(DecodingKey, String), IdTokenError> {
@@ -380,5 +459,46 @@ impl IdTokenValidator {
             .json()
             .await
             .map_err(|e| IdTokenError::Discovery(format!("{shown}: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unsigned(claims: &serde_json::Value) -> String {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!(
+            "{}.{}.",
+            b64.encode(r#"{"typ":"JWT","alg":"none"}"#),
+            b64.encode(claims.to_string())
+        )
+    }
+
+    #[tokio::test]
+    async fn an_unsigned_id_token_over_plain_http_is_refused() {
+        let host = Url::parse("http://127.0.0.1:1").unwrap();
+        let v = IdTokenValidator::new(
+            reqwest::Client::new(),
+            &host,
+            "common",
+            EndpointVersion::V1,
+            "app",
+        );
+        let jwt = unsigned(&serde_json::json!({
+            "iss": "https://sts.windows.net/t/", "aud": "app", "exp": 4_000_000_000_i64,
+            "tid": "t", "oid": "o", "nonce": "n"
+        }));
+        let token = IdToken::from_endpoint(jwt, host.join("common/oauth2/token").unwrap());
+        let expected = ExpectedIdToken {
+            nonce: "n",
+            tenant: None,
+        };
+        let err = v.validate(&token, expected).await.unwrap_err();
+        assert!(
+            matches!(&err, IdTokenError::Unsigned(m) if m.contains("TLS")),
+            "{err:?}"
+        );
     }
 }

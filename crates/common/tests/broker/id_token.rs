@@ -131,9 +131,9 @@ async fn validation_rejects_a_wrong_audience() {
 #[tokio::test]
 async fn validation_rejects_a_wrong_issuer() {
     let env = spawn().await;
-    // A v1 token (iss https://sts.windows.net/{tid}/) checked against the v2 issuer.
-    let (token, nonce) = id_token(&env, EndpointVersion::V1).await;
-    let err = validator(&env, EndpointVersion::V2, ids::CSP_APP)
+    // A v2 token (iss {authority}/{tid}/v2.0) checked against the v1 issuer.
+    let (token, nonce) = id_token(&env, EndpointVersion::V2).await;
+    let err = validator(&env, EndpointVersion::V1, ids::CSP_APP)
         .validate(
             &token,
             ExpectedIdToken {
@@ -146,8 +146,8 @@ async fn validation_rejects_a_wrong_issuer() {
     assert_eq!(
         err,
         IdTokenError::Issuer {
-            expected: format!("{}/{}/v2.0", env.emu.authority_host(), ids::PARTNER_TENANT),
-            found: format!("https://sts.windows.net/{}/", ids::PARTNER_TENANT),
+            expected: format!("https://sts.windows.net/{}/", ids::PARTNER_TENANT),
+            found: format!("{}/{}/v2.0", env.emu.authority_host(), ids::PARTNER_TENANT),
         }
     );
 }
@@ -155,7 +155,7 @@ async fn validation_rejects_a_wrong_issuer() {
 #[tokio::test]
 async fn validation_rejects_a_forged_signature() {
     let env = spawn().await;
-    let (token, nonce) = id_token(&env, EndpointVersion::V1).await;
+    let (token, nonce) = id_token(&env, EndpointVersion::V2).await;
     // Change one claim, keep header and signature.
     let parts: Vec<&str> = token.as_str().split('.').collect();
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -168,7 +168,7 @@ async fn validation_rejects_a_forged_signature() {
         b64.encode(claims.to_string()),
         parts[2]
     );
-    let err = validator(&env, EndpointVersion::V1, ids::CSP_APP)
+    let err = validator(&env, EndpointVersion::V2, ids::CSP_APP)
         .validate(
             &IdToken::new(forged),
             ExpectedIdToken {
@@ -184,7 +184,7 @@ async fn validation_rejects_a_forged_signature() {
 #[tokio::test]
 async fn validation_rejects_a_token_signed_by_an_unknown_key() {
     let env = spawn().await;
-    let (token, nonce) = id_token(&env, EndpointVersion::V1).await;
+    let (token, nonce) = id_token(&env, EndpointVersion::V2).await;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let parts: Vec<&str> = token.as_str().split('.').collect();
     let claims: serde_json::Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
@@ -197,7 +197,7 @@ async fn validation_rejects_a_token_signed_by_an_unknown_key() {
         &jsonwebtoken::EncodingKey::from_rsa_pem(cert.key_pem.as_bytes()).unwrap(),
     )
     .unwrap();
-    let err = validator(&env, EndpointVersion::V1, ids::CSP_APP)
+    let err = validator(&env, EndpointVersion::V2, ids::CSP_APP)
         .validate(
             &IdToken::new(forged),
             ExpectedIdToken {
@@ -248,4 +248,98 @@ async fn validation_rejects_a_token_from_another_tenant_when_one_is_required() {
         .await
         .unwrap_err();
     assert!(matches!(err, IdTokenError::Tenant { .. }), "{err:?}");
+}
+
+fn header(token: &IdToken) -> serde_json::Value {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let first = token.as_str().split('.').next().unwrap();
+    serde_json::from_slice(&b64.decode(first).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn the_v1_token_endpoint_returns_an_unsigned_id_token_and_v2_a_signed_one() {
+    let env = spawn().await;
+    let (v1, _) = id_token(&env, EndpointVersion::V1).await;
+    assert_eq!(
+        header(&v1),
+        serde_json::json!({"typ": "JWT", "alg": "none"})
+    );
+    assert!(v1.as_str().ends_with('.'), "empty signature");
+    let (v2, _) = id_token(&env, EndpointVersion::V2).await;
+    assert_eq!(header(&v2)["alg"], "RS256");
+}
+
+#[tokio::test]
+async fn an_unsigned_id_token_of_unknown_origin_is_refused() {
+    let env = spawn().await;
+    let (token, nonce) = id_token(&env, EndpointVersion::V1).await;
+    let err = validator(&env, EndpointVersion::V1, ids::CSP_APP)
+        .validate(
+            &IdToken::new(token.as_str()),
+            ExpectedIdToken {
+                nonce: &nonce,
+                tenant: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IdTokenError::Unsigned(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_unsigned_id_token_is_refused_on_v2() {
+    let env = spawn().await;
+    let (token, nonce) = id_token(&env, EndpointVersion::V1).await;
+    let err = validator(&env, EndpointVersion::V2, ids::CSP_APP)
+        .validate(
+            &token,
+            ExpectedIdToken {
+                nonce: &nonce,
+                tenant: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IdTokenError::Unsigned(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_unsigned_id_token_from_another_authority_is_refused() {
+    let env = spawn().await;
+    let (token, nonce) = id_token(&env, EndpointVersion::V1).await;
+    let elsewhere = IdTokenValidator::new(
+        env.http.clone(),
+        &Url::parse("https://login.microsoftonline.com").unwrap(),
+        "common",
+        EndpointVersion::V1,
+        ids::CSP_APP,
+    );
+    let err = elsewhere
+        .validate(
+            &token,
+            ExpectedIdToken {
+                nonce: &nonce,
+                tenant: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, IdTokenError::Unsigned(m) if m.contains("not the configured authority")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unsigned_id_token_still_has_every_claim_checked() {
+    let env = spawn().await;
+    let (token, nonce) = id_token(&env, EndpointVersion::V1).await;
+    let v = validator(&env, EndpointVersion::V1, ids::CSP_APP);
+    let expected = ExpectedIdToken {
+        nonce: &nonce,
+        tenant: None,
+    };
+    let later = now() + 3 * 3600;
+    let err = v.validate_at(&token, expected, later).await.unwrap_err();
+    assert!(matches!(err, IdTokenError::Expired { .. }), "{err:?}");
 }

@@ -167,7 +167,7 @@ pub fn half_hash(value: &str) -> String {
     b64url(&d[..16])
 }
 
-/// An ID token for the client.
+/// An ID token for the client from the authorization endpoint (hybrid flow): always signed.
 pub fn id_token(
     state: &State,
     version: Version,
@@ -176,6 +176,39 @@ pub fn id_token(
     nonce: Option<&str>,
     c_hash: Option<String>,
 ) -> String {
+    let claims = id_token_claims(state, version, ctx, client_id, nonce, c_hash);
+    state.signing.sign(&claims, version == Version::V1)
+}
+
+/// An ID token in a token endpoint's response. v1 returns it unsigned (`alg: none`, empty
+/// signature): "The `id_token` is an unsigned JWT" in Microsoft's v1 code-flow document
+/// (`v1-protocols-oauth-code.md`, "Successful response"); v2 signs it.
+pub fn token_endpoint_id_token(
+    state: &State,
+    version: Version,
+    ctx: &UserContext,
+    client_id: &str,
+    nonce: Option<&str>,
+) -> String {
+    let claims = id_token_claims(state, version, ctx, client_id, nonce, None);
+    match version {
+        Version::V1 => format!(
+            "{}.{}.",
+            b64url(json!({"typ": "JWT", "alg": "none"}).to_string()),
+            b64url(claims.to_string())
+        ),
+        Version::V2 => state.signing.sign(&claims, false),
+    }
+}
+
+fn id_token_claims(
+    state: &State,
+    version: Version,
+    ctx: &UserContext,
+    client_id: &str,
+    nonce: Option<&str>,
+    c_hash: Option<String>,
+) -> Value {
     let iat = state.now();
     let exp = iat + i64::try_from(state.lifetimes.id_token.as_secs()).unwrap_or(3600);
     let u = &ctx.user;
@@ -217,9 +250,7 @@ pub fn id_token(
             c.insert("ver".into(), json!("2.0"));
         }
     }
-    state
-        .signing
-        .sign(&Value::Object(c), version == Version::V1)
+    Value::Object(c)
 }
 
 /// `client_info`: base64url of `{"uid": oid, "utid": home tenant}` (what MSAL reads for the

@@ -738,13 +738,12 @@ pub(crate) fn authorization_code(
         )
     });
     let id_token = code.wants_id_token.then(|| {
-        issue::id_token(
+        issue::token_endpoint_id_token(
             state,
             version,
             &ctx,
             &app.seed.app_id,
             code.nonce.as_deref(),
-            None,
         )
     });
     Ok(TokenResponse {
@@ -1028,8 +1027,8 @@ fn refresh_token(
         || form
             .get("scope")
             .is_some_and(|s| s.split(' ').any(|x| x == "openid"));
-    let id_token =
-        wants_id.then(|| issue::id_token(state, version, &ctx, &app.seed.app_id, None, None));
+    let id_token = wants_id
+        .then(|| issue::token_endpoint_id_token(state, version, &ctx, &app.seed.app_id, None));
     // Rotation: every redemption returns a new refresh token; the old one stays valid.
     let new_rt = new_refresh_token(
         state,

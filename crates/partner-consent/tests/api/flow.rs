@@ -86,6 +86,24 @@ async fn a_consent_stores_a_refresh_token_that_works_for_partner_center() {
     );
 }
 
+/// The default configuration (v1 endpoints, unsigned ID tokens from the token endpoint) and v2
+/// (signed ID tokens) both complete a consent end to end.
+#[tokio::test]
+async fn a_consent_completes_on_v1_and_on_v2_endpoints() {
+    for version in ["v1", "v2"] {
+        let app = spawn_app_with(Spawn {
+            endpoint_version: version,
+            ..Spawn::default()
+        })
+        .await;
+        let (_, _, resp) = app.consent(ADMIN).await;
+        assert_eq!(resp.status(), 200, "{version}");
+        let body = resp.text().await.unwrap();
+        assert!(body.contains("Consent recorded"), "{version}: {body}");
+        assert!(app.stored(PARTNER_TENANT).await.is_some(), "{version}");
+    }
+}
+
 #[tokio::test]
 async fn a_sign_in_without_mfa_is_refused_with_a_page_saying_partner_center_requires_it() {
     let app = spawn_app().await;

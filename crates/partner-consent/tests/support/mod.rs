@@ -58,6 +58,8 @@ pub struct Spawn {
     pub readyz_cache: std::time::Duration,
     /// Per-client-IP limits (generous by default: the suites make many consents from one IP).
     pub rate_limit: partner_consent::limits::RateLimit,
+    /// `entra.endpoint_version` (`v1`, the default configuration, or `v2`).
+    pub endpoint_version: &'static str,
 }
 
 impl Default for Spawn {
@@ -73,6 +75,7 @@ impl Default for Spawn {
                 per_minute: std::num::NonZeroU32::new(10_000).unwrap(),
                 burst: std::num::NonZeroU32::new(1_000).unwrap(),
             },
+            endpoint_version: "v1",
         }
     }
 }
@@ -186,6 +189,7 @@ fn settings(
     }
     raw.partner.tenant_id = PARTNER_TENANT.into();
     raw.partner.allowed_tenants = common::config::StringList(spawn.allowed_tenants.clone());
+    raw.entra.endpoint_version = spawn.endpoint_version.into();
     raw.cloud.name = "custom".into();
     raw.cloud.authority_host = emulator.authority_host();
     raw.cloud.graph_url = emulator.graph_url();
