@@ -9,7 +9,10 @@
 # without default features, so partner-consent links no emulator (`--local` is a development
 # feature) and the image carries no fake cloud and no demo passwords; the emulator apart.
 # The runtime stages are a slim Debian with only CA certificates, a non-root user, the
-# binaries and config/.
+# binaries and config/default.toml (the reference of every key). No profile is selected and no
+# local profile file is shipped: production configuration comes from SAM_* variables or a
+# mounted --config file (see deploy/ and docs/operations.md). The compose stack selects the
+# built-in `local` profile itself (SAM_PROFILE=local in docker-compose.yml).
 
 # ---- build ------------------------------------------------------------------------------------
 FROM rust:1.95-bookworm AS build
@@ -37,12 +40,11 @@ RUN apt-get update \
  && mkdir -p /app/.sam-local \
  && chown sam:sam /app/.sam-local \
  && chmod 0700 /app/.sam-local
-COPY config/ /app/config/
+COPY config/default.toml /app/config/default.toml
 # The working directory holds config/ (the loader's default --config-dir) and .sam-local/ (the
-# local profile's store, app certificate and emulator CA; mount a volume there to keep them).
+# local store's default place; the compose stack mounts a volume there).
 WORKDIR /app
-USER sam:sam
-ENV SAM_PROFILE=local
+USER 10001:10001
 
 # ---- the emulator (test double; the compose stack's `emulator` service) ----------------------
 FROM base AS emulator

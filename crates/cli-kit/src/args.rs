@@ -10,7 +10,7 @@ use common::config::LogFormat;
 /// hand [`ConfigArgs::load_options`] to the loader.
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct ConfigArgs {
-    /// Configuration profile: reads config/<PROFILE>.toml [env: SAM_PROFILE] [default: local]
+    /// Configuration profile: reads config/<PROFILE>.toml [env: SAM_PROFILE] [default: none]
     #[arg(long, global = true)]
     pub profile: Option<String>,
     /// An extra configuration file, applied after the profile's file.

@@ -39,7 +39,11 @@ pub fn start(
     match command {
         None => ControlFlow::Continue(settings),
         Some(ConfigCommand::Check) => {
-            let _ = writeln!(out, "configuration is valid (profile {})", loaded.profile);
+            let _ = writeln!(
+                out,
+                "configuration is valid (profile {})",
+                loaded.profile.as_deref().unwrap_or("none")
+            );
             ControlFlow::Break(ExitCode::SUCCESS)
         }
         Some(ConfigCommand::Show) => {
@@ -71,7 +75,11 @@ fn print_report(report: &ConfigReport) -> ExitCode {
 /// `config show`: every key with its effective value and where it came from. Secret values are
 /// shown as `[redacted]` (or `""` when unset).
 pub fn write_effective_config(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "# profile: {}", loaded.profile)?;
+    writeln!(
+        out,
+        "# profile: {}",
+        loaded.profile.as_deref().unwrap_or("none")
+    )?;
     let effective = serde_json::to_value(&loaded.raw).unwrap_or_default();
     for key in config::known_keys() {
         let value = key.split('.').try_fold(&effective, |v, part| v.get(part));

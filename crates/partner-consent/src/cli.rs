@@ -28,6 +28,10 @@ pub struct Cli {
     /// With --local: the emulator's port (config/local.toml expects 8443).
     #[arg(long, value_name = "PORT", default_value_t = 8443, requires = "local")]
     pub emulator_port: u16,
+    /// With --local: where local state lives (the emulator's CA and keys, the demo app's
+    /// certificate, the stored tokens). Default: `.sam-local` in the working directory.
+    #[arg(long, value_name = "DIR", requires = "local")]
+    pub state_dir: Option<std::path::PathBuf>,
     /// `response_mode` requested from Entra ID: `query` (default) or `form_post`.
     #[arg(long, value_name = "MODE", value_parser = ["query", "form_post"])]
     pub response_mode: Option<String>,
@@ -134,7 +138,7 @@ async fn start_local(cli: &Cli, options: &mut LoadOptions) -> Result<Option<Loca
     if !cli.local {
         return Ok(None);
     }
-    match local::prepare(options, cli.emulator_port).await {
+    match local::prepare(options, cli.emulator_port, cli.state_dir.as_deref()).await {
         Ok(l) => Ok(Some(l)),
         Err(e) => {
             eprintln!("error: cannot start the local emulated cloud: {e:#}");

@@ -16,7 +16,8 @@ use emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 
 use crate::startup::AppState;
 
-/// Where local state lives, relative to the working directory (as `config/local.toml` says).
+/// Where local state lives by default, relative to the working directory (as
+/// `config/local.toml` says); `--state-dir` chooses another directory.
 pub const LOCAL_DIR: &str = ".sam-local";
 
 /// The running local cloud; stops when dropped.
@@ -26,9 +27,15 @@ pub struct LocalCloud {
     ca_path: PathBuf,
 }
 
-/// Starts the emulator and points the configuration at it.
-pub async fn prepare(config: &mut LoadOptions, port: u16) -> anyhow::Result<LocalCloud> {
-    let dir = PathBuf::from(LOCAL_DIR);
+/// Starts the emulator and points the configuration at it. Local state (the emulator's CA and
+/// keys, the demo app's certificate, the token store) lives in `dir` (`.sam-local` by default);
+/// the `local` profile is built into the binary, so no `config/` directory is needed.
+pub async fn prepare(
+    config: &mut LoadOptions,
+    port: u16,
+    dir: Option<&Path>,
+) -> anyhow::Result<LocalCloud> {
+    let dir = dir.map_or_else(|| PathBuf::from(LOCAL_DIR), Path::to_path_buf);
     let state_dir = dir.join("emulator");
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create {}", state_dir.display()))?;
@@ -62,6 +69,11 @@ pub async fn prepare(config: &mut LoadOptions, port: u16) -> anyhow::Result<Loca
         ),
         format!("http.ca_bundle={}", ca_path.display()),
         format!("app.certificate_path={}", cert_path.display()),
+        format!(
+            "store.local.path={}",
+            dir.join("refresh-tokens.enc").display()
+        ),
+        format!("store.local.key_file={}", dir.join("store.key").display()),
     ];
     sets.append(&mut config.set);
     config.set = sets;

@@ -187,9 +187,13 @@ impl Env {
             log_format: None,
         };
         let loaded = common::config::load(&args).expect("the written configuration loads");
-        loaded
+        let mut settings = loaded
             .validate()
-            .expect("the written configuration validates")
+            .expect("the written configuration validates");
+        // The emulator is these tests' cloud, as it is the local profile's: its loopback
+        // authority is expected here, not the start-up warning a production setup gets.
+        settings.profile = Some(common::config::LOCAL_PROFILE.to_owned());
+        settings
     }
 
     /// The partner admin consents through the app `setup` made (what partner-consent does).

@@ -9,14 +9,22 @@ use figment::{Figment, Metadata, Source};
 
 use super::keys::{self, SECRET_KEYS};
 use super::{
-    ConfigProblem, ConfigReport, DEFAULT_PROFILE, ENV_PREFIX, LogFormat, RawSettings, Settings,
+    ConfigProblem, ConfigReport, ENV_PREFIX, LOCAL_PROFILE, LogFormat, RawSettings, Settings,
 };
+
+/// The `local` profile, built into every binary so that `--local` works from any directory.
+/// `config/local.toml` is this text (the file documents the profile; it is the one embedded).
+pub const LOCAL_PROFILE_TOML: &str = include_str!("../../../../config/local.toml");
+
+/// Where the built-in local profile's values come from, in problems and `config show`.
+const EMBEDDED_LOCAL_ORIGIN: &str = "built-in local profile (config/local.toml)";
 
 /// What a caller says about where configuration comes from. Command-line parsers (the binaries'
 /// clap arguments) convert into this; tests build it directly.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// Configuration profile: reads `config/<PROFILE>.toml`; else `SAM_PROFILE`, else `local`.
+    /// Configuration profile: reads `config/<PROFILE>.toml`; else `SAM_PROFILE`, else none.
+    /// The `local` profile is built in when the configuration directory has no `local.toml`.
     pub profile: Option<String>,
     /// An extra configuration file, applied after the profile's file.
     pub config_file: Option<PathBuf>,
@@ -46,14 +54,16 @@ pub struct Loaded {
     figment: Figment,
     /// The merged raw values.
     pub raw: RawSettings,
-    /// The profile in effect.
-    pub profile: String,
+    /// The profile in effect, if one was named (`--profile`, `SAM_PROFILE` or `--local`).
+    pub profile: Option<String>,
 }
 
 impl Loaded {
     /// Validates into typed settings, or reports every problem.
     pub fn validate(&self) -> Result<Settings, ConfigReport> {
-        self.raw.validate_with(&|key| self.origin(key))
+        let mut settings = self.raw.validate_with(&|key| self.origin(key))?;
+        settings.profile.clone_from(&self.profile);
+        Ok(settings)
     }
 
     /// Where the value of a dotted key came from.
@@ -74,9 +84,10 @@ pub(crate) fn load_with_env(
     options: &LoadOptions,
     env_profile: Option<String>,
 ) -> Result<Loaded, ConfigReport> {
-    let (profile, explicit) = resolve_profile(options, env_profile)?;
+    let profile = resolve_profile(options, env_profile)?;
     let mut problems = Vec::new();
-    let mut figment = file_layers(options, &profile, explicit, &mut problems);
+    let mut layers = vec!["built-in default".to_owned()];
+    let mut figment = file_layers(options, profile.as_ref(), &mut layers, &mut problems);
     figment = figment.merge(env_layer());
     let flags = flag_layer(options, &mut problems);
     if !flags.is_empty() {
@@ -91,40 +102,96 @@ pub(crate) fn load_with_env(
             return Err(ConfigReport { problems });
         }
     };
+    problems.extend(cloud_layer_problems(&figment, &raw, &layers));
     if !problems.is_empty() {
         return Err(ConfigReport { problems });
     }
     Ok(Loaded {
         figment,
         raw,
-        profile,
+        profile: profile.map(|(name, _)| name),
     })
 }
 
-/// The profile in effect and who named it (`None`: the built-in default).
+/// Endpoint URLs set in a lower layer than the one that chose a named (non-`custom`) cloud:
+/// e.g. the local profile's emulator URLs under a production file's `cloud.name = "global"`.
+/// They would silently point the named cloud elsewhere, so they are an error.
+fn cloud_layer_problems(
+    figment: &Figment,
+    raw: &RawSettings,
+    layers: &[String],
+) -> Vec<ConfigProblem> {
+    if raw.cloud.name.trim().eq_ignore_ascii_case("custom") {
+        return Vec::new();
+    }
+    let rank = |key: &str| layer_rank(&origin_of(figment, key), layers);
+    let name_origin = origin_of(figment, "cloud.name");
+    let name_rank = rank("cloud.name");
+    [
+        ("cloud.authority_host", &raw.cloud.authority_host),
+        ("cloud.graph_url", &raw.cloud.graph_url),
+        ("cloud.partner_center_url", &raw.cloud.partner_center_url),
+        ("cloud.partner_api_url", &raw.cloud.partner_api_url),
+        (
+            "cloud.key_vault_dns_suffix",
+            &raw.cloud.key_vault_dns_suffix,
+        ),
+    ]
+    .into_iter()
+    .filter(|(key, value)| !value.trim().is_empty() && rank(key) < name_rank)
+    .map(|(key, value)| ConfigProblem {
+        key: key.into(),
+        origin: origin_of(figment, key),
+        problem: format!(
+            "{value} was set by {}, but cloud.name = {:?} was chosen later by {name_origin}; \
+             the {:?} cloud would silently use this endpoint",
+            origin_of(figment, key),
+            raw.cloud.name.trim(),
+            raw.cloud.name.trim(),
+        ),
+        fix: format!(
+            "set {key} in the same place as cloud.name ({name_origin}), or do not apply the \
+             layer that sets it (e.g. drop --profile local / SAM_PROFILE for production)"
+        ),
+    })
+    .collect()
+}
+
+/// The position of an origin among the layers (environment and flags above every file).
+fn layer_rank(origin: &str, layers: &[String]) -> usize {
+    if origin.starts_with("command-line flag") {
+        return layers.len() + 1;
+    }
+    if origin.starts_with("environment variable") {
+        return layers.len();
+    }
+    layers.iter().position(|l| l == origin).unwrap_or(0)
+}
+
+/// The profile in effect, if any, and who named it.
 fn resolve_profile(
     options: &LoadOptions,
     env_profile: Option<String>,
-) -> Result<(String, Option<&'static str>), ConfigReport> {
-    let (profile, explicit) = match (
+) -> Result<Option<(String, &'static str)>, ConfigReport> {
+    let (profile, origin) = match (
         &options.profile,
         env_profile.filter(|p| !p.trim().is_empty()),
     ) {
-        (Some(p), _) => (p.clone(), Some("--profile")),
-        (None, Some(p)) => (p, Some("SAM_PROFILE")),
-        (None, None) => (DEFAULT_PROFILE.to_owned(), None),
+        (Some(p), _) => (p.clone(), "--profile"),
+        (None, Some(p)) => (p, "SAM_PROFILE"),
+        (None, None) => return Ok(None),
     };
     let valid = !profile.is_empty()
         && profile
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if valid {
-        return Ok((profile, explicit));
+        return Ok(Some((profile, origin)));
     }
     Err(ConfigReport {
         problems: vec![ConfigProblem {
             key: "profile".into(),
-            origin: explicit.unwrap_or("built-in default").into(),
+            origin: origin.into(),
             problem: format!("{profile:?} is not a valid profile name"),
             fix: "use letters, digits, '-' and '_' only (the name of a file config/<profile>.toml)"
                 .into(),
@@ -135,22 +202,30 @@ fn resolve_profile(
 /// Layers 1–4: built-in defaults, `default.toml`, the profile's file, `--config FILE`.
 fn file_layers(
     options: &LoadOptions,
-    profile: &str,
-    explicit: Option<&str>,
+    profile: Option<&(String, &'static str)>,
+    layers: &mut Vec<String>,
     problems: &mut Vec<ConfigProblem>,
 ) -> Figment {
     let mut figment = Figment::from(Serialized::defaults(RawSettings::default()));
     let default_file = options.config_dir.join("default.toml");
     if default_file.is_file() {
+        layers.push(file_origin(&default_file));
         figment = figment.merge(Toml::file_exact(&default_file));
     }
+    let Some((profile, origin)) = profile else {
+        return config_file_layer(figment, options, layers, problems);
+    };
     let profile_file = options.config_dir.join(format!("{profile}.toml"));
     if profile_file.is_file() {
+        layers.push(file_origin(&profile_file));
         figment = figment.merge(Toml::file_exact(&profile_file));
-    } else if let Some(origin) = explicit {
+    } else if profile == LOCAL_PROFILE {
+        layers.push(EMBEDDED_LOCAL_ORIGIN.to_owned());
+        figment = figment.merge(EmbeddedLocal);
+    } else {
         problems.push(ConfigProblem {
             key: "profile".into(),
-            origin: origin.into(),
+            origin: (*origin).into(),
             problem: format!("profile {profile:?} has no file {}", profile_file.display()),
             fix: format!(
                 "create {} or choose an existing profile (files in {})",
@@ -159,8 +234,19 @@ fn file_layers(
             ),
         });
     }
+    config_file_layer(figment, options, layers, problems)
+}
+
+/// Layer 4: `--config FILE`.
+fn config_file_layer(
+    mut figment: Figment,
+    options: &LoadOptions,
+    layers: &mut Vec<String>,
+    problems: &mut Vec<ConfigProblem>,
+) -> Figment {
     if let Some(file) = &options.config_file {
         if file.is_file() {
+            layers.push(file_origin(file));
             figment = figment.merge(Toml::file_exact(file));
         } else {
             problems.push(ConfigProblem {
@@ -262,6 +348,24 @@ fn insert_dotted(dict: &mut Dict, key: &str, value: String) {
         };
     }
     cursor.insert(last, Value::from(value));
+}
+
+/// How a file's values are attributed (as [`describe_metadata`] does).
+fn file_origin(path: &Path) -> String {
+    display_path(path)
+}
+
+/// The built-in local profile, as a provider whose values say where they came from.
+struct EmbeddedLocal;
+
+impl figment::Provider for EmbeddedLocal {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(EMBEDDED_LOCAL_ORIGIN).source(Source::Custom(EMBEDDED_LOCAL_ORIGIN.into()))
+    }
+
+    fn data(&self) -> Result<figment::value::Map<figment::Profile, Dict>, figment::Error> {
+        Toml::string(LOCAL_PROFILE_TOML).data()
+    }
 }
 
 /// Command-line `--set` values, as a provider whose metadata says "command-line flag".

@@ -6,8 +6,10 @@
 //!
 //! 1. built-in defaults ([`RawSettings::default`]);
 //! 2. `config/default.toml` (the commented reference of every key);
-//! 3. `config/{profile}.toml`, where the profile comes from `--profile`, else the `SAM_PROFILE`
-//!    environment variable, else `local`;
+//! 3. `config/{profile}.toml`, when a profile is named: by `--profile`, else the `SAM_PROFILE`
+//!    environment variable (`--local` names `local`). No profile is applied otherwise. The
+//!    `local` profile is built in ([`LOCAL_PROFILE_TOML`], the text of `config/local.toml`) and
+//!    used when the configuration directory has no `local.toml`;
 //! 4. the file given with `--config FILE`, if any;
 //! 5. environment variables prefixed `SAM_`, with `__` separating nested keys
 //!    (`SAM_APP__CLIENT_ID` sets `app.client_id`);
@@ -15,8 +17,12 @@
 //!
 //! What the command line says arrives as [`LoadOptions`] (the binaries' argument parsers
 //! convert into it). The configuration directory is `config/` under the working directory
-//! unless `--config-dir` says otherwise. A missing `default.toml` or `local.toml` is not an error; a profile named
-//! explicitly whose file is missing is.
+//! unless `--config-dir` says otherwise. A missing `default.toml` is not an error; a profile
+//! (other than `local`) whose file is missing is.
+//!
+//! A named cloud (`global`, `china`, `usgov`) whose endpoint URLs were set in a lower layer than
+//! the one that chose the cloud is an error naming both places: a production file saying
+//! `cloud.name = "global"` never inherits the emulator's URLs.
 //!
 //! # Typed settings and validation
 //!
@@ -47,7 +53,7 @@ mod validate;
 pub(crate) mod words;
 
 pub use keys::{env_var_of, is_secret_key, known_keys};
-pub use load::{LoadOptions, Loaded, load};
+pub use load::{LOCAL_PROFILE_TOML, LoadOptions, Loaded, load};
 pub use raw::{
     RawApp, RawCloud, RawConsent, RawEntra, RawHttp, RawKeyVault, RawLocalStore, RawLog,
     RawPartner, RawSettings, RawStore, StringList,
@@ -64,8 +70,8 @@ pub use words::{UnknownWord, Words};
 
 /// Prefix of the environment variables the loader reads.
 pub const ENV_PREFIX: &str = "SAM_";
-/// The profile used when neither `--profile` nor `SAM_PROFILE` names one.
-pub const DEFAULT_PROFILE: &str = "local";
+/// The profile of the emulated cloud (`--local`); built into the binaries.
+pub const LOCAL_PROFILE: &str = "local";
 
 /// Loads and validates in one step; the usual entry point of a binary.
 pub fn load_settings(options: &LoadOptions) -> Result<Settings, ConfigReport> {

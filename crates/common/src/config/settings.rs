@@ -35,6 +35,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The configuration profile applied, if one was named (`local` for the emulated cloud).
+    pub profile: Option<String>,
 }
 
 /// Whether the app serves one partner (CSP) or many (CPV).
@@ -299,7 +301,41 @@ impl Settings {
                     .into(),
             );
         }
+        if let Some(warning) = self.emulator_cloud_warning() {
+            out.push(warning);
+        }
         out
+    }
+
+    /// A loopback or `custom` authority outside the local profile: probably the emulator's
+    /// endpoints carried into a configuration meant for Microsoft's cloud.
+    fn emulator_cloud_warning(&self) -> Option<String> {
+        if self.profile.as_deref() == Some(super::LOCAL_PROFILE) {
+            return None;
+        }
+        let authority = &self.cloud.authority_host;
+        let loopback = match authority.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => {
+                d.eq_ignore_ascii_case("localhost")
+                    || d.to_ascii_lowercase().ends_with(".localhost")
+            }
+            None => false,
+        };
+        let custom = self.cloud.name == crate::cloud::CloudName::Custom;
+        (loopback || custom).then(|| {
+            format!(
+                "the authority {authority} ({}) is used outside the local profile: tokens will not \
+                 come from Microsoft Entra ID (for production set cloud.name to global, china or \
+                 usgov and leave the endpoint URLs empty)",
+                if loopback {
+                    "a loopback address"
+                } else {
+                    "a custom cloud"
+                }
+            )
+        })
     }
 }
 

@@ -19,6 +19,14 @@ fn args() -> LoadOptions {
     }
 }
 
+/// [`args`] naming the `local` profile (the files these tests write as config/local.toml).
+fn local_args() -> LoadOptions {
+    LoadOptions {
+        profile: Some(LOCAL_PROFILE.into()),
+        ..args()
+    }
+}
+
 /// A minimal valid configuration (secret credential) written as config/default.toml.
 fn write_valid_default(jail: &mut Jail) {
     jail.create_dir("config").unwrap();
@@ -95,7 +103,7 @@ fn every_layer_overrides_the_one_before_it() {
 }
 
 #[test]
-fn profile_comes_from_flag_then_sam_profile_then_local() {
+fn profile_comes_from_flag_then_sam_profile_else_none() {
     Jail::expect_with(|jail| {
         write_valid_default(jail);
         jail.create_file("config/local.toml", "[app]\ndisplay_name = \"local\"\n")?;
@@ -108,10 +116,11 @@ fn profile_comes_from_flag_then_sam_profile_then_local() {
                 .unwrap()
                 .app
                 .display_name,
-            "local"
+            "Secure Application Model"
         );
+        assert_eq!(load_with_env(&args(), None).unwrap().profile, None);
         let from_env = load_with_env(&args(), Some("prod".into())).unwrap();
-        assert_eq!(from_env.profile, "prod");
+        assert_eq!(from_env.profile.as_deref(), Some("prod"));
         assert_eq!(from_env.validate().unwrap().app.display_name, "prod");
         let mut a = args();
         a.profile = Some("test".into());
@@ -135,14 +144,14 @@ fn sam_profile_environment_variable_is_read_by_load() {
         jail.create_file("config/prod.toml", "[app]\ndisplay_name = \"prod\"\n")?;
         jail.set_env("SAM_PROFILE", "prod");
         let loaded = load(&args()).unwrap();
-        assert_eq!(loaded.profile, "prod");
+        assert_eq!(loaded.profile.as_deref(), Some("prod"));
         assert_eq!(loaded.validate().unwrap().app.display_name, "prod");
         Ok(())
     });
 }
 
 #[test]
-fn an_explicit_profile_without_a_file_is_an_error_but_the_default_is_not() {
+fn an_explicit_profile_without_a_file_is_an_error_but_no_profile_is_not() {
     Jail::expect_with(|jail| {
         write_valid_default(jail);
         assert!(load_with_env(&args(), None).is_ok());
@@ -222,7 +231,7 @@ fn unknown_keys_are_reported_with_a_suggestion() {
     Jail::expect_with(|jail| {
         write_valid_default(jail);
         jail.create_file("config/local.toml", "[app]\nclient_idd = \"x\"\n")?;
-        let report = load(&args()).unwrap_err();
+        let report = load(&local_args()).unwrap_err();
         assert_eq!(report.keys(), vec!["app.client_idd"]);
         assert!(
             report.problems[0]
@@ -243,7 +252,7 @@ fn a_missing_certificate_file_names_the_key_and_the_path() {
             "config/local.toml",
             "[app]\nclient_secret = \"\"\ncertificate_path = \"certs/app.pem\"\n",
         )?;
-        let report = load(&args()).unwrap().validate().unwrap_err();
+        let report = load(&local_args()).unwrap().validate().unwrap_err();
         assert_eq!(report.keys(), vec!["app.certificate_path"]);
         let p = &report.problems[0];
         assert_eq!(p.problem, "the file certs/app.pem does not exist");
@@ -261,7 +270,7 @@ fn a_certificate_path_that_is_not_a_readable_file_is_refused() {
             "config/local.toml",
             "[app]\nclient_secret = \"\"\ncertificate_path = \"certs\"\n",
         )?;
-        let report = load(&args()).unwrap().validate().unwrap_err();
+        let report = load(&local_args()).unwrap().validate().unwrap_err();
         assert_eq!(report.keys(), vec!["app.certificate_path"]);
         assert!(
             report.problems[0].problem.contains("not a regular file")
@@ -285,7 +294,7 @@ fn a_certificate_credential_is_preferred_and_a_secret_warns() {
             "config/local.toml",
             "[app]\nclient_secret = \"\"\ncertificate_path = \"app.pem\"\n",
         )?;
-        let s = load(&args()).unwrap().validate().unwrap();
+        let s = load(&local_args()).unwrap().validate().unwrap();
         assert!(matches!(
             s.app.credential,
             AppCredential::Certificate(CertificateCredential {
@@ -431,7 +440,7 @@ fn malformed_set_flags_and_toml_syntax_are_reported() {
         assert_eq!(report.keys(), vec!["--set"]);
 
         jail.create_file("config/local.toml", "[app\nclient_id = ")?;
-        let report = load(&args()).unwrap_err();
+        let report = load(&local_args()).unwrap_err();
         assert!(
             report.to_string().contains("config/local.toml")
                 || report.to_string().contains("local.toml"),
@@ -460,6 +469,119 @@ fn the_committed_config_files_are_valid_and_document_every_key() {
         .extract()
         .expect("default.toml + local.toml parse");
     assert_eq!(parsed.cloud.name, "custom");
+    assert_eq!(
+        local, LOCAL_PROFILE_TOML,
+        "the built-in local profile is config/local.toml"
+    );
+}
+
+/// The shipped `config/` directory (default.toml and local.toml) next to a production file.
+fn shipped_config_with(jail: &mut Jail, production: &str) -> LoadOptions {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    jail.create_dir("config").unwrap();
+    for file in ["default.toml", "local.toml"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        jail.create_file(format!("config/{file}"), &text).unwrap();
+    }
+    jail.create_file("prod.toml", production).unwrap();
+    LoadOptions {
+        config_file: Some(PathBuf::from("prod.toml")),
+        ..args()
+    }
+}
+
+const PRODUCTION: &str = r#"
+mode = "csp"
+[app]
+client_id = "11111111-2222-3333-4444-555555555555"
+client_secret = "not-a-real-secret"
+[partner]
+tenant_id = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+[cloud]
+name = "global"
+"#;
+
+#[test]
+fn a_production_file_next_to_the_shipped_config_gets_the_global_cloud() {
+    Jail::expect_with(|jail| {
+        let options = shipped_config_with(jail, PRODUCTION);
+        let loaded = load_with_env(&options, None).unwrap();
+        assert_eq!(loaded.profile, None);
+        let s = loaded.validate().unwrap();
+        assert_eq!(s.cloud.name, CloudName::Global);
+        assert_eq!(
+            s.cloud.authority_host.as_str(),
+            "https://login.microsoftonline.com/"
+        );
+        assert!(!s.cloud.graph.as_str().contains("127.0.0.1"));
+        assert!(s.http.ca_bundle.is_none(), "no emulator CA");
+        assert!(
+            s.warnings()
+                .iter()
+                .all(|w| !w.contains("outside the local profile"))
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_named_cloud_over_the_local_profile_s_urls_is_an_error_naming_both_files() {
+    Jail::expect_with(|jail| {
+        let mut options = shipped_config_with(jail, PRODUCTION);
+        options.profile = Some(LOCAL_PROFILE.into());
+        let report = load_with_env(&options, None).unwrap_err();
+        assert!(report.keys().contains(&"cloud.authority_host"), "{report}");
+        let p = report
+            .problems
+            .iter()
+            .find(|p| p.key == "cloud.authority_host")
+            .unwrap();
+        assert_eq!(p.origin, "config/local.toml");
+        assert!(p.problem.contains("prod.toml"), "{}", p.problem);
+        // The same with the built-in local profile (no local.toml in the directory).
+        std::fs::remove_file("config/local.toml").unwrap();
+        let report = load_with_env(&options, Some("local".into())).unwrap_err();
+        assert!(
+            report.to_string().contains("built-in local profile"),
+            "{report}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn the_built_in_local_profile_applies_from_any_directory() {
+    Jail::expect_with(|_jail| {
+        let loaded = load_with_env(&args(), Some(LOCAL_PROFILE.into())).unwrap();
+        assert_eq!(loaded.raw.cloud.name, "custom");
+        assert_eq!(
+            loaded.origin("cloud.authority_host"),
+            "built-in local profile (config/local.toml)"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_loopback_authority_outside_the_local_profile_warns() {
+    Jail::expect_with(|jail| {
+        let options = shipped_config_with(
+            jail,
+            &PRODUCTION.replace(
+                "name = \"global\"",
+                "name = \"global\"\nauthority_host = \"https://127.0.0.1:8443\"",
+            ),
+        );
+        let s = load_with_env(&options, None).unwrap().validate().unwrap();
+        assert!(
+            s.warnings()
+                .iter()
+                .any(|w| w.contains("outside the local profile")),
+            "{:?}",
+            s.warnings()
+        );
+        Ok(())
+    });
 }
 
 #[test]

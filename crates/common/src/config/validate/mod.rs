@@ -62,6 +62,7 @@ impl RawSettings {
                 store,
                 http,
                 log,
+                profile: None,
             }),
             _ => Err(ConfigReport {
                 problems: c.problems,

@@ -1,0 +1,63 @@
+//! `partner-consent --local` works from any directory: the built binary, started in an empty
+//! temporary directory (no `config/`), reaches its banner with the built-in local profile and
+//! keeps its state under `.sam-local` there.
+#![cfg(feature = "local")]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn local_starts_from_an_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_partner-consent"))
+        .current_dir(dir.path())
+        .args([
+            "--local",
+            "--emulator-port",
+            "0",
+            "--set",
+            "consent.listen=127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .env_remove("SAM_PROFILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = String::new();
+    let started = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains("Partner consent (local demo) is running") {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        started,
+        "no banner; stdout:\n{seen}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join(".sam-local/app.pem").is_file());
+    assert!(dir.path().join(".sam-local/emulator/ca.pem").is_file());
+    assert!(!dir.path().join("config").exists());
+}
