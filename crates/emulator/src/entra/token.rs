@@ -924,73 +924,14 @@ fn refresh_token(
     form: &Form,
     version: Version,
 ) -> Result<TokenResponse, AadError> {
-    let rt = form
-        .get("refresh_token")
-        .ok_or_else(|| AadError::missing("refresh_token"))?;
-    let grant = state
-        .refresh_tokens
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(rt)
-        .cloned()
-        .ok_or_else(|| {
-            AadError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid.")
-        })?;
-    if !grant.client_id.eq_ignore_ascii_case(&app.seed.app_id) {
-        return Err(AadError::invalid_grant(
-            70000,
-            "Provided grant is invalid or malformed.",
-        ));
-    }
+    let grant = usable_grant(state, app, form)?;
     let now = state.now();
-    if let Some(from) = state.tokens_valid_from(&grant.user_id)
-        && grant.auth_time < from
-    {
-        return Err(revoked_error(grant.issued_at, from));
-    }
-    let inactivity =
-        i64::try_from(state.lifetimes.refresh_token_inactivity.as_secs()).unwrap_or(i64::MAX / 4);
-    if now - grant.issued_at > inactivity {
-        let days = inactivity / 86_400;
-        let rest = inactivity % 86_400;
-        return Err(AadError::invalid_grant(
-            700082,
-            format!(
-                "The refresh token has expired due to inactivity. The token was issued on {} and was inactive for {days}.{:02}:{:02}:{:02}.",
-                iso(grant.issued_at),
-                rest / 3600,
-                rest % 3600 / 60,
-                rest % 60
-            ),
-        ));
-    }
     let user = state
         .directory()
         .user(&grant.user_id)
         .cloned()
         .ok_or_else(|| AadError::invalid_grant(70000, "Provided grant is invalid or malformed."))?;
-    // Which tenant the token is for: the partner's own, or a customer's through delegated access.
-    let token_tenant = match authority {
-        Authority::Common => user.tenant.clone(),
-        Authority::Tenant(t) if t.id == user.tenant => t.id.clone(),
-        Authority::Tenant(t) => {
-            if user.admin_agent && state.has_delegated_access(&t.id, &user.tenant) {
-                t.id.clone()
-            } else {
-                return Err(AadError::invalid_grant(
-                    50020,
-                    format!(
-                        "User account '{}' from identity provider 'https://sts.windows.net/{}/' does not exist in tenant '{}' and cannot access the application '{}'({}) in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Microsoft Entra user account.",
-                        user.upn,
-                        user.tenant,
-                        t.display_name,
-                        app.seed.app_id,
-                        app.seed.display_name
-                    ),
-                ));
-            }
-        }
-    };
+    let token_tenant = token_tenant(state, app, authority, &user)?;
     let requested = match version {
         Version::V1 => form.get("resource").cloned(),
         Version::V2 => form.get("scope").cloned(),
@@ -1052,5 +993,83 @@ fn refresh_token(
             .get("client_info")
             .filter(|v| *v == "1")
             .map(|_| issue::client_info(&user)),
+    })
+}
+
+/// The stored refresh grant named by the form, if this app may redeem it now: known, issued to
+/// this client, not revoked (password change, `revokeSignInSessions`) and not idle for longer
+/// than the inactivity limit (AADSTS700082).
+fn usable_grant(state: &State, app: &App, form: &Form) -> Result<RefreshGrant, AadError> {
+    let rt = form
+        .get("refresh_token")
+        .ok_or_else(|| AadError::missing("refresh_token"))?;
+    let grant = state
+        .refresh_tokens
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(rt)
+        .cloned()
+        .ok_or_else(|| {
+            AadError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid.")
+        })?;
+    if !grant.client_id.eq_ignore_ascii_case(&app.seed.app_id) {
+        return Err(AadError::invalid_grant(
+            70000,
+            "Provided grant is invalid or malformed.",
+        ));
+    }
+    let now = state.now();
+    if let Some(from) = state.tokens_valid_from(&grant.user_id)
+        && grant.auth_time < from
+    {
+        return Err(revoked_error(grant.issued_at, from));
+    }
+    let inactivity =
+        i64::try_from(state.lifetimes.refresh_token_inactivity.as_secs()).unwrap_or(i64::MAX / 4);
+    if now - grant.issued_at > inactivity {
+        let days = inactivity / 86_400;
+        let rest = inactivity % 86_400;
+        return Err(AadError::invalid_grant(
+            700082,
+            format!(
+                "The refresh token has expired due to inactivity. The token was issued on {} and was inactive for {days}.{:02}:{:02}:{:02}.",
+                iso(grant.issued_at),
+                rest / 3600,
+                rest % 3600 / 60,
+                rest % 60
+            ),
+        ));
+    }
+    Ok(grant)
+}
+
+/// The tenant a refreshed token is for: the user's own, or a customer's through delegated
+/// (GDAP) access of an admin agent (otherwise AADSTS50020).
+fn token_tenant(
+    state: &State,
+    app: &App,
+    authority: &Authority,
+    user: &crate::seed::UserSeed,
+) -> Result<String, AadError> {
+    Ok(match authority {
+        Authority::Common => user.tenant.clone(),
+        Authority::Tenant(t) if t.id == user.tenant => t.id.clone(),
+        Authority::Tenant(t) => {
+            if user.admin_agent && state.has_delegated_access(&t.id, &user.tenant) {
+                t.id.clone()
+            } else {
+                return Err(AadError::invalid_grant(
+                    50020,
+                    format!(
+                        "User account '{}' from identity provider 'https://sts.windows.net/{}/' does not exist in tenant '{}' and cannot access the application '{}'({}) in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Microsoft Entra user account.",
+                        user.upn,
+                        user.tenant,
+                        t.display_name,
+                        app.seed.app_id,
+                        app.seed.display_name
+                    ),
+                ));
+            }
+        }
     })
 }
