@@ -70,9 +70,13 @@ impl fmt::Display for CloudName {
     }
 }
 
-/// An API the tools obtain access tokens for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// An API the tools obtain access tokens for: one the tools call themselves, another Microsoft
+/// workload partners script with the same refresh token through GDAP (Exchange Online, Azure
+/// Resource Manager, Defender), or any resource named by its App ID URI.
+///
+/// `Copy`, so the token cache keys on it without allocating: a URI is interned once per process
+/// ([`ResourceUri`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Resource {
     /// Partner Center REST API (`https://api.partnercenter.microsoft.com`).
     PartnerCenter,
@@ -82,33 +86,164 @@ pub enum Resource {
     Graph,
     /// Azure Key Vault data plane.
     KeyVault,
+    /// Exchange Online (`https://outlook.office365.com`): EWS, Exchange Online PowerShell.
+    Exchange,
+    /// Azure Resource Manager (`https://management.azure.com`).
+    AzureResourceManager,
+    /// Microsoft Defender for Endpoint API (`https://api.securitycenter.microsoft.com`).
+    Defender,
+    /// Any other resource, by App ID URI (HTTPS, no query or fragment, no trailing slash).
+    Uri(ResourceUri),
+}
+
+/// The named resources, as [`Resource::parse`] and `--resource` spell them.
+pub const RESOURCE_NAMES: [&str; 7] = [
+    "partner-center",
+    "partner-api",
+    "graph",
+    "key-vault",
+    "exchange",
+    "arm",
+    "defender",
+];
+
+/// A resource's App ID URI, interned: each distinct URI is stored once for the life of the
+/// process (a process names a handful), which keeps [`Resource`] `Copy` and cheap to hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceUri(&'static str);
+
+impl ResourceUri {
+    fn intern(uri: &str) -> Self {
+        static INTERNED: std::sync::OnceLock<
+            std::sync::Mutex<std::collections::HashSet<&'static str>>,
+        > = std::sync::OnceLock::new();
+        let mut set = INTERNED
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(existing) = set.get(uri) {
+            return Self(existing);
+        }
+        let leaked: &'static str = Box::leak(uri.to_owned().into_boxed_str());
+        set.insert(leaked);
+        Self(leaked)
+    }
+
+    /// The URI.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+/// Why a `--resource` value is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not a resource: {reason}; give an App ID URI or its /.default scope (https://outlook.office365.com), or one of {names}", names = RESOURCE_NAMES.join(", "))]
+pub struct ResourceError {
+    /// The value given.
+    pub value: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
 }
 
 impl Resource {
-    /// The command-line / configuration spelling.
+    /// Parses a name (`graph`, `exchange`, `arm`, … — [`RESOURCE_NAMES`], case-insensitive), an
+    /// App ID URI (`https://outlook.office365.com`) or a `.default` scope of one
+    /// (`https://management.azure.com/.default`). A URI must be HTTPS with a host and no query or
+    /// fragment: Entra's v1 `resource` and v2 scope are App ID URIs, and a token for a URI that
+    /// carries more would not be the token asked for.
+    pub fn parse(value: &str) -> Result<Self, ResourceError> {
+        let trimmed = value.trim();
+        let named = match trimmed.to_ascii_lowercase().as_str() {
+            "partner-center" | "partnercenter" => Some(Self::PartnerCenter),
+            "partner-api" => Some(Self::PartnerApi),
+            "graph" => Some(Self::Graph),
+            "key-vault" | "keyvault" => Some(Self::KeyVault),
+            "exchange" | "exchange-online" => Some(Self::Exchange),
+            "arm" | "azure-resource-manager" => Some(Self::AzureResourceManager),
+            "defender" | "defender-for-endpoint" => Some(Self::Defender),
+            _ => None,
+        };
+        if let Some(named) = named {
+            return Ok(named);
+        }
+        let refuse = |reason| ResourceError {
+            value: value.to_owned(),
+            reason,
+        };
+        let url = Url::parse(trimmed).map_err(|_| refuse("not a known name or a URL"))?;
+        if url.scheme() != "https" {
+            return Err(refuse("only HTTPS resources are accepted"));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(refuse("the URL has no host"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(refuse("a resource has no query or fragment"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(refuse("a resource carries no user name or password"));
+        }
+        let uri = trimmed
+            .strip_suffix("/.default")
+            .unwrap_or(trimmed)
+            .trim_end_matches('/');
+        Ok(Self::Uri(ResourceUri::intern(uri)))
+    }
+
+    /// The command-line / configuration spelling: the name, or the URI.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PartnerCenter => "partner-center",
             Self::PartnerApi => "partner-api",
             Self::Graph => "graph",
             Self::KeyVault => "key-vault",
+            Self::Exchange => "exchange",
+            Self::AzureResourceManager => "arm",
+            Self::Defender => "defender",
+            Self::Uri(uri) => uri.as_str(),
         }
     }
 
-    /// The application (client) ID of the resource's service principal, identical in every cloud.
-    pub fn app_id(self) -> &'static str {
-        match self {
+    /// The application (client) ID of the resource's service principal, identical in every
+    /// cloud; `None` for a resource named by URI.
+    pub fn app_id(self) -> Option<&'static str> {
+        Some(match self {
             Self::PartnerCenter => PARTNER_CENTER_APP_ID,
             Self::PartnerApi => PARTNER_API_APP_ID,
             Self::Graph => GRAPH_APP_ID,
             Self::KeyVault => KEY_VAULT_APP_ID,
-        }
+            Self::Exchange => EXCHANGE_APP_ID,
+            Self::AzureResourceManager => ARM_APP_ID,
+            Self::Defender => DEFENDER_APP_ID,
+            Self::Uri(_) => return None,
+        })
     }
 }
 
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Resource {
+    type Err = ResourceError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for Resource {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Resource {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -120,6 +255,12 @@ pub const PARTNER_API_APP_ID: &str = "4990cffe-04e8-4e8b-808a-1175604b879f";
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 /// App ID of Azure Key Vault.
 pub const KEY_VAULT_APP_ID: &str = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
+/// App ID of "Office 365 Exchange Online".
+pub const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
+/// App ID of "Windows Azure Service Management API" (Azure Resource Manager).
+pub const ARM_APP_ID: &str = "797f4846-ba00-4fd7-ba43-dac1f8f63013";
+/// App ID of "WindowsDefenderATP" (Microsoft Defender for Endpoint API).
+pub const DEFENDER_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
 
 /// Every endpoint of one cloud.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -182,8 +323,35 @@ impl CloudEndpoints {
             Resource::PartnerCenter => Some(&self.partner_center),
             Resource::PartnerApi => self.partner_api.as_ref(),
             Resource::Graph => Some(&self.graph),
-            Resource::KeyVault => None,
+            Resource::KeyVault
+            | Resource::Exchange
+            | Resource::AzureResourceManager
+            | Resource::Defender
+            | Resource::Uri(_) => None,
         }
+    }
+
+    /// The App ID URI of a workload in this cloud: Exchange Online ("Exchange Online in national
+    /// clouds": `outlook.office365.us` for GCC High, `partner.outlook.cn` for 21Vianet), Azure
+    /// Resource Manager ("Azure national clouds": `management.usgovcloudapi.net`,
+    /// `management.chinacloudapi.cn`) and Defender for Endpoint (`api-gov.securitycenter.microsoft.us`
+    /// for GCC High; none published for 21Vianet). A `custom` cloud uses the global URIs, as the
+    /// emulator registers them.
+    fn workload_uri(&self, resource: Resource) -> Option<&'static str> {
+        let china = self.name == CloudName::China;
+        let usgov = self.name == CloudName::UsGov;
+        Some(match resource {
+            Resource::Exchange if china => "https://partner.outlook.cn",
+            Resource::Exchange if usgov => "https://outlook.office365.us",
+            Resource::Exchange => "https://outlook.office365.com",
+            Resource::AzureResourceManager if china => "https://management.chinacloudapi.cn",
+            Resource::AzureResourceManager if usgov => "https://management.usgovcloudapi.net",
+            Resource::AzureResourceManager => "https://management.azure.com",
+            Resource::Defender if china => return None,
+            Resource::Defender if usgov => "https://api-gov.securitycenter.microsoft.us",
+            Resource::Defender => "https://api.securitycenter.microsoft.com",
+            _ => return None,
+        })
     }
 
     /// The v1 `resource` identifier (App ID URI) of an API, e.g. `https://api.partnercenter.microsoft.com`.
@@ -192,6 +360,10 @@ impl CloudEndpoints {
     pub fn resource_id(&self, resource: Resource) -> Option<String> {
         let id = match resource {
             Resource::KeyVault => format!("https://{}", self.key_vault_dns_suffix),
+            Resource::Exchange | Resource::AzureResourceManager | Resource::Defender => {
+                self.workload_uri(resource)?.to_owned()
+            }
+            Resource::Uri(uri) => uri.as_str().to_owned(),
             other => self
                 .base_url(other)?
                 .as_str()
@@ -299,6 +471,75 @@ mod tests {
         assert_eq!(
             c.resource_id(Resource::KeyVault).unwrap(),
             "https://vault.usgovcloudapi.net"
+        );
+    }
+
+    #[test]
+    fn resources_parse_from_names_uris_and_default_scopes() {
+        assert_eq!(Resource::parse("Exchange"), Ok(Resource::Exchange));
+        assert_eq!(Resource::parse("arm"), Ok(Resource::AzureResourceManager));
+        assert_eq!(Resource::parse("graph"), Ok(Resource::Graph));
+        let api = Resource::parse("https://api.contoso.example/reports/.default").unwrap();
+        assert_eq!(api.as_str(), "https://api.contoso.example/reports");
+        assert_eq!(
+            Resource::parse("https://api.contoso.example/reports/"),
+            Ok(api),
+            "one interned URI, however it was spelled"
+        );
+        let c = CloudEndpoints::preset(CloudName::Global).unwrap();
+        assert_eq!(
+            c.default_scope(api).unwrap(),
+            "https://api.contoso.example/reports/.default"
+        );
+        assert_eq!(
+            c.resource_id(Resource::Exchange).unwrap(),
+            "https://outlook.office365.com"
+        );
+        assert_eq!(
+            c.default_scope(Resource::AzureResourceManager).unwrap(),
+            "https://management.azure.com/.default"
+        );
+        let gov = CloudEndpoints::preset(CloudName::UsGov).unwrap();
+        assert_eq!(
+            gov.resource_id(Resource::AzureResourceManager).unwrap(),
+            "https://management.usgovcloudapi.net"
+        );
+        let china = CloudEndpoints::preset(CloudName::China).unwrap();
+        assert_eq!(china.resource_id(Resource::Defender), None);
+    }
+
+    #[test]
+    fn resources_refuse_what_is_not_an_https_app_id_uri() {
+        let reason = |v: &str| Resource::parse(v).unwrap_err().reason;
+        assert_eq!(
+            reason("http://outlook.office365.com"),
+            "only HTTPS resources are accepted"
+        );
+        assert_eq!(
+            reason("https://management.azure.com/?api-version=1"),
+            "a resource has no query or fragment"
+        );
+        assert_eq!(
+            reason("https://management.azure.com/#x"),
+            "a resource has no query or fragment"
+        );
+        assert_eq!(reason("outlook"), "not a known name or a URL");
+        assert_eq!(
+            Resource::parse("outlook").unwrap_err().to_string(),
+            "\"outlook\" is not a resource: not a known name or a URL; give an App ID URI or its /.default scope (https://outlook.office365.com), or one of partner-center, partner-api, graph, key-vault, exchange, arm, defender"
+        );
+    }
+
+    #[test]
+    fn resources_serialize_as_their_spelling() {
+        let r: Resource = serde_json::from_str("\"https://management.azure.com\"").unwrap();
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            "\"https://management.azure.com\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Resource::KeyVault).unwrap(),
+            "\"key-vault\""
         );
     }
 

@@ -433,7 +433,7 @@ async fn token(
     format: OutputFormat,
     out: &mut dyn Write,
 ) -> Result<ExitCode, Failure> {
-    let resource = Resource::from(args.resource);
+    let resource = args.resource;
     let tenant = args.customer.as_deref().unwrap_or(&ctx.partner);
     let token = ctx
         .broker
@@ -450,6 +450,7 @@ async fn token(
                 "accessToken": token.expose_secret(),
                 "tokenType": "Bearer",
                 "resource": resource.as_str(),
+                "resourceUri": ctx.settings.cloud.resource_id(resource),
                 "tenant": tenant,
             }),
         )?,

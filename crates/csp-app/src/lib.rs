@@ -18,7 +18,7 @@ use std::io::Write;
 use std::ops::ControlFlow;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use cli_kit::{ConfigArgs, ConfigCommand};
 
 pub use cli_kit::{Exit, OutputFormat};
@@ -223,33 +223,14 @@ pub enum PartnerCenterCommand {
     },
 }
 
-/// Which API a token is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TokenResource {
-    /// Partner Center REST API.
-    PartnerCenter,
-    /// The Partner API gateway.
-    PartnerApi,
-    /// Microsoft Graph.
-    Graph,
-}
-
-impl From<TokenResource> for common::cloud::Resource {
-    fn from(r: TokenResource) -> Self {
-        match r {
-            TokenResource::PartnerCenter => Self::PartnerCenter,
-            TokenResource::PartnerApi => Self::PartnerApi,
-            TokenResource::Graph => Self::Graph,
-        }
-    }
-}
-
 /// `token` arguments.
 #[derive(Debug, Args)]
 pub struct TokenArgs {
-    /// The API.
-    #[arg(long, value_enum)]
-    pub resource: TokenResource,
+    /// The API: a name (partner-center, partner-api, graph, key-vault, exchange, arm, defender),
+    /// an App ID URI (https://outlook.office365.com) or its /.default scope. URIs must be HTTPS
+    /// without query or fragment.
+    #[arg(long, value_parser = common::cloud::Resource::parse)]
+    pub resource: common::cloud::Resource,
     /// A customer tenant (GDAP) instead of the partner tenant.
     #[arg(long)]
     pub customer: Option<String>,

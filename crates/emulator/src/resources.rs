@@ -12,6 +12,9 @@ pub enum ResourceKind {
     PartnerApi,
     /// Azure Key Vault (`cfa8b339-82a2-471a-a3c9-0fc0be7a4093`).
     KeyVault,
+    /// Another Microsoft workload (Exchange Online, Azure Resource Manager): tokens are issued
+    /// for it, no API is emulated (`partner_data::workloads`).
+    Workload,
 }
 
 /// App ID of Microsoft Graph.

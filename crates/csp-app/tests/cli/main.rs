@@ -6,4 +6,5 @@ mod gdap;
 mod grant;
 mod helpers;
 mod raw;
+mod tokens;
 mod users;

@@ -339,7 +339,8 @@ pub fn tenants_with_gdap_access(seed: &Seed) -> Vec<TenantSeed> {
     tenants
 }
 
-/// Resource apps with the seed's Partner Center settings applied (its MFA policy).
+/// Resource apps with the seed's Partner Center settings applied (its MFA policy), plus the
+/// first-party [`workloads`] every tenant has.
 pub fn apply_resource_settings(
     mut resources: Vec<crate::resources::ResourceApp>,
     settings: &PartnerCenterSettings,
@@ -349,7 +350,62 @@ pub fn apply_resource_settings(
             r.requires_mfa = settings.entra_requires_mfa;
         }
     }
+    resources.extend(workloads());
     resources
+}
+
+/// App ID of "Office 365 Exchange Online".
+pub const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
+/// App ID of "Windows Azure Service Management API" (Azure Resource Manager).
+pub const ARM_APP_ID: &str = "797f4846-ba00-4fd7-ba43-dac1f8f63013";
+
+/// Workloads partners reach with the same refresh token through GDAP, registered so the token
+/// endpoint issues tokens for them (v1 `resource=` or v2 `{uri}/.default`) with their real App
+/// ID URIs as audience; no API behind them is emulated. An app gets such a token once its
+/// `required_delegated` names the workload's app ID and the admin consented.
+pub fn workloads() -> Vec<crate::resources::ResourceApp> {
+    use crate::resources::{ResourceApp, ResourceKind, ScopeDef};
+    let scope = |value, description, admin_consent_required| ScopeDef {
+        value,
+        description,
+        admin_consent_required,
+    };
+    vec![
+        ResourceApp {
+            kind: ResourceKind::Workload,
+            app_id: EXCHANGE_APP_ID,
+            display_name: "Office 365 Exchange Online",
+            identifiers: vec!["https://outlook.office365.com".into()],
+            scopes: vec![
+                scope(
+                    "EWS.AccessAsUser.All",
+                    "Access mailboxes as the signed-in user via Exchange Web Services",
+                    false,
+                ),
+                scope(
+                    "Exchange.Manage",
+                    "Manage Exchange Online as the signed-in user",
+                    true,
+                ),
+            ],
+            requires_mfa: false,
+        },
+        ResourceApp {
+            kind: ResourceKind::Workload,
+            app_id: ARM_APP_ID,
+            display_name: "Windows Azure Service Management API",
+            identifiers: vec![
+                "https://management.azure.com".into(),
+                "https://management.core.windows.net".into(),
+            ],
+            scopes: vec![scope(
+                "user_impersonation",
+                "Access Azure Service Management as organization users",
+                false,
+            )],
+            requires_mfa: false,
+        },
+    ]
 }
 
 /// Check the part-2 sections of a seed, adding every problem to `problems`.
