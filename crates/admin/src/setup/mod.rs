@@ -852,34 +852,16 @@ fn render_config(
             r.vault_url = kv.vault_url.to_string();
             r.secret_prefix = kv.secret_prefix.clone();
             r.identity = kv.identity.kind().to_string();
-            match &kv.identity {
-                KeyVaultIdentity::ClientSecret {
-                    tenant_id,
-                    client_id,
-                    ..
-                }
-                | KeyVaultIdentity::WorkloadIdentity {
-                    tenant_id,
-                    client_id,
-                    ..
-                } => {
-                    r.tenant_id = tenant_id.clone();
-                    r.client_id = client_id.clone();
-                }
-                KeyVaultIdentity::ClientCertificate {
-                    tenant_id,
-                    client_id,
-                    certificate,
-                    private_key,
-                } => {
-                    r.tenant_id = tenant_id.clone();
-                    r.client_id = client_id.clone();
-                    r.certificate_path = path_str(certificate);
-                    r.private_key_path = path_str(private_key);
-                }
-                KeyVaultIdentity::ManagedIdentity { client_id } => {
-                    r.client_id = client_id.clone().unwrap_or_default();
-                }
+            r.tenant_id = kv.identity.tenant_id().unwrap_or_default().to_owned();
+            r.client_id = kv.identity.client_id().unwrap_or_default().to_owned();
+            if let KeyVaultIdentity::ClientCertificate {
+                certificate,
+                private_key,
+                ..
+            } = &kv.identity
+            {
+                r.certificate_path = path_str(certificate);
+                r.private_key_path = path_str(private_key);
             }
         }
         Some(StoreSettings::Local(l)) => {

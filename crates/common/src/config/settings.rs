@@ -424,6 +424,26 @@ impl KeyVaultIdentity {
             Self::WorkloadIdentity { .. } => KeyVaultIdentityKind::WorkloadIdentity,
         }
     }
+
+    /// The tenant the identity signs in to (`None` for a managed identity: the platform's).
+    pub fn tenant_id(&self) -> Option<&str> {
+        match self {
+            Self::ClientSecret { tenant_id, .. }
+            | Self::ClientCertificate { tenant_id, .. }
+            | Self::WorkloadIdentity { tenant_id, .. } => Some(tenant_id),
+            Self::ManagedIdentity { .. } => None,
+        }
+    }
+
+    /// The identity's client ID (`None` for a system-assigned managed identity).
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Self::ClientSecret { client_id, .. }
+            | Self::ClientCertificate { client_id, .. }
+            | Self::WorkloadIdentity { client_id, .. } => Some(client_id),
+            Self::ManagedIdentity { client_id } => client_id.as_deref(),
+        }
+    }
 }
 
 impl Words for LogFormat {

@@ -670,6 +670,36 @@ fn require_mfa(target: &Target, amr: &[String]) -> Result<(), AadError> {
     Ok(())
 }
 
+/// A token response for a user (code or refresh-token redemption), without the refresh token:
+/// v1 names the resource and the granted scopes; v2 the scopes with their resource prefix;
+/// `client_info` (MSAL's account key) only when the client asked for it with `client_info=1`.
+fn user_response(
+    version: Version,
+    target: &Target,
+    scopes: &[String],
+    (access_token, iat, exp): (String, i64, i64),
+    id_token: Option<String>,
+    form: &Form,
+    user: &crate::seed::UserSeed,
+) -> TokenResponse {
+    TokenResponse {
+        access_token,
+        iat,
+        exp,
+        resource: (version == Version::V1).then(|| target.aud.clone()),
+        scope: Some(match version {
+            Version::V1 => scopes.join(" "),
+            Version::V2 => v2_scope_string(target, scopes),
+        }),
+        refresh_token: None,
+        id_token,
+        client_info: form
+            .get("client_info")
+            .filter(|v| *v == "1")
+            .map(|_| issue::client_info(user)),
+    }
+}
+
 fn v2_scope_string(target: &Target, scopes: &[String]) -> String {
     let mut out: Vec<String> = scopes
         .iter()
@@ -747,20 +777,16 @@ pub(crate) fn authorization_code(
         )
     });
     Ok(TokenResponse {
-        access_token,
-        iat,
-        exp,
-        resource: (version == Version::V1).then(|| target.aud.clone()),
-        scope: Some(match version {
-            Version::V1 => scopes.join(" "),
-            Version::V2 => v2_scope_string(&target, &scopes),
-        }),
         refresh_token,
-        id_token,
-        client_info: form
-            .get("client_info")
-            .filter(|v| *v == "1")
-            .map(|_| issue::client_info(&user)),
+        ..user_response(
+            version,
+            &target,
+            &scopes,
+            (access_token, iat, exp),
+            id_token,
+            form,
+            &user,
+        )
     })
 }
 
@@ -979,20 +1005,16 @@ fn refresh_token(
         },
     );
     Ok(TokenResponse {
-        access_token,
-        iat,
-        exp,
-        resource: (version == Version::V1).then(|| target.aud.clone()),
-        scope: Some(match version {
-            Version::V1 => scopes.join(" "),
-            Version::V2 => v2_scope_string(&target, &scopes),
-        }),
         refresh_token: Some(new_rt),
-        id_token,
-        client_info: form
-            .get("client_info")
-            .filter(|v| *v == "1")
-            .map(|_| issue::client_info(&user)),
+        ..user_response(
+            version,
+            &target,
+            &scopes,
+            (access_token, iat, exp),
+            id_token,
+            form,
+            &user,
+        )
     })
 }
 
