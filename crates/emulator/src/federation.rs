@@ -222,7 +222,9 @@ fn verify_signature(fed: &Federation, assertion: &str, iss: &str) -> Result<Valu
         })
 }
 
-fn check_lifetime(state: &State, claims: &Value) -> Result<(), AadError> {
+/// AADSTS700024 unless the assertion's `exp`/`nbf` are within five minutes of the clock (the
+/// skew Entra allows); shared by certificate and federated assertions.
+pub(crate) fn check_lifetime(state: &State, claims: &Value) -> Result<(), AadError> {
     const SKEW: i64 = 300;
     let now = state.now();
     let num = |k: &str| {

@@ -538,23 +538,12 @@ impl EntraClient {
     ) -> Result<TokenResponse, TokenError> {
         let request_id = uuid::Uuid::new_v4();
         let started = Instant::now();
-        let transport = |source: reqwest::Error| TokenError::Transport {
-            endpoint: endpoint.to_string(),
-            source: Arc::new(source.without_url()),
-        };
-        let response = self
+        let request = self
             .http
             .post(endpoint.clone())
             .header("client-request-id", request_id.to_string())
-            .header("return-client-request-id", "true")
-            .header(reqwest::header::ACCEPT, "application/json")
-            .form(form)
-            .send()
-            .await
-            .map_err(transport)?;
-        let status = response.status().as_u16();
-        let retry_after = crate::http::retry_after(response.headers());
-        let body = response.bytes().await.map_err(transport)?;
+            .header("return-client-request-id", "true");
+        let (status, retry_after, body) = post_form(request, form, endpoint).await?;
         let received_at = Instant::now();
         tracing::debug!(
             http.status = status,
@@ -598,6 +587,29 @@ pub(super) fn random_b64(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Sends `request` (a POST to the token endpoint `endpoint`) with `form` as its body: the status,
+/// the `Retry-After` it named and the body. Transport failures name the endpoint, never the form.
+pub(super) async fn post_form<F: serde::Serialize + ?Sized>(
+    request: reqwest::RequestBuilder,
+    form: &F,
+    endpoint: &Url,
+) -> Result<(u16, Option<Duration>, Vec<u8>), TokenError> {
+    let transport = |source: reqwest::Error| TokenError::Transport {
+        endpoint: endpoint.to_string(),
+        source: Arc::new(source.without_url()),
+    };
+    let response = request
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(form)
+        .send()
+        .await
+        .map_err(transport)?;
+    let status = response.status().as_u16();
+    let retry_after = crate::http::retry_after(response.headers());
+    let body = response.bytes().await.map_err(transport)?;
+    Ok((status, retry_after, body.to_vec()))
 }
 
 #[cfg(test)]

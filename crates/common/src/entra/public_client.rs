@@ -10,7 +10,6 @@
 //! - <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow>
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
@@ -154,23 +153,10 @@ impl PublicClient {
 
     /// Posts a form; the status, and the body or the Entra error.
     async fn post(&self, url: Url, form: &[(&str, &str)]) -> Result<Vec<u8>, TokenError> {
-        let transport = |source: reqwest::Error| TokenError::Transport {
-            endpoint: url.to_string(),
-            source: Arc::new(source.without_url()),
-        };
-        let response = self
-            .http
-            .post(url.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .form(form)
-            .send()
-            .await
-            .map_err(transport)?;
-        let status = response.status().as_u16();
-        let retry_after = crate::http::retry_after(response.headers());
-        let body = response.bytes().await.map_err(transport)?;
+        let (status, retry_after, body) =
+            super::client::post_form(self.http.post(url.clone()), form, &url).await?;
         if (200..300).contains(&status) {
-            return Ok(body.to_vec());
+            return Ok(body);
         }
         Err(match EntraError::parse(status, &body, retry_after) {
             Some(e) => TokenError::Entra(Box::new(e)),

@@ -369,24 +369,8 @@ fn verify_assertion(
             .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f.floor() as i64)))
     };
     let exp = num("exp");
-    let nbf = num("nbf");
     const SKEW: i64 = 300;
-    if exp.is_none_or(|e| e + SKEW < now) || nbf.is_some_and(|n| n - SKEW > now) {
-        let fmt = |t: Option<i64>| {
-            t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-                .map(|d| format!("{d}"))
-                .unwrap_or_else(|| "(none)".into())
-        };
-        return Err(AadError::invalid_client(
-            700024,
-            format!(
-                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
-                fmt(Some(now)),
-                fmt(nbf),
-                fmt(exp)
-            ),
-        ));
-    }
+    crate::federation::check_lifetime(state, &claims)?;
     let jti = text("jti");
     if jti.is_empty() {
         return Err(malformed());
