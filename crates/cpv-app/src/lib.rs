@@ -22,7 +22,7 @@ use std::ops::ControlFlow;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use cli_kit::{ConfigArgs, ConfigCommand, Exit};
+use cli_kit::{ConfigArgs, Exit};
 
 pub use cli_kit::OutputFormat;
 pub use context::{App, AppOptions};
@@ -66,15 +66,9 @@ pub struct Cli {
 /// Commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Inspect the configuration.
-    #[command(subcommand)]
-    Config(ConfigCommand),
-    /// Create or update the app registration in the partner tenant (Partner Center service
-    /// principal, multitenant app, delegated permissions only, certificate), write the
-    /// configuration and print the consent link. Safe to run again; --dry-run shows the plan.
-    Setup(Box<admin::setup::cli::SetupArgs>),
-    /// Check the deployment: each finding pass/warn/fail with its fix; exit 0 pass, 1 warn, 2 fail.
-    Doctor(admin::setup::cli::DoctorArgs),
+    /// `config`, `setup` and `doctor`, shared with the other CLI.
+    #[command(flatten)]
+    Shared(admin::setup::cli::SharedCommand),
     /// Partners whose consent is stored.
     #[command(subcommand)]
     Partners(PartnersCommand),
@@ -201,19 +195,6 @@ fn single_partner(partners: &[String], customers: &[String]) -> Result<(), Strin
     Ok(())
 }
 
-impl Command {
-    /// The commands this CLI shares with the other one (see [`admin::setup::cli::start`]).
-    fn shared(&self) -> Option<admin::setup::cli::SharedCommand<'_>> {
-        use admin::setup::cli::SharedCommand;
-        match self {
-            Self::Setup(args) => Some(SharedCommand::Setup(args)),
-            Self::Doctor(args) => Some(SharedCommand::Doctor(args)),
-            Self::Config(c) => Some(SharedCommand::Config(*c)),
-            _ => None,
-        }
-    }
-}
-
 /// Runs a parsed command line, writing results to `out` and errors to standard error.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
     run_with(cli, out, &mut std::io::stderr()).await
@@ -224,11 +205,14 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
 /// standard error.
 pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
     let json = cli.output != OutputFormat::Table;
-    let settings =
-        match admin::setup::cli::start(&cli.config, cli.command.shared(), json, out).await {
-            ControlFlow::Continue(settings) => settings,
-            ControlFlow::Break(code) => return code,
-        };
+    let shared = match &cli.command {
+        Command::Shared(shared) => Some(shared),
+        _ => None,
+    };
+    let settings = match admin::setup::cli::start(&cli.config, shared, json, out).await {
+        ControlFlow::Continue(settings) => settings,
+        ControlFlow::Break(code) => return code,
+    };
     let command = cli.command;
     let consent_rate = match &command {
         Command::Consent(c) => c.scope().1.consent_rate,
@@ -267,7 +251,7 @@ async fn run_command(
 ) -> ExitCode {
     match command {
         // Handled by `run_with` before the app is built.
-        Command::Config(_) | Command::Setup(_) | Command::Doctor(_) => ExitCode::SUCCESS,
+        Command::Shared(_) => ExitCode::SUCCESS,
         Command::Partners(PartnersCommand::List) => {
             partners::list(app, &partners, format, out).await
         }

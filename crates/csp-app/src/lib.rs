@@ -19,7 +19,7 @@ use std::ops::ControlFlow;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use cli_kit::{ConfigArgs, ConfigCommand};
+use cli_kit::ConfigArgs;
 
 pub use cli_kit::{Exit, OutputFormat};
 
@@ -57,15 +57,9 @@ pub struct Cli {
 /// Commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Inspect the configuration.
-    #[command(subcommand)]
-    Config(ConfigCommand),
-    /// Create or update the app registration in the partner tenant (Partner Center service
-    /// principal, multitenant app, delegated permissions only, certificate), write the
-    /// configuration and print the consent link. Safe to run again; --dry-run shows the plan.
-    Setup(Box<admin::setup::cli::SetupArgs>),
-    /// Check the deployment: each finding pass/warn/fail with its fix; exit 0 pass, 1 warn, 2 fail.
-    Doctor(admin::setup::cli::DoctorArgs),
+    /// `config`, `setup` and `doctor`, shared with the other CLI.
+    #[command(flatten)]
+    Shared(admin::setup::cli::SharedCommand),
     /// Show the partner's grant: tenant, app, where the refresh token is stored, when it was
     /// consented and last rotated, whether MFA was used, and whether it still works (one
     /// redemption). Exit 0 when healthy, 3 when consent is needed again, 1 otherwise.
@@ -236,19 +230,6 @@ pub struct TokenArgs {
     pub customer: Option<String>,
 }
 
-impl Command {
-    /// The commands this CLI shares with the other one (see [`admin::setup::cli::start`]).
-    fn shared(&self) -> Option<admin::setup::cli::SharedCommand<'_>> {
-        use admin::setup::cli::SharedCommand;
-        match self {
-            Self::Setup(args) => Some(SharedCommand::Setup(args)),
-            Self::Doctor(args) => Some(SharedCommand::Doctor(args)),
-            Self::Config(c) => Some(SharedCommand::Config(*c)),
-            _ => None,
-        }
-    }
-}
-
 /// Runs a parsed command line, writing results to `out` and messages to stderr.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
     run_with(cli, out, &mut std::io::stderr()).await
@@ -257,11 +238,14 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
 /// Like [`run`], with the stream for messages (errors, remedies, the fan-out summary) given.
 pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
     let json = cli.output != OutputFormat::Table;
-    let settings =
-        match admin::setup::cli::start(&cli.config, cli.command.shared(), json, out).await {
-            ControlFlow::Continue(settings) => settings,
-            ControlFlow::Break(code) => return code,
-        };
+    let shared = match &cli.command {
+        Command::Shared(shared) => Some(shared),
+        _ => None,
+    };
+    let settings = match admin::setup::cli::start(&cli.config, shared, json, out).await {
+        ControlFlow::Continue(settings) => settings,
+        ControlFlow::Break(code) => return code,
+    };
     let ctx = match context::Context::build(&settings).await {
         Ok(ctx) => ctx,
         Err(failure) => return failure.report(err),

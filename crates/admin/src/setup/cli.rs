@@ -266,23 +266,26 @@ pub async fn run_doctor(
     ExitCode::from(report.exit_code())
 }
 
-/// The commands both CLIs share that run before (or instead of) their own: `setup` needs no valid
-/// configuration, `config check|show` and `doctor` need one and end the run.
-#[derive(Clone, Copy, Debug)]
-pub enum SharedCommand<'a> {
-    /// `setup`.
-    Setup(&'a SetupArgs),
-    /// `doctor`.
-    Doctor(&'a DoctorArgs),
-    /// `config check` / `config show`.
+/// The commands both CLIs share, flattened into each one's subcommands. `setup` needs no valid
+/// configuration; `config check|show` and `doctor` need one and end the run.
+#[derive(Debug, clap::Subcommand)]
+pub enum SharedCommand {
+    /// Inspect the configuration.
+    #[command(subcommand)]
     Config(cli_kit::ConfigCommand),
+    /// Create or update the app registration in the partner tenant (Partner Center service
+    /// principal, multitenant app, delegated permissions only, certificate), write the
+    /// configuration and print the consent link. Safe to run again; --dry-run shows the plan.
+    Setup(Box<SetupArgs>),
+    /// Check the deployment: each finding pass/warn/fail with its fix; exit 0 pass, 1 warn, 2 fail.
+    Doctor(DoctorArgs),
 }
 
 /// The start of both CLIs' `run_with`: runs a shared command to its end (`Break` with its exit
 /// code), or loads and validates the configuration for the CLI's own command (`Continue`).
 pub async fn start(
     config: &cli_kit::ConfigArgs,
-    shared: Option<SharedCommand<'_>>,
+    shared: Option<&SharedCommand>,
     json: bool,
     out: &mut dyn Write,
 ) -> std::ops::ControlFlow<ExitCode, Settings> {
@@ -292,7 +295,7 @@ pub async fn start(
         return ControlFlow::Break(run_setup(&config.load_options(), args, json, out).await);
     }
     let config_command = match shared {
-        Some(SharedCommand::Config(c)) => Some(c),
+        Some(SharedCommand::Config(c)) => Some(*c),
         _ => None,
     };
     let settings = cli_kit::startup::start(config, config_command, out)?;
