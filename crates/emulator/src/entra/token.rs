@@ -4,6 +4,7 @@
 
 use super::error::AadError;
 use super::issue::{self, Target, TokenResponse, UserContext, Version};
+use crate::partner_data::gdap::iso;
 use crate::resources::{is_oidc_scope, split_scope};
 use crate::seed::TenantSeed;
 use crate::state::{App, AuthCode, RefreshGrant, State};
@@ -901,18 +902,6 @@ pub fn new_refresh_token(state: &State, grant: RefreshGrant) -> String {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(token.clone(), grant);
     token
-}
-
-fn iso(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::macros::format_description!(
-                "[year]-[month]-[day]T[hour]:[minute]:[second].0000000Z"
-            ))
-            .ok()
-        })
-        .unwrap_or_default()
 }
 
 fn revoked_error(issued: i64, valid_from: i64) -> AadError {
