@@ -1,6 +1,5 @@
-//! Key Vault through production identities, end to end against the emulator: managed identity
-//! (system- and user-assigned; `IDENTITY_ENDPOINT` / `IDENTITY_HEADER` are process-wide, so each
-//! case runs in a child process with its own environment) and workload identity federation.
+//! Key Vault through workload identity federation, end to end against the emulator. Managed
+//! identity has its own target (`tests/managed_identity`): it needs process-wide variables, so each
+//! case runs in a child process.
 mod helpers;
-mod managed_identity;
 mod workload_identity;
