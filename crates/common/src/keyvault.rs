@@ -161,6 +161,100 @@ fn setup<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> StoreErr
     move |e| StoreError::Setup(format!("{what}: {e}"))
 }
 
+/// The SDK's client options: the process's HTTP client as transport, the configured cloud's
+/// authority, and a short retry (the broker retries and reports itself; an outage must not
+/// stall a request for the SDK's default minute).
+fn client_options(cloud: &CloudEndpoints, http: &reqwest::Client) -> ClientOptions {
+    let mut custom = CustomConfiguration::default();
+    custom.authority_host = cloud
+        .authority_host
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned();
+    ClientOptions {
+        transport: Some(Transport::new(Arc::new(http.clone()))),
+        cloud: Some(Arc::new(CloudConfiguration::from(custom))),
+        retry: RetryOptions::exponential(ExponentialRetryOptions {
+            initial_delay: azure_core::time::Duration::milliseconds(100),
+            max_retries: 2,
+            max_total_elapsed: azure_core::time::Duration::seconds(10),
+            max_delay: azure_core::time::Duration::seconds(2),
+        }),
+        ..ClientOptions::default()
+    }
+}
+
+/// The credential of the configured Key Vault access identity (`store.key_vault.identity`), as
+/// the store uses it; `doctor` asks it for a token to probe the vault as the store would.
+pub fn access_credential(
+    identity: &KeyVaultIdentity,
+    cloud: &CloudEndpoints,
+    http: &reqwest::Client,
+) -> Result<Arc<dyn TokenCredential>, StoreError> {
+    let client_options = || client_options(cloud, http);
+    Ok(match identity {
+        KeyVaultIdentity::ClientSecret {
+            tenant_id,
+            client_id,
+            secret,
+        } => ClientSecretCredential::new(
+            tenant_id,
+            client_id.clone(),
+            Secret::new(secret.expose_secret().to_owned()),
+            Some(ClientSecretCredentialOptions {
+                client_options: client_options(),
+            }),
+        )
+        .map_err(setup("client secret credential"))?,
+        KeyVaultIdentity::ClientCertificate {
+            tenant_id,
+            client_id,
+            certificate,
+            private_key,
+        } => {
+            let signer = access_certificate_signer(certificate, private_key)
+                .map_err(setup("Key Vault access certificate"))?;
+            let token_endpoint = join(
+                &cloud.authority_host,
+                &format!("{tenant_id}/oauth2/v2.0/token"),
+            );
+            ClientAssertionCredential::new(
+                tenant_id.clone(),
+                client_id.clone(),
+                CertificateAssertion {
+                    signer,
+                    client_id: client_id.clone(),
+                    token_endpoint: token_endpoint.to_string(),
+                },
+                Some(ClientAssertionCredentialOptions {
+                    client_options: client_options(),
+                }),
+            )
+            .map_err(setup("client certificate credential"))?
+        }
+        KeyVaultIdentity::ManagedIdentity { client_id } => {
+            ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+                user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
+                client_options: client_options(),
+            }))
+            .map_err(setup("managed identity"))?
+        }
+        KeyVaultIdentity::WorkloadIdentity {
+            tenant_id,
+            client_id,
+            token_file,
+        } => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+            credential_options: ClientAssertionCredentialOptions {
+                client_options: client_options(),
+            },
+            client_id: Some(client_id.clone()),
+            tenant_id: Some(tenant_id.clone()),
+            token_file_path: Some(token_file.clone()),
+        }))
+        .map_err(setup("workload identity"))?,
+    })
+}
+
 impl KeyVaultStore {
     /// A store for the vault in `settings`, reached with `http`, authenticating at `cloud`'s
     /// authority with the configured identity.
@@ -169,90 +263,9 @@ impl KeyVaultStore {
         cloud: &CloudEndpoints,
         http: reqwest::Client,
     ) -> Result<Self, StoreError> {
-        let client_options = || {
-            let mut custom = CustomConfiguration::default();
-            custom.authority_host = cloud
-                .authority_host
-                .as_str()
-                .trim_end_matches('/')
-                .to_owned();
-            ClientOptions {
-                transport: Some(Transport::new(Arc::new(http.clone()))),
-                cloud: Some(Arc::new(CloudConfiguration::from(custom))),
-                // Short: the broker retries and reports itself; an outage must not stall a
-                // request for the SDK's default minute.
-                retry: RetryOptions::exponential(ExponentialRetryOptions {
-                    initial_delay: azure_core::time::Duration::milliseconds(100),
-                    max_retries: 2,
-                    max_total_elapsed: azure_core::time::Duration::seconds(10),
-                    max_delay: azure_core::time::Duration::seconds(2),
-                }),
-                ..ClientOptions::default()
-            }
-        };
-        let credential: Arc<dyn TokenCredential> = match &settings.identity {
-            KeyVaultIdentity::ClientSecret {
-                tenant_id,
-                client_id,
-                secret,
-            } => ClientSecretCredential::new(
-                tenant_id,
-                client_id.clone(),
-                Secret::new(secret.expose_secret().to_owned()),
-                Some(ClientSecretCredentialOptions {
-                    client_options: client_options(),
-                }),
-            )
-            .map_err(setup("client secret credential"))?,
-            KeyVaultIdentity::ClientCertificate {
-                tenant_id,
-                client_id,
-                certificate,
-                private_key,
-            } => {
-                let signer = access_certificate_signer(certificate, private_key)
-                    .map_err(setup("Key Vault access certificate"))?;
-                let token_endpoint = join(
-                    &cloud.authority_host,
-                    &format!("{tenant_id}/oauth2/v2.0/token"),
-                );
-                ClientAssertionCredential::new(
-                    tenant_id.clone(),
-                    client_id.clone(),
-                    CertificateAssertion {
-                        signer,
-                        client_id: client_id.clone(),
-                        token_endpoint: token_endpoint.to_string(),
-                    },
-                    Some(ClientAssertionCredentialOptions {
-                        client_options: client_options(),
-                    }),
-                )
-                .map_err(setup("client certificate credential"))?
-            }
-            KeyVaultIdentity::ManagedIdentity { client_id } => {
-                ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
-                    user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
-                    client_options: client_options(),
-                }))
-                .map_err(setup("managed identity"))?
-            }
-            KeyVaultIdentity::WorkloadIdentity {
-                tenant_id,
-                client_id,
-                token_file,
-            } => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
-                credential_options: ClientAssertionCredentialOptions {
-                    client_options: client_options(),
-                },
-                client_id: Some(client_id.clone()),
-                tenant_id: Some(tenant_id.clone()),
-                token_file_path: Some(token_file.clone()),
-            }))
-            .map_err(setup("workload identity"))?,
-        };
+        let credential = access_credential(&settings.identity, cloud, &http)?;
         let mut options = SecretClientOptions {
-            client_options: client_options(),
+            client_options: client_options(cloud, &http),
             verify_challenge_resource: Some(true),
             ..SecretClientOptions::default()
         };
@@ -286,6 +299,16 @@ impl KeyVaultStore {
     /// The secret name of a partner tenant.
     pub fn secret_name(&self, tenant_id: &str) -> String {
         secret_name(&self.prefix, tenant_id)
+    }
+}
+
+/// A credential's error in words: its sources, each said once, and what to change when the
+/// identity platform refused a managed or workload identity.
+pub fn describe_error(identity: &KeyVaultIdentity, e: &azure_core::Error) -> String {
+    let detail = error_chain(e);
+    match Identity::of(identity).remedy(&detail) {
+        Some(fix) => format!("{detail} — fix: {fix}"),
+        None => detail,
     }
 }
 

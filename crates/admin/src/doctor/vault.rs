@@ -9,14 +9,9 @@
 //! probes see only the data-plane secret permissions of this identity — not key or certificate
 //! permissions, not management-plane roles (who can change the policy), not other identities.
 
-use std::sync::Arc;
-
 use super::{Check, Status, check};
 use common::cloud::Resource;
-use common::config::{
-    EndpointVersion, KeyVaultIdentity, KeyVaultSettings, Settings, StoreSettings,
-};
-use common::entra::{ClientCredential, EntraClient, TokenTarget};
+use common::config::{KeyVaultIdentity, KeyVaultSettings, Settings, StoreSettings};
 use common::secret::{AccessToken, ExposeSecret as _};
 
 pub(super) async fn store_checks(
@@ -41,22 +36,24 @@ pub(super) async fn store_checks(
         StoreSettings::KeyVault(kv) => kv,
     };
     let token = match vault_token(settings, kv, http).await {
-        Ok(Some(t)) => t,
-        Ok(None) => {
+        Ok(t) => {
             checks.push(check(
-                "store.least_privilege",
-                Status::Skip,
-                "not probed: a managed or workload identity is only available where it runs",
-                Some("run doctor where the identity is (the app's host), or review the vault's access policy: az keyvault show --name VAULT --query properties.accessPolicies".into()),
+                "store.identity",
+                Status::Pass,
+                format!(
+                    "Key Vault access identity: {}; it obtained a Key Vault token",
+                    identity_words(&kv.identity)
+                ),
+                None,
             ));
-            return;
+            t
         }
         Err(e) => {
             checks.push(check(
                 "store.reachable",
                 Status::Fail,
-                format!("cannot get a Key Vault token for the store identity: {e}"),
-                Some("check store.key_vault.tenant_id, client_id and its credential".into()),
+                format!("cannot get a Key Vault token for the store identity, {}: {e}", identity_words(&kv.identity)),
+                Some("check store.key_vault.identity, tenant_id, client_id and its credential (docs/setup-azure.md)".into()),
             ));
             return;
         }
@@ -202,53 +199,32 @@ impl Vault<'_> {
     }
 }
 
+/// A token for the vault from the store's own credential (`common::keyvault::access_credential`):
+/// the identity doctor probes with is the one the store uses, whichever of the four it is.
 async fn vault_token(
     settings: &Settings,
     kv: &KeyVaultSettings,
     http: &reqwest::Client,
-) -> Result<Option<AccessToken>, String> {
-    let (tenant, client_id, credential) = match &kv.identity {
-        KeyVaultIdentity::ClientSecret {
-            tenant_id,
-            client_id,
-            secret,
-        } => (
-            tenant_id,
-            client_id,
-            ClientCredential::Secret(secret.clone()),
-        ),
-        KeyVaultIdentity::ClientCertificate {
-            tenant_id,
-            client_id,
-            certificate,
-            private_key,
-        } => {
-            let signer = common::keyvault::access_certificate_signer(certificate, private_key)
-                .map_err(|e| e.to_string())?;
-            (
-                tenant_id,
-                client_id,
-                ClientCredential::Certificate(Arc::new(signer)),
-            )
-        }
-        KeyVaultIdentity::ManagedIdentity { .. } | KeyVaultIdentity::WorkloadIdentity { .. } => {
-            return Ok(None);
-        }
-    };
+) -> Result<AccessToken, String> {
     let resource = settings
         .cloud
         .resource_id(Resource::KeyVault)
         .ok_or("no Key Vault in this cloud")?;
-    let client = EntraClient::new(
-        http.clone(),
-        settings.cloud.authority_host.clone(),
-        client_id.clone(),
-        credential,
-        EndpointVersion::V2,
-    );
-    client
-        .client_credentials(tenant, &TokenTarget::Scopes(format!("{resource}/.default")))
+    let credential = common::keyvault::access_credential(&kv.identity, &settings.cloud, http)
+        .map_err(|e| e.to_string())?;
+    let scope = format!("{resource}/.default");
+    let token = credential
+        .get_token(&[scope.as_str()], None)
         .await
-        .map(|r| Some(r.access_token))
-        .map_err(|e| e.to_string())
+        .map_err(|e| common::keyvault::describe_error(&kv.identity, &e))?;
+    Ok(AccessToken::new(token.token.secret().to_owned()))
+}
+
+/// Which identity reaches the vault, in words (no secret).
+fn identity_words(identity: &KeyVaultIdentity) -> String {
+    let client = identity.client_id().unwrap_or("system-assigned");
+    match identity.tenant_id() {
+        Some(tenant) => format!("{} (client ID {client}, tenant {tenant})", identity.kind()),
+        None => format!("{} (client ID {client})", identity.kind()),
+    }
 }

@@ -284,6 +284,13 @@ async fn doctor_passes_the_vault_when_the_policy_is_get_and_set_only() {
     env.consent(&settings).await;
     let report = env.doctor(&settings, Some(&session)).await;
     expect(&report, "store.least_privilege", Status::Pass);
+    let identity = expect(&report, "store.identity", Status::Pass);
+    assert!(
+        identity.contains("client-secret")
+            && identity.contains(ids::KEYVAULT_APP)
+            && !identity.contains(&secret),
+        "{identity}"
+    );
     // Only the configuration's own warning remains: the vault is reached with a client secret.
     let text = expect(&report, "config", Status::Warn);
     assert!(text.contains("client secret"), "{text}");
@@ -293,4 +300,86 @@ async fn doctor_passes_the_vault_when_the_policy_is_get_and_set_only() {
         .filter(|c| c.id != "config" && c.status != Status::Pass)
         .collect();
     assert!(others.is_empty(), "{}", report.render_text());
+}
+
+/// Doctor probes the vault with the store's own credential, whichever identity it is: here a
+/// Kubernetes workload identity (the test plays the cluster's service-account issuer).
+#[tokio::test]
+async fn doctor_probes_the_vault_as_a_workload_identity() {
+    use emulator::federation::{
+        ExternalIssuerSeed, FederatedCredentialSeed, TOKEN_EXCHANGE_AUDIENCE,
+    };
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    const ISSUER: &str = "https://oidc.prod-aks.azure.com/00000000-0000-4000-8000-00000000d0c7/";
+    const SUBJECT: &str = "system:serviceaccount:sam:sam-doctor";
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let key = EncodingKey::from_rsa_pem(pair.serialize_pem().as_bytes()).unwrap();
+    let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap();
+    jwk.common.key_id = Some("sa".into());
+    let mut seed = helpers::empty_partner_seed();
+    seed.federated_credentials.push(FederatedCredentialSeed {
+        app_id: ids::KEYVAULT_APP.into(),
+        name: "aks-sam-doctor".into(),
+        issuer: ISSUER.into(),
+        subject: SUBJECT.into(),
+        audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
+    });
+    seed.external_issuers.push(ExternalIssuerSeed {
+        issuer: ISSUER.into(),
+        jwks: serde_json::json!({ "keys": [jwk] }).to_string(),
+    });
+    let env = helpers::spawn(seed).await;
+    let session = env.admin_session().await;
+    env.setup(&session, &env.options(env.generated())).await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("sa".into());
+    let claims = serde_json::json!({
+        "iss": ISSUER, "sub": SUBJECT, "aud": [TOKEN_EXCHANGE_AUDIENCE],
+        "iat": now, "nbf": now, "exp": now + 3600,
+    });
+    let token_file = env.dir.path().join("azure-identity-token");
+    std::fs::write(
+        &token_file,
+        jsonwebtoken::encode(&header, &claims, &key).unwrap(),
+    )
+    .unwrap();
+    let settings = env.settings(&[
+        "store.kind=key-vault".to_owned(),
+        format!(
+            "store.key_vault.vault_url={}",
+            env.emu.vault_url(ids::VAULT)
+        ),
+        "store.key_vault.identity=workload-identity".to_owned(),
+        format!("store.key_vault.tenant_id={}", ids::PARTNER_TENANT),
+        format!("store.key_vault.client_id={}", ids::KEYVAULT_APP),
+        format!(
+            "store.key_vault.federated_token_file={}",
+            token_file.display()
+        ),
+    ]);
+    env.consent(&settings).await;
+    let report = env.doctor(&settings, Some(&session)).await;
+    let identity = expect(&report, "store.identity", Status::Pass);
+    assert!(identity.contains("workload-identity"), "{identity}");
+    expect(&report, "store.reachable", Status::Pass);
+    expect(&report, "store.least_privilege", Status::Pass);
+
+    // The same identity with an assertion from an issuer the app does not trust: a failure
+    // that names the identity and Entra's answer, not a skipped check.
+    let claims = serde_json::json!({
+        "iss": "https://attacker.example/", "sub": SUBJECT, "aud": [TOKEN_EXCHANGE_AUDIENCE],
+        "iat": now, "nbf": now, "exp": now + 3600,
+    });
+    std::fs::write(
+        &token_file,
+        jsonwebtoken::encode(&header, &claims, &key).unwrap(),
+    )
+    .unwrap();
+    let report = env.doctor(&settings, Some(&session)).await;
+    let text = expect(&report, "store.reachable", Status::Fail);
+    assert!(
+        text.contains("workload-identity") && text.contains("AADSTS"),
+        "{text}"
+    );
 }
