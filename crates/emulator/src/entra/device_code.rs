@@ -9,12 +9,12 @@
 //! (consent check, MFA policy, refresh token) as the browser flow.
 
 use super::error::AadError;
-use super::issue::{self, Version};
-use super::token::{Authority, Form, resolve_authority};
+use super::issue;
+use super::token::{Grant, resolve_authority};
 use crate::pages;
 use crate::resources::{is_oidc_scope, split_scope};
 use crate::seed::PermissionSeed;
-use crate::state::{App, AuthCode, State};
+use crate::state::{AuthCode, State};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -293,14 +293,10 @@ pub async fn approve(state: web::Data<State>, form: web::Form<ApproveForm>) -> H
 }
 
 /// The token endpoint's device-code grant.
-pub(crate) fn redeem(
-    state: &State,
-    app: &App,
-    appidacr: &str,
-    authority: &Authority,
-    form: &Form,
-    version: Version,
-) -> Result<issue::TokenResponse, AadError> {
+pub(crate) fn redeem(g: &Grant<'_>) -> Result<issue::TokenResponse, AadError> {
+    let Grant {
+        state, app, form, ..
+    } = *g;
     let device_code = form
         .get("device_code")
         .ok_or_else(|| AadError::missing("device_code"))?;
@@ -346,7 +342,7 @@ pub(crate) fn redeem(
             inner.insert("code".into(), code);
             inner.insert("redirect_uri".into(), INTERNAL_REDIRECT.into());
             inner.insert("scope".into(), device.scope.clone());
-            super::token::authorization_code(state, app, appidacr, authority, &inner, version)
+            super::token::authorization_code(&Grant { form: &inner, ..*g })
         }
     }
 }

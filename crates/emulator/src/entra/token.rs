@@ -23,6 +23,20 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 /// A parsed form body.
 pub type Form = HashMap<String, String>;
 
+/// A token request whose client is authenticated: what every grant works from.
+#[derive(Clone, Copy)]
+pub(crate) struct Grant<'a> {
+    pub state: &'a State,
+    pub app: &'a App,
+    /// How the client authenticated: "0" public, "1" secret, "2" certificate.
+    pub appidacr: &'a str,
+    pub authority: &'a Authority,
+    /// The tenant segment of the request's path, as sent.
+    pub tenant_seg: &'a str,
+    pub form: &'a Form,
+    pub version: Version,
+}
+
 /// Read a form-urlencoded body with a size limit, answering Entra-shaped errors.
 pub async fn read_form(mut payload: web::Payload) -> Result<Form, AadError> {
     let mut buf = web::BytesMut::new();
@@ -197,17 +211,20 @@ fn handle(
         tenant_seg,
         &authority,
     )?;
+    let g = Grant {
+        state,
+        app: &app,
+        appidacr,
+        authority: &authority,
+        tenant_seg,
+        form,
+        version,
+    };
     match grant {
-        "client_credentials" => {
-            client_credentials(state, &app, appidacr, &authority, tenant_seg, form, version)
-        }
-        "authorization_code" => {
-            authorization_code(state, &app, appidacr, &authority, form, version)
-        }
-        super::device_code::GRANT_TYPE => {
-            super::device_code::redeem(state, &app, appidacr, &authority, form, version)
-        }
-        _ => refresh_token(state, &app, appidacr, &authority, form, version),
+        "client_credentials" => client_credentials(&g),
+        "authorization_code" => authorization_code(&g),
+        super::device_code::GRANT_TYPE => super::device_code::redeem(&g),
+        _ => refresh_token(&g),
     }
 }
 
@@ -540,15 +557,16 @@ fn invalid_scope(scope: &str) -> AadError {
     )
 }
 
-fn client_credentials(
-    state: &State,
-    app: &App,
-    appidacr: &str,
-    authority: &Authority,
-    tenant_seg: &str,
-    form: &Form,
-    version: Version,
-) -> Result<TokenResponse, AadError> {
+fn client_credentials(g: &Grant<'_>) -> Result<TokenResponse, AadError> {
+    let Grant {
+        state,
+        app,
+        appidacr,
+        authority,
+        tenant_seg,
+        form,
+        version,
+    } = *g;
     let tenant = match authority {
         Authority::Tenant(t) => t.clone(),
         Authority::Common => {
@@ -658,30 +676,42 @@ fn require_mfa(target: &Target, amr: &[String]) -> Result<(), AadError> {
 /// A token response for a user (code or refresh-token redemption), without the refresh token:
 /// v1 names the resource and the granted scopes; v2 the scopes with their resource prefix;
 /// `client_info` (MSAL's account key) only when the client asked for it with `client_info=1`.
+/// A user grant's answer: an access token for `target`, the ID token when `id_token` is
+/// `Some(nonce)`, and `refresh_token`.
 fn user_response(
-    version: Version,
+    g: &Grant<'_>,
+    ctx: &UserContext,
     target: &Target,
     scopes: &[String],
-    (access_token, iat, exp): (String, i64, i64),
-    id_token: Option<String>,
-    form: &Form,
-    user: &crate::seed::UserSeed,
+    id_token: Option<Option<&str>>,
+    refresh_token: Option<String>,
 ) -> TokenResponse {
+    let client_id = &g.app.seed.app_id;
+    let (access_token, iat, exp) = issue::user_access_token(
+        g.state,
+        ctx,
+        client_id,
+        g.appidacr,
+        &target.aud,
+        &scopes.join(" "),
+    );
     TokenResponse {
         access_token,
         iat,
         exp,
-        resource: (version == Version::V1).then(|| target.aud.clone()),
-        scope: Some(match version {
+        resource: (g.version == Version::V1).then(|| target.aud.clone()),
+        scope: Some(match g.version {
             Version::V1 => scopes.join(" "),
             Version::V2 => v2_scope_string(target, scopes),
         }),
-        refresh_token: None,
-        id_token,
-        client_info: form
+        refresh_token,
+        id_token: id_token
+            .map(|nonce| issue::token_endpoint_id_token(g.state, g.version, ctx, client_id, nonce)),
+        client_info: g
+            .form
             .get("client_info")
             .filter(|v| *v == "1")
-            .map(|_| issue::client_info(user)),
+            .map(|_| issue::client_info(&ctx.user)),
     }
 }
 
@@ -694,14 +724,15 @@ fn v2_scope_string(target: &Target, scopes: &[String]) -> String {
     out.join(" ")
 }
 
-pub(crate) fn authorization_code(
-    state: &State,
-    app: &App,
-    appidacr: &str,
-    authority: &Authority,
-    form: &Form,
-    version: Version,
-) -> Result<TokenResponse, AadError> {
+pub(crate) fn authorization_code(g: &Grant<'_>) -> Result<TokenResponse, AadError> {
+    let Grant {
+        state,
+        app,
+        authority,
+        form,
+        version,
+        ..
+    } = *g;
     let code = redeem_code(state, app, authority, form)?;
     let user = state
         .directory()
@@ -727,14 +758,6 @@ pub(crate) fn authorization_code(
         auth_time: code.auth_time,
         session_id: code.session_id.clone(),
     };
-    let (access_token, iat, exp) = issue::user_access_token(
-        state,
-        &ctx,
-        &app.seed.app_id,
-        appidacr,
-        &target.aud,
-        &scopes.join(" "),
-    );
     let wants_rt = version == Version::V1 || code.wants_refresh_token;
     let refresh_token = wants_rt.then(|| {
         new_refresh_token(
@@ -752,27 +775,15 @@ pub(crate) fn authorization_code(
             },
         )
     });
-    let id_token = code.wants_id_token.then(|| {
-        issue::token_endpoint_id_token(
-            state,
-            version,
-            &ctx,
-            &app.seed.app_id,
-            code.nonce.as_deref(),
-        )
-    });
-    Ok(TokenResponse {
+    let id_token = code.wants_id_token.then_some(code.nonce.as_deref());
+    Ok(user_response(
+        g,
+        &ctx,
+        &target,
+        &scopes,
+        id_token,
         refresh_token,
-        ..user_response(
-            version,
-            &target,
-            &scopes,
-            (access_token, iat, exp),
-            id_token,
-            form,
-            &user,
-        )
-    })
+    ))
 }
 
 /// Marks the authorization code redeemed (single use even when a check below fails, as in
@@ -915,14 +926,15 @@ fn revoked_error(issued: i64, valid_from: i64) -> AadError {
     )
 }
 
-fn refresh_token(
-    state: &State,
-    app: &App,
-    appidacr: &str,
-    authority: &Authority,
-    form: &Form,
-    version: Version,
-) -> Result<TokenResponse, AadError> {
+fn refresh_token(g: &Grant<'_>) -> Result<TokenResponse, AadError> {
+    let Grant {
+        state,
+        app,
+        authority,
+        form,
+        version,
+        ..
+    } = *g;
     let grant = usable_grant(state, app, form)?;
     let now = state.now();
     let user = state
@@ -954,21 +966,11 @@ fn refresh_token(
         auth_time: grant.auth_time,
         session_id: grant.session_id.clone(),
     };
-    let (access_token, iat, exp) = issue::user_access_token(
-        state,
-        &ctx,
-        &app.seed.app_id,
-        appidacr,
-        &target.aud,
-        &scopes.join(" "),
-    );
     let wants_id = grant.wants_id_token
         || target.oidc.iter().any(|s| s == "openid")
         || form
             .get("scope")
             .is_some_and(|s| s.split(' ').any(|x| x == "openid"));
-    let id_token = wants_id
-        .then(|| issue::token_endpoint_id_token(state, version, &ctx, &app.seed.app_id, None));
     // Rotation: every redemption returns a new refresh token; the old one stays valid.
     let new_rt = new_refresh_token(
         state,
@@ -977,18 +979,14 @@ fn refresh_token(
             ..grant
         },
     );
-    Ok(TokenResponse {
-        refresh_token: Some(new_rt),
-        ..user_response(
-            version,
-            &target,
-            &scopes,
-            (access_token, iat, exp),
-            id_token,
-            form,
-            &user,
-        )
-    })
+    Ok(user_response(
+        g,
+        &ctx,
+        &target,
+        &scopes,
+        wants_id.then_some(None),
+        Some(new_rt),
+    ))
 }
 
 /// The stored refresh grant named by the form, if this app may redeem it now: known, issued to
