@@ -17,6 +17,16 @@ const SIGN_IN_CSP: &str =
 /// The device-login pages post only to themselves.
 const DEVICE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'";
 
+/// The sign-in request a page belongs to: its forms post back under the authorize URL's tenant
+/// segment, carrying the pending request's ID.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pending<'a> {
+    /// Tenant segment of the authorize URL.
+    pub tenant: &'a str,
+    /// The pending request.
+    pub flow_id: &'a str,
+}
+
 /// The page Entra shows instead of redirecting (unknown client, bad redirect URI…).
 #[derive(Debug, Template)]
 #[template(path = "signin_error.html")]
@@ -33,10 +43,8 @@ pub(crate) struct SignInError<'a> {
 #[derive(Debug, Template)]
 #[template(path = "signin.html")]
 pub(crate) struct SignIn<'a> {
-    /// Tenant segment of the authorize URL the form posts back under.
-    pub tenant: &'a str,
-    /// The pending request.
-    pub flow_id: &'a str,
+    /// The request the form posts back to.
+    pub pending: Pending<'a>,
     /// User name to pre-fill.
     pub login: &'a str,
     /// Why the last attempt failed.
@@ -47,10 +55,8 @@ pub(crate) struct SignIn<'a> {
 #[derive(Debug, Template)]
 #[template(path = "mfa.html")]
 pub(crate) struct Mfa<'a> {
-    /// Tenant segment of the authorize URL.
-    pub tenant: &'a str,
-    /// The pending request.
-    pub flow_id: &'a str,
+    /// The request the form posts back to.
+    pub pending: Pending<'a>,
     /// Why the last attempt failed.
     pub error: Option<&'a str>,
 }
@@ -78,10 +84,8 @@ pub(crate) struct Consent<'a> {
     pub publisher: &'a str,
     /// Application (client) ID.
     pub app_id: &'a str,
-    /// Tenant segment of the authorize URL.
-    pub tenant: &'a str,
-    /// The pending request.
-    pub flow_id: &'a str,
+    /// The request the form posts back to.
+    pub pending: Pending<'a>,
     /// What the app asks for.
     pub permissions: &'a [PermissionLine<'a>],
     /// An admin consents for the whole organization.
@@ -94,10 +98,8 @@ pub(crate) struct Consent<'a> {
 pub(crate) struct NeedAdmin<'a> {
     /// App display name.
     pub app: &'a str,
-    /// Tenant segment of the authorize URL.
-    pub tenant: &'a str,
-    /// The pending request.
-    pub flow_id: &'a str,
+    /// The request the form posts back to.
+    pub pending: Pending<'a>,
     /// What the app asks for.
     pub permissions: &'a [PermissionLine<'a>],
 }

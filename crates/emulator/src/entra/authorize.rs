@@ -381,8 +381,10 @@ fn sign_in_page(flow: &Flow, flow_id: &str, login: &str, error: Option<&str>) ->
     pages::sign_in(
         StatusCode::OK,
         &pages::SignIn {
-            tenant: &flow.tenant_seg,
-            flow_id,
+            pending: pages::Pending {
+                tenant: &flow.tenant_seg,
+                flow_id,
+            },
             login,
             error,
         },
@@ -393,8 +395,10 @@ fn mfa_page(flow: &Flow, flow_id: &str, error: Option<&str>) -> HttpResponse {
     pages::sign_in(
         StatusCode::OK,
         &pages::Mfa {
-            tenant: &flow.tenant_seg,
-            flow_id,
+            pending: pages::Pending {
+                tenant: &flow.tenant_seg,
+                flow_id,
+            },
             error,
         },
     )
@@ -686,8 +690,10 @@ fn consent_page(
             StatusCode::OK,
             &pages::NeedAdmin {
                 app: &app.seed.display_name,
-                tenant: &flow.tenant_seg,
-                flow_id,
+                pending: pages::Pending {
+                    tenant: &flow.tenant_seg,
+                    flow_id,
+                },
                 permissions: &permissions,
             },
         );
@@ -698,8 +704,10 @@ fn consent_page(
             app: &app.seed.display_name,
             publisher: app.seed.publisher.as_deref().unwrap_or("unverified"),
             app_id: &app.seed.app_id,
-            tenant: &flow.tenant_seg,
-            flow_id,
+            pending: pages::Pending {
+                tenant: &flow.tenant_seg,
+                flow_id,
+            },
             permissions: &permissions,
             for_organization: user.is_global_admin(),
         },
@@ -793,7 +801,9 @@ fn issue_code(state: &State, flow: &Flow, user: &UserSeed) -> HttpResponse {
                 &ctx,
                 &flow.client_id,
                 flow.nonce.as_deref(),
-                Some(issue::half_hash(&code)),
+                issue::IdTokenFrom::Authorize {
+                    c_hash: issue::half_hash(&code),
+                },
             ),
         ));
     }

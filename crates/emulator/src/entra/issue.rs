@@ -167,48 +167,29 @@ pub fn half_hash(value: &str) -> String {
     b64url(&d[..16])
 }
 
-/// An ID token for the client from the authorization endpoint (hybrid flow): always signed.
+/// Which endpoint issues an ID token.
+#[derive(Debug)]
+pub enum IdTokenFrom {
+    /// The authorization endpoint (hybrid flow), with the code's `c_hash`: always signed.
+    Authorize {
+        /// `c_hash` of the code issued with it.
+        c_hash: String,
+    },
+    /// The token endpoint. v1 returns the ID token unsigned (`alg: none`, empty signature):
+    /// "The `id_token` is an unsigned JWT" in Microsoft's v1 code-flow document
+    /// (`v1-protocols-oauth-code.md`, "Successful response"); v2 signs it.
+    TokenEndpoint,
+}
+
+/// An ID token for `client_id` about the user of `ctx`.
 pub fn id_token(
     state: &State,
     version: Version,
     ctx: &UserContext,
     client_id: &str,
     nonce: Option<&str>,
-    c_hash: Option<String>,
+    from: IdTokenFrom,
 ) -> String {
-    let claims = id_token_claims(state, version, ctx, client_id, nonce, c_hash);
-    state.signing.sign(&claims, version == Version::V1)
-}
-
-/// An ID token in a token endpoint's response. v1 returns it unsigned (`alg: none`, empty
-/// signature): "The `id_token` is an unsigned JWT" in Microsoft's v1 code-flow document
-/// (`v1-protocols-oauth-code.md`, "Successful response"); v2 signs it.
-pub fn token_endpoint_id_token(
-    state: &State,
-    version: Version,
-    ctx: &UserContext,
-    client_id: &str,
-    nonce: Option<&str>,
-) -> String {
-    let claims = id_token_claims(state, version, ctx, client_id, nonce, None);
-    match version {
-        Version::V1 => format!(
-            "{}.{}.",
-            b64url(json!({"typ": "JWT", "alg": "none"}).to_string()),
-            b64url(claims.to_string())
-        ),
-        Version::V2 => state.signing.sign(&claims, false),
-    }
-}
-
-fn id_token_claims(
-    state: &State,
-    version: Version,
-    ctx: &UserContext,
-    client_id: &str,
-    nonce: Option<&str>,
-    c_hash: Option<String>,
-) -> Value {
     let iat = state.now();
     let exp = iat + i64::try_from(state.lifetimes.id_token.as_secs()).unwrap_or(3600);
     let u = &ctx.user;
@@ -227,8 +208,8 @@ fn id_token_claims(
     if let Some(n) = nonce {
         c.insert("nonce".into(), json!(n));
     }
-    if let Some(h) = c_hash {
-        c.insert("c_hash".into(), json!(h));
+    if let IdTokenFrom::Authorize { c_hash } = &from {
+        c.insert("c_hash".into(), json!(c_hash));
     }
     match version {
         Version::V1 => {
@@ -250,7 +231,16 @@ fn id_token_claims(
             c.insert("ver".into(), json!("2.0"));
         }
     }
-    Value::Object(c)
+    let claims = Value::Object(c);
+    match (from, version) {
+        (IdTokenFrom::TokenEndpoint, Version::V1) => format!(
+            "{}.{}.",
+            b64url(json!({"typ": "JWT", "alg": "none"}).to_string()),
+            b64url(claims.to_string())
+        ),
+        (IdTokenFrom::Authorize { .. }, _) => state.signing.sign(&claims, version == Version::V1),
+        (IdTokenFrom::TokenEndpoint, Version::V2) => state.signing.sign(&claims, false),
+    }
 }
 
 /// `client_info`: base64url of `{"uid": oid, "utid": home tenant}` (what MSAL reads for the

@@ -705,8 +705,16 @@ fn user_response(
             Version::V2 => v2_scope_string(target, scopes),
         }),
         refresh_token,
-        id_token: id_token
-            .map(|nonce| issue::token_endpoint_id_token(g.state, g.version, ctx, client_id, nonce)),
+        id_token: id_token.map(|nonce| {
+            issue::id_token(
+                g.state,
+                g.version,
+                ctx,
+                client_id,
+                nonce,
+                issue::IdTokenFrom::TokenEndpoint,
+            )
+        }),
         client_info: g
             .form
             .get("client_info")
@@ -725,32 +733,25 @@ fn v2_scope_string(target: &Target, scopes: &[String]) -> String {
 }
 
 pub(crate) fn authorization_code(g: &Grant<'_>) -> Result<TokenResponse, AadError> {
-    let Grant {
-        state,
-        app,
-        authority,
-        form,
-        version,
-        ..
-    } = *g;
-    let code = redeem_code(state, app, authority, form)?;
-    let user = state
+    let code = redeem_code(g.state, g.app, g.authority, g.form)?;
+    let user = g
+        .state
         .directory()
         .user(&code.user_id)
         .cloned()
         .ok_or_else(|| AadError::invalid_grant(70000, "Provided grant is invalid or malformed."))?;
-    if state
+    if g.state
         .tokens_valid_from(&user.id)
         .is_some_and(|from| code.auth_time < from)
     {
         return Err(revoked_error(
             code.auth_time,
-            state.tokens_valid_from(&user.id).unwrap_or_default(),
+            g.state.tokens_valid_from(&user.id).unwrap_or_default(),
         ));
     }
-    let target = code_target(state, form, &code, version)?;
+    let target = code_target(g.state, g.form, &code, g.version)?;
     require_mfa(&target, &code.amr)?;
-    let scopes = delegated_scopes(state, app, &user.id, &user.tenant, &target)?;
+    let scopes = delegated_scopes(g.state, g.app, &user.id, &user.tenant, &target)?;
     let ctx = UserContext {
         user: user.clone(),
         tenant: code.tenant.clone(),
@@ -758,17 +759,17 @@ pub(crate) fn authorization_code(g: &Grant<'_>) -> Result<TokenResponse, AadErro
         auth_time: code.auth_time,
         session_id: code.session_id.clone(),
     };
-    let wants_rt = version == Version::V1 || code.wants_refresh_token;
+    let wants_rt = g.version == Version::V1 || code.wants_refresh_token;
     let refresh_token = wants_rt.then(|| {
         new_refresh_token(
-            state,
+            g.state,
             RefreshGrant {
                 user_id: user.id.clone(),
-                client_id: app.seed.app_id.clone(),
+                client_id: g.app.seed.app_id.clone(),
                 home_tenant: user.tenant.clone(),
                 amr: code.amr.clone(),
                 auth_time: code.auth_time,
-                issued_at: state.now(),
+                issued_at: g.state.now(),
                 wants_id_token: code.wants_id_token,
                 original_target: code.target.clone(),
                 session_id: code.session_id.clone(),
@@ -927,38 +928,31 @@ fn revoked_error(issued: i64, valid_from: i64) -> AadError {
 }
 
 fn refresh_token(g: &Grant<'_>) -> Result<TokenResponse, AadError> {
-    let Grant {
-        state,
-        app,
-        authority,
-        form,
-        version,
-        ..
-    } = *g;
-    let grant = usable_grant(state, app, form)?;
-    let now = state.now();
-    let user = state
+    let grant = usable_grant(g.state, g.app, g.form)?;
+    let now = g.state.now();
+    let user = g
+        .state
         .directory()
         .user(&grant.user_id)
         .cloned()
         .ok_or_else(|| AadError::invalid_grant(70000, "Provided grant is invalid or malformed."))?;
-    let token_tenant = token_tenant(state, app, authority, &user)?;
-    let requested = match version {
-        Version::V1 => form.get("resource").cloned(),
-        Version::V2 => form.get("scope").cloned(),
+    let token_tenant = token_tenant(g.state, g.app, g.authority, &user)?;
+    let requested = match g.version {
+        Version::V1 => g.form.get("resource").cloned(),
+        Version::V2 => g.form.get("scope").cloned(),
     }
     .filter(|s| !s.trim().is_empty());
     let target_text = requested.unwrap_or_else(|| grant.original_target.clone());
     if target_text.trim().is_empty() {
-        return Err(AadError::missing(if version == Version::V1 {
+        return Err(AadError::missing(if g.version == Version::V1 {
             "resource"
         } else {
             "scope"
         }));
     }
-    let target = resolve_target(state, version, &target_text, &token_tenant)?;
+    let target = resolve_target(g.state, g.version, &target_text, &token_tenant)?;
     require_mfa(&target, &grant.amr)?;
-    let scopes = delegated_scopes(state, app, &user.id, &user.tenant, &target)?;
+    let scopes = delegated_scopes(g.state, g.app, &user.id, &user.tenant, &target)?;
     let ctx = UserContext {
         user: user.clone(),
         tenant: token_tenant,
@@ -968,12 +962,12 @@ fn refresh_token(g: &Grant<'_>) -> Result<TokenResponse, AadError> {
     };
     let wants_id = grant.wants_id_token
         || target.oidc.iter().any(|s| s == "openid")
-        || form
+        || g.form
             .get("scope")
             .is_some_and(|s| s.split(' ').any(|x| x == "openid"));
     // Rotation: every redemption returns a new refresh token; the old one stays valid.
     let new_rt = new_refresh_token(
-        state,
+        g.state,
         RefreshGrant {
             issued_at: now,
             ..grant
