@@ -13,8 +13,6 @@
 mod applications;
 mod gdap;
 
-use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{self, BoxStream, StreamExt as _, TryStreamExt as _};
@@ -26,8 +24,8 @@ use url::Url;
 use uuid::Uuid;
 
 use crate::cloud::Resource;
-use crate::http::transport::{ServiceError, Transport, segment};
-use crate::http::{CallCounts, RetryPolicy, SharedTokenSource, Tenant, TokenSourceError};
+use crate::http::transport::{ServiceError, segment};
+use crate::http::{ApiClient, ApiOptions, RetryPolicy, Tenant, TokenSourceError};
 use crate::remedy::Remedy;
 pub use applications::{
     AppRoleAssignment, Application, ApplicationUpdate, KeyCredential, NewApplication,
@@ -205,24 +203,17 @@ struct Page<T> {
     next_link: Option<String>,
 }
 
-/// The Microsoft Graph client. Cheap to clone; clones share the HTTP client, the token source
-/// and the counters.
-#[derive(Clone)]
-pub struct GraphClient {
-    inner: Arc<Inner>,
-}
+/// The Microsoft Graph client (`ApiClient::new` with the Graph base URL, e.g.
+/// `https://graph.microsoft.com`; paths add `/v1.0/...`). Cheap to clone; clones share the HTTP
+/// client, the token source and the counters.
+pub type GraphClient = ApiClient<GraphOptions>;
 
-struct Inner {
-    transport: Transport,
-    options: GraphOptions,
-}
+impl ApiOptions for GraphOptions {
+    const RESOURCE: Resource = Resource::Graph;
+    const NAME: &'static str = "GraphClient";
 
-impl fmt::Debug for GraphClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GraphClient")
-            .field("base", &self.inner.transport.base().as_str())
-            .field("options", &self.inner.options)
-            .finish_non_exhaustive()
+    fn retry(&self) -> &RetryPolicy {
+        &self.retry
     }
 }
 
@@ -230,32 +221,6 @@ impl fmt::Debug for GraphClient {
 type Body = Option<serde_json::Value>;
 
 impl GraphClient {
-    /// A client for Graph at `base_url` (`CloudEndpoints::base_url(Resource::Graph)`, e.g.
-    /// `https://graph.microsoft.com`; paths add `/v1.0/...`), sending through the process's
-    /// `http` client with tokens from `tokens`.
-    pub fn new(
-        base_url: Url,
-        http: reqwest::Client,
-        tokens: SharedTokenSource,
-        options: GraphOptions,
-    ) -> Self {
-        let transport = Transport::new(
-            base_url,
-            Resource::Graph,
-            http,
-            tokens,
-            options.retry.clone(),
-        );
-        Self {
-            inner: Arc::new(Inner { transport, options }),
-        }
-    }
-
-    /// Counters of every call made so far.
-    pub fn stats(&self) -> CallCounts {
-        self.inner.transport.stats()
-    }
-
     fn url(&self, path: &str) -> Url {
         crate::cloud::join(
             self.inner.transport.base(),

@@ -26,8 +26,8 @@ pub mod transport;
 
 pub use retry::{RetryPolicy, RetryableError};
 pub use transport::{
-    BrokerTokens, CallCounts, SharedTokenSource, StaticToken, Tenant, TokenFuture, TokenSource,
-    TokenSourceError,
+    ApiClient, ApiOptions, BrokerTokens, CallCounts, SharedTokenSource, StaticToken, Tenant,
+    TokenFuture, TokenSource, TokenSourceError,
 };
 
 /// The `User-Agent` every outgoing request carries.

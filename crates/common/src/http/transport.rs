@@ -190,6 +190,69 @@ fn is_retryable(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
 }
 
+/// Options of one API's [`ApiClient`]: which resource its tokens are for, and its retries.
+pub trait ApiOptions: fmt::Debug + Send + Sync + 'static {
+    /// The resource the client's tokens are for.
+    const RESOURCE: Resource;
+    /// The client's name in `Debug` output.
+    const NAME: &'static str;
+    /// Retries and throttling.
+    fn retry(&self) -> &RetryPolicy;
+}
+
+/// A client of one API (Graph, Partner Center): its [`Transport`] and its options, shared by its
+/// clones, so a clone is cheap and counts into the same [`CallCounts`]. What the API offers is
+/// in the inherent methods each API module adds (`GraphClient`, `PartnerCenterClient`).
+pub struct ApiClient<O> {
+    pub(crate) inner: Arc<ApiInner<O>>,
+}
+
+/// What the clones of an [`ApiClient`] share.
+pub(crate) struct ApiInner<O> {
+    pub(crate) transport: Transport,
+    pub(crate) options: O,
+}
+
+impl<O> Clone for ApiClient<O> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<O: ApiOptions> fmt::Debug for ApiClient<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(O::NAME)
+            .field("base", &self.inner.transport.base().as_str())
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<O: ApiOptions> ApiClient<O> {
+    /// A client for the API at `base_url` (`CloudEndpoints::base_url` of the API's resource,
+    /// e.g. `https://graph.microsoft.com`), sending through the process's `http` client with
+    /// tokens from `tokens`.
+    pub fn new(
+        base_url: Url,
+        http: reqwest::Client,
+        tokens: SharedTokenSource,
+        options: O,
+    ) -> Self {
+        let transport =
+            Transport::new(base_url, O::RESOURCE, http, tokens, options.retry().clone());
+        Self {
+            inner: Arc::new(ApiInner { transport, options }),
+        }
+    }
+
+    /// Counters of every call made so far.
+    pub fn stats(&self) -> CallCounts {
+        self.inner.transport.stats()
+    }
+}
+
 /// One API's connection: its base URL, the process's HTTP client, the token source, the retry
 /// policy and the counters. A client keeps one (shared by its clones) and describes its API on it.
 pub(crate) struct Transport {

@@ -14,8 +14,6 @@
 
 pub mod consents;
 
-use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{self, BoxStream, StreamExt as _, TryStreamExt as _};
@@ -27,8 +25,8 @@ use url::Url;
 use uuid::Uuid;
 
 use crate::cloud::Resource;
-use crate::http::transport::{ServiceError, Transport, segment};
-use crate::http::{CallCounts, RetryPolicy, SharedTokenSource, Tenant, TokenSourceError};
+use crate::http::transport::{ServiceError, segment};
+use crate::http::{ApiClient, ApiOptions, RetryPolicy, Tenant, TokenSourceError};
 use crate::remedy::Remedy;
 
 /// Options of a [`PartnerCenterClient`].
@@ -319,54 +317,21 @@ struct PageRequest {
     headers: Vec<(String, String)>,
 }
 
-/// The Partner Center client. Cheap to clone; clones share the HTTP client, the token source and
-/// the counters.
-#[derive(Clone)]
-pub struct PartnerCenterClient {
-    inner: Arc<Inner>,
-}
+/// The Partner Center client (`ApiClient::new` with the API's base URL, e.g.
+/// `https://api.partnercenter.microsoft.com`). Cheap to clone; clones share the HTTP client, the
+/// token source and the counters.
+pub type PartnerCenterClient = ApiClient<PartnerCenterOptions>;
 
-struct Inner {
-    transport: Transport,
-    options: PartnerCenterOptions,
-}
+impl ApiOptions for PartnerCenterOptions {
+    const RESOURCE: Resource = Resource::PartnerCenter;
+    const NAME: &'static str = "PartnerCenterClient";
 
-impl fmt::Debug for PartnerCenterClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PartnerCenterClient")
-            .field("base", &self.inner.transport.base().as_str())
-            .field("options", &self.inner.options)
-            .finish_non_exhaustive()
+    fn retry(&self) -> &RetryPolicy {
+        &self.retry
     }
 }
 
 impl PartnerCenterClient {
-    /// A client for the API at `base_url` (`CloudEndpoints::base_url(Resource::PartnerCenter)`,
-    /// e.g. `https://api.partnercenter.microsoft.com`), sending through the process's `http`
-    /// client with tokens from `tokens`.
-    pub fn new(
-        base_url: Url,
-        http: reqwest::Client,
-        tokens: SharedTokenSource,
-        options: PartnerCenterOptions,
-    ) -> Self {
-        let transport = Transport::new(
-            base_url,
-            Resource::PartnerCenter,
-            http,
-            tokens,
-            options.retry.clone(),
-        );
-        Self {
-            inner: Arc::new(Inner { transport, options }),
-        }
-    }
-
-    /// Counters of every call made so far.
-    pub fn stats(&self) -> CallCounts {
-        self.inner.transport.stats()
-    }
-
     fn url(&self, path: &str) -> Url {
         crate::cloud::join(self.inner.transport.base(), path)
     }
