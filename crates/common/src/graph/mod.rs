@@ -116,10 +116,10 @@ pub enum GraphError {
     Invalid(Vec<String>),
     /// No access token.
     #[error("no access token for Microsoft Graph: {0}")]
-    Token(#[source] TokenSourceError),
+    Token(#[from] TokenSourceError),
     /// Graph could not be reached.
     #[error("cannot reach Microsoft Graph: {0}")]
-    Transport(#[source] reqwest::Error),
+    Transport(#[from] reqwest::Error),
     /// The answer was not what the API documents.
     #[error("Microsoft Graph answered an unexpected body for {what}: {reason}")]
     Decode {
@@ -408,7 +408,9 @@ impl GraphClient {
             let client = client.clone();
             let tenant = tenant.clone();
             async move {
-                let Some(url) = next else { return Ok(None) };
+                let Some(url) = next else {
+                    return Ok::<_, GraphError>(None);
+                };
                 let tenant = tenant.as_deref().map_or(Tenant::Partner, Tenant::Customer);
                 let bytes = client.send(tenant, Method::GET, url, None, None).await?;
                 let page: Page<T> = decode(&bytes, "a collection page")?;
@@ -473,14 +475,6 @@ impl GraphClient {
 }
 
 impl ServiceError for GraphError {
-    fn token(e: TokenSourceError) -> Self {
-        Self::Token(e)
-    }
-
-    fn transport(e: reqwest::Error) -> Self {
-        Self::Transport(e)
-    }
-
     fn gave_up(status: u16, attempts: usize, retry_after: Option<Duration>, body: &[u8]) -> Self {
         Self::GaveUp {
             status,

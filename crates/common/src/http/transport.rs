@@ -138,11 +138,11 @@ enum SendError {
 
 /// The error type of a client over the [`Transport`]: how the failures that come without an
 /// answer to interpret map into it. Answers (any status) are the client's to interpret.
-pub(crate) trait ServiceError: Sized {
-    /// No access token.
-    fn token(e: TokenSourceError) -> Self;
-    /// The service could not be reached, after every retry.
-    fn transport(e: reqwest::Error) -> Self;
+/// No access token (`From<TokenSourceError>`), or the service could not be reached after every
+/// retry (`From<reqwest::Error>`), are the API's own error variants.
+pub(crate) trait ServiceError:
+    Sized + From<TokenSourceError> + From<reqwest::Error>
+{
     /// Still throttled (429) or failing (5xx) after every retry allowed: the last status, how many
     /// attempts were made, the last `Retry-After`, and the last body (to read a message from).
     fn gave_up(status: u16, attempts: usize, retry_after: Option<Duration>, body: &[u8]) -> Self;
@@ -151,8 +151,8 @@ pub(crate) trait ServiceError: Sized {
 impl SendError {
     fn into_service_error<E: ServiceError>(self) -> E {
         match self {
-            Self::Token(e) => E::token(e),
-            Self::Transport(e) => E::transport(e),
+            Self::Token(e) => E::from(e),
+            Self::Transport(e) => E::from(e),
             Self::GaveUp {
                 status,
                 headers,
@@ -324,7 +324,7 @@ impl Transport {
                 )
             })
             .await
-            .map_err(SendError::into_service_error)?;
+            .map_err(SendError::into_service_error::<E>)?;
         Ok(Response {
             status,
             headers,

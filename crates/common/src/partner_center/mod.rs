@@ -112,10 +112,10 @@ pub enum PartnerCenterError {
     },
     /// No access token.
     #[error("no access token for Partner Center: {0}")]
-    Token(#[source] TokenSourceError),
+    Token(#[from] TokenSourceError),
     /// Partner Center could not be reached.
     #[error("cannot reach Partner Center: {0}")]
-    Transport(#[source] reqwest::Error),
+    Transport(#[from] reqwest::Error),
     /// The answer was not what the API documents.
     #[error("Partner Center answered an unexpected body for {what}: {reason}")]
     Decode {
@@ -427,7 +427,9 @@ impl PartnerCenterClient {
         stream::try_unfold(start, move |next| {
             let client = client.clone();
             async move {
-                let Some(request) = next else { return Ok(None) };
+                let Some(request) = next else {
+                    return Ok::<_, PartnerCenterError>(None);
+                };
                 let body = client.get_bytes(&request, correlation_id).await?;
                 let page: Collection<T> = decode(&body, "a collection page")?;
                 let next = match page.links.next {
@@ -529,14 +531,6 @@ impl PartnerCenterClient {
 }
 
 impl ServiceError for PartnerCenterError {
-    fn token(e: TokenSourceError) -> Self {
-        Self::Token(e)
-    }
-
-    fn transport(e: reqwest::Error) -> Self {
-        Self::Transport(e)
-    }
-
     fn gave_up(status: u16, attempts: usize, retry_after: Option<Duration>, body: &[u8]) -> Self {
         // A 429 carries `{statusCode, message}`; a 5xx, the usual error body.
         let message = serde_json::from_slice::<ThrottleBody>(body)
