@@ -15,12 +15,13 @@ use cli_kit::Failure;
 use common::cloud::Resource;
 use common::config::{AppMode, Settings};
 use common::graph::{GraphClient, GraphError, GraphOptions};
-use common::http::{BrokerTokens, CallCounts, RetryPolicy, Tenant, TokenSource, TokenSourceError};
+use common::http::{
+    BrokerTokens, CallCounts, RetryPolicy, Tenant, TokenFuture, TokenSource, TokenSourceError,
+};
 use common::partner_center::{PartnerCenterClient, PartnerCenterError, PartnerCenterOptions};
 use common::remedy::Remedy;
-use common::secret::{AccessToken, ExposeSecret as _};
+use common::secret::ExposeSecret as _;
 use common::tokens::{BrokerError, BrokerSettings, TokenBroker};
-use futures::future::BoxFuture;
 use url::Url;
 
 use crate::limiter::RateLimiter;
@@ -44,18 +45,12 @@ struct AppTokens {
 }
 
 impl TokenSource for AppTokens {
-    fn token<'a>(
-        &'a self,
-        tenant: Tenant<'a>,
-        resource: Resource,
-    ) -> BoxFuture<'a, Result<AccessToken, TokenSourceError>> {
+    fn token<'a>(&'a self, tenant: Tenant<'a>, resource: Resource) -> TokenFuture<'a> {
         Box::pin(async move {
             let Tenant::Customer(tenant) = tenant else {
-                return Err(TokenSourceError {
-                    remedy: Remedy::None,
-                    message: "cpv-app calls Graph only in customer tenants".into(),
-                    consent_url: None,
-                });
+                return Err(TokenSourceError::unavailable(
+                    "cpv-app calls Graph only in customer tenants",
+                ));
             };
             self.broker
                 .app_only_token(tenant, resource)

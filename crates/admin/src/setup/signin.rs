@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 
-use futures::future::BoxFuture;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use url::Url;
 
@@ -16,8 +15,7 @@ use common::cloud::{CloudEndpoints, Resource};
 use common::entra::public_client::PublicClient;
 use common::entra::{AccessTokenClaims, TokenResponse, decode_unverified};
 use common::graph::{GraphClient, GraphOptions};
-use common::http::{Tenant, TokenSource, TokenSourceError};
-use common::remedy::Remedy;
+use common::http::{Tenant, TokenFuture, TokenSource, TokenSourceError};
 use common::secret::{AccessToken, ExposeSecret as _};
 
 pub use common::entra::public_client::DeviceAuthorization;
@@ -83,20 +81,12 @@ pub struct AdminSession {
 struct AdminToken(AccessToken);
 
 impl TokenSource for AdminToken {
-    fn token<'a>(
-        &'a self,
-        tenant: Tenant<'a>,
-        resource: Resource,
-    ) -> BoxFuture<'a, Result<AccessToken, TokenSourceError>> {
+    fn token<'a>(&'a self, tenant: Tenant<'a>, resource: Resource) -> TokenFuture<'a> {
         let result = match (tenant, resource) {
             (Tenant::Partner, Resource::Graph) => Ok(self.0.clone()),
-            _ => Err(TokenSourceError {
-                remedy: Remedy::None,
-                message: format!(
-                    "the admin sign-in holds a Graph token for the partner tenant only, not {resource} in {tenant}"
-                ),
-                consent_url: None,
-            }),
+            _ => Err(TokenSourceError::unavailable(format!(
+                "the admin sign-in holds a Graph token for the partner tenant only, not {resource} in {tenant}"
+            ))),
         };
         Box::pin(std::future::ready(result))
     }

@@ -66,6 +66,18 @@ pub struct TokenSourceError {
     pub consent_url: Option<String>,
 }
 
+impl TokenSourceError {
+    /// A token this source cannot give at all (wrong tenant or resource for it): nothing a
+    /// person can change at run time, no consent link.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            remedy: Remedy::None,
+            message: message.into(),
+            consent_url: None,
+        }
+    }
+}
+
 impl fmt::Display for TokenSourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
