@@ -282,15 +282,7 @@ impl GraphClient {
     ) -> Result<Application, GraphError> {
         let body = to_body(application, "the new application")?;
         let url = self.url("applications");
-        self.call(
-            Tenant::Partner,
-            Method::POST,
-            url,
-            Some(body),
-            None,
-            "the created application",
-        )
-        .await
+        self.create(url, body, "the created application").await
     }
 
     /// Updates the properties set in `update` of the app registration with object ID `id`.
@@ -351,15 +343,8 @@ impl GraphClient {
     ) -> Result<ServicePrincipal, GraphError> {
         let url = self.url("servicePrincipals");
         let body = serde_json::json!({ "appId": app_id });
-        self.call(
-            Tenant::Partner,
-            Method::POST,
-            url,
-            Some(body),
-            None,
-            "the created service principal",
-        )
-        .await
+        self.create(url, body, "the created service principal")
+            .await
     }
 
     /// The delegated permission grants of a client service principal (object ID `id`).

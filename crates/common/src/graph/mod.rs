@@ -321,15 +321,7 @@ impl GraphClient {
             what: "the new relationship",
             reason: e.to_string(),
         })?;
-        self.call(
-            Tenant::Partner,
-            Method::POST,
-            url,
-            Some(body),
-            None,
-            "the created relationship",
-        )
-        .await
+        self.create(url, body, "the created relationship").await
     }
 
     /// Locks a `created` GDAP relationship for the customer's approval; the customer then
@@ -372,6 +364,17 @@ impl GraphClient {
             .resolve(path_and_query)
             .unwrap_or_else(|| crate::cloud::join(transport.base(), path_and_query));
         self.call(tenant, Method::GET, url, None, None, "a raw GET")
+            .await
+    }
+
+    /// `POST` of a new object in the partner tenant (no `If-Match`); returns the created object.
+    async fn create<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        body: serde_json::Value,
+        what: &'static str,
+    ) -> Result<T, GraphError> {
+        self.call(Tenant::Partner, Method::POST, url, Some(body), None, what)
             .await
     }
 
