@@ -195,15 +195,10 @@ fn single_partner(partners: &[String], customers: &[String]) -> Result<(), Strin
     Ok(())
 }
 
-/// Runs a parsed command line, writing results to `out` and errors to standard error.
-pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
-    run_with(cli, out, &mut std::io::stderr()).await
-}
-
 /// Runs a parsed command line, writing results to `out` and errors of commands whose output must
 /// stay parseable (`users list`, usage errors) to `err`. Configuration reports always go to
 /// standard error.
-pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
     let json = cli.output != OutputFormat::Table;
     let shared = match &cli.command {
         Command::Shared(shared) => Some(shared),
@@ -250,7 +245,7 @@ async fn run_command(
     err: &mut dyn Write,
 ) -> ExitCode {
     match command {
-        // Handled by `run_with` before the app is built.
+        // Handled by `run` before the app is built.
         Command::Shared(_) => ExitCode::SUCCESS,
         Command::Partners(PartnersCommand::List) => {
             partners::list(app, &partners, format, out).await

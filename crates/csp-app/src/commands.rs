@@ -81,7 +81,7 @@ pub async fn dispatch(
     err: &mut dyn Write,
 ) -> ExitCode {
     let result = match command {
-        // Handled by `run_with` before the context is built.
+        // Handled by `run` before the context is built.
         Command::Shared(_) => Ok(ExitCode::SUCCESS),
         Command::Status => status(ctx, format, out).await,
         Command::Keepalive => keepalive(ctx, format, out, err).await,

@@ -230,13 +230,9 @@ pub struct TokenArgs {
     pub customer: Option<String>,
 }
 
-/// Runs a parsed command line, writing results to `out` and messages to stderr.
-pub async fn run(cli: Cli, out: &mut dyn Write) -> ExitCode {
-    run_with(cli, out, &mut std::io::stderr()).await
-}
-
-/// Like [`run`], with the stream for messages (errors, remedies, the fan-out summary) given.
-pub async fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+/// Runs a parsed command line, writing results to `out` and messages (errors, remedies, the
+/// fan-out summary) to `err`.
+pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
     let json = cli.output != OutputFormat::Table;
     let shared = match &cli.command {
         Command::Shared(shared) => Some(shared),

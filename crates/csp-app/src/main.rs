@@ -5,5 +5,5 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = csp_app::Cli::parse();
-    csp_app::run(cli, &mut std::io::stdout()).await
+    csp_app::run(cli, &mut std::io::stdout(), &mut std::io::stderr()).await
 }

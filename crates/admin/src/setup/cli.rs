@@ -281,7 +281,7 @@ pub enum SharedCommand {
     Doctor(DoctorArgs),
 }
 
-/// The start of both CLIs' `run_with`: runs a shared command to its end (`Break` with its exit
+/// The start of both CLIs' `run`: runs a shared command to its end (`Break` with its exit
 /// code), or loads and validates the configuration for the CLI's own command (`Continue`).
 pub async fn start(
     config: &cli_kit::ConfigArgs,

@@ -1,5 +1,5 @@
 //! End-to-end tests of `cpv-app` against the emulator (two partners, three customers each), run
-//! in-process through `cpv_app::run_with`.
+//! in-process through `cpv_app::run`.
 
 mod errors;
 mod helpers;

@@ -150,7 +150,7 @@ impl TestApp {
         argv.extend_from_slice(args);
         let cli = csp_app::Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{e}"));
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = csp_app::run_with(cli, &mut out, &mut err).await;
+        let code = csp_app::run(cli, &mut out, &mut err).await;
         Output {
             code,
             stdout: String::from_utf8(out).unwrap(),
