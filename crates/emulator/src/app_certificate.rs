@@ -8,6 +8,10 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
+
+/// Validity of the demo app certificate: two years, renewed by deleting the file.
+const DAYS: u32 = 730;
 
 /// Parses `APP_ID=PATH`.
 pub fn parse(arg: &str) -> Result<(String, std::path::PathBuf), String> {
@@ -26,13 +30,11 @@ pub fn ensure(path: &Path) -> anyhow::Result<String> {
     {
         return Ok(cert);
     }
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
-        .context("cannot generate the app's RSA key")?;
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "SAM local demo app");
-    let cert = params.self_signed(&key)?;
+    let made = certgen::self_signed(&certgen::Request {
+        common_name: "SAM local demo app",
+        days: DAYS,
+        key_pem: None,
+    })?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -46,9 +48,9 @@ pub fn ensure(path: &Path) -> anyhow::Result<String> {
     let mut file = options
         .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(cert.pem().as_bytes())?;
-    file.write_all(key.serialize_pem().as_bytes())?;
-    Ok(cert.pem())
+    file.write_all(made.certificate_pem.as_bytes())?;
+    file.write_all(made.private_key_pem.expose_secret().as_bytes())?;
+    Ok(made.certificate_pem)
 }
 
 fn first_certificate(pem: &str) -> Option<String> {

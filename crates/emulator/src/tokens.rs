@@ -78,14 +78,13 @@ impl SigningKey {
         };
         let key =
             rcgen::KeyPair::from_pem(&key_pem).context("signing.key is not a PEM private key")?;
-        let mut params = rcgen::CertificateParams::default();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "accounts.emulator.localhost");
-        let cert = params
-            .self_signed(&key)
-            .context("self-signing the token-signing certificate")?;
-        let der = cert.der().to_vec();
+        let cert = certgen::self_signed(&certgen::Request {
+            common_name: "accounts.emulator.localhost",
+            days: 3650,
+            key_pem: Some(&key_pem),
+        })
+        .context("signing.key: certifying the token-signing key")?;
+        let der = cert.certificate_der;
         let (n, e) = rsa_components(&der)?;
         let kid = b64url(sha1::Sha1::digest(&der));
         Ok(SigningKey {

@@ -96,17 +96,17 @@ pub fn generate(path: &Path, subject: &str, days: u32) -> Result<AppCertificate,
     let fail = |e: &dyn std::fmt::Display| {
         SetupError::Certificate(format!("cannot create the certificate: {e}"))
     };
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(|e| fail(&e))?;
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| fail(&e))?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, subject);
-    let now = time::OffsetDateTime::now_utc();
-    params.not_before = now - time::Duration::minutes(5);
-    params.not_after = now + time::Duration::days(i64::from(days));
-    let cert = params.self_signed(&key).map_err(|e| fail(&e))?;
-    let pem = cert.pem();
-    write_private(&key_path(path), key.serialize_pem().as_bytes())?;
+    let made = certgen::self_signed(&certgen::Request {
+        common_name: subject,
+        days,
+        key_pem: None,
+    })
+    .map_err(|e| fail(&e))?;
+    let pem = made.certificate_pem;
+    write_private(
+        &key_path(path),
+        common::secret::ExposeSecret::expose_secret(&made.private_key_pem).as_bytes(),
+    )?;
     write_private(path, pem.as_bytes())?;
     AppCertificate::from_pem(path, &pem)
 }
