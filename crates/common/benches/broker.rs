@@ -60,6 +60,7 @@ fn warm_broker(
             },
             version: EndpointVersion::V1,
             authority_tenant: "common".into(),
+            sign_in_host: None,
             redirect_url: Url::parse("http://127.0.0.1:8080/callback").expect("URL"),
             consent_page: Url::parse("http://127.0.0.1:8080/").expect("URL"),
             prompt: None,

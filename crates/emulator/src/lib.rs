@@ -49,6 +49,11 @@ pub struct EmulatorConfig {
     pub bind: IpAddr,
     /// Port; 0 picks a free one.
     pub port: u16,
+    /// Port of a second, plain-HTTP listener that serves only the pages a person's browser sees
+    /// (authorize, sign-in, MFA, consent, device login), so a stock browser walks the local
+    /// sign-in without a certificate warning; `None`: no such listener. Every API (token, Key
+    /// Vault, Graph, Partner Center) answers only over TLS.
+    pub sign_in_port: Option<u16>,
     /// Where the CA and the token-signing key are kept across restarts.
     pub state_dir: Option<PathBuf>,
     /// Worker threads.
@@ -63,6 +68,7 @@ impl Default for EmulatorConfig {
             seed: Seed::default(),
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
+            sign_in_port: None,
             state_dir: None,
             workers: 2,
             lifetimes: Lifetimes::default(),
@@ -139,6 +145,16 @@ impl Emulator {
         let listener = std::net::TcpListener::bind((config.bind, config.port))
             .map_err(|e| anyhow::anyhow!("binding {}:{}: {e}", config.bind, config.port))?;
         let port = listener.local_addr().map_err(anyhow::Error::from)?.port();
+        let sign_in_listener = match config.sign_in_port {
+            Some(p) => Some(std::net::TcpListener::bind((config.bind, p)).map_err(|e| {
+                anyhow::anyhow!("binding the sign-in listener {}:{p}: {e}", config.bind)
+            })?),
+            None => None,
+        };
+        let sign_in_port = match &sign_in_listener {
+            Some(l) => Some(l.local_addr().map_err(anyhow::Error::from)?.port()),
+            None => None,
+        };
         let state_dir = config.state_dir.clone();
         let vault_names: Vec<String> = config.seed.vaults.iter().map(|v| v.name.clone()).collect();
         let (signing, tls) = tokio::task::spawn_blocking(move || {
@@ -148,18 +164,16 @@ impl Emulator {
         })
         .await
         .map_err(anyhow::Error::from)??;
-        let state = web::Data::new(State::new(
-            &config.seed,
-            port,
-            signing,
-            config.lifetimes.clone(),
-        )?);
+        let mut state = State::new(&config.seed, port, signing, config.lifetimes.clone())?;
+        state.sign_in_port = sign_in_port;
+        let state = web::Data::new(state);
         let ca_path = config.state_dir.as_ref().map(|dir| dir.join("ca.pem"));
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .wrap(actix_web::middleware::from_fn(faults::middleware))
+                .wrap(actix_web::middleware::from_fn(entra::plain_http_guard))
                 .configure(keyvault::configure)
                 // Graph and Partner Center before `admin`: Graph adds `/_admin/gdap/...`.
                 .configure(graph::configure)
@@ -176,11 +190,18 @@ impl Emulator {
         .disable_signals()
         .shutdown_timeout(1)
         .listen_rustls_0_23(listener, (*tls.server_config).clone())
-        .map_err(anyhow::Error::from)?
+        .map_err(anyhow::Error::from)?;
+        let server = match sign_in_listener {
+            Some(l) => server.listen(l).map_err(anyhow::Error::from)?,
+            None => server,
+        }
         .run();
         let server_handle = server.handle();
         tokio::spawn(server);
         tracing::info!(port, "emulator listening on https://127.0.0.1:{port}");
+        if let Some(p) = sign_in_port {
+            tracing::info!(port = p, "sign-in pages also on http://127.0.0.1:{p}");
+        }
         Ok(EmulatorHandle {
             state,
             server: server_handle,
@@ -234,6 +255,11 @@ impl EmulatorHandle {
         // The string is always a valid URL.
         url::Url::parse(&format!("https://127.0.0.1:{}/", self.port))
             .unwrap_or_else(|_| unreachable_url())
+    }
+    /// Where a browser signs in: `http://127.0.0.1:{sign-in port}` with
+    /// [`EmulatorConfig::sign_in_port`], the authority host otherwise.
+    pub fn sign_in_host(&self) -> String {
+        self.state.sign_in_host()
     }
     /// Entra authority host: `https://127.0.0.1:{port}` (append `/{tenant}`).
     pub fn authority_host(&self) -> String {

@@ -16,6 +16,10 @@ struct Args {
     /// Port on 127.0.0.1.
     #[arg(long, default_value_t = 8443, env = "SAM_EMULATOR_PORT")]
     port: u16,
+    /// Port of the plain-HTTP listener of the sign-in pages (authorize, sign-in, MFA, consent,
+    /// device login), so a browser needs no certificate exception; every API stays HTTPS.
+    #[arg(long, default_value_t = 8480, env = "SAM_EMULATOR_SIGN_IN_PORT")]
+    sign_in_port: u16,
     /// Address to listen on. 127.0.0.1 by default; 0.0.0.0 in a container whose port is
     /// published (docker-compose.yml). The URLs it prints stay https://127.0.0.1:{port}.
     #[arg(long, default_value = "127.0.0.1", env = "SAM_EMULATOR_BIND")]
@@ -65,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
         seed,
         bind: args.bind,
         port: args.port,
+        sign_in_port: Some(args.sign_in_port),
         state_dir: Some(args.state_dir.clone()),
         workers: args.workers,
         ..EmulatorConfig::default()
@@ -86,6 +91,10 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("  CA certificate (trust it):  {ca}");
     println!("  Entra authority host:       {}", handle.authority_host());
+    println!(
+        "  Sign-in pages (browser):    {} (plain HTTP, loopback)",
+        handle.sign_in_host()
+    );
     println!("  Microsoft Graph:            {}", handle.graph_url());
     println!(
         "  Partner Center:             {}",

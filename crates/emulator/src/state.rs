@@ -192,6 +192,8 @@ pub type Counters = BTreeMap<String, u64>;
 #[derive(Debug)]
 pub struct State {
     port: u16,
+    /// Port of the plain-HTTP loopback listener of the interactive pages, if any.
+    pub(crate) sign_in_port: Option<u16>,
     directory: RwLock<Directory>,
     resources: Vec<ResourceApp>,
     pub(crate) signing: SigningKey,
@@ -256,6 +258,7 @@ impl State {
             .collect();
         Ok(State {
             port,
+            sign_in_port: None,
             directory: RwLock::new(Directory {
                 // Active GDAP relationships of the seed grant delegated access.
                 tenants: crate::partner_data::tenants_with_gdap_access(seed),
@@ -305,6 +308,15 @@ impl State {
     /// `https://127.0.0.1:{port}`.
     pub fn authority_host(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// Where a person's browser is sent: `http://127.0.0.1:{sign-in port}` when the plain-HTTP
+    /// sign-in listener runs, the authority host otherwise.
+    pub fn sign_in_host(&self) -> String {
+        match self.sign_in_port {
+            Some(port) => format!("http://127.0.0.1:{port}"),
+            None => self.authority_host(),
+        }
     }
 
     /// Read access to the directory.

@@ -28,6 +28,10 @@ pub struct Cli {
     /// With --local: the emulator's port (config/local.toml expects 8443).
     #[arg(long, value_name = "PORT", default_value_t = 8443, requires = "local")]
     pub emulator_port: u16,
+    /// With --local: the port of the emulator's plain-HTTP sign-in pages on 127.0.0.1 (what the
+    /// browser opens; no certificate exception needed). 0 picks a free port.
+    #[arg(long, value_name = "PORT", default_value_t = 8480, requires = "local")]
+    pub sign_in_port: u16,
     /// With --local: where local state lives (the emulator's CA and keys, the demo app's
     /// certificate, the stored tokens). Default: `.sam-local` in the working directory.
     #[arg(long, value_name = "DIR", requires = "local")]
@@ -138,7 +142,14 @@ async fn start_local(cli: &Cli, options: &mut LoadOptions) -> Result<Option<Loca
     if !cli.local {
         return Ok(None);
     }
-    match local::prepare(options, cli.emulator_port, cli.state_dir.as_deref()).await {
+    match local::prepare(
+        options,
+        cli.emulator_port,
+        cli.sign_in_port,
+        cli.state_dir.as_deref(),
+    )
+    .await
+    {
         Ok(l) => Ok(Some(l)),
         Err(e) => {
             eprintln!("error: cannot start the local emulated cloud: {e:#}");

@@ -1,7 +1,9 @@
 //! `--local`: the whole flow on one machine with no Azure tenant.
 //!
 //! Starts the emulated Microsoft cloud (`crates/emulator`, default seed) in this process on
-//! 127.0.0.1:8443 (or `--emulator-port`), keeping its CA and signing key in
+//! 127.0.0.1:8443 (or `--emulator-port`), its sign-in pages also over plain HTTP on
+//! 127.0.0.1:8480 (or `--sign-in-port`) so a stock browser walks the sign-in without a
+//! certificate warning, keeping its CA and signing key in
 //! `.sam-local/emulator` so a restart keeps browsers' trust and issued tokens' signatures valid;
 //! writes the CA to `.sam-local/emulator/ca.pem` (which `config/local.toml` trusts), creates the
 //! demo app's certificate `.sam-local/app.pem` once and registers it with the emulator, selects
@@ -33,6 +35,7 @@ pub struct LocalCloud {
 pub async fn prepare(
     config: &mut LoadOptions,
     port: u16,
+    sign_in_port: u16,
     dir: Option<&Path>,
 ) -> anyhow::Result<LocalCloud> {
     let dir = dir.map_or_else(|| PathBuf::from(LOCAL_DIR), Path::to_path_buf);
@@ -46,12 +49,13 @@ pub async fn prepare(
     let emulator = Emulator::start(EmulatorConfig {
         seed,
         port,
+        sign_in_port: Some(sign_in_port),
         state_dir: Some(state_dir.clone()),
         ..EmulatorConfig::default()
     }
     .with_certificate(&app_id, certificate))
     .await
-    .with_context(|| format!("cannot start the emulator on 127.0.0.1:{port} (is another one running? try --emulator-port)"))?;
+    .with_context(|| format!("cannot start the emulator on 127.0.0.1:{port} and {sign_in_port} (is another one running? try --emulator-port and --sign-in-port)"))?;
     let ca_path = state_dir.join("ca.pem");
     write_if_changed(&ca_path, emulator.ca_pem().as_bytes())?;
     if config.profile.is_none() {
@@ -60,6 +64,7 @@ pub async fn prepare(
     // The emulator's own addresses win over the profile's defaults; the user's --set still wins.
     let mut sets = vec![
         format!("cloud.authority_host={}", emulator.authority_host()),
+        format!("entra.sign_in_host={}", emulator.sign_in_host()),
         format!("cloud.graph_url={}", emulator.graph_url()),
         format!("cloud.partner_center_url={}", emulator.partner_center_url()),
         format!("cloud.partner_api_url={}", emulator.partner_api_url()),
@@ -113,9 +118,10 @@ impl LocalCloud {
         }
         let _ = writeln!(
             out,
-            "  Emulated cloud: {} (a test double of Entra ID and Key Vault; CA {})",
+            "  Emulated cloud: {} (a test double of Entra ID and Key Vault; CA {}); sign-in pages on {}",
             self.emulator.authority_host(),
-            self.ca_path.display()
+            self.ca_path.display(),
+            self.emulator.sign_in_host()
         );
         let _ = writeln!(out, "  Tokens stored:  {}", app.store.location());
         let _ = writeln!(

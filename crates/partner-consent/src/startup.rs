@@ -150,8 +150,15 @@ impl Application {
             }
         };
         let secure_cookies = settings.consent.redirect_url.scheme() == "https";
+        // The form on the landing page leads (through /start's redirect) to the sign-in host.
         let csp = security::content_security_policy(
-            &settings.cloud.authority_host.origin().ascii_serialization(),
+            &settings
+                .entra
+                .sign_in_host
+                .as_ref()
+                .unwrap_or(&settings.cloud.authority_host)
+                .origin()
+                .ascii_serialization(),
         );
         let callback_path = settings.consent.redirect_url.path().to_owned();
         let state = web::Data::new(AppState {

@@ -103,6 +103,9 @@ pub struct RawEntra {
     pub endpoint_version: String,
     /// Tenant segment of the consent sign-in: `common`, `organizations` or the partner tenant.
     pub authority_tenant: String,
+    /// Where the browser is sent to sign in (the authorize endpoint's host); empty: the
+    /// authority host. The local profile sets the emulator's plain-HTTP loopback sign-in pages.
+    pub sign_in_host: String,
 }
 
 /// `[consent]`.
@@ -277,6 +280,7 @@ impl Default for RawSettings {
             entra: RawEntra {
                 endpoint_version: "v1".into(),
                 authority_tenant: "common".into(),
+                sign_in_host: String::new(),
             },
             consent: RawConsent {
                 listen: "127.0.0.1:8080".into(),

@@ -130,6 +130,9 @@ pub struct EntraSettings {
     pub endpoint_version: EndpointVersion,
     /// Tenant segment of the consent sign-in.
     pub authority_tenant: String,
+    /// Host of the authorize endpoint a browser is sent to, when not the authority host (the
+    /// emulator's plain-HTTP loopback sign-in pages).
+    pub sign_in_host: Option<url::Url>,
 }
 
 /// The consent web app.
@@ -314,15 +317,7 @@ impl Settings {
             return None;
         }
         let authority = &self.cloud.authority_host;
-        let loopback = match authority.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => {
-                d.eq_ignore_ascii_case("localhost")
-                    || d.to_ascii_lowercase().ends_with(".localhost")
-            }
-            None => false,
-        };
+        let loopback = is_loopback(authority);
         let custom = self.cloud.name == crate::cloud::CloudName::Custom;
         (loopback || custom).then(|| {
             format!(
@@ -452,3 +447,16 @@ impl Words for LogFormat {
         &[(Self::Text, &["text"]), (Self::Json, &["json"])];
 }
 impl_words!(LogFormat);
+
+/// Whether `url` names this machine: a loopback address, `localhost` or a `*.localhost` name
+/// (RFC 6761 §6.3).
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        None => false,
+    }
+}

@@ -502,6 +502,57 @@ name = "global"
 "#;
 
 #[test]
+fn a_sign_in_host_is_https_or_loopback_http_and_only_for_a_custom_cloud() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        // Microsoft's clouds sign in at their authority host.
+        jail.set_env("SAM_ENTRA__SIGN_IN_HOST", "https://login.example.com");
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert_eq!(report.keys(), vec!["entra.sign_in_host"], "{report}");
+        assert!(report.to_string().contains("custom"), "{report}");
+
+        jail.set_env("SAM_CLOUD__NAME", "custom");
+        jail.set_env("SAM_CLOUD__AUTHORITY_HOST", "https://127.0.0.1:8443");
+        jail.set_env("SAM_CLOUD__GRAPH_URL", "https://127.0.0.1:8443/graph");
+        jail.set_env(
+            "SAM_CLOUD__PARTNER_CENTER_URL",
+            "https://127.0.0.1:8443/partnercenter",
+        );
+        jail.set_env("SAM_CLOUD__KEY_VAULT_DNS_SUFFIX", "vault.localhost:8443");
+        for ok in [
+            "https://login.example.com",
+            "http://127.0.0.1:8480",
+            "http://[::1]:8480",
+            "http://localhost:8480",
+        ] {
+            jail.set_env("SAM_ENTRA__SIGN_IN_HOST", ok);
+            let s = load(&args()).unwrap().validate().unwrap();
+            assert_eq!(
+                s.entra.sign_in_host.as_ref().map(|u| u.origin()),
+                Some(url::Url::parse(ok).unwrap().origin()),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://10.0.0.5:8480",
+            "http://login.example.com",
+            "ftp://127.0.0.1",
+        ] {
+            jail.set_env("SAM_ENTRA__SIGN_IN_HOST", bad);
+            let report = load(&args()).unwrap().validate().unwrap_err();
+            assert_eq!(report.keys(), vec!["entra.sign_in_host"], "{bad}: {report}");
+            let fix = if bad.starts_with("http:") {
+                "loopback"
+            } else {
+                "scheme"
+            };
+            assert!(report.to_string().contains(fix), "{report}");
+        }
+        Ok(())
+    });
+}
+
+#[test]
 fn a_production_file_next_to_the_shipped_config_gets_the_global_cloud() {
     Jail::expect_with(|jail| {
         let options = shipped_config_with(jail, PRODUCTION);

@@ -261,6 +261,9 @@ pub struct PendingAuthorization {
 pub struct EntraClient {
     http: reqwest::Client,
     authority_host: Url,
+    /// Host of the authorize endpoint, when a browser signs in elsewhere than the authority
+    /// host (the emulator's plain-HTTP loopback pages).
+    sign_in_host: Option<Url>,
     client_id: String,
     credential: ClientCredential,
     version: EndpointVersion,
@@ -279,6 +282,7 @@ impl EntraClient {
         Self {
             http,
             authority_host,
+            sign_in_host: None,
             client_id: client_id.into(),
             credential,
             version,
@@ -290,6 +294,13 @@ impl EntraClient {
     /// failures are retried (5xx, 429, `temporarily_unavailable`, network); `invalid_grant` never.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Sends browsers to `host` for the authorize endpoint (`entra.sign_in_host`); tokens are
+    /// still redeemed at the authority host.
+    pub fn with_sign_in_host(mut self, host: Option<Url>) -> Self {
+        self.sign_in_host = host;
         self
     }
 
@@ -319,7 +330,7 @@ impl EntraClient {
     /// `{authority}/{tenant}/oauth2/authorize` (v1) or `.../oauth2/v2.0/authorize` (v2).
     pub fn authorize_endpoint(&self, tenant: &str) -> Url {
         join(
-            &self.authority_host,
+            self.sign_in_host.as_ref().unwrap_or(&self.authority_host),
             &format!("{tenant}/oauth2/{}authorize", self.version_segment()),
         )
     }

@@ -171,6 +171,8 @@ pub struct BrokerSettings {
     pub version: EndpointVersion,
     /// Tenant segment of the consent sign-in (`common`, `organizations` or the partner tenant).
     pub authority_tenant: String,
+    /// Host of the authorize endpoint, when not the authority host (`entra.sign_in_host`).
+    pub sign_in_host: Option<Url>,
     /// The redirect URL registered on the app.
     pub redirect_url: Url,
     /// The page where an admin agent starts the consent (named in re-consent errors).
@@ -200,6 +202,7 @@ impl BrokerSettings {
             cloud: settings.cloud.clone(),
             version: settings.entra.endpoint_version,
             authority_tenant: settings.entra.authority_tenant.clone(),
+            sign_in_host: settings.entra.sign_in_host.clone(),
             redirect_url: settings.consent.redirect_url.clone(),
             consent_page,
             prompt: settings.consent.prompt.clone(),
@@ -312,7 +315,8 @@ impl TokenBroker {
             settings.app_id.clone(),
             credential,
             settings.version,
-        );
+        )
+        .with_sign_in_host(settings.sign_in_host.clone());
         let validator = IdTokenValidator::new(
             http.clone(),
             &settings.cloud.authority_host,

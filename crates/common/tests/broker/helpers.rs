@@ -129,6 +129,7 @@ impl Env {
             cloud: self.cloud.clone(),
             version,
             authority_tenant: "common".into(),
+            sign_in_host: None,
             redirect_url: Url::parse(REDIRECT).unwrap(),
             consent_page: Url::parse(CONSENT_PAGE).unwrap(),
             prompt: None,

@@ -127,7 +127,7 @@ fn authorize(state: &State, req: &HttpRequest, tenant_seg: &str, version: Versio
         flow.amr = s.amr.clone();
         flow.auth_time = s.auth_time;
         flow.session_id = s.session_id.clone();
-        return after_sign_in(state, flow_id, flow, false);
+        return after_sign_in(state, flow_id, flow, None);
     }
     let hint = flow.login_hint.clone().unwrap_or_default();
     store_flow(state, &flow_id, flow.clone());
@@ -434,7 +434,11 @@ fn expired_flow() -> HttpResponse {
 }
 
 /// `POST /{tenant}/login`
-pub async fn login(state: web::Data<State>, form: web::Form<LoginForm>) -> HttpResponse {
+pub async fn login(
+    state: web::Data<State>,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
     state.count("entra.login");
     let Some(mut flow) = take_flow(&state, &form.flow) else {
         return expired_flow();
@@ -471,7 +475,12 @@ pub async fn login(state: web::Data<State>, form: web::Form<LoginForm>) -> HttpR
         store_flow(&state, &form.flow, flow.clone());
         return mfa_page(&flow, &form.flow, None);
     }
-    after_sign_in(&state, form.flow.clone(), flow, true)
+    after_sign_in(
+        &state,
+        form.flow.clone(),
+        flow,
+        Some(req.app_config().secure()),
+    )
 }
 
 fn check_user_may_sign_in(state: &State, flow: &Flow, user: &UserSeed) -> Result<(), AadError> {
@@ -502,7 +511,11 @@ fn check_user_may_sign_in(state: &State, flow: &Flow, user: &UserSeed) -> Result
 }
 
 /// `POST /{tenant}/mfa`
-pub async fn mfa(state: web::Data<State>, form: web::Form<MfaForm>) -> HttpResponse {
+pub async fn mfa(
+    state: web::Data<State>,
+    req: HttpRequest,
+    form: web::Form<MfaForm>,
+) -> HttpResponse {
     state.count("entra.mfa");
     let Some(mut flow) = take_flow(&state, &form.flow) else {
         return expired_flow();
@@ -524,7 +537,12 @@ pub async fn mfa(state: web::Data<State>, form: web::Form<MfaForm>) -> HttpRespo
         );
     }
     flow.amr = vec!["pwd".into(), "mfa".into()];
-    after_sign_in(&state, form.flow.clone(), flow, true)
+    after_sign_in(
+        &state,
+        form.flow.clone(),
+        flow,
+        Some(req.app_config().secure()),
+    )
 }
 
 /// The delegated permissions the request needs, per resource app ID.
@@ -586,12 +604,19 @@ fn flow_user_and_app(state: &State, flow: &Flow) -> Option<(UserSeed, App)> {
     Some((user, app))
 }
 
-fn after_sign_in(state: &State, flow_id: String, flow: Flow, new_session: bool) -> HttpResponse {
+/// `new_session`: `Some(secure)` after a sign-in here (a new SSO cookie, `secure` when the page
+/// came over TLS), `None` when an existing session was reused.
+fn after_sign_in(
+    state: &State,
+    flow_id: String,
+    flow: Flow,
+    new_session: Option<bool>,
+) -> HttpResponse {
     let Some((user, app)) = flow_user_and_app(state, &flow) else {
         return expired_flow();
     };
     let mut session_cookie = None;
-    if new_session {
+    if let Some(secure) = new_session {
         let sid = issue::random_token("", 24);
         state
             .sessions
@@ -606,12 +631,18 @@ fn after_sign_in(state: &State, flow_id: String, flow: Flow, new_session: bool) 
                     session_id: flow.session_id.clone(),
                 },
             );
+        // Entra's cookie is `Secure; SameSite=None`; over the plain-HTTP loopback listener a
+        // browser would drop that, so there it is a `Lax` cookie (top-level navigations only).
         session_cookie = Some(
             Cookie::build(SSO_COOKIE, sid)
                 .path("/")
-                .secure(true)
+                .secure(secure)
                 .http_only(true)
-                .same_site(SameSite::None)
+                .same_site(if secure {
+                    SameSite::None
+                } else {
+                    SameSite::Lax
+                })
                 .finish(),
         );
     }

@@ -95,7 +95,7 @@ pub async fn start(
             .ok_or_else(|| AadError::missing("scope"))?;
         let device_code = issue::random_token("DAQABAAEAAAD", 48);
         let user_code = random_user_code();
-        let host = state.authority_host();
+        let host = state.sign_in_host();
         state.device_codes().insert(
             device_code.clone(),
             DeviceCode {

@@ -542,3 +542,114 @@ async fn discovery_documents_point_at_the_emulator() {
         .unwrap();
     assert_eq!(r.status(), 400);
 }
+
+/// The plain-HTTP loopback listener (what the local walk's browser uses) serves the sign-in pages
+/// only: the sign-in works over it with a `Lax`, non-`Secure` SSO cookie a browser keeps on
+/// `http://127.0.0.1`, while the token endpoint, the metadata and every API answer only on TLS.
+#[tokio::test]
+async fn the_plain_http_sign_in_listener_serves_the_pages_and_nothing_else() {
+    let emu = crate::helpers::spawn_with(emulator::EmulatorConfig {
+        sign_in_port: Some(0),
+        ..emulator::EmulatorConfig::default()
+    })
+    .await;
+    let http = emu.handle.sign_in_host();
+    assert!(http.starts_with("http://127.0.0.1:"), "{http}");
+    let (_, challenge) = pkce();
+    let page = |host: &str| {
+        format!(
+            "{host}/{}/oauth2/v2.0/authorize?client_id={}&response_type=code&redirect_uri={REDIRECT}&scope=openid%20https://graph.microsoft.com/.default&code_challenge={challenge}&code_challenge_method=S256",
+            ids::PARTNER_TENANT,
+            ids::CSP_APP
+        )
+    };
+    let r = emu.client.get(page(&http)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"signin\""), "{html}");
+    // The sign-in form posts to the same plain-HTTP origin; its cookie fits it.
+    let user = emu
+        .handle
+        .seed()
+        .user_by_upn("admin@contoso-partner.onmicrosoft.com")
+        .unwrap()
+        .clone();
+    let login = |host: &str, html: &str| {
+        emu.client
+            .post(format!("{host}/{}/login", ids::PARTNER_TENANT))
+            .form(&[
+                ("flow", crate::helpers::flow_of(html).as_str()),
+                ("login", user.upn.as_str()),
+                ("passwd", user.password.as_str()),
+            ])
+            .send()
+    };
+    let mfa = |host: String, html: String| {
+        let code = emu.handle.mfa_code(&user.upn).unwrap();
+        assert!(html.contains("name=\"otc\""), "{html}");
+        emu.client
+            .post(format!("{host}/{}/mfa", ids::PARTNER_TENANT))
+            .form(&[("flow", crate::helpers::flow_of(&html)), ("otc", code)])
+            .send()
+    };
+    let html = login(&http, &html).await.unwrap().text().await.unwrap();
+    let r = mfa(http.clone(), html).await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("ESTSAUTH="), "{cookie}");
+    assert!(
+        cookie.contains("SameSite=Lax") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    // Over TLS the same cookie is Entra's: Secure; SameSite=None.
+    let https = emu.handle.authority_host();
+    let html = emu
+        .client
+        .get(page(&https))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let html = login(&https, &html).await.unwrap().text().await.unwrap();
+    let r = mfa(https.clone(), html).await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("SameSite=None") && cookie.contains("Secure"),
+        "{cookie}"
+    );
+
+    for (method, path) in [
+        (
+            "POST",
+            format!("/{}/oauth2/v2.0/token", ids::PARTNER_TENANT),
+        ),
+        ("POST", format!("/{}/oauth2/token", ids::PARTNER_TENANT)),
+        (
+            "GET",
+            format!(
+                "/{}/v2.0/.well-known/openid-configuration",
+                ids::PARTNER_TENANT
+            ),
+        ),
+        ("GET", "/graph/v1.0/me".to_owned()),
+        ("GET", "/partnercenter/v1/customers".to_owned()),
+        ("GET", "/_admin/counters".to_owned()),
+    ] {
+        let url = format!("{http}{path}");
+        let r = match method {
+            "POST" => emu
+                .client
+                .post(&url)
+                .form(&[("grant_type", "client_credentials")]),
+            _ => emu.client.get(&url),
+        }
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 404, "{method} {path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        let text = body["error_description"].as_str().unwrap();
+        assert!(text.contains(&https), "{method} {path}: {text}");
+    }
+}

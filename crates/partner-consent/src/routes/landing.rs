@@ -26,8 +26,10 @@ pub async fn landing(app: web::Data<AppState>) -> HttpResponse {
         permissions: &PERMISSIONS,
         who,
         signin_host: s
-            .cloud
-            .authority_host
+            .entra
+            .sign_in_host
+            .as_ref()
+            .unwrap_or(&s.cloud.authority_host)
             .host_str()
             .unwrap_or_default()
             .to_owned(),

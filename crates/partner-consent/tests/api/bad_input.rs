@@ -371,7 +371,7 @@ async fn start_ignores_redirect_parameters_so_there_is_no_open_redirect() {
     assert_eq!(resp.status(), 303);
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     assert!(
-        location.starts_with(&app.emulator.authority_host()),
+        location.starts_with(&app.emulator.sign_in_host()),
         "{location}"
     );
     assert!(!location.contains("evil.example"), "{location}");

@@ -36,7 +36,7 @@ async fn start_redirects_to_the_authority_with_state_nonce_pkce_and_the_configur
     let url = &started.authorize_url;
     assert!(url.as_str().starts_with(&format!(
         "{}/common/oauth2/authorize?",
-        app.emulator.authority_host()
+        app.emulator.sign_in_host()
     )));
     let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert_eq!(q["client_id"], crate::support::APP_ID);

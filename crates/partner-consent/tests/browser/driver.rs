@@ -4,11 +4,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 
-use base64::Engine;
 use fantoccini::{Client, ClientBuilder, Locator};
-use sha2::{Digest, Sha256};
 
 /// A browser session; ChromeDriver (and Chromium with it) is killed on drop.
 pub struct Browser {
@@ -55,46 +52,10 @@ fn chromium_binary() -> Option<String> {
         .map(str::to_owned)
 }
 
-/// base64(SHA-256(SubjectPublicKeyInfo)) of the certificate a TLS server at `port` presents
-/// (verified against `ca_pem`): what Chromium's `--ignore-certificate-errors-spki-list` takes.
-/// Chromium matches it against the server's own certificate, so the emulator's leaf is fetched.
-pub fn server_spki_hash(port: u16, ca_pem: &str) -> String {
-    use rustls_pki_types::pem::PemObject;
-    use std::io::Write;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.expect("CA PEM")).expect("CA");
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("TLS versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("name");
-    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).expect("TLS client");
-    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
-    tls.write_all(b"HEAD / HTTP/1.0\r\n\r\n")
-        .expect("handshake");
-    let leaf = conn
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .expect("server certificate")
-        .clone();
-    let (_, cert) = x509_parser::parse_x509_certificate(&leaf).expect("certificate");
-    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(cert.public_key().raw))
-}
-
 /// Starts ChromeDriver on a free port (waiting for its "started successfully" line) and opens a
-/// headless Chromium session that trusts the emulator's certificate by its key.
-pub async fn launch(emulator_port: u16, ca_pem: &str) -> Browser {
-    // Blocking I/O: off the test's runtime thread, which also drives the in-process servers.
-    let ca = ca_pem.to_owned();
-    let spki = tokio::task::spawn_blocking(move || server_spki_hash(emulator_port, &ca))
-        .await
-        .expect("SPKI of the emulator's certificate");
+/// headless Chromium session as a stock browser: no certificate flag, no imported CA. The pages
+/// it sees are partner-consent's and the emulator's sign-in pages, both plain HTTP on loopback.
+pub async fn launch() -> Browser {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -130,7 +91,6 @@ pub async fn launch(emulator_port: u16, ca_pem: &str) -> Browser {
         "--disable-sync".into(),
         "--no-first-run".into(),
         format!("--user-data-dir={}", profile.path().display()),
-        format!("--ignore-certificate-errors-spki-list={spki}"),
     ];
     args.push("--window-size=1024,900".into());
     let mut options = serde_json::json!({ "args": args });

@@ -8,21 +8,17 @@ use crate::support::{
     spawn_app_with,
 };
 
-async fn open(app: &TestApp) -> Browser {
-    launch(app.emulator.port(), app.emulator.ca_pem()).await
-}
-
 /// Landing page → "Grant consent" → the emulator's sign-in page.
 async fn begin(browser: &Browser, app: &TestApp) {
     browser.goto(&app.url("/")).await;
     assert!(browser.text("h1").await.contains("Connect"));
     browser.click("#grant").await;
     browser.fill("#login", "").await;
+    // The stock browser is on the emulator's plain-HTTP loopback sign-in page.
+    let at = browser.url().await;
     assert!(
-        browser
-            .url()
-            .await
-            .starts_with(&app.emulator.authority_host())
+        at.starts_with(&app.emulator.sign_in_host()) && at.starts_with("http://127.0.0.1:"),
+        "{at}"
     );
 }
 
@@ -39,7 +35,7 @@ async fn sign_in(browser: &Browser, user: User) {
 #[tokio::test]
 async fn a_partner_admin_signs_in_with_mfa_consents_and_sees_success_with_a_working_token() {
     let app = spawn_app().await;
-    let browser = open(&app).await;
+    let browser = launch().await;
     begin(&browser, &app).await;
     sign_in(&browser, ADMIN).await;
     let permissions = browser.text("#permissions").await;
@@ -75,7 +71,7 @@ async fn a_partner_admin_signs_in_with_mfa_consents_and_sees_success_with_a_work
 #[tokio::test]
 async fn cancelling_consent_in_the_browser_shows_that_nothing_was_granted() {
     let app = spawn_app().await;
-    let browser = open(&app).await;
+    let browser = launch().await;
     begin(&browser, &app).await;
     sign_in(&browser, ADMIN).await;
     browser.click("#cancel").await;
@@ -88,7 +84,7 @@ async fn cancelling_consent_in_the_browser_shows_that_nothing_was_granted() {
 #[tokio::test]
 async fn another_tenants_admin_is_refused_in_csp_mode_and_nothing_is_stored() {
     let app = spawn_app().await;
-    let browser = open(&app).await;
+    let browser = launch().await;
     begin(&browser, &app).await;
     sign_in(&browser, CUSTOMER_ADMIN).await;
     browser.click("#accept").await;
@@ -105,7 +101,7 @@ async fn another_tenants_admin_is_refused_in_csp_mode_and_nothing_is_stored() {
 #[tokio::test]
 async fn a_browser_that_lost_the_cookie_is_told_to_allow_cookies_and_start_again() {
     let app = spawn_app().await;
-    let browser = open(&app).await;
+    let browser = launch().await;
     begin(&browser, &app).await;
     let authorize_url = browser.url().await;
     // Drop the app's cookie (as a browser blocking cookies would), then finish the sign-in.
@@ -134,7 +130,7 @@ async fn a_form_post_response_completes_through_the_same_site_repost() {
         ..Spawn::default()
     })
     .await;
-    let browser = open(&app).await;
+    let browser = launch().await;
     begin(&browser, &app).await;
     sign_in(&browser, ADMIN).await;
     browser.click("#accept").await;

@@ -16,6 +16,8 @@ fn local_starts_from_an_empty_directory() {
             "--local",
             "--emulator-port",
             "0",
+            "--sign-in-port",
+            "0",
             "--set",
             "consent.listen=127.0.0.1:0",
             "--log-format",

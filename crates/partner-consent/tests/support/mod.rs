@@ -122,7 +122,11 @@ pub async fn try_spawn_app_with(spawn: Spawn) -> anyhow::Result<TestApp> {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     let port = listener.local_addr().expect("local addr").port();
     let redirect = format!("http://127.0.0.1:{port}/callback");
-    let mut config = EmulatorConfig::default();
+    // As the local profile: the browser-facing pages over plain HTTP on loopback.
+    let mut config = EmulatorConfig {
+        sign_in_port: Some(0),
+        ..EmulatorConfig::default()
+    };
     for app in &mut config.seed.apps {
         if app.app_id == APP_ID {
             app.redirect_uris.push(redirect.clone());
@@ -190,6 +194,7 @@ fn settings(
     raw.partner.tenant_id = PARTNER_TENANT.into();
     raw.partner.allowed_tenants = common::config::StringList(spawn.allowed_tenants.clone());
     raw.entra.endpoint_version = spawn.endpoint_version.into();
+    raw.entra.sign_in_host = emulator.sign_in_host();
     raw.cloud.name = "custom".into();
     raw.cloud.authority_host = emulator.authority_host();
     raw.cloud.graph_url = emulator.graph_url();

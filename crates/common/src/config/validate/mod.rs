@@ -213,10 +213,43 @@ impl RawSettings {
         );
         let authority_tenant =
             c.tenant("entra.authority_tenant", &self.entra.authority_tenant, true);
+        let sign_in_host = self.validate_sign_in_host(c);
         Some(EntraSettings {
             endpoint_version: endpoint_version?,
             authority_tenant: authority_tenant?,
+            sign_in_host: sign_in_host?,
         })
+    }
+
+    /// `entra.sign_in_host`: https, or plain http only on this machine (the emulator's sign-in
+    /// pages, which a browser opens without a certificate exception); only for a `custom` cloud
+    /// (Microsoft's clouds sign in at their authority host).
+    fn validate_sign_in_host(&self, c: &mut Checker<'_>) -> Option<Option<url::Url>> {
+        const KEY: &str = "entra.sign_in_host";
+        let Some(value) = checker::set(&self.entra.sign_in_host) else {
+            return Some(None);
+        };
+        if !self.cloud.name.trim().eq_ignore_ascii_case("custom") {
+            c.fail(
+                KEY,
+                "is set for one of Microsoft's clouds",
+                "remove it: Microsoft's clouds sign in at their authority host (it is for cloud.name = \"custom\", the local emulator)",
+            );
+            return None;
+        }
+        let url = c.url(KEY, value, "give the sign-in pages' base URL")?;
+        match url.scheme() {
+            "https" => Some(Some(url)),
+            "http" if crate::config::settings::is_loopback(&url) => Some(Some(url)),
+            _ => {
+                c.fail(
+                    KEY,
+                    format!("{value:?} is neither https nor plain http on this machine"),
+                    "use https, or http only with a loopback address (127.0.0.1, [::1], localhost)",
+                );
+                None
+            }
+        }
     }
 
     /// `[consent]`: listen address, redirect URL, `prompt` and the cookie key.
