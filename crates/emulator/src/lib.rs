@@ -369,6 +369,10 @@ impl EmulatorHandle {
     pub fn add_certificate(&self, app_id: &str, pem: &str) -> anyhow::Result<()> {
         self.state.add_certificate(app_id, pem)
     }
+    /// Register a redirect URI on an app at runtime (as an admin adds one in the portal).
+    pub fn add_redirect_uri(&self, app_id: &str, uri: &str) -> anyhow::Result<()> {
+        self.state.add_redirect_uri(app_id, uri)
+    }
     /// Stop the server and wait for it.
     pub async fn stop(self) {
         self.server.stop(false).await;

@@ -485,6 +485,20 @@ impl State {
         Ok(())
     }
 
+    /// Register a redirect URI on an app (no change when it is there already).
+    pub fn add_redirect_uri(&self, app_id: &str, uri: &str) -> anyhow::Result<()> {
+        let mut dir = self.directory_mut();
+        let app = dir
+            .apps
+            .iter_mut()
+            .find(|a| a.seed.app_id.eq_ignore_ascii_case(app_id))
+            .ok_or_else(|| anyhow::anyhow!("no app registration {app_id}"))?;
+        if !app.seed.redirect_uris.iter().any(|u| u == uri) {
+            app.seed.redirect_uris.push(uri.to_owned());
+        }
+        Ok(())
+    }
+
     /// Add (or replace) a service principal.
     pub fn add_service_principal(&self, sp: ServicePrincipalSeed) {
         let mut dir = self.directory_mut();

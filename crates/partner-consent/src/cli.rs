@@ -108,7 +108,13 @@ async fn run(cli: Cli) -> ExitCode {
     };
     let state = app.state();
     match &local {
-        Some(l) => l.print_banner(&state),
+        Some(l) => {
+            if let Err(e) = l.register_redirect(&state) {
+                eprintln!("error: cannot register the redirect URL with the emulator: {e:#}");
+                return ExitCode::FAILURE;
+            }
+            l.print_banner(&state);
+        }
         None => tracing::info!(
             listen = %state.settings.consent.listen,
             port = app.port(),
@@ -161,7 +167,10 @@ async fn start_local(cli: &Cli, options: &mut LoadOptions) -> Result<Option<Loca
 /// A build without the `local` feature links no emulator: `--local` still parses, so the
 /// error can say how to get one (exit code 2, a usage error).
 #[cfg(not(feature = "local"))]
-async fn start_local(cli: &Cli, options: &mut LoadOptions) -> Result<Option<LocalCloud>, ExitCode> {
+async fn start_local(
+    cli: &Cli,
+    _options: &mut LoadOptions,
+) -> Result<Option<LocalCloud>, ExitCode> {
     if !cli.local {
         return Ok(None);
     }
@@ -177,6 +186,10 @@ enum LocalCloud {}
 #[cfg(not(feature = "local"))]
 impl LocalCloud {
     fn print_banner(&self, _app: &crate::AppState) {
+        match *self {}
+    }
+
+    fn register_redirect(&self, _app: &crate::AppState) -> anyhow::Result<()> {
         match *self {}
     }
 }

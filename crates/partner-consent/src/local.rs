@@ -91,6 +91,16 @@ impl LocalCloud {
         &self.emulator
     }
 
+    /// Registers the configured redirect URL on the demo app, as an admin would in the portal,
+    /// so `--set consent.listen=… --set consent.redirect_url=…` works on another port than the
+    /// demo's `http://localhost:8080/callback`.
+    pub fn register_redirect(&self, app: &AppState) -> anyhow::Result<()> {
+        self.emulator.add_redirect_uri(
+            &app.settings.app.client_id,
+            app.settings.consent.redirect_url.as_str(),
+        )
+    }
+
     /// Prints the URL and the demo admin's sign-in details (demo credentials of the emulator's
     /// default seed: not secrets).
     pub fn print_banner(&self, app: &AppState) {

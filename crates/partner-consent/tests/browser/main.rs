@@ -3,3 +3,4 @@ pub mod support;
 
 mod driver;
 mod flows;
+mod readme;
