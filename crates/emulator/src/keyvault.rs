@@ -43,7 +43,7 @@ fn lock_vaults(state: &State) -> std::sync::MutexGuard<'_, BTreeMap<String, Vaul
 }
 
 /// One secret version.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SecretVersion {
     version: String,
     value: String,
@@ -57,7 +57,7 @@ pub struct SecretVersion {
 }
 
 /// A secret: its versions (oldest first).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Secret {
     name: String,
     versions: Vec<SecretVersion>,
@@ -77,14 +77,14 @@ impl Secret {
 }
 
 /// A soft-deleted secret.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DeletedSecret {
     secret: Secret,
     deleted: i64,
 }
 
 /// A vault's contents and policies.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Vault {
     tenant: String,
     policies: BTreeMap<String, Vec<String>>,

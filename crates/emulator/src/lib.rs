@@ -23,6 +23,7 @@ pub mod managed_identity;
 mod pages;
 pub mod partner_center;
 pub mod partner_data;
+pub mod persist;
 pub mod resources;
 pub mod seed;
 pub mod state;
@@ -32,6 +33,7 @@ pub mod tokens;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use faults::{Fault, Service};
@@ -167,6 +169,16 @@ impl Emulator {
         let mut state = State::new(&config.seed, port, signing, config.lifetimes.clone())?;
         state.sign_in_port = sign_in_port;
         let state = web::Data::new(state);
+        let persisted = match &config.state_dir {
+            Some(dir) => {
+                let fingerprint = persist::seed_fingerprint(&config.seed);
+                if let Some(what) = persist::load(&state, dir, &fingerprint)? {
+                    tracing::info!("{what}");
+                }
+                Some(Persisted::start(state.clone(), dir.clone(), fingerprint))
+            }
+            None => None,
+        };
         let ca_path = config.state_dir.as_ref().map(|dir| dir.join("ca.pem"));
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -204,6 +216,7 @@ impl Emulator {
         }
         Ok(EmulatorHandle {
             state,
+            persisted,
             server: server_handle,
             ca_pem: tls.ca_pem,
             ca_path,
@@ -227,9 +240,57 @@ async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
     e.response()
 }
 
+/// The saver of a state directory: a task that saves within a second of a change, and a last
+/// save when the handle is dropped.
+struct Persisted {
+    dir: PathBuf,
+    fingerprint: String,
+    last: Arc<std::sync::Mutex<Option<Vec<u8>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Persisted {
+    fn start(state: web::Data<State>, dir: PathBuf, fingerprint: String) -> Self {
+        let last = Arc::new(std::sync::Mutex::new(None));
+        let task = {
+            let (dir, fingerprint, last) = (dir.clone(), fingerprint.clone(), last.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    let mut last = last
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if let Err(e) = persist::save_if_changed(&state, &dir, &fingerprint, &mut last)
+                    {
+                        tracing::warn!(error = %format!("{e:#}"), "saving the emulator's state failed");
+                    }
+                }
+            })
+        };
+        Persisted {
+            dir,
+            fingerprint,
+            last,
+            task,
+        }
+    }
+
+    fn save_now(&self, state: &State) {
+        self.task.abort();
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Err(e) = persist::save_if_changed(state, &self.dir, &self.fingerprint, &mut last) {
+            tracing::warn!(error = %format!("{e:#}"), "saving the emulator's state failed");
+        }
+    }
+}
+
 /// A running emulator. Dropping it stops the server.
 pub struct EmulatorHandle {
     state: web::Data<State>,
+    persisted: Option<Persisted>,
     server: actix_web::dev::ServerHandle,
     ca_pem: String,
     ca_path: Option<PathBuf>,
@@ -373,9 +434,16 @@ impl EmulatorHandle {
     pub fn add_redirect_uri(&self, app_id: &str, uri: &str) -> anyhow::Result<()> {
         self.state.add_redirect_uri(app_id, uri)
     }
-    /// Stop the server and wait for it.
+    /// Stop the server and wait for it (the state directory, if any, is saved).
     pub async fn stop(self) {
         self.server.stop(false).await;
+    }
+    /// Saves the state directory now (it is also saved within a second of a change and when
+    /// the handle is dropped); no-op without one.
+    pub fn save_state(&self) {
+        if let Some(p) = &self.persisted {
+            p.save_now(&self.state);
+        }
     }
 }
 
@@ -385,6 +453,7 @@ fn unreachable_url() -> url::Url {
 
 impl Drop for EmulatorHandle {
     fn drop(&mut self) {
+        self.save_state();
         // The stop command is sent when `stop` is called; awaiting is optional.
         drop(self.server.stop(false));
     }

@@ -39,6 +39,10 @@ struct Args {
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Start clean: forget the refresh grants, consents, vault secrets, Partner Center and GDAP
+    /// data and clock offset kept in the state directory (its CA and keys stay).
+    #[arg(long)]
+    reset: bool,
     /// Add this many generated customer tenants to the demo directory (deterministic IDs; for
     /// benchmarks and scale tests). See `emulator::partner_data::generate`.
     #[arg(long, default_value_t = 0)]
@@ -65,6 +69,13 @@ async fn main() -> anyhow::Result<()> {
     } else {
         seed
     };
+    if args.reset {
+        emulator::persist::reset(&args.state_dir)?;
+        println!(
+            "  Reset: {} removed",
+            args.state_dir.join(emulator::persist::FILE).display()
+        );
+    }
     let mut config = EmulatorConfig {
         seed,
         bind: args.bind,

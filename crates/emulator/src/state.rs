@@ -48,7 +48,7 @@ pub struct App {
 }
 
 /// A delegated permission grant (admin consent when `user` is `None`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ConsentGrant {
     /// Tenant of the grant.
     pub tenant: String,
@@ -129,7 +129,7 @@ impl Directory {
 
 /// Delegated grant behind a refresh token. The token string itself is opaque; this record
 /// binds it to user, client, home tenant, authentication methods and the original consent.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RefreshGrant {
     /// User object ID.
     pub user_id: String,
@@ -197,7 +197,7 @@ pub struct State {
     directory: RwLock<Directory>,
     resources: Vec<ResourceApp>,
     pub(crate) signing: SigningKey,
-    clock_offset_ms: AtomicI64,
+    pub(crate) clock_offset_ms: AtomicI64,
     pub(crate) lifetimes: Lifetimes,
     pub(crate) flows: Mutex<HashMap<String, crate::entra::authorize::Flow>>,
     pub(crate) sessions: Mutex<HashMap<String, crate::entra::authorize::SsoSession>>,
@@ -205,7 +205,7 @@ pub struct State {
     device_codes: Mutex<HashMap<String, crate::entra::device_code::DeviceCode>>,
     pub(crate) refresh_tokens: Mutex<HashMap<String, RefreshGrant>>,
     pub(crate) assertion_jtis: Mutex<HashMap<String, i64>>,
-    tokens_valid_from: Mutex<HashMap<String, i64>>,
+    pub(crate) tokens_valid_from: Mutex<HashMap<String, i64>>,
     pub(crate) vaults: Mutex<BTreeMap<String, crate::keyvault::Vault>>,
     pub(crate) faults: FaultSet,
     counters: Mutex<Counters>,
@@ -217,7 +217,7 @@ pub struct State {
     pub(crate) federation: crate::federation::Federation,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a lock must not take the whole emulator down.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

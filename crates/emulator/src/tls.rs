@@ -67,7 +67,7 @@ fn load_or_create_ca(state_dir: Option<&Path>) -> anyhow::Result<(String, KeyPai
     if let Some(dir) = state_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         std::fs::write(dir.join("ca.pem"), &pem).context("writing ca.pem")?;
-        std::fs::write(dir.join("ca.key"), key.serialize_pem()).context("writing ca.key")?;
+        crate::persist::write_private(&dir.join("ca.key"), key.serialize_pem().as_bytes())?;
     }
     Ok((pem, key))
 }

@@ -71,7 +71,7 @@ impl SigningKey {
                         std::fs::create_dir_all(dir)
                             .with_context(|| format!("creating {}", dir.display()))?;
                     }
-                    std::fs::write(p, &pem).with_context(|| format!("writing {}", p.display()))?;
+                    crate::persist::write_private(p, pem.as_bytes())?;
                 }
                 pem
             }

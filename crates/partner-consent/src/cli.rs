@@ -36,6 +36,11 @@ pub struct Cli {
     /// certificate, the stored tokens). Default: `.sam-local` in the working directory.
     #[arg(long, value_name = "DIR", requires = "local")]
     pub state_dir: Option<std::path::PathBuf>,
+    /// With --local: start clean. Forgets the emulated cloud's saved state (refresh grants,
+    /// consents, vault secrets, GDAP data) and the locally stored refresh tokens; the CA, keys
+    /// and the demo app's certificate stay.
+    #[arg(long, requires = "local")]
+    pub reset: bool,
     /// `response_mode` requested from Entra ID: `query` (default) or `form_post`.
     #[arg(long, value_name = "MODE", value_parser = ["query", "form_post"])]
     pub response_mode: Option<String>,
@@ -150,9 +155,12 @@ async fn start_local(cli: &Cli, options: &mut LoadOptions) -> Result<Option<Loca
     }
     match local::prepare(
         options,
-        cli.emulator_port,
-        cli.sign_in_port,
+        local::Ports {
+            emulator: cli.emulator_port,
+            sign_in: cli.sign_in_port,
+        },
         cli.state_dir.as_deref(),
+        cli.reset,
     )
     .await
     {

@@ -7,7 +7,9 @@
 //! `.sam-local/emulator` so a restart keeps browsers' trust and issued tokens' signatures valid;
 //! writes the CA to `.sam-local/emulator/ca.pem` (which `config/local.toml` trusts), creates the
 //! demo app's certificate `.sam-local/app.pem` once and registers it with the emulator, selects
-//! the `local` profile, then prints where to go and how to sign in.
+//! the `local` profile, then prints where to go and how to sign in. The emulator keeps its state
+//! (refresh grants, consents, vault secrets, GDAP data) in that directory across restarts;
+//! `--reset` starts clean.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,19 @@ use crate::startup::AppState;
 /// `config/local.toml` says); `--state-dir` chooses another directory.
 pub const LOCAL_DIR: &str = ".sam-local";
 
+/// The local refresh-token store in the state directory.
+const TOKEN_STORE: &str = "refresh-tokens.enc";
+
+/// The emulator's ports on 127.0.0.1: its TLS listener (every API) and its plain-HTTP sign-in
+/// pages.
+#[derive(Clone, Copy, Debug)]
+pub struct Ports {
+    /// TLS listener (`config/local.toml` expects 8443).
+    pub emulator: u16,
+    /// Plain-HTTP sign-in pages (`config/local.toml` expects 8480).
+    pub sign_in: u16,
+}
+
 /// The running local cloud; stops when dropped.
 #[derive(Debug)]
 pub struct LocalCloud {
@@ -34,14 +49,31 @@ pub struct LocalCloud {
 /// the `local` profile is built into the binary, so no `config/` directory is needed.
 pub async fn prepare(
     config: &mut LoadOptions,
-    port: u16,
-    sign_in_port: u16,
+    ports: Ports,
     dir: Option<&Path>,
+    reset: bool,
 ) -> anyhow::Result<LocalCloud> {
+    let Ports {
+        emulator: port,
+        sign_in: sign_in_port,
+    } = ports;
     let dir = dir.map_or_else(|| PathBuf::from(LOCAL_DIR), Path::to_path_buf);
     let state_dir = dir.join("emulator");
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create {}", state_dir.display()))?;
+    let store = dir.join(TOKEN_STORE);
+    if reset {
+        emulator::persist::reset(&state_dir)?;
+        match std::fs::remove_file(&store) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot delete {}", store.display())),
+        }
+        println!(
+            "Reset: the emulated cloud's saved state and {} were removed.",
+            store.display()
+        );
+    }
     let seed = emulator::Seed::default();
     let app_id = demo_app_id(&seed)?;
     let cert_path = dir.join("app.pem");
@@ -74,10 +106,7 @@ pub async fn prepare(
         ),
         format!("http.ca_bundle={}", ca_path.display()),
         format!("app.certificate_path={}", cert_path.display()),
-        format!(
-            "store.local.path={}",
-            dir.join("refresh-tokens.enc").display()
-        ),
+        format!("store.local.path={}", store.display()),
         format!("store.local.key_file={}", dir.join("store.key").display()),
     ];
     sets.append(&mut config.set);

@@ -6,7 +6,7 @@ use super::catalog::{GLOBAL_ADMINISTRATOR, is_built_in_role};
 use serde_json::{Value, json};
 
 /// Relationship status (Graph's `delegatedAdminRelationshipStatus`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Status {
     /// Created by the partner, not yet offered.
     Created,
@@ -46,7 +46,7 @@ impl Status {
 }
 
 /// An access assignment: a partner security group gets some of the relationship's roles.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccessAssignment {
     /// ID.
     pub id: String,
@@ -61,7 +61,7 @@ pub struct AccessAssignment {
 }
 
 /// A request (`/requests`) made on a relationship.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RelationshipRequest {
     /// ID.
     pub id: String,
@@ -72,7 +72,7 @@ pub struct RelationshipRequest {
 }
 
 /// A GDAP relationship.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Relationship {
     /// `{guid}-{guid}`.
     pub id: String,
@@ -109,7 +109,7 @@ pub struct Relationship {
 }
 
 /// A create or action request refused: (Graph error code, message).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rejected {
     /// HTTP status.
     pub status: u16,
@@ -158,7 +158,7 @@ pub fn parse_duration_days(s: &str) -> Option<i64> {
 }
 
 /// What a create request carries, parsed from its JSON.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateRequest {
     /// `displayName`.
     pub display_name: Option<String>,

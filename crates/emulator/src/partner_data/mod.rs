@@ -43,7 +43,7 @@ pub mod ids {
 }
 
 /// A customer of a partner.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Customer {
     /// Partner tenant.
     pub partner: String,
@@ -60,7 +60,7 @@ pub struct Customer {
 }
 
 /// One grant of an application consent: a resource app and its scopes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApplicationGrant {
     /// `enterpriseApplicationId` (resource app ID).
     pub enterprise_application_id: String,
@@ -69,7 +69,7 @@ pub struct ApplicationGrant {
 }
 
 /// An application consent made through Partner Center for a customer (CPV onboarding).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApplicationConsent {
     /// Customer tenant.
     pub customer: String,
@@ -84,7 +84,7 @@ pub struct ApplicationConsent {
 }
 
 /// Password credential metadata Graph shows (the secret value lives in the app registration).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PasswordMeta {
     /// `keyId`.
     pub key_id: String,
@@ -99,7 +99,7 @@ pub struct PasswordMeta {
 }
 
 /// Graph-side data of an app registration that Entra's [`crate::seed::AppSeed`] does not hold.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AppMeta {
     /// Object ID of the application object (`id` in Graph; differs from `appId`).
     pub object_id: String,
@@ -118,7 +118,7 @@ pub struct AppMeta {
 }
 
 /// The mutable data.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Inner {
     /// Customers of every partner.
     pub customers: Vec<Customer>,
@@ -130,7 +130,8 @@ pub struct Inner {
     pub apps: HashMap<String, AppMeta>,
     /// Limits.
     pub settings: PartnerCenterSettings,
-    /// Request times (ms) per rate-limit key, oldest first.
+    /// Request times (ms) per rate-limit key, oldest first (not kept across restarts).
+    #[serde(skip)]
     rate: HashMap<String, VecDeque<i64>>,
 }
 

@@ -653,3 +653,118 @@ async fn the_plain_http_sign_in_listener_serves_the_pages_and_nothing_else() {
         assert!(text.contains(&https), "{method} {path}: {text}");
     }
 }
+
+async fn redeem_for_pc(emu: &crate::helpers::TestEmulator, rt: String) -> (u16, serde_json::Value) {
+    let secret = emu.secret_of(ids::CSP_APP);
+    emu.token(
+        ids::PARTNER_TENANT,
+        false,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", ids::CSP_APP),
+            ("client_secret", &secret),
+            ("refresh_token", &rt),
+            ("resource", PC),
+        ],
+    )
+    .await
+}
+
+/// The demo vault's URL and an access token for it.
+async fn vault_and_token(emu: &crate::helpers::TestEmulator) -> (String, String) {
+    let token = emu
+        .app_token(
+            ids::KEYVAULT_OPERATOR_APP,
+            &emu.secret_of(ids::KEYVAULT_OPERATOR_APP),
+            &format!("{}/.default", emu.handle.key_vault_resource()),
+        )
+        .await;
+    (emu.handle.vault_url(ids::VAULT), token)
+}
+
+/// With a state directory the emulated cloud keeps its state across a restart (the local walk's
+/// Ctrl-C): a refresh token issued before it still redeems, a vault secret is still there, and
+/// the clock offset holds. `persist::reset` starts clean; a snapshot of another seed is set aside.
+#[tokio::test]
+async fn a_refresh_token_issued_before_a_restart_redeems_after_it_and_reset_forgets_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || emulator::EmulatorConfig {
+        state_dir: Some(dir.path().to_path_buf()),
+        workers: 1,
+        ..emulator::EmulatorConfig::default()
+    };
+    let emu = crate::helpers::spawn_with(config()).await;
+    let rt = consented_refresh_token(&emu, "admin@contoso-partner.onmicrosoft.com").await;
+    emu.handle.advance_clock(Duration::from_secs(7 * 86_400));
+    let (url, token) = vault_and_token(&emu).await;
+    let r = emu
+        .client
+        .put(format!("{url}secrets/kept?api-version=7.4"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"value": "before the restart"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drop(emu);
+    let file = dir.path().join(emulator::persist::FILE);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+
+    let emu = crate::helpers::spawn_with(config()).await;
+    let (s, body) = redeem_for_pc(&emu, rt.clone()).await;
+    assert_eq!(s, 200, "{body}");
+    let (url, token) = vault_and_token(&emu).await;
+    let kept: serde_json::Value = emu
+        .client
+        .get(format!("{url}secrets/kept?api-version=7.4"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kept["value"], "before the restart");
+    // The clock offset held: a new token is issued a week ahead of the wall clock too.
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let wall = time::OffsetDateTime::now_utc().unix_timestamp();
+    let iat = claims["iat"].as_i64().unwrap();
+    assert!(iat >= wall + 6 * 86_400, "iat {iat}, wall clock {wall}");
+    drop(emu);
+
+    // Another demo directory: the snapshot is set aside, not mixed in.
+    let other = emulator::EmulatorConfig {
+        seed: emulator::Seed::default()
+            .with_generated_customers(1, 1)
+            .unwrap(),
+        ..config()
+    };
+    let emu = crate::helpers::spawn_with(other).await;
+    let (s, body) = redeem_for_pc(&emu, rt.clone()).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(dir.path().join("state.json.stale").is_file());
+    drop(emu);
+
+    // --reset: nothing kept.
+    std::fs::rename(dir.path().join("state.json.stale"), &file).unwrap();
+    emulator::persist::reset(dir.path()).unwrap();
+    let emu = crate::helpers::spawn_with(config()).await;
+    let (s, body) = redeem_for_pc(&emu, rt).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+}
