@@ -373,10 +373,7 @@ async fn gdap(
             Ok(ExitCode::SUCCESS)
         }
         GdapCommand::LockForApproval { id } => {
-            let relationship = graph.get_delegated_admin_relationship(&id).await?;
-            let request = graph
-                .lock_for_approval(&id, relationship.etag.as_deref())
-                .await?;
+            let request = graph.lock_for_approval(&id).await?;
             let link = approval_link(&id);
             let value = json!({
                 "relationshipId": id,

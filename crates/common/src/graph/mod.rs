@@ -21,7 +21,6 @@ use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use url::Url;
-use uuid::Uuid;
 
 use crate::cloud::Resource;
 use crate::http::transport::{ServiceError, segment};
@@ -329,27 +328,18 @@ impl GraphClient {
     ///
     /// `POST /v1.0/tenantRelationships/delegatedAdminRelationships/{id}/requests` with
     /// `{"action": "lockForApproval"}` — "Create delegatedAdminRelationshipRequest"
-    /// (delegatedadminrelationship-post-requests.md). `If-Match` carries the relationship's
-    /// `@odata.etag` when known.
+    /// (delegatedadminrelationship-post-requests.md), which documents only `Authorization` and
+    /// `Content-Type` request headers: no `If-Match` (protocol-facts §0).
     pub async fn lock_for_approval(
         &self,
         id: &str,
-        etag: Option<&str>,
     ) -> Result<DelegatedAdminRelationshipRequest, GraphError> {
         let url = self.url(&format!(
             "tenantRelationships/delegatedAdminRelationships/{}/requests",
             segment(id)
         ));
         let body = serde_json::json!({"action": "lockForApproval"});
-        self.call(
-            Tenant::Partner,
-            Method::POST,
-            url,
-            Some(body),
-            etag,
-            "the relationship request",
-        )
-        .await
+        self.create(url, body, "the relationship request").await
     }
 
     /// An authenticated GET of any Graph path (`/v1.0/...` or `/beta/...`, relative to the base
@@ -359,10 +349,11 @@ impl GraphClient {
         tenant: Tenant<'_>,
         path_and_query: &str,
     ) -> Result<serde_json::Value, GraphError> {
-        let transport = &self.inner.transport;
-        let url = transport
-            .resolve(path_and_query)
-            .unwrap_or_else(|| crate::cloud::join(transport.base(), path_and_query));
+        let url = self
+            .inner
+            .transport
+            .resolve(None, path_and_query)
+            .map_err(|e| GraphError::Invalid(vec![e]))?;
         self.call(tenant, Method::GET, url, None, None, "a raw GET")
             .await
     }
@@ -420,12 +411,12 @@ impl GraphClient {
                 // The nextLink is absolute and carries every original query option plus
                 // `$skiptoken`; it is followed verbatim.
                 let next = match page.next_link {
-                    Some(link) => Some(client.inner.transport.resolve(&link).ok_or_else(|| {
-                        GraphError::Decode {
+                    Some(link) => Some(client.inner.transport.resolve(None, &link).map_err(
+                        |reason| GraphError::Decode {
                             what: "@odata.nextLink",
-                            reason: format!("cannot resolve {link:?}"),
-                        }
-                    })?),
+                            reason,
+                        },
+                    )?),
                     None => None,
                 };
                 Ok(Some((stream::iter(page.value.into_iter().map(Ok)), next)))
@@ -443,12 +434,11 @@ impl GraphClient {
         body: Option<&serde_json::Value>,
         if_match: Option<&str>,
     ) -> Result<Vec<u8>, GraphError> {
-        let client_request_id = Uuid::new_v4();
         let response = self
             .inner
             .transport
-            .call::<GraphError, _>(tenant, &method, &url, |mut builder| {
-                builder = builder.header("client-request-id", client_request_id.to_string());
+            .call::<GraphError, _>(tenant, &method, &url, |mut builder, request_id| {
+                builder = builder.header("client-request-id", request_id.to_string());
                 if let Some(body) = body {
                     builder = builder.json(body);
                 }

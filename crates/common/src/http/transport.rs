@@ -186,6 +186,8 @@ pub(crate) struct Response {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// The request ID the answered attempt carried (see [`Transport::call`]).
+    pub request_id: uuid::Uuid,
     /// From the first attempt to the answer, retries included.
     pub elapsed: Duration,
 }
@@ -305,15 +307,21 @@ impl Transport {
         self.stats.snapshot()
     }
 
-    /// Resolves a path or a paging link against the base URL (see [`resolve_link`]).
-    pub(crate) fn resolve(&self, link: &str) -> Option<Url> {
-        resolve_link(&self.base, link)
+    /// Resolves a link or a path against the base URL (see [`resolve_link`]); the error says
+    /// why a link is not followed.
+    pub(crate) fn resolve(&self, api_root: Option<&str>, link: &str) -> Result<Url, String> {
+        resolve_link(&self.base, api_root, link)
     }
 
     /// One call: `method url` with the bearer token of `tenant` and `Accept: application/json`,
-    /// plus what `decorate` adds (called again for each attempt). 429 and 5xx answers and
-    /// transport failures are retried under the policy; any other answer is returned as is, for
-    /// the client to interpret.
+    /// plus what `decorate` adds (called again for each attempt, with the attempt's request ID).
+    /// 429 and 5xx answers and transport failures are retried under the policy; any other answer
+    /// is returned as is, for the client to interpret.
+    ///
+    /// Request IDs: every attempt gets a new one, except a retry after a timeout, which reuses
+    /// the timed-out attempt's ID so the service can recognise a request it may already have
+    /// carried out (Partner Center `develop/headers.md`, `MS-RequestId`: "idempotency";
+    /// protocol-facts §0).
     pub(crate) async fn call<E, F>(
         &self,
         tenant: Tenant<'_>,
@@ -323,16 +331,17 @@ impl Transport {
     ) -> Result<Response, E>
     where
         E: ServiceError,
-        F: Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+        F: Fn(reqwest::RequestBuilder, uuid::Uuid) -> reqwest::RequestBuilder,
     {
         let started = std::time::Instant::now();
-        let (status, headers, body) = self
-            .send(tenant, |token| {
+        let (status, headers, body, request_id) = self
+            .send(tenant, |token, request_id| {
                 decorate(
                     self.http
                         .request(method.clone(), url.clone())
                         .bearer_auth(token.expose_secret())
                         .header("Accept", "application/json"),
+                    request_id,
                 )
             })
             .await
@@ -341,25 +350,33 @@ impl Transport {
             status,
             headers,
             body,
+            request_id,
             elapsed: started.elapsed(),
         })
     }
 
-    /// Sends a request built by `build` (called again for each attempt, with a fresh token),
-    /// retrying 429 and 5xx answers and transport failures under the policy.
+    /// Sends a request built by `build` (called again for each attempt, with a fresh token and
+    /// the attempt's request ID), retrying 429 and 5xx answers and transport failures under the
+    /// policy. Returns the answered attempt's request ID with the answer.
     async fn send<F>(
         &self,
         tenant: Tenant<'_>,
         build: F,
-    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), SendError>
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>, uuid::Uuid), SendError>
     where
-        F: Fn(&AccessToken) -> reqwest::RequestBuilder,
+        F: Fn(&AccessToken, uuid::Uuid) -> reqwest::RequestBuilder,
     {
         let stats = &self.stats;
         let mut schedule = self.retry.schedule();
         let mut attempt = 0usize;
+        let mut request_id = uuid::Uuid::new_v4();
+        let mut timed_out = false;
         loop {
             attempt += 1;
+            if attempt > 1 && !timed_out {
+                request_id = uuid::Uuid::new_v4();
+            }
+            timed_out = false;
             let token = self
                 .tokens
                 .token(tenant, self.resource)
@@ -369,7 +386,7 @@ impl Transport {
             if attempt > 1 {
                 stats.retries.fetch_add(1, Ordering::Relaxed);
             }
-            let (retry_after, last) = match build(&token).send().await {
+            let (retry_after, last) = match build(&token, request_id).send().await {
                 Ok(response) => {
                     let status = response.status();
                     let headers = response.headers().clone();
@@ -378,7 +395,7 @@ impl Transport {
                     }
                     if !is_retryable(status) {
                         let body = response.bytes().await.map_err(SendError::Transport)?;
-                        return Ok((status, headers, body.to_vec()));
+                        return Ok((status, headers, body.to_vec(), request_id));
                     }
                     let body = response
                         .bytes()
@@ -396,6 +413,7 @@ impl Transport {
                 }
                 Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
                     tracing::debug!(attempt, error = %e, "retrying after a transport failure");
+                    timed_out = e.is_timeout();
                     (None, SendError::Transport(e))
                 }
                 Err(e) => return Err(SendError::Transport(e)),
@@ -427,19 +445,52 @@ pub(crate) fn segment(value: &str) -> String {
         .replace('+', "%20")
 }
 
-/// Resolves a paging link against an API base URL: absolute links are used as they are; a
-/// root-relative link that already carries the base's path (`/partnercenter/v1/...` behind a
-/// gateway) is resolved against the origin; anything else is appended to the base
-/// (`/v1/customers?...` under `https://api.partnercenter.microsoft.com`).
-fn resolve_link(base: &Url, link: &str) -> Option<Url> {
+/// Resolves a paging link against an API base URL, as Microsoft's Partner Center SDK does
+/// (`PartnerServiceProxy.BuildPartnerServiceApiUri` adds the API root to a link without it):
+///
+/// - an absolute link is followed only on the base's origin (scheme, host, port): the bearer
+///   token is never sent to another host, whatever an answer says;
+/// - a root-relative link that already carries the base's path (`/partnercenter/v1/...` behind
+///   a gateway) is resolved against the origin;
+/// - a link under the API root (`/v1/customers?...`) is appended to the base;
+/// - any other relative link gets the API root first: Partner Center documents `next` links such
+///   as `/customers/{id}/users?...` without `/v1` (protocol-facts §0).
+///
+/// `api_root` is the version segment a link may lack (`Some("v1")` for Partner Center's links);
+/// `None` joins relative paths to the base as they are (Graph's absolute `@odata.nextLink`s, and
+/// the raw paths of `graph get` / `partner-center get`, which name their own version).
+pub(crate) fn resolve_link(base: &Url, api_root: Option<&str>, link: &str) -> Result<Url, String> {
     if let Ok(url) = Url::parse(link) {
-        return Some(url);
+        return if url.origin() == base.origin() {
+            Ok(url)
+        } else {
+            Err(format!(
+                "{} is not on {}: not followed (the token is sent only to the configured API)",
+                url.origin().ascii_serialization(),
+                base.origin().ascii_serialization()
+            ))
+        };
     }
     let base_path = base.path().trim_end_matches('/');
-    if !base_path.is_empty() && link.starts_with(&format!("{base_path}/")) {
-        return base.join(link).ok();
+    let resolved = if !base_path.is_empty() && link.starts_with(&format!("{base_path}/")) {
+        base.join(link).map_err(|e| e.to_string())?
+    } else {
+        let relative = link.trim_start_matches('/');
+        match api_root {
+            Some(root) if !(relative.starts_with(&format!("{root}/")) || relative == root) => {
+                crate::cloud::join(base, &format!("{root}/{relative}"))
+            }
+            _ => crate::cloud::join(base, relative),
+        }
+    };
+    if resolved.origin() == base.origin() {
+        Ok(resolved)
+    } else {
+        Err(format!(
+            "{link:?} leaves {}",
+            base.origin().ascii_serialization()
+        ))
     }
-    Some(crate::cloud::join(base, link))
 }
 
 /// A [`TokenSource`] that hands out one fixed token for every tenant and resource (scripts that
@@ -519,31 +570,60 @@ mod tests {
     #[test]
     fn links_resolve_under_the_base_whatever_their_form() {
         let real = url::Url::parse("https://api.partnercenter.microsoft.com").unwrap();
+        let resolve =
+            |base: &Url, link: &str| resolve_link(base, Some("v1"), link).unwrap().to_string();
         assert_eq!(
-            resolve_link(&real, "/v1/customers?size=40&seekOperation=Next")
-                .unwrap()
-                .as_str(),
+            resolve(&real, "/v1/customers?size=40&seekOperation=Next"),
             "https://api.partnercenter.microsoft.com/v1/customers?size=40&seekOperation=Next"
+        );
+        // Documented without the API root (develop/get-a-list-of-all-user-accounts-for-a-customer.md).
+        assert_eq!(
+            resolve(&real, "/customers/c1/users?size=2&seekOperation=Next"),
+            "https://api.partnercenter.microsoft.com/v1/customers/c1/users?size=2&seekOperation=Next"
         );
         let emulated = url::Url::parse("https://127.0.0.1:8443/partnercenter").unwrap();
         assert_eq!(
-            resolve_link(&emulated, "/v1/customers?size=2")
-                .unwrap()
-                .as_str(),
+            resolve(&emulated, "/v1/customers?size=2"),
             "https://127.0.0.1:8443/partnercenter/v1/customers?size=2"
         );
         assert_eq!(
-            resolve_link(&emulated, "/partnercenter/v1/customers?size=2")
-                .unwrap()
-                .as_str(),
+            resolve(&emulated, "/customers/c1/users?size=2"),
+            "https://127.0.0.1:8443/partnercenter/v1/customers/c1/users?size=2"
+        );
+        assert_eq!(
+            resolve(&emulated, "/partnercenter/v1/customers?size=2"),
             "https://127.0.0.1:8443/partnercenter/v1/customers?size=2"
         );
         assert_eq!(
-            resolve_link(&emulated, "https://other.example/v1/x")
-                .unwrap()
-                .as_str(),
-            "https://other.example/v1/x"
+            resolve(&emulated, "https://127.0.0.1:8443/partnercenter/v1/x"),
+            "https://127.0.0.1:8443/partnercenter/v1/x"
         );
+        // Another origin is never followed: not another host, port or scheme.
+        for foreign in [
+            "https://other.example/v1/x",
+            "https://127.0.0.1:9443/partnercenter/v1/x",
+            "http://127.0.0.1:8443/partnercenter/v1/x",
+            "//other.example/v1/x",
+        ] {
+            let e = resolve_link(&emulated, Some("v1"), foreign).unwrap_err();
+            assert!(
+                e.contains("not followed") || e.contains("leaves"),
+                "{foreign}: {e}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever an answer puts in a paging link, the resolved URL is on the base's origin.
+        #[test]
+        fn a_resolved_link_never_leaves_the_base_origin(link in "\\PC{0,60}") {
+            let base = url::Url::parse("https://127.0.0.1:8443/partnercenter").unwrap();
+            for root in [Some("v1"), None] {
+                if let Ok(url) = resolve_link(&base, root, &link) {
+                    proptest::prop_assert_eq!(url.origin(), base.origin());
+                }
+            }
+        }
     }
 
     #[test]

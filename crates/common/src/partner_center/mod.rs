@@ -1,7 +1,8 @@
 //! Partner Center REST API client (`https://api.partnercenter.microsoft.com/v1`).
 //!
-//! Every call carries `MS-RequestId` (a new GUID per call, reused when the same call is retried,
-//! which is what makes retries idempotent) and `MS-CorrelationId` (one GUID per operation, shared
+//! Every call carries `MS-RequestId` (a new GUID per attempt, reused only to retry after a
+//! timeout, when Partner Center may already have carried the request out: its "idempotency"
+//! key) and `MS-CorrelationId` (one GUID per operation, shared
 //! by the pages of one listing, or fixed for a whole run through
 //! [`PartnerCenterOptions::correlation_id`]) — "Partner Center REST and response headers"
 //! (develop/headers.md). Collections are followed to the end through `links.next` and the
@@ -116,6 +117,9 @@ pub enum PartnerCenterError {
     /// Partner Center could not be reached.
     #[error("cannot reach Partner Center: {0}")]
     Transport(#[from] reqwest::Error),
+    /// The request was refused before it was sent (a path on another host).
+    #[error("invalid request: {0}")]
+    Invalid(String),
     /// The answer was not what the API documents.
     #[error("Partner Center answered an unexpected body for {what}: {reason}")]
     Decode {
@@ -162,7 +166,7 @@ impl PartnerCenterError {
                 }
             }
             Self::GaveUp { .. } | Self::Transport(_) => Remedy::RetryLater,
-            Self::Decode { .. } => Remedy::None,
+            Self::Invalid(_) | Self::Decode { .. } => Remedy::None,
         }
     }
 
@@ -404,8 +408,8 @@ impl PartnerCenterClient {
         let url = self
             .inner
             .transport
-            .resolve(path_and_query)
-            .unwrap_or_else(|| self.url(path_and_query));
+            .resolve(None, path_and_query)
+            .map_err(PartnerCenterError::Invalid)?;
         let body = self.get_one(url).await?;
         if body.is_empty() {
             return Ok(serde_json::Value::Null);
@@ -434,12 +438,14 @@ impl PartnerCenterClient {
                 let page: Collection<T> = decode(&body, "a collection page")?;
                 let next = match page.links.next {
                     Some(link) if !link.uri.is_empty() => Some(PageRequest {
-                        url: client.inner.transport.resolve(&link.uri).ok_or_else(|| {
-                            PartnerCenterError::Decode {
+                        url: client
+                            .inner
+                            .transport
+                            .resolve(Some("v1"), &link.uri)
+                            .map_err(|reason| PartnerCenterError::Decode {
                                 what: "links.next",
-                                reason: format!("cannot resolve {:?}", link.uri),
-                            }
-                        })?,
+                                reason,
+                            })?,
                         headers: link.headers.into_iter().map(|h| (h.key, h.value)).collect(),
                     }),
                     _ => None,
@@ -476,9 +482,10 @@ impl PartnerCenterClient {
     }
 
     /// One Partner Center call, with what every call carries: the bearer token, `MS-RequestId`
-    /// (one for every attempt of this call: Partner Center treats a repeated ID as the same
-    /// request, headers.md "idempotency"), `MS-CorrelationId`, `X-Locale`, the application
-    /// name; retries and throttling; and errors in Partner Center's shape.
+    /// (new for every attempt, reused only to retry after a timeout: Partner Center treats a
+    /// repeated ID as the same request, headers.md "idempotency"), `MS-CorrelationId` (one per
+    /// operation), `X-Locale`, the application name; retries and throttling; and errors in
+    /// Partner Center's shape.
     pub(crate) async fn call(
         &self,
         method: Method,
@@ -488,40 +495,44 @@ impl PartnerCenterClient {
         correlation_id: Uuid,
     ) -> Result<Vec<u8>, PartnerCenterError> {
         let options = &self.inner.options;
-        let request_id = Uuid::new_v4();
         let response = self
             .inner
             .transport
-            .call::<PartnerCenterError, _>(Tenant::Partner, &method, url, |mut builder| {
-                builder = builder
-                    .header("MS-RequestId", request_id.to_string())
-                    .header("MS-CorrelationId", correlation_id.to_string())
-                    .header("X-Locale", &options.locale);
-                if let Some(name) = &options.application_name {
-                    builder = builder.header("MS-PartnerCenter-Application", name);
-                }
-                for (key, value) in extra_headers {
-                    builder = builder.header(key.as_str(), value.as_str());
-                }
-                if let Some(body) = body {
-                    builder = builder.json(body);
-                }
-                builder
-            })
+            .call::<PartnerCenterError, _>(
+                Tenant::Partner,
+                &method,
+                url,
+                |mut builder, request_id| {
+                    builder = builder
+                        .header("MS-RequestId", request_id.to_string())
+                        .header("MS-CorrelationId", correlation_id.to_string())
+                        .header("X-Locale", &options.locale);
+                    if let Some(name) = &options.application_name {
+                        builder = builder.header("MS-PartnerCenter-Application", name);
+                    }
+                    for (key, value) in extra_headers {
+                        builder = builder.header(key.as_str(), value.as_str());
+                    }
+                    if let Some(body) = body {
+                        builder = builder.json(body);
+                    }
+                    builder
+                },
+            )
             .await?;
         if !response.status.is_success() {
             return Err(api_error(
                 response.status.as_u16(),
                 &response.headers,
                 &response.body,
-                request_id,
+                response.request_id,
                 correlation_id,
             ));
         }
         tracing::debug!(
             http.status = response.status.as_u16(),
             duration_ms = response.duration_ms(),
-            ms.request_id = %request_id,
+            ms.request_id = %response.request_id,
             ms.correlation_id = %correlation_id,
             "Partner Center {method} {}",
             url.path()

@@ -8,3 +8,5 @@ mod helpers;
 mod id_token;
 mod key_vault;
 mod logs;
+mod partner_center_paging;
+mod request_ids;

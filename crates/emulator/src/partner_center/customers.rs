@@ -322,7 +322,9 @@ pub async fn users(
             .collect();
         let more = matching.next().is_some();
         drop(dir);
-        let base = format!("/v1/customers/{}/users", c.tenant);
+        // Documented without the API root: `"uri": "/customers/{id}/users?size=..."`
+        // (develop/get-a-list-of-all-user-accounts-for-a-customer.md; protocol-facts §0).
+        let base = format!("/customers/{}/users", c.tenant);
         let next = more.then(|| {
             let token = encode(&Continuation {
                 k: kind.clone(),

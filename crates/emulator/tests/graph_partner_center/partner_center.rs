@@ -188,11 +188,13 @@ async fn customer_details_users_and_subscriptions() {
         .as_str()
         .unwrap()
         .to_string();
-    let next = format!(
-        "{}{}",
-        emu.handle.partner_center_url(),
-        r.body["links"]["next"]["uri"].as_str().unwrap()
+    // Documented without the API root; a client adds `/v1` (protocol-facts §0).
+    let uri = r.body["links"]["next"]["uri"].as_str().unwrap();
+    assert!(
+        uri.starts_with(&format!("/customers/{}/users?", ids::CUSTOMER_FABRIKAM)),
+        "{uri}"
     );
+    let next = format!("{}/v1{uri}", emu.handle.partner_center_url());
     let r = emu
         .call(
             Method::GET,
