@@ -53,7 +53,7 @@ impl Failure {
 
     /// Whether the partner must consent again (expired or revoked grant, MFA missing).
     pub fn needs_consent(&self) -> bool {
-        matches!(self.remedy, Remedy::Reconsent | Remedy::Mfa)
+        self.remedy.needs_consent()
     }
 
     /// The exit status: configuration first, then re-consent, else failure.

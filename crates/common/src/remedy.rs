@@ -20,6 +20,15 @@ pub enum Remedy {
     /// The partner has no delegated (GDAP) access to the customer tenant (AADSTS50020, 50177):
     /// create or approve a GDAP relationship with the needed roles.
     GdapAccess,
+    /// A Conditional Access policy of the tenant blocked the token (AADSTS53003, and 53000–53002
+    /// for device and app conditions): consenting again does not help.
+    ConditionalAccess,
+    /// A Conditional Access sign-in frequency (or a fixed single-page-app lifetime) ended the
+    /// grant (AADSTS70043, 70044, 700084): consent again, and exempt the automation from the
+    /// policy or it recurs.
+    SignInFrequency,
+    /// The resource's service principal does not exist in the tenant (AADSTS500011).
+    ResourceNotInTenant,
     /// The grant was issued to another application (AADSTS700007): check `app.client_id`.
     ///
     /// Serialized as `fix-configuration`: for scripts it is a configuration problem like any other.
@@ -55,6 +64,15 @@ impl Remedy {
             Self::GdapAccess => {
                 "the partner has no active GDAP relationship with this customer granting the needed roles: create one (`csp-app gdap create`) and have the customer approve it"
             }
+            Self::ConditionalAccess => {
+                "a Conditional Access policy of that tenant blocked the token: find the policy in the tenant's Entra sign-in logs (the request's correlation ID) and exclude this application, or meet its conditions (location, device); consenting again does not help"
+            }
+            Self::SignInFrequency => {
+                "a Conditional Access sign-in frequency policy ended the partner's grant: an admin agent must consent again, and the policy must exempt this application's sign-in (or the grant will end again at the next interval)"
+            }
+            Self::ResourceNotInTenant => {
+                "the API's service principal does not exist in that tenant: for Partner Center in the partner tenant run `setup` (it creates it); in a customer tenant consent the application there so the API is provisioned"
+            }
             Self::WrongClient => {
                 "the grant belongs to another application: check app.client_id against the app that obtained the consent"
             }
@@ -67,6 +85,11 @@ impl Remedy {
             Self::RetryLater => "the service is busy or unavailable: try again later",
             Self::None => return None,
         })
+    }
+
+    /// Whether an admin agent must consent again (exit code 3 and the consent URL in the CLIs).
+    pub fn needs_consent(self) -> bool {
+        matches!(self, Self::Reconsent | Self::Mfa | Self::SignInFrequency)
     }
 
     /// The advice, or a pointer to the error text when there is nothing specific to say: for

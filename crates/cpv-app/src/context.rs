@@ -331,7 +331,9 @@ impl App {
     pub fn from_broker(&self, partner: &str, e: &BrokerError) -> Failure {
         let remedy = remedy_of(e);
         let consent_url = e.consent_page().map(ToString::to_string).or_else(|| {
-            matches!(remedy, Remedy::Reconsent | Remedy::Mfa).then(|| self.consent_page.to_string())
+            remedy
+                .needs_consent()
+                .then(|| self.consent_page.to_string())
         });
         Failure {
             consent_url,
@@ -366,7 +368,8 @@ impl App {
         match e {
             PartnerCenterError::Token(t) => Failure {
                 consent_url: t.consent_url.clone().or_else(|| {
-                    matches!(t.remedy, Remedy::Reconsent | Remedy::Mfa)
+                    t.remedy
+                        .needs_consent()
                         .then(|| self.consent_page.to_string())
                 }),
                 ..Failure::with_remedy(format!("partner {partner}: {t}"), t.remedy)
@@ -395,7 +398,7 @@ impl App {
                         ));
                         failure.consent_url = Some(self.consent_page.to_string());
                     }
-                    Remedy::Reconsent => {
+                    Remedy::Reconsent | Remedy::SignInFrequency => {
                         failure.message.push_str(&format!(
                             "; an admin agent of partner {partner} must consent again at {}",
                             self.consent_page

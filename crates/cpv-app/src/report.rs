@@ -164,7 +164,7 @@ pub fn exit_code<'a>(results: impl IntoIterator<Item = (bool, Option<Remedy>)> +
             ok += 1;
         } else {
             failed += 1;
-            reconsent |= matches!(remedy, Some(Remedy::Reconsent | Remedy::Mfa));
+            reconsent |= remedy.is_some_and(Remedy::needs_consent);
         }
     }
     if reconsent {

@@ -187,7 +187,7 @@ async fn status(
     output::write_object(format, out, &[], &report)?;
     Ok(match (healthy, remedy) {
         (true, _) => ExitCode::SUCCESS,
-        (false, Some(Remedy::Reconsent | Remedy::Mfa)) => Exit::Reconsent.into(),
+        (false, Some(r)) if r.needs_consent() => Exit::Reconsent.into(),
         (false, _) => Exit::Failure.into(),
     })
 }

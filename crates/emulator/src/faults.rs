@@ -72,6 +72,11 @@ pub struct Fault {
     /// Apply to the next N matching requests only (absent: until cleared).
     #[serde(default)]
     pub times: Option<u32>,
+    /// With an Entra `status`: answer as Entra does for this AADSTS code (the tenant's policy
+    /// decides these, so a test injects them): 53003 Conditional Access block, 70043 / 70044
+    /// sign-in frequency, 700084 single-page-app refresh-token lifetime.
+    #[serde(default)]
+    pub entra_error: Option<u32>,
 }
 
 impl Fault {
@@ -85,6 +90,15 @@ impl Fault {
             retry_after: None,
             drop_connection: false,
             times: None,
+            entra_error: None,
+        }
+    }
+    /// An Entra token-endpoint answer for AADSTS `code` (HTTP 400, `invalid_grant`), as a
+    /// tenant's policy would give it; see [`Fault::entra_error`].
+    pub fn entra_error(code: u32) -> Self {
+        Fault {
+            entra_error: Some(code),
+            ..Fault::status(Service::Entra, 400)
         }
     }
     /// Restrict to paths containing `route`.
@@ -112,6 +126,7 @@ impl Fault {
             retry_after: None,
             drop_connection: false,
             times: None,
+            entra_error: None,
         }
     }
     /// Drop the connection.
@@ -124,6 +139,7 @@ impl Fault {
             retry_after: None,
             drop_connection: true,
             times: None,
+            entra_error: None,
         }
     }
 }
@@ -171,6 +187,30 @@ impl FaultSet {
         }
         Some(fault)
     }
+}
+
+/// Entra's answer for a policy decision (error `invalid_grant`). Texts: 53003 from Microsoft's
+/// AADSTS reference (`reference-aadsts-error-codes.md`, "BlockedByConditionalAccess"); 70043
+/// and 70044 as Microsoft Q&A moderators quote them for sign-in frequency
+/// (learn.microsoft.com/answers/questions/847407); 700084 as reported by integrators (third
+/// party, **inferred**). Current texts: `https://login.microsoftonline.com/error?code=N`.
+fn policy_error(status: StatusCode, aadsts: u32) -> serde_json::Value {
+    let message = match aadsts {
+        53003 => {
+            "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."
+        }
+        70043 => {
+            "The refresh token has expired or is invalid due to sign-in frequency checks by conditional access."
+        }
+        70044 => {
+            "The session has expired or is invalid due to sign-in frequency checks by conditional access."
+        }
+        700084 => {
+            "The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited lifetime of 1.00:00:00, which cannot be extended. It is now expired and a new sign in request must be sent by the SPA to the sign in page."
+        }
+        _ => "The request was refused by a policy of the tenant (injected by the emulator).",
+    };
+    crate::entra::error::AadError::new(status, "invalid_grant", aadsts, message).body()
 }
 
 fn fault_body(service: Service, status: StatusCode, retry_after: Option<u64>) -> serde_json::Value {
@@ -233,11 +273,11 @@ pub async fn middleware(
                 if let Some(secs) = fault.retry_after {
                     resp.insert_header(("retry-after", secs.to_string()));
                 }
-                return Ok(req.into_response(resp.json(fault_body(
-                    service,
-                    status,
-                    fault.retry_after,
-                ))));
+                let body = match fault.entra_error {
+                    Some(aadsts) => policy_error(status, aadsts),
+                    None => fault_body(service, status, fault.retry_after),
+                };
+                return Ok(req.into_response(resp.json(body)));
             }
         }
     }

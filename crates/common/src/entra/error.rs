@@ -104,8 +104,16 @@ impl EntraError {
         const MFA: [u32; 3] = [50_076, 50_078, 50_079];
         const CREDENTIAL: [u32; 5] = [7_000_215, 7_000_222, 700_027, 700_024, 700_023];
         const GDAP: [u32; 2] = [50_020, 50_177];
+        const CONDITIONAL_ACCESS: [u32; 4] = [53_000, 53_001, 53_002, 53_003];
+        const SIGN_IN_FREQUENCY: [u32; 3] = [70_043, 70_044, 700_084];
         let any = |set: &[u32]| set.iter().any(|c| self.has_code(*c));
-        if any(&MFA) {
+        if any(&CONDITIONAL_ACCESS) {
+            Remedy::ConditionalAccess
+        } else if any(&SIGN_IN_FREQUENCY) {
+            Remedy::SignInFrequency
+        } else if self.has_code(500_011) {
+            Remedy::ResourceNotInTenant
+        } else if any(&MFA) {
             Remedy::Mfa
         } else if self.has_code(65_001) {
             Remedy::CustomerConsent

@@ -136,6 +136,11 @@ impl BrokerError {
     /// The remedy, for display.
     pub fn remedy(&self) -> Remedy {
         match self {
+            Self::ReconsentRequired { source, .. }
+                if source.remedy() == Remedy::SignInFrequency =>
+            {
+                Remedy::SignInFrequency
+            }
             Self::NotConsented { .. } | Self::ReconsentRequired { .. } => Remedy::Reconsent,
             Self::MfaRequired { .. } | Self::ConsentWithoutMfa { .. } => Remedy::Mfa,
             Self::ConsentNotVerified {
@@ -802,7 +807,7 @@ impl TokenBroker {
             .await;
         let response = match result {
             Ok(r) => r,
-            Err(e) if e.remedy() == Remedy::Reconsent => {
+            Err(e) if matches!(e.remedy(), Remedy::Reconsent | Remedy::SignInFrequency) => {
                 // Another instance may have stored a new consent since we loaded ours.
                 match self.inner.store.get(partner).await {
                     Ok(Some(stored)) if stored.refresh_token != grant.refresh_token => {
@@ -923,7 +928,7 @@ impl TokenBroker {
     fn map_error(&self, partner: &str, tenant: &str, e: TokenError) -> BrokerError {
         let consent_page = self.inner.settings.consent_page.clone();
         match e.remedy() {
-            Remedy::Reconsent => BrokerError::ReconsentRequired {
+            Remedy::Reconsent | Remedy::SignInFrequency => BrokerError::ReconsentRequired {
                 partner: partner.to_owned(),
                 consent_page,
                 source: e,

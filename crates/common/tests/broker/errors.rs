@@ -144,3 +144,65 @@ async fn server_errors_are_retried_honouring_retry_after() {
         "waited Retry-After twice"
     );
 }
+
+/// Policy decisions of the tenant, as Entra answers them (injected: the tenant's Conditional
+/// Access configuration decides them), each mapped to what a person must do.
+#[tokio::test]
+async fn conditional_access_sign_in_frequency_and_missing_resources_each_name_their_remedy() {
+    let env = spawn().await;
+    let broker = env.broker(EndpointVersion::V2, Cred::Secret, env.local_store());
+    env.consent(&broker, ADMIN).await;
+
+    // AADSTS53003: blocked by Conditional Access. Consenting again would not help.
+    env.emu.inject_fault(
+        emulator::Fault::entra_error(53003)
+            .on_route("/token")
+            .times(1),
+    );
+    let err = broker
+        .access_token(ids::PARTNER_TENANT, Resource::PartnerCenter)
+        .await
+        .unwrap_err();
+    assert_eq!(err.remedy(), Remedy::ConditionalAccess, "{err}");
+    assert!(!err.remedy().needs_consent());
+    assert!(err.to_string().contains("AADSTS53003"), "{err}");
+    assert!(
+        Remedy::ConditionalAccess
+            .advice()
+            .unwrap()
+            .contains("sign-in logs"),
+    );
+
+    // AADSTS70043: sign-in frequency ended the grant: consent again, and exempt the app.
+    env.emu.inject_fault(
+        emulator::Fault::entra_error(70043)
+            .on_route("/token")
+            .times(1),
+    );
+    let err = broker
+        .access_token(ids::PARTNER_TENANT, Resource::Graph)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BrokerError::ReconsentRequired { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.remedy(), Remedy::SignInFrequency, "{err}");
+    assert!(err.remedy().needs_consent());
+    assert_eq!(err.consent_page().unwrap().as_str(), CONSENT_PAGE);
+
+    // AADSTS500011: a resource whose service principal the tenant does not have.
+    let unknown = Resource::parse("https://api.unknown-resource.example").unwrap();
+    let err = broker
+        .access_token(ids::PARTNER_TENANT, unknown)
+        .await
+        .unwrap_err();
+    assert_eq!(err.remedy(), Remedy::ResourceNotInTenant, "{err}");
+    assert!(err.to_string().contains("AADSTS500011"), "{err}");
+
+    // None of these took the grant away: the next call works.
+    broker
+        .access_token(ids::PARTNER_TENANT, Resource::PartnerCenter)
+        .await
+        .expect("the grant still works");
+}
