@@ -44,9 +44,37 @@ fn cell(value: Option<&Value>) -> String {
     }
 }
 
+/// Text from Graph or Partner Center (names, domains) made safe for a terminal: control
+/// characters (escape sequences, newlines, tabs) and bidirectional overrides are written as
+/// their escapes (`\u{1b}`), so a customer's display name can neither move the cursor, recolour
+/// the screen nor reorder what the operator reads. JSON output is escaped by serde instead.
+pub fn printable(text: &str) -> String {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Writes an aligned table: a header line, then one line per row; columns as wide as their
-/// widest cell, two spaces apart, trailing spaces trimmed.
+/// widest cell, two spaces apart, trailing spaces trimmed. Cells go through [`printable`].
 fn write_grid(out: &mut dyn Write, headers: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| printable(c)).collect())
+        .collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -169,6 +197,7 @@ pub fn write_object(
                 .max()
                 .unwrap_or(0);
             for (k, v) in pairs {
+                let (k, v) = (printable(&k), printable(&v));
                 writeln!(out, "{}", format!("{k:<width$}  {v}").trim_end())?;
             }
         }
@@ -234,6 +263,41 @@ pub fn rfc3339(unix: i64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_from_the_apis_cannot_drive_the_terminal() {
+        let hostile = "Contoso\u{1b}[2J\u{1b}]0;owned\u{7}\r\nEvil\u{202e}moc.evil";
+        let text = printable(hostile);
+        assert!(
+            !text.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{text:?}"
+        );
+        assert!(text.starts_with("Contoso\\u{1b}[2J"), "{text}");
+        assert_eq!(
+            printable("Fabrikam, Inc. — Zürich"),
+            "Fabrikam, Inc. — Zürich"
+        );
+        let mut out = Vec::new();
+        write_object(
+            OutputFormat::Table,
+            &mut out,
+            &[("NAME", "/name")],
+            &serde_json::json!({"name": hostile}),
+        )
+        .unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out.lines().count(), 1, "{out:?}");
+        assert!(!out.contains('\u{1b}'), "{out:?}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn printable_text_has_no_control_characters(text in "\\PC*|[\\x00-\\x1f\\x7f\\u{202e}a-z]{0,40}") {
+            let p = printable(&text);
+            let unsafe_left = p.chars().any(|c| c.is_control() || c == '\u{202e}');
+            proptest::prop_assert!(!unsafe_left, "{:?}", p);
+        }
+    }
     use serde_json::json;
 
     const COLUMNS: &[Column] = &[("ID", "/id"), ("NAME", "/profile/name")];

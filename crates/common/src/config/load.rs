@@ -300,19 +300,52 @@ fn flag_layer(options: &LoadOptions, problems: &mut Vec<ConfigProblem>) -> Dict 
     flags
 }
 
-/// A value of the wrong type, or a file that is not TOML.
+/// A value of the wrong type, or a file that is not TOML. A secret key's value is never echoed
+/// (figment's message quotes it: "found unsigned int `123456`"); a numeric or boolean value given
+/// to a string key through the environment is a common cause, so the fix says how to quote it.
 fn type_problem(figment: &Figment, e: figment::Error) -> ConfigProblem {
     let key = e.path.join(".");
     let origin = e
         .metadata
         .as_ref()
         .map_or_else(|| origin_of(figment, &key), |m| describe_metadata(m, &key));
+    let secret = super::keys::is_secret_key(&key);
+    let problem = match &e.kind {
+        figment::error::Kind::InvalidType(actual, expected) if secret => format!(
+            "invalid type: found {}, expected {expected} (the value is not shown: the key holds a secret)",
+            kind_of(actual)
+        ),
+        _ if secret => "is not valid here (the value is not shown: the key holds a secret)".into(),
+        kind => kind.to_string(),
+    };
+    let fix = if origin.contains("environment variable") {
+        format!(
+            "quote a value that looks like a number or a boolean, e.g. {}='\"…\"'; lists as [\"a\", \"b\"]",
+            super::keys::env_var_of(&key)
+        )
+    } else {
+        "correct the value's type (strings in quotes, lists in [ ]) or the file's TOML syntax"
+            .into()
+    };
     ConfigProblem {
         key: if key.is_empty() { "(file)".into() } else { key },
         origin,
-        problem: e.kind.to_string(),
-        fix: "correct the value's type (strings in quotes, lists in [ ]) or the file's TOML syntax"
-            .into(),
+        problem,
+        fix,
+    }
+}
+
+/// The kind of a value, without the value ("unsigned int", "bool", …).
+fn kind_of(actual: &figment::error::Actual) -> &'static str {
+    use figment::error::Actual;
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a number",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "another type",
     }
 }
 

@@ -502,6 +502,36 @@ name = "global"
 "#;
 
 #[test]
+fn a_secret_of_the_wrong_type_is_never_echoed() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.set_env("SAM_APP__CLIENT_SECRET", "123456789");
+        jail.set_env("SAM_STORE__LOCAL__KEY", "true");
+        let report = match load(&args()) {
+            Err(report) => report,
+            Ok(loaded) => loaded.validate().unwrap_err(),
+        };
+        let text = report.to_string();
+        assert!(!text.contains("123456789"), "{text}");
+        assert!(
+            text.contains("app.client_secret") && text.contains("not shown"),
+            "{text}"
+        );
+        assert!(text.contains("SAM_APP__CLIENT_SECRET='\"…\"'"), "{text}");
+        // A non-secret key still shows what was wrong.
+        jail.set_env("SAM_APP__CLIENT_SECRET", "s3cret-value");
+        jail.set_env("SAM_STORE__LOCAL__KEY", "a-key");
+        jail.set_env("SAM_PARTNER__TENANT_ID", "[1, 2]");
+        let report = match load(&args()) {
+            Err(report) => report,
+            Ok(loaded) => loaded.validate().unwrap_err(),
+        };
+        assert!(report.to_string().contains("sequence"), "{report}");
+        Ok(())
+    });
+}
+
+#[test]
 fn a_sign_in_host_is_https_or_loopback_http_and_only_for_a_custom_cloud() {
     Jail::expect_with(|jail| {
         write_valid_default(jail);
