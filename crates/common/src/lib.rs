@@ -19,6 +19,7 @@
 pub mod cloud;
 pub mod config;
 pub mod entra;
+pub mod files;
 pub mod graph;
 pub mod http;
 pub mod keyvault;

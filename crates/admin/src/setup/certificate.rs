@@ -1,7 +1,6 @@
 //! The app's certificate credential: generated self-signed (RSA 2048, rcgen) or given, and how
 //! it is described to Graph (`keyCredentials`) and compared with what is registered.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -111,26 +110,10 @@ pub fn generate(path: &Path, subject: &str, days: u32) -> Result<AppCertificate,
     AppCertificate::from_pem(path, &pem)
 }
 
-/// Writes a file only the owner can read (0600), through a temporary file and a rename.
+/// Writes a file only the owner can read (0600), atomically ([`common::files::write_private`]).
 pub fn write_private(path: &Path, content: &[u8]) -> Result<(), SetupError> {
-    let file_error = |e| SetupError::File {
+    common::files::write_private(path, content).map_err(|source| SetupError::File {
         path: path.to_owned(),
-        source: e,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(file_error)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp).map_err(file_error)?;
-    file.write_all(content).map_err(file_error)?;
-    file.sync_all().map_err(file_error)?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(file_error)
+        source,
+    })
 }

@@ -471,6 +471,11 @@ pub(crate) fn resolve_link(base: &Url, api_root: Option<&str>, link: &str) -> Re
             ))
         };
     }
+    if link.starts_with("//") {
+        return Err(format!(
+            "{link:?} names another host: not followed (the token is sent only to the configured API)"
+        ));
+    }
     let base_path = base.path().trim_end_matches('/');
     let resolved = if !base_path.is_empty() && link.starts_with(&format!("{base_path}/")) {
         base.join(link).map_err(|e| e.to_string())?

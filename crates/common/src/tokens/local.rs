@@ -218,35 +218,7 @@ impl LocalFileStore {
             ciphertext: B64.encode(ct),
         };
         let body = serde_json::to_vec(&env).map_err(|e| StoreError::Setup(e.to_string()))?;
-        let dir = self
-            .path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
-        let tmp = dir.join(format!(
-            ".{}.{}.new",
-            self.path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "tokens".into()),
-            uuid::Uuid::new_v4().simple()
-        ));
-        let result = (|| {
-            let mut f = create_private(&tmp).map_err(io("cannot create", &tmp))?;
-            f.write_all(&body).map_err(io("cannot write", &tmp))?;
-            f.sync_all().map_err(io("cannot flush", &tmp))?;
-            std::fs::rename(&tmp, &self.path).map_err(io("cannot replace", &self.path))?;
-            // Make the rename itself durable.
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        crate::files::write_private(&self.path, &body).map_err(io("cannot write", &self.path))
     }
 }
 
