@@ -1,11 +1,17 @@
 //! The emulator's TLS: a CA generated at start (or loaded from the state directory) and a
 //! server certificate it signs for `localhost`, `127.0.0.1`, `vault.localhost` and every
 //! seeded vault. No `*.localhost` wildcard: OpenSSL refuses wildcards under a single label.
+//!
+//! The CA can certify nothing else: it is name-constrained (RFC 5280 §4.2.1.10) to `localhost`
+//! (with every `*.localhost` name) and `127.0.0.1`, may sign no intermediate (path length 0),
+//! and is valid for 90 days. A saved CA without those constraints (an older emulator's
+//! ten-year root) or with less than two weeks left is replaced at start. Its key is written 0600
+//! in a 0700 state directory.
 
 use anyhow::Context as _;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, GeneralSubtree,
+    IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -33,7 +39,14 @@ fn ca_params() -> CertificateParams {
     );
     dn.push(DnType::OrganizationName, "secure-app-model-rs emulator");
     params.distinguished_name = dn;
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.name_constraints = Some(NameConstraints {
+        permitted_subtrees: vec![
+            GeneralSubtree::DnsName("localhost".into()),
+            GeneralSubtree::IpAddress(CidrSubnet::V4([127, 0, 0, 1], [255, 255, 255, 255])),
+        ],
+        excluded_subtrees: vec![],
+    });
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
@@ -41,22 +54,58 @@ fn ca_params() -> CertificateParams {
     ];
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(1);
-    params.not_after = now + time::Duration::days(3650);
+    params.not_after = now + time::Duration::days(CA_DAYS);
     params
+}
+
+/// Validity of the CA.
+const CA_DAYS: i64 = 90;
+
+/// Whether a saved CA certificate is one this emulator would still make: name-constrained and
+/// valid for at least two more weeks.
+fn still_usable(pem: &str) -> bool {
+    let Ok((_, pem)) = x509_parser::pem::parse_x509_pem(pem.as_bytes()) else {
+        return false;
+    };
+    let Ok(cert) = pem.parse_x509() else {
+        return false;
+    };
+    let constrained = cert.name_constraints().ok().flatten().is_some();
+    let left = cert.validity().time_to_expiration();
+    constrained && left.is_some_and(|d| d > time::Duration::days(14))
+}
+
+/// Creates the state directory readable by its owner only (0700), or tightens it.
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private (0700)", dir.display()))?;
+    }
+    Ok(())
 }
 
 /// Load the CA from `state_dir` (`ca.pem` + `ca.key`) or generate one (and save it there).
 fn load_or_create_ca(state_dir: Option<&Path>) -> anyhow::Result<(String, KeyPair)> {
     if let Some(dir) = state_dir {
         let (cert, key) = (dir.join("ca.pem"), dir.join("ca.key"));
+        private_dir(dir)?;
         if cert.exists() && key.exists() {
-            let key_pem = std::fs::read_to_string(&key)
-                .with_context(|| format!("reading {}", key.display()))?;
-            let key = KeyPair::from_pem(&key_pem)
-                .context("ca.key in the state directory is not a PEM private key")?;
             let pem = std::fs::read_to_string(&cert)
                 .with_context(|| format!("reading {}", cert.display()))?;
-            return Ok((pem, key));
+            if still_usable(&pem) {
+                let key_pem = std::fs::read_to_string(&key)
+                    .with_context(|| format!("reading {}", key.display()))?;
+                let key = KeyPair::from_pem(&key_pem)
+                    .context("ca.key in the state directory is not a PEM private key")?;
+                return Ok((pem, key));
+            }
+            tracing::info!(
+                "replacing {}: not name-constrained or expiring within two weeks",
+                cert.display()
+            );
         }
     }
     let key = KeyPair::generate().context("generating the CA key")?;
@@ -65,7 +114,6 @@ fn load_or_create_ca(state_dir: Option<&Path>) -> anyhow::Result<(String, KeyPai
         .context("self-signing the CA")?;
     let pem = cert.pem();
     if let Some(dir) = state_dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         std::fs::write(dir.join("ca.pem"), &pem).context("writing ca.pem")?;
         crate::persist::write_private(&dir.join("ca.key"), key.serialize_pem().as_bytes())?;
     }
@@ -112,4 +160,56 @@ pub fn build(state_dir: Option<&Path>, vault_names: &[String]) -> anyhow::Result
         ca_pem,
         server_config: Arc::new(config),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ca_is_name_constrained_to_loopback_and_lives_ninety_days() {
+        let material = build(None, &["demo".to_owned()]).unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(material.ca_pem.as_bytes()).unwrap();
+        let ca = pem.parse_x509().unwrap();
+        let constraints = ca.name_constraints().unwrap().unwrap().value;
+        let permitted = format!("{:?}", constraints.permitted_subtrees);
+        assert!(
+            permitted.contains("localhost") && permitted.contains("127"),
+            "{permitted}"
+        );
+        let basic = ca.basic_constraints().unwrap().unwrap().value;
+        assert!(basic.ca && basic.path_len_constraint == Some(0));
+        let days = ca.validity().time_to_expiration().unwrap().whole_days();
+        assert!((88..=90).contains(&days), "{days}");
+        assert!(still_usable(&material.ca_pem));
+
+        // An older emulator's unconstrained ten-year root is replaced.
+        let mut old = ca_params();
+        old.name_constraints = None;
+        old.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().unwrap();
+        assert!(!still_usable(&old.self_signed(&key).unwrap().pem()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_state_directory_is_private_and_an_old_ca_is_replaced() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("emulator");
+        std::fs::create_dir_all(&state).unwrap();
+        let mut old = ca_params();
+        old.name_constraints = None;
+        let key = KeyPair::generate().unwrap();
+        std::fs::write(state.join("ca.pem"), old.self_signed(&key).unwrap().pem()).unwrap();
+        std::fs::write(state.join("ca.key"), key.serialize_pem()).unwrap();
+        let material = build(Some(&state), &[]).unwrap();
+        assert!(still_usable(&material.ca_pem));
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&state.join("ca.key")), 0o600);
+        // A usable CA is kept across restarts.
+        let again = build(Some(&state), &[]).unwrap();
+        assert_eq!(again.ca_pem, material.ca_pem);
+    }
 }
