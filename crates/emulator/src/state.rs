@@ -474,28 +474,30 @@ impl State {
     /// Register a client certificate (PEM) on an app.
     pub fn add_certificate(&self, app_id: &str, pem: &str) -> anyhow::Result<()> {
         let cred = CertificateCredential::from_pem(pem)?;
-        let mut dir = self.directory_mut();
-        let app = dir
-            .apps
-            .iter_mut()
-            .find(|a| a.seed.app_id.eq_ignore_ascii_case(app_id))
-            .ok_or_else(|| anyhow::anyhow!("no app registration {app_id}"))?;
-        app.seed.certificates.push(pem.to_string());
-        app.certificates.push(cred);
-        Ok(())
+        self.update_app(app_id, |app| {
+            app.seed.certificates.push(pem.to_string());
+            app.certificates.push(cred);
+        })
     }
 
     /// Register a redirect URI on an app (no change when it is there already).
     pub fn add_redirect_uri(&self, app_id: &str, uri: &str) -> anyhow::Result<()> {
+        self.update_app(app_id, |app| {
+            if !app.seed.redirect_uris.iter().any(|u| u == uri) {
+                app.seed.redirect_uris.push(uri.to_owned());
+            }
+        })
+    }
+
+    /// Changes an app registration by app ID (an error naming it when there is none).
+    fn update_app(&self, app_id: &str, change: impl FnOnce(&mut App)) -> anyhow::Result<()> {
         let mut dir = self.directory_mut();
         let app = dir
             .apps
             .iter_mut()
             .find(|a| a.seed.app_id.eq_ignore_ascii_case(app_id))
             .ok_or_else(|| anyhow::anyhow!("no app registration {app_id}"))?;
-        if !app.seed.redirect_uris.iter().any(|u| u == uri) {
-            app.seed.redirect_uris.push(uri.to_owned());
-        }
+        change(app);
         Ok(())
     }
 

@@ -575,34 +575,44 @@ mod tests {
     #[test]
     fn links_resolve_under_the_base_whatever_their_form() {
         let real = url::Url::parse("https://api.partnercenter.microsoft.com").unwrap();
-        let resolve =
-            |base: &Url, link: &str| resolve_link(base, Some("v1"), link).unwrap().to_string();
-        assert_eq!(
-            resolve(&real, "/v1/customers?size=40&seekOperation=Next"),
-            "https://api.partnercenter.microsoft.com/v1/customers?size=40&seekOperation=Next"
-        );
-        // Documented without the API root (develop/get-a-list-of-all-user-accounts-for-a-customer.md).
-        assert_eq!(
-            resolve(&real, "/customers/c1/users?size=2&seekOperation=Next"),
-            "https://api.partnercenter.microsoft.com/v1/customers/c1/users?size=2&seekOperation=Next"
-        );
         let emulated = url::Url::parse("https://127.0.0.1:8443/partnercenter").unwrap();
-        assert_eq!(
-            resolve(&emulated, "/v1/customers?size=2"),
-            "https://127.0.0.1:8443/partnercenter/v1/customers?size=2"
-        );
-        assert_eq!(
-            resolve(&emulated, "/customers/c1/users?size=2"),
-            "https://127.0.0.1:8443/partnercenter/v1/customers/c1/users?size=2"
-        );
-        assert_eq!(
-            resolve(&emulated, "/partnercenter/v1/customers?size=2"),
-            "https://127.0.0.1:8443/partnercenter/v1/customers?size=2"
-        );
-        assert_eq!(
-            resolve(&emulated, "https://127.0.0.1:8443/partnercenter/v1/x"),
-            "https://127.0.0.1:8443/partnercenter/v1/x"
-        );
+        let cases = [
+            (
+                &real,
+                "/v1/customers?size=40&seekOperation=Next",
+                "https://api.partnercenter.microsoft.com/v1/customers?size=40&seekOperation=Next",
+            ),
+            // Documented without the API root (get-a-list-of-all-user-accounts-for-a-customer.md).
+            (
+                &real,
+                "/customers/c1/users?size=2&seekOperation=Next",
+                "https://api.partnercenter.microsoft.com/v1/customers/c1/users?size=2&seekOperation=Next",
+            ),
+            (
+                &emulated,
+                "/v1/customers?size=2",
+                "https://127.0.0.1:8443/partnercenter/v1/customers?size=2",
+            ),
+            (
+                &emulated,
+                "/customers/c1/users?size=2",
+                "https://127.0.0.1:8443/partnercenter/v1/customers/c1/users?size=2",
+            ),
+            (
+                &emulated,
+                "/partnercenter/v1/customers?size=2",
+                "https://127.0.0.1:8443/partnercenter/v1/customers?size=2",
+            ),
+            (
+                &emulated,
+                "https://127.0.0.1:8443/partnercenter/v1/x",
+                "https://127.0.0.1:8443/partnercenter/v1/x",
+            ),
+        ];
+        for (base, link, want) in cases {
+            let got = resolve_link(base, Some("v1"), link).unwrap();
+            assert_eq!(got.as_str(), want, "{link}");
+        }
         // Another origin is never followed: not another host, port or scheme.
         for foreign in [
             "https://other.example/v1/x",
