@@ -90,6 +90,11 @@ async fn run(cli: Cli) -> ExitCode {
         Ok(v) => v,
         Err(code) => return code,
     };
+    // A configuration error (exit 2), before anything listens.
+    if let Err(e) = crate::startup::check_allow_list(&settings) {
+        eprintln!("configuration error: {e}");
+        return cli_kit::Exit::Config.into();
+    }
     let format = options.log_format.unwrap_or(settings.log.format);
     common::telemetry::init(format, &settings.log.filter);
     for warning in settings.warnings() {

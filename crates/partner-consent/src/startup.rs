@@ -244,11 +244,12 @@ impl Application {
 
 /// In CPV mode an empty `partner.allowed_tenants` would mean "any tenant on earth may store a
 /// grant here": refuse to start instead, naming the key to set.
-fn check_allow_list(settings: &Settings) -> anyhow::Result<()> {
+pub(crate) fn check_allow_list(settings: &Settings) -> anyhow::Result<()> {
     if settings.mode == AppMode::Cpv && settings.partner.allowed_tenants.is_empty() {
         anyhow::bail!(
             "CPV mode needs partner.allowed_tenants (SAM_PARTNER__ALLOWED_TENANTS): it is empty, so no partner tenant may consent. \
-             List the tenant IDs of the partners allowed to consent, e.g. allowed_tenants = [\"10000000-0000-4000-8000-000000000001\"] under [partner]"
+             List the tenant IDs of the partners allowed to consent, e.g. allowed_tenants = [\"10000000-0000-4000-8000-000000000001\"] under [partner], \
+             or [\"*\"] to let any partner tenant consent"
         );
     }
     Ok(())

@@ -502,6 +502,25 @@ name = "global"
 "#;
 
 #[test]
+fn any_partner_tenant_is_the_explicit_star_alone() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.set_env("SAM_MODE", "cpv");
+        jail.set_env("SAM_PARTNER__ALLOWED_TENANTS", "[\"*\"]");
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert_eq!(s.partner.allowed_tenants, vec!["*".to_owned()]);
+        jail.set_env(
+            "SAM_PARTNER__ALLOWED_TENANTS",
+            "[\"*\", \"10000000-0000-4000-8000-000000000001\"]",
+        );
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert_eq!(report.keys(), vec!["partner.allowed_tenants"], "{report}");
+        assert!(report.to_string().contains("alone"), "{report}");
+        Ok(())
+    });
+}
+
+#[test]
 fn a_secret_of_the_wrong_type_is_never_echoed() {
     Jail::expect_with(|jail| {
         write_valid_default(jail);

@@ -203,6 +203,19 @@ async fn cpv_mode_without_an_allow_list_refuses_to_start_naming_the_key() {
 }
 
 #[tokio::test]
+async fn cpv_mode_with_the_explicit_star_lets_a_partner_admin_consent() {
+    let app = spawn_app_with(Spawn {
+        mode: "cpv",
+        allowed_tenants: vec!["*".into()],
+        ..Spawn::default()
+    })
+    .await;
+    let (_, _, resp) = app.consent(ADMIN).await;
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+    assert!(app.stored(PARTNER_TENANT).await.is_some());
+}
+
+#[tokio::test]
 async fn cpv_mode_with_an_allow_list_refuses_other_tenants() {
     let app = spawn_app_with(Spawn {
         mode: "cpv",

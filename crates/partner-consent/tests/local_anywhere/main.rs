@@ -63,3 +63,23 @@ fn local_starts_from_an_empty_directory() {
     assert!(dir.path().join(".sam-local/emulator/ca.pem").is_file());
     assert!(!dir.path().join("config").exists());
 }
+
+/// An empty CPV allow-list is a configuration error (exit 2) that names the key, before anything
+/// listens.
+#[test]
+fn a_cpv_consent_app_without_an_allow_list_exits_with_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_partner-consent"))
+        .current_dir(dir.path())
+        .args(["--local", "--emulator-port", "0", "--sign-in-port", "0"])
+        .args(["--set", "mode=cpv", "--set", "consent.listen=127.0.0.1:0"])
+        .env_remove("SAM_PROFILE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("partner.allowed_tenants") && stderr.contains("[\"*\"]"),
+        "{stderr}"
+    );
+}

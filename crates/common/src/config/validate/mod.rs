@@ -190,13 +190,23 @@ impl RawSettings {
                 None
             }
         };
-        let allowed_tenants = self
-            .partner
-            .allowed_tenants
-            .0
-            .iter()
-            .filter_map(|t| c.tenant("partner.allowed_tenants", t, false))
-            .collect();
+        let listed = &self.partner.allowed_tenants.0;
+        let allowed_tenants = if listed.iter().any(|t| t.trim() == "*") {
+            // "*" is the explicit "any partner tenant" of a CPV that serves everyone.
+            if listed.len() > 1 {
+                c.fail(
+                    "partner.allowed_tenants",
+                    "mixes \"*\" with tenant IDs",
+                    "write [\"*\"] alone to let any partner tenant consent, or list only tenant IDs",
+                );
+            }
+            vec!["*".to_owned()]
+        } else {
+            listed
+                .iter()
+                .filter_map(|t| c.tenant("partner.allowed_tenants", t, false))
+                .collect()
+        };
         PartnerSettings {
             tenant_id,
             allowed_tenants,
