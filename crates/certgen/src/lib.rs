@@ -36,8 +36,12 @@ pub struct Error(#[from] rcgen::Error);
 pub struct Request<'a> {
     /// The subject's common name (`CN=`).
     pub common_name: &'a str,
-    /// Validity from five minutes ago (clock skew) to this many days from now.
+    /// Validity: this many days from `not_before`.
     pub days: u32,
+    /// Start of validity; `None`: five minutes ago (clock skew). A fixed start makes the
+    /// certificate of a given key the same on every run (the serial is derived from the key),
+    /// so its thumbprint — the emulator's token-signing `kid` — survives restarts.
+    pub not_before: Option<time::OffsetDateTime>,
     /// An existing private key (PKCS#8 PEM) to certify, or `None` for a new RSA 2048 key.
     pub key_pem: Option<&'a str>,
 }
@@ -52,9 +56,11 @@ pub fn self_signed(request: &Request<'_>) -> Result<SelfSigned, Error> {
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, request.common_name);
-    let now = time::OffsetDateTime::now_utc();
-    params.not_before = now - time::Duration::minutes(5);
-    params.not_after = now + time::Duration::days(i64::from(request.days));
+    let start = request
+        .not_before
+        .unwrap_or_else(|| time::OffsetDateTime::now_utc() - time::Duration::minutes(5));
+    params.not_before = start;
+    params.not_after = start + time::Duration::days(i64::from(request.days));
     let cert = params.self_signed(&key)?;
     Ok(SelfSigned {
         certificate_pem: cert.pem(),
@@ -74,6 +80,7 @@ mod tests {
             common_name: "CN test",
             days: 30,
             key_pem: None,
+            not_before: None,
         })
         .unwrap();
         assert!(
@@ -89,10 +96,23 @@ mod tests {
             common_name: "CN test",
             days: 1,
             key_pem: Some(key),
+            not_before: None,
         })
         .unwrap();
         assert_eq!(again.private_key_pem.expose_secret(), key);
         assert_ne!(again.certificate_der, made.certificate_der);
+        // A fixed start: the same certificate every time.
+        let fixed = |key| {
+            self_signed(&Request {
+                common_name: "CN test",
+                days: 10,
+                key_pem: Some(key),
+                not_before: Some(time::macros::datetime!(2025-01-01 0:00 UTC)),
+            })
+            .unwrap()
+            .certificate_der
+        };
+        assert_eq!(fixed(key), fixed(key));
     }
 
     #[test]
@@ -101,6 +121,7 @@ mod tests {
             common_name: "x",
             days: 1,
             key_pem: Some("not a key"),
+            not_before: None,
         })
         .unwrap_err();
         assert!(

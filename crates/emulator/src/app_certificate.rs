@@ -34,6 +34,7 @@ pub fn ensure(path: &Path) -> anyhow::Result<String> {
         common_name: "SAM local demo app",
         days: DAYS,
         key_pem: None,
+        not_before: None,
     })?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -430,6 +430,11 @@ impl EmulatorHandle {
     pub fn add_certificate(&self, app_id: &str, pem: &str) -> anyhow::Result<()> {
         self.state.add_certificate(app_id, pem)
     }
+    /// A signing-key rollover: new tokens are signed with a new key (returned: its `kid`); the
+    /// previous key stays published in the JWKS.
+    pub fn rotate_signing_key(&self) -> anyhow::Result<String> {
+        self.state.signing.rotate()
+    }
     /// Register a redirect URI on an app at runtime (as an admin adds one in the portal).
     pub fn add_redirect_uri(&self, app_id: &str, uri: &str) -> anyhow::Result<()> {
         self.state.add_redirect_uri(app_id, uri)

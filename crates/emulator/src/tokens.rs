@@ -76,12 +76,26 @@ impl SigningKey {
                 pem
             }
         };
+        Self::from_key_pem(&key_pem)
+    }
+
+    /// A fresh key, kept in memory only (a key rollover in tests).
+    pub fn generate() -> anyhow::Result<Self> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+            .context("generating the RSA signing key")?;
+        Self::from_key_pem(&key.serialize_pem())
+    }
+
+    fn from_key_pem(key_pem: &str) -> anyhow::Result<Self> {
         let key =
-            rcgen::KeyPair::from_pem(&key_pem).context("signing.key is not a PEM private key")?;
+            rcgen::KeyPair::from_pem(key_pem).context("signing.key is not a PEM private key")?;
         let cert = certgen::self_signed(&certgen::Request {
             common_name: "accounts.emulator.localhost",
             days: 3650,
-            key_pem: Some(&key_pem),
+            key_pem: Some(key_pem),
+            // Fixed: the same key gives the same certificate, so the `kid` (its thumbprint)
+            // survives restarts with a state directory.
+            not_before: Some(time::macros::datetime!(2025-01-01 0:00 UTC)),
         })
         .context("signing.key: certifying the token-signing key")?;
         let der = cert.certificate_der;
@@ -273,4 +287,82 @@ pub enum TokenRejection {
     /// Audience not for the expected resource.
     #[error("invalid audience {0}")]
     Audience(String),
+}
+
+/// The keys Entra publishes for one cloud: the current one signs; after a rollover the previous
+/// one stays in the JWKS and still verifies, so tokens it signed stay valid until they expire
+/// (Microsoft: "Signing key rollover in the Microsoft identity platform" — several keys are
+/// published, and clients refetch the JWKS when a token names a key they do not know).
+#[derive(Debug)]
+pub struct KeyRing {
+    current: std::sync::RwLock<std::sync::Arc<SigningKey>>,
+    previous: std::sync::RwLock<Option<std::sync::Arc<SigningKey>>>,
+}
+
+impl KeyRing {
+    /// A ring of one key.
+    pub fn new(key: SigningKey) -> Self {
+        KeyRing {
+            current: std::sync::RwLock::new(std::sync::Arc::new(key)),
+            previous: std::sync::RwLock::new(None),
+        }
+    }
+
+    /// The key that signs now.
+    pub fn current(&self) -> std::sync::Arc<SigningKey> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn previous(&self) -> Option<std::sync::Arc<SigningKey>> {
+        self.previous
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Signs with the current key (see [`SigningKey::sign`]).
+    pub fn sign(&self, claims: &Value, with_x5t: bool) -> String {
+        self.current().sign(claims, with_x5t)
+    }
+
+    /// The published keys, current first.
+    pub fn jwks(&self, issuer: &str) -> Vec<Value> {
+        std::iter::once(self.current())
+            .chain(self.previous())
+            .map(|k| k.jwk(issuer))
+            .collect()
+    }
+
+    /// Verifies a token signed by any published key.
+    pub fn verify(&self, token: &str) -> Result<Value, jsonwebtoken::errors::Error> {
+        match self.current().verify(token) {
+            Ok(claims) => Ok(claims),
+            Err(e) => match self.previous() {
+                Some(previous) => previous.verify(token),
+                None => Err(e),
+            },
+        }
+    }
+
+    /// A key rollover: a new key signs from now on; the current one stays published as the
+    /// previous key (the one before it is dropped). In memory only.
+    pub fn rotate(&self) -> anyhow::Result<String> {
+        let next = std::sync::Arc::new(SigningKey::generate()?);
+        let kid = next.kid().to_owned();
+        let old = std::mem::replace(
+            &mut *self
+                .current
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            next,
+        );
+        *self
+            .previous
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(old);
+        Ok(kid)
+    }
 }

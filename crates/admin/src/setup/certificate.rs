@@ -99,6 +99,7 @@ pub fn generate(path: &Path, subject: &str, days: u32) -> Result<AppCertificate,
         common_name: subject,
         days,
         key_pem: None,
+        not_before: None,
     })
     .map_err(|e| fail(&e))?;
     let pem = made.certificate_pem;

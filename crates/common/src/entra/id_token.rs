@@ -24,6 +24,9 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(120);
 /// Keys are refetched on an unknown `kid` at most this often (a flood of forged tokens must not
 /// become a flood of requests to Entra).
 pub const MIN_KEY_REFRESH: Duration = Duration::from_secs(30);
+/// Cached keys are fetched again after this long even when every token names a known key, so a
+/// key Entra withdrew stops being accepted (Entra rolls keys over every few weeks).
+pub const KEY_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Why an ID token was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -196,8 +199,10 @@ struct KeySet {
     fetched_at: Instant,
 }
 
-/// Validates ID tokens from one authority for one application; keys are fetched once and
-/// cached, and fetched again when a token names an unknown `kid` (key rollover).
+/// Validates ID tokens from one authority for one application; keys are cached for
+/// [`KEY_TTL`], and fetched again sooner when a token names an unknown `kid` (key rollover), at
+/// most every [`MIN_KEY_REFRESH`]. The metadata's `jwks_uri` must be HTTPS on the authority's
+/// own host: keys from anywhere else would let whoever serves them sign ID tokens.
 #[derive(Debug)]
 pub struct IdTokenValidator {
     http: reqwest::Client,
@@ -206,6 +211,8 @@ pub struct IdTokenValidator {
     version: EndpointVersion,
     client_id: String,
     leeway: Duration,
+    key_ttl: Duration,
+    min_key_refresh: Duration,
     keys: RwLock<Option<KeySet>>,
 }
 
@@ -239,8 +246,18 @@ impl IdTokenValidator {
             version,
             client_id: client_id.into(),
             leeway: DEFAULT_LEEWAY,
+            key_ttl: KEY_TTL,
+            min_key_refresh: MIN_KEY_REFRESH,
             keys: RwLock::new(None),
         }
+    }
+
+    /// Replaces how long keys are cached ([`KEY_TTL`]) and how soon an unknown `kid` may cause
+    /// a refetch ([`MIN_KEY_REFRESH`]).
+    pub fn with_key_refresh(mut self, ttl: Duration, min_refresh: Duration) -> Self {
+        self.key_ttl = ttl;
+        self.min_key_refresh = min_refresh;
+        self
     }
 
     /// Replaces the clock-skew allowance.
@@ -395,19 +412,21 @@ impl IdTokenValidator {
         {
             let guard = self.keys.read().await;
             if let Some(set) = guard.as_ref() {
-                if let Some(k) = set.keys.get(kid) {
+                let fresh = set.fetched_at.elapsed() < self.key_ttl;
+                if let Some(k) = set.keys.get(kid).filter(|_| fresh) {
                     return Ok((k.clone(), set.issuer.clone()));
                 }
-                if set.fetched_at.elapsed() < MIN_KEY_REFRESH {
+                if fresh && set.fetched_at.elapsed() < self.min_key_refresh {
                     return Err(IdTokenError::UnknownKey(kid.to_owned()));
                 }
             }
         }
         let mut guard = self.keys.write().await;
         // Another task may have refreshed while we waited for the lock.
-        let stale = guard
-            .as_ref()
-            .is_none_or(|s| !s.keys.contains_key(kid) && s.fetched_at.elapsed() >= MIN_KEY_REFRESH);
+        let stale = guard.as_ref().is_none_or(|s| {
+            let age = s.fetched_at.elapsed();
+            age >= self.key_ttl || (!s.keys.contains_key(kid) && age >= self.min_key_refresh)
+        });
         if stale {
             *guard = Some(self.fetch().await?);
         }
@@ -422,7 +441,14 @@ impl IdTokenValidator {
 
     async fn fetch(&self) -> Result<KeySet, IdTokenError> {
         let metadata: Metadata = self.get_json(self.metadata_url.clone()).await?;
-        let jwks: Jwks = self.get_json(metadata.jwks_uri).await?;
+        let jwks_uri = metadata.jwks_uri;
+        if jwks_uri.scheme() != "https" || jwks_uri.host() != self.authority_host.host() {
+            return Err(IdTokenError::Discovery(format!(
+                "the metadata's jwks_uri {jwks_uri} is not https on the authority's host {}: keys from elsewhere are not trusted",
+                self.authority_host.host_str().unwrap_or_default()
+            )));
+        }
+        let jwks: Jwks = self.get_json(jwks_uri).await?;
         let mut keys = HashMap::new();
         for k in jwks.keys.into_iter().filter(|k| k.kty == "RSA") {
             let (Some(n), Some(e)) = (&k.n, &k.e) else {

@@ -20,5 +20,6 @@ pub use client::{
 };
 pub use error::{EntraError, TokenError};
 pub use id_token::{
-    DEFAULT_LEEWAY, ExpectedIdToken, IdTokenError, IdTokenValidator, MIN_KEY_REFRESH, SignedInUser,
+    DEFAULT_LEEWAY, ExpectedIdToken, IdTokenError, IdTokenValidator, KEY_TTL, MIN_KEY_REFRESH,
+    SignedInUser,
 };

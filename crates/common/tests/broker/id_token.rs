@@ -343,3 +343,107 @@ async fn an_unsigned_id_token_still_has_every_claim_checked() {
     let err = v.validate_at(&token, expected, later).await.unwrap_err();
     assert!(matches!(err, IdTokenError::Expired { .. }), "{err:?}");
 }
+
+fn expect(nonce: &str) -> ExpectedIdToken<'_> {
+    ExpectedIdToken {
+        nonce,
+        tenant: None,
+    }
+}
+
+/// Entra rolls its signing keys over: a token signed with a new key makes the validator fetch
+/// the keys again (at most every `min_refresh`), the previous key stays usable while published,
+/// and cached keys are refetched after their TTL even when every token names a known key.
+#[tokio::test]
+async fn keys_are_fetched_again_after_a_rollover_and_after_their_ttl() {
+    use std::time::Duration;
+    let env = spawn().await;
+    let keys_fetched = || env.emu.counter("entra.keys");
+    let v = validator(&env, EndpointVersion::V2, ids::CSP_APP)
+        .with_key_refresh(common::entra::KEY_TTL, Duration::ZERO);
+    let (before, nonce_before) = id_token(&env, EndpointVersion::V2).await;
+    v.validate(&before, expect(&nonce_before)).await.unwrap();
+    assert_eq!(keys_fetched(), 1);
+
+    let new_kid = env.emu.rotate_signing_key().unwrap();
+    let (after, nonce_after) = id_token(&env, EndpointVersion::V2).await;
+    v.validate(&after, expect(&nonce_after)).await.unwrap();
+    assert_eq!(
+        keys_fetched(),
+        2,
+        "the unknown kid {new_kid} caused one refetch"
+    );
+    // The previous key is still published and cached: no fetch.
+    v.validate(&before, expect(&nonce_before)).await.unwrap();
+    assert_eq!(keys_fetched(), 2);
+
+    // The default rate limit: an unknown kid right after a fetch is refused, not refetched.
+    let strict = validator(&env, EndpointVersion::V2, ids::CSP_APP);
+    strict.validate(&after, expect(&nonce_after)).await.unwrap();
+    let fetched = keys_fetched();
+    env.emu.rotate_signing_key().unwrap();
+    let (third, nonce_third) = id_token(&env, EndpointVersion::V2).await;
+    let err = strict
+        .validate(&third, expect(&nonce_third))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IdTokenError::UnknownKey(_)), "{err:?}");
+    assert_eq!(keys_fetched(), fetched);
+
+    // A TTL of zero: every validation fetches the keys again.
+    let ttl0 = validator(&env, EndpointVersion::V2, ids::CSP_APP)
+        .with_key_refresh(Duration::ZERO, Duration::ZERO);
+    ttl0.validate(&third, expect(&nonce_third)).await.unwrap();
+    ttl0.validate(&third, expect(&nonce_third)).await.unwrap();
+    assert_eq!(keys_fetched(), fetched + 2);
+}
+
+/// Keys are taken only from HTTPS on the authority's own host, whatever the metadata says.
+#[tokio::test]
+async fn a_jwks_uri_elsewhere_than_the_authority_is_refused() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    for jwks_uri in [
+        "https://keys.attacker.example/common/discovery/v2.0/keys",
+        "http://127.0.0.1:9/common/discovery/v2.0/keys",
+    ] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let authority = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let body = serde_json::json!({"issuer": "https://login.example/{tenantid}/v2.0", "jwks_uri": jwks_uri}).to_string();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 8192];
+                let _ = socket.read(&mut buf).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            }
+        });
+        let v = IdTokenValidator::new(
+            reqwest::Client::new(),
+            &authority,
+            "common",
+            EndpointVersion::V2,
+            ids::CSP_APP,
+        );
+        let b64 = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let token = format!(
+            "{}.{}.c2ln",
+            b64(serde_json::json!({"alg": "RS256", "kid": "k1"})),
+            b64(serde_json::json!({"aud": ids::CSP_APP}))
+        );
+        let err = v
+            .validate(&IdToken::new(token), expect("n"))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, IdTokenError::Discovery(_))
+                && text.contains("not https on the authority's host"),
+            "{jwks_uri}: {text}"
+        );
+    }
+}

@@ -118,7 +118,7 @@ pub async fn keys_v2(state: web::Data<State>, tenant: web::Path<String>) -> Http
         return e.response();
     }
     let issuer = format!("{}/{{tenantid}}/v2.0", state.authority_host());
-    json_ok(json!({"keys": [state.signing.jwk(&issuer)]}))
+    json_ok(json!({"keys": state.signing.jwks(&issuer)}))
 }
 
 /// `GET /{tenant}/discovery/keys`
@@ -127,7 +127,7 @@ pub async fn keys_v1(state: web::Data<State>, tenant: web::Path<String>) -> Http
     if let Err(e) = tenant_segment(&state, &tenant) {
         return e.response();
     }
-    json_ok(json!({"keys": [state.signing.jwk("https://sts.windows.net/{tenantid}/")]}))
+    json_ok(json!({"keys": state.signing.jwks("https://sts.windows.net/{tenantid}/")}))
 }
 
 /// `GET /common/discovery/instance?api-version=1.1&authorization_endpoint=…`
