@@ -1,14 +1,11 @@
 //! The command line: `partner-consent [--local] [configuration flags]`.
 
-use std::num::NonZeroU32;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use cli_kit::ConfigArgs;
 use common::config::{LoadOptions, LogFormat};
 
-use crate::limits::RateLimit;
 #[cfg(feature = "local")]
 use crate::local::{self, LocalCloud};
 use crate::startup::{Application, Options};
@@ -44,21 +41,6 @@ pub struct Cli {
     /// `response_mode` requested from Entra ID: `query` (default) or `form_post`.
     #[arg(long, value_name = "MODE", value_parser = ["query", "form_post"])]
     pub response_mode: Option<String>,
-    /// Seconds a `/readyz` answer is reused (each probe reads the token store and the
-    /// authority's metadata).
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        env = "SAM_READYZ_CACHE_SECS",
-        default_value_t = 30
-    )]
-    pub readyz_cache_secs: u64,
-    /// Requests per minute each client IP may make to `/start` and the callback.
-    #[arg(long, value_name = "N", env = "SAM_RATE_LIMIT_PER_MINUTE", default_value_t = NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN))]
-    pub rate_limit_per_minute: NonZeroU32,
-    /// Requests a client IP may make at once before the per-minute rate applies.
-    #[arg(long, value_name = "N", env = "SAM_RATE_LIMIT_BURST", default_value_t = NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))]
-    pub rate_limit_burst: NonZeroU32,
     /// Configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -103,11 +85,9 @@ async fn run(cli: Cli) -> ExitCode {
     let options = Options {
         response_mode: cli.response_mode.clone(),
         workers: None,
-        readyz_cache: Duration::from_secs(cli.readyz_cache_secs),
-        rate_limit: RateLimit {
-            per_minute: cli.rate_limit_per_minute,
-            burst: cli.rate_limit_burst,
-        },
+        // From consent.readyz_cache and consent.rate_limit_* (--set or SAM_CONSENT__…).
+        readyz_cache: None,
+        rate_limit: None,
     };
     let app = match Application::build(settings, options).await {
         Ok(a) => a,

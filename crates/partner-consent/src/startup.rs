@@ -21,7 +21,7 @@ use tracing_actix_web::{RootSpanBuilder, TracingLogger};
 use crate::limits::{self, ClientLimiter, RateLimit};
 use crate::metrics::Metrics;
 use crate::routes;
-use crate::routes::health::{DEFAULT_READYZ_CACHE, Readiness};
+use crate::routes::health::Readiness;
 use crate::security;
 
 /// Everything a handler needs; one per process, shared by the workers.
@@ -50,6 +50,8 @@ pub struct AppState {
     pub readiness: Readiness,
     /// Per-client-IP limits on `/start` and the callback.
     pub limiter: ClientLimiter,
+    /// The bound `consent.internal_listen` address, which alone serves `/readyz` and `/metrics`.
+    pub internal_addr: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -63,32 +65,22 @@ impl std::fmt::Debug for AppState {
 }
 
 /// Choices that are not configuration keys.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// `response_mode` to request: `query` (default) or `form_post`.
     pub response_mode: Option<String>,
     /// Worker threads (default: one per core).
     pub workers: Option<usize>,
-    /// How long a `/readyz` answer is reused (default 30 s).
-    pub readyz_cache: Duration,
-    /// Per-client-IP limits on `/start` and the callback.
-    pub rate_limit: RateLimit,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            response_mode: None,
-            workers: None,
-            readyz_cache: DEFAULT_READYZ_CACHE,
-            rate_limit: RateLimit::default(),
-        }
-    }
+    /// How long a `/readyz` answer is reused; `None`: `consent.readyz_cache`.
+    pub readyz_cache: Option<Duration>,
+    /// Per-client-IP limits on `/start` and the callback; `None`: `consent.rate_limit_*`.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// The running web app.
 pub struct Application {
     port: u16,
+    internal_port: Option<u16>,
     server: Server,
     state: web::Data<AppState>,
 }
@@ -122,6 +114,25 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         check_allow_list(&settings)?;
+        let internal =
+            match settings.consent.internal_listen {
+                Some(addr) => Some(TcpListener::bind(addr).with_context(|| {
+                    format!("cannot listen on {addr} (consent.internal_listen)")
+                })?),
+                None => None,
+            };
+        let internal_addr = match &internal {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
+        let internal_port = internal_addr.map(|a| a.port());
+        let readyz_cache = options
+            .readyz_cache
+            .unwrap_or(settings.consent.readyz_cache);
+        let rate_limit = options.rate_limit.unwrap_or(RateLimit {
+            per_minute: settings.consent.rate_limit_per_minute,
+            burst: settings.consent.rate_limit_burst,
+        });
         let http = common::http::build_client(&settings.http)?;
         let store: Arc<dyn RefreshTokenStore> = match &settings.store {
             StoreSettings::Local(l) => Arc::new(LocalFileStore::open(l)?),
@@ -172,8 +183,9 @@ impl Application {
             response_mode: options.response_mode,
             callback_path: callback_path.clone(),
             metrics: Metrics::default(),
-            readiness: Readiness::new(options.readyz_cache),
-            limiter: ClientLimiter::new(options.rate_limit),
+            readiness: Readiness::new(readyz_cache),
+            limiter: ClientLimiter::new(rate_limit),
+            internal_addr,
         });
         let data = state.clone();
         let mut server = HttpServer::new(move || {
@@ -183,6 +195,7 @@ impl Application {
                     crate::routes::callback::MAX_PARAMS_BYTES,
                 ))
                 .wrap(middleware::from_fn(security::headers))
+                .wrap(middleware::from_fn(internal_routes))
                 .wrap(TracingLogger::<PathOnlySpan>::new())
                 .route("/", web::get().to(routes::landing::landing))
                 .service(
@@ -213,9 +226,15 @@ impl Application {
         if let Some(w) = options.workers {
             server = server.workers(w.max(1));
         }
-        let server = server.listen(listener)?.run();
+        let server = server.listen(listener)?;
+        let server = match internal {
+            Some(l) => server.listen(l)?,
+            None => server,
+        }
+        .run();
         Ok(Self {
             port,
+            internal_port,
             server,
             state,
         })
@@ -224,6 +243,11 @@ impl Application {
     /// The port the app listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of `consent.internal_listen`, when set.
+    pub fn internal_port(&self) -> Option<u16> {
+        self.internal_port
     }
 
     /// The shared state (broker, metrics), for tests and the `--local` banner.
@@ -253,6 +277,35 @@ pub(crate) fn check_allow_list(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// With `consent.internal_listen`, `/readyz` and `/metrics` answer only on that address, which
+/// serves nothing else but `/healthz`: the public listener answers them 404, so neither probe
+/// results nor counters reach the internet.
+async fn internal_routes(
+    req: ServiceRequest,
+    next: middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let internal = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| s.internal_addr);
+    if let Some(internal) = internal {
+        let local = req.app_config().local_addr();
+        let on_internal = local.port() == internal.port()
+            && (internal.ip().is_unspecified() || local.ip() == internal.ip());
+        let probe = matches!(req.path(), "/readyz" | "/metrics");
+        let allowed = if on_internal {
+            probe || req.path() == "/healthz"
+        } else {
+            !probe
+        };
+        if !allowed {
+            return Ok(req.into_response(actix_web::HttpResponse::NotFound().finish()));
+        }
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }
 
 /// The request span: method and path, never the query string (the callback's carries the

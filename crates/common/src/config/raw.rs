@@ -120,6 +120,16 @@ pub struct RawConsent {
     pub prompt: String,
     /// Base64 key (≥ 64 bytes) that encrypts the state cookie (secret); shared by all instances.
     pub cookie_key: String,
+    /// How long a `/readyz` answer is reused (`30s`): each probe reads the store and the
+    /// authority's metadata.
+    pub readyz_cache: String,
+    /// Requests a minute each client IP may make to `/start` and the callback.
+    pub rate_limit_per_minute: u32,
+    /// Requests a client IP may make at once before the per-minute rate applies.
+    pub rate_limit_burst: u32,
+    /// A second address that alone serves `/readyz` and `/metrics` (and `/healthz`), for a
+    /// probe or scraper on an internal network; empty: they are served on `listen`.
+    pub internal_listen: String,
 }
 
 impl fmt::Debug for RawConsent {
@@ -129,6 +139,10 @@ impl fmt::Debug for RawConsent {
             .field("redirect_url", &self.redirect_url)
             .field("prompt", &self.prompt)
             .field("cookie_key", &redacted_if_set(&self.cookie_key))
+            .field("readyz_cache", &self.readyz_cache)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("internal_listen", &self.internal_listen)
             .finish()
     }
 }
@@ -287,6 +301,10 @@ impl Default for RawSettings {
                 redirect_url: "http://localhost:8080/callback".into(),
                 prompt: "consent".into(),
                 cookie_key: String::new(),
+                readyz_cache: "30s".into(),
+                rate_limit_per_minute: 30,
+                rate_limit_burst: 10,
+                internal_listen: String::new(),
             },
             store: RawStore {
                 kind: "local".into(),

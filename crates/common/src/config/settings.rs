@@ -146,6 +146,14 @@ pub struct ConsentSettings {
     pub prompt: Option<String>,
     /// Cookie-encryption key (≥ 64 bytes), if configured.
     pub cookie_key: Option<secrecy::SecretSlice<u8>>,
+    /// How long a `/readyz` answer is reused.
+    pub readyz_cache: std::time::Duration,
+    /// Requests a minute per client IP on `/start` and the callback.
+    pub rate_limit_per_minute: std::num::NonZeroU32,
+    /// Burst per client IP before the per-minute rate applies.
+    pub rate_limit_burst: std::num::NonZeroU32,
+    /// The address that alone serves `/readyz` and `/metrics`, if any.
+    pub internal_listen: Option<SocketAddr>,
 }
 
 impl fmt::Debug for ConsentSettings {

@@ -502,6 +502,40 @@ name = "global"
 "#;
 
 #[test]
+fn readiness_cache_rate_limits_and_the_internal_address_are_checked() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert_eq!(s.consent.readyz_cache, std::time::Duration::from_secs(30));
+        assert_eq!(s.consent.rate_limit_per_minute.get(), 30);
+        assert_eq!(s.consent.internal_listen, None);
+        jail.set_env("SAM_CONSENT__READYZ_CACHE", "soon");
+        jail.set_env("SAM_CONSENT__RATE_LIMIT_BURST", "0");
+        jail.set_env("SAM_CONSENT__INTERNAL_LISTEN", "127.0.0.1:8080");
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert_eq!(
+            report.keys(),
+            vec![
+                "consent.readyz_cache",
+                "consent.rate_limit_burst",
+                "consent.internal_listen"
+            ],
+            "{report}"
+        );
+        jail.set_env("SAM_CONSENT__READYZ_CACHE", "5s");
+        jail.set_env("SAM_CONSENT__RATE_LIMIT_BURST", "3");
+        jail.set_env("SAM_CONSENT__INTERNAL_LISTEN", "0.0.0.0:9090");
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert_eq!(s.consent.readyz_cache, std::time::Duration::from_secs(5));
+        assert_eq!(
+            s.consent.internal_listen,
+            Some("0.0.0.0:9090".parse().unwrap())
+        );
+        Ok(())
+    });
+}
+
+#[test]
 fn any_partner_tenant_is_the_explicit_star_alone() {
     Jail::expect_with(|jail| {
         write_valid_default(jail);

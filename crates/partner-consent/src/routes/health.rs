@@ -20,9 +20,6 @@ pub async fn healthz() -> HttpResponse {
     text(HttpResponse::Ok(), "ok\n".to_owned())
 }
 
-/// Default time a `/readyz` answer is reused.
-pub const DEFAULT_READYZ_CACHE: Duration = Duration::from_secs(30);
-
 /// The last readiness probe, reused for an interval: anonymous `/readyz` requests never cost
 /// more than one store read and one metadata fetch per interval, however many arrive (the
 /// probe runs under the lock, so concurrent requests wait for one probe instead of each

@@ -78,3 +78,28 @@ async fn metrics_are_prometheus_text_with_consents_failures_and_redemptions() {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
 }
+
+/// `consent.internal_listen`: probes and counters answer only on the internal address, which
+/// serves nothing else but `/healthz`; the public address answers them 404.
+#[tokio::test]
+async fn probes_and_metrics_answer_only_on_the_internal_address() {
+    let app = spawn_app_with(Spawn {
+        internal_listen: true,
+        ..Spawn::default()
+    })
+    .await;
+    let internal = app.internal.clone().expect("an internal listener");
+    let status = |url: String| {
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(format!("{internal}/readyz")).await, 200);
+    assert_eq!(status(format!("{internal}/metrics")).await, 200);
+    assert_eq!(status(format!("{internal}/healthz")).await, 200);
+    assert_eq!(status(format!("{internal}/")).await, 404);
+    assert_eq!(status(format!("{internal}/start")).await, 404);
+    assert_eq!(status(app.url("/readyz")).await, 404);
+    assert_eq!(status(app.url("/metrics")).await, 404);
+    assert_eq!(status(app.url("/healthz")).await, 200);
+    assert_eq!(status(app.url("/")).await, 200);
+}

@@ -60,6 +60,8 @@ pub struct Spawn {
     pub rate_limit: partner_consent::limits::RateLimit,
     /// `entra.endpoint_version` (`v1`, the default configuration, or `v2`).
     pub endpoint_version: &'static str,
+    /// Serve `/readyz` and `/metrics` on a second, internal listener (`consent.internal_listen`).
+    pub internal_listen: bool,
 }
 
 impl Default for Spawn {
@@ -76,6 +78,7 @@ impl Default for Spawn {
                 burst: std::num::NonZeroU32::new(1_000).unwrap(),
             },
             endpoint_version: "v1",
+            internal_listen: false,
         }
     }
 }
@@ -90,6 +93,8 @@ pub struct TestApp {
     /// No redirects followed, trusts the emulator's CA, no cookie store (tests handle cookies).
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// `http://127.0.0.1:{port}` of `consent.internal_listen`, when spawned with it.
+    pub internal: Option<String>,
     server: actix_web::dev::ServerHandle,
 }
 
@@ -148,11 +153,12 @@ pub async fn try_spawn_app_with(spawn: Spawn) -> anyhow::Result<TestApp> {
         Options {
             response_mode: spawn.response_mode.clone(),
             workers: spawn.workers,
-            readyz_cache: spawn.readyz_cache,
-            rate_limit: spawn.rate_limit,
+            readyz_cache: Some(spawn.readyz_cache),
+            rate_limit: Some(spawn.rate_limit),
         },
     )
     .await?;
+    let internal = app.internal_port().map(|p| format!("http://127.0.0.1:{p}"));
     let state = app.state();
     let server = app.handle();
     tokio::spawn(app.run_until_stopped());
@@ -170,6 +176,7 @@ pub async fn try_spawn_app_with(spawn: Spawn) -> anyhow::Result<TestApp> {
         state,
         client,
         dir,
+        internal,
         server,
     })
 }
@@ -203,6 +210,9 @@ fn settings(
     raw.cloud.key_vault_dns_suffix = emulator.key_vault_dns_suffix();
     raw.consent.listen = "127.0.0.1:0".into();
     raw.consent.redirect_url = redirect.into();
+    if spawn.internal_listen {
+        raw.consent.internal_listen = "127.0.0.1:0".into();
+    }
     raw.store.local.path = dir.path().join("tokens.enc").display().to_string();
     raw.store.local.key_file = dir.path().join("store.key").display().to_string();
     raw.http.ca_bundle = dir.path().join("ca.pem").display().to_string();

@@ -314,11 +314,61 @@ impl RawSettings {
                 }
             },
         };
+        let readyz_cache = match humantime::parse_duration(consent.readyz_cache.trim()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                c.fail(
+                    "consent.readyz_cache",
+                    format!("{:?} is not a duration ({e})", consent.readyz_cache.trim()),
+                    "write a duration such as \"30s\" or \"0s\" (no caching)",
+                );
+                None
+            }
+        };
+        let positive = |c: &mut Checker<'_>, key: &str, n: u32| {
+            let v = std::num::NonZeroU32::new(n);
+            if v.is_none() {
+                c.fail(key, "is 0", "give a positive number of requests");
+            }
+            v
+        };
+        let per_minute = positive(
+            c,
+            "consent.rate_limit_per_minute",
+            consent.rate_limit_per_minute,
+        );
+        let burst = positive(c, "consent.rate_limit_burst", consent.rate_limit_burst);
+        let internal_listen = match set(&consent.internal_listen) {
+            None => Some(None),
+            Some(v) => match v.parse::<SocketAddr>() {
+                Ok(a) if Some(a) == listen && a.port() != 0 => {
+                    c.fail(
+                        "consent.internal_listen",
+                        format!("{a} is consent.listen too"),
+                        "give another address (e.g. 0.0.0.0:9090 on the internal network), or leave it empty to serve /readyz and /metrics on consent.listen",
+                    );
+                    None
+                }
+                Ok(a) => Some(Some(a)),
+                Err(_) => {
+                    c.fail(
+                        "consent.internal_listen",
+                        format!("{v:?} is not an address:port"),
+                        "write it like 0.0.0.0:9090, or leave it empty",
+                    );
+                    None
+                }
+            },
+        };
         Some(ConsentSettings {
             listen: listen?,
             redirect_url: redirect_url?,
             prompt,
             cookie_key,
+            readyz_cache: readyz_cache?,
+            rate_limit_per_minute: per_minute?,
+            rate_limit_burst: burst?,
+            internal_listen: internal_listen?,
         })
     }
 
