@@ -55,7 +55,6 @@ fn warm_broker(
                 authority_host: url(emu.authority_host()),
                 graph: url(emu.graph_url()),
                 partner_center: url(emu.partner_center_url()),
-                partner_api: Some(url(emu.partner_api_url())),
                 key_vault_dns_suffix: emu.key_vault_dns_suffix(),
             },
             version: EndpointVersion::V1,

@@ -1,5 +1,8 @@
-//! National clouds: where Entra ID, Microsoft Graph, Partner Center, the Partner API and Key Vault
-//! live in each Microsoft cloud.
+//! National clouds: where Entra ID, Microsoft Graph, Partner Center and Key Vault live in each
+//! Microsoft cloud. (The Partner API gateway, `api.partner.microsoft.com`, is not modelled: no
+//! command uses it and `setup` registers no permission for it; a token for it is asked for like
+//! any resource, `--resource https://api.partner.microsoft.com`, and works only where the app has
+//! been granted access.)
 //!
 //! Sources: "National clouds" (learn.microsoft.com/entra/identity-platform/authentication-national-cloud),
 //! Microsoft Graph "National cloud deployments" (concepts/deployments.md), Partner Center "REST URLs"
@@ -80,8 +83,6 @@ impl fmt::Display for CloudName {
 pub enum Resource {
     /// Partner Center REST API (`https://api.partnercenter.microsoft.com`).
     PartnerCenter,
-    /// The Partner API gateway (`https://api.partner.microsoft.com`).
-    PartnerApi,
     /// Microsoft Graph.
     Graph,
     /// Azure Key Vault data plane.
@@ -97,9 +98,8 @@ pub enum Resource {
 }
 
 /// The named resources, as [`Resource::parse`] and `--resource` spell them.
-pub const RESOURCE_NAMES: [&str; 7] = [
+pub const RESOURCE_NAMES: [&str; 6] = [
     "partner-center",
-    "partner-api",
     "graph",
     "key-vault",
     "exchange",
@@ -155,7 +155,6 @@ impl Resource {
         let trimmed = value.trim();
         let named = match trimmed.to_ascii_lowercase().as_str() {
             "partner-center" | "partnercenter" => Some(Self::PartnerCenter),
-            "partner-api" => Some(Self::PartnerApi),
             "graph" => Some(Self::Graph),
             "key-vault" | "keyvault" => Some(Self::KeyVault),
             "exchange" | "exchange-online" => Some(Self::Exchange),
@@ -194,7 +193,6 @@ impl Resource {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PartnerCenter => "partner-center",
-            Self::PartnerApi => "partner-api",
             Self::Graph => "graph",
             Self::KeyVault => "key-vault",
             Self::Exchange => "exchange",
@@ -209,7 +207,6 @@ impl Resource {
     pub fn app_id(self) -> Option<&'static str> {
         Some(match self {
             Self::PartnerCenter => PARTNER_CENTER_APP_ID,
-            Self::PartnerApi => PARTNER_API_APP_ID,
             Self::Graph => GRAPH_APP_ID,
             Self::KeyVault => KEY_VAULT_APP_ID,
             Self::Exchange => EXCHANGE_APP_ID,
@@ -249,8 +246,6 @@ impl<'de> Deserialize<'de> for Resource {
 
 /// App ID of the "Microsoft Partner Center" first-party application (protocol-facts §7).
 pub const PARTNER_CENTER_APP_ID: &str = "fa3d9a0c-3fb0-42cc-9193-47c7ecd2edbd";
-/// App ID of the "Microsoft Partner" (Partner API gateway) application.
-pub const PARTNER_API_APP_ID: &str = "4990cffe-04e8-4e8b-808a-1175604b879f";
 /// App ID of Microsoft Graph.
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 /// App ID of Azure Key Vault.
@@ -273,8 +268,6 @@ pub struct CloudEndpoints {
     pub graph: Url,
     /// Partner Center REST API base URL (also its token resource).
     pub partner_center: Url,
-    /// Partner API base URL; `None` where Microsoft publishes none (China).
-    pub partner_api: Option<Url>,
     /// DNS suffix of vaults: a vault named `v` lives at `https://v.{suffix}` (may carry a port).
     pub key_vault_dns_suffix: String,
 }
@@ -292,7 +285,6 @@ impl CloudEndpoints {
                 authority_host: url("https://login.microsoftonline.com"),
                 graph: url("https://graph.microsoft.com"),
                 partner_center: url("https://api.partnercenter.microsoft.com"),
-                partner_api: Some(url("https://api.partner.microsoft.com")),
                 key_vault_dns_suffix: "vault.azure.net".into(),
             },
             CloudName::China => Self {
@@ -300,7 +292,6 @@ impl CloudEndpoints {
                 authority_host: url("https://login.chinacloudapi.cn"),
                 graph: url("https://microsoftgraph.chinacloudapi.cn"),
                 partner_center: url("https://partner.partnercenterapi.microsoftonline.cn"),
-                partner_api: None,
                 key_vault_dns_suffix: "vault.azure.cn".into(),
             },
             CloudName::UsGov => Self {
@@ -309,7 +300,6 @@ impl CloudEndpoints {
                 graph: url("https://graph.microsoft.us"),
                 // US Gov partners use the global Partner Center endpoint (partner-center-rest-urls.md).
                 partner_center: url("https://api.partnercenter.microsoft.com"),
-                partner_api: Some(url("https://api.partner.microsoft.com")),
                 key_vault_dns_suffix: "vault.usgovcloudapi.net".into(),
             },
             CloudName::Custom => return None,
@@ -317,11 +307,10 @@ impl CloudEndpoints {
         Some(endpoints)
     }
 
-    /// The base URL of a resource's API. `None` only for the Partner API in a cloud without one.
+    /// The base URL of a resource's API: Partner Center and Graph; `None` for the others.
     pub fn base_url(&self, resource: Resource) -> Option<&Url> {
         match resource {
             Resource::PartnerCenter => Some(&self.partner_center),
-            Resource::PartnerApi => self.partner_api.as_ref(),
             Resource::Graph => Some(&self.graph),
             Resource::KeyVault
             | Resource::Exchange
@@ -422,10 +411,6 @@ mod tests {
             "https://api.partnercenter.microsoft.com"
         );
         assert_eq!(
-            c.resource_id(Resource::PartnerApi).unwrap(),
-            "https://api.partner.microsoft.com"
-        );
-        assert_eq!(
             c.resource_id(Resource::KeyVault).unwrap(),
             "https://vault.azure.net"
         );
@@ -440,7 +425,7 @@ mod tests {
     }
 
     #[test]
-    fn china_preset_uses_21vianet_hosts_and_has_no_partner_api() {
+    fn china_preset_uses_21vianet_hosts() {
         let c = CloudEndpoints::preset(CloudName::China).unwrap();
         assert_eq!(c.authority_host.as_str(), "https://login.chinacloudapi.cn/");
         assert_eq!(c.graph.as_str(), "https://microsoftgraph.chinacloudapi.cn/");
@@ -448,8 +433,6 @@ mod tests {
             c.partner_center.as_str(),
             "https://partner.partnercenterapi.microsoftonline.cn/"
         );
-        assert_eq!(c.partner_api, None);
-        assert_eq!(c.resource_id(Resource::PartnerApi), None);
         assert_eq!(
             c.resource_id(Resource::KeyVault).unwrap(),
             "https://vault.azure.cn"
@@ -526,7 +509,7 @@ mod tests {
         assert_eq!(reason("outlook"), "not a known name or a URL");
         assert_eq!(
             Resource::parse("outlook").unwrap_err().to_string(),
-            "\"outlook\" is not a resource: not a known name or a URL; give an App ID URI or its /.default scope (https://outlook.office365.com), or one of partner-center, partner-api, graph, key-vault, exchange, arm, defender"
+            "\"outlook\" is not a resource: not a known name or a URL; give an App ID URI or its /.default scope (https://outlook.office365.com), or one of partner-center, graph, key-vault, exchange, arm, defender"
         );
     }
 

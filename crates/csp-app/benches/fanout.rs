@@ -268,13 +268,12 @@ fn write_config(emu: &emulator::EmulatorHandle, dir: &std::path::Path) -> std::p
         .clone();
     let p = |n: &str| dir.join(n).display().to_string();
     let config = format!(
-        "mode = \"csp\"\n[app]\nclient_id = \"{}\"\nclient_secret = \"{secret}\"\n[partner]\ntenant_id = \"{}\"\n[cloud]\nname = \"custom\"\nauthority_host = \"{}\"\ngraph_url = \"{}\"\npartner_center_url = \"{}\"\npartner_api_url = \"{}\"\nkey_vault_dns_suffix = \"{}\"\n[consent]\nredirect_url = \"http://127.0.0.1:8080/callback\"\n[store]\nkind = \"local\"\n[store.local]\npath = \"{}\"\nkey_file = \"{}\"\n[http]\nca_bundle = \"{}\"\n[log]\nfilter = \"error\"\n",
+        "mode = \"csp\"\n[app]\nclient_id = \"{}\"\nclient_secret = \"{secret}\"\n[partner]\ntenant_id = \"{}\"\n[cloud]\nname = \"custom\"\nauthority_host = \"{}\"\ngraph_url = \"{}\"\npartner_center_url = \"{}\"\nkey_vault_dns_suffix = \"{}\"\n[consent]\nredirect_url = \"http://127.0.0.1:8080/callback\"\n[store]\nkind = \"local\"\n[store.local]\npath = \"{}\"\nkey_file = \"{}\"\n[http]\nca_bundle = \"{}\"\n[log]\nfilter = \"error\"\n",
         ids::CSP_APP,
         ids::PARTNER_TENANT,
         emu.authority_host(),
         emu.graph_url(),
         emu.partner_center_url(),
-        emu.partner_api_url(),
         emu.key_vault_dns_suffix(),
         p("tokens.enc"),
         p("store.key"),

@@ -220,7 +220,7 @@ pub enum PartnerCenterCommand {
 /// `token` arguments.
 #[derive(Debug, Args)]
 pub struct TokenArgs {
-    /// The API: a name (partner-center, partner-api, graph, key-vault, exchange, arm, defender),
+    /// The API: a name (partner-center, graph, key-vault, exchange, arm, defender),
     /// an App ID URI (https://outlook.office365.com) or its /.default scope. URIs must be HTTPS
     /// without query or fragment.
     #[arg(long, value_parser = common::cloud::Resource::parse)]

@@ -91,7 +91,6 @@ name = "custom"
 authority_host = "{authority}"
 graph_url = "{graph}"
 partner_center_url = "{pc}"
-partner_api_url = "{papi}"
 key_vault_dns_suffix = "{kv}"
 [consent]
 listen = "127.0.0.1:{port}"
@@ -109,7 +108,6 @@ filter = "warn"
             authority = emulator.authority_host(),
             graph = emulator.graph_url(),
             pc = emulator.partner_center_url(),
-            papi = emulator.partner_api_url(),
             kv = emulator.key_vault_dns_suffix(),
             dir = dir.path().display(),
         ),

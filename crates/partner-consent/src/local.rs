@@ -99,7 +99,6 @@ pub async fn prepare(
         format!("entra.sign_in_host={}", emulator.sign_in_host()),
         format!("cloud.graph_url={}", emulator.graph_url()),
         format!("cloud.partner_center_url={}", emulator.partner_center_url()),
-        format!("cloud.partner_api_url={}", emulator.partner_api_url()),
         format!(
             "cloud.key_vault_dns_suffix={}",
             emulator.key_vault_dns_suffix()

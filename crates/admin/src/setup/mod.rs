@@ -836,11 +836,6 @@ fn render_config(
         raw.cloud.authority_host = c.authority_host.to_string();
         raw.cloud.graph_url = c.graph.to_string();
         raw.cloud.partner_center_url = c.partner_center.to_string();
-        raw.cloud.partner_api_url = c
-            .partner_api
-            .as_ref()
-            .map(Url::to_string)
-            .unwrap_or_default();
         raw.cloud.key_vault_dns_suffix = c.key_vault_dns_suffix.clone();
     }
     raw.entra.endpoint_version = options.endpoint_version.to_string();

@@ -76,7 +76,6 @@ pub async fn spawn(seed: Seed) -> Env {
         authority_host: url(emu.authority_host()),
         graph: url(emu.graph_url()),
         partner_center: url(emu.partner_center_url()),
-        partner_api: Some(url(emu.partner_api_url())),
         key_vault_dns_suffix: emu.key_vault_dns_suffix(),
     };
     Env {

@@ -131,7 +131,6 @@ fn cloud_layer_problems(
         ("cloud.authority_host", &raw.cloud.authority_host),
         ("cloud.graph_url", &raw.cloud.graph_url),
         ("cloud.partner_center_url", &raw.cloud.partner_center_url),
-        ("cloud.partner_api_url", &raw.cloud.partner_api_url),
         (
             "cloud.key_vault_dns_suffix",
             &raw.cloud.key_vault_dns_suffix,

@@ -89,8 +89,6 @@ pub struct RawCloud {
     pub graph_url: String,
     /// Partner Center API base URL.
     pub partner_center_url: String,
-    /// Partner API base URL.
-    pub partner_api_url: String,
     /// Key Vault DNS suffix (`vault.azure.net`).
     pub key_vault_dns_suffix: String,
 }

@@ -354,7 +354,6 @@ fn custom_cloud_requires_every_endpoint() {
                 .unwrap(),
             "https://vault.localhost:8443"
         );
-        assert_eq!(s.cloud.partner_api, None);
         Ok(())
     });
 }
@@ -837,7 +836,6 @@ fn a_rendered_configuration_loads_back_to_the_same_raw_settings_without_its_secr
         );
         // Unset optional values are left out; a default cleared to empty is written as "".
         assert!(!text.contains("pkcs12_path"), "{text}");
-        assert!(!text.contains("partner_api_url"), "{text}");
         assert!(text.contains("display_name = \"\""), "{text}");
 
         let loaded = load_rendered(jail, &text).expect("the rendered file loads");

@@ -62,7 +62,6 @@ pub fn store(target: &Target, identity: KeyVaultIdentity) -> KeyVaultStore {
         authority_host: url(&target.authority_host),
         graph: url(&target.graph),
         partner_center: url(&target.partner_center),
-        partner_api: None,
         key_vault_dns_suffix: target.key_vault_dns_suffix.clone(),
     };
     let settings = KeyVaultSettings {

@@ -196,7 +196,6 @@ name = "custom"
 authority_host = "{authority}"
 graph_url = "{graph}"
 partner_center_url = "{pc}"
-partner_api_url = "{papi}"
 key_vault_dns_suffix = "{kv}"
 [consent]
 redirect_url = "http://127.0.0.1:8080/callback"
@@ -218,7 +217,6 @@ filter = "error"
         authority = emu.authority_host(),
         graph = emu.graph_url(),
         pc = emu.partner_center_url(),
-        papi = emu.partner_api_url(),
         kv = emu.key_vault_dns_suffix(),
         tokens = path("tokens.enc"),
         store_key = path("store.key"),

@@ -206,7 +206,6 @@ fn settings(
     raw.cloud.authority_host = emulator.authority_host();
     raw.cloud.graph_url = emulator.graph_url();
     raw.cloud.partner_center_url = emulator.partner_center_url();
-    raw.cloud.partner_api_url = emulator.partner_api_url();
     raw.cloud.key_vault_dns_suffix = emulator.key_vault_dns_suffix();
     raw.consent.listen = "127.0.0.1:0".into();
     raw.consent.redirect_url = redirect.into();

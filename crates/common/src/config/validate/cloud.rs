@@ -17,7 +17,6 @@ impl RawSettings {
             authority_host: Url::parse("https://invalid.invalid").expect("static URL"),
             graph: Url::parse("https://invalid.invalid").expect("static URL"),
             partner_center: Url::parse("https://invalid.invalid").expect("static URL"),
-            partner_api: None,
             key_vault_dns_suffix: String::new(),
         });
         let mut ok = true;
@@ -47,16 +46,6 @@ impl RawSettings {
                     ok = false;
                 }
                 (None, false) => {}
-            }
-        }
-        if let Some(v) = set(&self.cloud.partner_api_url) {
-            match c.https_url(
-                "cloud.partner_api_url",
-                v,
-                "give the https base URL of the Partner API",
-            ) {
-                Some(u) => base.partner_api = Some(u),
-                None => ok = false,
             }
         }
         match (set(&self.cloud.key_vault_dns_suffix), custom) {
