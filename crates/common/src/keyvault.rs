@@ -302,6 +302,211 @@ impl KeyVaultStore {
     }
 }
 
+/// A secret that is not a refresh token (the app's certificate, the cookie key), as read from
+/// the vault: its value, content type and version.
+pub struct VaultSecret {
+    /// The value.
+    pub value: crate::secret::ClientSecret,
+    /// `contentType` (`application/x-pkcs12` for Key Vault certificates).
+    pub content_type: Option<String>,
+    /// The version (the last segment of its ID).
+    pub version: String,
+}
+
+impl std::fmt::Debug for VaultSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultSecret")
+            .field("content_type", &self.content_type)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyVaultStore {
+    /// The latest version of the secret `name` (any name, not only the refresh-token prefix).
+    pub async fn read_secret(&self, name: &str) -> Result<VaultSecret, StoreError> {
+        let secret = self
+            .client
+            .get_secret(name, None)
+            .await
+            .and_then(|r| r.into_model())
+            .map_err(|e| self.error("get", name, &e))?;
+        let version = secret
+            .id
+            .as_deref()
+            .and_then(|id| id.trim_end_matches('/').rsplit('/').next())
+            .unwrap_or_default()
+            .to_owned();
+        Ok(VaultSecret {
+            value: crate::secret::ClientSecret::new(secret.value.unwrap_or_default()),
+            content_type: secret.content_type,
+            version,
+        })
+    }
+
+    /// Writes a new version of the secret `name` (an operator's upload of the app's certificate
+    /// or cookie key; the tools themselves only read these).
+    pub async fn write_secret(
+        &self,
+        name: &str,
+        value: &str,
+        content_type: &str,
+    ) -> Result<(), StoreError> {
+        let parameters = SetSecretParameters {
+            value: Some(value.to_owned()),
+            content_type: Some(content_type.to_owned()),
+            ..SetSecretParameters::default()
+        };
+        let content = parameters
+            .try_into()
+            .map_err(|e: azure_core::Error| self.error("set", name, &e))?;
+        self.client
+            .set_secret(name, content, None)
+            .await
+            .map_err(|e| self.error("set", name, &e))?;
+        Ok(())
+    }
+
+    /// The consent cookie key kept in the secret `name` (base64 of at least 64 bytes, as
+    /// `openssl rand -base64 64` makes it).
+    pub async fn read_cookie_key(
+        &self,
+        name: &str,
+    ) -> Result<secrecy::SecretSlice<u8>, StoreError> {
+        use base64::Engine as _;
+        let secret = self.read_secret(name).await?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(secret.value.expose_secret().trim())
+            .ok()
+            .filter(|b| b.len() >= 64)
+            .ok_or_else(|| {
+                StoreError::Setup(format!(
+                    "the Key Vault secret {name} is not base64 of at least 64 bytes (value not shown): store one made with `openssl rand -base64 64`"
+                ))
+            })?;
+        Ok(secrecy::SecretSlice::from(bytes))
+    }
+}
+
+/// The app's certificate kept in Key Vault (`app.certificate_secret`): read at start, and read
+/// again at most every `refresh` before a token request, so a new version uploaded to the vault
+/// (a rotation) is used without a restart. The app registration should list both certificates
+/// while clients move over; Entra accepts an assertion signed by either. When a new version
+/// cannot be read or parsed, the current certificate stays in use and the reason is logged.
+pub struct VaultCertificate {
+    store: Arc<KeyVaultStore>,
+    secret: String,
+    algorithm: AssertionAlgorithm,
+    refresh: std::time::Duration,
+    current: std::sync::RwLock<(Arc<CertificateSigner>, String)>,
+    checked: tokio::sync::Mutex<std::time::Instant>,
+}
+
+impl std::fmt::Debug for VaultCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultCertificate")
+            .field("secret", &self.secret)
+            .field("refresh", &self.refresh)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VaultCertificate {
+    /// Reads the certificate now (a start-up failure names the secret and what was wrong).
+    pub async fn load(
+        store: Arc<KeyVaultStore>,
+        secret: &str,
+        algorithm: AssertionAlgorithm,
+        refresh: std::time::Duration,
+    ) -> Result<Self, CertificateError> {
+        let (signer, version) = read_certificate(&store, secret, algorithm).await?;
+        Ok(Self {
+            store,
+            secret: secret.to_owned(),
+            algorithm,
+            refresh,
+            current: std::sync::RwLock::new((Arc::new(signer), version)),
+            checked: tokio::sync::Mutex::new(std::time::Instant::now()),
+        })
+    }
+
+    /// The version in use.
+    pub fn version(&self) -> String {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .1
+            .clone()
+    }
+}
+
+impl crate::entra::CertificateProvider for VaultCertificate {
+    fn current(&self) -> Arc<CertificateSigner> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0
+            .clone()
+    }
+
+    fn refresh(&self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let mut checked = self.checked.lock().await;
+            if checked.elapsed() < self.refresh {
+                return;
+            }
+            *checked = std::time::Instant::now();
+            match read_certificate(&self.store, &self.secret, self.algorithm).await {
+                Ok((signer, version)) => {
+                    let mut current = self
+                        .current
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if current.1 != version {
+                        tracing::info!(secret = %self.secret, %version, "using a new version of the app's certificate from Key Vault");
+                        *current = (Arc::new(signer), version);
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    secret = %self.secret,
+                    error = %e,
+                    "cannot read the app's certificate from Key Vault; the current one stays in use"
+                ),
+            }
+        })
+    }
+}
+
+/// The latest version of a certificate secret: PKCS#12 (base64, `application/x-pkcs12`, as Key
+/// Vault keeps certificates, no password) or PEM (certificate and key blocks).
+async fn read_certificate(
+    store: &KeyVaultStore,
+    secret: &str,
+    algorithm: AssertionAlgorithm,
+) -> Result<(CertificateSigner, String), CertificateError> {
+    use base64::Engine as _;
+    let fail = |reason: String| CertificateError::FromVault {
+        secret: secret.to_owned(),
+        reason,
+    };
+    let value = store
+        .read_secret(secret)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let text = value.value.expose_secret().trim();
+    let signer = if text.starts_with("-----BEGIN") {
+        let origin = std::path::Path::new(secret);
+        CertificateSigner::from_pem(text.as_bytes(), origin, text.as_bytes(), origin, algorithm)
+            .map_err(|e| fail(e.to_string()))?
+    } else {
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| fail("neither PEM nor base64 PKCS#12".into()))?;
+        CertificateSigner::from_pkcs12(&der, "", algorithm).map_err(fail)?
+    };
+    Ok((signer, value.version))
+}
+
 /// A credential's error in words: its sources, each said once, and what to change when the
 /// identity platform refused a managed or workload identity.
 pub fn describe_error(identity: &KeyVaultIdentity, e: &azure_core::Error) -> String {

@@ -430,6 +430,11 @@ impl EmulatorHandle {
     pub fn add_certificate(&self, app_id: &str, pem: &str) -> anyhow::Result<()> {
         self.state.add_certificate(app_id, pem)
     }
+    /// Remove a client certificate (PEM, as registered) from an app: assertions it signs are
+    /// refused from now on (the end of a rotation's overlap).
+    pub fn remove_certificate(&self, app_id: &str, pem: &str) -> anyhow::Result<()> {
+        self.state.remove_certificate(app_id, pem)
+    }
     /// A signing-key rollover: new tokens are signed with a new key (returned: its `kid`); the
     /// previous key stays published in the JWKS.
     pub fn rotate_signing_key(&self) -> anyhow::Result<String> {

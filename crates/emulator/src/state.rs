@@ -480,6 +480,24 @@ impl State {
         })
     }
 
+    /// Remove a client certificate (PEM, as registered) from an app.
+    pub fn remove_certificate(&self, app_id: &str, pem: &str) -> anyhow::Result<()> {
+        let wanted = pem.trim();
+        self.update_app(app_id, |app| {
+            while let Some(i) = app
+                .seed
+                .certificates
+                .iter()
+                .position(|c| c.trim() == wanted)
+            {
+                app.seed.certificates.remove(i);
+                if i < app.certificates.len() {
+                    app.certificates.remove(i);
+                }
+            }
+        })
+    }
+
     /// Register a redirect URI on an app (no change when it is there already).
     pub fn add_redirect_uri(&self, app_id: &str, uri: &str) -> anyhow::Result<()> {
         self.update_app(app_id, |app| {

@@ -134,25 +134,45 @@ impl Application {
             burst: settings.consent.rate_limit_burst,
         });
         let http = common::http::build_client(&settings.http)?;
-        let store: Arc<dyn RefreshTokenStore> = match &settings.store {
-            StoreSettings::Local(l) => Arc::new(LocalFileStore::open(l)?),
-            StoreSettings::KeyVault(kv) => Arc::new(common::keyvault::KeyVaultStore::new(
-                kv,
-                &settings.cloud,
-                http.clone(),
-            )?),
+        let vault =
+            match &settings.store {
+                StoreSettings::KeyVault(kv) => Some(Arc::new(
+                    common::keyvault::KeyVaultStore::new(kv, &settings.cloud, http.clone())?,
+                )),
+                StoreSettings::Local(_) => None,
+            };
+        let store: Arc<dyn RefreshTokenStore> = match (&settings.store, &vault) {
+            (_, Some(vault)) => vault.clone(),
+            (StoreSettings::Local(l), None) => Arc::new(LocalFileStore::open(l)?),
+            (StoreSettings::KeyVault(_), None) => {
+                anyhow::bail!("the Key Vault store was not built")
+            }
         };
-        let credential = app_credential(&settings.app.credential)?;
+        let credential = app_credential(&settings.app.credential, vault.as_ref()).await?;
         let broker = TokenBroker::new(
             BrokerSettings::from_settings(&settings),
             http.clone(),
             credential,
             store.clone(),
         );
-        let cookie_key = match &settings.consent.cookie_key {
-            Some(k) => Key::try_from(k.expose_secret())
+        let cookie_key = match (
+            &settings.consent.cookie_key,
+            &settings.consent.cookie_key_secret,
+        ) {
+            (Some(k), _) => Key::try_from(k.expose_secret())
                 .context("consent.cookie_key must be at least 64 bytes")?,
-            None => {
+            (None, Some(name)) => {
+                let vault = vault
+                    .as_ref()
+                    .context("consent.cookie_key_secret needs store.kind = \"key-vault\"")?;
+                let key = vault
+                    .read_cookie_key(name)
+                    .await
+                    .with_context(|| format!("cannot read the cookie key from Key Vault secret {name} (consent.cookie_key_secret)"))?;
+                Key::try_from(key.expose_secret())
+                    .context("the cookie key from Key Vault must be at least 64 bytes")?
+            }
+            (None, None) => {
                 tracing::warn!(
                     "consent.cookie_key is not set: using a random key for this process; \
                      several instances, or a restart during a sign-in, will refuse each other's cookies"

@@ -212,6 +212,7 @@ pub async fn run(
         }
     }
     vault::store_checks(settings, http, partner.as_deref(), &mut checks).await;
+    vault::secret_checks(settings, http, &mut checks).await;
     token_checks(settings, http, partner.as_deref(), options, &mut checks).await;
     DoctorReport::new(checks)
 }
@@ -233,6 +234,8 @@ fn credential_check(
         }
         AppCredential::Certificate(c) => {
             let path = match &c.source {
+                // Read through the vault by `vault::secret_checks`.
+                CertificateSource::KeyVault { .. } => return None,
                 CertificateSource::Pem { certificate, .. } => certificate.clone(),
                 CertificateSource::Pkcs12 { path, .. } => {
                     checks.push(check(

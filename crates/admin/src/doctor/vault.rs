@@ -9,6 +9,8 @@
 //! probes see only the data-plane secret permissions of this identity — not key or certificate
 //! permissions, not management-plane roles (who can change the policy), not other identities.
 
+use std::sync::Arc;
+
 use super::{Check, Status, check};
 use common::cloud::Resource;
 use common::config::{KeyVaultIdentity, KeyVaultSettings, Settings, StoreSettings};
@@ -226,5 +228,81 @@ fn identity_words(identity: &KeyVaultIdentity) -> String {
     match identity.tenant_id() {
         Some(tenant) => format!("{} (client ID {client}, tenant {tenant})", identity.kind()),
         None => format!("{} (client ID {client})", identity.kind()),
+    }
+}
+
+/// The secrets read from Key Vault instead of files (`app.certificate_secret`,
+/// `consent.cookie_key_secret`): readable through the store's identity, and usable.
+pub(super) async fn secret_checks(
+    settings: &Settings,
+    http: &reqwest::Client,
+    checks: &mut Vec<Check>,
+) {
+    let StoreSettings::KeyVault(kv) = &settings.store else {
+        return;
+    };
+    let certificate = match &settings.app.credential {
+        common::config::AppCredential::Certificate(c) => match &c.source {
+            common::config::CertificateSource::KeyVault { secret, refresh } => {
+                Some((secret.clone(), *refresh, c.algorithm))
+            }
+            _ => None,
+        },
+        common::config::AppCredential::Secret(_) => None,
+    };
+    let cookie = settings.consent.cookie_key_secret.clone();
+    if certificate.is_none() && cookie.is_none() {
+        return;
+    }
+    let store = match common::keyvault::KeyVaultStore::new(kv, &settings.cloud, http.clone()) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            checks.push(check(
+                "app.credential",
+                Status::Fail,
+                format!("cannot reach the vault for the secrets named in the configuration: {e}"),
+                Some("check store.key_vault (doctor's store.* checks say more)".into()),
+            ));
+            return;
+        }
+    };
+    if let Some((secret, refresh, algorithm)) = certificate {
+        let loaded =
+            common::keyvault::VaultCertificate::load(store.clone(), &secret, algorithm, refresh)
+                .await;
+        checks.push(match loaded {
+            Ok(c) => check(
+                "app.credential",
+                Status::Pass,
+                format!(
+                    "certificate from Key Vault secret {secret} (version {}), read through the store identity; a new version is used within {} s",
+                    c.version(),
+                    refresh.as_secs()
+                ),
+                None,
+            ),
+            Err(e) => check(
+                "app.credential",
+                Status::Fail,
+                e.to_string(),
+                Some(format!("upload the app's certificate with its key to secret {secret} (az keyvault certificate import, or a PEM secret), and give the store identity Get on secrets")),
+            ),
+        });
+    }
+    if let Some(name) = cookie {
+        checks.push(match store.read_cookie_key(&name).await {
+            Ok(_) => check(
+                "consent.cookie_key",
+                Status::Pass,
+                format!("cookie key from Key Vault secret {name}, read through the store identity"),
+                None,
+            ),
+            Err(e) => check(
+                "consent.cookie_key",
+                Status::Fail,
+                e.to_string(),
+                Some(format!("store `openssl rand -base64 64` in secret {name}")),
+            ),
+        });
     }
 }

@@ -52,6 +52,12 @@ pub struct RawApp {
     pub pkcs12_password: String,
     /// Client secret (secret; allowed, but a certificate is preferred).
     pub client_secret: String,
+    /// Name of a Key Vault secret in the store's vault holding the app's certificate and key
+    /// (PKCS#12 as Key Vault keeps certificates, or PEM): no credential file on disk.
+    pub certificate_secret: String,
+    /// How often the latest version of `certificate_secret` is read (`1h`): a certificate
+    /// rotated in Key Vault is used without a restart.
+    pub certificate_refresh: String,
     /// Signature of client assertions: `PS256` (Entra's recommendation) or `RS256`.
     pub assertion_algorithm: String,
 }
@@ -62,6 +68,7 @@ impl fmt::Debug for RawApp {
             .field("client_id", &self.client_id)
             .field("certificate_path", &self.certificate_path)
             .field("pkcs12_path", &self.pkcs12_path)
+            .field("certificate_secret", &self.certificate_secret)
             .field("client_secret", &redacted_if_set(&self.client_secret))
             .finish_non_exhaustive()
     }
@@ -118,6 +125,8 @@ pub struct RawConsent {
     pub prompt: String,
     /// Base64 key (≥ 64 bytes) that encrypts the state cookie (secret); shared by all instances.
     pub cookie_key: String,
+    /// Name of a Key Vault secret in the store's vault holding the cookie key instead.
+    pub cookie_key_secret: String,
     /// How long a `/readyz` answer is reused (`30s`): each probe reads the store and the
     /// authority's metadata.
     pub readyz_cache: String,
@@ -282,6 +291,7 @@ impl Default for RawSettings {
             app: RawApp {
                 display_name: "Secure Application Model".into(),
                 assertion_algorithm: "PS256".into(),
+                certificate_refresh: "1h".into(),
                 ..RawApp::default()
             },
             partner: RawPartner::default(),
@@ -299,6 +309,7 @@ impl Default for RawSettings {
                 redirect_url: "http://localhost:8080/callback".into(),
                 prompt: "consent".into(),
                 cookie_key: String::new(),
+                cookie_key_secret: String::new(),
                 readyz_cache: "30s".into(),
                 rate_limit_per_minute: 30,
                 rate_limit_burst: 10,

@@ -94,6 +94,14 @@ pub enum CertificateSource {
         /// Its password, if any.
         password: Option<Password>,
     },
+    /// A secret in the store's Key Vault (PKCS#12 or PEM), read at start and again every
+    /// `refresh` so a rotated certificate is used without a restart.
+    KeyVault {
+        /// The secret's name.
+        secret: String,
+        /// How often the latest version is read.
+        refresh: std::time::Duration,
+    },
 }
 
 /// Client-assertion signature algorithm (Entra "Certificate credentials").
@@ -146,6 +154,8 @@ pub struct ConsentSettings {
     pub prompt: Option<String>,
     /// Cookie-encryption key (≥ 64 bytes), if configured.
     pub cookie_key: Option<secrecy::SecretSlice<u8>>,
+    /// The Key Vault secret holding the cookie key, if configured instead.
+    pub cookie_key_secret: Option<String>,
     /// How long a `/readyz` answer is reused.
     pub readyz_cache: std::time::Duration,
     /// Requests a minute per client IP on `/start` and the callback.

@@ -501,6 +501,51 @@ name = "global"
 "#;
 
 #[test]
+fn secrets_in_key_vault_need_the_key_vault_store_and_exclude_the_file_settings() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.set_env("SAM_APP__CLIENT_SECRET", "");
+        jail.set_env("SAM_APP__CERTIFICATE_PATH", "");
+        jail.set_env("SAM_APP__CERTIFICATE_SECRET", "sam-app-certificate");
+        jail.set_env("SAM_CONSENT__COOKIE_KEY_SECRET", "sam-cookie-key");
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert_eq!(
+            report.keys(),
+            vec!["app.certificate_secret", "consent.cookie_key_secret"],
+            "{report}"
+        );
+        assert!(report.to_string().contains("key-vault"), "{report}");
+        jail.set_env("SAM_STORE__KIND", "key-vault");
+        jail.set_env(
+            "SAM_STORE__KEY_VAULT__VAULT_URL",
+            "https://kv-sam.vault.azure.net/",
+        );
+        jail.set_env("SAM_STORE__KEY_VAULT__IDENTITY", "managed-identity");
+        jail.set_env("SAM_APP__CERTIFICATE_REFRESH", "15m");
+        let s = load(&args()).unwrap().validate().unwrap();
+        match &s.app.credential {
+            AppCredential::Certificate(c) => match &c.source {
+                CertificateSource::KeyVault { secret, refresh } => {
+                    assert_eq!(secret, "sam-app-certificate");
+                    assert_eq!(*refresh, std::time::Duration::from_secs(900));
+                }
+                other => panic!("{other:?}"),
+            },
+            AppCredential::Secret(_) => panic!("a certificate was configured"),
+        }
+        assert_eq!(
+            s.consent.cookie_key_secret.as_deref(),
+            Some("sam-cookie-key")
+        );
+        // Two credentials at once are refused.
+        jail.set_env("SAM_APP__CLIENT_SECRET", "s3cret");
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert_eq!(report.keys(), vec!["app.client_secret"], "{report}");
+        Ok(())
+    });
+}
+
+#[test]
 fn readiness_cache_rate_limits_and_the_internal_address_are_checked() {
     Jail::expect_with(|jail| {
         write_valid_default(jail);

@@ -48,6 +48,22 @@ pub enum CertificateError {
         /// What the parser said.
         reason: String,
     },
+    /// The certificate is kept in Key Vault: it is loaded through the vault, not from a file.
+    #[error(
+        "the certificate is the Key Vault secret {secret}: load it with common::keyvault::VaultCertificate"
+    )]
+    InVault {
+        /// The secret's name.
+        secret: String,
+    },
+    /// The certificate read from Key Vault is not usable.
+    #[error("the Key Vault secret {secret} holds no usable certificate and key: {reason}")]
+    FromVault {
+        /// The secret's name.
+        secret: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// The PKCS#12 file could not be opened.
     #[error("cannot open the PKCS#12 file {path}: {reason} (check app.pkcs12_password)")]
     Pkcs12 {
@@ -56,6 +72,17 @@ pub enum CertificateError {
         /// What the parser said.
         reason: String,
     },
+}
+
+/// A certificate credential that may change while the process runs (one kept in Key Vault and
+/// rotated there): the token client asks it to [`refresh`](Self::refresh) before each token
+/// request and signs with [`current`](Self::current).
+pub trait CertificateProvider: fmt::Debug + Send + Sync {
+    /// The signer to use now.
+    fn current(&self) -> std::sync::Arc<CertificateSigner>;
+    /// Picks up a new version when the provider's interval has passed; keeps the current signer
+    /// (and logs why) when the new one cannot be read.
+    fn refresh(&self) -> futures::future::BoxFuture<'_, ()>;
 }
 
 /// Signs client assertions with one certificate.
@@ -128,6 +155,9 @@ impl CertificateSigner {
                     }
                 })
             }
+            CertificateSource::KeyVault { secret, .. } => Err(CertificateError::InVault {
+                secret: secret.clone(),
+            }),
         }
     }
 
@@ -138,7 +168,21 @@ impl CertificateSigner {
         algorithm: AssertionAlgorithm,
     ) -> Result<Self, CertificateError> {
         let cert_pem = read(certificate)?;
-        let der = CertificateDer::pem_slice_iter(&cert_pem)
+        let key_file = read(private_key)?;
+        Self::from_pem(&cert_pem, certificate, &key_file, private_key, algorithm)
+    }
+
+    /// A certificate and its key from PEM text (the certificate block and the key block may be
+    /// in one text, as Key Vault's `application/x-pem-file` secrets hold them); `certificate`
+    /// and `private_key` name where they came from, for errors.
+    pub fn from_pem(
+        cert_pem: &[u8],
+        certificate: &Path,
+        key_file: &[u8],
+        private_key: &Path,
+        algorithm: AssertionAlgorithm,
+    ) -> Result<Self, CertificateError> {
+        let der = CertificateDer::pem_slice_iter(cert_pem)
             .next()
             .and_then(Result::ok)
             .ok_or_else(|| CertificateError::NoCertificate {
@@ -147,9 +191,8 @@ impl CertificateSigner {
         // The key file may be the certificate file too (certificate and key concatenated, as
         // `openssl pkcs12 -nodes` and our local mode write them): pick out the key block, since
         // jsonwebtoken reads only the first PEM block it is given.
-        let key_file = read(private_key)?;
         let key_der =
-            PrivateKeyDer::from_pem_slice(&key_file).map_err(|e| CertificateError::BadKey {
+            PrivateKeyDer::from_pem_slice(key_file).map_err(|e| CertificateError::BadKey {
                 path: private_key.to_owned(),
                 reason: format!("no PKCS#8 or PKCS#1 private key block found ({e})"),
             })?;

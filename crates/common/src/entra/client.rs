@@ -28,6 +28,9 @@ pub enum ClientCredential {
     Secret(ClientSecret),
     /// A client assertion signed with the app's certificate (preferred).
     Certificate(Arc<CertificateSigner>),
+    /// A client assertion signed with a certificate that may be rotated while the process runs
+    /// (the app's certificate in Key Vault: `app.certificate_secret`).
+    RotatingCertificate(Arc<dyn super::assertion::CertificateProvider>),
 }
 
 /// What a token is for: a v1 `resource` or v2 `scope`s.
@@ -511,6 +514,9 @@ impl EntraClient {
             )));
         }
         let endpoint = self.token_endpoint(tenant);
+        if let ClientCredential::RotatingCertificate(provider) = &self.credential {
+            provider.refresh().await;
+        }
         self.retry
             .run(grant, || async {
                 let mut form = build();
@@ -526,19 +532,20 @@ impl EntraClient {
         form: &mut Vec<(&'static str, String)>,
     ) -> Result<(), TokenError> {
         form.push(("client_id", self.client_id.clone()));
-        match &self.credential {
+        let signer = match &self.credential {
             ClientCredential::Secret(s) => {
-                form.push(("client_secret", s.expose_secret().to_owned()))
+                form.push(("client_secret", s.expose_secret().to_owned()));
+                return Ok(());
             }
-            ClientCredential::Certificate(signer) => {
-                // A fresh assertion per attempt: Entra refuses a reused `jti`.
-                let assertion = signer
-                    .sign(&self.client_id, endpoint.as_str())
-                    .map_err(|e| TokenError::Assertion(e.to_string()))?;
-                form.push(("client_assertion_type", JWT_BEARER.to_owned()));
-                form.push(("client_assertion", assertion.expose_secret().to_owned()));
-            }
-        }
+            ClientCredential::Certificate(signer) => signer.clone(),
+            ClientCredential::RotatingCertificate(provider) => provider.current(),
+        };
+        // A fresh assertion per attempt: Entra refuses a reused `jti`.
+        let assertion = signer
+            .sign(&self.client_id, endpoint.as_str())
+            .map_err(|e| TokenError::Assertion(e.to_string()))?;
+        form.push(("client_assertion_type", JWT_BEARER.to_owned()));
+        form.push(("client_assertion", assertion.expose_secret().to_owned()));
         Ok(())
     }
 

@@ -12,7 +12,9 @@ mod error;
 mod id_token;
 pub mod public_client;
 
-pub use assertion::{ASSERTION_LIFETIME_SECS, CertificateError, CertificateSigner};
+pub use assertion::{
+    ASSERTION_LIFETIME_SECS, CertificateError, CertificateProvider, CertificateSigner,
+};
 pub use claims::{AccessTokenClaims, ClaimsError, decode_unverified};
 pub use client::{
     AuthorizeOptions, ClientCredential, EntraClient, IdToken, PendingAuthorization, TokenResponse,

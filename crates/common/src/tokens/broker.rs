@@ -348,15 +348,25 @@ impl TokenBroker {
         settings: &Settings,
         http: reqwest::Client,
     ) -> Result<Self, BrokerError> {
-        let credential = app_credential(&settings.app.credential)
-            .map_err(|e| BrokerError::Config(e.to_string()))?;
-        let store: Arc<dyn RefreshTokenStore> = match &settings.store {
-            StoreSettings::Local(l) => Arc::new(LocalFileStore::open(l)?),
-            StoreSettings::KeyVault(kv) => Arc::new(crate::keyvault::KeyVaultStore::new(
+        let vault = match &settings.store {
+            StoreSettings::KeyVault(kv) => Some(Arc::new(crate::keyvault::KeyVaultStore::new(
                 kv,
                 &settings.cloud,
                 http.clone(),
-            )?),
+            )?)),
+            StoreSettings::Local(_) => None,
+        };
+        let credential = app_credential(&settings.app.credential, vault.as_ref())
+            .await
+            .map_err(|e| BrokerError::Config(e.to_string()))?;
+        let store: Arc<dyn RefreshTokenStore> = match (&settings.store, vault) {
+            (_, Some(vault)) => vault,
+            (StoreSettings::Local(l), None) => Arc::new(LocalFileStore::open(l)?),
+            (StoreSettings::KeyVault(_), None) => {
+                return Err(BrokerError::Config(
+                    "the Key Vault store was not built".into(),
+                ));
+            }
         };
         Ok(Self::new(
             BrokerSettings::from_settings(settings),
@@ -952,13 +962,32 @@ impl TokenBroker {
     }
 }
 
-/// The application credential configured in `app`.
-pub fn app_credential(credential: &AppCredential) -> Result<ClientCredential, CertificateError> {
+/// The application credential configured in `app`. A certificate kept in Key Vault
+/// (`app.certificate_secret`) is read from `vault`, the store's vault, and read again as its
+/// refresh interval says.
+pub async fn app_credential(
+    credential: &AppCredential,
+    vault: Option<&Arc<crate::keyvault::KeyVaultStore>>,
+) -> Result<ClientCredential, CertificateError> {
     Ok(match credential {
         AppCredential::Secret(s) => ClientCredential::Secret(s.clone()),
-        AppCredential::Certificate(c) => ClientCredential::Certificate(Arc::new(
-            CertificateSigner::load(&c.source, c.algorithm)?,
-        )),
+        AppCredential::Certificate(c) => match (&c.source, vault) {
+            (crate::config::CertificateSource::KeyVault { secret, refresh }, Some(vault)) => {
+                ClientCredential::RotatingCertificate(Arc::new(
+                    crate::keyvault::VaultCertificate::load(
+                        vault.clone(),
+                        secret,
+                        c.algorithm,
+                        *refresh,
+                    )
+                    .await?,
+                ))
+            }
+            (source, _) => ClientCredential::Certificate(Arc::new(CertificateSigner::load(
+                source,
+                c.algorithm,
+            )?)),
+        },
     })
 }
 

@@ -221,3 +221,131 @@ async fn an_older_grant_is_never_written_over_a_newer_one() {
     assert_eq!(stored.refresh_token.expose_secret(), "rt-new-rotated");
     assert_eq!(env.emu.counter("keyvault.set_secret"), 2);
 }
+
+/// A certificate and its key made by the one generator, as PEM text and as the PKCS#12 archive
+/// Key Vault keeps for a certificate (base64, no password).
+fn app_certificate(name: &str) -> (String, String, String) {
+    use base64::Engine as _;
+    use common::secret::ExposeSecret as _;
+    let made = certgen::self_signed(&certgen::Request {
+        common_name: name,
+        days: 30,
+        key_pem: None,
+        not_before: None,
+    })
+    .unwrap();
+    let key_pem = made.private_key_pem.expose_secret().to_owned();
+    let pem = format!("{}{key_pem}", made.certificate_pem);
+    use rustls_pki_types::pem::PemObject as _;
+    let key_der = rustls_pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+    let chain = p12_keystore::PrivateKeyChain::new(
+        b"1".as_slice(),
+        p12_keystore::PrivateKey::from_der(key_der.secret_der()).unwrap(),
+        [p12_keystore::Certificate::from_der(&made.certificate_der).unwrap()],
+    );
+    let mut store = p12_keystore::KeyStore::new();
+    store.add_entry("app", p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
+    let p12 = store.writer("").write().unwrap();
+    (
+        made.certificate_pem,
+        pem,
+        base64::engine::general_purpose::STANDARD.encode(p12),
+    )
+}
+
+/// No credential file on disk: the app's certificate is a Key Vault secret (PEM, then a
+/// PKCS#12 version as Key Vault keeps certificates), read through the store's identity. A new
+/// version is used without a restart, both certificates work during the overlap, and a broken
+/// version leaves the working certificate in use. The cookie key is a secret too.
+#[tokio::test]
+async fn the_app_certificate_and_cookie_key_come_from_key_vault_and_rotate_without_restart() {
+    use common::config::AssertionAlgorithm;
+    use common::entra::{CertificateProvider as _, ClientCredential};
+    use common::keyvault::VaultCertificate;
+    use std::time::Duration;
+    const NAME: &str = "sam-app-certificate";
+    let env = spawn().await;
+    let store = kv_store(&env, secret_identity(&env));
+    let (old_cert, old_pem, _) = app_certificate("SAM app (old)");
+    env.emu.add_certificate(ids::CSP_APP, &old_cert).unwrap();
+    store
+        .write_secret(NAME, &old_pem, "application/x-pem-file")
+        .await
+        .unwrap();
+    let certificate = Arc::new(
+        VaultCertificate::load(
+            store.clone(),
+            NAME,
+            AssertionAlgorithm::Ps256,
+            Duration::ZERO,
+        )
+        .await
+        .unwrap(),
+    );
+    let first = certificate.version();
+    let broker = common::tokens::TokenBroker::new(
+        env.settings(EndpointVersion::V1),
+        env.http.clone(),
+        ClientCredential::RotatingCertificate(certificate.clone()),
+        store.clone(),
+    );
+    env.consent(&broker, ADMIN).await;
+
+    // Rotation: the new certificate is registered next to the old one, then uploaded as a new
+    // (PKCS#12) version; the next token request picks it up.
+    let (new_cert, _, new_p12) = app_certificate("SAM app (new)");
+    env.emu.add_certificate(ids::CSP_APP, &new_cert).unwrap();
+    store
+        .write_secret(NAME, &new_p12, "application/x-pkcs12")
+        .await
+        .unwrap();
+    broker
+        .access_token(ids::PARTNER_TENANT, Resource::Graph)
+        .await
+        .expect("a token during the overlap");
+    assert_ne!(certificate.version(), first, "the new version is in use");
+    // The end of the overlap: only the new certificate is registered, and tokens still come.
+    env.emu.remove_certificate(ids::CSP_APP, &old_cert).unwrap();
+    let redemptions = env.emu.counter("entra.token.refresh_token");
+    broker
+        .keepalive(ids::PARTNER_TENANT)
+        .await
+        .expect("the new certificate alone works");
+    assert_eq!(
+        env.emu.counter("entra.token.refresh_token"),
+        redemptions + 1,
+        "a token request was made, signed with the new certificate"
+    );
+
+    // A broken version: the working certificate stays in use.
+    let in_use = certificate.version();
+    store
+        .write_secret(NAME, "not a certificate", "application/x-pem-file")
+        .await
+        .unwrap();
+    certificate.refresh().await;
+    assert_eq!(certificate.version(), in_use);
+
+    // The cookie key: base64 of at least 64 bytes; anything else is refused without echoing it.
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
+    store
+        .write_secret("sam-cookie-key", &key, "text/plain")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .read_cookie_key("sam-cookie-key")
+            .await
+            .unwrap()
+            .expose_secret()
+            .len(),
+        64
+    );
+    store
+        .write_secret("sam-cookie-key", "c2hvcnQ=", "text/plain")
+        .await
+        .unwrap();
+    let err = store.read_cookie_key("sam-cookie-key").await.unwrap_err();
+    assert!(!err.to_string().contains("c2hvcnQ="), "{err}");
+}

@@ -40,6 +40,21 @@ impl RawSettings {
         let entra = self.validate_entra(&mut c);
         let consent = self.validate_consent(&mut c);
         let store = self.validate_store(&mut c, partner.tenant_id.as_deref());
+        // Secrets read from Key Vault come from the store's vault, through its identity.
+        if !matches!(store, Some(super::StoreSettings::KeyVault(_))) && store.is_some() {
+            for (key, value) in [
+                ("app.certificate_secret", &self.app.certificate_secret),
+                ("consent.cookie_key_secret", &self.consent.cookie_key_secret),
+            ] {
+                if set(value).is_some() {
+                    c.fail(
+                        key,
+                        "names a Key Vault secret, but store.kind is not \"key-vault\"",
+                        "set store.kind = \"key-vault\" (the secret is read from that vault with its identity), or use the file setting instead",
+                    );
+                }
+            }
+        }
         let http = self.validate_http(&mut c);
         let log = self.validate_log(&mut c);
         match (mode, app, cloud, entra, consent, store, http, log) {
@@ -112,7 +127,8 @@ impl RawSettings {
         let has_cert = set(&app.certificate_path).is_some();
         let has_p12 = set(&app.pkcs12_path).is_some();
         let has_secret = set(&app.client_secret).is_some();
-        match [has_cert, has_p12, has_secret]
+        let has_vault = set(&app.certificate_secret).is_some();
+        match [has_cert, has_p12, has_secret, has_vault]
             .iter()
             .filter(|b| **b)
             .count()
@@ -121,7 +137,7 @@ impl RawSettings {
                 c.fail(
                     "app.certificate_path",
                     "the application has no credential",
-                    "set app.certificate_path (PEM, preferred), app.pkcs12_path (PFX) or, if you must, app.client_secret (best through SAM_APP__CLIENT_SECRET)",
+                    "set app.certificate_path (PEM, preferred), app.certificate_secret (a certificate in the store's Key Vault), app.pkcs12_path (PFX) or, if you must, app.client_secret (best through SAM_APP__CLIENT_SECRET)",
                 );
                 return None;
             }
@@ -129,18 +145,24 @@ impl RawSettings {
             _ => {
                 c.fail(
                     "app.client_secret",
-                    "more than one credential is configured (certificate, PKCS#12, client secret)",
-                    "keep exactly one of app.certificate_path, app.pkcs12_path and app.client_secret",
+                    "more than one credential is configured (certificate, PKCS#12, client secret, Key Vault certificate)",
+                    "keep exactly one of app.certificate_path, app.pkcs12_path, app.client_secret and app.certificate_secret",
                 );
                 return None;
             }
         }
-        if !has_cert && !has_p12 {
+        if has_secret {
             return Some(AppCredential::Secret(ClientSecret::new(
                 app.client_secret.trim(),
             )));
         }
-        let source = if has_cert {
+        let source = if has_vault {
+            let refresh = c.duration("app.certificate_refresh", &app.certificate_refresh);
+            CertificateSource::KeyVault {
+                secret: app.certificate_secret.trim().to_owned(),
+                refresh: refresh?,
+            }
+        } else if has_cert {
             let cert = c.readable_file(
                 "app.certificate_path",
                 &app.certificate_path,
@@ -360,11 +382,20 @@ impl RawSettings {
                 }
             },
         };
+        let cookie_key_secret = set(&consent.cookie_key_secret).map(str::to_owned);
+        if cookie_key.is_some() && cookie_key_secret.is_some() {
+            c.fail(
+                "consent.cookie_key_secret",
+                "is set together with consent.cookie_key",
+                "keep one: the key itself (consent.cookie_key) or the Key Vault secret that holds it",
+            );
+        }
         Some(ConsentSettings {
             listen: listen?,
             redirect_url: redirect_url?,
             prompt,
             cookie_key,
+            cookie_key_secret,
             readyz_cache: readyz_cache?,
             rate_limit_per_minute: per_minute?,
             rate_limit_burst: burst?,
