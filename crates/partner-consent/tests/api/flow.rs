@@ -341,3 +341,36 @@ async fn a_consent_with_the_certificate_local_mode_generates_is_stored_and_works
         assert_eq!(mode & 0o077, 0, "the key file is private");
     }
 }
+
+/// No secret file on disk: the app's certificate and the cookie key come from Key Vault (the
+/// store's vault, through its identity), and the consent works end to end with them.
+#[tokio::test]
+async fn the_certificate_and_the_cookie_key_come_from_key_vault() {
+    use crate::support::{KV_COOKIE_KEY_BYTES, Spawn};
+    let app = spawn_app_with(Spawn {
+        key_vault_secrets: true,
+        ..Spawn::default()
+    })
+    .await;
+    assert_eq!(
+        app.state.cookie_key.master(),
+        actix_web::cookie::Key::from(&KV_COOKIE_KEY_BYTES).master(),
+        "the cookie key is the one in the vault"
+    );
+    let names: Vec<_> = std::fs::read_dir(app.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.ends_with(".pem") && n != "ca.pem"),
+        "{names:?}"
+    );
+    let (_, _, resp) = app.consent(ADMIN).await;
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+    let stored = app
+        .stored(PARTNER_TENANT)
+        .await
+        .expect("stored in Key Vault");
+    assert_eq!(stored.meta.tenant_id, PARTNER_TENANT);
+    assert!(app.state.store.location().starts_with("Key Vault"));
+}

@@ -62,6 +62,9 @@ pub struct Spawn {
     pub endpoint_version: &'static str,
     /// Serve `/readyz` and `/metrics` on a second, internal listener (`consent.internal_listen`).
     pub internal_listen: bool,
+    /// Key Vault store, with the app's certificate and the cookie key read from it
+    /// (`app.certificate_secret`, `consent.cookie_key_secret`): no credential file.
+    pub key_vault_secrets: bool,
 }
 
 impl Default for Spawn {
@@ -79,6 +82,7 @@ impl Default for Spawn {
             },
             endpoint_version: "v1",
             internal_listen: false,
+            key_vault_secrets: false,
         }
     }
 }
@@ -147,6 +151,9 @@ pub async fn try_spawn_app_with(spawn: Spawn) -> anyhow::Result<TestApp> {
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, emulator.ca_pem()).expect("write CA");
     let settings = settings(&emulator, &dir, &redirect, &spawn);
+    if spawn.key_vault_secrets {
+        upload_secrets(&emulator, &dir, &settings).await;
+    }
     let app = Application::build_with_listener(
         settings,
         listener,
@@ -212,11 +219,63 @@ fn settings(
     if spawn.internal_listen {
         raw.consent.internal_listen = "127.0.0.1:0".into();
     }
+    if spawn.key_vault_secrets {
+        raw.app.client_secret = String::new();
+        raw.app.certificate_secret = KV_CERTIFICATE.into();
+        raw.consent.cookie_key_secret = KV_COOKIE_KEY.into();
+        raw.store.kind = "key-vault".into();
+        let kv = &mut raw.store.key_vault;
+        kv.vault_url = emulator.vault_url(emulator::seed::ids::VAULT);
+        kv.identity = "client-secret".into();
+        kv.tenant_id = PARTNER_TENANT.into();
+        kv.client_id = emulator::seed::ids::KEYVAULT_APP.into();
+        kv.client_secret = emulator
+            .seed()
+            .apps
+            .iter()
+            .find(|a| a.app_id == emulator::seed::ids::KEYVAULT_APP)
+            .expect("the vault's access app")
+            .secrets[0]
+            .clone();
+    }
     raw.store.local.path = dir.path().join("tokens.enc").display().to_string();
     raw.store.local.key_file = dir.path().join("store.key").display().to_string();
     raw.http.ca_bundle = dir.path().join("ca.pem").display().to_string();
     raw.validate()
         .unwrap_or_else(|report| panic!("test settings invalid:\n{report}"))
+}
+
+/// The secrets `key_vault_secrets` puts in the emulated vault.
+pub const KV_CERTIFICATE: &str = "sam-app-certificate";
+pub const KV_COOKIE_KEY: &str = "sam-cookie-key";
+/// The cookie key stored there: 64 bytes of 9.
+pub const KV_COOKIE_KEY_BYTES: [u8; 64] = [9; 64];
+
+/// Registers a new certificate on the app and uploads it (with its key, PEM) and the cookie key
+/// to the emulated vault, as an operator would before deploying.
+async fn upload_secrets(emulator: &EmulatorHandle, dir: &tempfile::TempDir, settings: &Settings) {
+    use base64::Engine as _;
+    let path = dir.path().join("kv-app.pem");
+    let certificate = emulator::app_certificate::ensure(&path).expect("certificate");
+    emulator
+        .add_certificate(APP_ID, &certificate)
+        .expect("registered");
+    let common::config::StoreSettings::KeyVault(kv) = &settings.store else {
+        panic!("key_vault_secrets configures the Key Vault store");
+    };
+    let http = common::http::build_client(&settings.http).expect("HTTP client");
+    let vault = common::keyvault::KeyVaultStore::new(kv, &settings.cloud, http).expect("vault");
+    let pem = std::fs::read_to_string(&path).expect("certificate and key");
+    vault
+        .write_secret(KV_CERTIFICATE, &pem, "application/x-pem-file")
+        .await
+        .expect("certificate uploaded");
+    let key = base64::engine::general_purpose::STANDARD.encode(KV_COOKIE_KEY_BYTES);
+    vault
+        .write_secret(KV_COOKIE_KEY, &key, "text/plain")
+        .await
+        .expect("cookie key uploaded");
+    std::fs::remove_file(&path).expect("no certificate file is left");
 }
 
 /// What `/start` gave: where to go, and the cookie to send back.
