@@ -188,6 +188,20 @@ fn base_cookie(value: String, secure: bool) -> Cookie<'static> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// A forged or garbled state cookie is refused, never a panic; a real one round-trips.
+        #[test]
+        fn any_cookie_value_is_refused_or_read(value in "\\PC{0,200}", secure in proptest::prelude::any::<bool>()) {
+            let key = Key::generate();
+            let cookie = Cookie::new(cookie_name(secure), value);
+            proptest::prop_assert!(PendingConsent::from_cookie(Some(cookie), &key, 1_000).is_err());
+            let issued = pending(1_000);
+            let sealed = issued.to_cookie(&key, secure);
+            let read = PendingConsent::from_cookie(Some(sealed), &key, 1_010).expect("round trip");
+            proptest::prop_assert!(read.state_matches(&issued.state));
+        }
+    }
+
     fn key() -> Key {
         Key::generate()
     }

@@ -253,6 +253,37 @@ impl RetryableError for TokenError {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Whatever a token endpoint answers, parsing never panics.
+        #[test]
+        fn any_answer_parses_or_is_refused_without_panic(
+            status in 0u16..600,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        ) {
+            let _ = EntraError::parse(status, &body, None);
+        }
+
+        /// The documented shape round-trips its error and codes, whatever the description holds.
+        #[test]
+        fn the_documented_shape_keeps_its_error_and_codes(
+            codes in proptest::collection::vec(1u32..99_999_999, 1..4),
+            description in "\\PC{0,120}",
+            error in "[a-z_]{1,30}",
+        ) {
+            let body = serde_json::json!({
+                "error": error,
+                "error_description": description,
+                "error_codes": codes,
+            });
+            let parsed = EntraError::parse(400, body.to_string().as_bytes(), None);
+            let parsed = parsed.expect("a documented body parses");
+            proptest::prop_assert_eq!(&parsed.error, &error);
+            for c in &codes {
+                proptest::prop_assert!(parsed.has_code(*c));
+            }
+        }
+    }
+
     const EXPIRED: &str = r#"{"error":"invalid_grant","error_description":"AADSTS70002: Error validating credentials. AADSTS70008: The provided authorization code or refresh token is expired. Send a new interactive authorization request for this user and resource.\r\nTrace ID: 3939d04c-d7ba-42bf-9cb7-1e5854cdce9e\r\nCorrelation ID: a8125194-2dc8-4078-90ba-7b6592a7f231\r\nTimestamp: 2016-04-11 18:00:12Z","error_codes":[70002,70008],"timestamp":"2016-04-11 18:00:12Z","trace_id":"3939d04c-d7ba-42bf-9cb7-1e5854cdce9e","correlation_id":"a8125194-2dc8-4078-90ba-7b6592a7f231"}"#;
 
     fn err(error: &str, codes: &[u32]) -> EntraError {

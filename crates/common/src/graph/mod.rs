@@ -530,6 +530,18 @@ fn decode<T: DeserializeOwned>(body: &[u8], what: &'static str) -> Result<T, Gra
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Any error body Graph (or a proxy in front of it) sends becomes an error, never a panic.
+        #[test]
+        fn any_error_body_becomes_an_error(
+            status in 400u16..600,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        ) {
+            let e = api_error(status, &HeaderMap::new(), &body, false);
+            proptest::prop_assert_eq!(e.status(), Some(status));
+        }
+    }
+
     #[test]
     fn errors_read_both_spellings_of_inner_error() {
         let body = br#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"request-id":"r-1","date":"2024-01-01T00:00:00"}}}"#;

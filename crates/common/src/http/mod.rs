@@ -156,6 +156,21 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    proptest::proptest! {
+        /// Any `Retry-After` a server sends is read or ignored, never a panic; whole seconds
+        /// round-trip.
+        #[test]
+        fn retry_after_reads_seconds_and_survives_anything(value in "\\PC{0,60}", secs in 0u64..1_000_000) {
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(reqwest::header::RETRY_AFTER, v);
+                let _ = retry_after(&headers);
+            }
+            headers.insert(reqwest::header::RETRY_AFTER, HeaderValue::from(secs));
+            proptest::prop_assert_eq!(retry_after(&headers), Some(Duration::from_secs(secs)));
+        }
+    }
+
     #[test]
     fn localhost_names_follow_rfc_6761() {
         assert!(is_localhost_name("localhost"));

@@ -598,6 +598,18 @@ fn decode<T: DeserializeOwned>(body: &[u8], what: &'static str) -> Result<T, Par
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Any error body Partner Center (or a proxy in front of it) sends becomes an error.
+        #[test]
+        fn any_error_body_becomes_an_error(
+            status in 400u16..600,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        ) {
+            let e = api_error(status, &HeaderMap::new(), &body, Uuid::nil(), Uuid::nil());
+            proptest::prop_assert_eq!(e.status(), Some(status));
+        }
+    }
+
     #[test]
     fn errors_read_partner_centers_documented_body() {
         let body = br#"{"code": 3000, "description": "Partner Organization with partner_id 9999999 could not be found", "data": [], "source": "PartnerFD"}"#;

@@ -49,7 +49,9 @@ pub struct StoredGrant {
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// Reading or writing the local file failed.
-    #[error("{action} {path}: {source}")]
+    #[error(
+        "{action} {path}: {source} — fix: check that the store's directory exists, is writable by this user and has free space (store.local.path); a token stored before stays in use"
+    )]
     Io {
         /// What was attempted.
         action: &'static str,
@@ -79,7 +81,7 @@ pub enum StoreError {
         reason: String,
     },
     /// Key Vault refused or failed.
-    #[error("Key Vault {operation} of secret {name} failed: {message}")]
+    #[error("Key Vault {operation} of secret {name} failed: {message}{}", key_vault_fix(.message, *.status))]
     KeyVault {
         /// `get` or `set`.
         operation: &'static str,
@@ -153,6 +155,25 @@ pub fn secret_name(prefix: &str, tenant_id: &str) -> String {
     }));
     name.truncate(127);
     name
+}
+
+/// What to do about a failed Key Vault call, by its HTTP status (nothing more when the message
+/// already says it: a refused managed or workload identity's own remedy).
+fn key_vault_fix(message: &str, status: Option<u16>) -> String {
+    if message.contains("— fix:") {
+        return String::new();
+    }
+    let fix = match status {
+        Some(401 | 403) => {
+            "give the store identity Get and Set on secrets (docs/setup-azure.md, section 2); a token stored before stays in use"
+        }
+        Some(404) => "check store.key_vault.vault_url and secret_prefix",
+        Some(429) | Some(500..) | None => {
+            "Key Vault is throttling or unavailable: a token stored before stays in use; try again later (the next keepalive stores a new rotation)"
+        }
+        Some(_) => "check store.key_vault (run doctor)",
+    };
+    format!(" — fix: {fix}")
 }
 
 #[cfg(test)]

@@ -56,7 +56,13 @@ pub async fn read_form(mut payload: web::Payload) -> Result<Form, AadError> {
         }
         buf.extend_from_slice(&chunk);
     }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&buf).map_err(|_| {
+    parse_form(&buf)
+}
+
+/// A form-urlencoded body as Entra reads it: malformed is AADSTS9002313, a repeated parameter
+/// AADSTS90015.
+fn parse_form(buf: &[u8]) -> Result<Form, AadError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(buf).map_err(|_| {
         AadError::invalid_request(9002313, "Invalid request. Request is malformed or invalid.")
     })?;
     let mut form = Form::new();
@@ -1059,4 +1065,46 @@ fn token_tenant(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Any token-request body is a form or an Entra error, never a panic; a form of
+        /// distinct keys round-trips.
+        #[test]
+        fn any_body_is_a_form_or_an_entra_error(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            pairs in proptest::collection::btree_map("[a-z_]{1,12}", "\\PC{0,24}", 0..6),
+        ) {
+            let _ = parse_form(&body);
+            let encoded = serde_urlencoded::to_string(&pairs).unwrap();
+            let form = parse_form(encoded.as_bytes()).expect("an encoded form parses");
+            proptest::prop_assert_eq!(form.len(), pairs.len());
+            for (k, v) in &pairs {
+                proptest::prop_assert_eq!(form.get(k), Some(v));
+            }
+        }
+
+        /// Any `Authorization` header is read as Basic credentials or ignored, never a panic.
+        #[test]
+        fn any_authorization_header_is_read_or_ignored(value in "\\PC{0,80}", id in "[ -~]{1,20}", secret in "[ -~]{0,20}") {
+            if let Ok(header) = actix_web::http::header::HeaderValue::from_str(&value) {
+                let req = actix_web::test::TestRequest::default()
+                    .insert_header(("authorization", header))
+                    .to_http_request();
+                let _ = basic_credentials(&req);
+            }
+            // RFC 6749 §2.3.1: both parts form-urlencoded, then Base64.
+            let enc = |s: &str| serde_urlencoded::to_string([("v", s)]).unwrap()[2..].to_owned();
+            let raw = format!("{}:{}", enc(&id), enc(&secret));
+            let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw));
+            let req = actix_web::test::TestRequest::default()
+                .insert_header(("authorization", header))
+                .to_http_request();
+            proptest::prop_assert_eq!(basic_credentials(&req), Some((id.clone(), secret.clone())));
+        }
+    }
 }
