@@ -407,6 +407,10 @@ impl EmulatorHandle {
     pub fn clear_faults(&self) {
         self.state.faults.clear();
     }
+    /// The faults not yet used up (a fault with `times` leaves when its last request took it).
+    pub fn pending_faults(&self) -> Vec<Fault> {
+        self.state.faults.list()
+    }
     /// Request counters per endpoint and grant type.
     pub fn counters(&self) -> Counters {
         self.state.counters()

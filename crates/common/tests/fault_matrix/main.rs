@@ -8,10 +8,15 @@
 //! token: that is "not lost". A failure of the faulted call must name what to do (a remedy, or
 //! advice in its text). Each case runs in its own task, so a panic is counted, not fatal.
 //!
+//! Processes killed mid-rotation: `main` starts this same binary again as a child that runs one
+//! `keepalive` against the parent's emulator and store (`SAM_FAULT_CHILD` carries the case);
+//! a long latency fault holds the child at a chosen point — in the token request, after Entra
+//! answered (the store's read before its write), in the store write — and the parent kills it
+//! (SIGKILL) there. Two children rotating while the parent stores a new consent run too.
+//!
 //! No harness: `main` runs every case and prints the table (cases, tokens lost, panics), then
-//! fails when a token was lost or something panicked. Not covered here: `kill -9` of a process
-//! mid-rotation (the store's atomic writes are tested in `tokens::local` and the two-process
-//! test), and a read-only store file (root, which CI runs as, writes through file modes).
+//! fails when a token was lost or something panicked. Not covered: a read-only store file
+//! (root, which CI runs as, writes through file modes).
 
 #[path = "../broker/helpers.rs"]
 #[expect(
@@ -34,6 +39,82 @@ use emulator::seed::ids;
 use emulator::{Fault, Service};
 use helpers::{ADMIN, Cred, Env};
 use url::Url;
+
+/// What a child process needs to rotate the parent's grant.
+#[derive(serde::Serialize, serde::Deserialize, Debug)]
+struct Child {
+    authority_host: String,
+    graph: String,
+    partner_center: String,
+    key_vault_dns_suffix: String,
+    ca: std::path::PathBuf,
+    app_secret: String,
+    /// `Some(vault URL, access app secret)`: the Key Vault store; `None`: the local file.
+    vault: Option<(String, String)>,
+    local_path: std::path::PathBuf,
+}
+
+const CHILD_VAR: &str = "SAM_FAULT_CHILD";
+
+/// The child's side: one keepalive, exit 0 or 1.
+async fn child(case: &str) -> ExitCode {
+    let c: Child = serde_json::from_str(case).expect("the parent passes a valid case");
+    let url = |s: &str| Url::parse(s).expect("URL");
+    let cloud = common::cloud::CloudEndpoints {
+        name: common::cloud::CloudName::Custom,
+        authority_host: url(&c.authority_host),
+        graph: url(&c.graph),
+        partner_center: url(&c.partner_center),
+        key_vault_dns_suffix: c.key_vault_dns_suffix.clone(),
+    };
+    let http = common::http::build_client(&HttpSettings {
+        ca_bundle: Some(c.ca.clone()),
+        ..HttpSettings::default()
+    })
+    .expect("HTTP client");
+    let store: Arc<dyn RefreshTokenStore> = match &c.vault {
+        Some((vault_url, secret)) => Arc::new(
+            KeyVaultStore::new(&vault_settings(vault_url, secret), &cloud, http.clone())
+                .expect("vault store"),
+        ),
+        None => Arc::new(
+            common::tokens::LocalFileStore::with_key(&c.local_path, &local_key())
+                .expect("local store"),
+        ),
+    };
+    let settings = common::tokens::BrokerSettings {
+        app_id: ids::CSP_APP.into(),
+        cloud,
+        version: EndpointVersion::V1,
+        authority_tenant: "common".into(),
+        sign_in_host: None,
+        redirect_url: url(helpers::REDIRECT),
+        consent_page: url(helpers::CONSENT_PAGE),
+        prompt: None,
+        default_partner: Some(ids::PARTNER_TENANT.into()),
+        allowed_partners: vec![],
+        cache: common::tokens::CachePolicy::default(),
+        store_attempts: 2,
+    };
+    let broker = TokenBroker::new(
+        settings,
+        http,
+        common::entra::ClientCredential::Secret(ClientSecret::new(c.app_secret)),
+        store,
+    );
+    match broker.keepalive(ids::PARTNER_TENANT).await {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The local store's key in this suite (the broker helpers' test key).
+fn local_key() -> secrecy::SecretSlice<u8> {
+    secrecy::SecretSlice::from(vec![7u8; 32])
+}
 
 /// The client's request timeout in this suite: a fault's latency beyond it is a timeout.
 const TIMEOUT: Duration = Duration::from_millis(700);
@@ -60,6 +141,20 @@ enum Injury {
     ClockAhead(u64),
     /// The local store's lock file replaced by a directory: every write fails.
     BrokenStoreWrite,
+    /// A keepalive process killed (SIGKILL) at this point of its rotation.
+    Killed(KillPoint),
+    /// Two keepalive processes rotating while this process stores a new consent.
+    Concurrent,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum KillPoint {
+    /// While its token request is at Entra.
+    InTokenRequest,
+    /// After Entra answered with a rotated token, in the store's read before its write.
+    AfterEntraAnswered,
+    /// In the store's write of the rotated token.
+    InStoreWrite,
 }
 
 #[derive(Clone, Debug)]
@@ -174,6 +269,28 @@ fn cases() -> Vec<Case> {
             injury: Injury::ClockAhead(300),
         });
     }
+    let killed = [
+        (Store::Local, KillPoint::InTokenRequest),
+        (Store::KeyVault, KillPoint::InTokenRequest),
+        (Store::KeyVault, KillPoint::AfterEntraAnswered),
+        (Store::KeyVault, KillPoint::InStoreWrite),
+    ];
+    for (store, point) in killed {
+        out.push(Case {
+            name: format!("kill -9 {point:?}"),
+            store,
+            operation: Operation::Rotate,
+            injury: Injury::Killed(point),
+        });
+    }
+    for store in [Store::Local, Store::KeyVault] {
+        out.push(Case {
+            name: "2 keepalive processes + a new consent".into(),
+            store,
+            operation: Operation::Rotate,
+            injury: Injury::Concurrent,
+        });
+    }
     out.push(Case {
         name: "store write fails (no lock file)".into(),
         store: Store::Local,
@@ -183,26 +300,32 @@ fn cases() -> Vec<Case> {
     out
 }
 
-fn vault_store(env: &Env, http: reqwest::Client) -> Arc<KeyVaultStore> {
-    let secret = env
-        .emu
+fn vault_secret(env: &Env) -> String {
+    env.emu
         .seed()
         .apps
         .iter()
         .find(|a| a.app_id == ids::KEYVAULT_APP)
         .expect("the vault's access app")
         .secrets[0]
-        .clone();
-    let settings = KeyVaultSettings {
-        vault_url: Url::parse(&env.emu.vault_url(ids::VAULT)).expect("vault URL"),
+        .clone()
+}
+
+fn vault_settings(vault_url: &str, secret: &str) -> KeyVaultSettings {
+    KeyVaultSettings {
+        vault_url: Url::parse(vault_url).expect("vault URL"),
         secret_prefix: "sam-rt".into(),
         identity: KeyVaultIdentity::ClientSecret {
             tenant_id: ids::PARTNER_TENANT.into(),
             client_id: ids::KEYVAULT_APP.into(),
-            secret: ClientSecret::new(secret),
+            secret: ClientSecret::new(secret.to_owned()),
         },
         api_version: "7.5".into(),
-    };
+    }
+}
+
+fn vault_store(env: &Env, http: reqwest::Client) -> Arc<KeyVaultStore> {
+    let settings = vault_settings(&env.emu.vault_url(ids::VAULT), &vault_secret(env));
     Arc::new(KeyVaultStore::new(&settings, &env.cloud, http).expect("vault store"))
 }
 
@@ -235,6 +358,16 @@ async fn run(case: Case) -> Outcome {
     };
     let first = broker(store.clone());
     env.consent(&first, ADMIN).await;
+    if matches!(case.injury, Injury::Killed(_) | Injury::Concurrent) {
+        let failure = processes(&env, &case, &first).await;
+        let named = failure.is_none();
+        let token_kept = broker(store).keepalive(ids::PARTNER_TENANT).await.is_ok();
+        return Outcome {
+            failure,
+            named_fix: named,
+            token_kept,
+        };
+    }
     let lock = env.dir.path().join("tokens.enc.lock");
     match &case.injury {
         Injury::Faults(faults) => faults.iter().cloned().for_each(|f| env.emu.inject_fault(f)),
@@ -243,6 +376,7 @@ async fn run(case: Case) -> Outcome {
             let _ = std::fs::remove_file(&lock);
             std::fs::create_dir_all(&lock).expect("a directory where the lock file goes");
         }
+        Injury::Killed(_) | Injury::Concurrent => {}
     }
     let result = match case.operation {
         Operation::Rotate => first.keepalive(ids::PARTNER_TENANT).await.map(|status| {
@@ -280,6 +414,97 @@ async fn run(case: Case) -> Outcome {
     }
 }
 
+/// The child processes of a `Killed` or `Concurrent` case; `Some(text)` when something other
+/// than the kill went wrong.
+async fn processes(env: &Env, case: &Case, parent: &TokenBroker) -> Option<String> {
+    let secret_of = |app: &str| {
+        env.emu
+            .seed()
+            .apps
+            .iter()
+            .find(|a| a.app_id == app)
+            .expect("a seeded app")
+            .secrets[0]
+            .clone()
+    };
+    let description = Child {
+        authority_host: env.cloud.authority_host.to_string(),
+        graph: env.cloud.graph.to_string(),
+        partner_center: env.cloud.partner_center.to_string(),
+        key_vault_dns_suffix: env.cloud.key_vault_dns_suffix.clone(),
+        ca: env.dir.path().join("ca.pem"),
+        app_secret: secret_of(ids::CSP_APP),
+        vault: (case.store == Store::KeyVault)
+            .then(|| (env.emu.vault_url(ids::VAULT), vault_secret(env))),
+        local_path: env.dir.path().join("tokens.enc"),
+    };
+    let spawn_child = || {
+        tokio::process::Command::new(std::env::current_exe().expect("this binary"))
+            .env(
+                CHILD_VAR,
+                serde_json::to_string(&description).expect("serialises"),
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("a child process")
+    };
+    match case.injury {
+        Injury::Killed(point) => {
+            let hold = Fault::latency(
+                if matches!(point, KillPoint::InTokenRequest) {
+                    Service::Entra
+                } else {
+                    Service::KeyVault
+                },
+                Duration::from_secs(60),
+            )
+            .times(1);
+            // Requests to let through before the one that is held: the store's read of the
+            // grant, then (for the write) the read before the write.
+            let (route, pass) = match point {
+                KillPoint::InTokenRequest => ("/token", 0),
+                KillPoint::AfterEntraAnswered => ("/secrets/", 1),
+                KillPoint::InStoreWrite => ("/secrets/", 2),
+            };
+            if pass > 0 {
+                env.emu.inject_fault(
+                    Fault::latency(Service::KeyVault, Duration::ZERO)
+                        .on_route(route)
+                        .times(pass),
+                );
+            }
+            env.emu.inject_fault(hold.on_route(route));
+            let mut child = spawn_child();
+            // The held request has arrived when its fault is used up.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while !env.emu.pending_faults().is_empty() {
+                if std::time::Instant::now() > deadline {
+                    return Some(format!("the child never reached {point:?}"));
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            child.kill().await.expect("SIGKILL");
+            env.emu.clear_faults();
+            None
+        }
+        Injury::Concurrent => {
+            let (a, b) = (spawn_child(), spawn_child());
+            env.consent(parent, ADMIN).await;
+            let mut failures = Vec::new();
+            for child in [a, b] {
+                let out = child.wait_with_output().await.expect("the child ends");
+                if !out.status.success() {
+                    failures.push(String::from_utf8_lossy(&out.stderr).into_owned());
+                }
+            }
+            (!failures.is_empty()).then(|| failures.join("; "))
+        }
+        _ => None,
+    }
+}
+
 fn main() -> ExitCode {
     if std::env::args().any(|a| a == "--list") {
         return ExitCode::SUCCESS;
@@ -288,6 +513,9 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("runtime");
+    if let Ok(case) = std::env::var(CHILD_VAR) {
+        return runtime.block_on(child(&case));
+    }
     let cases = cases();
     let (mut lost, mut panics, mut unnamed) = (0, 0, 0);
     let header = ["#", "fault", "store", "op", "faulted call"];
