@@ -62,6 +62,16 @@ struct Envelope {
 struct Entry {
     refresh_token: String,
     meta: GrantMetadata,
+    /// The grant this one replaced (one level), so a replaced token stays recoverable as Key
+    /// Vault keeps earlier versions. Files written before it existed read as `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous: Option<Box<PreviousEntry>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PreviousEntry {
+    refresh_token: String,
+    meta: GrantMetadata,
 }
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
@@ -269,6 +279,21 @@ fn load_or_create_key(path: &Path) -> Result<SecretSlice<u8>, StoreError> {
     }
 }
 
+impl LocalFileStore {
+    /// The grant the stored one replaced, if any: what to restore when a newer token turned out
+    /// worse (Key Vault keeps every version instead).
+    pub fn previous(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
+        Ok(self
+            .read_all()?
+            .remove(&tenant_id.to_ascii_lowercase())
+            .and_then(|e| e.previous)
+            .map(|p| StoredGrant {
+                refresh_token: RefreshToken::new(p.refresh_token),
+                meta: p.meta,
+            }))
+    }
+}
+
 #[async_trait::async_trait]
 impl RefreshTokenStore for LocalFileStore {
     async fn get(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
@@ -285,9 +310,10 @@ impl RefreshTokenStore for LocalFileStore {
     async fn put(&self, grant: &StoredGrant) -> Result<(), StoreError> {
         let _guard = self.lock.lock().await;
         let key = grant.meta.tenant_id.to_ascii_lowercase();
-        let entry = Entry {
+        let mut entry = Entry {
             refresh_token: grant.refresh_token.expose_secret().to_owned(),
             meta: grant.meta.clone(),
+            previous: None,
         };
         // Blocking file I/O, as every call of this store: the OS lock waits at most for
         // another process's single write (milliseconds).
@@ -295,6 +321,14 @@ impl RefreshTokenStore for LocalFileStore {
             if all.get(&key).is_some_and(|old| entry.meta.is_older_than(&old.meta)) {
                 tracing::info!(tenant.id = %key, "a newer grant is stored; the older one is not written over it");
                 return;
+            }
+            if let Some(old) = all.remove(&key)
+                && old.refresh_token != entry.refresh_token
+            {
+                entry.previous = Some(Box::new(PreviousEntry {
+                    refresh_token: old.refresh_token,
+                    meta: old.meta,
+                }));
             }
             all.insert(key, entry);
         })
@@ -376,6 +410,9 @@ mod tests {
         store.put(&grant("t1", "new")).await.unwrap();
         let got = store.get("t1").await.unwrap().unwrap();
         assert_eq!(got.refresh_token.expose_secret(), "new");
+        // The replaced token stays recoverable.
+        let previous = store.previous("t1").unwrap().unwrap();
+        assert_eq!(previous.refresh_token.expose_secret(), "old");
         let names: Vec<_> = std::fs::read_dir(s.path.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -448,6 +485,7 @@ mod tests {
                             Entry {
                                 refresh_token: token,
                                 meta,
+                                previous: None,
                             },
                         );
                     }
