@@ -395,6 +395,10 @@ impl EmulatorHandle {
     pub fn advance_clock(&self, by: Duration) {
         self.state.advance_clock(by);
     }
+    /// Move the emulator's clock back: its tokens are issued in the clients' past.
+    pub fn rewind_clock(&self, by: Duration) {
+        self.state.rewind_clock(by);
+    }
     /// Revoke a user's refresh tokens and sessions (as a password reset does → AADSTS50173).
     pub fn revoke_user_sessions(&self, user_id_or_upn: &str) -> bool {
         self.state.revoke_user_sessions(user_id_or_upn)

@@ -360,6 +360,12 @@ impl State {
         self.clock_offset_ms.fetch_add(ms, Ordering::Relaxed);
     }
 
+    /// Move the clock back (a server whose clock runs behind its clients').
+    pub fn rewind_clock(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX / 4);
+        self.clock_offset_ms.fetch_sub(ms, Ordering::Relaxed);
+    }
+
     /// How far the clock has been advanced.
     pub fn clock_offset(&self) -> Duration {
         Duration::from_millis(

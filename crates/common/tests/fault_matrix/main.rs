@@ -139,6 +139,8 @@ enum Injury {
     Faults(Vec<Fault>),
     /// The emulator's clock moved by this many seconds (positive: ahead of ours).
     ClockAhead(u64),
+    /// The emulator's clock behind ours by this many seconds.
+    ClockBehind(u64),
     /// The local store's lock file replaced by a directory: every write fails.
     BrokenStoreWrite,
     /// A keepalive process killed (SIGKILL) at this point of its rotation.
@@ -268,6 +270,12 @@ fn cases() -> Vec<Case> {
             operation: Operation::Rotate,
             injury: Injury::ClockAhead(300),
         });
+        out.push(Case {
+            name: "clock 5 minutes behind".into(),
+            store,
+            operation: Operation::Rotate,
+            injury: Injury::ClockBehind(300),
+        });
     }
     let killed = [
         (Store::Local, KillPoint::InTokenRequest),
@@ -372,6 +380,7 @@ async fn run(case: Case) -> Outcome {
     match &case.injury {
         Injury::Faults(faults) => faults.iter().cloned().for_each(|f| env.emu.inject_fault(f)),
         Injury::ClockAhead(secs) => env.emu.advance_clock(Duration::from_secs(*secs)),
+        Injury::ClockBehind(secs) => env.emu.rewind_clock(Duration::from_secs(*secs)),
         Injury::BrokenStoreWrite => {
             let _ = std::fs::remove_file(&lock);
             std::fs::create_dir_all(&lock).expect("a directory where the lock file goes");
