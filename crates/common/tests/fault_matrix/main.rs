@@ -15,8 +15,7 @@
 //! (SIGKILL) there. Two children rotating while the parent stores a new consent run too.
 //!
 //! No harness: `main` runs every case and prints the table (cases, tokens lost, panics), then
-//! fails when a token was lost or something panicked. Not covered: a read-only store file
-//! (root, which CI runs as, writes through file modes).
+//! fails when a token was lost, something panicked or a failure named no fix.
 
 #[path = "../broker/helpers.rs"]
 #[expect(
@@ -103,7 +102,13 @@ async fn child(case: &str) -> ExitCode {
         store,
     );
     match broker.keepalive(ids::PARTNER_TENANT).await {
-        Ok(_) => ExitCode::SUCCESS,
+        Ok(status) => match status.last_store_error {
+            None => ExitCode::SUCCESS,
+            Some(e) => {
+                eprintln!("rotated, but the new token was not stored: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Err(e) => {
             eprintln!("{e}");
             ExitCode::FAILURE
@@ -147,6 +152,9 @@ enum Injury {
     Killed(KillPoint),
     /// Two keepalive processes rotating while this process stores a new consent.
     Concurrent,
+    /// The store file read-only in a read-only directory, for the keepalive process (run as
+    /// `nobody` when this suite runs as root, who would write through the modes).
+    ReadOnlyStore,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -300,6 +308,12 @@ fn cases() -> Vec<Case> {
         });
     }
     out.push(Case {
+        name: "store file and directory read-only".into(),
+        store: Store::Local,
+        operation: Operation::Rotate,
+        injury: Injury::ReadOnlyStore,
+    });
+    out.push(Case {
         name: "store write fails (no lock file)".into(),
         store: Store::Local,
         operation: Operation::Rotate,
@@ -366,9 +380,11 @@ async fn run(case: Case) -> Outcome {
     };
     let first = broker(store.clone());
     env.consent(&first, ADMIN).await;
-    if matches!(case.injury, Injury::Killed(_) | Injury::Concurrent) {
-        let failure = processes(&env, &case, &first).await;
-        let named = failure.is_none();
+    if matches!(
+        case.injury,
+        Injury::Killed(_) | Injury::Concurrent | Injury::ReadOnlyStore
+    ) {
+        let (failure, named) = processes(&env, &case, &first).await;
         let token_kept = broker(store).keepalive(ids::PARTNER_TENANT).await.is_ok();
         return Outcome {
             failure,
@@ -385,7 +401,7 @@ async fn run(case: Case) -> Outcome {
             let _ = std::fs::remove_file(&lock);
             std::fs::create_dir_all(&lock).expect("a directory where the lock file goes");
         }
-        Injury::Killed(_) | Injury::Concurrent => {}
+        Injury::Killed(_) | Injury::Concurrent | Injury::ReadOnlyStore => {}
     }
     let result = match case.operation {
         Operation::Rotate => first.keepalive(ids::PARTNER_TENANT).await.map(|status| {
@@ -423,9 +439,9 @@ async fn run(case: Case) -> Outcome {
     }
 }
 
-/// The child processes of a `Killed` or `Concurrent` case; `Some(text)` when something other
-/// than the kill went wrong.
-async fn processes(env: &Env, case: &Case, parent: &TokenBroker) -> Option<String> {
+/// The child processes of a `Killed`, `Concurrent` or `ReadOnlyStore` case: what failed (other
+/// than the kill itself), and whether that failure named its fix.
+async fn processes(env: &Env, case: &Case, parent: &TokenBroker) -> (Option<String>, bool) {
     let secret_of = |app: &str| {
         env.emu
             .seed()
@@ -447,18 +463,20 @@ async fn processes(env: &Env, case: &Case, parent: &TokenBroker) -> Option<Strin
             .then(|| (env.emu.vault_url(ids::VAULT), vault_secret(env))),
         local_path: env.dir.path().join("tokens.enc"),
     };
-    let spawn_child = || {
-        tokio::process::Command::new(std::env::current_exe().expect("this binary"))
+    let command = || {
+        let mut command =
+            tokio::process::Command::new(std::env::current_exe().expect("this binary"));
+        command
             .env(
                 CHILD_VAR,
                 serde_json::to_string(&description).expect("serialises"),
             )
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("a child process")
+            .kill_on_drop(true);
+        command
     };
+    let spawn_child = || command().spawn().expect("a child process");
     match case.injury {
         Injury::Killed(point) => {
             let hold = Fault::latency(
@@ -490,14 +508,15 @@ async fn processes(env: &Env, case: &Case, parent: &TokenBroker) -> Option<Strin
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
             while !env.emu.pending_faults().is_empty() {
                 if std::time::Instant::now() > deadline {
-                    return Some(format!("the child never reached {point:?}"));
+                    return (Some(format!("the child never reached {point:?}")), false);
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             child.kill().await.expect("SIGKILL");
             env.emu.clear_faults();
-            None
+            (None, true)
         }
+        Injury::ReadOnlyStore => read_only_store(env, command()).await,
         Injury::Concurrent => {
             let (a, b) = (spawn_child(), spawn_child());
             env.consent(parent, ADMIN).await;
@@ -508,9 +527,64 @@ async fn processes(env: &Env, case: &Case, parent: &TokenBroker) -> Option<Strin
                     failures.push(String::from_utf8_lossy(&out.stderr).into_owned());
                 }
             }
-            (!failures.is_empty()).then(|| failures.join("; "))
+            (
+                (!failures.is_empty()).then(|| failures.join("; ")),
+                failures.is_empty(),
+            )
         }
-        _ => None,
+        _ => (None, true),
+    }
+}
+
+/// The keepalive process finds the store file and its directory read-only: it must report the
+/// failed write with its fix, and leave the stored token in place.
+async fn read_only_store(
+    env: &Env,
+    mut command: tokio::process::Command,
+) -> (Option<String>, bool) {
+    use std::os::unix::fs::PermissionsExt as _;
+    const NOBODY: u32 = 65_534;
+    let dir = env.dir.path().to_path_buf();
+    let files = [dir.join("tokens.enc"), dir.join("tokens.enc.lock")];
+    // The directory this process just created is owned by whoever runs it.
+    let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&dir).expect("stat")) == 0;
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod")
+    };
+    let owner = |p: &std::path::Path, uid: u32| {
+        std::os::unix::fs::chown(p, Some(uid), Some(uid)).expect("chown")
+    };
+    if root {
+        for p in files.iter().chain([&dir]) {
+            owner(p, NOBODY);
+        }
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    mode(&files[0], 0o400);
+    mode(&files[1], 0o600);
+    mode(&dir, 0o500);
+    let out = command
+        .spawn()
+        .expect("a child process")
+        .wait_with_output()
+        .await
+        .expect("the child ends");
+    mode(&dir, 0o700);
+    mode(&files[0], 0o600);
+    if root {
+        for p in files.iter().chain([&dir]) {
+            owner(p, 0);
+        }
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.success() {
+        (
+            Some("the keepalive process wrote to a read-only store".into()),
+            false,
+        )
+    } else {
+        let named = stderr.contains("fix:");
+        (Some(stderr), named)
     }
 }
 
