@@ -11,11 +11,9 @@ use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderValue;
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
-use common::config::{AppMode, Settings, StoreSettings};
+use common::config::{AppMode, Settings};
 use common::secret::ExposeSecret;
-use common::tokens::{
-    BrokerSettings, LocalFileStore, RefreshTokenStore, TokenBroker, app_credential,
-};
+use common::tokens::{BrokerSettings, RefreshTokenStore, TokenBroker, app_credential};
 use tracing_actix_web::{RootSpanBuilder, TracingLogger};
 
 use crate::limits::{self, ClientLimiter, RateLimit};
@@ -134,52 +132,7 @@ impl Application {
             burst: settings.consent.rate_limit_burst,
         });
         let http = common::http::build_client(&settings.http)?;
-        let vault =
-            match &settings.store {
-                StoreSettings::KeyVault(kv) => Some(Arc::new(
-                    common::keyvault::KeyVaultStore::new(kv, &settings.cloud, http.clone())?,
-                )),
-                StoreSettings::Local(_) => None,
-            };
-        let store: Arc<dyn RefreshTokenStore> = match (&settings.store, &vault) {
-            (_, Some(vault)) => vault.clone(),
-            (StoreSettings::Local(l), None) => Arc::new(LocalFileStore::open(l)?),
-            (StoreSettings::KeyVault(_), None) => {
-                anyhow::bail!("the Key Vault store was not built")
-            }
-        };
-        let credential = app_credential(&settings.app.credential, vault.as_ref()).await?;
-        let broker = TokenBroker::new(
-            BrokerSettings::from_settings(&settings),
-            http.clone(),
-            credential,
-            store.clone(),
-        );
-        let cookie_key = match (
-            &settings.consent.cookie_key,
-            &settings.consent.cookie_key_secret,
-        ) {
-            (Some(k), _) => Key::try_from(k.expose_secret())
-                .context("consent.cookie_key must be at least 64 bytes")?,
-            (None, Some(name)) => {
-                let vault = vault
-                    .as_ref()
-                    .context("consent.cookie_key_secret needs store.kind = \"key-vault\"")?;
-                let key = vault
-                    .read_cookie_key(name)
-                    .await
-                    .with_context(|| format!("cannot read the cookie key from Key Vault secret {name} (consent.cookie_key_secret)"))?;
-                Key::try_from(key.expose_secret())
-                    .context("the cookie key from Key Vault must be at least 64 bytes")?
-            }
-            (None, None) => {
-                tracing::warn!(
-                    "consent.cookie_key is not set: using a random key for this process; \
-                     several instances, or a restart during a sign-in, will refuse each other's cookies"
-                );
-                Key::generate()
-            }
-        };
+        let (store, broker, cookie_key) = wire_secrets(&settings, &http).await?;
         let secure_cookies = settings.consent.redirect_url.scheme() == "https";
         // The form on the landing page leads (through /start's redirect) to the sign-in host.
         let csp = security::content_security_policy(
@@ -297,6 +250,57 @@ pub(crate) fn check_allow_list(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The store, the broker (with the app's credential) and the cookie key: from files or the
+/// environment, or from the store's Key Vault (`app.certificate_secret`,
+/// `consent.cookie_key_secret`) through its identity.
+async fn wire_secrets(
+    settings: &Settings,
+    http: &reqwest::Client,
+) -> anyhow::Result<(Arc<dyn RefreshTokenStore>, TokenBroker, Key)> {
+    let (store, vault) = common::tokens::open_store(settings, http)?;
+    let credential = app_credential(&settings.app.credential, vault.as_ref()).await?;
+    let broker = TokenBroker::new(
+        BrokerSettings::from_settings(settings),
+        http.clone(),
+        credential,
+        store.clone(),
+    );
+    let cookie_key = cookie_key(settings, vault.as_deref()).await?;
+    Ok((store, broker, cookie_key))
+}
+
+/// `consent.cookie_key`, or the Key Vault secret `consent.cookie_key_secret`, or a random key
+/// for this process (with a warning: other instances cannot read its cookies).
+async fn cookie_key(
+    settings: &Settings,
+    vault: Option<&common::keyvault::KeyVaultStore>,
+) -> anyhow::Result<Key> {
+    match (
+        &settings.consent.cookie_key,
+        &settings.consent.cookie_key_secret,
+    ) {
+        (Some(k), _) => {
+            Key::try_from(k.expose_secret()).context("consent.cookie_key must be at least 64 bytes")
+        }
+        (None, Some(name)) => {
+            let vault =
+                vault.context("consent.cookie_key_secret needs store.kind = \"key-vault\"")?;
+            let key = vault.read_cookie_key(name).await.with_context(|| {
+                format!("cannot read the cookie key from Key Vault secret {name} (consent.cookie_key_secret)")
+            })?;
+            Key::try_from(key.expose_secret())
+                .context("the cookie key from Key Vault must be at least 64 bytes")
+        }
+        (None, None) => {
+            tracing::warn!(
+                "consent.cookie_key is not set: using a random key for this process; \
+                 several instances, or a restart during a sign-in, will refuse each other's cookies"
+            );
+            Ok(Key::generate())
+        }
+    }
 }
 
 /// With `consent.internal_listen`, `/readyz` and `/metrics` answer only on that address, which

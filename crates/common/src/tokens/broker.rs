@@ -348,26 +348,10 @@ impl TokenBroker {
         settings: &Settings,
         http: reqwest::Client,
     ) -> Result<Self, BrokerError> {
-        let vault = match &settings.store {
-            StoreSettings::KeyVault(kv) => Some(Arc::new(crate::keyvault::KeyVaultStore::new(
-                kv,
-                &settings.cloud,
-                http.clone(),
-            )?)),
-            StoreSettings::Local(_) => None,
-        };
+        let (store, vault) = open_store(settings, &http)?;
         let credential = app_credential(&settings.app.credential, vault.as_ref())
             .await
             .map_err(|e| BrokerError::Config(e.to_string()))?;
-        let store: Arc<dyn RefreshTokenStore> = match (&settings.store, vault) {
-            (_, Some(vault)) => vault,
-            (StoreSettings::Local(l), None) => Arc::new(LocalFileStore::open(l)?),
-            (StoreSettings::KeyVault(_), None) => {
-                return Err(BrokerError::Config(
-                    "the Key Vault store was not built".into(),
-                ));
-            }
-        };
         Ok(Self::new(
             BrokerSettings::from_settings(settings),
             http,
@@ -960,6 +944,28 @@ impl TokenBroker {
             _ => BrokerError::Token(e),
         }
     }
+}
+
+/// A refresh-token store, and the Key Vault behind it when it is one.
+pub type OpenedStore = (
+    Arc<dyn RefreshTokenStore>,
+    Option<Arc<crate::keyvault::KeyVaultStore>>,
+);
+
+/// The configured refresh-token store, and the Key Vault behind it when it is one (the secrets
+/// `app.certificate_secret` and `consent.cookie_key_secret` are read from that vault).
+pub fn open_store(settings: &Settings, http: &reqwest::Client) -> Result<OpenedStore, StoreError> {
+    Ok(match &settings.store {
+        StoreSettings::KeyVault(kv) => {
+            let vault = Arc::new(crate::keyvault::KeyVaultStore::new(
+                kv,
+                &settings.cloud,
+                http.clone(),
+            )?);
+            (vault.clone() as Arc<dyn RefreshTokenStore>, Some(vault))
+        }
+        StoreSettings::Local(l) => (Arc::new(LocalFileStore::open(l)?), None),
+    })
 }
 
 /// The application credential configured in `app`. A certificate kept in Key Vault

@@ -13,6 +13,7 @@ mod store;
 
 pub use broker::{
     BrokerError, BrokerSettings, ConsentRecord, GrantStatus, TokenBroker, app_credential,
+    open_store,
 };
 pub use cache::{AccessTokenCache, CachePolicy, Fetched, Identity, KeyRef};
 pub use local::LocalFileStore;
