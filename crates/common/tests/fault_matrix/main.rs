@@ -463,9 +463,9 @@ async fn processes(env: &Env, case: &Case, parent: &TokenBroker) -> (Option<Stri
             .then(|| (env.emu.vault_url(ids::VAULT), vault_secret(env))),
         local_path: env.dir.path().join("tokens.enc"),
     };
-    let command = || {
-        let mut command =
-            tokio::process::Command::new(std::env::current_exe().expect("this binary"));
+    let this = std::env::current_exe().expect("this binary");
+    let command = |exe: &std::path::Path| {
+        let mut command = tokio::process::Command::new(exe);
         command
             .env(
                 CHILD_VAR,
@@ -476,7 +476,7 @@ async fn processes(env: &Env, case: &Case, parent: &TokenBroker) -> (Option<Stri
             .kill_on_drop(true);
         command
     };
-    let spawn_child = || command().spawn().expect("a child process");
+    let spawn_child = || command(&this).spawn().expect("a child process");
     match case.injury {
         Injury::Killed(point) => {
             let hold = Fault::latency(
@@ -516,7 +516,20 @@ async fn processes(env: &Env, case: &Case, parent: &TokenBroker) -> (Option<Stri
             env.emu.clear_faults();
             (None, true)
         }
-        Injury::ReadOnlyStore => read_only_store(env, command()).await,
+        Injury::ReadOnlyStore => {
+            // Run as `nobody` under root, the child needs a copy of this binary it may execute
+            // (the build directory may be private).
+            let exe_dir = tempfile::tempdir().expect("a directory for the binary");
+            let exe = exe_dir.path().join("fault_matrix");
+            std::fs::copy(&this, &exe).expect("a copy of this binary");
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                for (p, m) in [(exe_dir.path(), 0o755), (exe.as_path(), 0o755)] {
+                    std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod");
+                }
+            }
+            read_only_store(env, command(&exe)).await
+        }
         Injury::Concurrent => {
             let (a, b) = (spawn_child(), spawn_child());
             env.consent(parent, ADMIN).await;
@@ -563,12 +576,10 @@ async fn read_only_store(
     mode(&files[0], 0o400);
     mode(&files[1], 0o600);
     mode(&dir, 0o500);
-    let out = command
-        .spawn()
-        .expect("a child process")
-        .wait_with_output()
-        .await
-        .expect("the child ends");
+    let out = match command.spawn() {
+        Ok(child) => child.wait_with_output().await,
+        Err(e) => Err(e),
+    };
     mode(&dir, 0o700);
     mode(&files[0], 0o600);
     if root {
@@ -576,6 +587,15 @@ async fn read_only_store(
             owner(p, 0);
         }
     }
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => {
+            return (
+                Some(format!("the keepalive process did not run: {e}")),
+                false,
+            );
+        }
+    };
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if out.status.success() {
         (
