@@ -37,7 +37,8 @@ struct Snapshot {
     consents: Vec<ConsentGrant>,
     tokens_valid_from: HashMap<String, i64>,
     vaults: BTreeMap<String, Vault>,
-    partner: crate::partner_data::Inner,
+    /// `partner_data::Inner`, as JSON (taken under its lock, read back at load).
+    partner: serde_json::Value,
 }
 
 /// The seed's fingerprint.
@@ -72,7 +73,7 @@ fn snapshot(state: &State, seed: &str) -> anyhow::Result<Vec<u8>> {
         consents,
         tokens_valid_from,
         vaults,
-        partner: serde_json::from_value(partner)?,
+        partner,
     };
     Ok(serde_json::to_vec(&snapshot)?)
 }
@@ -86,13 +87,20 @@ pub fn load(state: &State, dir: &Path, seed: &str) -> anyhow::Result<Option<Stri
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let parsed = serde_json::from_slice::<Snapshot>(&bytes);
-    let snapshot = match parsed {
-        Ok(s) if s.format == FORMAT && s.seed == seed => s,
+    // The whole snapshot is read (Partner Center data included) before anything is applied.
+    let parsed = serde_json::from_slice::<Snapshot>(&bytes).and_then(|mut s| {
+        let partner = std::mem::take(&mut s.partner);
+        Ok((
+            s,
+            serde_json::from_value::<crate::partner_data::Inner>(partner)?,
+        ))
+    });
+    let (snapshot, partner) = match parsed {
+        Ok((s, partner)) if s.format == FORMAT && s.seed == seed => (s, partner),
         other => {
             let why = match other {
                 Err(e) => format!("unreadable ({e})"),
-                Ok(s) if s.format != FORMAT => {
+                Ok((s, _)) if s.format != FORMAT => {
                     format!("format {} (this emulator writes {FORMAT})", s.format)
                 }
                 Ok(_) => "from another demo directory (seed)".to_owned(),
@@ -115,7 +123,7 @@ pub fn load(state: &State, dir: &Path, seed: &str) -> anyhow::Result<Option<Stri
     state.directory_mut().consents = snapshot.consents;
     *lock(&state.tokens_valid_from) = snapshot.tokens_valid_from;
     *lock(&state.vaults) = snapshot.vaults;
-    *state.partner.lock() = snapshot.partner;
+    *state.partner.lock() = partner;
     Ok(Some(format!(
         "kept state from {} ({grants} refresh grants); --reset starts clean",
         path.display()

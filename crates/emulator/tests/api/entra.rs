@@ -300,20 +300,7 @@ async fn revoked_sessions_fail_with_50173() {
         emu.handle
             .revoke_user_sessions("admin@contoso-partner.onmicrosoft.com")
     );
-    let secret = emu.secret_of(ids::CSP_APP);
-    let (s, body) = emu
-        .token(
-            ids::PARTNER_TENANT,
-            false,
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", ids::CSP_APP),
-                ("client_secret", &secret),
-                ("refresh_token", &rt),
-                ("resource", PC),
-            ],
-        )
-        .await;
+    let (s, body) = redeem_for_pc(&emu, rt).await;
     assert_eq!((s, body["error_codes"][0].as_i64()), (400, Some(50173)));
 }
 
@@ -321,20 +308,7 @@ async fn revoked_sessions_fail_with_50173() {
 async fn partner_center_refuses_a_sign_in_without_mfa() {
     let emu = spawn().await;
     let rt = consented_refresh_token(&emu, "nomfa-admin@contoso-partner.onmicrosoft.com").await;
-    let secret = emu.secret_of(ids::CSP_APP);
-    let (s, body) = emu
-        .token(
-            ids::PARTNER_TENANT,
-            false,
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", ids::CSP_APP),
-                ("client_secret", &secret),
-                ("refresh_token", &rt),
-                ("resource", PC),
-            ],
-        )
-        .await;
+    let (s, body) = redeem_for_pc(&emu, rt).await;
     assert_eq!(
         (s, body["error"].as_str(), body["error_codes"][0].as_i64()),
         (400, Some("interaction_required"), Some(50076))
@@ -670,18 +644,6 @@ async fn redeem_for_pc(emu: &crate::helpers::TestEmulator, rt: String) -> (u16, 
     .await
 }
 
-/// The demo vault's URL and an access token for it.
-async fn vault_and_token(emu: &crate::helpers::TestEmulator) -> (String, String) {
-    let token = emu
-        .app_token(
-            ids::KEYVAULT_OPERATOR_APP,
-            &emu.secret_of(ids::KEYVAULT_OPERATOR_APP),
-            &format!("{}/.default", emu.handle.key_vault_resource()),
-        )
-        .await;
-    (emu.handle.vault_url(ids::VAULT), token)
-}
-
 /// With a state directory the emulated cloud keeps its state across a restart (the local walk's
 /// Ctrl-C): a refresh token issued before it still redeems, a vault secret is still there, and
 /// the clock offset holds. `persist::reset` starts clean; a snapshot of another seed is set aside.
@@ -696,7 +658,7 @@ async fn a_refresh_token_issued_before_a_restart_redeems_after_it_and_reset_forg
     let emu = crate::helpers::spawn_with(config()).await;
     let rt = consented_refresh_token(&emu, "admin@contoso-partner.onmicrosoft.com").await;
     emu.handle.advance_clock(Duration::from_secs(7 * 86_400));
-    let (url, token) = vault_and_token(&emu).await;
+    let (url, token) = emu.vault_token().await;
     let r = emu
         .client
         .put(format!("{url}secrets/kept?api-version=7.4"))
@@ -718,7 +680,7 @@ async fn a_refresh_token_issued_before_a_restart_redeems_after_it_and_reset_forg
     let emu = crate::helpers::spawn_with(config()).await;
     let (s, body) = redeem_for_pc(&emu, rt.clone()).await;
     assert_eq!(s, 200, "{body}");
-    let (url, token) = vault_and_token(&emu).await;
+    let (url, token) = emu.vault_token().await;
     let kept: serde_json::Value = emu
         .client
         .get(format!("{url}secrets/kept?api-version=7.4"))

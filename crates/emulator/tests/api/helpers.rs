@@ -87,6 +87,18 @@ impl TestEmulator {
             .clone()
     }
 
+    /// The demo vault's URL and an access token for it (the vault operator app's).
+    pub async fn vault_token(&self) -> (String, String) {
+        let token = self
+            .app_token(
+                ids::KEYVAULT_OPERATOR_APP,
+                &self.secret_of(ids::KEYVAULT_OPERATOR_APP),
+                &format!("{}/.default", self.handle.key_vault_resource()),
+            )
+            .await;
+        (self.handle.vault_url(ids::VAULT), token)
+    }
+
     /// Walk the sign-in pages like a browser; returns the final response's Location.
     pub async fn sign_in(&self, authorize_url: &str, upn: &str) -> String {
         let seed = self.handle.seed();

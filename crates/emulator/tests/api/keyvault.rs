@@ -24,13 +24,7 @@ async fn unauthenticated_request_gets_the_challenge_then_secrets_round_trip() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "Unauthorized");
 
-    let token = emu
-        .app_token(
-            ids::KEYVAULT_OPERATOR_APP,
-            &emu.secret_of(ids::KEYVAULT_OPERATOR_APP),
-            &format!("{}/.default", emu.handle.key_vault_resource()),
-        )
-        .await;
+    let (_, token) = emu.vault_token().await;
     let put = |name: &str, value: &str| {
         emu.client
             .put(format!("{vault}secrets/{name}?api-version=7.4"))
