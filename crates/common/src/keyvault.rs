@@ -71,6 +71,14 @@ impl Identity {
         }
     }
 
+    /// The error with its sources and what to change, when the identity platform refused the
+    /// credential; `None` when there is nothing specific to say.
+    fn described(&self, e: &azure_core::Error) -> Option<String> {
+        let detail = error_chain(e);
+        self.remedy(&detail)
+            .map(|fix| format!("{detail} — fix: {fix}"))
+    }
+
     /// What to change when the identity platform refused the credential, from the error
     /// codes Microsoft documents (`crates/emulator/README.md` lists the sources).
     fn remedy(&self, message: &str) -> Option<String> {
@@ -287,11 +295,10 @@ impl KeyVaultStore {
         let mut error = kv_error(operation, name, e);
         // The SDK's retry policy wraps a refused credential ("non-transport error … will not be
         // retried"): the platform's answer is further down the chain.
-        let detail = error_chain(e);
         if let StoreError::KeyVault { message, .. } = &mut error
-            && let Some(fix) = self.identity.remedy(&detail)
+            && let Some(described) = self.identity.described(e)
         {
-            *message = format!("{detail} — fix: {fix}");
+            *message = described;
         }
         error
     }
@@ -510,11 +517,9 @@ async fn read_certificate(
 /// A credential's error in words: its sources, each said once, and what to change when the
 /// identity platform refused a managed or workload identity.
 pub fn describe_error(identity: &KeyVaultIdentity, e: &azure_core::Error) -> String {
-    let detail = error_chain(e);
-    match Identity::of(identity).remedy(&detail) {
-        Some(fix) => format!("{detail} — fix: {fix}"),
-        None => detail,
-    }
+    Identity::of(identity)
+        .described(e)
+        .unwrap_or_else(|| error_chain(e))
 }
 
 /// An error and its sources, each said once.
