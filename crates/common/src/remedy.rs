@@ -14,8 +14,8 @@ pub enum Remedy {
     /// The grant lacks multi-factor authentication: consent again, signing in with MFA
     /// (AADSTS50076, 50078, 50079; Partner Center error 10001).
     Mfa,
-    /// The application is not consented in the customer tenant (AADSTS65001): consent it there
-    /// (CPV: Partner Center `applicationconsents`).
+    /// The application is not consented in the customer tenant (AADSTS65001 at the customer's
+    /// authority): consent it there (Partner Center `applicationconsents`, `consent grant`).
     CustomerConsent,
     /// The partner has no delegated (GDAP) access to the customer tenant (AADSTS50020, 50177):
     /// create or approve a GDAP relationship with the needed roles.
@@ -59,7 +59,7 @@ impl Remedy {
                 "the consent was given without multi-factor authentication: an admin agent must consent again, signing in with MFA"
             }
             Self::CustomerConsent => {
-                "the application is not consented in the customer tenant: consent it there (CPV: Partner Center application consents)"
+                "the application is not consented in the customer tenant (under GDAP an app needs its own consent in every customer): consent it there with `csp-app consent grant --customer ID --delegated graph:…` (or `cpv-app consent grant`), which uses Partner Center application consents"
             }
             Self::GdapAccess => {
                 "the partner has no active GDAP relationship with this customer granting the needed roles: create one (`csp-app gdap create`) and have the customer approve it"

@@ -9,8 +9,8 @@ use cli_kit::output::{self, OutputFormat, Row};
 use common::remedy::Remedy;
 use serde::Serialize;
 
-use crate::context::App;
-use crate::report::exit_code;
+use admin::consent::App;
+use admin::consent::report::exit_code;
 
 /// A Unix time as RFC 3339, or `-`.
 fn rfc3339(unix: i64) -> String {

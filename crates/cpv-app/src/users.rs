@@ -1,6 +1,9 @@
-//! `users list --customer ID`: the users of a customer tenant, read through Microsoft Graph with
-//! the application's own app-only token (what the application consent made possible), after
-//! checking with the partner's token that the customer is that partner's.
+//! `users list --customer ID`: the users of a customer tenant, read through Microsoft Graph, after
+//! checking with the partner's token that the customer is that partner's. The application's own
+//! app-only token is used only when its app roles there allow reading users (an application
+//! permission added by `consent grant --application graph:User.Read.All`); otherwise the
+//! partner user's delegated token in that tenant (the delegated consent, as Microsoft's CPV
+//! sample works).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -12,8 +15,8 @@ use common::http::Tenant;
 use futures::TryStreamExt as _;
 use serde::Serialize;
 
-use crate::context::App;
-use crate::report::exit_code;
+use admin::consent::App;
+use admin::consent::report::exit_code;
 
 /// One user.
 #[derive(Clone, Debug, Serialize)]
@@ -49,12 +52,31 @@ async fn list_users(app: &App, partner: &str, customer: &str) -> Result<Vec<User
         ],
         filter: None,
     };
-    app.graph()
+    let app_only = app.graph_roles(customer).await.is_ok_and(|roles| {
+        roles.iter().any(|r| {
+            admin::consent::ops::READS_USERS
+                .iter()
+                .any(|u| u.eq_ignore_ascii_case(r))
+        })
+    });
+    let graph = if app_only {
+        app.graph().clone()
+    } else {
+        tracing::debug!(customer.id = %customer, "no app role reads users: using the partner's delegated token");
+        app.graph_as(partner)
+    };
+    graph
         .list_users(Tenant::Customer(customer), &query)
         .map_ok(UserRow)
         .try_collect()
         .await
-        .map_err(|e| app.from_graph(customer, &e))
+        .map_err(|e| {
+            if app_only {
+                app.from_graph(customer, &e)
+            } else {
+                Failure::from(e)
+            }
+        })
 }
 
 /// `users list`. Errors go to `err` (the output stays parseable).

@@ -82,7 +82,7 @@ pub async fn dispatch(
 ) -> ExitCode {
     let result = match command {
         // Handled by `run` before the context is built.
-        Command::Shared(_) => Ok(ExitCode::SUCCESS),
+        Command::Shared(_) | Command::Consent(_) => Ok(ExitCode::SUCCESS),
         Command::Status => status(ctx, format, out).await,
         Command::Keepalive => keepalive(ctx, format, out, err).await,
         Command::Customers(c) => customers(ctx, c, format, out).await,

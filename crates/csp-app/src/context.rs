@@ -32,12 +32,17 @@ pub struct Context {
     pub correlation_id: Uuid,
 }
 
+/// The one partner tenant csp-app acts for (`partner.tenant_id`).
+pub fn partner_of(settings: &Settings) -> Result<String, Failure> {
+    settings.partner.tenant_id.clone().ok_or_else(|| {
+        Failure::config("partner.tenant_id is not set: csp-app acts for one partner tenant (set partner.tenant_id or SAM_PARTNER__TENANT_ID)")
+    })
+}
+
 impl Context {
     /// Builds the clients from configuration.
     pub async fn build(settings: &Settings) -> Result<Self, Failure> {
-        let partner = settings.partner.tenant_id.clone().ok_or_else(|| {
-            Failure::config("partner.tenant_id is not set: csp-app acts for one partner tenant (set partner.tenant_id or SAM_PARTNER__TENANT_ID)")
-        })?;
+        let partner = partner_of(settings)?;
         let http = common::http::build_client(&settings.http)
             .map_err(|e| Failure::config(e.to_string()))?;
         let broker = TokenBroker::from_settings(settings, http.clone())

@@ -74,6 +74,12 @@ pub enum Command {
     /// GDAP relationships (Microsoft Graph delegatedAdminRelationships, partner tenant).
     #[command(subcommand)]
     Gdap(GdapCommand),
+    /// The automation app's consent in customer tenants. Under GDAP a multitenant app gets no
+    /// token at a customer's authority until it is consented there (AADSTS65001): `grant`
+    /// consents it through Partner Center, as Microsoft's GDAP guidance for app-based
+    /// automation does; `verify` reads the permissions back.
+    #[command(subcommand)]
+    Consent(admin::consent::cli::ConsentCommand),
     /// Users of customer tenants (Microsoft Graph through GDAP).
     #[command(subcommand)]
     Users(UsersCommand),
@@ -242,9 +248,37 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
         ControlFlow::Continue(settings) => settings,
         ControlFlow::Break(code) => return code,
     };
+    if let Command::Consent(command) = cli.command {
+        return consent(settings, command, cli.output, out, err).await;
+    }
     let ctx = match context::Context::build(&settings).await {
         Ok(ctx) => ctx,
         Err(failure) => return failure.report(err),
     };
     commands::dispatch(&ctx, cli.command, cli.output, out, err).await
+}
+
+/// `consent grant | remove | verify` for the partner (`partner.tenant_id`): the same
+/// implementation as `cpv-app`'s, with one partner.
+async fn consent(
+    settings: common::config::Settings,
+    command: admin::consent::cli::ConsentCommand,
+    format: OutputFormat,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
+    let partner = match context::partner_of(&settings) {
+        Ok(p) => p,
+        Err(failure) => return failure.report(err),
+    };
+    let options = admin::consent::AppOptions {
+        consent_rate: command.scope().1.consent_rate,
+        tool: "csp-app",
+    };
+    let app = match admin::consent::App::new(settings, options).await {
+        Ok(app) => app,
+        Err(e) => return cli_kit::Failure::from(&e).report(err),
+    };
+    let partner = partner.to_ascii_lowercase();
+    admin::consent::cli::run(&app, vec![partner], command, format, out, err).await
 }

@@ -316,7 +316,20 @@ impl GraphClient {
         &self,
         app_id: &str,
     ) -> Result<Option<ServicePrincipal>, GraphError> {
-        self.first_with_app_id("servicePrincipals", app_id).await
+        self.service_principal_in(Tenant::Partner, app_id).await
+    }
+
+    /// The service principal of `app_id` in `tenant` (a customer tenant through GDAP), if any.
+    ///
+    /// `GET /v1.0/servicePrincipals?$filter=appId eq '…'` — "List servicePrincipals"
+    /// (<https://learn.microsoft.com/graph/api/serviceprincipal-list>).
+    pub async fn service_principal_in(
+        &self,
+        tenant: Tenant<'_>,
+        app_id: &str,
+    ) -> Result<Option<ServicePrincipal>, GraphError> {
+        self.first_with_app_id_in(tenant, "servicePrincipals", app_id)
+            .await
     }
 
     /// The object of `collection` whose `appId` is `app_id` (Graph keeps at most one per tenant).
@@ -328,8 +341,24 @@ impl GraphClient {
     where
         T: serde::de::DeserializeOwned + Send + 'static,
     {
+        self.first_with_app_id_in(Tenant::Partner, collection, app_id)
+            .await
+    }
+
+    async fn first_with_app_id_in<T>(
+        &self,
+        tenant: Tenant<'_>,
+        collection: &str,
+        app_id: &str,
+    ) -> Result<Option<T>, GraphError>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
         let url = self.filtered(collection, &eq_filter("appId", app_id));
-        let mut found: Vec<T> = self.collection(None, url).try_collect().await?;
+        let mut found: Vec<T> = self
+            .collection(tenant_key(tenant), url)
+            .try_collect()
+            .await?;
         Ok(found.pop())
     }
 
@@ -371,11 +400,85 @@ impl GraphClient {
         &self,
         id: &str,
     ) -> Result<Vec<AppRoleAssignment>, GraphError> {
+        self.app_role_assignments_in(Tenant::Partner, id).await
+    }
+
+    /// The application permissions granted to the service principal `id` in `tenant`.
+    ///
+    /// `GET /v1.0/servicePrincipals/{id}/appRoleAssignments`
+    /// (<https://learn.microsoft.com/graph/api/serviceprincipal-list-approleassignments>).
+    pub async fn app_role_assignments_in(
+        &self,
+        tenant: Tenant<'_>,
+        id: &str,
+    ) -> Result<Vec<AppRoleAssignment>, GraphError> {
         let url = self.url(&format!(
             "servicePrincipals/{}/appRoleAssignments",
             segment(id)
         ));
-        self.collection(None, url).try_collect().await
+        self.collection(tenant_key(tenant), url).try_collect().await
+    }
+
+    /// Grants the client service principal `principal` the app role `app_role_id` of the
+    /// resource service principal `resource` in `tenant` (an application permission).
+    ///
+    /// `POST /v1.0/servicePrincipals/{resource}/appRoleAssignedTo` — "Grant an appRoleAssignment
+    /// for a service principal"
+    /// (<https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto>): needs
+    /// `AppRoleAssignment.ReadWrite.All` and `Application.Read.All`.
+    pub async fn assign_app_role(
+        &self,
+        tenant: Tenant<'_>,
+        resource: &str,
+        principal: &str,
+        app_role_id: &str,
+    ) -> Result<AppRoleAssignment, GraphError> {
+        let url = self.url(&format!(
+            "servicePrincipals/{}/appRoleAssignedTo",
+            segment(resource)
+        ));
+        let body = serde_json::json!({
+            "principalId": principal,
+            "resourceId": resource,
+            "appRoleId": app_role_id,
+        });
+        self.call(
+            tenant,
+            Method::POST,
+            url,
+            Some(body),
+            None,
+            "the created app role assignment",
+        )
+        .await
+    }
+
+    /// Removes the app-role assignment `assignment` of the client service principal `principal`.
+    ///
+    /// `DELETE /v1.0/servicePrincipals/{id}/appRoleAssignments/{appRoleAssignment-id}`
+    /// (<https://learn.microsoft.com/graph/api/serviceprincipal-delete-approleassignments>).
+    pub async fn delete_app_role_assignment(
+        &self,
+        tenant: Tenant<'_>,
+        principal: &str,
+        assignment: &str,
+    ) -> Result<(), GraphError> {
+        let url = self.url(&format!(
+            "servicePrincipals/{}/appRoleAssignments/{}",
+            segment(principal),
+            segment(assignment)
+        ));
+        self.call::<serde_json::Value>(tenant, Method::DELETE, url, None, None, "a deletion")
+            .await
+            .map(drop)
+    }
+}
+
+/// The tenant argument of a collection read: `None` for the partner's own.
+fn tenant_key(tenant: Tenant<'_>) -> Option<String> {
+    match tenant {
+        Tenant::Partner => None,
+        Tenant::Customer(id) => Some(id.to_owned()),
     }
 }
 

@@ -661,6 +661,17 @@ impl TokenBroker {
             .await
     }
 
+    /// Forgets the cached token of `partner` for `tenant` and `resource`, so the next request
+    /// redeems again: after a change of the grant behind it (a consent created or replaced in a
+    /// customer tenant changes the scopes a new token carries).
+    pub fn forget_delegated_token(&self, partner: &str, tenant: &str, resource: Resource) {
+        self.inner.cache.invalidate(KeyRef {
+            tenant,
+            resource,
+            identity: Identity::Delegated { partner },
+        });
+    }
+
     /// An app-only access token in `tenant` (client credentials): for APIs and customer
     /// tenants where the app itself is consented (CPV application consents).
     ///

@@ -79,7 +79,8 @@ pub fn two_partners() -> EmulatorConfig {
             domain: format!("litware-customer{n}.onmicrosoft.com"),
             display_name: format!("Litware customer {n}"),
             kind: TenantKind::Customer,
-            delegated_admin: Vec::new(),
+            // Legacy DAP: Litware's admin agents act in its customers as administrators.
+            delegated_admin: vec![LITWARE.into()],
         });
         seed.users.push(UserSeed {
             id: format!("31100000-0000-4000-8000-00000000000{n}"),

@@ -1,4 +1,5 @@
-//! Grant → verify → list users; idempotent re-grant; reset with other grants; remove.
+//! Grant → verify → list users; idempotent re-grant; reset with other grants; remove;
+//! application permissions through Graph.
 
 use crate::helpers::{
     CONTOSO, FABRIKAM, LITWARE, LITWARE_CUSTOMERS, NORTHWIND, TAILSPIN, outcomes, spawn,
@@ -41,16 +42,31 @@ async fn grant_to_all_customers_of_two_partners_then_verify_then_list_users() {
         6
     );
 
+    // Partner Center's consent grants the delegated permissions only: no app role.
     let verified = app
-        .run(&["consent", "verify", "--all-customers", "--output", "json"])
+        .run(&[
+            "consent",
+            "verify",
+            "--all-customers",
+            "--delegated",
+            "graph:User.Read.All,Directory.Read.All",
+            "--output",
+            "json",
+        ])
         .await;
-    verified.assert_code(0);
+    // Tailspin: consented, but the partner has no delegated access there to read it back.
+    verified.assert_code(4);
     let results = verified.results();
     assert_eq!(results.len(), 6);
     for r in &results {
+        if r["customer"] == TAILSPIN {
+            assert_eq!(r["outcome"], "failed", "{r}");
+            assert_eq!(r["remedy"], "gdap-access", "{r}");
+            continue;
+        }
         assert_eq!(r["outcome"], "verified", "{r}");
         assert_eq!(
-            r["detail"], "app-only token works; Graph roles: Directory.Read.All,User.Read.All",
+            r["detail"], "delegated: Directory.Read.All,User.Read.All; application: none",
             "{r}"
         );
     }
@@ -128,7 +144,10 @@ async fn granting_the_same_permissions_again_reports_already_granted() {
         outcomes(&results),
         [(s(CONTOSO), s(FABRIKAM), s("already-granted"))]
     );
-    assert_eq!(results[0]["detail"], "already granted: graph:User.Read.All");
+    assert_eq!(
+        results[0]["detail"],
+        "delegated graph:User.Read.All already granted"
+    );
     // The consent was not touched: no delete.
     assert_eq!(
         app.emu.counter("partnercenter.applicationconsents.delete"),
@@ -170,7 +189,7 @@ async fn other_permissions_need_reset_which_deletes_and_grants_again() {
     refused.assert_code(1);
     assert!(
         refused.stdout.contains(
-            "a consent with other permissions exists (missing Directory.Read.All); re-run with --reset to delete it and grant graph:Directory.Read.All,User.Read.All"
+            "a consent with other delegated permissions exists (missing Directory.Read.All); re-run with --reset to delete it and grant graph:Directory.Read.All,User.Read.All"
         ),
         "{}",
         refused.stdout
@@ -183,7 +202,7 @@ async fn other_permissions_need_reset_which_deletes_and_grants_again() {
     assert_eq!(lines[0]["outcome"], "reset");
     assert_eq!(
         lines[0]["detail"],
-        "deleted and granted again: graph:Directory.Read.All,User.Read.All"
+        "deleted and granted again: delegated graph:Directory.Read.All,User.Read.All"
     );
     assert_eq!(
         app.emu.counter("partnercenter.applicationconsents.delete"),
@@ -205,7 +224,7 @@ async fn other_permissions_need_reset_which_deletes_and_grants_again() {
     verified.assert_code(0);
     assert_eq!(
         verified.results()[0]["detail"],
-        "app-only token works; Graph roles: Directory.Read.All,User.Read.All"
+        "delegated: Directory.Read.All,User.Read.All; application: none"
     );
 }
 
@@ -267,5 +286,177 @@ async fn remove_deletes_the_consent_and_the_app_only_token_stops_working() {
             .contains("the application is not consented in customer tenant"),
         "{}",
         users.stderr
+    );
+}
+
+/// The delegated permissions that let `consent grant` add application permissions.
+const ASSIGNER: &str = "graph:User.Read.All,AppRoleAssignment.ReadWrite.All,Application.Read.All";
+
+#[tokio::test]
+async fn application_permissions_are_added_through_graph_idempotently_and_reset_replaces_them() {
+    let app = spawn().await;
+    let grant = |customer: &'static str, application: &'static str, reset: bool| {
+        let mut args = vec![
+            "consent",
+            "grant",
+            "--partner",
+            CONTOSO,
+            "--customer",
+            customer,
+            "--delegated",
+            ASSIGNER,
+            "--application",
+            application,
+            "--output",
+            "json",
+        ];
+        if reset {
+            args.push("--reset");
+        }
+        args
+    };
+    let first = app
+        .run(&grant(FABRIKAM, "graph:User.Read.All", false))
+        .await;
+    first.assert_code(0);
+    let r = &first.results()[0];
+    assert_eq!(r["outcome"], "granted", "{r}");
+    assert_eq!(
+        r["detail"],
+        format!(
+            "delegated {ASSIGNER_SORTED} granted; application permissions: added User.Read.All"
+        )
+    );
+    let assigned = "graph.servicePrincipals.appRoleAssignedTo.create";
+    assert_eq!(app.emu.counter(assigned), 1);
+
+    // Again: nothing to do at either step.
+    let again = app
+        .run(&grant(FABRIKAM, "graph:User.Read.All", false))
+        .await;
+    again.assert_code(0);
+    let r = &again.results()[0];
+    assert_eq!(r["outcome"], "already-granted", "{r}");
+    assert!(
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("application permissions: already held User.Read.All"),
+        "{r}"
+    );
+    assert_eq!(app.emu.counter(assigned), 1);
+
+    // verify names what is missing, and reads with the app-only token what its roles allow.
+    let verify = |application: &'static str| {
+        vec![
+            "consent",
+            "verify",
+            "--partner",
+            CONTOSO,
+            "--customer",
+            FABRIKAM,
+            "--application",
+            application,
+            "--output",
+            "json",
+        ]
+    };
+    let missing = app
+        .run(&verify("graph:User.Read.All,Directory.Read.All"))
+        .await;
+    missing.assert_code(1);
+    let r = &missing.results()[0];
+    assert_eq!(r["remedy"], "customer-consent", "{r}");
+    assert!(
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("application Directory.Read.All missing"),
+        "{r}"
+    );
+    let verified = app.run(&verify("graph:User.Read.All")).await;
+    verified.assert_code(0);
+    let detail = verified.results()[0]["detail"].as_str().unwrap().to_owned();
+    assert!(
+        detail.ends_with("application: User.Read.All; an app-only Graph read succeeded"),
+        "{detail}"
+    );
+
+    // Another application permission: the one held is reported, and --reset replaces it.
+    let other = app
+        .run(&grant(FABRIKAM, "graph:Directory.Read.All", false))
+        .await;
+    other.assert_code(1);
+    let r = &other.results()[0];
+    assert!(
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the application also holds Microsoft Graph role"),
+        "{r}"
+    );
+    let reset = app
+        .run(&grant(FABRIKAM, "graph:Directory.Read.All", true))
+        .await;
+    reset.assert_code(0);
+    assert_eq!(reset.results()[0]["outcome"], "reset");
+    let verified = app.run(&verify("graph:Directory.Read.All")).await;
+    verified.assert_code(0);
+    assert!(
+        verified.results()[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("application: Directory.Read.All;"),
+        "{}",
+        verified.stdout
+    );
+
+    // Northwind's GDAP role (Global Reader) may not assign app roles.
+    let refused = app
+        .run(&grant(NORTHWIND, "graph:User.Read.All", false))
+        .await;
+    refused.assert_code(1);
+    let r = &refused.results()[0];
+    assert_eq!(r["remedy"], "gdap-access", "{r}");
+    assert!(
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .contains("may not manage app roles in customer tenant"),
+        "{r}"
+    );
+}
+
+const ASSIGNER_SORTED: &str =
+    "graph:AppRoleAssignment.ReadWrite.All,Application.Read.All,User.Read.All";
+
+#[tokio::test]
+async fn application_permissions_without_the_delegated_ones_to_add_them_are_a_usage_error() {
+    let app = spawn().await;
+    let out = app
+        .run(&[
+            "consent",
+            "grant",
+            "--partner",
+            CONTOSO,
+            "--customer",
+            FABRIKAM,
+            "--delegated",
+            "graph:User.Read.All",
+            "--application",
+            "graph:User.Read.All",
+        ])
+        .await;
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains(
+            "needs the delegated permissions AppRoleAssignment.ReadWrite.All,Application.Read.All"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        app.emu.counter("partnercenter.applicationconsents.create"),
+        0
     );
 }

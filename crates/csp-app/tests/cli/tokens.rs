@@ -37,6 +37,34 @@ async fn the_partners_token_is_redeemed_at_a_customer_for_exchange_online_and_ar
     let app = spawn_with(config).await;
     app.consent(ADMIN).await;
 
+    // The partner's consent does not reach its customers: at Fabrikam's authority the app holds
+    // only what was consented there (Graph), until `consent grant` adds the rest.
+    let refused = app
+        .run(&["token", "--resource", "exchange", "--customer", FABRIKAM])
+        .await;
+    refused.assert_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("the application is not consented in customer tenant"),
+        "{}",
+        refused.stderr
+    );
+    let exchange = format!("{EXCHANGE_APP_ID}:Exchange.Manage");
+    let arm = format!("{ARM_APP_ID}:user_impersonation");
+    app.run(&[
+        "consent",
+        "grant",
+        "--customer",
+        FABRIKAM,
+        "--delegated",
+        &exchange,
+        "--delegated",
+        &arm,
+    ])
+    .await
+    .assert_code(0);
+
     for (resource, audience) in [
         ("exchange", "https://outlook.office365.com"),
         (

@@ -13,7 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use futures::StreamExt as _;
 use jsonwebtoken::Algorithm;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// Largest form body accepted (Entra refuses large bodies; 64 KiB is plenty for any grant).
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -637,26 +637,41 @@ fn client_credentials(g: &Grant<'_>) -> Result<TokenResponse, AadError> {
     })
 }
 
-/// The delegated scopes the app holds for `user` on the target's resource, or AADSTS65001.
+/// The delegated scopes the app holds for `user` on the target's resource in `tenant`, or
+/// AADSTS65001. In a tenant other than the user's own (a partner's admin agent in a customer
+/// tenant through GDAP) the app needs its own service principal and a tenant-wide consent
+/// there: the partner's consent does not reach its customers (protocol-facts §0, "GDAP and
+/// multitenant apps"; Microsoft consents the app per customer with the Partner Center consent
+/// API).
 fn delegated_scopes(
     state: &State,
     app: &App,
     user_id: &str,
+    tenant: &str,
     home_tenant: &str,
     target: &Target,
 ) -> Result<Vec<String>, AadError> {
-    let consented = state.directory().consented_scopes(
-        home_tenant,
-        &app.seed.app_id,
-        user_id,
-        target.resource.app_id,
-    );
-    let missing: Vec<&String> = target
-        .permissions
-        .iter()
-        .filter(|p| !consented.iter().any(|c| c.eq_ignore_ascii_case(p)))
-        .collect();
-    if consented.is_empty() || !missing.is_empty() {
+    let dir = state.directory();
+    let foreign = !tenant.eq_ignore_ascii_case(home_tenant);
+    let present = !foreign || dir.service_principal(tenant, &app.seed.app_id).is_some();
+    let consented = if present {
+        dir.consented_scopes(tenant, &app.seed.app_id, user_id, target.resource.app_id)
+    } else {
+        BTreeSet::new()
+    };
+    drop(dir);
+    if foreign && (consented.is_empty() || !covers(&consented, &target.permissions)) {
+        let name = state
+            .directory()
+            .tenant(tenant)
+            .map_or_else(|| tenant.to_string(), |t| t.display_name.clone());
+        return Err(AadError::invalid_grant(
+            65001,
+            format!("The user or administrator has not consented to use the application with ID '{}' named '{}' in tenant '{name}'. Send an interactive authorization request for this user and resource, or consent the application in that tenant.", app.seed.app_id, app.seed.display_name),
+        )
+        .with_suberror("consent_required"));
+    }
+    if consented.is_empty() || !covers(&consented, &target.permissions) {
         return Err(AadError::invalid_grant(
             65001,
             format!("The user or administrator has not consented to use the application with ID '{}' named '{}'. Send an interactive authorization request for this user and resource.", app.seed.app_id, app.seed.display_name),
@@ -664,6 +679,13 @@ fn delegated_scopes(
         .with_suberror("consent_required"));
     }
     Ok(consented.into_iter().collect())
+}
+
+/// Whether every requested permission is among those consented (case-insensitive).
+fn covers(consented: &BTreeSet<String>, requested: &[String]) -> bool {
+    requested
+        .iter()
+        .all(|p| consented.iter().any(|c| c.eq_ignore_ascii_case(p)))
 }
 
 fn require_mfa(target: &Target, amr: &[String]) -> Result<(), AadError> {
@@ -757,7 +779,14 @@ pub(crate) fn authorization_code(g: &Grant<'_>) -> Result<TokenResponse, AadErro
     }
     let target = code_target(g.state, g.form, &code, g.version)?;
     require_mfa(&target, &code.amr)?;
-    let scopes = delegated_scopes(g.state, g.app, &user.id, &user.tenant, &target)?;
+    let scopes = delegated_scopes(
+        g.state,
+        g.app,
+        &user.id,
+        &user.tenant,
+        &user.tenant,
+        &target,
+    )?;
     let ctx = UserContext {
         user: user.clone(),
         tenant: code.tenant.clone(),
@@ -958,7 +987,14 @@ fn refresh_token(g: &Grant<'_>) -> Result<TokenResponse, AadError> {
     }
     let target = resolve_target(g.state, g.version, &target_text, &token_tenant)?;
     require_mfa(&target, &grant.amr)?;
-    let scopes = delegated_scopes(g.state, g.app, &user.id, &user.tenant, &target)?;
+    let scopes = delegated_scopes(
+        g.state,
+        g.app,
+        &user.id,
+        &token_tenant,
+        &user.tenant,
+        &target,
+    )?;
     let ctx = UserContext {
         user: user.clone(),
         tenant: token_tenant,

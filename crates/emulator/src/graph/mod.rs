@@ -102,6 +102,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::get().to(apps::list_app_role_assignments),
             )
             .route(
+                "/servicePrincipals/{id}/appRoleAssignedTo",
+                web::post().to(apps::assign_app_role),
+            )
+            .route(
+                "/servicePrincipals/{id}/appRoleAssignedTo/{assignment}",
+                web::delete().to(apps::delete_app_role_assignment),
+            )
+            .route(
+                "/servicePrincipals/{id}/appRoleAssignments/{assignment}",
+                web::delete().to(apps::delete_app_role_assignment),
+            )
+            .route(
                 "/servicePrincipals/{id}/oauth2PermissionGrants",
                 web::get().to(apps::list_sp_grants),
             )

@@ -1,8 +1,10 @@
 //! Application consents, the CPV onboarding API (protocol-facts §5.5):
 //! `POST /v1/customers/{id}/applicationconsents` creates the app's service principal in the
-//! customer tenant with the granted permissions — as application roles (the `roles` of a
-//! later client-credentials token there) and as tenant-wide delegated consent (the `scp` of a
-//! later delegated token) — and `DELETE …/applicationconsents/{applicationId}` removes it.
+//! customer tenant and a tenant-wide delegated grant (`consentType: AllPrincipals`) of the listed
+//! scopes — the `scp` of a later delegated token there — and nothing else: no Microsoft document
+//! says it creates app-role assignments (protocol-facts §0), so application permissions exist
+//! only once Graph `servicePrincipals/{id}/appRoleAssignedTo` adds them.
+//! `DELETE …/applicationconsents/{applicationId}` removes the service principal and the grant.
 //! Rate-limited per application (50 requests per second by default).
 
 use super::{Auth, PcError, PcResult, authenticate, finish, rate_limit};
@@ -137,19 +139,11 @@ pub async fn create(
         let perms: Vec<PermissionSeed> = grants.iter().map(|g| PermissionSeed { resource: g.enterprise_application_id.clone(), scopes: g.scopes.clone() }).collect();
         let sp_id = {
             let mut dir = state.directory_mut();
-            match dir.service_principals.iter_mut().find(|s| s.tenant == customer && s.app_id.eq_ignore_ascii_case(&canonical_app)) {
-                Some(sp) => {
-                    for p in &perms {
-                        match sp.app_roles.iter_mut().find(|r| r.resource.eq_ignore_ascii_case(&p.resource)) {
-                            Some(r) => r.scopes.extend(p.scopes.iter().filter(|s| !r.scopes.contains(s)).cloned().collect::<Vec<_>>()),
-                            None => sp.app_roles.push(p.clone()),
-                        }
-                    }
-                    sp.object_id.clone()
-                }
+            match dir.service_principals.iter().find(|s| s.tenant == customer && s.app_id.eq_ignore_ascii_case(&canonical_app)) {
+                Some(sp) => sp.object_id.clone(),
                 None => {
                     let object_id = uuid::Uuid::new_v4().to_string();
-                    dir.service_principals.push(ServicePrincipalSeed { tenant: customer.clone(), app_id: canonical_app.clone(), object_id: object_id.clone(), app_roles: perms.clone() });
+                    dir.service_principals.push(ServicePrincipalSeed { tenant: customer.clone(), app_id: canonical_app.clone(), object_id: object_id.clone(), app_roles: Vec::new() });
                     object_id
                 }
             }

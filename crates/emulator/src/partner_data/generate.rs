@@ -7,12 +7,17 @@
 //! (`user{j:04}@…`; user 1 is a Global Administrator with MFA code `000000`), one
 //! subscription, and, except for every tenth customer (configurable with
 //! [`Seed::with_generated_customers_gdap`]), an active GDAP relationship with
-//! Directory Readers assigned to the Admin Agents group. The same arguments always build
-//! the same seed.
+//! Directory Readers assigned to the Admin Agents group. The demo CSP app is consented in
+//! every generated customer (service principal `5a{i:06x}-…` and a tenant-wide delegated grant
+//! of Graph `User.Read.All`), as `csp-app consent grant --all-customers` would leave it. The
+//! same arguments always build the same seed.
 
 use super::ids::ADMIN_AGENTS_GROUP;
 use super::seed::{AccessAssignmentSeed, CustomerSeed, GdapSeed, SubscriptionSeed};
-use crate::seed::{Seed, SeedError, TenantKind, TenantSeed, UserSeed};
+use crate::seed::{
+    ConsentSeed, PermissionSeed, Seed, SeedError, ServicePrincipalSeed, TenantKind, TenantSeed,
+    UserSeed, ids,
+};
 
 /// Password of every generated user.
 pub const GENERATED_PASSWORD: &str = "Generated-Passw0rd!";
@@ -97,6 +102,20 @@ impl Seed {
                     admin_agent: false,
                 });
             }
+            self.service_principals.push(ServicePrincipalSeed {
+                tenant: tenant.clone(),
+                app_id: ids::CSP_APP.into(),
+                object_id: format!("5a{i:06x}-0000-4000-a000-000000000001"),
+                app_roles: Vec::new(),
+            });
+            self.consents.push(ConsentSeed {
+                tenant: tenant.clone(),
+                app_id: ids::CSP_APP.into(),
+                grants: vec![PermissionSeed {
+                    resource: crate::resources::GRAPH_APP_ID.into(),
+                    scopes: vec!["User.Read.All".into()],
+                }],
+            });
             self.customers.push(CustomerSeed {
                 tenant: tenant.clone(),
                 partner: None,

@@ -273,13 +273,19 @@ async fn partner_admin_consents_then_refresh_token_works_for_every_consented_res
         emu.handle
             .set_delegated_access(ids::CUSTOMER_TAILSPIN, ids::PARTNER_TENANT, true)
     );
-    let (s, _) = redeem(
+    // Delegated access alone is not enough: the app is not consented in Tailspin (65001), as
+    // it is in Fabrikam.
+    let (s, body) = redeem(
         ids::CUSTOMER_TAILSPIN,
         rt.clone(),
         "https://graph.microsoft.com",
     )
     .await;
-    assert_eq!(s, 200);
+    assert_eq!(
+        (s, body["error_codes"][0].as_i64()),
+        (400, Some(65001)),
+        "{body}"
+    );
     // Inactivity: 91 days later the token has expired.
     emu.handle.advance_clock(Duration::from_secs(91 * 86_400));
     let (s, body) = redeem(ids::PARTNER_TENANT, rotated, PC).await;

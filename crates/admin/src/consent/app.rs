@@ -1,10 +1,12 @@
 //! What every command shares: the token broker, the Partner Center and Graph clients, the
 //! application-consent rate limiter, and the translation of failures into remedies.
 //!
-//! Two kinds of tokens are used. Partner Center calls carry an App + User token redeemed from the
-//! *partner's* stored refresh token (one grant per partner: a CPV serves many partners). Graph
-//! calls in a customer tenant carry the CPV application's *own* app-only token (client
-//! credentials with its certificate), which exists only once the application is consented there.
+//! Two kinds of tokens are used. Partner Center calls, and the Graph calls that add application
+//! permissions in a customer tenant, carry an App + User token redeemed from the *partner's*
+//! stored refresh token (one grant per partner: a CPV serves many partners) — at the customer's
+//! authority for the latter, which works only once the application is consented there. Graph
+//! reads with application permissions carry the application's *own* app-only token (client
+//! credentials with its certificate), whose `roles` are the app-role assignments in that tenant.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +26,7 @@ use common::secret::ExposeSecret as _;
 use common::tokens::{BrokerError, BrokerSettings, TokenBroker};
 use url::Url;
 
-use crate::limiter::RateLimiter;
+use super::limiter::RateLimiter;
 
 /// The remedy of a token failure, refined for what cpv-app does: the application's own
 /// (app-only) tokens in customer tenants, and configuration it cannot work without.
@@ -75,6 +77,9 @@ pub struct App {
     limiter: RateLimiter,
     run_id: uuid::Uuid,
     graph: GraphClient,
+    graph_base: Url,
+    delegated_graph: Mutex<HashMap<String, GraphClient>>,
+    tool: &'static str,
     clients: Mutex<HashMap<String, (PartnerCenterClient, PartnerCenterClient)>>,
     throttled: AtomicU64,
     waited_ms: AtomicU64,
@@ -94,6 +99,8 @@ impl std::fmt::Debug for App {
 pub struct AppOptions {
     /// Application-consent requests per second (all partners together).
     pub consent_rate: u32,
+    /// The command line tool, named in remedies (`csp-app`, `cpv-app`).
+    pub tool: &'static str,
 }
 
 impl App {
@@ -109,7 +116,7 @@ impl App {
             .cloned()
             .ok_or_else(|| BrokerError::Config("the cloud has no Microsoft Graph".into()))?;
         let graph = GraphClient::new(
-            graph_base,
+            graph_base.clone(),
             http.clone(),
             Arc::new(AppTokens {
                 broker: broker.clone(),
@@ -124,6 +131,9 @@ impl App {
             limiter: RateLimiter::per_second(options.consent_rate),
             run_id: uuid::Uuid::new_v4(),
             graph,
+            graph_base,
+            delegated_graph: Mutex::new(HashMap::new()),
+            tool: options.tool,
             clients: Mutex::new(HashMap::new()),
             throttled: AtomicU64::new(0),
             waited_ms: AtomicU64::new(0),
@@ -234,6 +244,29 @@ impl App {
         &self.graph
     }
 
+    /// Graph with `partner`'s delegated tokens (in a customer tenant: redeemed at its authority).
+    pub fn graph_as(&self, partner: &str) -> GraphClient {
+        let mut map = self
+            .delegated_graph
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.entry(partner.to_owned())
+            .or_insert_with(|| {
+                GraphClient::new(
+                    self.graph_base.clone(),
+                    self.http.clone(),
+                    Arc::new(BrokerTokens::new(self.broker.clone(), partner)),
+                    GraphOptions::default(),
+                )
+            })
+            .clone()
+    }
+
+    /// The command line tool, for remedies (`csp-app`, `cpv-app`).
+    pub fn tool(&self) -> &'static str {
+        self.tool
+    }
+
     /// Calls counted so far: Partner Center (all partners) and Graph.
     pub fn call_counts(&self) -> (CallCounts, CallCounts) {
         let map = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
@@ -247,7 +280,20 @@ impl App {
             }
         }
         pc.waited_ms += self.waited_ms.load(Ordering::Relaxed);
-        (pc, self.graph.stats())
+        let mut graph = self.graph.stats();
+        for client in self
+            .delegated_graph
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+        {
+            let s = client.stats();
+            graph.requests += s.requests;
+            graph.retries += s.retries;
+            graph.throttled += s.throttled;
+            graph.waited_ms += s.waited_ms;
+        }
+        (pc, graph)
     }
 
     /// 429 answers to application-consent calls that were waited out.
@@ -317,14 +363,54 @@ impl App {
     }
 
     /// The application roles (`roles`) the application's app-only Graph token carries in a
-    /// customer tenant: what an existing consent granted on Microsoft Graph.
+    /// customer tenant: its app-role assignments on Microsoft Graph there.
     pub async fn graph_roles(&self, customer: &str) -> Result<Vec<String>, Failure> {
         let token = self
             .broker
             .app_only_token(customer, Resource::Graph)
             .await
             .map_err(|e| self.app_token_failure(customer, &e))?;
-        Ok(jwt_roles(token.expose_secret()))
+        Ok(jwt_list(token.expose_secret(), "roles"))
+    }
+
+    /// The delegated Graph permissions (`scp`) the application holds for `partner`'s user in a
+    /// customer tenant: the tenant-wide grant Partner Center's application consent made there.
+    /// `fresh` forgets a cached token first (after the consent changed).
+    pub async fn delegated_graph_scopes(
+        &self,
+        partner: &str,
+        customer: &str,
+        fresh: bool,
+    ) -> Result<Vec<String>, Failure> {
+        if fresh {
+            self.broker
+                .forget_delegated_token(partner, customer, Resource::Graph);
+        }
+        let token = self
+            .broker
+            .delegated_token(partner, customer, Resource::Graph)
+            .await
+            .map_err(|e| self.customer_token_failure(partner, customer, &e))?;
+        Ok(jwt_list(token.expose_secret(), "scp"))
+    }
+
+    /// A failure of `partner`'s delegated token at a customer's authority.
+    pub fn customer_token_failure(
+        &self,
+        partner: &str,
+        customer: &str,
+        e: &BrokerError,
+    ) -> Failure {
+        match e.remedy() {
+            Remedy::CustomerConsent => Failure::with_remedy(
+                format!(
+                    "the application is not consented in customer tenant {customer} ({e}): grant it with `{} consent grant --customer {customer} --delegated …`",
+                    self.tool
+                ),
+                Remedy::CustomerConsent,
+            ),
+            _ => self.from_broker(partner, e),
+        }
     }
 
     /// A partner-side token failure.
@@ -347,7 +433,8 @@ impl App {
         if remedy == Remedy::CustomerConsent {
             return Failure::with_remedy(
                 format!(
-                    "the application is not consented in customer tenant {customer} ({e}): grant it with `cpv-app consent grant --customer {customer} --grant …`"
+                    "the application is not consented in customer tenant {customer} ({e}): grant it with `{} consent grant --customer {customer} --delegated …`",
+                    self.tool
                 ),
                 remedy,
             );
@@ -418,7 +505,8 @@ impl App {
         match e {
             GraphError::Token(t) if t.remedy == Remedy::CustomerConsent => Failure::with_remedy(
                 format!(
-                    "the application is not consented in customer tenant {customer} ({t}): grant it with `cpv-app consent grant --customer {customer} --grant …`"
+                    "the application is not consented in customer tenant {customer} ({t}): grant it with `{} consent grant --customer {customer} --delegated …`",
+                    self.tool
                 ),
                 Remedy::CustomerConsent,
             ),
@@ -430,7 +518,8 @@ impl App {
                 status: 401 | 403, ..
             } => Failure::with_remedy(
                 format!(
-                    "the application's consent in customer tenant {customer} does not allow this call ({e}): grant the permission with `cpv-app consent grant --customer {customer} --reset --grant graph:…`"
+                    "the application's consent in customer tenant {customer} does not allow this call ({e}): grant the permission with `{} consent grant --customer {customer} --application graph:…` (app-only) or `--reset --delegated graph:…`",
+                    self.tool
                 ),
                 Remedy::CustomerConsent,
             ),
@@ -439,19 +528,21 @@ impl App {
     }
 }
 
-/// The `roles` claim of a JWT, read without verification: the token came straight from the token
-/// endpoint over TLS, and is only inspected to compare grants.
-fn jwt_roles(jwt: &str) -> Vec<String> {
-    common::entra::decode_unverified::<serde_json::Value>(jwt)
-        .ok()
-        .and_then(|v| {
-            v.get("roles")?.as_array().map(|a| {
-                a.iter()
-                    .filter_map(|r| r.as_str().map(str::to_owned))
-                    .collect()
-            })
-        })
-        .unwrap_or_default()
+/// The `roles` (a JSON array) or `scp` (a space-separated string) claim of a JWT, read without
+/// verification: the token came straight from the token endpoint over TLS, and is only
+/// inspected to compare grants.
+fn jwt_list(jwt: &str, claim: &str) -> Vec<String> {
+    let Ok(claims) = common::entra::decode_unverified::<serde_json::Value>(jwt) else {
+        return Vec::new();
+    };
+    match claims.get(claim) {
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect(),
+        Some(serde_json::Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -467,7 +558,19 @@ mod tests {
             b64("{}"),
             b64(r#"{"roles":["User.Read.All","Directory.Read.All"]}"#)
         );
-        assert_eq!(jwt_roles(&jwt), ["User.Read.All", "Directory.Read.All"]);
-        assert!(jwt_roles("opaque").is_empty());
+        assert_eq!(
+            jwt_list(&jwt, "roles"),
+            ["User.Read.All", "Directory.Read.All"]
+        );
+        assert!(jwt_list("opaque", "roles").is_empty());
+        let jwt = format!(
+            "{}.{}.sig",
+            b64("{}"),
+            b64(r#"{"scp":"User.Read.All  AppRoleAssignment.ReadWrite.All"}"#)
+        );
+        assert_eq!(
+            jwt_list(&jwt, "scp"),
+            ["User.Read.All", "AppRoleAssignment.ReadWrite.All"]
+        );
     }
 }

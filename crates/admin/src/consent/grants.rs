@@ -115,8 +115,42 @@ impl Grants {
         self.0.keys().any(|r| r != GRAPH_APP_ID)
     }
 
-    /// Compares the Graph permissions asked for with those an existing consent gave (the
-    /// `roles` of the application's app-only Graph token in the customer tenant).
+    /// Each resource with its permissions.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &BTreeSet<String>)> {
+        self.0.iter().map(|(r, s)| (r.as_str(), s))
+    }
+
+    /// Why these delegated permissions cannot add application permissions through Graph
+    /// (`POST servicePrincipals/{id}/appRoleAssignedTo` needs `AppRoleAssignment.ReadWrite.All`
+    /// and `Application.Read.All` or a higher read permission), or `None` when they can.
+    pub fn cannot_assign_app_roles(&self) -> Option<String> {
+        const READ: [&str; 4] = [
+            "Application.Read.All",
+            "Application.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ];
+        let held = |p: &str| {
+            self.graph()
+                .is_some_and(|s| s.iter().any(|x| x.eq_ignore_ascii_case(p)))
+        };
+        let mut missing = Vec::new();
+        if !held("AppRoleAssignment.ReadWrite.All") {
+            missing.push("AppRoleAssignment.ReadWrite.All");
+        }
+        if !READ.iter().any(|p| held(p)) {
+            missing.push("Application.Read.All");
+        }
+        (!missing.is_empty()).then(|| {
+            format!(
+                "--application permissions are added through Microsoft Graph with the partner's delegated token in each customer tenant, which needs the delegated permissions {list}: add `--delegated graph:{list}` (the partner's user also needs a GDAP role that may assign app roles, such as Cloud Application Administrator)",
+                list = missing.join(",")
+            )
+        })
+    }
+
+    /// Compares the Graph permissions asked for with those held: the `scp` of a delegated token
+    /// or the `roles` of an app-only token in the customer tenant.
     pub fn compare_graph(&self, roles: &[String]) -> GrantMatch {
         let held: BTreeSet<String> = roles.iter().map(|r| r.to_ascii_lowercase()).collect();
         let wanted: BTreeSet<String> = self

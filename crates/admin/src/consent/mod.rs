@@ -1,0 +1,23 @@
+//! Application consent in customer tenants, shared by `csp-app` and `cpv-app`.
+//!
+//! What Microsoft documents, and so what this does (protocol-facts §0 and §5.5):
+//! - Partner Center's `POST /v1/customers/{id}/applicationconsents` creates the application's
+//!   service principal in the customer tenant and a tenant-wide grant of the *delegated*
+//!   permissions listed (`--delegated`): the `scp` of the partner user's tokens there.
+//! - *Application* permissions (`--application`) are app-role assignments, added afterwards
+//!   through Microsoft Graph `servicePrincipals/{resource}/appRoleAssignedTo` with the partner
+//!   user's delegated token in that tenant (as CIPP does); that needs the delegated
+//!   `AppRoleAssignment.ReadWrite.All` and `Application.Read.All` and, through GDAP, a role
+//!   allowed to assign app roles (for example Cloud Application Administrator).
+//!
+//! [`app::App`] holds the clients and tokens of a run, [`ops`] the per-customer work with
+//! bounded concurrency, [`report`] the per-customer results, [`cli`] the shared clap commands.
+
+pub mod app;
+pub mod cli;
+pub mod grants;
+pub mod limiter;
+pub mod ops;
+pub mod report;
+
+pub use app::{App, AppOptions};
