@@ -74,7 +74,8 @@ pub struct Fault {
     pub times: Option<u32>,
     /// With an Entra `status`: answer as Entra does for this AADSTS code (the tenant's policy
     /// decides these, so a test injects them): 53003 Conditional Access block, 70043 / 70044
-    /// sign-in frequency, 700084 single-page-app refresh-token lifetime.
+    /// sign-in frequency, 700084 single-page-app refresh-token lifetime, 50079 MFA registration
+    /// required, 50177 external challenge for a passthrough (partner) user.
     #[serde(default)]
     pub entra_error: Option<u32>,
 }
@@ -193,7 +194,9 @@ impl FaultSet {
 /// AADSTS reference (`reference-aadsts-error-codes.md`, "BlockedByConditionalAccess"); 70043
 /// and 70044 as Microsoft Q&A moderators quote them for sign-in frequency
 /// (learn.microsoft.com/answers/questions/847407); 700084 as reported by integrators (third
-/// party, **inferred**). Current texts: `https://login.microsoftonline.com/error?code=N`.
+/// party, **inferred**); 50079 (`interaction_required`, MFA registration) and 50177
+/// ("ExternalChallengeNotSupportedForPassthroughUsers", met by partner users in customer tenants)
+/// after the AADSTS reference's descriptions. Current texts: `https://login.microsoftonline.com/error?code=N`.
 fn policy_error(status: StatusCode, aadsts: u32) -> serde_json::Value {
     let message = match aadsts {
         53003 => {
@@ -208,9 +211,18 @@ fn policy_error(status: StatusCode, aadsts: u32) -> serde_json::Value {
         700084 => {
             "The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited lifetime of 1.00:00:00, which cannot be extended. It is now expired and a new sign in request must be sent by the SPA to the sign in page."
         }
+        50079 => {
+            "Due to a configuration change made by your administrator, or because you moved to a new location, you must enroll in multi-factor authentication to access the resource."
+        }
+        50177 => "External challenge is not supported for passthrough users.",
         _ => "The request was refused by a policy of the tenant (injected by the emulator).",
     };
-    crate::entra::error::AadError::new(status, "invalid_grant", aadsts, message).body()
+    let error = if aadsts == 50079 {
+        "interaction_required"
+    } else {
+        "invalid_grant"
+    };
+    crate::entra::error::AadError::new(status, error, aadsts, message).body()
 }
 
 fn fault_body(service: Service, status: StatusCode, retry_after: Option<u64>) -> serde_json::Value {

@@ -148,7 +148,8 @@ async fn server_errors_are_retried_honouring_retry_after() {
 /// Policy decisions of the tenant, as Entra answers them (injected: the tenant's Conditional
 /// Access configuration decides them), each mapped to what a person must do.
 #[tokio::test]
-async fn conditional_access_sign_in_frequency_and_missing_resources_each_name_their_remedy() {
+async fn conditional_access_sign_in_frequency_mfa_gdap_customer_consent_and_missing_resources_each_name_their_remedy()
+ {
     let env = spawn().await;
     let broker = env.broker(EndpointVersion::V2, Cred::Secret, env.local_store());
     env.consent(&broker, ADMIN).await;
@@ -190,6 +191,60 @@ async fn conditional_access_sign_in_frequency_and_missing_resources_each_name_th
     assert_eq!(err.remedy(), Remedy::SignInFrequency, "{err}");
     assert!(err.remedy().needs_consent());
     assert_eq!(err.consent_page().unwrap().as_str(), CONSENT_PAGE);
+
+    // AADSTS50079: the tenant now requires MFA registration: consent again with MFA.
+    env.emu.inject_fault(
+        emulator::Fault::entra_error(50079)
+            .on_route("/token")
+            .times(1),
+    );
+    let err = broker
+        .access_token(ids::PARTNER_TENANT, Resource::Graph)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BrokerError::MfaRequired { .. }), "{err:?}");
+    assert_eq!(err.remedy(), Remedy::Mfa, "{err}");
+    assert_eq!(err.consent_page().unwrap().as_str(), CONSENT_PAGE);
+
+    // AADSTS50177 at a customer's authority: the partner user cannot act there (GDAP).
+    env.emu.inject_fault(
+        emulator::Fault::entra_error(50177)
+            .on_route(format!("/{}/", ids::CUSTOMER_FABRIKAM))
+            .times(1),
+    );
+    let err = broker
+        .access_token(ids::CUSTOMER_FABRIKAM, Resource::Graph)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BrokerError::NoDelegatedAccess { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.remedy(), Remedy::GdapAccess, "{err}");
+    assert!(!err.remedy().needs_consent());
+
+    // AADSTS65001 at a customer's authority: the app is not consented there (Tailspin, once
+    // the partner has delegated access): consent it in that tenant, not the partner again.
+    assert!(
+        env.emu
+            .set_delegated_access(ids::CUSTOMER_TAILSPIN, ids::PARTNER_TENANT, true)
+    );
+    let err = broker
+        .access_token(ids::CUSTOMER_TAILSPIN, Resource::Graph)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BrokerError::CustomerConsentMissing { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.remedy(), Remedy::CustomerConsent, "{err}");
+    assert!(!err.remedy().needs_consent());
+    assert!(
+        Remedy::CustomerConsent
+            .advice()
+            .unwrap()
+            .contains("consent grant --customer"),
+    );
 
     // AADSTS500011: a resource whose service principal the tenant does not have.
     let unknown = Resource::parse("https://api.unknown-resource.example").unwrap();
