@@ -12,7 +12,9 @@
 
 pub mod commands;
 pub mod context;
+pub mod customers;
 pub mod fanout;
+pub mod gdap;
 
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -68,7 +70,8 @@ pub enum Command {
     /// expiry. Schedule it (cron, systemd timer) daily or weekly. Exit 3, with the consent URL,
     /// when the token can no longer be redeemed.
     Keepalive,
-    /// Partner Center customers.
+    /// The partner's customers: Partner Center's list merged with Graph's delegated admin
+    /// customers (GDAP), by tenant ID.
     #[command(subcommand)]
     Customers(CustomersCommand),
     /// GDAP relationships (Microsoft Graph delegatedAdminRelationships, partner tenant).
@@ -91,7 +94,9 @@ pub enum Command {
 /// `customers` subcommands (Partner Center).
 #[derive(Debug, Subcommand)]
 pub enum CustomersCommand {
-    /// List the partner's customers (every page).
+    /// List the partner's customers (every page): Partner Center's customers and the customers
+    /// with an active GDAP relationship (Graph delegatedAdminCustomers), merged by tenant ID;
+    /// SOURCE says where each was found.
     List {
         /// Only customers whose company name starts with this.
         #[arg(long, conflicts_with = "domain")]
@@ -162,6 +167,54 @@ pub enum GdapCommand {
     LockForApproval {
         /// Relationship ID.
         id: String,
+    },
+    /// Give a partner security group roles of an active relationship (an access assignment):
+    /// its members get them in the customer tenant. Idempotent: an assignment of the group
+    /// with the same roles already present is success.
+    Assign {
+        /// Relationship ID.
+        #[arg(long)]
+        relationship: String,
+        /// Object ID of the security group in the partner tenant.
+        #[arg(long)]
+        group: String,
+        /// Roles (names such as "Directory Readers", or template IDs), comma-separated or
+        /// repeated; a subset of the relationship's roles.
+        #[arg(long = "role", required = true, value_delimiter = ',')]
+        roles: Vec<String>,
+    },
+    /// End an active relationship (a `terminate` request): the partner loses its roles in the
+    /// customer tenant.
+    Terminate {
+        /// Relationship ID.
+        #[arg(long)]
+        relationship: String,
+    },
+    /// Turn automatic extension on (autoExtendDuration P180D: extended by 180 days at its end
+    /// date) or off (--off: PT0S, it expires at its end date). Not allowed with Global
+    /// Administrator.
+    Extend {
+        /// Relationship ID.
+        #[arg(long)]
+        relationship: String,
+        /// Turn automatic extension off.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Active relationships, across all customers, that end within the window and do not
+    /// extend automatically.
+    Expiring {
+        /// The window: days (30d), hours (12h), weeks (4w) or an ISO 8601 duration (P30D).
+        #[arg(long, default_value = "30d", value_parser = gdap::parse_window)]
+        within: gdap::Window,
+    },
+    /// Which roles the signed-in account of the stored grant actually gets in a customer
+    /// tenant, through which relationship and which security group; when none, why and what
+    /// to do. Exit 1 when it gets no role.
+    Check {
+        /// Customer tenant ID.
+        #[arg(long)]
+        customer: String,
     },
 }
 

@@ -207,8 +207,15 @@ impl PartnerData {
             .partner_tenant()
             .map(|t| t.id.clone())
             .unwrap_or_default();
+        let in_partner_center = |tenant: &str| {
+            !seed
+                .gdap_only_customers
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(tenant))
+        };
         let customers = seed
             .customer_tenants()
+            .filter(|t| in_partner_center(&t.id))
             .map(|t| {
                 let details = seed
                     .customers
@@ -619,6 +626,13 @@ pub fn validate_seed(seed: &Seed, problems: &mut Vec<String>) {
             {
                 problems.push(format!("gdap_relationships.{name}.access_assignments: role '{r}' is not one of the relationship's roles"));
             }
+        }
+    }
+    for c in &seed.gdap_only_customers {
+        if tenant(c).is_none_or(|t| t.kind != TenantKind::Customer) {
+            problems.push(format!(
+                "gdap_only_customers: tenant '{c}' is not a customer tenant of the data file"
+            ));
         }
     }
     for (i, g) in seed.groups.iter().enumerate() {
