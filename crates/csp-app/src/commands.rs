@@ -7,10 +7,7 @@ use std::process::ExitCode;
 use cli_kit::output::{self, Column, ListWriter, OutputFormat};
 use cli_kit::{Exit, Failure};
 use common::cloud::Resource;
-use common::graph::{
-    AccessDetails, DelegatedAdminRelationshipCustomer, NewDelegatedAdminRelationship, UnifiedRole,
-    UsersQuery, approval_link,
-};
+use common::graph::UsersQuery;
 use common::http::Tenant;
 use common::partner_center::CustomerFilter;
 use common::remedy::Remedy;
@@ -21,8 +18,8 @@ use serde_json::{Value, json};
 
 use crate::context::Context;
 use crate::{
-    Command, CustomersCommand, GdapCommand, GraphCommand, PartnerCenterCommand, TokenArgs,
-    UsersCommand, UsersListArgs,
+    Command, CustomersCommand, GraphCommand, PartnerCenterCommand, TokenArgs, UsersCommand,
+    UsersListArgs,
 };
 
 /// Refresh tokens expire after this long without use (Entra "Refresh token lifetime").
@@ -34,6 +31,7 @@ pub const CUSTOMER_COLUMNS: &[Column] = &[
     ("COMPANY", "/companyProfile/companyName"),
     ("DOMAIN", "/companyProfile/domain"),
     ("RELATIONSHIP", "/relationshipToPartner"),
+    ("SOURCE", "/source"),
 ];
 const PC_USER_COLUMNS: &[Column] = &[
     ("ID", "/id"),
@@ -45,25 +43,6 @@ const SUBSCRIPTION_COLUMNS: &[Column] = &[
     ("OFFER", "/offerName"),
     ("QUANTITY", "/quantity"),
     ("STATUS", "/status"),
-];
-const GDAP_COLUMNS: &[Column] = &[
-    ("ID", "/id"),
-    ("DISPLAY NAME", "/displayName"),
-    ("STATUS", "/status"),
-    ("CUSTOMER", "/customer/displayName"),
-    ("CUSTOMER TENANT", "/customer/tenantId"),
-    ("ENDS", "/endDateTime"),
-];
-const GDAP_FIELDS: &[Column] = &[
-    ("id", "/id"),
-    ("displayName", "/displayName"),
-    ("status", "/status"),
-    ("customer", "/customer/displayName"),
-    ("customerTenantId", "/customer/tenantId"),
-    ("duration", "/duration"),
-    ("autoExtendDuration", "/autoExtendDuration"),
-    ("roles", "/roles"),
-    ("endDateTime", "/endDateTime"),
 ];
 /// Columns of `users list`.
 pub const USER_COLUMNS: &[Column] = &[
@@ -86,7 +65,7 @@ pub async fn dispatch(
         Command::Status => status(ctx, format, out).await,
         Command::Keepalive => keepalive(ctx, format, out, err).await,
         Command::Customers(c) => customers(ctx, c, format, out).await,
-        Command::Gdap(c) => gdap(ctx, c, format, out).await,
+        Command::Gdap(c) => crate::gdap::run(ctx, c, format, out).await,
         Command::Users(UsersCommand::List(args)) => users(ctx, args, format, out, err).await,
         Command::Graph(GraphCommand::Get { path, customer }) => {
             let tenant = customer
@@ -115,12 +94,12 @@ pub async fn dispatch(
     }
 }
 
-fn to_value<T: Serialize>(item: &T) -> Result<Value, Failure> {
+pub(crate) fn to_value<T: Serialize>(item: &T) -> Result<Value, Failure> {
     serde_json::to_value(item).map_err(|e| Failure::new(format!("cannot render a result: {e}")))
 }
 
 /// Writes every item of a stream as it arrives.
-async fn write_list<T, E, S>(
+pub(crate) async fn write_list<T, E, S>(
     stream: S,
     format: OutputFormat,
     out: &mut dyn Write,
@@ -242,13 +221,13 @@ async fn customers(
                 (None, Some(d)) => Some(CustomerFilter::DomainStartsWith(d)),
                 (None, None) => None,
             };
-            write_list(
-                pc.list_customers(page_size, filter.as_ref()),
-                format,
-                out,
-                CUSTOMER_COLUMNS,
-            )
-            .await
+            let found = crate::customers::discover(ctx, page_size, filter.as_ref()).await?;
+            let mut writer = ListWriter::new(format, out, CUSTOMER_COLUMNS);
+            for customer in &found {
+                writer.item(&customer.value)?;
+            }
+            writer.finish()?;
+            Ok(ExitCode::SUCCESS)
         }
         CustomersCommand::Show { id } => {
             let customer = pc.get_customer(&id).await?;
@@ -285,114 +264,6 @@ async fn customers(
                 SUBSCRIPTION_COLUMNS,
             )
             .await
-        }
-    }
-}
-
-fn gdap_value(r: &common::graph::DelegatedAdminRelationship) -> Result<Value, Failure> {
-    let mut value = to_value(r)?;
-    // A flat list of role IDs for the table view.
-    let roles: Vec<Value> = r
-        .access_details
-        .unified_roles
-        .iter()
-        .map(|u| Value::String(u.role_definition_id.clone()))
-        .collect();
-    if let Value::Object(map) = &mut value {
-        map.insert("roles".into(), Value::Array(roles));
-    }
-    Ok(value)
-}
-
-async fn gdap(
-    ctx: &Context,
-    command: GdapCommand,
-    format: OutputFormat,
-    out: &mut dyn Write,
-) -> Result<ExitCode, Failure> {
-    let graph = &ctx.graph;
-    match command {
-        GdapCommand::List { status } => {
-            write_list(
-                graph.list_delegated_admin_relationships(status.as_deref()),
-                format,
-                out,
-                GDAP_COLUMNS,
-            )
-            .await
-        }
-        GdapCommand::Show { id } => {
-            let r = graph.get_delegated_admin_relationship(&id).await?;
-            output::write_object(format, out, GDAP_FIELDS, &gdap_value(&r)?)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        GdapCommand::Create {
-            display_name,
-            customer,
-            duration,
-            roles,
-            auto_extend,
-        } => {
-            let new = NewDelegatedAdminRelationship {
-                display_name,
-                duration,
-                customer: customer.map(|tenant_id| DelegatedAdminRelationshipCustomer {
-                    tenant_id,
-                    display_name: None,
-                }),
-                access_details: AccessDetails {
-                    unified_roles: roles
-                        .into_iter()
-                        .map(|role_definition_id| UnifiedRole { role_definition_id })
-                        .collect(),
-                },
-                auto_extend_duration: auto_extend,
-            };
-            if let Err(problems) = new.validate() {
-                return Err(Failure::new(format!(
-                    "the relationship breaks Graph's creation rules:\n  - {}",
-                    problems.join("\n  - ")
-                )));
-            }
-            // Display names are unique among the partner's relationships: say so before Graph does.
-            let existing: Vec<_> = graph
-                .list_delegated_admin_relationships(None)
-                .try_collect()
-                .await?;
-            if let Some(same) = existing
-                .iter()
-                .find(|r| r.display_name.eq_ignore_ascii_case(new.display_name.trim()))
-            {
-                return Err(Failure::new(format!(
-                    "a relationship named {:?} already exists ({}, {}): display names must be unique",
-                    same.display_name, same.id, same.status
-                )));
-            }
-            let created = graph.create_delegated_admin_relationship(&new).await?;
-            output::write_object(format, out, GDAP_FIELDS, &gdap_value(&created)?)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        GdapCommand::LockForApproval { id } => {
-            let request = graph.lock_for_approval(&id).await?;
-            let link = approval_link(&id);
-            let value = json!({
-                "relationshipId": id,
-                "requestId": request.id,
-                "action": request.action,
-                "status": request.status,
-                "approvalLink": link,
-            });
-            match format {
-                OutputFormat::Table => {
-                    writeln!(
-                        out,
-                        "Relationship {id} is locked for approval (request {}, {}).\nSend this link to the customer's Global Administrator to approve it:\n{link}",
-                        request.id, request.status
-                    )?;
-                }
-                _ => output::write_object(format, out, &[], &value)?,
-            }
-            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -15,7 +15,7 @@ use cli_kit::output::{Column, ListWriter, OutputFormat};
 use cli_kit::{Exit, Failure};
 use common::graph::{GraphError, User, UsersQuery};
 use common::http::Tenant;
-use futures::stream::{self, StreamExt as _, TryStreamExt as _};
+use futures::stream::{self, StreamExt as _};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
@@ -135,21 +135,17 @@ fn progress_bar(total: usize) -> ProgressBar {
     bar
 }
 
-/// The partner's customers, as Partner Center lists them.
+/// The partner's customers: Partner Center's and GDAP's, merged by tenant ID
+/// ([`crate::customers::discover`]).
 pub async fn list_customers(ctx: &Context) -> Result<Vec<CustomerRef>, Failure> {
-    Ok(ctx
-        .partner_center
-        .list_customers(500, None)
-        .map_ok(|c| CustomerRef {
-            tenant_id: if c.company_profile.tenant_id.is_empty() {
-                c.id
-            } else {
-                c.company_profile.tenant_id
-            },
-            name: c.company_profile.company_name,
+    Ok(crate::customers::discover(ctx, 500, None)
+        .await?
+        .into_iter()
+        .map(|c| CustomerRef {
+            tenant_id: c.tenant_id,
+            name: c.name,
         })
-        .try_collect()
-        .await?)
+        .collect())
 }
 
 /// `users list --all-customers`.

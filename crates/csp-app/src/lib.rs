@@ -3,7 +3,8 @@
 //!
 //! How a command flows: [`run`] loads and validates configuration (exit 2 on any problem),
 //! builds the one HTTP client and the token broker ([`context::Context`]), then a handler in
-//! [`commands`] (or [`fanout`] for `users list --all-customers`) calls the `common` Partner
+//! [`commands`] ([`gdap`] for the GDAP lifecycle, [`fanout`] for `users list --all-customers`,
+//! both over the customer list of [`customers`]) calls the `common` Partner
 //! Center and Graph clients and renders through [`cli_kit::output`]. Failures become an exit code
 //! and a message naming the remedy ([`cli_kit::Failure`]). Start-up (configuration, telemetry,
 //! `config check`/`show`) is [`cli_kit::startup`], shared with `cpv-app`.
@@ -12,7 +13,9 @@
 
 pub mod commands;
 pub mod context;
+pub mod customers;
 pub mod fanout;
+pub mod gdap;
 
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -68,7 +71,8 @@ pub enum Command {
     /// expiry. Schedule it (cron, systemd timer) daily or weekly. Exit 3, with the consent URL,
     /// when the token can no longer be redeemed.
     Keepalive,
-    /// Partner Center customers.
+    /// The partner's customers: Partner Center's list merged with Graph's delegated admin
+    /// customers (GDAP), by tenant ID.
     #[command(subcommand)]
     Customers(CustomersCommand),
     /// GDAP relationships (Microsoft Graph delegatedAdminRelationships, partner tenant).
@@ -97,7 +101,9 @@ pub enum Command {
 /// `customers` subcommands (Partner Center).
 #[derive(Debug, Subcommand)]
 pub enum CustomersCommand {
-    /// List the partner's customers (every page).
+    /// List the partner's customers (every page): Partner Center's customers and the customers
+    /// with an active GDAP relationship (Graph delegatedAdminCustomers), merged by tenant ID;
+    /// SOURCE says where each was found.
     List {
         /// Only customers whose company name starts with this.
         #[arg(long, conflicts_with = "domain")]
@@ -168,6 +174,54 @@ pub enum GdapCommand {
     LockForApproval {
         /// Relationship ID.
         id: String,
+    },
+    /// Give a partner security group roles of an active relationship (an access assignment):
+    /// its members get them in the customer tenant. Idempotent: an assignment of the group
+    /// with the same roles already present is success.
+    Assign {
+        /// Relationship ID.
+        #[arg(long)]
+        relationship: String,
+        /// Object ID of the security group in the partner tenant.
+        #[arg(long)]
+        group: String,
+        /// Roles (names such as "Directory Readers", or template IDs), comma-separated or
+        /// repeated; a subset of the relationship's roles.
+        #[arg(long = "role", required = true, value_delimiter = ',')]
+        roles: Vec<String>,
+    },
+    /// End an active relationship (a `terminate` request): the partner loses its roles in the
+    /// customer tenant.
+    Terminate {
+        /// Relationship ID.
+        #[arg(long)]
+        relationship: String,
+    },
+    /// Turn automatic extension on (autoExtendDuration P180D: extended by 180 days at its end
+    /// date) or off (--off: PT0S, it expires at its end date). Not allowed with Global
+    /// Administrator.
+    Extend {
+        /// Relationship ID.
+        #[arg(long)]
+        relationship: String,
+        /// Turn automatic extension off.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Active relationships, across all customers, that end within the window and do not
+    /// extend automatically.
+    Expiring {
+        /// The window: days (30d), hours (12h), weeks (4w) or an ISO 8601 duration (P30D).
+        #[arg(long, default_value = "30d", value_parser = gdap::parse_window)]
+        within: gdap::Window,
+    },
+    /// Which roles the signed-in account of the stored grant actually gets in a customer
+    /// tenant, through which relationship and which security group; when none, why and what
+    /// to do. Exit 1 when it gets no role.
+    Check {
+        /// Customer tenant ID.
+        #[arg(long)]
+        customer: String,
     },
 }
 

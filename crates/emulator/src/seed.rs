@@ -38,6 +38,13 @@ pub struct Seed {
     /// GDAP relationships present at start; see `partner_data`.
     #[serde(default)]
     pub gdap_relationships: Vec<crate::partner_data::GdapSeed>,
+    /// Customer tenants Partner Center does not list: the partner reaches them only through
+    /// GDAP (Graph `delegatedAdminCustomers`); see `partner_data`.
+    #[serde(default)]
+    pub gdap_only_customers: Vec<String>,
+    /// Security groups of the partner tenant (GDAP access containers); see `partner_data`.
+    #[serde(default)]
+    pub groups: Vec<crate::partner_data::GroupSeed>,
     /// Partner Center rate limits; see `partner_data`.
     #[serde(default)]
     pub partner_center: crate::partner_data::PartnerCenterSettings,

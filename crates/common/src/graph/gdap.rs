@@ -2,7 +2,13 @@
 //! ("delegatedAdminRelationship resource type", resources/delegatedadminrelationship.md;
 //! "Create delegatedAdminRelationship", tenantrelationship-post-delegatedadminrelationships.md).
 
+use futures::stream::BoxStream;
+use reqwest::Method;
 use serde::{Deserialize, Serialize};
+
+use super::{GraphClient, GraphError, User};
+use crate::http::Tenant;
+use crate::http::transport::segment;
 
 /// Role template ID of Global Administrator, which Microsoft does not allow with auto-extension.
 pub const GLOBAL_ADMINISTRATOR_ROLE: &str = "62e90394-69f5-4237-9190-012177145e10";
@@ -187,6 +193,291 @@ impl NewDelegatedAdminRelationship {
     }
 }
 
+/// Built-in Microsoft Entra roles partners commonly grant through GDAP: (template ID, name)
+/// ("Microsoft Entra built-in roles", learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference).
+pub const BUILT_IN_ROLES: &[(&str, &str)] = &[
+    (GLOBAL_ADMINISTRATOR_ROLE, "Global Administrator"),
+    ("f2ef992c-3afb-46b9-b7cf-a126ee74c451", "Global Reader"),
+    ("88d8e3e3-8f55-4a1e-953a-9b9898b8876b", "Directory Readers"),
+    ("9360feb5-f418-4baa-8175-e2a00bac4301", "Directory Writers"),
+    ("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator"),
+    (
+        "29232cdf-9323-42fd-ade2-1d097af3e4de",
+        "Exchange Administrator",
+    ),
+    (
+        "3a2c62db-5318-420d-8d74-23affee5d9d5",
+        "Intune Administrator",
+    ),
+    (
+        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+        "Helpdesk Administrator",
+    ),
+    ("5d6b6bb7-de71-4623-b4af-96380a352509", "Security Reader"),
+    (
+        "194ae4cb-b126-40b2-bd5b-6091b380977d",
+        "Security Administrator",
+    ),
+    (
+        "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+        "Application Administrator",
+    ),
+    (
+        "158c047a-c907-4556-b7ef-446551a6b5f7",
+        "Cloud Application Administrator",
+    ),
+    (
+        "e8611ab8-c189-46e8-94e1-60213ab1f814",
+        "Privileged Role Administrator",
+    ),
+    (
+        "4d6ac14f-3453-41d0-bef9-a3e0c569773a",
+        "License Administrator",
+    ),
+    (
+        "f28a1f50-f6e7-4571-818b-6a12f2af6b6c",
+        "SharePoint Administrator",
+    ),
+    (
+        "69091246-20e8-4a56-aa4d-066075b2a7a8",
+        "Teams Administrator",
+    ),
+    (
+        "b0f54661-2d74-4c50-afa3-1ec803f12efe",
+        "Billing Administrator",
+    ),
+    (
+        "f023fd81-a637-4b56-95fd-791ac0226033",
+        "Service Support Administrator",
+    ),
+    ("4a5d8f65-41da-4de4-8968-e035b65339cf", "Reports Reader"),
+    (
+        "c4e39bd9-1100-46d3-8c65-fb160da0071f",
+        "Authentication Administrator",
+    ),
+    (
+        "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+        "Groups Administrator",
+    ),
+];
+
+/// A role given by name (case-insensitive, as in [`BUILT_IN_ROLES`]) or by template ID (any
+/// GUID, lower-cased); `None` when it is neither.
+pub fn role_template_id(name_or_id: &str) -> Option<String> {
+    let wanted = name_or_id.trim();
+    if uuid::Uuid::parse_str(wanted).is_ok() {
+        return Some(wanted.to_ascii_lowercase());
+    }
+    BUILT_IN_ROLES
+        .iter()
+        .find(|(_, name)| name.eq_ignore_ascii_case(wanted))
+        .map(|(id, _)| (*id).to_owned())
+}
+
+/// The name of a built-in role template ID, or the ID itself when it is not in
+/// [`BUILT_IN_ROLES`].
+pub fn role_name(template_id: &str) -> String {
+    BUILT_IN_ROLES
+        .iter()
+        .find(|(id, _)| id.eq_ignore_ascii_case(template_id))
+        .map_or_else(|| template_id.to_owned(), |(_, name)| (*name).to_owned())
+}
+
+/// `accessContainer` of an access assignment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessContainer {
+    /// Object ID of the partner's security group.
+    #[serde(default)]
+    pub access_container_id: String,
+    /// `securityGroup`.
+    #[serde(default)]
+    pub access_container_type: String,
+}
+
+/// An access assignment of a relationship (`delegatedAdminAccessAssignment`,
+/// resources/delegatedadminaccessassignment.md): a partner security group and the roles its
+/// members get in the customer tenant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DelegatedAdminAccessAssignment {
+    /// Assignment ID.
+    #[serde(default)]
+    pub id: String,
+    /// `pending`, `active`, `deleting`, `deleted`, `error`.
+    #[serde(default)]
+    pub status: String,
+    /// The group.
+    #[serde(default)]
+    pub access_container: AccessContainer,
+    /// Its roles.
+    #[serde(default)]
+    pub access_details: AccessDetails,
+    /// Everything else.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A customer with a delegated admin relationship (`delegatedAdminCustomer`,
+/// resources/delegatedadmincustomer.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DelegatedAdminCustomer {
+    /// Identifier (the tenant ID).
+    #[serde(default)]
+    pub id: String,
+    /// The customer's tenant ID.
+    #[serde(default)]
+    pub tenant_id: String,
+    /// The tenant's display name.
+    #[serde(default)]
+    pub display_name: String,
+}
+
+/// A directory object a user is a member of (`GET /me/memberOf`); groups carry
+/// `@odata.type` `#microsoft.graph.group`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryObject {
+    /// `@odata.type`.
+    #[serde(rename = "@odata.type", default)]
+    pub odata_type: String,
+    /// Object ID.
+    #[serde(default)]
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// GDAP calls beyond create and lock (their docs are named on each method).
+impl GraphClient {
+    /// Lists a relationship's access assignments.
+    ///
+    /// `GET /v1.0/tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments` —
+    /// "List accessAssignments" (delegatedadminrelationship-list-accessassignments.md).
+    pub fn list_access_assignments(
+        &self,
+        relationship_id: &str,
+    ) -> BoxStream<'static, Result<DelegatedAdminAccessAssignment, GraphError>> {
+        let url = self.url(&format!(
+            "tenantRelationships/delegatedAdminRelationships/{}/accessAssignments",
+            segment(relationship_id)
+        ));
+        self.collection(None, url)
+    }
+
+    /// Assigns roles of an active relationship to a partner security group: its members get
+    /// them in the customer tenant.
+    ///
+    /// `POST /v1.0/tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments` with
+    /// `{"accessContainer": {"accessContainerId", "accessContainerType": "securityGroup"},
+    /// "accessDetails": {"unifiedRoles": [...]}}` → `201 Created` — "Create accessAssignments"
+    /// (delegatedadminrelationship-post-accessassignments.md).
+    pub async fn create_access_assignment(
+        &self,
+        relationship_id: &str,
+        group_id: &str,
+        role_ids: &[String],
+    ) -> Result<DelegatedAdminAccessAssignment, GraphError> {
+        let url = self.url(&format!(
+            "tenantRelationships/delegatedAdminRelationships/{}/accessAssignments",
+            segment(relationship_id)
+        ));
+        let body = serde_json::json!({
+            "accessContainer": {"accessContainerId": group_id, "accessContainerType": "securityGroup"},
+            "accessDetails": {"unifiedRoles": role_ids.iter().map(|r| serde_json::json!({"roleDefinitionId": r})).collect::<Vec<_>>()},
+        });
+        self.create(url, body, "the access assignment").await
+    }
+
+    /// Sets a relationship's `autoExtendDuration` (`P180D` or `PT0S`), guarded by its current
+    /// `@odata.etag`.
+    ///
+    /// `PATCH /v1.0/tenantRelationships/delegatedAdminRelationships/{id}` with `If-Match`
+    /// (required) → `200 OK` with the relationship — "Update delegatedAdminRelationship"
+    /// (delegatedadminrelationship-update.md): `autoExtendDuration` is updatable while the
+    /// relationship is `created` or `active`.
+    pub async fn update_auto_extend_duration(
+        &self,
+        relationship_id: &str,
+        etag: &str,
+        auto_extend_duration: &str,
+    ) -> Result<DelegatedAdminRelationship, GraphError> {
+        let url = self.url(&format!(
+            "tenantRelationships/delegatedAdminRelationships/{}",
+            segment(relationship_id)
+        ));
+        let body = serde_json::json!({"autoExtendDuration": auto_extend_duration});
+        self.call(
+            Tenant::Partner,
+            Method::PATCH,
+            url,
+            Some(body),
+            Some(etag),
+            "the updated relationship",
+        )
+        .await
+    }
+
+    /// Ends an active relationship: the partner's access to the customer stops.
+    ///
+    /// `POST /v1.0/tenantRelationships/delegatedAdminRelationships/{id}/requests` with
+    /// `{"action": "terminate"}` — "Create delegatedAdminRelationshipRequest"
+    /// (delegatedadminrelationship-post-requests.md).
+    pub async fn terminate_delegated_admin_relationship(
+        &self,
+        relationship_id: &str,
+    ) -> Result<DelegatedAdminRelationshipRequest, GraphError> {
+        let url = self.url(&format!(
+            "tenantRelationships/delegatedAdminRelationships/{}/requests",
+            segment(relationship_id)
+        ));
+        let body = serde_json::json!({"action": "terminate"});
+        self.create(url, body, "the relationship request").await
+    }
+
+    /// Lists the customers the partner has an active delegated admin relationship with,
+    /// following every page.
+    ///
+    /// `GET /v1.0/tenantRelationships/delegatedAdminCustomers` — "List delegatedAdminCustomers"
+    /// (tenantrelationship-list-delegatedadmincustomers.md).
+    pub fn list_delegated_admin_customers(
+        &self,
+    ) -> BoxStream<'static, Result<DelegatedAdminCustomer, GraphError>> {
+        self.collection(
+            None,
+            self.url("tenantRelationships/delegatedAdminCustomers"),
+        )
+    }
+
+    /// The signed-in user (partner tenant).
+    ///
+    /// `GET /v1.0/me` — "Get user" (user-get.md).
+    pub async fn get_me(&self) -> Result<User, GraphError> {
+        self.call(
+            Tenant::Partner,
+            Method::GET,
+            self.url("me"),
+            None,
+            None,
+            "the signed-in user",
+        )
+        .await
+    }
+
+    /// The groups and other directory objects the signed-in user is a direct member of
+    /// (partner tenant), following every page.
+    ///
+    /// `GET /v1.0/me/memberOf` — "List a user's direct memberships" (user-list-memberof.md).
+    pub fn list_my_member_of(&self) -> BoxStream<'static, Result<DirectoryObject, GraphError>> {
+        self.collection(None, self.url("me/memberOf"))
+    }
+}
+
 /// Where the customer's Global Administrator approves a relationship locked for approval.
 pub fn approval_link(relationship_id: &str) -> String {
     format!(
@@ -273,6 +564,21 @@ mod tests {
     }
 
     const READERS: &str = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b";
+
+    #[test]
+    fn roles_are_given_by_name_or_template_id() {
+        assert_eq!(
+            role_template_id("directory readers").as_deref(),
+            Some(READERS)
+        );
+        assert_eq!(
+            role_template_id("88D8E3E3-8F55-4A1E-953A-9B9898B8876B").as_deref(),
+            Some(READERS)
+        );
+        assert_eq!(role_template_id("Readers of directories"), None);
+        assert_eq!(role_name(READERS), "Directory Readers");
+        assert_eq!(role_name("unknown"), "unknown");
+    }
 
     #[test]
     fn durations_are_read_in_days() {

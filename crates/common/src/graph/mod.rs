@@ -32,9 +32,11 @@ pub use applications::{
     ServicePrincipal, WebApplication,
 };
 pub use gdap::{
-    AccessDetails, DelegatedAdminRelationship, DelegatedAdminRelationshipCustomer,
-    DelegatedAdminRelationshipRequest, GLOBAL_ADMINISTRATOR_ROLE, NewDelegatedAdminRelationship,
-    UnifiedRole, approval_link, iso8601_days,
+    AccessContainer, AccessDetails, BUILT_IN_ROLES, DelegatedAdminAccessAssignment,
+    DelegatedAdminCustomer, DelegatedAdminRelationship, DelegatedAdminRelationshipCustomer,
+    DelegatedAdminRelationshipRequest, DirectoryObject, GLOBAL_ADMINISTRATOR_ROLE,
+    NewDelegatedAdminRelationship, UnifiedRole, approval_link, iso8601_days, role_name,
+    role_template_id,
 };
 
 /// Options of a [`GraphClient`].

@@ -8,7 +8,7 @@ async fn customers_list_follows_every_page_in_each_output_format() {
     let lines: Vec<&str> = table.stdout.lines().collect();
     assert_eq!(
         lines[0].split_whitespace().collect::<Vec<_>>(),
-        ["ID", "COMPANY", "DOMAIN", "RELATIONSHIP"]
+        ["ID", "COMPANY", "DOMAIN", "RELATIONSHIP", "SOURCE"]
     );
     for id in [FABRIKAM, NORTHWIND, TAILSPIN] {
         assert!(

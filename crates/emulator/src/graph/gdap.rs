@@ -23,6 +23,22 @@ const READ: &[&str] = &[
 const WRITE: &[&str] = &["DelegatedAdminRelationship.ReadWrite.All"];
 const FILTERABLE: &[&str] = &["status", "displayName", "customer/tenantId", "id"];
 const MAX_TOP: usize = 300;
+/// user-list-memberof.md: delegated `User.Read` (for `/me`) up to `Directory.Read.All`.
+const MEMBER_OF_DELEGATED: &[&str] = &[
+    "User.Read",
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+const MEMBER_OF_APPLICATION: &[&str] = &[
+    "User.Read.All",
+    "GroupMember.Read.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
 
 fn rejected(r: Rejected) -> GraphError {
     GraphError::new(
@@ -47,6 +63,7 @@ fn context(state: &State, suffix: &str) -> String {
 /// The caller must be the partner: a token of a partner tenant with the permission; app-only
 /// callers also need the "Partner Customer Delegated Administration" service principal.
 fn partner_caller(state: &State, req: &HttpRequest, wanted: &[&str]) -> Result<Caller, GraphError> {
+    apply_clock(state);
     let caller = authenticate(state, req)?;
     caller.require(wanted, wanted)?;
     let dir = state.directory();
@@ -68,6 +85,17 @@ fn partner_caller(state: &State, req: &HttpRequest, wanted: &[&str]) -> Result<C
         )));
     }
     Ok(caller)
+}
+
+/// Let the emulator's clock act on every relationship (expiry, auto-extension) before a read
+/// or change: relationships are evaluated when Graph is next called, not by a timer. A
+/// partner left without an active relationship with a customer loses delegated access there.
+pub fn apply_clock(state: &State) {
+    let expired = state.partner.lock().apply_clock(state.now());
+    for (partner, customer) in expired {
+        tracing::info!(customer.id = %customer, "GDAP relationship expired");
+        state.set_delegated_access(&customer, &partner, false);
+    }
 }
 
 fn property<'a>(r: &'a Relationship, prop: &str) -> Option<&'a str> {
@@ -183,9 +211,173 @@ pub async fn create(state: web::Data<State>, req: HttpRequest, body: web::Payloa
     finish(&req, result)
 }
 
+/// `PATCH /tenantRelationships/delegatedAdminRelationships/{id}` with `If-Match` (required):
+/// 200 with the updated relationship (api-reference/v1.0/api/delegatedadminrelationship-update.md).
+/// A missing `If-Match` is 400 and a stale one 412, modelled conservatively (the doc names the
+/// header required but not the error codes).
+pub async fn update(
+    state: web::Data<State>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Payload,
+) -> HttpResponse {
+    state.count("graph.gdap.update");
+    let result = async {
+        let caller = partner_caller(&state, &req, WRITE)?;
+        let body = read_json(body).await?;
+        let if_match = req
+            .headers()
+            .get("if-match")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                GraphError::bad_request(
+                    "The If-Match header is required: send the relationship's @odata.etag.",
+                )
+            })?;
+        let now = state.now();
+        let mut data = state.partner.lock();
+        let idx = find_mine(&data, &caller, &id)?;
+        let r = &mut data.relationships[idx];
+        if if_match != "*" && if_match != r.etag() {
+            return Err(GraphError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "preconditionFailed",
+                "The If-Match etag does not match the relationship's current @odata.etag: read it again and retry.",
+            ));
+        }
+        r.update(&body, now).map_err(rejected)?;
+        let json = with_context(
+            r.to_json(),
+            context(&state, "delegatedAdminRelationships/$entity"),
+        );
+        Ok(HttpResponse::Ok().insert_header(("etag", r.etag())).json(json))
+    }
+    .await;
+    finish(&req, result)
+}
+
+/// `GET /tenantRelationships/delegatedAdminCustomers`: customers with at least one active
+/// relationship ("automatically created by the system when at least one delegated admin
+/// relationship exists … deleted when no more active relationships exist",
+/// api-reference/v1.0/resources/delegatedadmincustomer.md); `id` and `tenantId` are the tenant.
+pub async fn list_customers(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
+    state.count("graph.gdap.customers.list");
+    let result = (|| {
+        let caller = partner_caller(&state, &req, READ)?;
+        let q = Query::parse(
+            &req,
+            MAX_TOP,
+            &["tenantId", "id", "displayName"],
+            "delegatedAdminCustomer",
+        )?;
+        let data = state.partner.lock();
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for r in data.relationships.iter().filter(|r| {
+            r.status == Status::Active && r.partner.eq_ignore_ascii_case(caller.tenant())
+        }) {
+            if let Some((t, n)) = &r.customer
+                && !seen.iter().any(|(s, _)| s.eq_ignore_ascii_case(t))
+            {
+                seen.push((t.as_str(), n.as_str()));
+            }
+        }
+        let matching = seen.into_iter().filter(|(t, n)| {
+            q.matches(|p| match p.to_ascii_lowercase().as_str() {
+                "tenantid" | "id" => Some(t),
+                "displayname" => Some(n),
+                _ => None,
+            })
+        });
+        let (items, next) = page(matching, q.offset, q.top.unwrap_or(MAX_TOP));
+        let value: Vec<Value> = items
+            .into_iter()
+            .map(|(t, n)| {
+                json!({
+                    "@odata.type": "#microsoft.graph.delegatedAdminCustomer",
+                    "@odata.etag": format!("W/\"{}\"", crate::tokens::b64url(t)),
+                    "id": t, "tenantId": t, "displayName": n,
+                })
+            })
+            .collect();
+        drop(data);
+        Ok(collection_page(
+            context(&state, "delegatedAdminCustomers"),
+            &format!(
+                "{}/tenantRelationships/delegatedAdminCustomers",
+                base(&state)
+            ),
+            &q,
+            value,
+            next,
+        ))
+    })();
+    finish(&req, result)
+}
+
+/// `GET /me/memberOf` (and `GET /users/{id}/memberOf`): the security groups of a user of the
+/// caller's tenant ("List a user's direct memberships", api-reference/v1.0/api/user-list-memberof.md).
+/// Only groups are modelled (no directory roles or administrative units).
+pub async fn my_member_of(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
+    member_of(&state, &req, None)
+}
+
+/// `GET /users/{id}/memberOf`, see [`my_member_of`].
+pub async fn user_member_of(
+    state: web::Data<State>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    member_of(&state, &req, Some(&id))
+}
+
+fn member_of(state: &State, req: &HttpRequest, id: Option<&str>) -> HttpResponse {
+    state.count("graph.users.memberOf");
+    let result = (|| {
+        let caller = authenticate(state, req)?;
+        caller.require(MEMBER_OF_DELEGATED, MEMBER_OF_APPLICATION)?;
+        let user = match (id, &caller.user) {
+            (None, Some(me)) => me.clone(),
+            (None, None) => {
+                return Err(GraphError::bad_request(
+                    "/me is only valid with a delegated authentication flow.",
+                ));
+            }
+            (Some(id), _) => state
+                .directory()
+                .user(id)
+                .filter(|u| u.tenant.eq_ignore_ascii_case(caller.tenant()))
+                .cloned()
+                .ok_or_else(|| GraphError::not_found(id))?,
+        };
+        if !user.tenant.eq_ignore_ascii_case(caller.tenant()) {
+            return Err(GraphError::denied());
+        }
+        let value: Vec<Value> = state
+            .partner
+            .lock()
+            .groups_of(&user)
+            .iter()
+            .map(|g| {
+                json!({
+                    "@odata.type": "#microsoft.graph.group",
+                    "id": g.id, "displayName": g.display_name,
+                    "securityEnabled": true, "mailEnabled": false, "groupTypes": [],
+                })
+            })
+            .collect();
+        Ok(HttpResponse::Ok().json(json!({
+            "@odata.context": format!("{}/$metadata#directoryObjects", base(state)),
+            "value": value,
+        })))
+    })();
+    finish(req, result)
+}
+
 /// Approve a relationship as its customer: `approvalPending` → `active`, with delegated access
 /// at the customer's authority. `customer` is required when the relationship names none.
 pub fn approve(state: &State, id: &str, customer: Option<&str>) -> Result<Value, GraphError> {
+    apply_clock(state);
     let now = state.now();
     let (partner, customer_tid, json) = {
         let mut data = state.partner.lock();
@@ -295,6 +487,7 @@ pub async fn create_request(
 ) -> HttpResponse {
     state.count("graph.gdap.requests.create");
     let result = async {
+        apply_clock(&state);
         let caller = authenticate(&state, &req)?;
         caller.require(WRITE, WRITE)?;
         let body = read_json(body).await?;

@@ -34,6 +34,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/organization", web::get().to(users::organization))
             .route("/users", web::get().to(users::list))
             .route("/users/{id}", web::get().to(users::get))
+            .route("/me/memberOf", web::get().to(gdap::my_member_of))
+            .route("/users/{id}/memberOf", web::get().to(gdap::user_member_of))
+            .route(
+                "/tenantRelationships/delegatedAdminCustomers",
+                web::get().to(gdap::list_customers),
+            )
             .route(
                 "/tenantRelationships/delegatedAdminRelationships",
                 web::get().to(gdap::list),
@@ -45,6 +51,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/tenantRelationships/delegatedAdminRelationships/{id}",
                 web::get().to(gdap::get),
+            )
+            .route(
+                "/tenantRelationships/delegatedAdminRelationships/{id}",
+                web::patch().to(gdap::update),
             )
             .route(
                 "/tenantRelationships/delegatedAdminRelationships/{id}/requests",
@@ -374,8 +384,10 @@ pub fn authenticate(state: &State, req: &HttpRequest) -> Result<Caller, GraphErr
 }
 
 /// Entra roles the caller holds in the token's tenant: its own directory roles, or, for a
-/// partner's Admin Agent in a customer tenant, the roles of active GDAP access assignments
-/// (or Global Administrator under legacy DAP when delegated access exists without GDAP).
+/// partner user in a customer tenant, the roles of the access assignments of active GDAP
+/// relationships whose security group the user is a member of
+/// ([`crate::partner_data::Inner::role_grants`]); under legacy DAP (delegated access without
+/// any active GDAP relationship) an Admin Agent is Global Administrator.
 pub fn directory_roles(state: &State, caller: &Caller) -> Vec<String> {
     let Some(user) = &caller.user else {
         return Vec::new();
@@ -387,14 +399,12 @@ pub fn directory_roles(state: &State, caller: &Caller) -> Vec<String> {
             Vec::new()
         };
     }
-    if !user.admin_agent {
-        return Vec::new();
-    }
+    gdap::apply_clock(state);
     let tid = caller.tenant();
     let data = state.partner.lock();
     if data.has_active_relationship(&user.tenant, tid) {
-        data.gdap_roles(&user.tenant, tid)
-    } else if state.has_delegated_access(tid, &user.tenant) {
+        data.gdap_roles(user, tid)
+    } else if user.admin_agent && state.has_delegated_access(tid, &user.tenant) {
         vec![GLOBAL_ADMINISTRATOR.to_string()]
     } else {
         Vec::new()

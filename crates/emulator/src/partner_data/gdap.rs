@@ -374,6 +374,86 @@ impl Relationship {
         format!("W/\"{inner}\"")
     }
 
+    /// Let the clock act on an active relationship whose `endDateTime` has passed: with
+    /// `autoExtendDuration` `P180D` it is extended by 180 days (as often as needed to reach
+    /// `now`), otherwise it becomes `expired` ("`PT0S` indicates that the relationship expires
+    /// when the endDateTime is reached and it isn't automatically extended",
+    /// api-reference/v1.0/resources/delegatedadminrelationship.md). Returns whether it expired.
+    pub fn apply_clock(&mut self, now: i64) -> bool {
+        let Some(mut end) = self.end else {
+            return false;
+        };
+        if self.status != Status::Active || end > now {
+            return false;
+        }
+        let extend = parse_duration_days(&self.auto_extend).unwrap_or(0);
+        if extend > 0 {
+            while end <= now {
+                end += extend * 86_400;
+            }
+            self.end = Some(end);
+            self.touch(now);
+            return false;
+        }
+        self.status = Status::Expired;
+        self.touch(now);
+        true
+    }
+
+    /// Apply `PATCH` (api-reference/v1.0/api/delegatedadminrelationship-update.md): the
+    /// relationship is updatable while `created`; only `autoExtendDuration` while `active`.
+    /// Only `autoExtendDuration` and `displayName` are modelled; other properties are refused
+    /// with a message rather than silently ignored.
+    pub fn update(&mut self, body: &Value, now: i64) -> Result<(), Rejected> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| bad("The request body must be a JSON object."))?;
+        for key in obj.keys() {
+            match key.as_str() {
+                "autoExtendDuration" => {}
+                "displayName" if self.status == Status::Created => {}
+                other => {
+                    return Err(bad(format!(
+                        "The property '{other}' cannot be updated while the relationship is '{}' (the emulator updates autoExtendDuration, and displayName while 'created').",
+                        self.status.as_str()
+                    )));
+                }
+            }
+        }
+        if !matches!(self.status, Status::Created | Status::Active) {
+            return Err(bad(format!(
+                "The relationship is '{}'; autoExtendDuration can only be updated while it is 'created' or 'active'.",
+                self.status.as_str()
+            )));
+        }
+        if let Some(v) = obj.get("autoExtendDuration") {
+            let v = v
+                .as_str()
+                .ok_or_else(|| bad("The property 'autoExtendDuration' must be a string."))?;
+            if !matches!(v.to_ascii_uppercase().as_str(), "PT0S" | "P0D" | "P180D") {
+                return Err(bad(format!(
+                    "The autoExtendDuration '{v}' is not valid: use PT0S, P0D or P180D."
+                )));
+            }
+            if v.eq_ignore_ascii_case("P180D")
+                && self
+                    .roles
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR))
+            {
+                return Err(bad(
+                    "A relationship that includes the Global Administrator role cannot be auto-extended: set autoExtendDuration to PT0S.",
+                ));
+            }
+            self.auto_extend = v.to_owned();
+        }
+        if let Some(v) = obj.get("displayName").and_then(Value::as_str) {
+            self.display_name = v.to_owned();
+        }
+        self.touch(now);
+        Ok(())
+    }
+
     /// Roles granted through active access assignments.
     pub fn assigned_roles(&self) -> impl Iterator<Item = &String> {
         self.assignments.iter().flat_map(|a| a.roles.iter())
@@ -572,6 +652,43 @@ mod tests {
         r.activate(("c".into(), "C".into()), 100);
         assert_eq!(r.end, Some(100 + 730 * 86_400));
         assert_ne!(r.etag(), etag);
+    }
+
+    #[test]
+    fn the_clock_expires_or_auto_extends_an_active_relationship() {
+        let mut r = create(req(valid()), "p", &[], |_: &str| None, "id".into(), 0).unwrap();
+        r.activate(("c".into(), "C".into()), 0);
+        let end = 730 * 86_400;
+        assert!(!r.apply_clock(end - 1));
+        r.auto_extend = "P180D".into();
+        assert!(!r.apply_clock(end));
+        assert_eq!(r.end, Some(end + 180 * 86_400));
+        assert_eq!(r.status, Status::Active);
+        r.auto_extend = "PT0S".into();
+        assert!(r.apply_clock(end + 180 * 86_400));
+        assert_eq!(r.status, Status::Expired);
+        assert!(!r.apply_clock(end + 400 * 86_400), "expires once");
+    }
+
+    #[test]
+    fn an_active_relationship_updates_only_its_auto_extension() {
+        let mut r = create(req(valid()), "p", &[], |_: &str| None, "id".into(), 0).unwrap();
+        r.activate(("c".into(), "C".into()), 0);
+        r.update(&json!({"autoExtendDuration": "P180D"}), 1)
+            .unwrap();
+        assert_eq!(r.auto_extend, "P180D");
+        assert!(
+            r.update(&json!({"duration": "P30D"}), 1)
+                .unwrap_err()
+                .message
+                .contains("cannot be updated")
+        );
+        assert!(
+            r.update(&json!({"autoExtendDuration": "P90D"}), 1)
+                .unwrap_err()
+                .message
+                .contains("not valid")
+        );
     }
 
     #[test]

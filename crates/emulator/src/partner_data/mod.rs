@@ -11,10 +11,11 @@ pub mod generate;
 pub mod seed;
 
 pub use seed::{
-    AccessAssignmentSeed, CustomerSeed, GdapSeed, PartnerCenterSettings, SubscriptionSeed,
+    AccessAssignmentSeed, CustomerSeed, GdapSeed, GroupSeed, PartnerCenterSettings,
+    SubscriptionSeed,
 };
 
-use crate::seed::{Seed, TenantKind, TenantSeed};
+use crate::seed::{Seed, TenantKind, TenantSeed, UserSeed};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
@@ -32,6 +33,11 @@ pub mod ids {
     pub const ASSIGNMENT_NORTHWIND: &str = "61000000-0000-4000-8000-000000000002";
     /// The partner's "Admin Agents" security group (every `admin_agent` user is a member).
     pub const ADMIN_AGENTS_GROUP: &str = "62000000-0000-4000-8000-000000000001";
+    /// The partner's "GDAP Helpdesk" security group: the demo admin (Avery Admin) only, assigned
+    /// to no relationship of the default seed.
+    pub const HELPDESK_GROUP: &str = "62000000-0000-4000-8000-000000000002";
+    /// The partner's "GDAP Security" security group: no members.
+    pub const SECURITY_GROUP: &str = "62000000-0000-4000-8000-000000000003";
     /// Fabrikam's Microsoft 365 Business Premium subscription.
     pub const SUBSCRIPTION_FABRIKAM_M365: &str = "70000000-0000-4000-8000-000000000001";
     /// Fabrikam's Exchange Online subscription.
@@ -117,6 +123,56 @@ pub struct AppMeta {
     pub created: i64,
 }
 
+/// A security group of a partner tenant (see [`GroupSeed`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Group {
+    /// Object ID (lower case).
+    pub id: String,
+    /// Partner tenant.
+    pub partner: String,
+    /// Display name.
+    pub display_name: String,
+    /// Member user object IDs (lower case).
+    pub members: Vec<String>,
+    /// Every Admin Agent of the partner is a member.
+    pub admin_agents: bool,
+}
+
+impl Group {
+    /// Whether `user` is a member.
+    pub fn has_member(&self, user: &UserSeed) -> bool {
+        user.tenant.eq_ignore_ascii_case(&self.partner)
+            && ((self.admin_agents && user.admin_agent)
+                || self
+                    .members
+                    .iter()
+                    .any(|m| m.eq_ignore_ascii_case(&user.id)))
+    }
+
+    /// The implicit "AdminAgents" group of a partner whose seed does not list it.
+    fn admin_agents(partner: &str) -> Group {
+        Group {
+            id: ids::ADMIN_AGENTS_GROUP.to_owned(),
+            partner: partner.to_ascii_lowercase(),
+            display_name: "AdminAgents".to_owned(),
+            members: Vec::new(),
+            admin_agents: true,
+        }
+    }
+}
+
+/// How a partner user gets a role in a customer tenant: one access assignment of an active
+/// relationship whose group the user is a member of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleGrant {
+    /// The relationship.
+    pub relationship: String,
+    /// The assigned group.
+    pub group: String,
+    /// The roles of the assignment.
+    pub roles: Vec<String>,
+}
+
 /// The mutable data.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Inner {
@@ -124,6 +180,9 @@ pub struct Inner {
     pub customers: Vec<Customer>,
     /// GDAP relationships.
     pub relationships: Vec<gdap::Relationship>,
+    /// Security groups of partner tenants (GDAP access containers).
+    #[serde(default)]
+    pub groups: Vec<Group>,
     /// Application consents.
     pub consents: Vec<ApplicationConsent>,
     /// App registration metadata by lower-case app ID.
@@ -148,8 +207,15 @@ impl PartnerData {
             .partner_tenant()
             .map(|t| t.id.clone())
             .unwrap_or_default();
+        let in_partner_center = |tenant: &str| {
+            !seed
+                .gdap_only_customers
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(tenant))
+        };
         let customers = seed
             .customer_tenants()
+            .filter(|t| in_partner_center(&t.id))
             .map(|t| {
                 let details = seed
                     .customers
@@ -168,6 +234,8 @@ impl PartnerData {
                 }
             })
             .collect();
+        // Seeded relationships were activated when the emulator started.
+        let started = time::OffsetDateTime::now_utc().unix_timestamp();
         let relationships = seed
             .gdap_relationships
             .iter()
@@ -191,10 +259,10 @@ impl PartnerData {
                     roles: g.roles.iter().map(|r| r.to_ascii_lowercase()).collect(),
                     auto_extend: g.auto_extend_duration.clone(),
                     status,
-                    created: 0,
-                    modified: 0,
-                    activated: active.then_some(0),
-                    end: active.then_some(days * 86_400),
+                    created: started,
+                    modified: started,
+                    activated: active.then_some(started),
+                    end: active.then_some(started + days * 86_400),
                     version: 1,
                     requests: Vec::new(),
                     assignments: g
@@ -204,17 +272,33 @@ impl PartnerData {
                             id: a.id.clone(),
                             group: a.group.to_ascii_lowercase(),
                             roles: a.roles.iter().map(|r| r.to_ascii_lowercase()).collect(),
-                            created: 0,
-                            modified: 0,
+                            created: started,
+                            modified: started,
                         })
                         .collect(),
                 }
+            })
+            .collect();
+        let groups = seed
+            .groups
+            .iter()
+            .map(|g| Group {
+                id: g.id.to_ascii_lowercase(),
+                partner: g
+                    .partner
+                    .clone()
+                    .unwrap_or_else(|| first_partner.clone())
+                    .to_ascii_lowercase(),
+                display_name: g.display_name.clone(),
+                members: g.members.iter().map(|m| m.to_ascii_lowercase()).collect(),
+                admin_agents: g.admin_agents,
             })
             .collect();
         PartnerData {
             inner: Mutex::new(Inner {
                 customers,
                 relationships,
+                groups,
                 consents: Vec::new(),
                 apps: HashMap::new(),
                 settings: seed.partner_center.clone(),
@@ -256,23 +340,74 @@ impl Inner {
         })
     }
 
-    /// Roles an Admin Agent of `partner` holds in `customer` through active relationships'
-    /// access assignments.
-    pub fn gdap_roles(&self, partner: &str, customer: &str) -> Vec<String> {
-        let mut roles: Vec<String> = self
-            .relationships
+    /// The groups of `user`'s partner tenant that `user` is a member of (the partner's
+    /// AdminAgents group counts even when the seed does not list it).
+    pub fn groups_of(&self, user: &UserSeed) -> Vec<Group> {
+        let mut groups: Vec<Group> = self
+            .groups
+            .iter()
+            .filter(|g| g.has_member(user))
+            .cloned()
+            .collect();
+        let implicit = Group::admin_agents(&user.tenant);
+        if implicit.has_member(user) && !self.groups.iter().any(|g| g.id == implicit.id) {
+            groups.push(implicit);
+        }
+        groups
+    }
+
+    /// Every access assignment that gives `user` (a partner user) roles in `customer`: an
+    /// assignment of an active relationship of the user's partner, to a group the user is a
+    /// member of.
+    pub fn role_grants(&self, user: &UserSeed, customer: &str) -> Vec<RoleGrant> {
+        let groups = self.groups_of(user);
+        self.relationships
             .iter()
             .filter(|r| {
                 r.status == gdap::Status::Active
-                    && r.partner.eq_ignore_ascii_case(partner)
+                    && r.partner.eq_ignore_ascii_case(&user.tenant)
                     && r.customer_tenant()
                         .is_some_and(|c| c.eq_ignore_ascii_case(customer))
             })
-            .flat_map(|r| r.assigned_roles().cloned())
+            .flat_map(|r| {
+                r.assignments
+                    .iter()
+                    .filter(|a| groups.iter().any(|g| g.id.eq_ignore_ascii_case(&a.group)))
+                    .map(|a| RoleGrant {
+                        relationship: r.id.clone(),
+                        group: a.group.clone(),
+                        roles: a.roles.clone(),
+                    })
+            })
+            .collect()
+    }
+
+    /// Roles `user` (a partner user) holds in `customer` through GDAP ([`Self::role_grants`]).
+    pub fn gdap_roles(&self, user: &UserSeed, customer: &str) -> Vec<String> {
+        let mut roles: Vec<String> = self
+            .role_grants(user, customer)
+            .into_iter()
+            .flat_map(|g| g.roles)
             .collect();
         roles.sort();
         roles.dedup();
         roles
+    }
+
+    /// Apply the clock to every relationship ([`gdap::Relationship::apply_clock`]) and return
+    /// the (partner, customer) pairs left without any active relationship by an expiry.
+    pub fn apply_clock(&mut self, now: i64) -> Vec<(String, String)> {
+        let mut expired = Vec::new();
+        for r in &mut self.relationships {
+            if r.apply_clock(now)
+                && let Some(c) = r.customer_tenant()
+            {
+                expired.push((r.partner.clone(), c.to_owned()));
+            }
+        }
+        expired.retain(|(p, c)| !self.has_active_relationship(p, c));
+        expired.dedup();
+        expired
     }
 
     /// Metadata of an app registration, created on first use with a stable object ID.
@@ -493,6 +628,46 @@ pub fn validate_seed(seed: &Seed, problems: &mut Vec<String>) {
             }
         }
     }
+    for c in &seed.gdap_only_customers {
+        if tenant(c).is_none_or(|t| t.kind != TenantKind::Customer) {
+            problems.push(format!(
+                "gdap_only_customers: tenant '{c}' is not a customer tenant of the data file"
+            ));
+        }
+    }
+    for (i, g) in seed.groups.iter().enumerate() {
+        let name = &g.display_name;
+        if !guid(&g.id) {
+            problems.push(format!("groups.{name}: id '{}' is not a GUID", g.id));
+        }
+        if seed.groups[..i]
+            .iter()
+            .any(|o| o.id.eq_ignore_ascii_case(&g.id))
+        {
+            problems.push(format!("groups.{name}: id '{}' is used twice", g.id));
+        }
+        let partner = g
+            .partner
+            .clone()
+            .or_else(|| seed.partner_tenant().map(|t| t.id.clone()))
+            .unwrap_or_default();
+        if !is_partner(&partner) {
+            problems.push(format!(
+                "groups.{name}: partner '{partner}' is not a partner tenant of the data file"
+            ));
+        }
+        for m in &g.members {
+            if !seed
+                .users
+                .iter()
+                .any(|u| u.id.eq_ignore_ascii_case(m) && u.tenant.eq_ignore_ascii_case(&partner))
+            {
+                problems.push(format!(
+                    "groups.{name}: member '{m}' is not a user of the partner tenant"
+                ));
+            }
+        }
+    }
     let pc = &seed.partner_center;
     if pc.consent_rate_limit == 0
         || pc.customers_rate_limit == 0
@@ -517,9 +692,26 @@ mod tests {
         assert!(inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_FABRIKAM));
         assert!(inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_NORTHWIND));
         assert!(!inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_TAILSPIN));
+        let user = |upn: &str| seed.users.iter().find(|u| u.upn == upn).unwrap().clone();
+        let avery = user("admin@contoso-partner.onmicrosoft.com");
         assert!(
             !inner
-                .gdap_roles(partner, crate::seed::ids::CUSTOMER_FABRIKAM)
+                .gdap_roles(&avery, crate::seed::ids::CUSTOMER_FABRIKAM)
+                .is_empty()
+        );
+        assert_eq!(
+            inner
+                .groups_of(&avery)
+                .iter()
+                .map(|g| g.id.as_str())
+                .collect::<Vec<_>>(),
+            [ids::ADMIN_AGENTS_GROUP, ids::HELPDESK_GROUP]
+        );
+        // Uma is in no group: no role anywhere through GDAP.
+        let uma = user("user@contoso-partner.onmicrosoft.com");
+        assert!(
+            inner
+                .gdap_roles(&uma, crate::seed::ids::CUSTOMER_FABRIKAM)
                 .is_empty()
         );
         let tenants = tenants_with_gdap_access(&seed);

@@ -106,11 +106,34 @@ pub struct GdapSeed {
 pub struct AccessAssignmentSeed {
     /// Assignment ID (GUID).
     pub id: String,
-    /// Security group object ID in the partner tenant. The emulator models no groups:
-    /// every Admin Agent of the partner counts as a member of every assigned group.
+    /// Security group object ID in the partner tenant (a `[[groups]]` entry, or the Admin
+    /// Agents group `ids::ADMIN_AGENTS_GROUP`).
     pub group: String,
     /// Role template IDs (a subset of the relationship's roles).
     pub roles: Vec<String>,
+}
+
+/// A security group of a partner tenant, the `accessContainer` of GDAP access assignments.
+/// A partner user gets a GDAP role in a customer tenant only through an access assignment of a
+/// group the user is a member of ("Assign Microsoft Entra roles to security groups",
+/// learn.microsoft.com/partner-center/customers/gdap-assign-microsoft-entra-roles).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSeed {
+    /// Group object ID (GUID).
+    pub id: String,
+    /// The partner tenant it lives in; default: the first partner tenant.
+    #[serde(default)]
+    pub partner: Option<String>,
+    /// Display name.
+    pub display_name: String,
+    /// Member user object IDs.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// Every `admin_agent` user of the partner is a member too (the partner's "AdminAgents"
+    /// group). The group of ID `ids::ADMIN_AGENTS_GROUP` behaves so even when not listed.
+    #[serde(default)]
+    pub admin_agents: bool,
 }
 
 /// Partner Center limits (`develop/api-throttling-guidance.md`; protocol-facts §5.3, §5.5).

@@ -430,3 +430,180 @@ async fn app_only_gdap_needs_the_partner_customer_delegated_administration_servi
     let r = emu.get(&emu.graph(REL), &token).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+#[tokio::test]
+async fn update_needs_the_current_etag_and_changes_only_auto_extension_when_active() {
+    let emu = spawn().await;
+    let token = emu.user_token(ADMIN, ids::PARTNER_TENANT, GRAPH).await;
+    let url = emu.graph(&format!("{REL}/{}", pids::GDAP_FABRIKAM));
+    let current = emu.get(&url, &token).await;
+    let etag = current.body["@odata.etag"].as_str().unwrap().to_owned();
+    let body = json!({"autoExtendDuration": "PT0S"});
+    let r = emu.patch(&url, &token, body.clone()).await;
+    assert_eq!((r.status, graph_code(&r)), (400, "Request_BadRequest"));
+    let r = emu
+        .call(
+            reqwest::Method::PATCH,
+            &url,
+            Some(&token),
+            Some(body.clone()),
+            &[("If-Match", "W/\"stale\"")],
+        )
+        .await;
+    assert_eq!((r.status, graph_code(&r)), (412, "preconditionFailed"));
+    let r = emu
+        .call(
+            reqwest::Method::PATCH,
+            &url,
+            Some(&token),
+            Some(body),
+            &[("If-Match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["autoExtendDuration"], "PT0S");
+    assert_ne!(r.body["@odata.etag"], etag.as_str());
+    let etag = r.body["@odata.etag"].as_str().unwrap().to_owned();
+    let r = emu
+        .call(
+            reqwest::Method::PATCH,
+            &url,
+            Some(&token),
+            Some(json!({"duration": "P30D"})),
+            &[("If-Match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be updated while the relationship is 'active'"),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn delegated_admin_customers_are_the_customers_with_an_active_relationship() {
+    let emu = spawn().await;
+    let token = emu.user_token(ADMIN, ids::PARTNER_TENANT, GRAPH).await;
+    let r = emu
+        .get(
+            &emu.graph("/tenantRelationships/delegatedAdminCustomers"),
+            &token,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let tenants: Vec<&str> = r.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["tenantId"].as_str().unwrap())
+        .collect();
+    assert_eq!(tenants, [ids::CUSTOMER_FABRIKAM, ids::CUSTOMER_NORTHWIND]);
+    assert_eq!(r.body["value"][0]["id"], ids::CUSTOMER_FABRIKAM);
+    assert_eq!(
+        r.body["value"][0]["@odata.type"],
+        "#microsoft.graph.delegatedAdminCustomer"
+    );
+}
+
+#[tokio::test]
+async fn member_of_lists_the_partner_users_security_groups() {
+    let emu = spawn().await;
+    let token = emu.user_token(ADMIN, ids::PARTNER_TENANT, GRAPH).await;
+    let r = emu.get(&emu.graph("/me/memberOf"), &token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let groups: Vec<&str> = r.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, [pids::ADMIN_AGENTS_GROUP, pids::HELPDESK_GROUP]);
+    assert_eq!(r.body["value"][1]["@odata.type"], "#microsoft.graph.group");
+    let r = emu
+        .get(
+            &emu.graph(&format!("/users/{}/memberOf", ids::PARTNER_USER)),
+            &token,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["value"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_partner_user_gets_roles_only_through_an_assignment_of_a_group_it_is_in() {
+    let emu = spawn().await;
+    let partner = emu.user_token(ADMIN, ids::PARTNER_TENANT, GRAPH).await;
+    let assignments = emu.graph(&format!("{REL}/{}/accessAssignments", pids::GDAP_NORTHWIND));
+    let users = emu.graph("/users");
+    let at_northwind = emu.user_token(ADMIN, ids::CUSTOMER_NORTHWIND, GRAPH).await;
+    assert_eq!(emu.get(&users, &at_northwind).await.status, 200);
+    // Without the Admin Agents assignment: no role.
+    let r = emu
+        .delete(
+            &format!("{assignments}/{}", pids::ASSIGNMENT_NORTHWIND),
+            &partner,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(emu.get(&users, &at_northwind).await.status, 403);
+    let assign = |group: &str| {
+        json!({"accessContainer": {"accessContainerId": group, "accessContainerType": "securityGroup"},
+               "accessDetails": {"unifiedRoles": [{"roleDefinitionId": "f2ef992c-3afb-46b9-b7cf-a126ee74c451"}]}})
+    };
+    // A group without the user: still none.
+    let r = emu
+        .post(&assignments, &partner, assign(pids::SECURITY_GROUP))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(emu.get(&users, &at_northwind).await.status, 403);
+    // The user's group: the role.
+    let r = emu
+        .post(&assignments, &partner, assign(pids::HELPDESK_GROUP))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(emu.get(&users, &at_northwind).await.status, 200);
+}
+
+#[tokio::test]
+async fn relationships_expire_or_auto_extend_on_the_emulator_clock() {
+    let emu = spawn().await;
+    // Northwind: P365D without auto-extension; Fabrikam: P730D with P180D.
+    emu.handle
+        .advance_clock(std::time::Duration::from_secs(366 * 86_400));
+    let token = emu.user_token(ADMIN, ids::PARTNER_TENANT, GRAPH).await;
+    let northwind = emu
+        .get(
+            &emu.graph(&format!("{REL}/{}", pids::GDAP_NORTHWIND)),
+            &token,
+        )
+        .await;
+    assert_eq!(northwind.body["status"], "expired");
+    let fabrikam_url = emu.graph(&format!("{REL}/{}", pids::GDAP_FABRIKAM));
+    let before = emu.get(&fabrikam_url, &token).await.body;
+    assert_eq!(before["status"], "active");
+    emu.handle
+        .advance_clock(std::time::Duration::from_secs(365 * 86_400));
+    let token = emu.user_token(ADMIN, ids::PARTNER_TENANT, GRAPH).await;
+    let after = emu.get(&fabrikam_url, &token).await.body;
+    assert_eq!(after["status"], "active");
+    let day = |v: &Value| v["endDateTime"].as_str().unwrap()[..10].to_owned();
+    let end = |v: &Value| {
+        time::Date::parse(
+            &day(v),
+            &time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .unwrap()
+    };
+    assert_eq!(end(&after) - end(&before), time::Duration::days(180));
+    let customers = emu
+        .get(
+            &emu.graph("/tenantRelationships/delegatedAdminCustomers"),
+            &token,
+        )
+        .await;
+    assert_eq!(customers.body["value"].as_array().unwrap().len(), 1);
+}
