@@ -256,6 +256,18 @@ async fn gdap_lifecycle_create_lock_approve_assign_check_extend_expire_terminate
         other.stderr
     );
 
+    // The app itself must be consented in the customer tenant before any token there (65001).
+    app.run(&[
+        "consent",
+        "grant",
+        "--customer",
+        TAILSPIN,
+        "--delegated",
+        "graph:User.Read.All",
+    ])
+    .await
+    .assert_code(0);
+
     // check: the roles, through which relationship and group; and they work
     let check = app
         .run(&["-o", "json", "gdap", "check", "--customer", TAILSPIN])
@@ -408,6 +420,23 @@ fn seed_with_gdap_only_customer() -> Seed {
                 roles: vec![DIRECTORY_READERS.into()],
             }],
         });
+    // The customer's admin consented the CSP app when the relationship was set up (Partner
+    // Center's consent API serves its reseller customers only).
+    seed.service_principals
+        .push(emulator::seed::ServicePrincipalSeed {
+            tenant: WOODGROVE.into(),
+            app_id: emulator::seed::ids::CSP_APP.into(),
+            object_id: "500000aa-0000-4000-8000-000000000001".into(),
+            app_roles: Vec::new(),
+        });
+    seed.consents.push(emulator::seed::ConsentSeed {
+        tenant: WOODGROVE.into(),
+        app_id: emulator::seed::ids::CSP_APP.into(),
+        grants: vec![emulator::seed::PermissionSeed {
+            resource: "00000003-0000-0000-c000-000000000000".into(),
+            scopes: vec!["User.Read.All".into()],
+        }],
+    });
     seed
 }
 
