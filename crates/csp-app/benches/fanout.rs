@@ -6,8 +6,13 @@
 //!
 //! The parent process runs the emulator, stores a consent and writes the configuration; the
 //! fan-out runs in a child process (this same executable), so the peak memory reported is the
-//! CLI's alone. The lower bound is what `concurrency` slots need if they are never idle:
-//! (Graph calls × latency + 429s × Retry-After) / concurrency.
+//! CLI's alone. The lower bound is what `concurrency` slots need if they are never idle — a
+//! customer waiting on `Retry-After` holds no slot — plus one wait at the end (a customer
+//! throttled on the last calls still has to wait it out): Graph calls × latency / concurrency
+//! (+ Retry-After when any call was throttled).
+//!
+//! It prints the elapsed time, the lower bound and their ratio, the failed customers and the
+//! peak memory, and exits non-zero when a customer failed or the run did not finish.
 
 use std::io::Write as _;
 use std::time::{Duration, Instant};
@@ -207,9 +212,13 @@ async fn parent() {
         });
     let requests = r["graph_requests"].as_u64().unwrap_or(0);
     let throttled = r["graph_throttled"].as_u64().unwrap_or(0);
-    let lower_bound_ms = (requests as f64 * LATENCY.as_millis() as f64
-        + throttled as f64 * RETRY_AFTER_SECS as f64 * 1000.0)
-        / f64::from(concurrency);
+    let final_wait_ms = if throttled > 0 {
+        RETRY_AFTER_SECS as f64 * 1000.0
+    } else {
+        0.0
+    };
+    let lower_bound_ms =
+        requests as f64 * LATENCY.as_millis() as f64 / f64::from(concurrency) + final_wait_ms;
     let wall_ms = r["wall_ms"].as_u64().unwrap_or(0) as f64;
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "fanout/users_all_customers");
@@ -220,7 +229,7 @@ async fn parent() {
     let _ = writeln!(stdout, "  users written          {}", r["lines"]);
     let _ = writeln!(
         stdout,
-        "  wall time              {:.2} s   (lower bound {:.2} s, ratio {:.2}; child process {:.2} s)",
+        "  elapsed                {:.2} s   (lower bound {:.2} s, ratio {:.2}; child process {:.2} s)",
         wall_ms / 1000.0,
         lower_bound_ms / 1000.0,
         wall_ms / lower_bound_ms,
@@ -228,8 +237,9 @@ async fn parent() {
     );
     let _ = writeln!(
         stdout,
-        "  lower bound            ({requests} Graph calls x {} ms + {throttled} x {RETRY_AFTER_SECS} s Retry-After) / {concurrency}",
-        LATENCY.as_millis()
+        "  lower bound            {requests} Graph calls x {} ms / {concurrency} + {:.0} ms final Retry-After",
+        LATENCY.as_millis(),
+        final_wait_ms
     );
     let _ = writeln!(
         stdout,
@@ -253,6 +263,11 @@ async fn parent() {
     );
     if r["ok"] != true {
         let _ = writeln!(stdout, "  error                  {}", r["error"]);
+    }
+    let failed = r["failed_customers"].as_u64();
+    if r["ok"] != true || failed != Some(0) {
+        let _ = writeln!(stdout, "FAILED: every customer must be listed");
+        std::process::exit(1);
     }
 }
 
