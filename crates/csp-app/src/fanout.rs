@@ -24,6 +24,7 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt as _, TryStreamExt as _};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
+use tokio::task::JoinSet;
 
 use crate::UsersListArgs;
 use crate::context::Context;
@@ -91,14 +92,18 @@ struct Job {
     pager: Pager<User>,
 }
 
-/// A page being fetched (it holds a slot).
-type Fetch = BoxFuture<'static, (Job, Result<PageStep<User>, GraphError>)>;
+/// What fetching a page gives back.
+type Fetched = (Job, Result<PageStep<User>, GraphError>);
 
 /// Which customer runs next: at most `concurrency` pages are fetched at once, and a customer
 /// waiting on `Retry-After` holds no slot; its wait is a timer, after which it is ready again.
 /// Customers already started (more pages, or a wait just over) go before customers not started
 /// yet, which keeps the number of half-listed customers (and, in customer order, the users held
 /// back) small.
+///
+/// Each page is fetched in a task of its own (a [`JoinSet`], aborted when the fan-out stops), so
+/// decoding pages and redeeming tokens run on every runtime thread, and a task that blocks a
+/// thread for a moment (the token store's write) does not stall the others.
 struct Scheduler<'a> {
     graph: &'a GraphClient,
     query: &'a UsersQuery,
@@ -107,7 +112,7 @@ struct Scheduler<'a> {
     /// The first customer not started yet.
     next_new: usize,
     ready: VecDeque<Job>,
-    fetching: FuturesUnordered<Fetch>,
+    fetching: JoinSet<Fetched>,
     waiting: FuturesUnordered<BoxFuture<'static, Job>>,
 }
 
@@ -125,7 +130,7 @@ impl<'a> Scheduler<'a> {
             concurrency: concurrency.max(1),
             next_new: 0,
             ready: VecDeque::new(),
-            fetching: FuturesUnordered::new(),
+            fetching: JoinSet::new(),
             waiting: FuturesUnordered::new(),
         }
     }
@@ -148,20 +153,26 @@ impl<'a> Scheduler<'a> {
                     None => return,
                 },
             };
-            self.fetching.push(Box::pin(async move {
+            self.fetching.spawn(async move {
                 let mut job = job;
                 let step = job.pager.next_page().await;
                 (job, step)
-            }));
+            });
         }
     }
 
     /// The next page fetched (or failed), or `None` when every customer is done.
-    async fn next(&mut self) -> Option<(Job, Result<PageStep<User>, GraphError>)> {
+    async fn next(&mut self) -> Option<Fetched> {
         loop {
             self.fill();
             tokio::select! {
-                Some(fetched) = self.fetching.next() => return Some(fetched),
+                Some(joined) = self.fetching.join_next() => match joined {
+                    Ok(fetched) => return Some(fetched),
+                    // A panic in a page's task is the fan-out's own.
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    // Cancelled: only when the runtime shuts down.
+                    Err(_) => return None,
+                },
                 Some(job) = self.waiting.next() => self.ready.push_back(job),
                 else => return None,
             }
