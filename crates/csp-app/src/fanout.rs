@@ -114,6 +114,10 @@ struct Scheduler<'a> {
     ready: VecDeque<Job>,
     fetching: JoinSet<Fetched>,
     waiting: FuturesUnordered<BoxFuture<'static, Job>>,
+    /// The first customer whose token is not being prepared yet.
+    next_token: usize,
+    /// Tokens being redeemed ahead of their customers' first page.
+    tokens: JoinSet<()>,
 }
 
 impl<'a> Scheduler<'a> {
@@ -132,6 +136,25 @@ impl<'a> Scheduler<'a> {
             ready: VecDeque::new(),
             fetching: JoinSet::new(),
             waiting: FuturesUnordered::new(),
+            next_token: 0,
+            tokens: JoinSet::new(),
+        }
+    }
+
+    /// Redeems the tokens of the next `concurrency` customers not started yet, outside the
+    /// slots: a customer's first page then finds its token cached (or joins the redemption in
+    /// flight), and a slot spends its time on Graph. A failure is left to the page, which asks
+    /// again and reports it.
+    fn prepare_tokens(&mut self) {
+        let ahead = (self.next_new + self.concurrency).min(self.customers.len());
+        while self.next_token < ahead {
+            let customer = &self.customers[self.next_token];
+            self.next_token += 1;
+            let graph = self.graph.clone();
+            let tenant = customer.tenant_id.clone();
+            self.tokens.spawn(async move {
+                let _ = graph.prepare_token(Tenant::Customer(&tenant)).await;
+            });
         }
     }
 
@@ -165,6 +188,7 @@ impl<'a> Scheduler<'a> {
     async fn next(&mut self) -> Option<Fetched> {
         loop {
             self.fill();
+            self.prepare_tokens();
             tokio::select! {
                 Some(joined) = self.fetching.join_next() => match joined {
                     Ok(fetched) => return Some(fetched),
@@ -174,6 +198,7 @@ impl<'a> Scheduler<'a> {
                     Err(_) => return None,
                 },
                 Some(job) = self.waiting.next() => self.ready.push_back(job),
+                Some(_) = self.tokens.join_next(), if !self.fetching.is_empty() || !self.waiting.is_empty() => {}
                 else => return None,
             }
         }

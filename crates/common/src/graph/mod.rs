@@ -249,6 +249,13 @@ impl GraphClient {
         Pager::new(self.clone(), owned(tenant), self.users_url(query))
     }
 
+    /// Gets the access token for calls in `tenant` ahead of them (the token source caches it),
+    /// so a fan-out can redeem the next customers' tokens while its slots wait on Graph.
+    pub async fn prepare_token(&self, tenant: Tenant<'_>) -> Result<(), GraphError> {
+        self.inner.transport.token(tenant).await?;
+        Ok(())
+    }
+
     fn users_url(&self, query: &UsersQuery) -> Url {
         let mut url = self.url("users");
         {

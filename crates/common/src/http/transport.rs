@@ -357,6 +357,11 @@ impl Transport {
             .await
     }
 
+    /// The access token the calls in `tenant` carry, from the token source (which caches it).
+    pub(crate) async fn token(&self, tenant: Tenant<'_>) -> Result<AccessToken, TokenSourceError> {
+        self.tokens.token(tenant, self.resource).await
+    }
+
     /// The retry policy of this API's calls.
     pub(crate) fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
