@@ -1,23 +1,31 @@
 //! `users list --all-customers`: Graph `/users` in every customer tenant through GDAP, with
 //! bounded concurrency.
 //!
-//! The customer list comes from Partner Center (IDs and names only, a few bytes per customer).
-//! Then at most `--concurrency` customers are worked on at once; users are written as their
-//! pages arrive (`flatten_unordered`), so memory holds a page per customer in flight, not the
-//! result. A customer that fails (no GDAP relationship, missing role, throttled past the retry
-//! budget) is recorded and reported at the end while the others go on; a failure that dooms
-//! every customer (the partner must consent again) stops the run at once.
+//! The customer list comes from Partner Center and Graph `delegatedAdminCustomers`, merged by
+//! tenant ([`crate::customers::discover`]; IDs and names only, a few bytes per customer).
+//! Then at most `--concurrency` Graph calls are in flight; a customer waiting on `Retry-After`
+//! gives its slot back and is queued again for when its wait ends ([`fan_out_users`]), so the
+//! slots never idle while there is work. Users are written as their pages arrive with `ndjson`
+//! (completion order), customer by customer with `table` and `json` ([`Order`]); memory holds
+//! the pages in flight and, in customer order, the users of customers that finished before an
+//! earlier one, not the result. A customer that fails (no GDAP relationship, missing role,
+//! throttled past the retry budget) is recorded and reported at the end while the others go on;
+//! a failure that dooms every customer (the partner must consent again) stops the run at once.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{IsTerminal as _, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use cli_kit::output::{Column, ListWriter, OutputFormat};
 use cli_kit::{Exit, Failure};
-use common::graph::{GraphError, User, UsersQuery};
+use common::graph::{GraphClient, GraphError, PageStep, Pager, User, UsersQuery};
 use common::http::Tenant;
-use futures::stream::{self, StreamExt as _};
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt as _};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
+use tokio::task::JoinSet;
 
 use crate::UsersListArgs;
 use crate::context::Context;
@@ -59,66 +67,270 @@ pub struct FanOutReport {
     pub failed: Vec<CustomerFailure>,
 }
 
-enum Event {
-    User(usize, User),
-    Failed(usize, GraphError),
-    Done(usize),
+/// The order users are handed on in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// As pages arrive (`ndjson`: nothing is held back).
+    Completion,
+    /// Customer by customer, in the order given (`table`, `json`): a customer's users are held
+    /// back only while an earlier customer is still being listed.
+    Customer,
 }
 
-/// Lists the users of `customers` with at most `concurrency` customers in flight, calling
-/// `on_user` for each user as it arrives. Returns early with the failure when one says the
-/// partner must consent again (every other customer would fail the same way).
+impl Order {
+    /// The order an output format promises.
+    pub fn of(format: OutputFormat) -> Self {
+        match format {
+            OutputFormat::Ndjson => Self::Completion,
+            OutputFormat::Table | OutputFormat::Json => Self::Customer,
+        }
+    }
+}
+
+/// One customer being listed: where it is in the customer list, and its pages.
+struct Job {
+    index: usize,
+    pager: Pager<User>,
+}
+
+/// What fetching a page gives back.
+type Fetched = (Job, Result<PageStep<User>, GraphError>);
+
+/// Which customer runs next: at most `concurrency` pages are fetched at once, and a customer
+/// waiting on `Retry-After` holds no slot; its wait is a timer, after which it is ready again.
+/// Customers already started (more pages, or a wait just over) go before customers not started
+/// yet, which keeps the number of half-listed customers (and, in customer order, the users held
+/// back) small.
+///
+/// Each page is fetched in a task of its own (a [`JoinSet`], aborted when the fan-out stops), so
+/// decoding pages and redeeming tokens run on every runtime thread, and a task that blocks a
+/// thread for a moment (the token store's write) does not stall the others.
+struct Scheduler<'a> {
+    graph: &'a GraphClient,
+    query: &'a UsersQuery,
+    customers: &'a [CustomerRef],
+    concurrency: usize,
+    /// The first customer not started yet.
+    next_new: usize,
+    ready: VecDeque<Job>,
+    fetching: JoinSet<Fetched>,
+    waiting: FuturesUnordered<BoxFuture<'static, Job>>,
+    /// The first customer whose token is not being prepared yet.
+    next_token: usize,
+    /// Tokens being redeemed ahead of their customers' first page.
+    tokens: JoinSet<()>,
+}
+
+impl<'a> Scheduler<'a> {
+    fn new(
+        graph: &'a GraphClient,
+        query: &'a UsersQuery,
+        customers: &'a [CustomerRef],
+        concurrency: usize,
+    ) -> Self {
+        Self {
+            graph,
+            query,
+            customers,
+            concurrency: concurrency.max(1),
+            next_new: 0,
+            ready: VecDeque::new(),
+            fetching: JoinSet::new(),
+            waiting: FuturesUnordered::new(),
+            next_token: 0,
+            tokens: JoinSet::new(),
+        }
+    }
+
+    /// Redeems the tokens of the next `concurrency` customers not started yet, outside the
+    /// slots: a customer's first page then finds its token cached (or joins the redemption in
+    /// flight), and a slot spends its time on Graph. A failure is left to the page, which asks
+    /// again and reports it.
+    fn prepare_tokens(&mut self) {
+        let ahead = (self.next_new + self.concurrency).min(self.customers.len());
+        while self.next_token < ahead {
+            let customer = &self.customers[self.next_token];
+            self.next_token += 1;
+            let graph = self.graph.clone();
+            let tenant = customer.tenant_id.clone();
+            self.tokens.spawn(async move {
+                let _ = graph.prepare_token(Tenant::Customer(&tenant)).await;
+            });
+        }
+    }
+
+    /// Starts pages until every slot is busy or nothing is ready.
+    fn fill(&mut self) {
+        while self.fetching.len() < self.concurrency {
+            let job = match self.ready.pop_front() {
+                Some(job) => job,
+                None => match self.customers.get(self.next_new) {
+                    Some(customer) => {
+                        self.next_new += 1;
+                        Job {
+                            index: self.next_new - 1,
+                            pager: self
+                                .graph
+                                .users_pager(Tenant::Customer(&customer.tenant_id), self.query),
+                        }
+                    }
+                    None => return,
+                },
+            };
+            self.fetching.spawn(async move {
+                let mut job = job;
+                let step = job.pager.next_page().await;
+                (job, step)
+            });
+        }
+    }
+
+    /// The next page fetched (or failed), or `None` when every customer is done.
+    async fn next(&mut self) -> Option<Fetched> {
+        loop {
+            self.fill();
+            self.prepare_tokens();
+            tokio::select! {
+                Some(joined) = self.fetching.join_next() => match joined {
+                    Ok(fetched) => return Some(fetched),
+                    // A panic in a page's task is the fan-out's own.
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    // Cancelled: only when the runtime shuts down.
+                    Err(_) => return None,
+                },
+                Some(job) = self.waiting.next() => self.ready.push_back(job),
+                Some(_) = self.tokens.join_next(), if !self.fetching.is_empty() || !self.waiting.is_empty() => {}
+                else => return None,
+            }
+        }
+    }
+
+    /// The customer has more pages.
+    fn resume(&mut self, job: Job) {
+        self.ready.push_back(job);
+    }
+
+    /// The customer was throttled: it is ready again after `wait`, and holds no slot meanwhile.
+    fn wait(&mut self, job: Job, wait: Duration) {
+        self.waiting.push(Box::pin(async move {
+            tokio::time::sleep(wait).await;
+            job
+        }));
+    }
+}
+
+/// Lists the users of `customers` with at most `concurrency` Graph calls in flight, calling
+/// `on_user` for each user in `order`. Returns early with the failure when one says the partner
+/// must consent again (every other customer would fail the same way).
+///
+/// A slot is held only while a page is being fetched: a customer answered 429 (or 5xx) waits
+/// its `Retry-After` (or back-off) without one, then goes on ([`Scheduler`]). Throttling is per
+/// tenant, so no other customer waits for it; the client's retry policy still bounds each page.
 pub async fn fan_out_users<F>(
-    graph: &common::graph::GraphClient,
+    graph: &GraphClient,
     customers: &[CustomerRef],
     query: &UsersQuery,
     concurrency: usize,
+    order: Order,
     progress: &ProgressBar,
     mut on_user: F,
 ) -> Result<FanOutReport, Failure>
 where
     F: FnMut(&CustomerRef, User) -> Result<(), Failure>,
 {
-    let per_customer = customers.iter().enumerate().map(|(i, c)| {
-        graph
-            .list_users(Tenant::Customer(&c.tenant_id), query)
-            .map(move |r| match r {
-                Ok(user) => Event::User(i, user),
-                Err(e) => Event::Failed(i, e),
-            })
-            .chain(stream::iter(std::iter::once(Event::Done(i))))
-    });
-    let mut events =
-        std::pin::pin!(stream::iter(per_customer).flatten_unordered(concurrency.max(1)));
-    let mut failed = vec![false; customers.len()];
+    let mut scheduler = Scheduler::new(graph, query, customers, concurrency);
+    let mut out = Sequencer::new(order, customers.len());
     let mut report = FanOutReport::default();
-    while let Some(event) = events.next().await {
-        match event {
-            Event::User(i, user) => {
-                report.users += 1;
-                on_user(&customers[i], user)?;
+    let mut emit = |i: usize, user: User| on_user(&customers[i], user);
+    while let Some((job, step)) = scheduler.next().await {
+        let index = job.index;
+        match step {
+            Ok(PageStep::Items(users)) => {
+                report.users += users.len();
+                out.users(index, users, &mut emit)?;
+                if !job.pager.is_done() {
+                    scheduler.resume(job);
+                    continue;
+                }
+                report.succeeded += 1;
             }
-            Event::Failed(i, e) => {
+            Ok(PageStep::RetryAfter(wait)) => {
+                scheduler.wait(job, wait);
+                continue;
+            }
+            Err(e) => {
                 let failure = Failure::from(e);
                 if failure.needs_consent() {
                     return Err(failure);
                 }
-                tracing::debug!(customer.id = %customers[i].tenant_id, "customer failed: {}", failure.message);
-                failed[i] = true;
+                tracing::debug!(customer.id = %customers[index].tenant_id, "customer failed: {}", failure.message);
                 report.failed.push(CustomerFailure {
-                    customer: customers[i].clone(),
+                    customer: customers[index].clone(),
                     failure,
                 });
             }
-            Event::Done(i) => {
-                if !failed[i] {
-                    report.succeeded += 1;
-                }
-                progress.inc(1);
-            }
         }
+        out.finished(index, &mut emit)?;
+        progress.inc(1);
     }
     Ok(report)
+}
+
+/// Hands users on in the promised [`Order`]: at once in completion order; in customer order,
+/// the first unfinished customer's users at once, and a later customer's once every customer
+/// before it has finished.
+struct Sequencer {
+    order: Order,
+    /// The first customer not finished yet (customer order).
+    head: usize,
+    finished: Vec<bool>,
+    held: BTreeMap<usize, Vec<User>>,
+}
+
+impl Sequencer {
+    fn new(order: Order, customers: usize) -> Self {
+        Self {
+            order,
+            head: 0,
+            finished: match order {
+                Order::Completion => Vec::new(),
+                Order::Customer => vec![false; customers],
+            },
+            held: BTreeMap::new(),
+        }
+    }
+
+    /// A page of customer `index`'s users.
+    fn users<F>(&mut self, index: usize, users: Vec<User>, emit: &mut F) -> Result<(), Failure>
+    where
+        F: FnMut(usize, User) -> Result<(), Failure>,
+    {
+        if self.order == Order::Completion || index == self.head {
+            return users.into_iter().try_for_each(|u| emit(index, u));
+        }
+        self.held.entry(index).or_default().extend(users);
+        Ok(())
+    }
+
+    /// Customer `index` is done (listed or failed).
+    fn finished<F>(&mut self, index: usize, emit: &mut F) -> Result<(), Failure>
+    where
+        F: FnMut(usize, User) -> Result<(), Failure>,
+    {
+        if self.order == Order::Completion {
+            return Ok(());
+        }
+        self.finished[index] = true;
+        while self.finished.get(self.head) == Some(&true) {
+            self.head += 1;
+            // The new head's users so far; its later pages pass straight through.
+            if let Some(users) = self.held.remove(&self.head) {
+                let head = self.head;
+                users.into_iter().try_for_each(|u| emit(head, u))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A progress bar on stderr when it is a terminal; hidden otherwise (pipes, cron, CI).
@@ -165,6 +377,7 @@ pub async fn users_of_all_customers(
         &customers,
         query,
         usize::from(args.concurrency),
+        Order::of(format),
         &progress,
         |customer, user| {
             let mut value = serde_json::to_value(&user).unwrap_or(Value::Null);

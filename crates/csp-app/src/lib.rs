@@ -243,7 +243,8 @@ pub struct UsersListArgs {
     /// Every customer of the partner (Partner Center customer list).
     #[arg(long)]
     pub all_customers: bool,
-    /// Customers worked on at once with --all-customers.
+    /// Graph calls in flight at once with --all-customers (a customer waiting on Retry-After
+    /// holds none).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     /// Graph page size ($top).

@@ -73,9 +73,31 @@ pub struct Directory {
     pub service_principals: Vec<ServicePrincipalSeed>,
     /// Delegated permission grants.
     pub consents: Vec<ConsentGrant>,
+    /// Positions in [`Directory::users`] by lower-case tenant ID, built on first use and dropped
+    /// by [`State::directory_mut`]: a fan-out lists the users of thousands of tenants of one
+    /// large directory, which a scan per request makes quadratic.
+    users_by_tenant: std::sync::OnceLock<HashMap<String, Vec<usize>>>,
 }
 
 impl Directory {
+    /// The users of a tenant (case-insensitive), in directory order.
+    pub fn users_in<'a>(&'a self, tenant: &str) -> impl Iterator<Item = &'a UserSeed> + 'a {
+        let index = self.users_by_tenant.get_or_init(|| {
+            let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, user) in self.users.iter().enumerate() {
+                index
+                    .entry(user.tenant.to_ascii_lowercase())
+                    .or_default()
+                    .push(i);
+            }
+            index
+        });
+        index
+            .get(&tenant.to_ascii_lowercase())
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.users.get(i))
+    }
     /// A tenant by ID or domain (case-insensitive).
     pub fn tenant(&self, id_or_domain: &str) -> Option<&TenantSeed> {
         self.tenants.iter().find(|t| {
@@ -266,6 +288,7 @@ impl State {
                 apps,
                 service_principals: seed.service_principals.clone(),
                 consents,
+                users_by_tenant: std::sync::OnceLock::new(),
             }),
             // The seed's `partner_center.entra_requires_mfa` sets Partner Center's MFA policy.
             resources: crate::partner_data::apply_resource_settings(
@@ -328,9 +351,13 @@ impl State {
 
     /// Write access to the directory.
     pub fn directory_mut(&self) -> RwLockWriteGuard<'_, Directory> {
-        self.directory
+        let mut directory = self
+            .directory
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The caller may change the users: the index is rebuilt on its next use.
+        directory.users_by_tenant = std::sync::OnceLock::new();
+        directory
     }
 
     /// Well-known resource apps.

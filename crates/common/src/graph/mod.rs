@@ -12,6 +12,7 @@
 
 mod applications;
 mod gdap;
+mod pager;
 
 use std::time::Duration;
 
@@ -38,6 +39,7 @@ pub use gdap::{
     NewDelegatedAdminRelationship, UnifiedRole, approval_link, iso8601_days, role_name,
     role_template_id,
 };
+pub use pager::{PageStep, Pager};
 
 /// Options of a [`GraphClient`].
 #[derive(Clone, Debug, Default)]
@@ -239,6 +241,24 @@ impl GraphClient {
         tenant: Tenant<'_>,
         query: &UsersQuery,
     ) -> BoxStream<'static, Result<User, GraphError>> {
+        self.collection(owned(tenant), self.users_url(query))
+    }
+
+    /// The users of a tenant as a [`Pager`]: the calls of [`GraphClient::list_users`], but a
+    /// throttled page is handed back with its `Retry-After` instead of being waited for, so a
+    /// fan-out can give the wait's concurrency slot to another tenant.
+    pub fn users_pager(&self, tenant: Tenant<'_>, query: &UsersQuery) -> Pager<User> {
+        Pager::new(self.clone(), owned(tenant), self.users_url(query))
+    }
+
+    /// Gets the access token for calls in `tenant` ahead of them (the token source caches it),
+    /// so a fan-out can redeem the next customers' tokens while its slots wait on Graph.
+    pub async fn prepare_token(&self, tenant: Tenant<'_>) -> Result<(), GraphError> {
+        self.inner.transport.token(tenant).await?;
+        Ok(())
+    }
+
+    fn users_url(&self, query: &UsersQuery) -> Url {
         let mut url = self.url("users");
         {
             let mut pairs = url.query_pairs_mut();
@@ -252,7 +272,7 @@ impl GraphClient {
                 pairs.append_pair("$filter", filter);
             }
         }
-        self.collection(owned(tenant), url)
+        url
     }
 
     /// Gets one user by object ID or UPN.
@@ -410,22 +430,27 @@ impl GraphClient {
                 let tenant = tenant.as_deref().map_or(Tenant::Partner, Tenant::Customer);
                 let bytes = client.send(tenant, Method::GET, url, None, None).await?;
                 let page: Page<T> = decode(&bytes, "a collection page")?;
-                // The nextLink is absolute and carries every original query option plus
-                // `$skiptoken`; it is followed verbatim.
-                let next = match page.next_link {
-                    Some(link) => Some(client.inner.transport.resolve(None, &link).map_err(
-                        |reason| GraphError::Decode {
-                            what: "@odata.nextLink",
-                            reason,
-                        },
-                    )?),
-                    None => None,
-                };
+                let next = client.next_link(page.next_link)?;
                 Ok(Some((stream::iter(page.value.into_iter().map(Ok)), next)))
             }
         })
         .try_flatten()
         .boxed()
+    }
+
+    /// The page after this one. The nextLink is absolute and carries every original query
+    /// option plus `$skiptoken`; it is followed verbatim.
+    fn next_link(&self, link: Option<String>) -> Result<Option<Url>, GraphError> {
+        link.map(|link| {
+            self.inner
+                .transport
+                .resolve(None, &link)
+                .map_err(|reason| GraphError::Decode {
+                    what: "@odata.nextLink",
+                    reason,
+                })
+        })
+        .transpose()
     }
 
     async fn send(
@@ -439,33 +464,23 @@ impl GraphClient {
         let response = self
             .inner
             .transport
-            .call::<GraphError, _>(tenant, &method, &url, |mut builder, request_id| {
-                builder = builder.header("client-request-id", request_id.to_string());
-                if let Some(body) = body {
-                    builder = builder.json(body);
-                }
-                if let Some(etag) = if_match {
-                    builder = builder.header("If-Match", etag);
-                }
-                builder
+            .call::<GraphError, _>(tenant, &method, &url, |builder, request_id| {
+                decorate(builder, request_id, body, if_match)
             })
             .await?;
-        if !response.status.is_success() {
-            return Err(api_error(
-                response.status.as_u16(),
-                &response.headers,
-                &response.body,
-                matches!(tenant, Tenant::Customer(_)),
-            ));
-        }
-        tracing::debug!(
-            http.status = response.status.as_u16(),
-            duration_ms = response.duration_ms(),
-            tenant.id = %tenant,
-            "Graph {method} {}",
-            url.path()
-        );
-        Ok(response.body)
+        answer(tenant, &method, &url, response)
+    }
+
+    /// One GET attempt, never retried nor waited for (see [`Pager`]).
+    async fn get_once(&self, tenant: Tenant<'_>, url: Url) -> Result<Vec<u8>, GraphError> {
+        let response = self
+            .inner
+            .transport
+            .call_once::<GraphError, _>(tenant, &Method::GET, &url, |builder, request_id| {
+                decorate(builder, request_id, None, None)
+            })
+            .await?;
+        answer(tenant, &Method::GET, &url, response)
     }
 }
 
@@ -481,6 +496,49 @@ impl ServiceError for GraphError {
                 .filter(|m| !m.is_empty()),
         }
     }
+}
+
+/// The body of a successful answer; any other answer as Graph's error.
+fn answer(
+    tenant: Tenant<'_>,
+    method: &Method,
+    url: &Url,
+    response: crate::http::transport::Response,
+) -> Result<Vec<u8>, GraphError> {
+    if !response.status.is_success() {
+        return Err(api_error(
+            response.status.as_u16(),
+            &response.headers,
+            &response.body,
+            matches!(tenant, Tenant::Customer(_)),
+        ));
+    }
+    tracing::debug!(
+        http.status = response.status.as_u16(),
+        duration_ms = response.duration_ms(),
+        tenant.id = %tenant,
+        "Graph {method} {}",
+        url.path()
+    );
+    Ok(response.body)
+}
+
+/// What every Graph request carries besides the transport's headers: a `client-request-id`, the
+/// body and `If-Match` when there are.
+fn decorate(
+    mut builder: reqwest::RequestBuilder,
+    request_id: uuid::Uuid,
+    body: Option<&serde_json::Value>,
+    if_match: Option<&str>,
+) -> reqwest::RequestBuilder {
+    builder = builder.header("client-request-id", request_id.to_string());
+    if let Some(body) = body {
+        builder = builder.json(body);
+    }
+    if let Some(etag) = if_match {
+        builder = builder.header("If-Match", etag);
+    }
+    builder
 }
 
 fn owned(tenant: Tenant<'_>) -> Option<String> {

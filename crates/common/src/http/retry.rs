@@ -74,10 +74,11 @@ impl RetryPolicy {
         }
     }
 
-    /// The waits of one call under this policy.
-    pub(crate) fn schedule(&self) -> Schedule<'_> {
+    /// The waits of one call under this policy. The schedule keeps its own copy of the policy, so
+    /// a caller that schedules its own waits (a [`crate::graph::Pager`]) can keep it across calls.
+    pub(crate) fn schedule(&self) -> Schedule {
         Schedule {
-            policy: self,
+            policy: self.clone(),
             backoff: backon::ExponentialBuilder::default()
                 .with_jitter()
                 .with_min_delay(self.min_delay)
@@ -127,18 +128,18 @@ pub trait RetryableError {
 
 /// The waits of one call: where the back-off is, how many retries and how much waiting are spent.
 #[derive(Debug)]
-pub(crate) struct Schedule<'a> {
-    policy: &'a RetryPolicy,
+pub(crate) struct Schedule {
+    policy: RetryPolicy,
     backoff: ExponentialBackoff,
     retries: usize,
     waited: Duration,
 }
 
-impl Schedule<'_> {
+impl Schedule {
     /// How long to wait before the next attempt, given the `Retry-After` of the failed one; `None`
     /// when the policy gives up (retries spent, or the wait would pass the total cap).
     pub(crate) fn next_delay(&mut self, retry_after: Option<Duration>) -> Option<Duration> {
-        let policy = self.policy;
+        let policy = &self.policy;
         if self.retries >= policy.max_retries {
             return None;
         }

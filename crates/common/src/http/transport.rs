@@ -333,9 +333,65 @@ impl Transport {
         E: ServiceError,
         F: Fn(reqwest::RequestBuilder, uuid::Uuid) -> reqwest::RequestBuilder,
     {
+        self.call_under(&self.retry, tenant, method, url, decorate)
+            .await
+    }
+
+    /// One attempt of [`Transport::call`], never retried and never waiting: a 429 or 5xx answer
+    /// comes back as the client's [`ServiceError::gave_up`] (with the `Retry-After` asked) and a
+    /// transport failure as its transport error, for a caller that schedules its own waits (a
+    /// fan-out gives the wait's slot to another tenant) and spends the policy's budget itself
+    /// ([`Transport::retry_policy`], [`Transport::record_retry`]).
+    pub(crate) async fn call_once<E, F>(
+        &self,
+        tenant: Tenant<'_>,
+        method: &Method,
+        url: &Url,
+        decorate: F,
+    ) -> Result<Response, E>
+    where
+        E: ServiceError,
+        F: Fn(reqwest::RequestBuilder, uuid::Uuid) -> reqwest::RequestBuilder,
+    {
+        self.call_under(&RetryPolicy::none(), tenant, method, url, decorate)
+            .await
+    }
+
+    /// The access token the calls in `tenant` carry, from the token source (which caches it).
+    pub(crate) async fn token(&self, tenant: Tenant<'_>) -> Result<AccessToken, TokenSourceError> {
+        self.tokens.token(tenant, self.resource).await
+    }
+
+    /// The retry policy of this API's calls.
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Counts a retry whose wait of `delay` the caller schedules itself (see
+    /// [`Transport::call_once`]).
+    pub(crate) fn record_retry(&self, delay: Duration) {
+        self.stats.retries.fetch_add(1, Ordering::Relaxed);
+        self.stats.waited_ms.fetch_add(
+            u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    async fn call_under<E, F>(
+        &self,
+        policy: &RetryPolicy,
+        tenant: Tenant<'_>,
+        method: &Method,
+        url: &Url,
+        decorate: F,
+    ) -> Result<Response, E>
+    where
+        E: ServiceError,
+        F: Fn(reqwest::RequestBuilder, uuid::Uuid) -> reqwest::RequestBuilder,
+    {
         let started = std::time::Instant::now();
         let (status, headers, body, request_id) = self
-            .send(tenant, |token, request_id| {
+            .send(policy, tenant, |token, request_id| {
                 decorate(
                     self.http
                         .request(method.clone(), url.clone())
@@ -356,10 +412,11 @@ impl Transport {
     }
 
     /// Sends a request built by `build` (called again for each attempt, with a fresh token and
-    /// the attempt's request ID), retrying 429 and 5xx answers and transport failures under the
-    /// policy. Returns the answered attempt's request ID with the answer.
+    /// the attempt's request ID), retrying 429 and 5xx answers and transport failures under
+    /// `policy`. Returns the answered attempt's request ID with the answer.
     async fn send<F>(
         &self,
+        policy: &RetryPolicy,
         tenant: Tenant<'_>,
         build: F,
     ) -> Result<(StatusCode, HeaderMap, Vec<u8>, uuid::Uuid), SendError>
@@ -367,7 +424,7 @@ impl Transport {
         F: Fn(&AccessToken, uuid::Uuid) -> reqwest::RequestBuilder,
     {
         let stats = &self.stats;
-        let mut schedule = self.retry.schedule();
+        let mut schedule = policy.schedule();
         let mut attempt = 0usize;
         let mut request_id = uuid::Uuid::new_v4();
         let mut timed_out = false;

@@ -92,3 +92,134 @@ async fn users_list_needs_a_customer_or_all_customers() {
         <csp_app::Cli as clap::Parser>::try_parse_from(["csp-app", "users", "list"]).unwrap_err();
     assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
 }
+
+/// `users list --all-customers` with one slot: customers are started one at a time, in
+/// Partner Center's order.
+const ALL_CUSTOMERS_ONE_SLOT: [&str; 5] =
+    ["users", "list", "--all-customers", "--concurrency", "1"];
+
+/// The customer tenants of the users printed, in the order their first user appears; a
+/// customer's users are printed together.
+fn tenant_order(users: &[serde_json::Value]) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    for user in users {
+        let tenant = user["customerTenantId"].as_str().unwrap().to_owned();
+        if order.last() != Some(&tenant) {
+            assert!(
+                !order.contains(&tenant),
+                "{tenant}'s users are split: {users:?}"
+            );
+            order.push(tenant);
+        }
+    }
+    order
+}
+
+/// The next Graph `/users` call (the first customer's, with one slot) is answered 429 with
+/// `Retry-After: secs`.
+fn throttle_next_users_call(app: &crate::helpers::TestApp, secs: u64) {
+    app.emu.inject_fault(
+        Fault::status(Service::Graph, 429)
+            .retry_after(secs)
+            .on_route("/users")
+            .times(1),
+    );
+}
+
+async fn run_all_customers(app: &crate::helpers::TestApp, format: &str) -> crate::helpers::Output {
+    let out = app
+        .run(&[&["-o", format][..], &ALL_CUSTOMERS_ONE_SLOT].concat())
+        .await;
+    // Tailspin has no GDAP relationship: the run is partial.
+    out.assert_code(csp_app::Exit::Partial.code());
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_waiting_on_retry_after_gives_its_one_slot_to_the_next_customer() {
+    let app = spawn().await;
+    let unthrottled = run_all_customers(&app, "ndjson").await;
+    assert_eq!(
+        tenant_order(&unthrottled.ndjson()),
+        [FABRIKAM, NORTHWIND],
+        "one slot, no throttling: Partner Center's order"
+    );
+
+    // Fabrikam's first call is answered 429 Retry-After: 3. Holding the only slot through the
+    // wait would list Fabrikam first; giving it back lists Northwind during the wait.
+    throttle_next_users_call(&app, 3);
+    let out = run_all_customers(&app, "ndjson").await;
+    let users = out.ndjson();
+    assert_eq!(
+        tenant_order(&users),
+        [NORTHWIND, FABRIKAM],
+        "ndjson streams in completion order"
+    );
+    assert_eq!(
+        users.len(),
+        unthrottled.ndjson().len(),
+        "nobody's users lost"
+    );
+    assert!(
+        out.stderr
+            .starts_with("1 of 3 customers failed (2 succeeded"),
+        "only Tailspin failed: {}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_and_table_keep_customer_order_when_an_earlier_customer_finishes_last() {
+    let app = spawn().await;
+    throttle_next_users_call(&app, 2);
+    let out = run_all_customers(&app, "json").await;
+    assert_eq!(
+        tenant_order(out.json().as_array().unwrap()),
+        [FABRIKAM, NORTHWIND],
+        "Fabrikam finished last but comes first"
+    );
+
+    throttle_next_users_call(&app, 2);
+    let out = run_all_customers(&app, "table").await;
+    let rows: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let first_northwind = rows.iter().position(|t| *t == NORTHWIND).unwrap();
+    let last_fabrikam = rows.iter().rposition(|t| *t == FABRIKAM).unwrap();
+    assert!(last_fabrikam < first_northwind, "{}", out.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_throttled_past_the_retry_budget_fails_and_the_run_goes_on() {
+    let app = spawn().await;
+    // Every `/users` call is throttled; `Retry-After: 0` spends the 8 retries at once.
+    app.emu.inject_fault(
+        Fault::status(Service::Graph, 429)
+            .retry_after(0)
+            .on_route("/users"),
+    );
+    let out = app
+        .run(&[&["-o", "ndjson"][..], &ALL_CUSTOMERS_ONE_SLOT].concat())
+        .await;
+    out.assert_code(csp_app::Exit::Failure.code());
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr.starts_with("3 of 3 customers failed"),
+        "{}",
+        out.stderr
+    );
+    for (tenant, name) in [(FABRIKAM, "Fabrikam"), (NORTHWIND, "Northwind")] {
+        let line = out
+            .stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("  {tenant} ({name}")))
+            .unwrap_or_else(|| panic!("{name} is reported: {}", out.stderr));
+        assert!(
+            line.ends_with("Microsoft Graph still answered HTTP 429 after 9 attempts: Please retry again later."),
+            "{line}"
+        );
+    }
+}

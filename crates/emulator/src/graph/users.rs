@@ -136,9 +136,7 @@ pub async fn list(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
         let tid = caller.tenant().to_string();
         let dir = state.directory();
         let matching = dir
-            .users
-            .iter()
-            .filter(|u| u.tenant.eq_ignore_ascii_case(&tid))
+            .users_in(&tid)
             .filter(|u| q.matches(|p| user_property(u, p)));
         let (users, next) = page(matching, q.offset, top);
         let value = users
