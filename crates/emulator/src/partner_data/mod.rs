@@ -332,11 +332,12 @@ impl Inner {
 
     /// Whether any relationship between the two is active.
     pub fn has_active_relationship(&self, partner: &str, customer: &str) -> bool {
+        // The customer first: tenant IDs differ early, so the scan is cheap with many customers.
         self.relationships.iter().any(|r| {
-            r.status == gdap::Status::Active
+            r.customer_tenant()
+                .is_some_and(|c| c.eq_ignore_ascii_case(customer))
+                && r.status == gdap::Status::Active
                 && r.partner.eq_ignore_ascii_case(partner)
-                && r.customer_tenant()
-                    .is_some_and(|c| c.eq_ignore_ascii_case(customer))
         })
     }
 
@@ -364,10 +365,10 @@ impl Inner {
         self.relationships
             .iter()
             .filter(|r| {
-                r.status == gdap::Status::Active
+                r.customer_tenant()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(customer))
+                    && r.status == gdap::Status::Active
                     && r.partner.eq_ignore_ascii_case(&user.tenant)
-                    && r.customer_tenant()
-                        .is_some_and(|c| c.eq_ignore_ascii_case(customer))
             })
             .flat_map(|r| {
                 r.assignments
