@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use common::config::{KeyVaultIdentity, StoreSettings};
-use common::graph::{DelegatedAdminRelationship, GraphError, iso8601_days};
+use common::graph::{DelegatedAdminRelationship, GraphClient, GraphError, iso8601_days};
 use common::rules::REFRESH_TOKEN_INACTIVITY_SECS;
 use common::tokens::GrantMetadata;
 use futures::TryStreamExt as _;
@@ -82,6 +82,8 @@ impl Outcome {
 pub struct Cycle<'a> {
     /// Clients and configuration.
     pub ctx: &'a Context,
+    /// Graph in the partner tenant, with the watch's retry policy.
+    pub graph: &'a GraphClient,
     /// The watch's clock at the start of the cycle.
     pub now: i64,
     /// Warning and critical windows.
@@ -204,7 +206,7 @@ impl Cycle<'_> {
             apps.push(id.to_owned());
         }
         for app_id in apps {
-            match self.ctx.graph.get_application_by_app_id(&app_id).await {
+            match self.graph.get_application_by_app_id(&app_id).await {
                 Ok(Some(app)) => {
                     let certs = app.key_credentials.iter().map(|k| ("certificate", &k.key_id, &k.display_name, &k.end_date_time));
                     let secrets = app.password_credentials.iter().map(|p| ("secret", &p.key_id, &p.display_name, &p.end_date_time));
@@ -240,7 +242,6 @@ impl Cycle<'_> {
     /// d) GDAP relationships: expiry and auto-extension of active ones; expired ones.
     pub async fn gdap(&self, out: &mut Outcome) {
         let relationships: Result<Vec<DelegatedAdminRelationship>, GraphError> = self
-            .ctx
             .graph
             .list_delegated_admin_relationships(None)
             .try_collect()
@@ -297,7 +298,7 @@ impl Cycle<'_> {
     /// partner's delegated Graph token.
     pub async fn permissions(&self, out: &mut Outcome) {
         let options = admin::doctor::DoctorOptions {
-            admin: Some(self.ctx.graph.clone()),
+            admin: Some(self.graph.clone()),
             partner: Some(self.ctx.partner.clone()),
             ..admin::doctor::DoctorOptions::default()
         };
