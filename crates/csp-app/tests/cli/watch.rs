@@ -90,6 +90,21 @@ async fn spawn_watched() -> TestApp {
     app
 }
 
+/// Registers on the app a certificate that expires `days` from the emulator's now.
+fn add_certificate_expiring_in(app: &TestApp, days: u32) {
+    let now = time::OffsetDateTime::from_unix_timestamp(app.emu.now()).unwrap();
+    let cert = certgen::self_signed(&certgen::Request {
+        common_name: "watch test",
+        days,
+        not_before: Some(now),
+        key_pem: None,
+    })
+    .unwrap();
+    app.emu
+        .add_certificate(ids::CSP_APP, &cert.certificate_pem)
+        .unwrap();
+}
+
 /// The app's Graph token may read app registrations and grants (what the watch needs).
 fn grant_read_permissions(app: &TestApp) {
     app.emu.state().grant_consent(
@@ -255,17 +270,7 @@ async fn watch_warns_of_a_refresh_token_unused_80_days_then_notifies_its_recover
 async fn watch_warns_of_a_certificate_10_days_from_expiry_once() {
     let app = spawn_watched().await;
     let hook = Receiver::start();
-    let now = time::OffsetDateTime::from_unix_timestamp(app.emu.now()).unwrap();
-    let cert = certgen::self_signed(&certgen::Request {
-        common_name: "watch test",
-        days: 10,
-        not_before: Some(now),
-        key_pem: None,
-    })
-    .unwrap();
-    app.emu
-        .add_certificate(ids::CSP_APP, &cert.certificate_pem)
-        .unwrap();
+    add_certificate_expiring_in(&app, 10);
 
     let (first, metrics) = cycle(&app, &hook).await;
     let found = first
@@ -455,18 +460,30 @@ async fn watch_survives_graph_down_with_unknown_findings_and_error_metrics() {
 async fn an_undelivered_notification_is_sent_again_next_cycle() {
     let app = spawn_watched().await;
     let hook = Receiver::start();
-    app.emu
-        .advance_clock(std::time::Duration::from_secs(80 * DAY as u64));
+    add_certificate_expiring_in(&app, 10);
     hook.failing.store(true, Ordering::SeqCst);
     let (first, _) = cycle(&app, &hook).await;
+    assert_eq!(first.notified, 0);
     assert!(first.undelivered > 0);
     assert!(hook.bodies().is_empty());
+    let subject = first
+        .findings
+        .iter()
+        .find(|f| f.check == "credentials" && f.state == State::Warning)
+        .unwrap()
+        .subject
+        .clone();
+    // Delivery works again: the change is sent now, once.
     hook.failing.store(false, Ordering::SeqCst);
-    // The keepalive of the first cycle reset the token, so the undelivered warning is now
-    // moot; the other undelivered changes are sent.
     let (second, _) = cycle(&app, &hook).await;
     assert_eq!(second.undelivered, 0);
-    assert_eq!(hook.bodies().len(), second.notified);
+    assert_eq!(second.notified, first.undelivered);
+    let bodies = hook.bodies();
+    let calls = calls_about(&bodies, "credentials", &subject);
+    assert_eq!(calls.len(), 1, "{bodies:#?}");
+    assert_eq!(calls[0]["previousState"], Value::Null);
+    cycle(&app, &hook).await;
+    assert_eq!(hook.bodies().len(), bodies.len());
 }
 
 #[tokio::test]
