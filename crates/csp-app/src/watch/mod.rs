@@ -361,6 +361,9 @@ impl<'a> Watcher<'a> {
             tracing::warn!(path = %path.display(), error = %e, "cannot write the watch state file");
         }
         self.record(&out, now);
+        for f in out.findings.iter().filter(|f| f.state != State::Ok) {
+            tracing::warn!(check = f.check, subject = %f.subject, state = f.state.as_str(), "{}", f.message);
+        }
         tracing::info!(
             findings = out.findings.len(),
             not_ok = out.findings.iter().filter(|f| f.state != State::Ok).count(),

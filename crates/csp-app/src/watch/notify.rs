@@ -236,3 +236,37 @@ pub fn default_state_file(settings: &common::config::Settings) -> PathBuf {
         common::config::StoreSettings::KeyVault(_) => PathBuf::from("sam-watch-state.json"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_webhook_url_is_never_shown() {
+        let url = WebhookUrl::new("https://hooks.example/services/T0/B0/s3cr3t-token");
+        assert_eq!(format!("{url:?}"), "WebhookUrl([redacted])");
+        let webhook = Webhook::new(&url, WebhookFormat::Slack, reqwest::Client::new()).unwrap();
+        assert!(!format!("{webhook:?}").contains("s3cr3t"));
+        let bad = WebhookUrl::new("not a url s3cr3t");
+        assert!(!bad.parse().unwrap_err().contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_first_ok_is_remembered_and_unknown_is_no_change() {
+        let finding = |state| Finding {
+            check: "gdap",
+            subject: "r1".into(),
+            state,
+            message: String::new(),
+            seconds_left: None,
+        };
+        let mut state = WatchState::default();
+        let ok = [finding(State::Ok)];
+        assert_eq!(changes(&state, &ok), vec![(&ok[0], None)]);
+        state.states.insert(key(&ok[0]), State::Ok);
+        assert!(changes(&state, &ok).is_empty());
+        assert!(changes(&state, &[finding(State::Unknown)]).is_empty());
+        let warn = [finding(State::Warning)];
+        assert_eq!(changes(&state, &warn), vec![(&warn[0], Some(State::Ok))]);
+    }
+}
