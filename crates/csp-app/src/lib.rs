@@ -5,7 +5,8 @@
 //! builds the one HTTP client and the token broker ([`context::Context`]), then a handler in
 //! [`commands`] ([`gdap`] for the GDAP lifecycle, [`fanout`] for `users list --all-customers`,
 //! both over the customer list of [`customers`]) calls the `common` Partner
-//! Center and Graph clients and renders through [`cli_kit::output`]. Failures become an exit code
+//! Center and Graph clients and renders through [`cli_kit::output`]. `watch` ([`watch`]) is the
+//! long-running mode: checks on a schedule, Prometheus metrics, webhook notifications. Failures become an exit code
 //! and a message naming the remedy ([`cli_kit::Failure`]). Start-up (configuration, telemetry,
 //! `config check`/`show`) is [`cli_kit::startup`], shared with `cpv-app`.
 //!
