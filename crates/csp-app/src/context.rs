@@ -18,6 +18,8 @@ use uuid::Uuid;
 pub struct Context {
     /// Validated configuration.
     pub settings: Settings,
+    /// The process's HTTP client (timeouts, extra CA, no redirects).
+    pub http: reqwest::Client,
     /// The token broker.
     pub broker: TokenBroker,
     /// The partner tenant whose grant is used.
@@ -70,12 +72,13 @@ impl Context {
         );
         let graph = GraphClient::new(
             base(Resource::Graph)?,
-            http,
+            http.clone(),
             tokens.clone(),
             GraphOptions::default(),
         );
         Ok(Self {
             settings: settings.clone(),
+            http,
             broker,
             partner,
             tokens,

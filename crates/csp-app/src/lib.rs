@@ -5,7 +5,8 @@
 //! builds the one HTTP client and the token broker ([`context::Context`]), then a handler in
 //! [`commands`] ([`gdap`] for the GDAP lifecycle, [`fanout`] for `users list --all-customers`,
 //! both over the customer list of [`customers`]) calls the `common` Partner
-//! Center and Graph clients and renders through [`cli_kit::output`]. Failures become an exit code
+//! Center and Graph clients and renders through [`cli_kit::output`]. `watch` ([`watch`]) is the
+//! long-running mode: checks on a schedule, Prometheus metrics, webhook notifications. Failures become an exit code
 //! and a message naming the remedy ([`cli_kit::Failure`]). Start-up (configuration, telemetry,
 //! `config check`/`show`) is [`cli_kit::startup`], shared with `cpv-app`.
 //!
@@ -16,6 +17,7 @@ pub mod context;
 pub mod customers;
 pub mod fanout;
 pub mod gdap;
+pub mod watch;
 
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -32,9 +34,9 @@ Exit status:
   1  failure (the message names the remedy: GDAP missing, throttled, not found, ...)
   2  configuration error (every problem is listed)
   3  the partner must consent again (refresh token expired or revoked, or MFA missing);
-     the message gives the consent URL. `keepalive` and `status` use it for monitoring.
+     the message gives the consent URL. `keepalive`, `status` and `watch --once` use it for monitoring.
   4  partial failure: a fan-out over customers finished, but some customers failed
-     (listed on stderr at the end)";
+     (listed on stderr at the end); `watch --once`: warnings or critical findings";
 
 /// Command line of `csp-app`.
 #[derive(Debug, Parser)]
@@ -42,7 +44,7 @@ Exit status:
     name = "csp-app",
     version,
     about = "Act for a CSP partner in Partner Center and Microsoft Graph with the consented refresh token (Secure Application Model).",
-    long_about = "Act for a CSP partner in Partner Center and Microsoft Graph with the consented refresh token (Secure Application Model).\n\nThe refresh token an admin agent consented through partner-consent is read from the configured store (local encrypted file or Key Vault), redeemed for access tokens (at the partner tenant, or at a customer tenant through GDAP) and rotated on every redemption. Run `keepalive` from a scheduler so it never expires from inactivity."
+    long_about = "Act for a CSP partner in Partner Center and Microsoft Graph with the consented refresh token (Secure Application Model).\n\nThe refresh token an admin agent consented through partner-consent is read from the configured store (local encrypted file or Key Vault), redeemed for access tokens (at the partner tenant, or at a customer tenant through GDAP) and rotated on every redemption. Run `keepalive` from a scheduler (or `watch`, which also exports metrics and alerts) so it never expires from inactivity."
 )]
 #[command(after_help = EXIT_STATUS_HELP)]
 pub struct Cli {
@@ -93,6 +95,12 @@ pub enum Command {
     /// Raw Partner Center requests.
     #[command(name = "partner-center", subcommand)]
     PartnerCenter(PartnerCenterCommand),
+    /// Watch the grant and what expires silently: keepalive for every stored partner, refresh-token
+    /// inactivity, app credential expiry, GDAP relationship expiry and auto-extension, permission
+    /// drift. Serves Prometheus /metrics and /healthz, notifies a webhook (generic JSON, Teams,
+    /// Slack) once per change of state. --once runs one cycle for cron: exit 0 all ok, 3 a
+    /// partner must consent again, 4 warnings or critical findings, 1 a check could not run.
+    Watch(watch::WatchArgs),
     /// Print a fresh access token to stdout, for scripts (like `az account get-access-token`).
     /// Treat the output as a secret.
     Token(TokenArgs),

@@ -287,6 +287,25 @@ impl Persisted {
     }
 }
 
+/// The emulator's clock, shareable across threads ([`EmulatorHandle::clock`]).
+#[derive(Clone)]
+pub struct EmulatorClock(web::Data<State>);
+
+impl EmulatorClock {
+    /// Seconds since the epoch on the emulator's clock.
+    pub fn now(&self) -> i64 {
+        self.0.now()
+    }
+}
+
+impl std::fmt::Debug for EmulatorClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorClock")
+            .field("now", &self.now())
+            .finish()
+    }
+}
+
 /// A running emulator. Dropping it stops the server.
 pub struct EmulatorHandle {
     state: web::Data<State>,
@@ -390,6 +409,15 @@ impl EmulatorHandle {
         expected: &[ResourceKind],
     ) -> Result<ValidatedToken, TokenRejection> {
         self.state.validate_access_token(token, expected)
+    }
+    /// The emulator's clock (wall clock + advances), as seconds since the epoch.
+    pub fn now(&self) -> i64 {
+        self.state.now()
+    }
+    /// A handle on the emulator's clock that outlives borrows of `self` (for clients that take
+    /// a clock, such as the watch service in tests).
+    pub fn clock(&self) -> EmulatorClock {
+        EmulatorClock(self.state.clone())
     }
     /// Move the emulator's clock forward (tokens, codes and refresh-token inactivity use it).
     pub fn advance_clock(&self, by: Duration) {

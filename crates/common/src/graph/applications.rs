@@ -44,6 +44,24 @@ pub struct Application {
     /// Certificates (and keys) the app authenticates with.
     #[serde(default, deserialize_with = "null_default")]
     pub key_credentials: Vec<KeyCredential>,
+    /// Client secrets (their metadata: Graph never returns the value).
+    #[serde(default, deserialize_with = "null_default", skip_serializing)]
+    pub password_credentials: Vec<PasswordCredential>,
+}
+
+/// `microsoft.graph.passwordCredential`: a client secret's metadata (read-only here).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordCredential {
+    /// Key ID.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// When the secret stops working (ISO 8601).
+    #[serde(default)]
+    pub end_date_time: Option<String>,
 }
 
 /// `microsoft.graph.webApplication`.
@@ -118,6 +136,9 @@ pub struct KeyCredential {
     /// Key ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// When the certificate stops working (ISO 8601; read-only here, never sent).
+    #[serde(default, skip_serializing)]
+    pub end_date_time: Option<String>,
 }
 
 /// The body of "Create application".

@@ -29,8 +29,8 @@ use crate::http::{ApiClient, ApiOptions, RetryPolicy, Tenant, TokenSourceError};
 use crate::remedy::Remedy;
 pub use applications::{
     AppRoleAssignment, Application, ApplicationUpdate, KeyCredential, NewApplication,
-    OAuth2PermissionGrant, OfferedPermission, RequiredResourceAccess, ResourceAccess,
-    ServicePrincipal, WebApplication,
+    OAuth2PermissionGrant, OfferedPermission, PasswordCredential, RequiredResourceAccess,
+    ResourceAccess, ServicePrincipal, WebApplication,
 };
 pub use gdap::{
     AccessContainer, AccessDetails, BUILT_IN_ROLES, DelegatedAdminAccessAssignment,

@@ -9,3 +9,4 @@ mod helpers;
 mod raw;
 mod tokens;
 mod users;
+mod watch;

@@ -1,0 +1,347 @@
+//! The watch's checks. Each is independent: one that fails records `unknown` findings and an
+//! error for its check, and the others still run.
+
+use std::collections::BTreeMap;
+
+use common::config::{KeyVaultIdentity, StoreSettings};
+use common::graph::{DelegatedAdminRelationship, GraphClient, GraphError, iso8601_days};
+use common::rules::REFRESH_TOKEN_INACTIVITY_SECS;
+use common::tokens::GrantMetadata;
+use futures::TryStreamExt as _;
+
+use super::metrics::Sample;
+use super::{Finding, State, Thresholds};
+use crate::context::Context;
+
+/// Check names (the `check` of findings and of `sam_check_errors_total`).
+pub const REFRESH_TOKEN: &str = "refresh_token";
+/// Keepalive of every stored partner.
+pub const KEEPALIVE: &str = "keepalive";
+/// App credential expiry.
+pub const CREDENTIALS: &str = "credentials";
+/// GDAP relationship expiry.
+pub const GDAP: &str = "gdap";
+/// Permission drift (the doctor's registration and permission checks).
+pub const PERMISSIONS: &str = "permissions";
+/// Every check, in the order a cycle runs them.
+pub const CHECKS: [&str; 5] = [REFRESH_TOKEN, KEEPALIVE, CREDENTIALS, GDAP, PERMISSIONS];
+
+/// The fix when Graph refuses to read app registrations.
+const APPLICATION_READ_FIX: &str = "grant Application.Read.All (delegated, Microsoft Graph) to the app and have the partner's admin agent consent again, so the watch can read the app's certificates and secrets";
+
+/// What one cycle found.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Findings in check order.
+    pub findings: Vec<Finding>,
+    /// Gauges of this cycle.
+    pub gauges: Vec<Sample>,
+    /// Checks that could not (fully) run.
+    pub errors: Vec<&'static str>,
+    /// Keepalive results.
+    pub keepalive: BTreeMap<&'static str, u64>,
+    /// Partners whose keepalive succeeded.
+    pub kept_alive: Vec<String>,
+    /// A partner must consent again.
+    pub needs_consent: bool,
+}
+
+impl Outcome {
+    fn push(
+        &mut self,
+        check: &'static str,
+        subject: impl Into<String>,
+        state: State,
+        message: impl Into<String>,
+        seconds_left: Option<i64>,
+    ) {
+        self.findings.push(Finding {
+            check,
+            subject: subject.into(),
+            state,
+            message: message.into(),
+            seconds_left,
+        });
+    }
+
+    fn error(
+        &mut self,
+        check: &'static str,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.push(check, subject, State::Unknown, message, None);
+        if !self.errors.contains(&check) {
+            self.errors.push(check);
+        }
+    }
+}
+
+/// What the checks of one cycle read.
+#[derive(Debug)]
+pub struct Cycle<'a> {
+    /// Clients and configuration.
+    pub ctx: &'a Context,
+    /// Graph in the partner tenant, with the watch's retry policy.
+    pub graph: &'a GraphClient,
+    /// The watch's clock at the start of the cycle.
+    pub now: i64,
+    /// Warning and critical windows.
+    pub thresholds: Thresholds,
+    /// When the watch's own keepalive last succeeded, per partner.
+    pub last_keepalive: &'a BTreeMap<String, i64>,
+}
+
+fn days(seconds: i64) -> String {
+    let d = seconds as f64 / 86_400.0;
+    format!("{d:.1} days")
+}
+
+fn unix(text: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(time::OffsetDateTime::unix_timestamp)
+}
+
+fn ends(what: &str, left: i64) -> String {
+    if left <= 0 {
+        format!("{what} expired {} ago", days(-left))
+    } else {
+        format!("{what} expires in {}", days(left))
+    }
+}
+
+impl Cycle<'_> {
+    /// The partners to look at: the stored ones (the refresh-token check records a failure to
+    /// list them), else the configured partner.
+    pub async fn partners(&self, out: &mut Outcome) -> Vec<GrantMetadata> {
+        match self.ctx.broker.stored_partners().await {
+            Ok(p) => p,
+            Err(e) => {
+                out.error(
+                    REFRESH_TOKEN,
+                    "store",
+                    format!("cannot list the stored partners: {e}"),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// a) Refresh-token inactivity, measured before this cycle's keepalive.
+    pub fn refresh_tokens(&self, partners: &[GrantMetadata], out: &mut Outcome) {
+        for meta in partners {
+            let own = self
+                .last_keepalive
+                .get(&meta.tenant_id)
+                .copied()
+                .unwrap_or(i64::MIN);
+            let last = meta.rotated_at.max(own);
+            let left = last + REFRESH_TOKEN_INACTIVITY_SECS - self.now;
+            out.gauges.push(Sample::new(
+                "sam_refresh_token_expiry_seconds",
+                &[("partner", &meta.tenant_id)],
+                left,
+            ));
+            let state = self.thresholds.state(left);
+            let mut message = ends("the refresh token", left);
+            message.push_str(" from 90 days of inactivity");
+            if state != State::Ok {
+                message.push_str(if left <= 0 {
+                    ": an admin agent must consent again"
+                } else {
+                    ": run keepalive (the watch does, every cycle)"
+                });
+            }
+            out.push(REFRESH_TOKEN, &meta.tenant_id, state, message, Some(left));
+        }
+    }
+
+    /// b) Keepalive of every partner.
+    pub async fn keepalive(&self, partners: &[String], out: &mut Outcome) {
+        for partner in partners {
+            match self.ctx.broker.keepalive(partner).await {
+                Ok(status) if status.persisted => {
+                    *out.keepalive.entry("ok").or_default() += 1;
+                    out.kept_alive.push(partner.clone());
+                    out.push(
+                        KEEPALIVE,
+                        partner,
+                        State::Ok,
+                        "refresh token redeemed and rotated",
+                        None,
+                    );
+                }
+                Ok(status) => {
+                    *out.keepalive.entry("ok").or_default() += 1;
+                    out.push(KEEPALIVE, partner, State::Warning, format!(
+                        "redeemed, but the rotated refresh token could not be stored ({}); the previous one is kept",
+                        status.last_store_error.as_deref().unwrap_or("unknown error")
+                    ), None);
+                }
+                Err(e) if e.remedy().needs_consent() => {
+                    *out.keepalive.entry("reconsent").or_default() += 1;
+                    out.needs_consent = true;
+                    let mut message = format!("the partner must consent again: {e}");
+                    if let Some(url) = e.consent_page() {
+                        message.push_str(&format!("; consent at {url}"));
+                    }
+                    out.push(KEEPALIVE, partner, State::Critical, message, None);
+                }
+                Err(e) => {
+                    *out.keepalive.entry("failed").or_default() += 1;
+                    out.error(KEEPALIVE, partner, format!("keepalive failed: {e}"));
+                }
+            }
+        }
+    }
+
+    /// c) Expiry of the app's credentials, and of the Key Vault identity's app when it has any.
+    pub async fn credentials(&self, out: &mut Outcome) {
+        let settings = &self.ctx.settings;
+        let mut apps = vec![settings.app.client_id.clone()];
+        if let Some(id) = store_identity_app(&settings.store)
+            && !apps.iter().any(|a| a == id)
+        {
+            apps.push(id.to_owned());
+        }
+        for app_id in apps {
+            match self.graph.get_application_by_app_id(&app_id).await {
+                Ok(Some(app)) => {
+                    let certs = app.key_credentials.iter().map(|k| ("certificate", &k.key_id, &k.display_name, &k.end_date_time));
+                    let secrets = app.password_credentials.iter().map(|p| ("secret", &p.key_id, &p.display_name, &p.end_date_time));
+                    for (kind, key_id, name, end) in certs.chain(secrets) {
+                        let Some(end) = end.as_deref().and_then(unix) else { continue };
+                        let key_id = key_id.as_deref().unwrap_or("unknown");
+                        let left = end - self.now;
+                        out.gauges.push(Sample::new(
+                            "sam_credential_expiry_seconds",
+                            &[("app", &app_id), ("kind", kind), ("key_id", key_id)],
+                            left,
+                        ));
+                        let what = format!("{kind} {} ({key_id}) of app {app_id}", name.as_deref().unwrap_or(""));
+                        let state = self.thresholds.state(left);
+                        let mut message = ends(&what, left);
+                        if state != State::Ok {
+                            message.push_str(if kind == "certificate" {
+                                ": run setup again to create and register a new certificate"
+                            } else {
+                                ": add a new client secret (or better, a certificate) and update the configuration"
+                            });
+                        }
+                        out.push(CREDENTIALS, format!("{app_id}/{kind}/{key_id}"), state, message, Some(left));
+                    }
+                }
+                Ok(None) => out.error(CREDENTIALS, &app_id, format!("no app registration with appId {app_id} in the partner tenant")),
+                Err(e) if e.status() == Some(403) => out.error(CREDENTIALS, &app_id, format!("Microsoft Graph refused to read the app registration: {APPLICATION_READ_FIX}")),
+                Err(e) => out.error(CREDENTIALS, &app_id, format!("cannot read the app registration: {e}")),
+            }
+        }
+    }
+
+    /// d) GDAP relationships: expiry and auto-extension of active ones; expired ones.
+    pub async fn gdap(&self, out: &mut Outcome) {
+        let relationships: Result<Vec<DelegatedAdminRelationship>, GraphError> = self
+            .graph
+            .list_delegated_admin_relationships(None)
+            .try_collect()
+            .await;
+        let relationships = match relationships {
+            Ok(r) => r,
+            Err(e) => {
+                return out.error(
+                    GDAP,
+                    "relationships",
+                    format!("cannot list the GDAP relationships: {e}"),
+                );
+            }
+        };
+        for r in relationships {
+            let customer = r
+                .customer
+                .as_ref()
+                .map(|c| c.tenant_id.clone())
+                .unwrap_or_default();
+            let who = r
+                .customer
+                .as_ref()
+                .and_then(|c| c.display_name.clone())
+                .unwrap_or_else(|| customer.clone());
+            let what = format!("GDAP relationship \"{}\" with {who}", r.display_name);
+            let end = r.end_date_time.as_deref().and_then(unix);
+            match (r.status.as_str(), end) {
+                ("active", Some(end)) => {
+                    let left = end - self.now;
+                    let auto = r.auto_extend_duration.as_deref().and_then(iso8601_days).is_some_and(|d| d > 0.0);
+                    let labels = [("customer", customer.as_str()), ("relationship", r.id.as_str())];
+                    out.gauges.push(Sample::new("sam_gdap_relationship_expiry_seconds", &labels, left));
+                    out.gauges.push(Sample::new("sam_gdap_relationship_auto_extend", &labels, i64::from(auto)));
+                    let (state, message) = if auto {
+                        (State::Ok, format!("{what} ends in {}, then extends automatically", days(left)))
+                    } else {
+                        let state = self.thresholds.state(left);
+                        let mut m = format!("{} and does not extend automatically", ends(&what, left));
+                        if state != State::Ok {
+                            m.push_str(": turn auto-extend on (csp-app gdap extend) or create a new relationship for the customer to approve");
+                        }
+                        (state, m)
+                    };
+                    out.push(GDAP, &r.id, state, message, Some(left));
+                }
+                ("expired", _) => out.push(GDAP, &r.id, State::Critical, format!("{what} expired: the partner has no roles through it; create a new relationship for the customer to approve"), end.map(|e| e - self.now)),
+                _ => {}
+            }
+        }
+    }
+
+    /// e) Permission drift: the doctor's registration and permission checks, run with the
+    /// partner's delegated Graph token.
+    pub async fn permissions(&self, out: &mut Outcome) {
+        let options = admin::doctor::DoctorOptions {
+            admin: Some(self.graph.clone()),
+            partner: Some(self.ctx.partner.clone()),
+            ..admin::doctor::DoctorOptions::default()
+        };
+        let report = admin::doctor::run(&self.ctx.settings, &self.ctx.http, &options).await;
+        for c in report.checks.iter().filter(|c| is_permission_check(c.id)) {
+            let mut message = c.detail.clone();
+            if let Some(fix) = &c.fix {
+                message.push_str(&format!("; fix: {fix}"));
+            }
+            let state = match c.status {
+                admin::doctor::Status::Skip => continue,
+                admin::doctor::Status::Pass => State::Ok,
+                admin::doctor::Status::Warn => State::Warning,
+                admin::doctor::Status::Fail if c.detail.starts_with("cannot read") => {
+                    if c.detail.contains("403") {
+                        message.push_str(&format!("; {APPLICATION_READ_FIX}"));
+                    }
+                    out.error(PERMISSIONS, c.id, message);
+                    continue;
+                }
+                admin::doctor::Status::Fail => State::Critical,
+            };
+            out.push(PERMISSIONS, c.id, state, message, None);
+        }
+    }
+}
+
+/// The app the Key Vault store signs in as, when it has a credential that expires (managed and
+/// workload identities have none).
+fn store_identity_app(store: &StoreSettings) -> Option<&str> {
+    match store {
+        StoreSettings::KeyVault(kv) => match &kv.identity {
+            KeyVaultIdentity::ClientSecret { client_id, .. }
+            | KeyVaultIdentity::ClientCertificate { client_id, .. } => Some(client_id),
+            _ => None,
+        },
+        StoreSettings::Local(_) => None,
+    }
+}
+
+/// The doctor checks that describe the registration and what is granted.
+fn is_permission_check(id: &str) -> bool {
+    (id.starts_with("app.") && id != "app.credential")
+        || id.starts_with("consent.")
+        || id.starts_with("partner_center.")
+}

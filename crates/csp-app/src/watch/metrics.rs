@@ -1,0 +1,187 @@
+//! The watch's metrics in the Prometheus text exposition format (version 0.0.4).
+//!
+//! Hand-written rather than through `prometheus-client`: the watch exports a handful of
+//! gauges and counters whose label sets are rebuilt every cycle, the renderer is ~60 lines with
+//! escaping tested below, and it keeps a new dependency tree (and its build time) out of the CLI.
+//! Gauges describe the latest cycle only: a subject that is gone (or whose check failed this
+//! cycle) has no sample, never a stale one.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Results a keepalive can have (`sam_keepalive_total{result}`).
+pub const KEEPALIVE_RESULTS: [&str; 3] = ["ok", "reconsent", "failed"];
+
+/// One gauge sample of the latest cycle.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// Metric name (one of [`GAUGES`]).
+    pub name: &'static str,
+    /// Label names and values.
+    pub labels: Vec<(&'static str, String)>,
+    /// Value.
+    pub value: i64,
+}
+
+impl Sample {
+    /// A sample.
+    pub fn new(name: &'static str, labels: &[(&'static str, &str)], value: i64) -> Self {
+        Self {
+            name,
+            labels: labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+            value,
+        }
+    }
+}
+
+/// Gauges, with their help text, in exposition order.
+pub const GAUGES: [(&str, &str); 4] = [
+    (
+        "sam_refresh_token_expiry_seconds",
+        "Seconds until the partner's refresh token expires from 90 days of inactivity (measured before the cycle's keepalive).",
+    ),
+    (
+        "sam_credential_expiry_seconds",
+        "Seconds until an app credential (certificate or client secret) expires.",
+    ),
+    (
+        "sam_gdap_relationship_expiry_seconds",
+        "Seconds until an active GDAP relationship ends.",
+    ),
+    (
+        "sam_gdap_relationship_auto_extend",
+        "1 when an active GDAP relationship extends automatically at its end, else 0.",
+    ),
+];
+
+/// Everything `/metrics` shows.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    /// Completed cycles.
+    pub cycles: u64,
+    /// Errors per check.
+    pub check_errors: BTreeMap<String, u64>,
+    /// Keepalives per result.
+    pub keepalive: BTreeMap<&'static str, u64>,
+    /// When the last cycle completed (Unix seconds).
+    pub last_cycle: Option<i64>,
+    /// Gauges of the latest cycle.
+    pub gauges: Vec<Sample>,
+}
+
+/// Escapes a label value (backslash, double quote, line feed).
+pub fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn labels(pairs: &[(&str, String)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let inner: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
+        .collect();
+    format!("{{{}}}", inner.join(","))
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+impl Metrics {
+    /// A registry with every counter at 0 for `checks`.
+    pub fn new(checks: &[&str]) -> Self {
+        Self {
+            check_errors: checks.iter().map(|c| ((*c).to_owned(), 0)).collect(),
+            keepalive: KEEPALIVE_RESULTS.iter().map(|r| (*r, 0)).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        header(
+            &mut out,
+            "sam_watch_cycles_total",
+            "counter",
+            "Watch cycles completed.",
+        );
+        let _ = writeln!(out, "sam_watch_cycles_total {}", self.cycles);
+        header(
+            &mut out,
+            "sam_watch_last_cycle_timestamp_seconds",
+            "gauge",
+            "When the last watch cycle completed (Unix seconds).",
+        );
+        if let Some(t) = self.last_cycle {
+            let _ = writeln!(out, "sam_watch_last_cycle_timestamp_seconds {t}");
+        }
+        header(
+            &mut out,
+            "sam_check_errors_total",
+            "counter",
+            "Cycles in which a check could not run (outage, missing permission).",
+        );
+        for (check, n) in &self.check_errors {
+            let l = labels(&[("check", check.clone())]);
+            let _ = writeln!(out, "sam_check_errors_total{l} {n}");
+        }
+        header(
+            &mut out,
+            "sam_keepalive_total",
+            "counter",
+            "Keepalive redemptions of stored refresh tokens, by result.",
+        );
+        for (result, n) in &self.keepalive {
+            let l = labels(&[("result", (*result).to_owned())]);
+            let _ = writeln!(out, "sam_keepalive_total{l} {n}");
+        }
+        for (name, help) in GAUGES {
+            header(&mut out, name, "gauge", help);
+            for s in self.gauges.iter().filter(|s| s.name == name) {
+                let _ = writeln!(out, "{name}{} {}", labels(&s.labels), s.value);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn render_lists_counters_at_zero_and_the_cycle_gauges() {
+        let mut m = Metrics::new(&["gdap"]);
+        m.gauges.push(Sample::new(
+            "sam_gdap_relationship_auto_extend",
+            &[("customer", "c\"1"), ("relationship", "r")],
+            1,
+        ));
+        let text = m.render();
+        assert!(text.contains("sam_check_errors_total{check=\"gdap\"} 0\n"));
+        assert!(text.contains("sam_keepalive_total{result=\"reconsent\"} 0\n"));
+        assert!(text.contains(
+            "sam_gdap_relationship_auto_extend{customer=\"c\\\"1\",relationship=\"r\"} 1\n"
+        ));
+        assert!(text.contains("# TYPE sam_watch_cycles_total counter\n"));
+        assert!(!text.contains("sam_watch_last_cycle_timestamp_seconds 0"));
+    }
+}

@@ -1,0 +1,561 @@
+//! `csp-app watch`: keep the grant alive and watch what expires silently.
+//!
+//! One cycle ([`Watcher::cycle`]) runs the checks of [`checks`] — refresh-token inactivity
+//! (before the keepalive), keepalive, app credential expiry, GDAP relationship expiry and the
+//! doctor's permission checks — each independent of the others, turns what they find into
+//! [`Finding`]s, tells the webhook about every change of state ([`notify`]), remembers states in
+//! the state file, and updates the metrics that [`server`] exposes. Without `--once` cycles
+//! repeat every `--interval`; after a cycle in which a check could not run the next one comes
+//! sooner (30 s, doubling, capped at the interval). Time comes from a [`Clock`], so tests drive
+//! the checks with the emulator's clock.
+
+pub mod checks;
+pub mod metrics;
+pub mod notify;
+pub mod server;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use clap::Args;
+use cli_kit::output::{Column, ListWriter, OutputFormat};
+use cli_kit::{Exit, Failure};
+use serde::{Deserialize, Serialize};
+
+use common::cloud::Resource;
+use common::graph::{GraphClient, GraphOptions};
+use common::http::RetryPolicy;
+
+use crate::context::Context;
+use metrics::Metrics;
+use notify::{Change, WatchState, Webhook, WebhookFormat, WebhookUrl};
+
+/// The first retry delay after a cycle with errors.
+const ERROR_RETRY: Duration = Duration::from_secs(30);
+
+/// Graph calls of the watch give up sooner than the CLI's (2 retries, 15 s of waiting at most):
+/// a check that cannot run reports `unknown` and the next cycle comes in 30 s anyway, rather
+/// than one cycle sitting in retries for minutes during an outage.
+fn watch_retry_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 2,
+        min_delay: Duration::from_millis(250),
+        max_delay: Duration::from_secs(5),
+        max_retry_after: Some(Duration::from_secs(10)),
+        max_total_wait: Duration::from_secs(15),
+    }
+}
+
+/// What time it is, for the checks (the system clock in production).
+pub trait Clock: Send + Sync {
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+}
+
+/// The state of a finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Fine.
+    Ok,
+    /// Needs attention within the warning window.
+    Warning,
+    /// Needs attention now (within the critical window, expired, consent needed).
+    Critical,
+    /// The check could not run.
+    Unknown,
+}
+
+impl State {
+    /// `ok`, `warning`, `critical` or `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// One thing a check found about one subject.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// The check (`refresh_token`, `keepalive`, `credentials`, `gdap`, `permissions`).
+    pub check: &'static str,
+    /// What it is about (partner, credential, relationship, doctor check id).
+    pub subject: String,
+    /// Its state.
+    pub state: State,
+    /// What was found and what to do.
+    pub message: String,
+    /// Seconds until it expires, for what expires.
+    pub seconds_left: Option<i64>,
+}
+
+/// Warning and critical windows, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Thresholds {
+    /// Warn when something expires within this.
+    pub warn: i64,
+    /// Critical when something expires within this (or has expired).
+    pub critical: i64,
+}
+
+impl Thresholds {
+    /// The state of something `left` seconds from its end.
+    pub fn state(self, left: i64) -> State {
+        if left <= self.critical {
+            State::Critical
+        } else if left <= self.warn {
+            State::Warning
+        } else {
+            State::Ok
+        }
+    }
+}
+
+/// A length of time on the command line: `30s`, `15m`, `6h`, `30d`, `4w` or ISO 8601 (`P30D`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span(pub i64);
+
+/// Parses a [`Span`].
+pub fn parse_span(text: &str) -> Result<Span, String> {
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.len().saturating_sub(1));
+    let seconds = match unit {
+        "s" => number.parse::<i64>().ok(),
+        "m" => number.parse::<i64>().ok().map(|n| n * 60),
+        _ => crate::gdap::parse_window(t).ok().map(|w| w.0),
+    };
+    seconds
+        .filter(|s| *s > 0)
+        .map(Span)
+        .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 15m, 6h, 30d, 4w or P30D"))
+}
+
+/// Where the HTTP endpoints listen (`off`: nowhere).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listen(pub Option<std::net::SocketAddr>);
+
+/// Parses a [`Listen`].
+pub fn parse_listen(text: &str) -> Result<Listen, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(Listen(None));
+    }
+    text.parse()
+        .map(|a| Listen(Some(a)))
+        .map_err(|_| format!("{text:?} is not an address such as 127.0.0.1:9464 (or off)"))
+}
+
+/// `watch` arguments.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Run one cycle, print the findings and exit (for cron): 0 all ok, 3 a partner must
+    /// consent again, 4 warnings or critical findings, 1 a check could not run.
+    #[arg(long)]
+    pub once: bool,
+    /// Time between cycles (30s, 15m, 6h, 30d, P1D).
+    #[arg(long, default_value = "6h", value_parser = parse_span)]
+    pub interval: Span,
+    /// Address of /metrics and /healthz, or `off`.
+    #[arg(long, default_value = "127.0.0.1:9464", value_parser = parse_listen)]
+    pub listen: Listen,
+    /// Webhook notified of every change of state (a secret: Teams and Slack URLs carry their
+    /// credential; prefer the environment variable).
+    #[arg(long, env = "SAM_WATCH_WEBHOOK_URL", hide_env_values = true, value_parser = |s: &str| Ok::<_, String>(WebhookUrl::new(s)))]
+    pub webhook_url: Option<WebhookUrl>,
+    /// Body format of the webhook.
+    #[arg(long, value_enum, default_value_t = WebhookFormat::Generic)]
+    pub webhook_format: WebhookFormat,
+    /// Where states between cycles are kept (JSON, owner-only). Default: watch-state.json next
+    /// to the local token store (store.local.path), or sam-watch-state.json in the working
+    /// directory with a Key Vault store.
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
+    /// Warn when something expires within this.
+    #[arg(long, default_value = "30d", value_parser = parse_span)]
+    pub warn_within: Span,
+    /// Critical when something expires within this.
+    #[arg(long, default_value = "7d", value_parser = parse_span)]
+    pub critical_within: Span,
+}
+
+/// How a [`Watcher`] works.
+#[derive(Debug)]
+pub struct WatchOptions {
+    /// Warning and critical windows.
+    pub thresholds: Thresholds,
+    /// The state file.
+    pub state_file: PathBuf,
+    /// Where to notify, if anywhere.
+    pub webhook: Option<(WebhookUrl, WebhookFormat)>,
+}
+
+/// What the HTTP endpoints read: the metrics and when the last cycle completed.
+#[derive(Debug)]
+pub struct Shared {
+    metrics: Mutex<Metrics>,
+}
+
+impl Shared {
+    fn new() -> Self {
+        Self {
+            metrics: Mutex::new(Metrics::new(&checks::CHECKS)),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Metrics) -> T) -> T {
+        f(&mut self.metrics.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The Prometheus text.
+    pub fn render_metrics(&self) -> String {
+        self.with(|m| m.render())
+    }
+
+    /// When the last cycle completed (the watch's clock).
+    pub fn last_cycle(&self) -> Option<i64> {
+        self.with(|m| m.last_cycle)
+    }
+}
+
+/// The result of one cycle.
+#[derive(Debug)]
+pub struct CycleReport {
+    /// Every finding.
+    pub findings: Vec<Finding>,
+    /// Checks that could not (fully) run.
+    pub errors: Vec<&'static str>,
+    /// A partner must consent again.
+    pub needs_consent: bool,
+    /// Notifications delivered.
+    pub notified: usize,
+    /// Notifications that could not be delivered (retried next cycle).
+    pub undelivered: usize,
+}
+
+impl CycleReport {
+    /// 3 consent needed, 1 a check could not run, 4 warnings or critical findings, else 0.
+    pub fn exit(&self) -> ExitCode {
+        if self.needs_consent {
+            Exit::Reconsent.into()
+        } else if !self.errors.is_empty() {
+            Exit::Failure.into()
+        } else if self.findings.iter().any(|f| f.state != State::Ok) {
+            Exit::Partial.into()
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// The watch over one run's clients.
+pub struct Watcher<'a> {
+    ctx: &'a Context,
+    graph: GraphClient,
+    options: WatchOptions,
+    clock: Arc<dyn Clock>,
+    webhook: Option<Webhook>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Watcher<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field("options", &self.options)
+            .field("webhook", &self.webhook)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Watcher<'a> {
+    /// A watcher; fails when the webhook URL is unusable (the message never repeats it).
+    pub fn new(
+        ctx: &'a Context,
+        options: WatchOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Failure> {
+        let webhook = match &options.webhook {
+            Some((url, format)) => {
+                Some(Webhook::new(url, *format, ctx.http.clone()).map_err(Failure::config)?)
+            }
+            None => None,
+        };
+        let base = ctx
+            .settings
+            .cloud
+            .base_url(Resource::Graph)
+            .cloned()
+            .ok_or_else(|| {
+                Failure::config(format!(
+                    "the {} cloud has no Microsoft Graph endpoint",
+                    ctx.settings.cloud.name
+                ))
+            })?;
+        let graph = GraphClient::new(
+            base,
+            ctx.http.clone(),
+            ctx.tokens.clone(),
+            GraphOptions {
+                retry: watch_retry_policy(),
+            },
+        );
+        Ok(Self {
+            ctx,
+            graph,
+            options,
+            clock,
+            webhook,
+            shared: Arc::new(Shared::new()),
+        })
+    }
+
+    /// What the HTTP endpoints read.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    /// Runs every check once, notifies changes, saves the state and updates the metrics.
+    pub async fn cycle(&self) -> CycleReport {
+        let path = &self.options.state_file;
+        let mut state = WatchState::load(path);
+        let cycle = checks::Cycle {
+            ctx: self.ctx,
+            graph: &self.graph,
+            now: self.clock.now(),
+            thresholds: self.options.thresholds,
+            last_keepalive: &state.last_keepalive,
+        };
+        let mut out = checks::Outcome::default();
+        let stored = cycle.partners(&mut out).await;
+        cycle.refresh_tokens(&stored, &mut out);
+        let mut partners: Vec<String> = stored.iter().map(|m| m.tenant_id.clone()).collect();
+        if partners.is_empty() {
+            partners.push(self.ctx.partner.clone());
+        }
+        cycle.keepalive(&partners, &mut out).await;
+        cycle.credentials(&mut out).await;
+        cycle.gdap(&mut out).await;
+        cycle.permissions(&mut out).await;
+        let now = self.clock.now();
+        for partner in &out.kept_alive {
+            state.last_keepalive.insert(partner.clone(), now);
+        }
+        let (notified, undelivered) = self.notify(&mut state, &out.findings, now).await;
+        if let Err(e) = state.save(path) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the watch state file");
+        }
+        self.record(&out, now);
+        for f in out.findings.iter().filter(|f| f.state != State::Ok) {
+            tracing::warn!(check = f.check, subject = %f.subject, state = f.state.as_str(), "{}", f.message);
+        }
+        tracing::info!(
+            findings = out.findings.len(),
+            not_ok = out.findings.iter().filter(|f| f.state != State::Ok).count(),
+            errors = out.errors.len(),
+            notified,
+            "watch cycle done"
+        );
+        CycleReport {
+            findings: out.findings,
+            errors: out.errors,
+            needs_consent: out.needs_consent,
+            notified,
+            undelivered,
+        }
+    }
+
+    /// Sends one notification per change; a state advances only once its change is delivered
+    /// (or when no webhook is configured).
+    async fn notify(
+        &self,
+        state: &mut WatchState,
+        findings: &[Finding],
+        now: i64,
+    ) -> (usize, usize) {
+        let (mut sent, mut failed) = (0, 0);
+        for (finding, previous) in notify::changes(state, findings) {
+            let first_ok = previous.is_none() && finding.state == State::Ok;
+            if let (Some(webhook), false) = (&self.webhook, first_ok) {
+                let change = Change {
+                    finding,
+                    previous,
+                    at: now,
+                };
+                if let Err(e) = webhook.send(&change).await {
+                    tracing::warn!(check = finding.check, subject = %finding.subject, error = %e, "notification not delivered; retried next cycle");
+                    failed += 1;
+                    continue;
+                }
+                sent += 1;
+            }
+            state.states.insert(notify::key(finding), finding.state);
+        }
+        (sent, failed)
+    }
+
+    fn record(&self, out: &checks::Outcome, now: i64) {
+        self.shared.with(|m| {
+            m.cycles += 1;
+            for check in &out.errors {
+                *m.check_errors.entry((*check).to_owned()).or_default() += 1;
+            }
+            for (result, n) in &out.keepalive {
+                *m.keepalive.entry(result).or_default() += n;
+            }
+            m.gauges.clone_from(&out.gauges);
+            m.last_cycle = Some(now);
+        });
+    }
+}
+
+/// The delay before the next cycle: the interval, or after `failed` cycles in a row with
+/// errors 30 s doubling, capped at the interval.
+pub fn next_delay(interval: Duration, failed: u32) -> Duration {
+    if failed == 0 {
+        return interval;
+    }
+    let factor = 2u32.saturating_pow(failed.saturating_sub(1).min(20));
+    ERROR_RETRY.saturating_mul(factor).min(interval)
+}
+
+const FINDING_COLUMNS: &[Column] = &[
+    ("CHECK", "/check"),
+    ("SUBJECT", "/subject"),
+    ("STATE", "/state"),
+    ("SECONDS LEFT", "/secondsLeft"),
+    ("MESSAGE", "/message"),
+];
+
+/// `csp-app watch`.
+pub async fn run(
+    ctx: &Context,
+    args: WatchArgs,
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> Result<ExitCode, Failure> {
+    if args.critical_within.0 > args.warn_within.0 {
+        return Err(Failure::config(
+            "--critical-within must not be longer than --warn-within",
+        ));
+    }
+    let options = WatchOptions {
+        thresholds: Thresholds {
+            warn: args.warn_within.0,
+            critical: args.critical_within.0,
+        },
+        state_file: args
+            .state_file
+            .clone()
+            .unwrap_or_else(|| notify::default_state_file(&ctx.settings)),
+        webhook: args.webhook_url.clone().map(|u| (u, args.webhook_format)),
+    };
+    let watcher = Watcher::new(ctx, options, Arc::new(SystemClock))?;
+    if args.once {
+        let report = watcher.cycle().await;
+        let mut writer = ListWriter::new(format, out, FINDING_COLUMNS);
+        for f in &report.findings {
+            writer.item(&crate::commands::to_value(f)?)?;
+        }
+        writer.finish()?;
+        return Ok(report.exit());
+    }
+    let server = match args.listen.0 {
+        Some(addr) => {
+            let listener = std::net::TcpListener::bind(addr)
+                .map_err(|e| Failure::config(format!("cannot listen on {addr}: {e}")))?;
+            let (bound, server) = server::start(listener, watcher.shared())
+                .map_err(|e| Failure::config(format!("cannot serve on {addr}: {e}")))?;
+            tracing::info!(address = %bound, "watch serves /metrics and /healthz");
+            Some(server)
+        }
+        None => None,
+    };
+    let handle = server.as_ref().map(actix_web::dev::Server::handle);
+    if let Some(server) = server {
+        tokio::spawn(server);
+    }
+    let interval = Duration::from_secs(args.interval.0.unsigned_abs());
+    let mut failed = 0;
+    loop {
+        let report = watcher.cycle().await;
+        failed = if report.errors.is_empty() {
+            0
+        } else {
+            failed + 1
+        };
+        let delay = next_delay(interval, failed);
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    if let Some(handle) = handle {
+        handle.stop(true).await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_parse_seconds_to_weeks_and_iso() {
+        assert_eq!(parse_span("30s"), Ok(Span(30)));
+        assert_eq!(parse_span("15m"), Ok(Span(900)));
+        assert_eq!(parse_span("6h"), Ok(Span(21_600)));
+        assert_eq!(parse_span("30d"), Ok(Span(2_592_000)));
+        assert_eq!(parse_span("P1D"), Ok(Span(86_400)));
+        assert!(parse_span("soon").is_err());
+        assert!(parse_span("0s").is_err());
+    }
+
+    #[test]
+    fn after_errors_the_next_cycle_comes_sooner_doubling_up_to_the_interval() {
+        let interval = Duration::from_secs(6 * 3600);
+        assert_eq!(next_delay(interval, 0), interval);
+        assert_eq!(next_delay(interval, 1), Duration::from_secs(30));
+        assert_eq!(next_delay(interval, 2), Duration::from_secs(60));
+        assert_eq!(next_delay(interval, 3), Duration::from_secs(120));
+        assert_eq!(next_delay(interval, 40), interval);
+        assert_eq!(
+            next_delay(Duration::from_secs(45), 2),
+            Duration::from_secs(45)
+        );
+    }
+
+    #[test]
+    fn thresholds_grade_time_left() {
+        let t = Thresholds {
+            warn: 30 * 86_400,
+            critical: 7 * 86_400,
+        };
+        assert_eq!(t.state(31 * 86_400), State::Ok);
+        assert_eq!(t.state(10 * 86_400), State::Warning);
+        assert_eq!(t.state(86_400), State::Critical);
+        assert_eq!(t.state(-5), State::Critical);
+    }
+
+    #[test]
+    fn listen_accepts_an_address_or_off() {
+        assert_eq!(parse_listen("off"), Ok(Listen(None)));
+        assert!(parse_listen("127.0.0.1:0").unwrap().0.is_some());
+        assert!(parse_listen("localhost").is_err());
+    }
+}
