@@ -58,6 +58,21 @@ pub async fn discover(
     page_size: u32,
     filter: Option<&CustomerFilter>,
 ) -> Result<Vec<Discovered>, Failure> {
+    discover_with(ctx, page_size, filter, true).await
+}
+
+/// [`discover`] without [`Discovered::value`] (left `null`): what a fan-out needs, a few bytes
+/// per customer instead of each customer's whole JSON object.
+pub async fn discover_refs(ctx: &Context, page_size: u32) -> Result<Vec<Discovered>, Failure> {
+    discover_with(ctx, page_size, None, false).await
+}
+
+async fn discover_with(
+    ctx: &Context,
+    page_size: u32,
+    filter: Option<&CustomerFilter>,
+    render: bool,
+) -> Result<Vec<Discovered>, Failure> {
     let gdap = match ctx
         .graph
         .list_delegated_admin_customers()
@@ -89,8 +104,12 @@ pub async fn discover(
             }
             .to_ascii_lowercase();
             let name = c.company_profile.company_name.clone();
-            let value = serde_json::to_value(&c)
-                .map_err(|e| Failure::new(format!("cannot render a customer: {e}")))?;
+            let value = if render {
+                serde_json::to_value(&c)
+                    .map_err(|e| Failure::new(format!("cannot render a customer: {e}")))?
+            } else {
+                Value::Null
+            };
             Ok(Discovered {
                 tenant_id,
                 name,
@@ -100,6 +119,12 @@ pub async fn discover(
         })
         .try_collect()
         .await?;
+    // Tenant → position in `found`: the merge stays linear with tens of thousands of customers.
+    let mut index: std::collections::HashMap<String, usize> = found
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.tenant_id.clone(), i))
+        .collect();
     for g in gdap {
         let tenant = if g.tenant_id.is_empty() {
             &g.id
@@ -107,8 +132,8 @@ pub async fn discover(
             &g.tenant_id
         }
         .to_ascii_lowercase();
-        if let Some(known) = found.iter_mut().find(|d| d.tenant_id == tenant) {
-            known.source = Source::Both;
+        if let Some(&i) = index.get(&tenant) {
+            found[i].source = Source::Both;
             continue;
         }
         let matches = match filter {
@@ -120,11 +145,16 @@ pub async fn discover(
             Some(_) => false,
         };
         if matches {
+            index.insert(tenant.clone(), found.len());
             found.push(Discovered {
-                value: json!({
-                    "id": tenant,
-                    "companyProfile": {"tenantId": tenant, "companyName": g.display_name},
-                }),
+                value: if render {
+                    json!({
+                        "id": tenant,
+                        "companyProfile": {"tenantId": tenant, "companyName": g.display_name},
+                    })
+                } else {
+                    Value::Null
+                },
                 tenant_id: tenant,
                 name: g.display_name,
                 source: Source::Gdap,

@@ -350,7 +350,7 @@ fn progress_bar(total: usize) -> ProgressBar {
 /// The partner's customers: Partner Center's and GDAP's, merged by tenant ID
 /// ([`crate::customers::discover`]).
 pub async fn list_customers(ctx: &Context) -> Result<Vec<CustomerRef>, Failure> {
-    Ok(crate::customers::discover(ctx, 500, None)
+    Ok(crate::customers::discover_refs(ctx, 500)
         .await?
         .into_iter()
         .map(|c| CustomerRef {

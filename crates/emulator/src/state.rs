@@ -73,36 +73,98 @@ pub struct Directory {
     pub service_principals: Vec<ServicePrincipalSeed>,
     /// Delegated permission grants.
     pub consents: Vec<ConsentGrant>,
-    /// Positions in [`Directory::users`] by lower-case tenant ID, built on first use and dropped
-    /// by [`State::directory_mut`]: a fan-out lists the users of thousands of tenants of one
-    /// large directory, which a scan per request makes quadratic.
-    users_by_tenant: std::sync::OnceLock<HashMap<String, Vec<usize>>>,
+    /// Positions in [`Directory::users`], [`Directory::service_principals`] and
+    /// [`Directory::consents`] by lower-case tenant ID, built on first use and dropped by
+    /// [`State::directory_mut`]: a fan-out reaches thousands of tenants of one large directory,
+    /// which a scan per request makes quadratic.
+    by_tenant: std::sync::OnceLock<TenantIndex>,
+}
+
+/// Write access to the [`Directory`] ([`State::directory_mut`]).
+#[derive(Debug)]
+pub struct DirectoryMut<'a>(RwLockWriteGuard<'a, Directory>);
+
+impl std::ops::Deref for DirectoryMut<'_> {
+    type Target = Directory;
+
+    fn deref(&self) -> &Directory {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for DirectoryMut<'_> {
+    fn deref_mut(&mut self) -> &mut Directory {
+        // The caller may change users, service principals, consents or tenants.
+        self.0.by_tenant = std::sync::OnceLock::new();
+        &mut self.0
+    }
+}
+
+/// See [`Directory::by_tenant`].
+#[derive(Debug, Default)]
+struct TenantIndex {
+    /// Lower-case tenant ID and domain → position in [`Directory::tenants`].
+    tenants: HashMap<String, usize>,
+    users: HashMap<String, Vec<usize>>,
+    service_principals: HashMap<String, Vec<usize>>,
+    consents: HashMap<String, Vec<usize>>,
+}
+
+fn index_by<T>(items: &[T], tenant: impl Fn(&T) -> &str) -> HashMap<String, Vec<usize>> {
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        index
+            .entry(tenant(item).to_ascii_lowercase())
+            .or_default()
+            .push(i);
+    }
+    index
 }
 
 impl Directory {
-    /// The users of a tenant (case-insensitive), in directory order.
-    pub fn users_in<'a>(&'a self, tenant: &str) -> impl Iterator<Item = &'a UserSeed> + 'a {
-        let index = self.users_by_tenant.get_or_init(|| {
-            let mut index: HashMap<String, Vec<usize>> = HashMap::new();
-            for (i, user) in self.users.iter().enumerate() {
-                index
-                    .entry(user.tenant.to_ascii_lowercase())
-                    .or_default()
-                    .push(i);
-            }
-            index
-        });
+    fn index(&self) -> &TenantIndex {
+        self.by_tenant.get_or_init(|| TenantIndex {
+            tenants: self
+                .tenants
+                .iter()
+                .enumerate()
+                .rev()
+                .flat_map(|(i, t)| {
+                    [
+                        (t.id.to_ascii_lowercase(), i),
+                        (t.domain.to_ascii_lowercase(), i),
+                    ]
+                })
+                .collect(),
+            users: index_by(&self.users, |u| &u.tenant),
+            service_principals: index_by(&self.service_principals, |s| &s.tenant),
+            consents: index_by(&self.consents, |c| &c.tenant),
+        })
+    }
+
+    /// The items of `tenant` (case-insensitive) in `items`, through one of the indexes.
+    fn in_tenant<'a, T>(
+        items: &'a [T],
+        index: &'a HashMap<String, Vec<usize>>,
+        tenant: &str,
+    ) -> impl Iterator<Item = &'a T> + 'a {
         index
             .get(&tenant.to_ascii_lowercase())
             .into_iter()
             .flatten()
-            .filter_map(|&i| self.users.get(i))
+            .filter_map(|&i| items.get(i))
+    }
+
+    /// The users of a tenant (case-insensitive), in directory order.
+    pub fn users_in<'a>(&'a self, tenant: &str) -> impl Iterator<Item = &'a UserSeed> + 'a {
+        Self::in_tenant(&self.users, &self.index().users, tenant)
     }
     /// A tenant by ID or domain (case-insensitive).
     pub fn tenant(&self, id_or_domain: &str) -> Option<&TenantSeed> {
-        self.tenants.iter().find(|t| {
-            t.id.eq_ignore_ascii_case(id_or_domain) || t.domain.eq_ignore_ascii_case(id_or_domain)
-        })
+        self.index()
+            .tenants
+            .get(&id_or_domain.to_ascii_lowercase())
+            .and_then(|&i| self.tenants.get(i))
     }
     /// A user by object ID or UPN.
     pub fn user(&self, id_or_upn: &str) -> Option<&UserSeed> {
@@ -118,9 +180,12 @@ impl Directory {
     }
     /// The service principal of an app in a tenant.
     pub fn service_principal(&self, tenant: &str, app_id: &str) -> Option<&ServicePrincipalSeed> {
-        self.service_principals
-            .iter()
-            .find(|s| s.tenant == tenant && s.app_id.eq_ignore_ascii_case(app_id))
+        Self::in_tenant(
+            &self.service_principals,
+            &self.index().service_principals,
+            tenant,
+        )
+        .find(|s| s.app_id.eq_ignore_ascii_case(app_id))
     }
     /// Whether Admin Agents of `partner` have delegated admin access to `customer`.
     pub fn has_delegated_access(&self, customer: &str, partner: &str) -> bool {
@@ -138,9 +203,8 @@ impl Directory {
         user: &str,
         resource_app_id: &str,
     ) -> BTreeSet<String> {
-        self.consents
-            .iter()
-            .filter(|c| c.tenant == tenant && c.app_id.eq_ignore_ascii_case(app_id))
+        Self::in_tenant(&self.consents, &self.index().consents, tenant)
+            .filter(|c| c.app_id.eq_ignore_ascii_case(app_id))
             .filter(|c| c.user.as_deref().is_none_or(|u| u == user))
             .filter_map(|c| c.scopes.get(resource_app_id))
             .flatten()
@@ -288,7 +352,7 @@ impl State {
                 apps,
                 service_principals: seed.service_principals.clone(),
                 consents,
-                users_by_tenant: std::sync::OnceLock::new(),
+                by_tenant: std::sync::OnceLock::new(),
             }),
             // The seed's `partner_center.entra_requires_mfa` sets Partner Center's MFA policy.
             resources: crate::partner_data::apply_resource_settings(
@@ -349,15 +413,15 @@ impl State {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Write access to the directory.
-    pub fn directory_mut(&self) -> RwLockWriteGuard<'_, Directory> {
-        let mut directory = self
-            .directory
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // The caller may change the users: the index is rebuilt on its next use.
-        directory.users_by_tenant = std::sync::OnceLock::new();
-        directory
+    /// Write access to the directory. Every mutable access through the guard drops the
+    /// per-tenant indexes (rebuilt on their next use), so a lookup made between two changes
+    /// never sees a stale index.
+    pub fn directory_mut(&self) -> DirectoryMut<'_> {
+        DirectoryMut(
+            self.directory
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// Well-known resource apps.

@@ -273,11 +273,12 @@ pub async fn list_customers(state: web::Data<State>, req: HttpRequest) -> HttpRe
         )?;
         let data = state.partner.lock();
         let mut seen: Vec<(&str, &str)> = Vec::new();
+        let mut known = std::collections::HashSet::new();
         for r in data.relationships.iter().filter(|r| {
             r.status == Status::Active && r.partner.eq_ignore_ascii_case(caller.tenant())
         }) {
             if let Some((t, n)) = &r.customer
-                && !seen.iter().any(|(s, _)| s.eq_ignore_ascii_case(t))
+                && known.insert(t.to_ascii_lowercase())
             {
                 seen.push((t.as_str(), n.as_str()));
             }

@@ -402,8 +402,11 @@ pub fn directory_roles(state: &State, caller: &Caller) -> Vec<String> {
     gdap::apply_clock(state);
     let tid = caller.tenant();
     let data = state.partner.lock();
-    if data.has_active_relationship(&user.tenant, tid) {
-        data.gdap_roles(user, tid)
+    // One scan when roles are granted (the common case); the second only to tell "active
+    // relationship, no role" from "no relationship".
+    let roles = data.gdap_roles(user, tid);
+    if !roles.is_empty() || data.has_active_relationship(&user.tenant, tid) {
+        roles
     } else if user.admin_agent && state.has_delegated_access(tid, &user.tenant) {
         vec![GLOBAL_ADMINISTRATOR.to_string()]
     } else {
