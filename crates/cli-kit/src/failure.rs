@@ -76,9 +76,22 @@ impl Failure {
         })
     }
 
+    /// The message for a person, without a trailing "; {advice}" that the remedy line repeats
+    /// (Entra's errors end with their remedy's advice).
+    pub fn text(&self) -> &str {
+        self.remedy
+            .advice()
+            .and_then(|a| {
+                self.message
+                    .strip_suffix(a)
+                    .and_then(|m| m.strip_suffix("; "))
+            })
+            .unwrap_or(&self.message)
+    }
+
     /// Prints the failure and its remedy to `err` and returns the exit code.
     pub fn report(&self, err: &mut dyn Write) -> ExitCode {
-        let _ = writeln!(err, "error: {}", self.message);
+        let _ = writeln!(err, "error: {}", self.text());
         if let Some(advice) = self.advice() {
             let _ = writeln!(err, "remedy: {advice}");
         }
@@ -131,6 +144,22 @@ impl From<std::io::Error> for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_advice_is_printed_once() {
+        let advice = Remedy::GdapAccess.advice().unwrap();
+        let f = Failure::with_remedy(
+            format!("no access: AADSTS50020; {advice}"),
+            Remedy::GdapAccess,
+        );
+        assert_eq!(f.text(), "no access: AADSTS50020");
+        let mut err = Vec::new();
+        f.report(&mut err);
+        let err = String::from_utf8(err).unwrap();
+        assert_eq!(err.matches(advice).count(), 1, "{err}");
+        let plain = Failure::with_remedy("no access", Remedy::GdapAccess);
+        assert_eq!(plain.text(), "no access");
+    }
 
     #[test]
     fn a_reconsent_failure_exits_3_and_names_the_consent_page() {

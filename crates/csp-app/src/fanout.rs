@@ -420,7 +420,9 @@ pub async fn users_of_all_customers(
         writeln!(
             err,
             "  {} ({}): {}",
-            f.customer.tenant_id, f.customer.name, f.failure.message
+            f.customer.tenant_id,
+            f.customer.name,
+            f.failure.text()
         )?;
         if let Some(advice) = f.failure.advice() {
             writeln!(err, "    remedy: {advice}")?;
