@@ -192,6 +192,21 @@ async fn conditional_access_sign_in_frequency_mfa_gdap_customer_consent_and_miss
     assert!(err.remedy().needs_consent());
     assert_eq!(err.consent_page().unwrap().as_str(), CONSENT_PAGE);
 
+    // AADSTS700084 (and 70044): the same remedy as 70043.
+    for code in [70044, 700084] {
+        env.emu.inject_fault(
+            emulator::Fault::entra_error(code)
+                .on_route("/token")
+                .times(1),
+        );
+        let err = broker
+            .access_token(ids::PARTNER_TENANT, Resource::Graph)
+            .await
+            .unwrap_err();
+        assert_eq!(err.remedy(), Remedy::SignInFrequency, "{code}: {err}");
+        assert!(err.to_string().contains(&format!("AADSTS{code}")), "{err}");
+    }
+
     // AADSTS50079: the tenant now requires MFA registration: consent again with MFA.
     env.emu.inject_fault(
         emulator::Fault::entra_error(50079)
