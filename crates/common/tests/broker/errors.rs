@@ -5,10 +5,10 @@ use std::time::Duration;
 use common::cloud::Resource;
 use common::config::EndpointVersion;
 use common::remedy::Remedy;
-use common::tokens::BrokerError;
+use common::tokens::{BrokerError, TokenBroker};
 use emulator::seed::ids;
 
-use crate::helpers::{ADMIN, ADMIN_NO_MFA, CONSENT_PAGE, Cred, spawn};
+use crate::helpers::{ADMIN, ADMIN_NO_MFA, CONSENT_PAGE, Cred, Env, spawn};
 
 #[tokio::test]
 async fn redeem_fails_with_reconsent_required_when_refresh_token_expired() {
@@ -145,6 +145,21 @@ async fn server_errors_are_retried_honouring_retry_after() {
     );
 }
 
+/// The broker's error for one token request that Entra answers with AADSTS`code` (injected on
+/// the next request whose path contains `route`).
+async fn refused_once(
+    env: &Env,
+    broker: &TokenBroker,
+    code: u32,
+    route: impl Into<String>,
+    tenant: &str,
+    resource: Resource,
+) -> BrokerError {
+    env.emu
+        .inject_fault(emulator::Fault::entra_error(code).on_route(route).times(1));
+    broker.access_token(tenant, resource).await.unwrap_err()
+}
+
 /// Policy decisions of the tenant, as Entra answers them (injected: the tenant's Conditional
 /// Access configuration decides them), each mapped to what a person must do.
 #[tokio::test]
@@ -155,15 +170,15 @@ async fn conditional_access_sign_in_frequency_mfa_gdap_customer_consent_and_miss
     env.consent(&broker, ADMIN).await;
 
     // AADSTS53003: blocked by Conditional Access. Consenting again would not help.
-    env.emu.inject_fault(
-        emulator::Fault::entra_error(53003)
-            .on_route("/token")
-            .times(1),
-    );
-    let err = broker
-        .access_token(ids::PARTNER_TENANT, Resource::PartnerCenter)
-        .await
-        .unwrap_err();
+    let err = refused_once(
+        &env,
+        &broker,
+        53003,
+        "/token",
+        ids::PARTNER_TENANT,
+        Resource::PartnerCenter,
+    )
+    .await;
     assert_eq!(err.remedy(), Remedy::ConditionalAccess, "{err}");
     assert!(!err.remedy().needs_consent());
     assert!(err.to_string().contains("AADSTS53003"), "{err}");
@@ -175,15 +190,15 @@ async fn conditional_access_sign_in_frequency_mfa_gdap_customer_consent_and_miss
     );
 
     // AADSTS70043: sign-in frequency ended the grant: consent again, and exempt the app.
-    env.emu.inject_fault(
-        emulator::Fault::entra_error(70043)
-            .on_route("/token")
-            .times(1),
-    );
-    let err = broker
-        .access_token(ids::PARTNER_TENANT, Resource::Graph)
-        .await
-        .unwrap_err();
+    let err = refused_once(
+        &env,
+        &broker,
+        70043,
+        "/token",
+        ids::PARTNER_TENANT,
+        Resource::Graph,
+    )
+    .await;
     assert!(
         matches!(err, BrokerError::ReconsentRequired { .. }),
         "{err:?}"
@@ -194,43 +209,43 @@ async fn conditional_access_sign_in_frequency_mfa_gdap_customer_consent_and_miss
 
     // AADSTS700084 (and 70044): the same remedy as 70043.
     for code in [70044, 700084] {
-        env.emu.inject_fault(
-            emulator::Fault::entra_error(code)
-                .on_route("/token")
-                .times(1),
-        );
-        let err = broker
-            .access_token(ids::PARTNER_TENANT, Resource::Graph)
-            .await
-            .unwrap_err();
+        let err = refused_once(
+            &env,
+            &broker,
+            code,
+            "/token",
+            ids::PARTNER_TENANT,
+            Resource::Graph,
+        )
+        .await;
         assert_eq!(err.remedy(), Remedy::SignInFrequency, "{code}: {err}");
         assert!(err.to_string().contains(&format!("AADSTS{code}")), "{err}");
     }
 
     // AADSTS50079: the tenant now requires MFA registration: consent again with MFA.
-    env.emu.inject_fault(
-        emulator::Fault::entra_error(50079)
-            .on_route("/token")
-            .times(1),
-    );
-    let err = broker
-        .access_token(ids::PARTNER_TENANT, Resource::Graph)
-        .await
-        .unwrap_err();
+    let err = refused_once(
+        &env,
+        &broker,
+        50079,
+        "/token",
+        ids::PARTNER_TENANT,
+        Resource::Graph,
+    )
+    .await;
     assert!(matches!(err, BrokerError::MfaRequired { .. }), "{err:?}");
     assert_eq!(err.remedy(), Remedy::Mfa, "{err}");
     assert_eq!(err.consent_page().unwrap().as_str(), CONSENT_PAGE);
 
     // AADSTS50177 at a customer's authority: the partner user cannot act there (GDAP).
-    env.emu.inject_fault(
-        emulator::Fault::entra_error(50177)
-            .on_route(format!("/{}/", ids::CUSTOMER_FABRIKAM))
-            .times(1),
-    );
-    let err = broker
-        .access_token(ids::CUSTOMER_FABRIKAM, Resource::Graph)
-        .await
-        .unwrap_err();
+    let err = refused_once(
+        &env,
+        &broker,
+        50177,
+        format!("/{}/", ids::CUSTOMER_FABRIKAM),
+        ids::CUSTOMER_FABRIKAM,
+        Resource::Graph,
+    )
+    .await;
     assert!(
         matches!(err, BrokerError::NoDelegatedAccess { .. }),
         "{err:?}"
