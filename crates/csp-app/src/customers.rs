@@ -3,13 +3,19 @@
 //! customers: "a delegated admin customer is not always a partner customer"), merged by tenant
 //! ID. `customers list` and every `--all-customers` fan-out start here.
 
+use std::collections::HashSet;
+
 use cli_kit::Failure;
-use common::graph::DelegatedAdminCustomer;
-use common::partner_center::CustomerFilter;
-use futures::TryStreamExt as _;
+use common::graph::{DelegatedAdminCustomer, GraphError};
+use common::partner_center::{Customer, CustomerFilter};
+use futures::stream::BoxStream;
+use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use crate::context::Context;
+use crate::fanout::CustomerRef;
 
 /// Where a customer was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,67 +64,27 @@ pub async fn discover(
     page_size: u32,
     filter: Option<&CustomerFilter>,
 ) -> Result<Vec<Discovered>, Failure> {
-    discover_with(ctx, page_size, filter, true).await
-}
-
-/// [`discover`] without [`Discovered::value`] (left `null`): what a fan-out needs, a few bytes
-/// per customer instead of each customer's whole JSON object.
-pub async fn discover_refs(ctx: &Context, page_size: u32) -> Result<Vec<Discovered>, Failure> {
-    discover_with(ctx, page_size, None, false).await
-}
-
-async fn discover_with(
-    ctx: &Context,
-    page_size: u32,
-    filter: Option<&CustomerFilter>,
-    render: bool,
-) -> Result<Vec<Discovered>, Failure> {
-    let gdap = match ctx
-        .graph
-        .list_delegated_admin_customers()
-        .try_collect::<Vec<DelegatedAdminCustomer>>()
-        .await
-    {
-        Ok(list) => list,
-        Err(e) => {
-            let failure = Failure::from(e);
-            if failure.needs_consent() {
-                return Err(failure);
-            }
-            tracing::warn!(
-                "customers with GDAP relationships not listed (Graph delegatedAdminCustomers): {}",
-                failure.message
-            );
-            Vec::new()
-        }
-    };
-    let mut found: Vec<Discovered> = ctx
+    // Both lists at once: Graph's pages are a few hundred customers each.
+    let partner_center = ctx
         .partner_center
         .list_customers(page_size, filter)
         .map_err(Failure::from)
         .and_then(|c| async move {
-            let tenant_id = if c.company_profile.tenant_id.is_empty() {
-                c.id.clone()
-            } else {
-                c.company_profile.tenant_id.clone()
-            }
-            .to_ascii_lowercase();
-            let name = c.company_profile.company_name.clone();
-            let value = if render {
-                serde_json::to_value(&c)
-                    .map_err(|e| Failure::new(format!("cannot render a customer: {e}")))?
-            } else {
-                Value::Null
-            };
+            let value = serde_json::to_value(&c)
+                .map_err(|e| Failure::new(format!("cannot render a customer: {e}")))?;
             Ok(Discovered {
-                tenant_id,
-                name,
+                tenant_id: pc_tenant(&c),
+                name: c.company_profile.company_name,
                 source: Source::PartnerCenter,
                 value,
             })
         })
-        .try_collect()
-        .await?;
+        .try_collect::<Vec<Discovered>>();
+    let (gdap, found) = tokio::join!(
+        gdap_customers(ctx.graph.list_delegated_admin_customers()),
+        partner_center
+    );
+    let (gdap, mut found) = (gdap?, found?);
     // Tenant → position in `found`: the merge stays linear with tens of thousands of customers.
     let mut index: std::collections::HashMap<String, usize> = found
         .iter()
@@ -126,12 +92,7 @@ async fn discover_with(
         .map(|(i, d)| (d.tenant_id.clone(), i))
         .collect();
     for g in gdap {
-        let tenant = if g.tenant_id.is_empty() {
-            &g.id
-        } else {
-            &g.tenant_id
-        }
-        .to_ascii_lowercase();
+        let tenant = gdap_tenant(&g);
         if let Some(&i) = index.get(&tenant) {
             found[i].source = Source::Both;
             continue;
@@ -147,14 +108,10 @@ async fn discover_with(
         if matches {
             index.insert(tenant.clone(), found.len());
             found.push(Discovered {
-                value: if render {
-                    json!({
-                        "id": tenant,
-                        "companyProfile": {"tenantId": tenant, "companyName": g.display_name},
-                    })
-                } else {
-                    Value::Null
-                },
+                value: json!({
+                    "id": tenant,
+                    "companyProfile": {"tenantId": tenant, "companyName": g.display_name},
+                }),
                 tenant_id: tenant,
                 name: g.display_name,
                 source: Source::Gdap,
@@ -167,4 +124,141 @@ async fn discover_with(
         }
     }
     Ok(found)
+}
+
+/// A Partner Center customer's tenant ID (lower case; the customer ID when the profile has none).
+fn pc_tenant(c: &Customer) -> String {
+    if c.company_profile.tenant_id.is_empty() {
+        &c.id
+    } else {
+        &c.company_profile.tenant_id
+    }
+    .to_ascii_lowercase()
+}
+
+/// A delegated admin customer's tenant ID (lower case).
+fn gdap_tenant(g: &DelegatedAdminCustomer) -> String {
+    if g.tenant_id.is_empty() {
+        &g.id
+    } else {
+        &g.tenant_id
+    }
+    .to_ascii_lowercase()
+}
+
+/// Graph's delegated admin customers. A refusal that dooms every call (the partner must consent
+/// again) is the caller's failure; any other leaves Partner Center's list alone, with a warning.
+async fn gdap_customers(
+    list: BoxStream<'static, Result<DelegatedAdminCustomer, GraphError>>,
+) -> Result<Vec<DelegatedAdminCustomer>, Failure> {
+    match list.try_collect().await {
+        Ok(list) => Ok(list),
+        Err(e) => {
+            let failure = Failure::from(e);
+            if failure.needs_consent() {
+                return Err(failure);
+            }
+            tracing::warn!(
+                "customers with GDAP relationships not listed (Graph delegatedAdminCustomers): {}",
+                failure.message
+            );
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Customers handed on as they are found, for a fan-out that starts before the lists end.
+///
+/// The order and the merge are [`discover`]'s: Partner Center's customers as its pages arrive,
+/// then those only GDAP knows. Both lists are fetched at once: Graph's delegated admin customer
+/// list (a few hundred per page, each page subject to Graph's throttling) can take seconds over
+/// thousands of customers, and the fan-out works through Partner Center's customers meanwhile.
+/// The lists stop when this is dropped.
+#[derive(Debug)]
+pub struct Discovery {
+    rx: mpsc::UnboundedReceiver<Result<CustomerRef, Failure>>,
+    lists: JoinSet<()>,
+}
+
+impl Discovery {
+    /// Starts listing the partner's customers (`page_size` per Partner Center page).
+    pub fn start(ctx: &Context, page_size: u32) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let partner_center = ctx.partner_center.list_customers(page_size, None);
+        let gdap = ctx.graph.list_delegated_admin_customers();
+        let mut lists = JoinSet::new();
+        lists.spawn(async move {
+            // In a set of its own, so that it stops with this task.
+            let mut gdap_list = JoinSet::new();
+            gdap_list.spawn(gdap_customers(gdap));
+            let mut seen = HashSet::new();
+            let mut partner_center = partner_center;
+            while let Some(customer) = partner_center.next().await {
+                let found = customer.map_err(Failure::from).map(|c| CustomerRef {
+                    tenant_id: pc_tenant(&c),
+                    name: c.company_profile.company_name,
+                });
+                if let Ok(c) = &found
+                    && !seen.insert(c.tenant_id.clone())
+                {
+                    continue;
+                }
+                let failed = found.is_err();
+                if tx.send(found).is_err() || failed {
+                    return;
+                }
+            }
+            let gdap = match gdap_list.join_next().await {
+                Some(Ok(result)) => result,
+                Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Cancelled: only when the runtime shuts down.
+                _ => return,
+            };
+            match gdap {
+                Ok(list) => {
+                    for g in list {
+                        let tenant_id = gdap_tenant(&g);
+                        if seen.insert(tenant_id.clone()) {
+                            let found = CustomerRef {
+                                tenant_id,
+                                name: g.display_name,
+                            };
+                            if tx.send(Ok(found)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                Err(failure) => {
+                    let _ = tx.send(Err(failure));
+                }
+            }
+        });
+        Self { rx, lists }
+    }
+
+    /// Customers the caller hands on through the sender, in the order sent; the list ends when
+    /// the sender is dropped, and a failure sent ends the fan-out with it.
+    pub fn channel() -> (mpsc::UnboundedSender<Result<CustomerRef, Failure>>, Self) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let discovery = Self {
+            rx,
+            lists: JoinSet::new(),
+        };
+        (tx, discovery)
+    }
+
+    /// The next customer; `None` once both lists are through. A failure of Partner Center's
+    /// list, or one that dooms every call, ends it.
+    pub async fn next(&mut self) -> Option<Result<CustomerRef, Failure>> {
+        let next = self.rx.recv().await;
+        if next.is_none()
+            && let Some(Err(e)) = self.lists.join_next().await
+            && e.is_panic()
+        {
+            // A panic while listing is the caller's own, not a shorter list.
+            std::panic::resume_unwind(e.into_panic());
+        }
+        next
+    }
 }

@@ -29,6 +29,10 @@ use tokio::task::JoinSet;
 
 use crate::UsersListArgs;
 use crate::context::Context;
+use crate::customers::Discovery;
+
+/// Partner Center customers per page while customers are found.
+const CUSTOMER_PAGE_SIZE: u32 = 500;
 
 /// Columns of `users list --all-customers`.
 pub const FANOUT_COLUMNS: &[Column] = &[
@@ -59,6 +63,8 @@ pub struct CustomerFailure {
 /// What a fan-out did.
 #[derive(Debug, Default)]
 pub struct FanOutReport {
+    /// Customers found.
+    pub customers: usize,
     /// Customers whose users were all listed.
     pub succeeded: usize,
     /// Users written.
@@ -108,7 +114,10 @@ type Fetched = (Job, Result<PageStep<User>, GraphError>);
 struct Scheduler<'a> {
     graph: &'a GraphClient,
     query: &'a UsersQuery,
-    customers: &'a [CustomerRef],
+    /// The customers found so far.
+    customers: Vec<CustomerRef>,
+    /// Finds more customers, until both lists are through.
+    discovery: Option<Discovery>,
     concurrency: usize,
     /// The first customer not started yet.
     next_new: usize,
@@ -125,13 +134,14 @@ impl<'a> Scheduler<'a> {
     fn new(
         graph: &'a GraphClient,
         query: &'a UsersQuery,
-        customers: &'a [CustomerRef],
+        discovery: Discovery,
         concurrency: usize,
     ) -> Self {
         Self {
             graph,
             query,
-            customers,
+            customers: Vec::new(),
+            discovery: Some(discovery),
             concurrency: concurrency.max(1),
             next_new: 0,
             ready: VecDeque::new(),
@@ -185,22 +195,30 @@ impl<'a> Scheduler<'a> {
         }
     }
 
-    /// The next page fetched (or failed), or `None` when every customer is done.
-    async fn next(&mut self) -> Option<Fetched> {
+    /// The next page fetched (or failed), or `None` when every customer found is done and no
+    /// more will be; the failure of the customer lists.
+    async fn next(&mut self) -> Result<Option<Fetched>, Failure> {
         loop {
             self.fill();
             self.prepare_tokens();
+            let discovering = self.discovery.is_some();
+            let busy = !self.fetching.is_empty() || !self.waiting.is_empty() || discovering;
             tokio::select! {
                 Some(joined) = self.fetching.join_next() => match joined {
-                    Ok(fetched) => return Some(fetched),
+                    Ok(fetched) => return Ok(Some(fetched)),
                     // A panic in a page's task is the fan-out's own.
                     Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                     // Cancelled: only when the runtime shuts down.
-                    Err(_) => return None,
+                    Err(_) => return Ok(None),
                 },
                 Some(job) = self.waiting.next() => self.ready.push_back(job),
-                Some(_) = self.tokens.join_next(), if !self.fetching.is_empty() || !self.waiting.is_empty() => {}
-                else => return None,
+                found = next_customer(&mut self.discovery), if discovering => match found {
+                    Some(Ok(customer)) => self.customers.push(customer),
+                    Some(Err(failure)) => return Err(failure),
+                    None => self.discovery = None,
+                },
+                Some(_) = self.tokens.join_next(), if busy => {}
+                else => return Ok(None),
             }
         }
     }
@@ -219,7 +237,15 @@ impl<'a> Scheduler<'a> {
     }
 }
 
-/// Lists the users of `customers` with at most `concurrency` Graph calls in flight, calling
+/// The next customer found, `None` when there are no more.
+async fn next_customer(discovery: &mut Option<Discovery>) -> Option<Result<CustomerRef, Failure>> {
+    match discovery {
+        Some(d) => d.next().await,
+        None => None,
+    }
+}
+
+/// Lists the users of the customers `discovery` finds (starting with the first found) with at most `concurrency` Graph calls in flight, calling
 /// `on_user` for each user in `order`. Returns early with the failure when one says the partner
 /// must consent again (every other customer would fail the same way).
 ///
@@ -228,7 +254,7 @@ impl<'a> Scheduler<'a> {
 /// tenant, so no other customer waits for it; the client's retry policy still bounds each page.
 pub async fn fan_out_users<F>(
     graph: &GraphClient,
-    customers: &[CustomerRef],
+    discovery: Discovery,
     query: &UsersQuery,
     concurrency: usize,
     order: Order,
@@ -238,11 +264,14 @@ pub async fn fan_out_users<F>(
 where
     F: FnMut(&CustomerRef, User) -> Result<(), Failure>,
 {
-    let mut scheduler = Scheduler::new(graph, query, customers, concurrency);
-    let mut out = Sequencer::new(order, customers.len());
+    let mut scheduler = Scheduler::new(graph, query, discovery, concurrency);
+    let mut out = Sequencer::new(order);
     let mut report = FanOutReport::default();
-    let mut emit = |i: usize, user: User| on_user(&customers[i], user);
-    while let Some((job, step)) = scheduler.next().await {
+    while let Some((job, step)) = scheduler.next().await? {
+        report.customers = scheduler.customers.len();
+        progress.set_length(report.customers as u64);
+        let customers = &scheduler.customers;
+        let mut emit = |i: usize, user: User| on_user(&customers[i], user);
         let index = job.index;
         match step {
             Ok(PageStep::Items(users)) => {
@@ -288,14 +317,11 @@ struct Sequencer {
 }
 
 impl Sequencer {
-    fn new(order: Order, customers: usize) -> Self {
+    fn new(order: Order) -> Self {
         Self {
             order,
             head: 0,
-            finished: match order {
-                Order::Completion => Vec::new(),
-                Order::Customer => vec![false; customers],
-            },
+            finished: Vec::new(),
             held: BTreeMap::new(),
         }
     }
@@ -320,6 +346,9 @@ impl Sequencer {
         if self.order == Order::Completion {
             return Ok(());
         }
+        if self.finished.len() <= index {
+            self.finished.resize(index + 1, false);
+        }
         self.finished[index] = true;
         while self.finished.get(self.head) == Some(&true) {
             self.head += 1;
@@ -334,11 +363,12 @@ impl Sequencer {
 }
 
 /// A progress bar on stderr when it is a terminal; hidden otherwise (pipes, cron, CI).
-fn progress_bar(total: usize) -> ProgressBar {
+/// Its length grows as customers are found.
+fn progress_bar() -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(total as u64);
+    let bar = ProgressBar::new(0);
     if let Ok(style) = ProgressStyle::with_template(
         "{spinner} customers {pos}/{len} [{bar:40}] {elapsed_precise} (eta {eta})",
     ) {
@@ -349,17 +379,6 @@ fn progress_bar(total: usize) -> ProgressBar {
 
 /// The partner's customers: Partner Center's and GDAP's, merged by tenant ID
 /// ([`crate::customers::discover`]).
-pub async fn list_customers(ctx: &Context) -> Result<Vec<CustomerRef>, Failure> {
-    Ok(crate::customers::discover_refs(ctx, 500)
-        .await?
-        .into_iter()
-        .map(|c| CustomerRef {
-            tenant_id: c.tenant_id,
-            name: c.name,
-        })
-        .collect())
-}
-
 /// `users list --all-customers`.
 pub async fn users_of_all_customers(
     ctx: &Context,
@@ -369,12 +388,11 @@ pub async fn users_of_all_customers(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Failure> {
-    let customers = list_customers(ctx).await?;
-    let progress = progress_bar(customers.len());
+    let progress = progress_bar();
     let mut writer = ListWriter::new(format, out, FANOUT_COLUMNS);
     let result = fan_out_users(
         &ctx.graph,
-        &customers,
+        Discovery::start(ctx, CUSTOMER_PAGE_SIZE),
         query,
         usize::from(args.concurrency),
         Order::of(format),
@@ -396,7 +414,7 @@ pub async fn users_of_all_customers(
     writer.finish()?;
     let stats = ctx.graph.stats();
     tracing::info!(
-        customers = customers.len(),
+        customers = report.customers,
         succeeded = report.succeeded,
         failed = report.failed.len(),
         users = report.users,
@@ -412,7 +430,7 @@ pub async fn users_of_all_customers(
         err,
         "{} of {} customers failed ({} succeeded, {} users listed):",
         report.failed.len(),
-        customers.len(),
+        report.customers,
         report.succeeded,
         report.users
     )?;

@@ -1,4 +1,5 @@
 use emulator::{Fault, Service};
+use std::time::Duration;
 
 use crate::helpers::{FABRIKAM, NORTHWIND, TAILSPIN, spawn};
 
@@ -222,4 +223,98 @@ async fn a_customer_throttled_past_the_retry_budget_fails_and_the_run_goes_on() 
             "{line}"
         );
     }
+}
+
+/// The fan-out's context on the test app's configuration.
+async fn fan_out_context(app: &crate::helpers::TestApp) -> csp_app::context::Context {
+    let settings = common::config::load_settings(&common::config::LoadOptions {
+        config_dir: app.dir.path().to_path_buf(),
+        config_file: Some(app.config_file.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    csp_app::context::Context::build(&settings).await.unwrap()
+}
+
+/// Customers are listed as they are found: the first customer's users come while the customer
+/// list is still open (Graph's list of GDAP customers can take seconds over thousands of
+/// customers). Had the fan-out waited for the whole list, the customer list would never end
+/// and the test would fail at its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fan_out_starts_on_the_first_customer_found_while_the_list_is_open() {
+    use csp_app::customers::Discovery;
+    use csp_app::fanout::{CustomerRef, Order, fan_out_users};
+
+    let app = spawn().await;
+    let ctx = fan_out_context(&app).await;
+    let customer = |tenant: &str| {
+        Ok(CustomerRef {
+            tenant_id: tenant.into(),
+            name: tenant.into(),
+        })
+    };
+    let (query, progress) = (
+        common::graph::UsersQuery::default(),
+        indicatif::ProgressBar::hidden(),
+    );
+    for order in [Order::Completion, Order::Customer] {
+        let (found, discovery) = Discovery::channel();
+        found.send(customer(FABRIKAM)).unwrap();
+        let (first_listed, listed) = tokio::sync::oneshot::channel::<()>();
+        let mut first_listed = Some(first_listed);
+        let mut tenants = Vec::new();
+        let fan_out = fan_out_users(
+            &ctx.graph,
+            discovery,
+            &query,
+            4,
+            order,
+            &progress,
+            |customer, _user| {
+                tenants.push(customer.tenant_id.clone());
+                if let Some(tx) = first_listed.take() {
+                    let _ = tx.send(());
+                }
+                Ok(())
+            },
+        );
+        // The rest of the list comes once Fabrikam's users are out.
+        let rest = async move {
+            listed.await.expect("Fabrikam listed");
+            found.send(customer(NORTHWIND)).unwrap();
+        };
+        let (report, ()) = tokio::time::timeout(
+            Duration::from_secs(60),
+            futures::future::join(fan_out, rest),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{order:?}: the fan-out waited for the whole list"));
+        let report = report.unwrap();
+        assert_eq!((report.customers, report.succeeded), (2, 2), "{order:?}");
+        let northwind = tenants.iter().position(|t| t == NORTHWIND).unwrap();
+        assert!(
+            tenants[..northwind].iter().all(|t| t == FABRIKAM)
+                && tenants[northwind..].iter().all(|t| t == NORTHWIND),
+            "{order:?}: {tenants:?}"
+        );
+    }
+}
+
+/// Partner Center's customer list failing stops the run with Partner Center's error: listing
+/// part of the partner's customers and exiting as if that were all would hide the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_customer_list_stops_the_fan_out_with_its_error() {
+    let app = spawn().await;
+    app.emu
+        .inject_fault(Fault::status(Service::PartnerCenter, 403).on_route("/v1/customers"));
+    let out = app
+        .run(&["-o", "ndjson", "users", "list", "--all-customers"])
+        .await;
+    assert_ne!(out.code, std::process::ExitCode::SUCCESS, "{out:?}");
+    assert_ne!(out.code, csp_app::Exit::Partial.into(), "{out:?}");
+    assert!(
+        out.stderr.contains("403") || out.stderr.to_lowercase().contains("partner center"),
+        "{}",
+        out.stderr
+    );
 }
