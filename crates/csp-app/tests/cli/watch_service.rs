@@ -109,7 +109,9 @@ async fn a_key_vault_outage_leaves_the_store_checks_unknown_and_the_grant_intact
     let notified = hook.bodies().len();
     let before = app.stored_grant_in_store().await.unwrap();
 
-    app.emu.inject_fault(Fault::status(Service::KeyVault, 503));
+    // `Retry-After: 0`: the clients' retries run at once, so the test does not wait on them.
+    app.emu
+        .inject_fault(Fault::status(Service::KeyVault, 503).retry_after(0));
     let (down, metrics) = cycle(&app, &hook).await;
     // A fresh process reads the refresh token from the vault before any token: every check
     // but none of them panics, each is `unknown` and counted once.
@@ -153,7 +155,7 @@ async fn an_entra_token_endpoint_outage_leaves_the_token_checks_unknown_then_rec
     let app = crate::watch::spawn_watched().await;
     let hook = Receiver::start();
     app.emu
-        .inject_fault(Fault::status(Service::Entra, 503).on_route("/token"));
+        .inject_fault(Fault::status(Service::Entra, 503).on_route("/token").retry_after(0));
     let (down, metrics) = cycle(&app, &hook).await;
     for check in ["keepalive", "credentials", "gdap", "permissions"] {
         assert!(down.errors.contains(&check), "{check}: {:#?}", down.findings);
