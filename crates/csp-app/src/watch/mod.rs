@@ -32,8 +32,8 @@ use common::graph::{GraphClient, GraphOptions};
 use common::http::RetryPolicy;
 
 use crate::context::Context;
-use metrics::Metrics;
 pub use daemon::run_loop;
+use metrics::Metrics;
 use notify::{Change, WatchState, Webhook, WebhookFormat, WebhookUrl};
 
 /// The first retry delay after a cycle with errors.

@@ -152,7 +152,11 @@ pub(crate) async fn cycle(app: &TestApp, hook: &Receiver) -> (CycleReport, Strin
     cycle_as(app, hook, WebhookFormat::Generic).await
 }
 
-pub(crate) async fn cycle_as(app: &TestApp, hook: &Receiver, format: WebhookFormat) -> (CycleReport, String) {
+pub(crate) async fn cycle_as(
+    app: &TestApp,
+    hook: &Receiver,
+    format: WebhookFormat,
+) -> (CycleReport, String) {
     let ctx = context(app).await;
     let clock = Arc::new(EmulatorTime(app.emu.clock()));
     let watcher = Watcher::new(&ctx, options(app, hook, format), clock).unwrap();
