@@ -397,3 +397,36 @@ async fn the_binary_prints_a_line_per_cycle_serves_its_endpoints_and_exits_0_on_
         "the endpoints are down once the watch exits"
     );
 }
+
+#[tokio::test]
+async fn a_shutdown_asked_during_a_cycle_lets_it_finish_and_prints_its_table_line() {
+    let app = spawn_watched().await;
+    let hook = Receiver::start();
+    let ctx = context(&app).await;
+    let clock = Arc::new(EmulatorTime(app.emu.clock()));
+    let watcher = Watcher::new(&ctx, options(&app, &hook, WebhookFormat::Generic), clock).unwrap();
+    let mut out = Vec::new();
+    // Already resolved when the first cycle starts: that cycle still runs to its end (the
+    // keepalive stored its rotation), then the loop returns without waiting the hour.
+    let ran = csp_app::watch::run_loop(
+        &watcher,
+        Duration::from_secs(3600),
+        OutputFormat::Table,
+        &mut out,
+        std::future::ready(()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ran, 1);
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("cycle 1: "), "{out}");
+    assert!(out.contains(" 0 unknown; errors: none; "), "{out}");
+    assert!(out.trim_end().ends_with("next in 3600s"), "{out}");
+    let metrics = watcher.shared().render_metrics();
+    assert_eq!(metric(&metrics, "sam_keepalive_total{result=\"ok\"}"), 1);
+    // ... and the cycle's end was reached: its state file records the keepalive.
+    let state = std::fs::read_to_string(app.dir.path().join("watch-state.json")).unwrap();
+    let state: Value = serde_json::from_str(&state).unwrap();
+    assert!(state["lastKeepalive"][PARTNER].is_i64(), "{state}");
+}
