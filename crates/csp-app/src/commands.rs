@@ -87,7 +87,7 @@ pub async fn dispatch(
             }
         }
         Command::Token(args) => token(ctx, args, format, out).await,
-        Command::Watch(args) => crate::watch::run(ctx, args, format, out).await,
+        Command::Watch(args) => crate::watch::run(ctx, args, format, out, err).await,
     };
     match result {
         Ok(code) => code,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use common::config::{KeyVaultIdentity, StoreSettings};
 use common::graph::{DelegatedAdminRelationship, GraphClient, GraphError, iso8601_days};
 use common::rules::REFRESH_TOKEN_INACTIVITY_SECS;
-use common::tokens::GrantMetadata;
+use common::tokens::{BrokerError, GrantMetadata, StoreError};
 use futures::TryStreamExt as _;
 
 use super::metrics::Sample;
@@ -113,10 +113,31 @@ fn ends(what: &str, left: i64) -> String {
 
 impl Cycle<'_> {
     /// The partners to look at: the stored ones (the refresh-token check records a failure to
-    /// list them), else the configured partner.
+    /// list them), else the configured partner. A Key Vault identity with only `get` and `set`
+    /// on secrets (least privilege) may not list them: then the configured partner's grant is
+    /// read by name.
     pub async fn partners(&self, out: &mut Outcome) -> Vec<GrantMetadata> {
         match self.ctx.broker.stored_partners().await {
             Ok(p) => p,
+            Err(BrokerError::Store(StoreError::KeyVault {
+                status: Some(403), ..
+            })) => {
+                let status = self.ctx.broker.status(&self.ctx.partner).await;
+                match status.meta {
+                    Some(meta) => vec![meta],
+                    None => {
+                        out.error(
+                            REFRESH_TOKEN,
+                            &self.ctx.partner,
+                            format!(
+                                "no grant of partner {} could be read from {} (see the keepalive finding for why)",
+                                self.ctx.partner, status.location
+                            ),
+                        );
+                        Vec::new()
+                    }
+                }
+            }
             Err(e) => {
                 out.error(
                     REFRESH_TOKEN,

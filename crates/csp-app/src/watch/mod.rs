@@ -4,12 +4,14 @@
 //! (before the keepalive), keepalive, app credential expiry, GDAP relationship expiry and the
 //! doctor's permission checks — each independent of the others, turns what they find into
 //! [`Finding`]s, tells the webhook about every change of state ([`notify`]), remembers states in
-//! the state file, and updates the metrics that [`server`] exposes. Without `--once` cycles
-//! repeat every `--interval`; after a cycle in which a check could not run the next one comes
+//! the state file, and updates the metrics that [`server`] exposes. Without `--once`
+//! [`run_loop`] repeats cycles every `--interval` until Ctrl-C or SIGTERM ([`daemon`]), printing
+//! one summary line per cycle; after a cycle in which a check could not run the next one comes
 //! sooner (30 s, doubling, capped at the interval). Time comes from a [`Clock`], so tests drive
 //! the checks with the emulator's clock.
 
 pub mod checks;
+pub mod daemon;
 pub mod metrics;
 pub mod notify;
 pub mod server;
@@ -30,6 +32,7 @@ use common::graph::{GraphClient, GraphOptions};
 use common::http::RetryPolicy;
 
 use crate::context::Context;
+pub use daemon::run_loop;
 use metrics::Metrics;
 use notify::{Change, WatchState, Webhook, WebhookFormat, WebhookUrl};
 
@@ -206,17 +209,26 @@ pub struct WatchOptions {
     pub webhook: Option<(WebhookUrl, WebhookFormat)>,
 }
 
-/// What the HTTP endpoints read: the metrics and when the last cycle completed.
+/// What the HTTP endpoints read: the metrics and when the last cycle completed; and the count
+/// of completed cycles, for whoever waits on it.
 #[derive(Debug)]
 pub struct Shared {
     metrics: Mutex<Metrics>,
+    cycles: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
     fn new() -> Self {
         Self {
             metrics: Mutex::new(Metrics::new(&checks::CHECKS)),
+            cycles: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// The number of completed cycles, updated as each completes (await
+    /// `wait_for(|n| *n >= 2)` on it rather than sleeping).
+    pub fn cycles(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.cycles.subscribe()
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Metrics) -> T) -> T {
@@ -410,7 +422,7 @@ impl<'a> Watcher<'a> {
     }
 
     fn record(&self, out: &checks::Outcome, now: i64) {
-        self.shared.with(|m| {
+        let cycles = self.shared.with(|m| {
             m.cycles += 1;
             for check in &out.errors {
                 *m.check_errors.entry((*check).to_owned()).or_default() += 1;
@@ -420,7 +432,9 @@ impl<'a> Watcher<'a> {
             }
             m.gauges.clone_from(&out.gauges);
             m.last_cycle = Some(now);
+            m.cycles
         });
+        self.shared.cycles.send_replace(cycles);
     }
 }
 
@@ -442,12 +456,14 @@ const FINDING_COLUMNS: &[Column] = &[
     ("MESSAGE", "/message"),
 ];
 
-/// `csp-app watch`.
+/// `csp-app watch`: one cycle with `--once`, else cycles every `--interval` until Ctrl-C or
+/// SIGTERM, one summary line per cycle on `out`, the address of the endpoints on `err`.
 pub async fn run(
     ctx: &Context,
     args: WatchArgs,
     format: OutputFormat,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> Result<ExitCode, Failure> {
     if args.critical_within.0 > args.warn_within.0 {
         return Err(Failure::config(
@@ -475,40 +491,30 @@ pub async fn run(
         writer.finish()?;
         return Ok(report.exit());
     }
-    let server = match args.listen.0 {
+    // Listen for the signals before the first cycle: one sent during it is not lost.
+    let shutdown = daemon::shutdown_signal()
+        .map_err(|e| Failure::config(format!("cannot listen for signals: {e}")))?;
+    let handle = match args.listen.0 {
         Some(addr) => {
             let listener = std::net::TcpListener::bind(addr)
                 .map_err(|e| Failure::config(format!("cannot listen on {addr}: {e}")))?;
             let (bound, server) = server::start(listener, watcher.shared())
                 .map_err(|e| Failure::config(format!("cannot serve on {addr}: {e}")))?;
             tracing::info!(address = %bound, "watch serves /metrics and /healthz");
-            Some(server)
+            writeln!(err, "{}", daemon::address_line(bound))?;
+            err.flush()?;
+            let handle = server.handle();
+            tokio::spawn(server);
+            Some(handle)
         }
         None => None,
     };
-    let handle = server.as_ref().map(actix_web::dev::Server::handle);
-    if let Some(server) = server {
-        tokio::spawn(server);
-    }
     let interval = Duration::from_secs(args.interval.0.unsigned_abs());
-    let mut failed = 0;
-    loop {
-        let report = watcher.cycle().await;
-        failed = if report.errors.is_empty() {
-            0
-        } else {
-            failed + 1
-        };
-        let delay = next_delay(interval, failed);
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            _ = tokio::signal::ctrl_c() => break,
-        }
-    }
+    let result = run_loop(&watcher, interval, format, out, shutdown).await;
     if let Some(handle) = handle {
         handle.stop(true).await;
     }
-    Ok(ExitCode::SUCCESS)
+    result.map(|_| ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -205,3 +205,72 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no code in {location}"))
     }
 }
+
+/// The Key Vault app's client secret (the seed's).
+pub fn key_vault_app_secret(emu: &EmulatorHandle) -> String {
+    emu.seed()
+        .apps
+        .iter()
+        .find(|a| a.app_id == ids::KEYVAULT_APP)
+        .unwrap()
+        .secrets[0]
+        .clone()
+}
+
+/// The default seed with the grant kept in the emulator's Key Vault (`kv-partner`), reached as
+/// the Key Vault app with its client secret (`get` and `set` on secrets only, as production
+/// should be), consented by the partner's admin agent with MFA through that store.
+pub async fn spawn_key_vault() -> TestApp {
+    let app = spawn_with(EmulatorConfig::default()).await;
+    app.use_key_vault();
+    app.consent(ADMIN).await;
+    app
+}
+
+impl TestApp {
+    /// Rewrites the configuration so the store is the emulator's Key Vault (identity
+    /// `client-secret`, the Key Vault app).
+    pub fn use_key_vault(&self) {
+        let config = std::fs::read_to_string(&self.config_file).unwrap();
+        let mut config = config.replace("kind = \"local\"", "kind = \"key-vault\"");
+        config.push_str(&format!(
+            r#"[store.key_vault]
+vault_url = "{vault}"
+identity = "client-secret"
+tenant_id = "{partner}"
+client_id = "{client}"
+client_secret = "{secret}"
+"#,
+            vault = self.emu.vault_url(ids::VAULT),
+            partner = PARTNER,
+            client = ids::KEYVAULT_APP,
+            secret = key_vault_app_secret(&self.emu),
+        ));
+        std::fs::write(&self.config_file, config).unwrap();
+    }
+
+    /// The partner's grant in the configured store (local file or Key Vault), read through a
+    /// store of its own.
+    pub async fn stored_grant_in_store(&self) -> Option<StoredGrant> {
+        self.try_stored_grant_in_store().await.unwrap()
+    }
+
+    /// [`Self::stored_grant_in_store`], or why the store could not be read.
+    pub async fn try_stored_grant_in_store(
+        &self,
+    ) -> Result<Option<StoredGrant>, common::tokens::StoreError> {
+        let settings = common::config::load_settings(&self.config_args()).unwrap();
+        let (store, _) = common::tokens::open_store(&settings, &self.http).unwrap();
+        store.get(PARTNER).await
+    }
+
+    /// The configuration file and directory as `csp-app` flags, for running the binary.
+    pub fn config_flags(&self) -> Vec<String> {
+        vec![
+            "--config-dir".into(),
+            self.dir.path().display().to_string(),
+            "--config".into(),
+            self.config_file.display().to_string(),
+        ]
+    }
+}

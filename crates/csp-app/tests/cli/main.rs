@@ -10,3 +10,4 @@ mod raw;
 mod tokens;
 mod users;
 mod watch;
+mod watch_service;
