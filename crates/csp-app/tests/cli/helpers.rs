@@ -140,6 +140,15 @@ impl TestApp {
         }
     }
 
+    /// The CLI's context on this configuration.
+    pub async fn context(&self) -> csp_app::context::Context {
+        let settings =
+            common::config::load_settings(&self.config_args()).expect("valid test configuration");
+        csp_app::context::Context::build(&settings)
+            .await
+            .expect("context")
+    }
+
     /// Runs `csp-app ARGS` in-process.
     pub async fn run(&self, args: &[&str]) -> Output {
         let dir = self.dir.path().display().to_string();

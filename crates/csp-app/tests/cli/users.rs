@@ -225,17 +225,6 @@ async fn a_customer_throttled_past_the_retry_budget_fails_and_the_run_goes_on() 
     }
 }
 
-/// The fan-out's context on the test app's configuration.
-async fn fan_out_context(app: &crate::helpers::TestApp) -> csp_app::context::Context {
-    let settings = common::config::load_settings(&common::config::LoadOptions {
-        config_dir: app.dir.path().to_path_buf(),
-        config_file: Some(app.config_file.clone()),
-        ..Default::default()
-    })
-    .unwrap();
-    csp_app::context::Context::build(&settings).await.unwrap()
-}
-
 /// Customers are listed as they are found: the first customer's users come while the customer
 /// list is still open (Graph's list of GDAP customers can take seconds over thousands of
 /// customers). Had the fan-out waited for the whole list, the customer list would never end
@@ -246,7 +235,7 @@ async fn the_fan_out_starts_on_the_first_customer_found_while_the_list_is_open()
     use csp_app::fanout::{CustomerRef, Order, fan_out_users};
 
     let app = spawn().await;
-    let ctx = fan_out_context(&app).await;
+    let ctx = app.context().await;
     let customer = |tenant: &str| {
         Ok(CustomerRef {
             tenant_id: tenant.into(),

@@ -6,9 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use common::cloud::{GRAPH_APP_ID, PARTNER_CENTER_APP_ID};
-use common::config::LoadOptions;
 use common::secret::ExposeSecret as _;
-use csp_app::context::Context;
 use csp_app::watch::notify::{WebhookFormat, WebhookUrl};
 use csp_app::watch::{Clock, CycleReport, Finding, State, Thresholds, WatchOptions, Watcher};
 use emulator::seed::{PermissionSeed, ServicePrincipalSeed, ids};
@@ -126,16 +124,6 @@ pub(crate) fn grant_read_permissions(app: &TestApp) {
     );
 }
 
-pub(crate) async fn context(app: &TestApp) -> Context {
-    let settings = common::config::load_settings(&LoadOptions {
-        config_dir: app.dir.path().to_path_buf(),
-        config_file: Some(app.config_file.clone()),
-        ..LoadOptions::default()
-    })
-    .unwrap();
-    Context::build(&settings).await.unwrap()
-}
-
 pub(crate) fn options(app: &TestApp, hook: &Receiver, format: WebhookFormat) -> WatchOptions {
     WatchOptions {
         thresholds: Thresholds {
@@ -157,7 +145,7 @@ pub(crate) async fn cycle_as(
     hook: &Receiver,
     format: WebhookFormat,
 ) -> (CycleReport, String) {
-    let ctx = context(app).await;
+    let ctx = app.context().await;
     let clock = Arc::new(EmulatorTime(app.emu.clock()));
     let watcher = Watcher::new(&ctx, options(app, hook, format), clock).unwrap();
     let report = watcher.cycle().await;
@@ -605,7 +593,7 @@ async fn watch_once_prints_findings_and_exits_by_the_worst() {
 async fn healthz_is_503_before_the_first_cycle_and_other_paths_are_404() {
     let app = spawn().await;
     let hook = Receiver::start();
-    let ctx = context(&app).await;
+    let ctx = app.context().await;
     let clock = Arc::new(EmulatorTime(app.emu.clock()));
     let watcher = Watcher::new(&ctx, options(&app, &hook, WebhookFormat::Generic), clock).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

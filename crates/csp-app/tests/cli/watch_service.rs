@@ -20,8 +20,7 @@ use serde_json::{Value, json};
 use crate::helpers::{PARTNER, TestApp, spawn_key_vault};
 use crate::watch::{
     DAY, EmulatorTime, Receiver, add_certificate_expiring_in, assert_bodies_hold_no_secret,
-    assert_no_secret, calls_about, context, cycle, finding, metric, options, spawn_watched,
-    watched,
+    assert_no_secret, calls_about, cycle, finding, metric, options, spawn_watched, watched,
 };
 
 /// The Key Vault store, watched (as `spawn_watched`).
@@ -218,7 +217,7 @@ async fn run_loop_runs_cycles_until_shutdown_and_notifies_a_lasting_state_once()
     let app = spawn_watched().await;
     let hook = Receiver::start();
     add_certificate_expiring_in(&app, 10);
-    let ctx = context(&app).await;
+    let ctx = app.context().await;
     let clock = Arc::new(EmulatorTime(app.emu.clock()));
     let options = options(&app, &hook, WebhookFormat::Generic);
     let watcher = Watcher::new(&ctx, options, clock).unwrap();
@@ -402,7 +401,7 @@ async fn the_binary_prints_a_line_per_cycle_serves_its_endpoints_and_exits_0_on_
 async fn a_shutdown_asked_during_a_cycle_lets_it_finish_and_prints_its_table_line() {
     let app = spawn_watched().await;
     let hook = Receiver::start();
-    let ctx = context(&app).await;
+    let ctx = app.context().await;
     let clock = Arc::new(EmulatorTime(app.emu.clock()));
     let watcher = Watcher::new(&ctx, options(&app, &hook, WebhookFormat::Generic), clock).unwrap();
     let mut out = Vec::new();
