@@ -37,15 +37,23 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 /// The encrypted local file store.
 pub struct LocalFileStore {
+    files: Arc<Files>,
+    lock: Mutex<()>,
+}
+
+/// The token file and its key. Its I/O blocks (an `fsync` per write), so the store's async
+/// calls run it on the blocking pool: a fan-out rotating the refresh token at each customer
+/// tenant would otherwise hold a runtime thread in `fsync` most of the time, and every task
+/// queued behind it (Graph pages among them) waits.
+struct Files {
     path: PathBuf,
     cipher: Aes256Gcm,
-    lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for LocalFileStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalFileStore")
-            .field("path", &self.path)
+            .field("path", &self.files.path)
             .field("key", &"[redacted]")
             .finish()
     }
@@ -139,16 +147,36 @@ impl LocalFileStore {
         check_private(path)?;
         let cipher = Aes256Gcm::new_from_slice(key.expose_secret())
             .map_err(|e| StoreError::Setup(e.to_string()))?;
-        let store = Self {
+        let files = Files {
             path: path.to_owned(),
             cipher,
-            lock: Mutex::new(()),
         };
         // Fail at start, not at the first token use, when the key does not fit the file.
-        store.read_all()?;
-        Ok(store)
+        files.read_all()?;
+        Ok(Self {
+            files: Arc::new(files),
+            lock: Mutex::new(()),
+        })
     }
 
+    /// Runs `io` on the file on the blocking pool. The call goes on to its end when the caller
+    /// stops waiting, so a write begun is never cut short.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        run: impl FnOnce(&Files) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let files = self.files.clone();
+        match tokio::task::spawn_blocking(move || run(&files)).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(io("cannot finish with", &self.files.path)(
+                std::io::Error::other("the process is shutting down"),
+            )),
+        }
+    }
+}
+
+impl Files {
     fn read_all(&self) -> Result<BTreeMap<String, Entry>, StoreError> {
         let bytes = match std::fs::read(&self.path) {
             Ok(b) => b,
@@ -284,6 +312,7 @@ impl LocalFileStore {
     /// worse (Key Vault keeps every version instead).
     pub fn previous(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
         Ok(self
+            .files
             .read_all()?
             .remove(&tenant_id.to_ascii_lowercase())
             .and_then(|e| e.previous)
@@ -298,13 +327,14 @@ impl LocalFileStore {
 impl RefreshTokenStore for LocalFileStore {
     async fn get(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
         let _guard = self.lock.lock().await;
-        let all = self.read_all()?;
-        Ok(all
-            .get(&tenant_id.to_ascii_lowercase())
-            .map(|e| StoredGrant {
-                refresh_token: RefreshToken::new(e.refresh_token.clone()),
-                meta: e.meta.clone(),
+        let key = tenant_id.to_ascii_lowercase();
+        self.blocking(move |files| {
+            Ok(files.read_all()?.remove(&key).map(|e| StoredGrant {
+                refresh_token: RefreshToken::new(e.refresh_token),
+                meta: e.meta,
             }))
+        })
+        .await
     }
 
     async fn put(&self, grant: &StoredGrant) -> Result<(), StoreError> {
@@ -315,9 +345,9 @@ impl RefreshTokenStore for LocalFileStore {
             meta: grant.meta.clone(),
             previous: None,
         };
-        // Blocking file I/O, as every call of this store: the OS lock waits at most for
-        // another process's single write (milliseconds).
-        self.update(|all| {
+        // The OS lock waits at most for another process's single write (milliseconds).
+        self.blocking(move |files| {
+            files.update(|all| {
             if all.get(&key).is_some_and(|old| entry.meta.is_older_than(&old.meta)) {
                 tracing::info!(tenant.id = %key, "a newer grant is stored; the older one is not written over it");
                 return;
@@ -331,16 +361,19 @@ impl RefreshTokenStore for LocalFileStore {
                 }));
             }
             all.insert(key, entry);
+            })
         })
+        .await
     }
 
     async fn list(&self) -> Result<Vec<GrantMetadata>, StoreError> {
         let _guard = self.lock.lock().await;
-        Ok(self.read_all()?.into_values().map(|e| e.meta).collect())
+        self.blocking(|files| Ok(files.read_all()?.into_values().map(|e| e.meta).collect()))
+            .await
     }
 
     fn location(&self) -> String {
-        format!("local file {}", self.path.display())
+        format!("local file {}", self.files.path.display())
     }
 }
 
@@ -471,6 +504,7 @@ mod tests {
             // Each rotation is one read-modify-write: rotate the role's own partner and bump a
             // counter both processes share, which a lost update would leave short.
             store
+                .files
                 .update(|all| {
                     let count = all
                         .get("shared-counter")
@@ -530,7 +564,7 @@ mod tests {
             assert!(child.wait().unwrap().success(), "a worker failed");
         }
         let store = LocalFileStore::with_key(&path, &SecretSlice::from(vec![9u8; 32])).unwrap();
-        let all = store.read_all().unwrap();
+        let all = store.files.read_all().unwrap();
         assert_eq!(
             all["shared-counter"].refresh_token,
             (2 * ROTATIONS).to_string(),
