@@ -268,25 +268,29 @@ where
     let mut out = Sequencer::new(order);
     let mut report = FanOutReport::default();
     while let Some((job, step)) = scheduler.next().await? {
+        let index = job.index;
+        // The slot goes on to the next page before this page's users are written.
+        let more = matches!(step, Ok(PageStep::Items(_))) && !job.pager.is_done();
+        match &step {
+            Ok(PageStep::RetryAfter(wait)) => scheduler.wait(job, *wait),
+            _ if more => scheduler.resume(job),
+            _ => {}
+        }
+        scheduler.fill();
         report.customers = scheduler.customers.len();
         progress.set_length(report.customers as u64);
         let customers = &scheduler.customers;
         let mut emit = |i: usize, user: User| on_user(&customers[i], user);
-        let index = job.index;
         match step {
             Ok(PageStep::Items(users)) => {
                 report.users += users.len();
                 out.users(index, users, &mut emit)?;
-                if !job.pager.is_done() {
-                    scheduler.resume(job);
+                if more {
                     continue;
                 }
                 report.succeeded += 1;
             }
-            Ok(PageStep::RetryAfter(wait)) => {
-                scheduler.wait(job, wait);
-                continue;
-            }
+            Ok(PageStep::RetryAfter(_)) => continue,
             Err(e) => {
                 let failure = Failure::from(e);
                 if failure.needs_consent() {
