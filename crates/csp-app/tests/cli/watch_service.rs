@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use common::cloud::{GRAPH_APP_ID, Resource};
 use common::secret::ExposeSecret as _;
 use csp_app::watch::notify::WebhookFormat;
-use csp_app::watch::{State, Watcher};
+use csp_app::watch::{CycleReport, State, Watcher};
 use emulator::seed::{PermissionSeed, ids};
 use emulator::{Fault, Service};
 use serde_json::{Value, json};
@@ -122,21 +122,17 @@ async fn a_key_vault_outage_leaves_the_store_checks_unknown_and_the_grant_intact
     let (down, metrics) = cycle(&app, &hook).await;
     // A fresh process reads the refresh token from the vault before any token: every check
     // but none of them panics, each is `unknown` and counted once.
-    for check in [
-        "refresh_token",
-        "keepalive",
-        "credentials",
-        "gdap",
-        "permissions",
-    ] {
-        assert!(
-            down.errors.contains(&check),
-            "{check}: {:#?}",
-            down.findings
-        );
-        let series = format!("sam_check_errors_total{{check=\"{check}\"}}");
-        assert_eq!(metric(&metrics, &series), 1, "{check}");
-    }
+    assert_failed_once(
+        &down,
+        &metrics,
+        &[
+            "refresh_token",
+            "keepalive",
+            "credentials",
+            "gdap",
+            "permissions",
+        ],
+    );
     assert!(
         down.findings.iter().all(|f| f.state == State::Unknown),
         "{:#?}",
@@ -178,15 +174,11 @@ async fn an_entra_token_endpoint_outage_leaves_the_token_checks_unknown_then_rec
             .retry_after(0),
     );
     let (down, metrics) = cycle(&app, &hook).await;
-    for check in ["keepalive", "credentials", "gdap", "permissions"] {
-        assert!(
-            down.errors.contains(&check),
-            "{check}: {:#?}",
-            down.findings
-        );
-        let series = format!("sam_check_errors_total{{check=\"{check}\"}}");
-        assert_eq!(metric(&metrics, &series), 1, "{check}");
-    }
+    assert_failed_once(
+        &down,
+        &metrics,
+        &["keepalive", "credentials", "gdap", "permissions"],
+    );
     assert!(
         down.findings
             .iter()
@@ -428,4 +420,18 @@ async fn a_shutdown_asked_during_a_cycle_lets_it_finish_and_prints_its_table_lin
     let state = std::fs::read_to_string(app.dir.path().join("watch-state.json")).unwrap();
     let state: Value = serde_json::from_str(&state).unwrap();
     assert!(state["lastKeepalive"][PARTNER].is_i64(), "{state}");
+}
+
+/// Each of `checks` could not run in the cycle `report`, and its error counter is 1.
+#[track_caller]
+fn assert_failed_once(report: &CycleReport, metrics: &str, checks: &[&str]) {
+    for check in checks {
+        assert!(
+            report.errors.contains(check),
+            "{check}: {:#?}",
+            report.findings
+        );
+        let series = format!("sam_check_errors_total{{check=\"{check}\"}}");
+        assert_eq!(metric(metrics, &series), 1, "{check}");
+    }
 }
