@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use common::config::{KeyVaultIdentity, StoreSettings};
+use common::config::{AppCredential, CertificateSource, KeyVaultIdentity, StoreSettings};
 use common::graph::{DelegatedAdminRelationship, GraphClient, GraphError, iso8601_days};
 use common::rules::REFRESH_TOKEN_INACTIVITY_SECS;
 use common::tokens::{BrokerError, GrantMetadata, StoreError};
@@ -218,6 +218,8 @@ impl Cycle<'_> {
     }
 
     /// c) Expiry of the app's credentials, and of the Key Vault identity's app when it has any.
+    /// When Graph cannot read the app's registration (no `Application.Read.All`, or an outage),
+    /// the certificate the app is configured with is still watched, from its file.
     pub async fn credentials(&self, out: &mut Outcome) {
         let settings = &self.ctx.settings;
         let mut apps = vec![settings.app.client_id.clone()];
@@ -227,36 +229,105 @@ impl Cycle<'_> {
             apps.push(id.to_owned());
         }
         for app_id in apps {
-            match self.graph.get_application_by_app_id(&app_id).await {
+            let unread = match self.graph.get_application_by_app_id(&app_id).await {
                 Ok(Some(app)) => {
-                    let certs = app.key_credentials.iter().map(|k| ("certificate", &k.key_id, &k.display_name, &k.end_date_time));
-                    let secrets = app.password_credentials.iter().map(|p| ("secret", &p.key_id, &p.display_name, &p.end_date_time));
+                    let certs = app
+                        .key_credentials
+                        .iter()
+                        .map(|k| ("certificate", &k.key_id, &k.display_name, &k.end_date_time));
+                    let secrets = app
+                        .password_credentials
+                        .iter()
+                        .map(|p| ("secret", &p.key_id, &p.display_name, &p.end_date_time));
                     for (kind, key_id, name, end) in certs.chain(secrets) {
-                        let Some(end) = end.as_deref().and_then(unix) else { continue };
+                        let Some(end) = end.as_deref().and_then(unix) else {
+                            continue;
+                        };
                         let key_id = key_id.as_deref().unwrap_or("unknown");
-                        let left = end - self.now;
-                        out.gauges.push(Sample::new(
-                            "sam_credential_expiry_seconds",
-                            &[("app", &app_id), ("kind", kind), ("key_id", key_id)],
-                            left,
-                        ));
-                        let what = format!("{kind} {} ({key_id}) of app {app_id}", name.as_deref().unwrap_or(""));
-                        let state = self.thresholds.state(left);
-                        let mut message = ends(&what, left);
-                        if state != State::Ok {
-                            message.push_str(if kind == "certificate" {
-                                ": run setup again to create and register a new certificate"
-                            } else {
-                                ": add a new client secret (or better, a certificate) and update the configuration"
-                            });
-                        }
-                        out.push(CREDENTIALS, format!("{app_id}/{kind}/{key_id}"), state, message, Some(left));
+                        let what = format!(
+                            "{kind} {} ({key_id}) of app {app_id}",
+                            name.as_deref().unwrap_or("")
+                        );
+                        self.credential(out, (&app_id, kind, key_id), &what, end);
                     }
+                    continue;
                 }
-                Ok(None) => out.error(CREDENTIALS, &app_id, format!("no app registration with appId {app_id} in the partner tenant")),
-                Err(e) if e.status() == Some(403) => out.error(CREDENTIALS, &app_id, format!("Microsoft Graph refused to read the app registration: {APPLICATION_READ_FIX}")),
-                Err(e) => out.error(CREDENTIALS, &app_id, format!("cannot read the app registration: {e}")),
+                Ok(None) => {
+                    format!("no app registration with appId {app_id} in the partner tenant")
+                }
+                Err(e) if e.status() == Some(403) => format!(
+                    "Microsoft Graph refused to read the app registration: {APPLICATION_READ_FIX}"
+                ),
+                Err(e) => format!("cannot read the app registration: {e}"),
+            };
+            out.error(CREDENTIALS, &app_id, unread);
+            if app_id == settings.app.client_id {
+                self.configured_certificate(out, &app_id);
             }
+        }
+    }
+
+    /// One credential ending at `end`: its gauge and finding.
+    fn credential(
+        &self,
+        out: &mut Outcome,
+        (app_id, kind, key_id): (&str, &str, &str),
+        what: &str,
+        end: i64,
+    ) {
+        let left = end - self.now;
+        out.gauges.push(Sample::new(
+            "sam_credential_expiry_seconds",
+            &[("app", app_id), ("kind", kind), ("key_id", key_id)],
+            left,
+        ));
+        let state = self.thresholds.state(left);
+        let mut message = ends(what, left);
+        if state != State::Ok {
+            message.push_str(if kind == "certificate" {
+                ": run setup again to create and register a new certificate"
+            } else {
+                ": add a new client secret (or better, a certificate) and update the configuration"
+            });
+        }
+        out.push(
+            CREDENTIALS,
+            format!("{app_id}/{kind}/{key_id}"),
+            state,
+            message,
+            Some(left),
+        );
+    }
+
+    /// The certificate file the app signs in with (`app.certificate_path`), keyed by its
+    /// thumbprint: what can be watched without reading the registration.
+    fn configured_certificate(&self, out: &mut Outcome, app_id: &str) {
+        let AppCredential::Certificate(c) = &self.ctx.settings.app.credential else {
+            return;
+        };
+        let CertificateSource::Pem { certificate, .. } = &c.source else {
+            return;
+        };
+        match admin::setup::AppCertificate::read(certificate) {
+            Ok(cert) => {
+                let what = format!(
+                    "certificate {} (thumbprint {}, file {}) of app {app_id}",
+                    cert.subject,
+                    cert.thumbprint,
+                    certificate.display()
+                );
+                self.credential(
+                    out,
+                    (app_id, "certificate", &cert.thumbprint),
+                    &what,
+                    cert.not_after,
+                );
+            }
+            Err(e) => out.error(
+                CREDENTIALS,
+                certificate.display().to_string(),
+                format!("cannot read the app's certificate: {e}"),
+            ),
         }
     }
 

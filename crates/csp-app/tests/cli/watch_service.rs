@@ -1,6 +1,7 @@
 //! `watch` as a service: the grant kept in the emulator's Key Vault (the Key Vault app's own
-//! credential watched, Key Vault and Entra outages survived), the long-running loop in-process,
-//! and the real binary stopped by SIGTERM.
+//! credential watched, Key Vault and Entra outages survived), the app's certificate watched from
+//! its file when Graph may not read the registration, the long-running loop in-process, and the
+//! real binary stopped by SIGTERM.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -434,4 +435,82 @@ fn assert_failed_once(report: &CycleReport, metrics: &str, checks: &[&str]) {
         let series = format!("sam_check_errors_total{{check=\"{check}\"}}");
         assert_eq!(metric(metrics, &series), 1, "{check}");
     }
+}
+
+/// Without `Application.Read.All` Graph does not show the app's registration, yet the
+/// certificate the app signs in with (`app.certificate_path`) is still watched, from its file.
+#[tokio::test]
+async fn without_graph_read_access_the_configured_certificate_is_still_watched() {
+    let app = crate::helpers::spawn_with(emulator::EmulatorConfig::default()).await;
+    let now = time::OffsetDateTime::from_unix_timestamp(app.emu.now()).unwrap();
+    let cert = certgen::self_signed(&certgen::Request {
+        common_name: "watch file test",
+        days: 10,
+        not_before: Some(now),
+        key_pem: None,
+    })
+    .unwrap();
+    app.emu
+        .add_certificate(ids::CSP_APP, &cert.certificate_pem)
+        .unwrap();
+    let (cert_path, key_path) = (
+        app.dir.path().join("app.pem"),
+        app.dir.path().join("app-key.pem"),
+    );
+    std::fs::write(&cert_path, &cert.certificate_pem).unwrap();
+    std::fs::write(&key_path, cert.private_key_pem.expose_secret()).unwrap();
+    let config: String = std::fs::read_to_string(&app.config_file)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            if line.starts_with("client_secret") {
+                format!(
+                    "certificate_path = \"{}\"\nprivate_key_path = \"{}\"\n",
+                    cert_path.display(),
+                    key_path.display()
+                )
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&app.config_file, config).unwrap();
+    app.consent(crate::helpers::ADMIN).await;
+    // Not `watched`: the app holds none of Graph's read permissions.
+    let hook = Receiver::start();
+
+    let (first, metrics) = cycle(&app, &hook).await;
+    let unread = finding(&first, "credentials", ids::CSP_APP);
+    assert_eq!(unread.state, State::Unknown);
+    assert!(
+        unread.message.contains("Application.Read.All"),
+        "{unread:?}"
+    );
+    let thumbprint = admin::setup::AppCertificate::read(&cert_path)
+        .unwrap()
+        .thumbprint;
+    let subject = format!("{}/certificate/{thumbprint}", ids::CSP_APP);
+    let found = finding(&first, "credentials", &subject);
+    assert_eq!(found.state, State::Warning, "{found:?}");
+    assert!(found.message.contains("app.pem"), "{found:?}");
+    let left = found.seconds_left.unwrap();
+    assert!((10 * DAY - 300..=10 * DAY).contains(&left), "{left}");
+    let series = format!(
+        "sam_credential_expiry_seconds{{app=\"{}\",kind=\"certificate\",key_id=\"{thumbprint}\"}}",
+        ids::CSP_APP
+    );
+    assert_eq!(metric(&metrics, &series), left);
+    assert_eq!(
+        calls_about(&hook.bodies(), "credentials", &subject).len(),
+        1
+    );
+
+    let before = hook.bodies().len();
+    let (second, _) = cycle(&app, &hook).await;
+    assert_eq!(
+        finding(&second, "credentials", &subject).state,
+        State::Warning
+    );
+    assert_eq!(hook.bodies().len(), before, "{:#?}", hook.bodies());
+    assert_bodies_hold_no_secret(&app, &hook).await;
 }
