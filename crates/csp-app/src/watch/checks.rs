@@ -44,6 +44,9 @@ pub struct Outcome {
     pub kept_alive: Vec<String>,
     /// A partner must consent again.
     pub needs_consent: bool,
+    /// A check could not run for a reason that may pass (an outage, a timeout), rather than a
+    /// refusal that stays until someone grants a permission.
+    pub transient: bool,
 }
 
 impl Outcome {
@@ -64,7 +67,19 @@ impl Outcome {
         });
     }
 
+    /// `check` could not run for `subject`, for a reason that may pass.
     fn error(
+        &mut self,
+        check: &'static str,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.refused(check, subject, message);
+        self.transient = true;
+    }
+
+    /// `check` could not run for `subject`: a service refused (403), which no retry changes.
+    fn refused(
         &mut self,
         check: &'static str,
         subject: impl Into<String>,
@@ -229,7 +244,7 @@ impl Cycle<'_> {
             apps.push(id.to_owned());
         }
         for app_id in apps {
-            let unread = match self.graph.get_application_by_app_id(&app_id).await {
+            match self.graph.get_application_by_app_id(&app_id).await {
                 Ok(Some(app)) => {
                     let certs = app
                         .key_credentials
@@ -252,15 +267,24 @@ impl Cycle<'_> {
                     }
                     continue;
                 }
-                Ok(None) => {
-                    format!("no app registration with appId {app_id} in the partner tenant")
-                }
-                Err(e) if e.status() == Some(403) => format!(
-                    "Microsoft Graph refused to read the app registration: {APPLICATION_READ_FIX}"
+                Ok(None) => out.refused(
+                    CREDENTIALS,
+                    &app_id,
+                    format!("no app registration with appId {app_id} in the partner tenant"),
                 ),
-                Err(e) => format!("cannot read the app registration: {e}"),
-            };
-            out.error(CREDENTIALS, &app_id, unread);
+                Err(e) if e.status() == Some(403) => out.refused(
+                    CREDENTIALS,
+                    &app_id,
+                    format!(
+                        "Microsoft Graph refused to read the app registration: {APPLICATION_READ_FIX}"
+                    ),
+                ),
+                Err(e) => out.error(
+                    CREDENTIALS,
+                    &app_id,
+                    format!("cannot read the app registration: {e}"),
+                ),
+            }
             if app_id == settings.app.client_id {
                 self.configured_certificate(out, &app_id);
             }
@@ -340,6 +364,13 @@ impl Cycle<'_> {
             .await;
         let relationships = match relationships {
             Ok(r) => r,
+            Err(e) if e.status() == Some(403) => {
+                return out.refused(
+                    GDAP,
+                    "relationships",
+                    format!("Microsoft Graph refused to list the GDAP relationships: {e}"),
+                );
+            }
             Err(e) => {
                 return out.error(
                     GDAP,
@@ -407,8 +438,10 @@ impl Cycle<'_> {
                 admin::doctor::Status::Fail if c.detail.starts_with("cannot read") => {
                     if c.detail.contains("403") {
                         message.push_str(&format!("; {APPLICATION_READ_FIX}"));
+                        out.refused(PERMISSIONS, c.id, message);
+                    } else {
+                        out.error(PERMISSIONS, c.id, message);
                     }
-                    out.error(PERMISSIONS, c.id, message);
                     continue;
                 }
                 admin::doctor::Status::Fail => State::Critical,

@@ -31,11 +31,7 @@ pub async fn run_loop(
     loop {
         let report = watcher.cycle().await;
         cycles += 1;
-        failed = if report.errors.is_empty() {
-            0
-        } else {
-            failed + 1
-        };
+        failed = if report.transient { failed + 1 } else { 0 };
         let delay = next_delay(interval, failed);
         writeln!(out, "{}", cycle_line(format, cycles, &report, delay))?;
         out.flush()?;
@@ -146,6 +142,7 @@ mod tests {
                 finding(State::Unknown),
             ],
             errors: vec!["gdap"],
+            transient: true,
             needs_consent: false,
             notified: 1,
             undelivered: 0,

@@ -6,8 +6,9 @@
 //! [`Finding`]s, tells the webhook about every change of state ([`notify`]), remembers states in
 //! the state file, and updates the metrics that [`server`] exposes. Without `--once`
 //! [`run_loop`] repeats cycles every `--interval` until Ctrl-C or SIGTERM ([`daemon`]), printing
-//! one summary line per cycle; after a cycle in which a check could not run the next one comes
-//! sooner (30 s, doubling, capped at the interval). Time comes from a [`Clock`], so tests drive
+//! one summary line per cycle; after a cycle in which a check could not run for a reason that
+//! may pass (an outage) the next one comes sooner (30 s, doubling, capped at the interval), while
+//! a refusal (a permission not granted) waits for the interval. Time comes from a [`Clock`], so tests drive
 //! the checks with the emulator's clock.
 
 pub mod checks;
@@ -253,6 +254,9 @@ pub struct CycleReport {
     pub findings: Vec<Finding>,
     /// Checks that could not (fully) run.
     pub errors: Vec<&'static str>,
+    /// Some of `errors` may pass (outages, timeouts): the next cycle comes sooner. Refusals
+    /// (a permission not granted) wait for the interval: a retry would change nothing.
+    pub transient: bool,
     /// A partner must consent again.
     pub needs_consent: bool,
     /// Notifications delivered.
@@ -386,6 +390,7 @@ impl<'a> Watcher<'a> {
         CycleReport {
             findings: out.findings,
             errors: out.errors,
+            transient: out.transient,
             needs_consent: out.needs_consent,
             notified,
             undelivered,

@@ -424,6 +424,7 @@ async fn watch_survives_graph_down_with_unknown_findings_and_error_metrics() {
     let hook = Receiver::start();
     app.emu.inject_fault(Fault::status(Service::Graph, 503));
     let (report, metrics) = cycle(&app, &hook).await;
+    assert!(report.transient, "an outage: the next cycle comes sooner");
     for check in ["credentials", "gdap", "permissions"] {
         assert!(
             report.errors.contains(&check),

@@ -486,6 +486,8 @@ async fn without_graph_read_access_the_configured_certificate_is_still_watched()
         unread.message.contains("Application.Read.All"),
         "{unread:?}"
     );
+    // A refusal, not an outage: the next cycle waits for the interval.
+    assert!(!first.errors.is_empty() && !first.transient, "{first:#?}");
     let thumbprint = admin::setup::AppCertificate::read(&cert_path)
         .unwrap()
         .thumbprint;
