@@ -93,8 +93,8 @@ pub(crate) fn watched(app: &TestApp) {
     grant_read_permissions(app);
 }
 
-/// Registers on the app a certificate that expires `days` from the emulator's now.
-pub(crate) fn add_certificate_expiring_in(app: &TestApp, days: u32) {
+/// Registers on the app a certificate that expires `days` from the emulator's now; returns it.
+pub(crate) fn add_certificate_expiring_in(app: &TestApp, days: u32) -> certgen::SelfSigned {
     let now = time::OffsetDateTime::from_unix_timestamp(app.emu.now()).unwrap();
     let cert = certgen::self_signed(&certgen::Request {
         common_name: "watch test",
@@ -106,6 +106,7 @@ pub(crate) fn add_certificate_expiring_in(app: &TestApp, days: u32) {
     app.emu
         .add_certificate(ids::CSP_APP, &cert.certificate_pem)
         .unwrap();
+    cert
 }
 
 /// The app's Graph token may read app registrations and grants (what the watch needs).

@@ -442,17 +442,7 @@ fn assert_failed_once(report: &CycleReport, metrics: &str, checks: &[&str]) {
 #[tokio::test]
 async fn without_graph_read_access_the_configured_certificate_is_still_watched() {
     let app = crate::helpers::spawn_with(emulator::EmulatorConfig::default()).await;
-    let now = time::OffsetDateTime::from_unix_timestamp(app.emu.now()).unwrap();
-    let cert = certgen::self_signed(&certgen::Request {
-        common_name: "watch file test",
-        days: 10,
-        not_before: Some(now),
-        key_pem: None,
-    })
-    .unwrap();
-    app.emu
-        .add_certificate(ids::CSP_APP, &cert.certificate_pem)
-        .unwrap();
+    let cert = add_certificate_expiring_in(&app, 10);
     let (cert_path, key_path) = (
         app.dir.path().join("app.pem"),
         app.dir.path().join("app-key.pem"),
