@@ -251,8 +251,8 @@ pub struct UsersListArgs {
     /// Every customer of the partner (Partner Center customer list).
     #[arg(long)]
     pub all_customers: bool,
-    /// Graph calls in flight at once with --all-customers (a customer waiting on Retry-After
-    /// holds none).
+    /// Graph calls in flight at once across customers with --all-customers (a customer waiting
+    /// on Retry-After holds none; the customer list, read meanwhile, adds its own page request).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     /// Graph page size ($top).
