@@ -538,19 +538,25 @@ async fn watch_once_prints_findings_and_exits_by_the_worst() {
     let app = spawn().await;
     let state = app.dir.path().join("cron-state.json");
     let state = state.display().to_string();
+    let watch_once = |format: &'static str| {
+        let state = state.clone();
+        let app = &app;
+        async move {
+            app.run(&[
+                "-o",
+                format,
+                "watch",
+                "--once",
+                "--listen",
+                "off",
+                "--state-file",
+                &state,
+            ])
+            .await
+        }
+    };
     // Without Application.Read.All the credential check cannot run: exit 1, with the fix.
-    let out = app
-        .run(&[
-            "-o",
-            "json",
-            "watch",
-            "--once",
-            "--listen",
-            "off",
-            "--state-file",
-            &state,
-        ])
-        .await;
+    let out = watch_once("json").await;
     out.assert_code(1);
     let findings = out.json();
     let cred = findings
@@ -569,18 +575,7 @@ async fn watch_once_prints_findings_and_exits_by_the_worst() {
     assert!(std::fs::metadata(&state).is_ok());
 
     grant_read_permissions(&app);
-    let out = app
-        .run(&[
-            "-o",
-            "ndjson",
-            "watch",
-            "--once",
-            "--listen",
-            "off",
-            "--state-file",
-            &state,
-        ])
-        .await;
+    let out = watch_once("ndjson").await;
     let lines = out.ndjson();
     let worst = lines.iter().filter(|f| f["state"] != "ok").count();
     out.assert_code(if worst == 0 { 0 } else { 4 });
