@@ -135,7 +135,10 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
             "no partner: name one with --partner TENANT, or list them in partner.allowed_tenants",
         );
     }
-    run_command(&app, partners, command, cli.output, out, err).await
+    let code = run_command(&app, partners, command, cli.output, out, err).await;
+    // Refresh tokens rotated during the command are stored before the process exits.
+    app.broker().flush().await;
+    code
 }
 
 /// Runs a command that works for `partners` (never empty).

@@ -318,7 +318,10 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
         Ok(ctx) => ctx,
         Err(failure) => return failure.report(err),
     };
-    commands::dispatch(&ctx, cli.command, cli.output, out, err).await
+    let code = commands::dispatch(&ctx, cli.command, cli.output, out, err).await;
+    // Refresh tokens rotated during the command are stored before the process exits.
+    ctx.broker.flush().await;
+    code
 }
 
 /// `consent grant | remove | verify` for the partner (`partner.tenant_id`): the same
@@ -343,5 +346,7 @@ async fn consent(
         Err(e) => return cli_kit::Failure::from(&e).report(err),
     };
     let partner = partner.to_ascii_lowercase();
-    admin::consent::cli::run(&app, vec![partner], command, format, out, err).await
+    let code = admin::consent::cli::run(&app, vec![partner], command, format, out, err).await;
+    app.broker().flush().await;
+    code
 }

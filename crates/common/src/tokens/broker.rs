@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable as _};
 use futures::future::Either;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 use url::Url;
 
 use super::cache::{AccessTokenCache, CachePolicy, Fetched, Identity, KeyRef};
@@ -261,6 +261,17 @@ struct GrantState {
     writer: Arc<Mutex<()>>,
     /// Rotated tokens written so far (reported by `status`).
     rotations_stored: u64,
+}
+
+/// What a write of the newest rotated token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// The newest token is stored (or nothing was left to store).
+    Newest,
+    /// A token was stored, and a newer one arrived meanwhile.
+    Superseded,
+    /// The write failed (reported; the previous token stays stored).
+    Failed,
 }
 
 struct Inner {
@@ -733,6 +744,8 @@ impl TokenBroker {
     /// rotated token reached the store.
     pub async fn status(&self, partner: &str) -> GrantStatus {
         let state = self.grant_state(partner);
+        // A rotation still being written in the background is part of this state.
+        self.settle(partner, &state).await;
         let mut g = state.lock().await;
         if g.current.is_none()
             && let Ok(Some(stored)) = self.inner.store.get(partner).await
@@ -846,11 +859,13 @@ impl TokenBroker {
     /// stays in the store until a newer one is written, so a failure or a crash at any point
     /// leaves a usable token stored; the newest is always kept in memory.
     ///
-    /// Writes are coalesced per partner: one write at a time, and a redemption that finishes
-    /// while a write is in flight leaves its (newer) token to that writer, which stores the
-    /// newest token before it stops. Sequential redemptions therefore store every rotation,
-    /// while a fan-out of hundreds of concurrent customer-tenant redemptions does not queue
-    /// behind hundreds of store writes.
+    /// Writes are coalesced per partner, one at a time. A redemption that finds no write in
+    /// flight stores its token (or a newer one) before it returns, so sequential redemptions
+    /// store every rotation. One that finds a write in flight leaves its token to that writer.
+    /// When newer tokens arrived during its own write (a fan-out: hundreds of customer-tenant
+    /// redemptions), the writer goes on storing the newest in the background, so no caller
+    /// waits on writes of tokens other calls rotated (with Key Vault, ~100 ms each, a fan-out
+    /// would otherwise hold one caller until it ends). [`TokenBroker::flush`] waits for it.
     async fn rotate(&self, partner: &str, used: &StoredGrant, rotated: RefreshToken) {
         let state = self.grant_state(partner);
         let writer = {
@@ -868,49 +883,128 @@ impl TokenBroker {
             g.generation += 1;
             g.writer.clone()
         };
-        loop {
-            let Ok(_writing) = writer.try_lock() else {
-                // The writer in flight re-checks the generation after its write.
+        let Ok(writing) = writer.try_lock_owned() else {
+            // The writer in flight re-checks the generation after its write.
+            return;
+        };
+        match self.write_newest(partner, &state).await {
+            Written::Newest => drop(writing),
+            Written::Failed => return,
+            Written::Superseded => {
+                self.write_in_background(partner, state, Some(writing));
                 return;
-            };
+            }
+        }
+        // A rotation that finished between the write and releasing the writer lock found the
+        // lock taken and left; pick its token up.
+        if !state.lock().await.persisted {
+            self.write_in_background(partner, state, None);
+        }
+    }
+
+    /// Stores the newest rotated token until none is left unstored, in a task of its own;
+    /// `writing` is the writer lock when the caller holds it.
+    fn write_in_background(
+        &self,
+        partner: &str,
+        state: Arc<Mutex<GrantState>>,
+        mut writing: Option<OwnedMutexGuard<()>>,
+    ) {
+        let broker = self.clone();
+        let partner = partner.to_owned();
+        tokio::spawn(async move {
             loop {
-                let (grant, generation) = {
-                    let g = state.lock().await;
-                    match (&g.current, g.persisted) {
-                        (Some(current), false) => (current.clone(), g.generation),
-                        _ => return,
+                let guard = match writing.take() {
+                    Some(guard) => guard,
+                    None => {
+                        let writer = state.lock().await.writer.clone();
+                        match writer.try_lock_owned() {
+                            Ok(guard) => guard,
+                            // Another writer re-checks after its write.
+                            Err(_) => return,
+                        }
                     }
                 };
-                let result = self.put_with_retry(&grant).await;
-                let mut g = state.lock().await;
-                match result {
-                    Ok(()) if g.generation == generation => {
-                        g.persisted = true;
-                        g.last_store_error = None;
-                        g.rotations_stored += 1;
-                        tracing::debug!(tenant.id = %partner, "rotated refresh token stored");
-                        break;
-                    }
-                    // A newer token arrived while writing: store that one too.
-                    Ok(()) => {
-                        g.last_store_error = None;
-                        g.rotations_stored += 1;
-                    }
-                    Err(e) => {
-                        g.last_store_error = Some(e.to_string());
-                        tracing::warn!(
-                            tenant.id = %partner,
-                            store = %self.inner.store.location(),
-                            "cannot store the rotated refresh token; the previous one stays stored and valid, and the new one is kept in memory and stored at the next redemption: {e}"
-                        );
-                        return;
+                loop {
+                    match broker.write_newest(&partner, &state).await {
+                        Written::Superseded => continue,
+                        Written::Newest => break,
+                        Written::Failed => return,
                     }
                 }
+                drop(guard);
+                if state.lock().await.persisted {
+                    return;
+                }
             }
-            drop(_writing);
-            // A rotation that finished between our last check and releasing the writer lock
-            // found the lock taken and left; pick its token up.
-            if state.lock().await.persisted {
+        });
+    }
+
+    /// Writes the newest rotated token, when it is not stored yet. The caller holds the
+    /// partner's writer lock.
+    async fn write_newest(&self, partner: &str, state: &Mutex<GrantState>) -> Written {
+        let (grant, generation) = {
+            let g = state.lock().await;
+            match (&g.current, g.persisted) {
+                (Some(current), false) => (current.clone(), g.generation),
+                _ => return Written::Newest,
+            }
+        };
+        let result = self.put_with_retry(&grant).await;
+        let mut g = state.lock().await;
+        match result {
+            Ok(()) if g.generation == generation => {
+                g.persisted = true;
+                g.last_store_error = None;
+                g.rotations_stored += 1;
+                tracing::debug!(tenant.id = %partner, "rotated refresh token stored");
+                Written::Newest
+            }
+            Ok(()) => {
+                g.last_store_error = None;
+                g.rotations_stored += 1;
+                Written::Superseded
+            }
+            Err(e) => {
+                g.last_store_error = Some(e.to_string());
+                tracing::warn!(
+                    tenant.id = %partner,
+                    store = %self.inner.store.location(),
+                    "cannot store the rotated refresh token; the previous one stays stored and valid, and the new one is kept in memory and stored at the next redemption: {e}"
+                );
+                Written::Failed
+            }
+        }
+    }
+
+    /// Waits until the newest rotated refresh token of every partner this broker redeemed for
+    /// is stored (or its write failed and was reported), for a process about to exit.
+    pub async fn flush(&self) {
+        let states: Vec<(String, Arc<Mutex<GrantState>>)> = self
+            .inner
+            .grants
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(partner, state)| (partner.clone(), state.clone()))
+            .collect();
+        for (partner, state) in states {
+            self.settle(&partner, &state).await;
+        }
+    }
+
+    /// Waits for the partner's writer. A token left unstored without a failed write (its
+    /// writer is about to start) is written here; a failed write is not retried (the next
+    /// redemption does, and [`GrantStatus`] reports it).
+    async fn settle(&self, partner: &str, state: &Mutex<GrantState>) {
+        let writer = state.lock().await.writer.clone();
+        let _writing = writer.lock().await;
+        loop {
+            let pending = {
+                let g = state.lock().await;
+                !g.persisted && g.current.is_some() && g.last_store_error.is_none()
+            };
+            if !pending || self.write_newest(partner, state).await != Written::Superseded {
                 return;
             }
         }

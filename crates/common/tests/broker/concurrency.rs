@@ -5,7 +5,11 @@ use std::sync::Arc;
 use common::cloud::Resource;
 use common::config::EndpointVersion;
 use common::entra::{EntraClient, TokenTarget};
-use common::tokens::{AccessTokenCache, CachePolicy, Fetched, Identity, KeyRef};
+use common::secret::ExposeSecret as _;
+use common::tokens::{
+    AccessTokenCache, CachePolicy, Fetched, GrantMetadata, Identity, KeyRef, RefreshTokenStore,
+    StoreError, StoredGrant,
+};
 use emulator::seed::ids;
 
 use crate::helpers::{ADMIN, Cred, spawn};
@@ -118,4 +122,110 @@ async fn concurrent_rotations_are_coalesced_and_the_newest_token_ends_up_stored(
         .access_token(ids::PARTNER_TENANT, Resource::PartnerCenter)
         .await
         .expect("the stored token still redeems");
+}
+
+/// A store whose writes wait for the test's go-ahead, and say when one has started.
+#[derive(Debug)]
+struct GatedStore {
+    inner: Arc<dyn RefreshTokenStore>,
+    started: tokio::sync::mpsc::UnboundedSender<()>,
+    go: Arc<tokio::sync::Semaphore>,
+}
+
+#[async_trait::async_trait]
+impl RefreshTokenStore for GatedStore {
+    async fn get(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
+        self.inner.get(tenant_id).await
+    }
+    async fn put(&self, grant: &StoredGrant) -> Result<(), StoreError> {
+        let _ = self.started.send(());
+        self.go.acquire().await.expect("gate open").forget();
+        self.inner.put(grant).await
+    }
+    async fn list(&self) -> Result<Vec<GrantMetadata>, StoreError> {
+        self.inner.list().await
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}
+
+/// With a slow store (Key Vault: ~100 ms a write), a redemption that writes its rotated token
+/// returns once that write is done, not after the writes of tokens other redemptions rotated
+/// meanwhile: those are stored in the background, and `flush` waits for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redemption_waits_for_its_own_write_only_and_flush_stores_the_newest() {
+    let env = spawn().await;
+    let local = env.local_store();
+    let setup = env.broker(EndpointVersion::V1, Cred::Ps256, local.clone());
+    env.consent(&setup, ADMIN).await;
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let go = Arc::new(tokio::sync::Semaphore::new(0));
+    let store = Arc::new(GatedStore {
+        inner: local.clone(),
+        started: started_tx,
+        go: go.clone(),
+    });
+    let broker = env.broker(EndpointVersion::V1, Cred::Ps256, store);
+    let deadline = std::time::Duration::from_secs(20);
+
+    // The first redemption writes its rotated token; the write waits at the gate.
+    let first = tokio::spawn({
+        let broker = broker.clone();
+        async move {
+            broker
+                .access_token(ids::CUSTOMER_FABRIKAM, Resource::Graph)
+                .await
+        }
+    });
+    tokio::time::timeout(deadline, started.recv())
+        .await
+        .expect("the first write starts");
+    // Another redemption rotates the token meanwhile; it leaves its token to the writer.
+    tokio::time::timeout(
+        deadline,
+        broker.access_token(ids::CUSTOMER_NORTHWIND, Resource::Graph),
+    )
+    .await
+    .expect("a redemption during a write does not wait for it")
+    .expect("token");
+    assert!(!first.is_finished(), "the first write is still at the gate");
+
+    // Its own write done, the first redemption returns while the newer token's write waits.
+    go.add_permits(1);
+    tokio::time::timeout(deadline, first)
+        .await
+        .expect("the first redemption returns after its own write only")
+        .unwrap()
+        .expect("token");
+    tokio::time::timeout(deadline, started.recv())
+        .await
+        .expect("the newer token's write starts in the background");
+    let before_flush = local.get(ids::PARTNER_TENANT).await.unwrap().unwrap();
+
+    let flush = tokio::spawn({
+        let broker = broker.clone();
+        async move { broker.flush().await }
+    });
+    tokio::task::yield_now().await;
+    assert!(!flush.is_finished(), "flush waits for the write in flight");
+    go.add_permits(1);
+    tokio::time::timeout(deadline, flush)
+        .await
+        .expect("flush returns once the newest token is stored")
+        .unwrap();
+    let status = broker.status(ids::PARTNER_TENANT).await;
+    assert!(status.persisted, "{status:?}");
+    assert_eq!(status.rotations_stored, 2, "{status:?}");
+    let stored = local.get(ids::PARTNER_TENANT).await.unwrap().unwrap();
+    assert_ne!(
+        stored.refresh_token.expose_secret(),
+        before_flush.refresh_token.expose_secret(),
+        "the newest rotated token replaced the first one"
+    );
+    // It is the token the broker redeems with: a fresh broker on the store works.
+    env.broker(EndpointVersion::V1, Cred::Ps256, local)
+        .access_token(ids::PARTNER_TENANT, Resource::PartnerCenter)
+        .await
+        .expect("the stored token redeems");
 }
