@@ -233,9 +233,12 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (through [`Self::handle`], or Ctrl-C in the binary).
+    /// Serves until stopped (through [`Self::handle`], or Ctrl-C in the binary), then waits
+    /// for rotated refresh tokens still being written.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.state.broker.flush().await;
+        result
     }
 }
 
