@@ -925,12 +925,8 @@ impl TokenBroker {
                         }
                     }
                 };
-                loop {
-                    match broker.write_newest(&partner, &state).await {
-                        Written::Superseded => continue,
-                        Written::Newest => break,
-                        Written::Failed => return,
-                    }
+                if !broker.write_until_newest(&partner, &state).await {
+                    return;
                 }
                 drop(guard);
                 if state.lock().await.persisted {
@@ -999,13 +995,23 @@ impl TokenBroker {
     async fn settle(&self, partner: &str, state: &Mutex<GrantState>) {
         let writer = state.lock().await.writer.clone();
         let _writing = writer.lock().await;
+        let pending = {
+            let g = state.lock().await;
+            !g.persisted && g.current.is_some() && g.last_store_error.is_none()
+        };
+        if pending {
+            self.write_until_newest(partner, state).await;
+        }
+    }
+
+    /// Writes the newest rotated token until no newer one arrived during the write; `false`
+    /// when a write failed. The caller holds the partner's writer lock.
+    async fn write_until_newest(&self, partner: &str, state: &Mutex<GrantState>) -> bool {
         loop {
-            let pending = {
-                let g = state.lock().await;
-                !g.persisted && g.current.is_some() && g.last_store_error.is_none()
-            };
-            if !pending || self.write_newest(partner, state).await != Written::Superseded {
-                return;
+            match self.write_newest(partner, state).await {
+                Written::Superseded => {}
+                Written::Newest => return true,
+                Written::Failed => return false,
             }
         }
     }

@@ -203,12 +203,16 @@ async fn a_redemption_waits_for_its_own_write_only_and_flush_stores_the_newest()
         .expect("the newer token's write starts in the background");
     let before_flush = local.get(ids::PARTNER_TENANT).await.unwrap().unwrap();
 
-    let flush = tokio::spawn({
+    let mut flush = tokio::spawn({
         let broker = broker.clone();
         async move { broker.flush().await }
     });
-    tokio::task::yield_now().await;
-    assert!(!flush.is_finished(), "flush waits for the write in flight");
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), &mut flush)
+            .await
+            .is_err(),
+        "flush waits for the write in flight"
+    );
     go.add_permits(1);
     tokio::time::timeout(deadline, flush)
         .await
