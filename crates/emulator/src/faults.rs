@@ -1,5 +1,5 @@
 //! Injected faults: added latency, an HTTP status (with optional `Retry-After`), failing the
-//! next N requests, or dropping the connection; per service and route.
+//! next N requests, or dropping the connection; per service, route and tenant.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -57,6 +57,11 @@ pub struct Fault {
     /// Only requests whose path contains this text (e.g. `/oauth2/v2.0/token`, `/secrets/`).
     #[serde(default)]
     pub route: Option<String>,
+    /// Only requests for this tenant: the tenant in an Entra path (`/{tenant}/oauth2/…`, as the
+    /// client wrote it) or the `tid` of the bearer token (Graph, Partner Center, Key Vault). Graph
+    /// throttles per app per tenant, so a test can throttle one customer and not the others.
+    #[serde(default)]
+    pub tenant: Option<String>,
     /// Latency added before answering (milliseconds).
     #[serde(default)]
     pub latency_ms: Option<u64>,
@@ -86,6 +91,7 @@ impl Fault {
         Fault {
             service,
             route: None,
+            tenant: None,
             latency_ms: None,
             status: Some(status),
             retry_after: None,
@@ -107,6 +113,11 @@ impl Fault {
         self.route = Some(route.into());
         self
     }
+    /// Restrict to requests for `tenant` (see [`Fault::tenant`]).
+    pub fn for_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
     /// Apply only to the next `n` matching requests.
     pub fn times(mut self, n: u32) -> Self {
         self.times = Some(n);
@@ -122,6 +133,7 @@ impl Fault {
         Fault {
             service,
             route: None,
+            tenant: None,
             latency_ms: Some(u64::try_from(by.as_millis()).unwrap_or(u64::MAX)),
             status: None,
             retry_after: None,
@@ -135,6 +147,7 @@ impl Fault {
         Fault {
             service,
             route: None,
+            tenant: None,
             latency_ms: None,
             status: None,
             retry_after: None,
@@ -169,15 +182,29 @@ impl FaultSet {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-    /// The fault for a request, consuming one of its `times`.
-    fn take(&self, service: Service, path: &str) -> Option<Fault> {
+    /// The fault for a request, consuming one of its `times`. `tenant` is asked (once) only
+    /// when a fault names a tenant.
+    fn take(
+        &self,
+        service: Service,
+        path: &str,
+        tenant: impl FnOnce() -> Option<String>,
+    ) -> Option<Fault> {
         let mut faults = self.lock();
         if faults.is_empty() {
             return None;
         }
+        let mut tenant = Some(tenant);
+        let mut found: Option<Option<String>> = None;
         let idx = faults.iter().position(|f| {
             (f.service == service || f.service == Service::Any)
                 && f.route.as_deref().is_none_or(|r| path.contains(r))
+                && f.tenant.as_deref().is_none_or(|wanted| {
+                    let actual = found.get_or_insert_with(|| tenant.take().and_then(|t| t()));
+                    actual
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(wanted))
+                })
         })?;
         let fault = faults[idx].clone();
         if let Some(n) = faults[idx].times.as_mut() {
@@ -266,6 +293,39 @@ async fn wait_precisely(since: std::time::Instant, by: Duration) {
     }
 }
 
+/// The tenant a request is for, as far as a fault's `tenant` needs it: an Entra path's first
+/// segment, else the `tid` claim of the bearer token.
+///
+/// The token is read without checking its signature: this only picks which requests an injected
+/// answer replaces; every request that reaches a handler is still verified there.
+fn request_tenant(service: Service, req: &ServiceRequest) -> Option<String> {
+    if service == Service::Entra {
+        return req
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+    }
+    bearer_tenant(req.headers().get("authorization")?.to_str().ok()?)
+}
+
+/// The `tid` claim of a `Bearer` JWT in an `Authorization` header value, unverified.
+fn bearer_tenant(header: &str) -> Option<String> {
+    use base64::Engine as _;
+    let (scheme, token) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let payload = token.trim().split('.').nth(1)?;
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&claims).ok()?;
+    claims.get("tid")?.as_str().map(str::to_owned)
+}
+
 /// Middleware applying faults before the handler runs.
 pub async fn middleware(
     req: ServiceRequest,
@@ -276,7 +336,9 @@ pub async fn middleware(
     let host = req.connection_info().host().to_string();
     let service = Service::of(&host, req.path());
     if let (Some(state), Some(service)) = (state, service)
-        && let Some(fault) = state.faults.take(service, req.path())
+        && let Some(fault) = state
+            .faults
+            .take(service, req.path(), || request_tenant(service, &req))
     {
         {
             if let Some(ms) = fault.latency_ms {
@@ -313,4 +375,76 @@ pub async fn middleware(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_boxed_body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    fn jwt(claims: &serde_json::Value) -> String {
+        let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        format!(
+            "{}.{}.sig",
+            b64(br#"{"alg":"RS256","typ":"JWT"}"#),
+            b64(claims.to_string().as_bytes())
+        )
+    }
+
+    proptest::proptest! {
+        /// Any `Authorization` value gives a tenant or none, never a panic; a bearer JWT gives
+        /// its `tid`, whatever the scheme's case.
+        #[test]
+        fn any_authorization_gives_the_bearer_tid_or_none(
+            value in "\\PC{0,120}",
+            tid in "[0-9a-zA-Z.-]{1,40}",
+            upper in proptest::prelude::any::<bool>(),
+        ) {
+            let _ = bearer_tenant(&value);
+            let token = jwt(&serde_json::json!({"tid": tid, "oid": "x"}));
+            let scheme = if upper { "BEARER" } else { "Bearer" };
+            proptest::prop_assert_eq!(bearer_tenant(&format!("{scheme} {token}")), Some(tid));
+            proptest::prop_assert_eq!(bearer_tenant(&format!("Basic {token}")), None);
+            let no_tid = jwt(&serde_json::json!({"oid": "x"}));
+            proptest::prop_assert_eq!(bearer_tenant(&format!("Bearer {no_tid}")), None);
+        }
+    }
+
+    #[test]
+    fn a_tenant_fault_is_taken_only_for_its_tenant_and_asks_for_the_tenant_once() {
+        let set = FaultSet::default();
+        set.inject(Fault::status(Service::Graph, 429).for_tenant("T1").times(1));
+        set.inject(Fault::latency(Service::Graph, Duration::from_millis(1)));
+        let asked = std::cell::Cell::new(0);
+        let ask = |t: &'static str| {
+            let asked = &asked;
+            move || {
+                asked.set(asked.get() + 1);
+                Some(t.to_owned())
+            }
+        };
+        // Another tenant passes the tenant fault and gets the next one.
+        let f = set
+            .take(Service::Graph, "/graph/v1.0/users", ask("T2"))
+            .unwrap();
+        assert_eq!(f.status, None);
+        assert_eq!(asked.get(), 1);
+        // Its own tenant (any case) gets it, once.
+        let f = set
+            .take(Service::Graph, "/graph/v1.0/users", ask("t1"))
+            .unwrap();
+        assert_eq!(f.status, Some(429));
+        let f = set
+            .take(Service::Graph, "/graph/v1.0/users", ask("T1"))
+            .unwrap();
+        assert_eq!(f.status, None);
+        // Without a tenant fault the tenant is never asked.
+        asked.set(0);
+        let _ = set.take(Service::Graph, "/graph/v1.0/users", ask("T1"));
+        assert_eq!(asked.get(), 0);
+        // No tenant at all: a tenant fault does not apply.
+        set.clear();
+        set.inject(Fault::status(Service::Graph, 429).for_tenant("T1"));
+        assert!(set.take(Service::Graph, "/", || None).is_none());
+    }
 }

@@ -240,3 +240,56 @@ async fn graph_throttling_answers_429_with_retry_after_through_the_fault_control
     let r = emu.get(&emu.graph("/users"), &token).await;
     assert_eq!(r.status, 200);
 }
+
+#[tokio::test]
+async fn a_fault_for_one_tenant_throttles_that_tenant_only() {
+    let emu = spawn().await;
+    let customer = ids::CUSTOMER_FABRIKAM;
+    let partner = emu.user_token(ADMIN, ids::PARTNER_TENANT, GRAPH).await;
+    let in_customer = emu.user_token(ADMIN, customer, GRAPH).await;
+    emu.handle.inject_fault(
+        Fault::status(Service::Graph, 429)
+            .for_tenant(customer.to_uppercase())
+            .retry_after(1)
+            .times(1),
+    );
+    // The partner's own calls are not the customer's: they pass, and leave the fault in place.
+    let r = emu.get(&emu.graph("/users"), &partner).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Unauthenticated calls carry no tenant: they reach the handler (401), not the fault.
+    let r = emu.get(&emu.graph("/users"), "not-a-jwt").await;
+    assert_eq!(r.status, 401);
+    let r = emu.get(&emu.graph("/users"), &in_customer).await;
+    assert_eq!((r.status, r.header("retry-after")), (429, Some("1")));
+    let r = emu.get(&emu.graph("/users"), &in_customer).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn an_entra_fault_for_one_tenant_matches_the_tenant_in_the_path() {
+    let emu = spawn().await;
+    emu.handle.inject_fault(
+        Fault::status(Service::Entra, 503)
+            .for_tenant(ids::CUSTOMER_FABRIKAM)
+            .times(1),
+    );
+    let (s, _) = emu
+        .try_app_token(
+            ids::PARTNER_TENANT,
+            ids::CSP_APP,
+            &emu.secret_of(ids::CSP_APP),
+            GRAPH,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, body) = emu
+        .try_app_token(
+            ids::CUSTOMER_FABRIKAM,
+            ids::CSP_APP,
+            &emu.secret_of(ids::CSP_APP),
+            GRAPH,
+        )
+        .await;
+    assert_eq!(s, 503, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+}
