@@ -116,13 +116,14 @@ fn tenant_order(users: &[serde_json::Value]) -> Vec<String> {
     order
 }
 
-/// The next Graph `/users` call (the first customer's, with one slot) is answered 429 with
-/// `Retry-After: secs`.
-fn throttle_next_users_call(app: &crate::helpers::TestApp, secs: u64) {
+/// Fabrikam's next Graph `/users` call is answered 429 with `Retry-After: secs` (Graph
+/// throttles per app and tenant: the fault names Fabrikam's tenant).
+fn throttle_fabrikams_next_users_call(app: &crate::helpers::TestApp, secs: u64) {
     app.emu.inject_fault(
         Fault::status(Service::Graph, 429)
             .retry_after(secs)
             .on_route("/users")
+            .for_tenant(FABRIKAM)
             .times(1),
     );
 }
@@ -148,7 +149,7 @@ async fn a_customer_waiting_on_retry_after_gives_its_one_slot_to_the_next_custom
 
     // Fabrikam's first call is answered 429 Retry-After: 3. Holding the only slot through the
     // wait would list Fabrikam first; giving it back lists Northwind during the wait.
-    throttle_next_users_call(&app, 3);
+    throttle_fabrikams_next_users_call(&app, 3);
     let out = run_all_customers(&app, "ndjson").await;
     let users = out.ndjson();
     assert_eq!(
@@ -172,7 +173,7 @@ async fn a_customer_waiting_on_retry_after_gives_its_one_slot_to_the_next_custom
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_and_table_keep_customer_order_when_an_earlier_customer_finishes_last() {
     let app = spawn().await;
-    throttle_next_users_call(&app, 2);
+    throttle_fabrikams_next_users_call(&app, 2);
     let out = run_all_customers(&app, "json").await;
     assert_eq!(
         tenant_order(out.json().as_array().unwrap()),
@@ -180,7 +181,7 @@ async fn json_and_table_keep_customer_order_when_an_earlier_customer_finishes_la
         "Fabrikam finished last but comes first"
     );
 
-    throttle_next_users_call(&app, 2);
+    throttle_fabrikams_next_users_call(&app, 2);
     let out = run_all_customers(&app, "table").await;
     let rows: Vec<&str> = out
         .stdout
@@ -223,6 +224,39 @@ async fn a_customer_throttled_past_the_retry_budget_fails_and_the_run_goes_on() 
             "{line}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_throttled_without_end_fails_alone() {
+    let app = spawn().await;
+    // Fabrikam's tenant answers every `/users` call 429; `Retry-After: 0` spends its retries at
+    // once. Throttling is per tenant: Northwind is listed all the same.
+    app.emu.inject_fault(
+        Fault::status(Service::Graph, 429)
+            .retry_after(0)
+            .on_route("/users")
+            .for_tenant(FABRIKAM),
+    );
+    let out = app
+        .run(&[&["-o", "ndjson"][..], &ALL_CUSTOMERS_ONE_SLOT].concat())
+        .await;
+    out.assert_code(csp_app::Exit::Partial.code());
+    assert_eq!(tenant_order(&out.ndjson()), [NORTHWIND]);
+    assert!(
+        out.stderr
+            .starts_with("2 of 3 customers failed (1 succeeded"),
+        "{}",
+        out.stderr
+    );
+    let fabrikam = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with(&format!("  {FABRIKAM} (Fabrikam")))
+        .unwrap_or_else(|| panic!("Fabrikam is reported: {}", out.stderr));
+    assert!(
+        fabrikam.ends_with("after 9 attempts: Please retry again later."),
+        "{fabrikam}"
+    );
 }
 
 /// Customers are listed as they are found: the first customer's users come while the customer
