@@ -194,18 +194,42 @@ async fn json_and_table_keep_customer_order_when_an_earlier_customer_finishes_la
     assert!(last_fabrikam < first_northwind, "{}", out.stdout);
 }
 
+/// Every `/users` call (of `tenant` only, when given) is answered 429 `Retry-After: 0`, which
+/// spends a customer's 8 retries at once; then the fan-out runs with one slot.
+async fn run_throttled_without_end(
+    app: &crate::helpers::TestApp,
+    tenant: Option<&str>,
+) -> crate::helpers::Output {
+    let fault = Fault::status(Service::Graph, 429)
+        .retry_after(0)
+        .on_route("/users");
+    app.emu.inject_fault(match tenant {
+        Some(tenant) => fault.for_tenant(tenant),
+        None => fault,
+    });
+    app.run(&[&["-o", "ndjson"][..], &ALL_CUSTOMERS_ONE_SLOT].concat())
+        .await
+}
+
+/// Asserts that the run's summary reports the customer as throttled past its retry budget.
+fn assert_reported_throttled(out: &crate::helpers::Output, tenant: &str, name: &str) {
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with(&format!("  {tenant} ({name}")))
+        .unwrap_or_else(|| panic!("{name} is reported: {}", out.stderr));
+    assert!(
+        line.ends_with(
+            "Microsoft Graph still answered HTTP 429 after 9 attempts: Please retry again later."
+        ),
+        "{line}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_throttled_past_the_retry_budget_fails_and_the_run_goes_on() {
     let app = spawn().await;
-    // Every `/users` call is throttled; `Retry-After: 0` spends the 8 retries at once.
-    app.emu.inject_fault(
-        Fault::status(Service::Graph, 429)
-            .retry_after(0)
-            .on_route("/users"),
-    );
-    let out = app
-        .run(&[&["-o", "ndjson"][..], &ALL_CUSTOMERS_ONE_SLOT].concat())
-        .await;
+    let out = run_throttled_without_end(&app, None).await;
     out.assert_code(csp_app::Exit::Failure.code());
     assert!(out.stdout.is_empty(), "{}", out.stdout);
     assert!(
@@ -214,32 +238,16 @@ async fn a_customer_throttled_past_the_retry_budget_fails_and_the_run_goes_on() 
         out.stderr
     );
     for (tenant, name) in [(FABRIKAM, "Fabrikam"), (NORTHWIND, "Northwind")] {
-        let line = out
-            .stderr
-            .lines()
-            .find(|l| l.starts_with(&format!("  {tenant} ({name}")))
-            .unwrap_or_else(|| panic!("{name} is reported: {}", out.stderr));
-        assert!(
-            line.ends_with("Microsoft Graph still answered HTTP 429 after 9 attempts: Please retry again later."),
-            "{line}"
-        );
+        assert_reported_throttled(&out, tenant, name);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_throttled_without_end_fails_alone() {
     let app = spawn().await;
-    // Fabrikam's tenant answers every `/users` call 429; `Retry-After: 0` spends its retries at
-    // once. Throttling is per tenant: Northwind is listed all the same.
-    app.emu.inject_fault(
-        Fault::status(Service::Graph, 429)
-            .retry_after(0)
-            .on_route("/users")
-            .for_tenant(FABRIKAM),
-    );
-    let out = app
-        .run(&[&["-o", "ndjson"][..], &ALL_CUSTOMERS_ONE_SLOT].concat())
-        .await;
+    // Only Fabrikam's tenant is throttled: throttling is per tenant, so Northwind is listed
+    // all the same.
+    let out = run_throttled_without_end(&app, Some(FABRIKAM)).await;
     out.assert_code(csp_app::Exit::Partial.code());
     assert_eq!(tenant_order(&out.ndjson()), [NORTHWIND]);
     assert!(
@@ -248,15 +256,7 @@ async fn a_customer_throttled_without_end_fails_alone() {
         "{}",
         out.stderr
     );
-    let fabrikam = out
-        .stderr
-        .lines()
-        .find(|l| l.starts_with(&format!("  {FABRIKAM} (Fabrikam")))
-        .unwrap_or_else(|| panic!("Fabrikam is reported: {}", out.stderr));
-    assert!(
-        fabrikam.ends_with("after 9 attempts: Please retry again later."),
-        "{fabrikam}"
-    );
+    assert_reported_throttled(&out, FABRIKAM, "Fabrikam");
 }
 
 /// Customers are listed as they are found: the first customer's users come while the customer
