@@ -240,6 +240,14 @@ enum Throttle {
 }
 
 impl Throttle {
+    /// The benchmark's name for the run.
+    fn name(self) -> &'static str {
+        match self {
+            Throttle::Customers => "throttle_customers",
+            Throttle::Calls => "throttle_calls",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             Throttle::Customers => "every 20th customer's first Graph call (per tenant)",
@@ -345,11 +353,7 @@ fn run(
         requests as f64 * LATENCY.as_millis() as f64 / f64::from(concurrency) + final_wait_ms;
     let wall_ms = r["wall_ms"].as_u64().unwrap_or(0) as f64;
     let mut stdout = std::io::stdout();
-    let name = match throttle {
-        Throttle::Customers => "throttle_customers",
-        Throttle::Calls => "throttle_calls",
-    };
-    let _ = writeln!(stdout, "fanout/users_all_customers/{name}");
+    let _ = writeln!(stdout, "fanout/users_all_customers/{}", throttle.name());
     let _ = writeln!(stdout, "  429s on                {}", throttle.describe());
     let _ = writeln!(
         stdout,
