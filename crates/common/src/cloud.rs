@@ -7,7 +7,7 @@
 //! Sources: "National clouds" (learn.microsoft.com/entra/identity-platform/authentication-national-cloud),
 //! Microsoft Graph "National cloud deployments" (concepts/deployments.md), Partner Center "REST URLs"
 //! (develop/partner-center-rest-urls.md) and the Partner Center PowerShell module's
-//! `EnvironmentConstants.cs`. The seed's `ida:AADInstance` setting is [`CloudEndpoints::authority_host`].
+//! `EnvironmentConstants.cs`. Microsoft's samples' `ida:AADInstance` setting is [`CloudEndpoints::authority_host`].
 //!
 //! A `custom` cloud gives every URL explicitly; that is how the local emulator is addressed, and
 //! how a sovereign or private deployment would be.
@@ -262,7 +262,7 @@ pub const DEFENDER_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
 pub struct CloudEndpoints {
     /// The cloud these endpoints belong to.
     pub name: CloudName,
-    /// Entra ID authority host, e.g. `https://login.microsoftonline.com` (the seed's `ida:AADInstance`).
+    /// Entra ID authority host, e.g. `https://login.microsoftonline.com` (Microsoft's samples' `ida:AADInstance`).
     pub authority_host: Url,
     /// Microsoft Graph base URL (also its token resource).
     pub graph: Url,

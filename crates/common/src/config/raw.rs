@@ -34,7 +34,7 @@ pub struct RawSettings {
     pub log: RawLog,
 }
 
-/// `[app]`: the seed's `ida:CSPApplicationId` / `ida:CPVApplicationId` and its secret.
+/// `[app]`: Microsoft's samples' `ida:CSPApplicationId` / `ida:CPVApplicationId` and its secret.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RawApp {
@@ -90,7 +90,7 @@ pub struct RawPartner {
 pub struct RawCloud {
     /// `global`, `china`, `usgov` or `custom`.
     pub name: String,
-    /// Entra authority host (the seed's `ida:AADInstance`); required for `custom`, an override otherwise.
+    /// Entra authority host (Microsoft's samples' `ida:AADInstance`); required for `custom`, an override otherwise.
     pub authority_host: String,
     /// Microsoft Graph base URL.
     pub graph_url: String,
@@ -104,7 +104,7 @@ pub struct RawCloud {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RawEntra {
-    /// `v1` (`resource=`, as the seed's calls) or `v2` (`scope=`).
+    /// `v1` (`resource=`, as Microsoft's samples' calls) or `v2` (`scope=`).
     pub endpoint_version: String,
     /// Tenant segment of the consent sign-in: `common`, `organizations` or the partner tenant.
     pub authority_tenant: String,
@@ -188,7 +188,7 @@ impl fmt::Debug for RawLocalStore {
     }
 }
 
-/// `[store.key_vault]`: the seed's `ida:KeyVaultClientId` / `ida:KeyVaultClientSecret`.
+/// `[store.key_vault]`: Microsoft's samples' `ida:KeyVaultClientId` / `ida:KeyVaultClientSecret`.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RawKeyVault {

@@ -125,7 +125,7 @@ pub struct PartnerSettings {
 /// Entra endpoint version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndpointVersion {
-    /// `/oauth2/authorize` + `/oauth2/token` with `resource=` (the seed's calls).
+    /// `/oauth2/authorize` + `/oauth2/token` with `resource=` (Microsoft's samples' calls).
     V1,
     /// `/oauth2/v2.0/...` with `scope=`.
     V2,
@@ -223,10 +223,10 @@ pub struct KeyVaultSettings {
     pub api_version: String,
 }
 
-/// The identity the tools use to reach Key Vault (the seed's "KeyVaultAccessApp").
+/// The identity the tools use to reach Key Vault (Microsoft's samples' "KeyVaultAccessApp").
 #[derive(Clone, Debug)]
 pub enum KeyVaultIdentity {
-    /// An app with a client secret (the seed's `KeyVaultClientId` / `KeyVaultClientSecret`).
+    /// An app with a client secret (Microsoft's samples' `KeyVaultClientId` / `KeyVaultClientSecret`).
     ClientSecret {
         /// Tenant of the app.
         tenant_id: String,

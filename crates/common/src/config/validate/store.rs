@@ -124,13 +124,13 @@ fn key_vault_identity(
                 c,
                 "store.key_vault.client_id",
                 &kv.client_id,
-                "the client ID of the Key Vault access app (the seed's KeyVaultClientId)",
+                "the client ID of the Key Vault access app (`KeyVaultClientId` in Microsoft's Secure Application Model samples)",
             );
             let secret = required(
                 c,
                 "store.key_vault.client_secret",
                 &kv.client_secret,
-                "its secret, preferably through SAM_STORE__KEY_VAULT__CLIENT_SECRET (the seed's KeyVaultClientSecret)",
+                "its secret, preferably through SAM_STORE__KEY_VAULT__CLIENT_SECRET (`KeyVaultClientSecret` in Microsoft's samples)",
             );
             Some(KeyVaultIdentity::ClientSecret {
                 tenant_id: tenant_id?,
