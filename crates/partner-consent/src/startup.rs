@@ -320,9 +320,12 @@ async fn internal_routes(
         let local = req.app_config().local_addr();
         let on_internal = local.port() == internal.port()
             && (internal.ip().is_unspecified() || local.ip() == internal.ip());
-        let probe = matches!(req.path(), "/readyz" | "/metrics");
+        // The path the router matches: percent-encoded unreserved characters decoded
+        // (`/%6detrics` routes to `/metrics`), so an encoded spelling cannot slip past.
+        let path = req.match_info().as_str();
+        let probe = matches!(path, "/readyz" | "/metrics");
         let allowed = if on_internal {
-            probe || req.path() == "/healthz"
+            probe || path == "/healthz"
         } else {
             !probe
         };

@@ -103,3 +103,36 @@ async fn probes_and_metrics_answer_only_on_the_internal_address() {
     assert_eq!(status(app.url("/healthz")).await, 200);
     assert_eq!(status(app.url("/")).await, 200);
 }
+
+/// The public listener refuses the internal routes however their path is spelled: the router
+/// decodes `%6d` to `m`, so the check compares the path the router matches, not the raw one.
+#[tokio::test]
+async fn internal_routes_stay_internal_under_percent_encoded_paths() {
+    let app = spawn_app_with(Spawn {
+        internal_listen: true,
+        ..Spawn::default()
+    })
+    .await;
+    let internal = app.internal.clone().expect("an internal listener");
+    let status = |url: String| {
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+    for path in [
+        "/%6detrics",
+        "/%6D%65trics",
+        "/%72eadyz",
+        "/ready%7a",
+        "/%6d%65%74%72%69%63%73",
+    ] {
+        assert_eq!(status(app.url(path)).await, 404, "public {path}");
+        // The internal listener still serves its probes however they are spelled.
+        assert_eq!(
+            status(format!("{internal}{path}")).await,
+            200,
+            "internal {path}"
+        );
+    }
+    // And the public routes are not reachable on the internal listener by an encoded spelling.
+    assert_eq!(status(format!("{internal}/%73tart")).await, 404);
+}
