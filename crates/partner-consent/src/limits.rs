@@ -6,9 +6,18 @@
 //! The key is the TCP peer address: behind a reverse proxy every client shares the proxy's
 //! address, so set the limits for that (or rate-limit at the proxy). Forwarded headers are not
 //! trusted: a client could otherwise pick its own key.
+//!
+//! The callback of a consent this service started is never refused: a request that carries a
+//! valid, unexpired consent cookie passes once per started consent (the authorization code it
+//! brings is single-use; a 429 would waste the admin's sign-in), and a cross-site `form_post`
+//! return without the cookie passes too, because its only answer is the same-site re-post page
+//! (nothing is decrypted or redeemed). Everything else, replays of a consent's cookie included,
+//! counts against the client's budget; the number of exempt callbacks is bounded by `/start`'s.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -21,7 +30,8 @@ use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::pages::{self, FailurePage};
-use crate::startup::AppState;
+use crate::session::{PENDING_LIFETIME, PendingConsent, cookie_name};
+use crate::startup::{AppState, unix_now};
 
 /// Above this many tracked clients, idle ones are forgotten (memory stays bounded).
 const PRUNE_ABOVE: usize = 10_000;
@@ -49,6 +59,9 @@ impl Default for RateLimit {
 pub struct ClientLimiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+    /// Consents whose callback was let through, by their `state` (public: it travels in the
+    /// authorize URL), with the Unix time after which the cookie is expired anyway.
+    callbacks_passed: Mutex<HashMap<String, i64>>,
 }
 
 impl std::fmt::Debug for ClientLimiter {
@@ -67,7 +80,26 @@ impl ClientLimiter {
                 Quota::per_minute(limit.per_minute).allow_burst(limit.burst),
             ),
             clock: DefaultClock::default(),
+            callbacks_passed: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether the callback of `pending` may pass without counting: true the first time only.
+    pub fn first_callback_of(&self, pending: &PendingConsent, now: i64) -> bool {
+        let lifetime = i64::try_from(PENDING_LIFETIME.as_secs()).unwrap_or(i64::MAX);
+        let mut passed = self
+            .callbacks_passed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if passed.len() > PRUNE_ABOVE {
+            passed.retain(|_, until| *until >= now);
+        }
+        passed
+            .insert(
+                pending.state.clone(),
+                pending.issued_at.saturating_add(lifetime),
+            )
+            .is_none()
     }
 
     /// `Ok` when `ip` may go on, else how long it must wait.
@@ -79,6 +111,33 @@ impl ClientLimiter {
             .check_key(&ip)
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
+}
+
+/// Middleware for the callback: [`per_client`], except for the callback of a consent started
+/// here (see the module's documentation).
+pub async fn callback(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Some(app) = req.app_data::<web::Data<AppState>>().cloned() {
+        let cookie = req.cookie(cookie_name(app.secure_cookies));
+        let exempt = match cookie {
+            // The cross-site `form_post` return: answered with the re-post page only.
+            None => req.method() == actix_web::http::Method::POST,
+            Some(cookie) => {
+                let now = unix_now();
+                PendingConsent::from_cookie(Some(cookie), &app.cookie_key, now)
+                    .is_ok_and(|pending| app.limiter.first_callback_of(&pending, now))
+            }
+        };
+        if exempt {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body);
+        }
+    }
+    per_client(req, next).await
 }
 
 /// Middleware for the limited routes.

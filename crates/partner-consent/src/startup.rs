@@ -179,7 +179,7 @@ impl Application {
                 )
                 .service(
                     web::resource(callback_path.as_str())
-                        .wrap(middleware::from_fn(limits::per_client))
+                        .wrap(middleware::from_fn(limits::callback))
                         .route(web::get().to(routes::callback::callback_get))
                         .route(web::post().to(routes::callback::callback_post)),
                 )

@@ -140,3 +140,36 @@ async fn start_and_callback_are_rate_limited_per_client_with_a_clear_429_page() 
     // Other pages are not limited.
     assert_eq!(app.get("/").await.status(), 200);
 }
+
+/// Behind a proxy every client shares one budget: once it is spent, the callback of a consent
+/// started here still completes (its code is single-use), exactly once; a replay of the same
+/// cookie, and junk without one, are refused as before.
+#[tokio::test]
+async fn a_started_consent_finishes_when_the_shared_budget_is_spent() {
+    use std::num::NonZeroU32;
+    let app = crate::support::spawn_app_with(crate::support::Spawn {
+        rate_limit: partner_consent::limits::RateLimit {
+            per_minute: NonZeroU32::new(1).unwrap(),
+            burst: NonZeroU32::new(2).unwrap(),
+        },
+        ..crate::support::Spawn::default()
+    })
+    .await;
+    let started = app.start().await;
+    // Someone else behind the same address spends what is left of the budget.
+    assert_eq!(app.get("/callback?code=x&state=y").await.status(), 400);
+    assert_eq!(app.get("/callback?code=x&state=y").await.status(), 429);
+    let returned = app
+        .sign_in(
+            &started.authorize_url,
+            ADMIN,
+            crate::support::Decision::Accept,
+        )
+        .await;
+    let resp = app.callback(&returned, Some(&started.cookie)).await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    assert!(app.stored(PARTNER_TENANT).await.is_some());
+    // The same cookie again is an ordinary (limited) request.
+    let replay = app.callback(&returned, Some(&started.cookie)).await;
+    assert_eq!(replay.status(), 429);
+}
