@@ -20,6 +20,7 @@
 //! feature, on by default; release images leave it off so the server links no test double).
 
 pub mod cli;
+pub mod client_ip;
 pub mod limits;
 #[cfg(feature = "local")]
 pub mod local;

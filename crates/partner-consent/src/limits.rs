@@ -3,9 +3,10 @@
 //! a signed assertion and a token request). A GCRA limiter (`governor`) keyed by the peer IP
 //! address; over the limit a client gets a 429 page with `Retry-After`.
 //!
-//! The key is the TCP peer address: behind a reverse proxy every client shares the proxy's
-//! address, so set the limits for that (or rate-limit at the proxy). Forwarded headers are not
-//! trusted: a client could otherwise pick its own key.
+//! The key is the client's address: the TCP peer, or behind reverse proxies the configuration
+//! trusts (`consent.trusted_proxies`, `consent.trusted_proxy_hops`) the address they forwarded
+//! ([`crate::client_ip`]). By default no forwarding header is trusted: a client could otherwise
+//! pick its own key, and behind a proxy every client then shares the proxy's budget.
 //!
 //! The callback of a consent this service started is never refused: a request that carries a
 //! valid, unexpired consent cookie passes once per started consent (the authorization code it
@@ -29,6 +30,7 @@ use actix_web::web;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use crate::client_ip::TrustedProxies;
 use crate::pages::{self, FailurePage};
 use crate::session::{PENDING_LIFETIME, PendingConsent, cookie_name};
 use crate::startup::{AppState, unix_now};
@@ -58,6 +60,8 @@ impl Default for RateLimit {
 /// The limiter shared by the workers.
 pub struct ClientLimiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// Whose forwarding headers name the client.
+    proxies: TrustedProxies,
     clock: DefaultClock,
     /// Consents whose callback was let through, by their `state` (public: it travels in the
     /// authorize URL), with the Unix time after which the cookie is expired anyway.
@@ -80,8 +84,21 @@ impl ClientLimiter {
                 Quota::per_minute(limit.per_minute).allow_burst(limit.burst),
             ),
             clock: DefaultClock::default(),
+            proxies: TrustedProxies::default(),
             callbacks_passed: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same limiter, believing the forwarding headers of `proxies`.
+    #[must_use]
+    pub fn with_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = proxies;
+        self
+    }
+
+    /// The client a request from `peer` with `headers` counts against.
+    pub fn client(&self, peer: IpAddr, headers: &actix_web::http::header::HeaderMap) -> IpAddr {
+        self.proxies.client(peer, headers)
     }
 
     /// Whether the callback of `pending` may pass without counting: true the first time only.
@@ -147,11 +164,12 @@ pub async fn per_client(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let app = req.app_data::<web::Data<AppState>>().cloned();
     if let (Some(app), Some(peer)) = (app, req.peer_addr())
-        && let Err(wait) = app.limiter.check(peer.ip())
+        && let client = app.limiter.client(peer.ip(), req.headers())
+        && let Err(wait) = app.limiter.check(client)
     {
         app.metrics.failed("rate_limited");
         tracing::info!(
-            client.ip = %peer.ip(),
+            client.ip = %client,
             http.path = req.path(),
             "rate limit reached"
         );

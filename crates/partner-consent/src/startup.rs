@@ -16,6 +16,7 @@ use common::secret::ExposeSecret;
 use common::tokens::{BrokerSettings, RefreshTokenStore, TokenBroker, app_credential};
 use tracing_actix_web::{RootSpanBuilder, TracingLogger};
 
+use crate::client_ip::TrustedProxies;
 use crate::limits::{self, ClientLimiter, RateLimit};
 use crate::metrics::Metrics;
 use crate::routes;
@@ -127,6 +128,10 @@ impl Application {
         let readyz_cache = options
             .readyz_cache
             .unwrap_or(settings.consent.readyz_cache);
+        let proxies = TrustedProxies {
+            networks: settings.consent.trusted_proxies.clone(),
+            hops: settings.consent.trusted_proxy_hops,
+        };
         let rate_limit = options.rate_limit.unwrap_or(RateLimit {
             per_minute: settings.consent.rate_limit_per_minute,
             burst: settings.consent.rate_limit_burst,
@@ -157,7 +162,7 @@ impl Application {
             callback_path: callback_path.clone(),
             metrics: Metrics::default(),
             readiness: Readiness::new(readyz_cache),
-            limiter: ClientLimiter::new(rate_limit),
+            limiter: ClientLimiter::new(rate_limit).with_proxies(proxies),
             internal_addr,
         });
         let data = state.clone();

@@ -137,6 +137,12 @@ pub struct RawConsent {
     /// A second address that alone serves `/readyz` and `/metrics` (and `/healthz`), for a
     /// probe or scraper on an internal network; empty: they are served on `listen`.
     pub internal_listen: String,
+    /// Reverse proxies (addresses or CIDR networks) whose `Forwarded` / `X-Forwarded-For`
+    /// headers name the client for the rate limits; empty: none is trusted.
+    pub trusted_proxies: Vec<String>,
+    /// How many reverse proxies always stand in front of the app (e.g. 1 behind one ingress),
+    /// whatever their addresses; 0: none.
+    pub trusted_proxy_hops: u32,
 }
 
 impl fmt::Debug for RawConsent {
@@ -150,6 +156,8 @@ impl fmt::Debug for RawConsent {
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("internal_listen", &self.internal_listen)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("trusted_proxy_hops", &self.trusted_proxy_hops)
             .finish()
     }
 }
@@ -314,6 +322,8 @@ impl Default for RawSettings {
                 rate_limit_per_minute: 30,
                 rate_limit_burst: 10,
                 internal_listen: String::new(),
+                trusted_proxies: Vec::new(),
+                trusted_proxy_hops: 0,
             },
             store: RawStore {
                 kind: "local".into(),

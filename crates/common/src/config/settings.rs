@@ -164,6 +164,10 @@ pub struct ConsentSettings {
     pub rate_limit_burst: std::num::NonZeroU32,
     /// The address that alone serves `/readyz` and `/metrics`, if any.
     pub internal_listen: Option<SocketAddr>,
+    /// Reverse proxies whose forwarding headers name the client (none by default).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Reverse proxies always in front of the app, whatever their addresses (0 by default).
+    pub trusted_proxy_hops: u32,
 }
 
 impl fmt::Debug for ConsentSettings {

@@ -580,6 +580,33 @@ fn readiness_cache_rate_limits_and_the_internal_address_are_checked() {
 }
 
 #[test]
+fn trusted_proxies_are_addresses_or_networks_and_none_by_default() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert!(s.consent.trusted_proxies.is_empty());
+        assert_eq!(s.consent.trusted_proxy_hops, 0);
+        jail.set_env(
+            "SAM_CONSENT__TRUSTED_PROXIES",
+            "[\"10.0.0.0/8\", \"::1\", \"proxy.internal\"]",
+        );
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert_eq!(report.keys(), vec!["consent.trusted_proxies"], "{report}");
+        let text = report.to_string();
+        assert!(text.contains("entry 3 (\"proxy.internal\")"), "{text}");
+        jail.set_env("SAM_CONSENT__TRUSTED_PROXIES", "[\"10.1.2.3/8\", \"::1\"]");
+        jail.set_env("SAM_CONSENT__TRUSTED_PROXY_HOPS", "1");
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert_eq!(
+            s.consent.trusted_proxies,
+            vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]
+        );
+        assert_eq!(s.consent.trusted_proxy_hops, 1);
+        Ok(())
+    });
+}
+
+#[test]
 fn any_partner_tenant_is_the_explicit_star_alone() {
     Jail::expect_with(|jail| {
         write_valid_default(jail);

@@ -173,3 +173,39 @@ async fn a_started_consent_finishes_when_the_shared_budget_is_spent() {
     let replay = app.callback(&returned, Some(&started.cookie)).await;
     assert_eq!(replay.status(), 429);
 }
+
+/// Behind a trusted ingress (`consent.trusted_proxy_hops = 1`) each client has its own budget,
+/// named by the address the ingress appended; untrusted, the headers change nothing.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    use std::num::NonZeroU32;
+    let limit = partner_consent::limits::RateLimit {
+        per_minute: NonZeroU32::new(1).unwrap(),
+        burst: NonZeroU32::new(1).unwrap(),
+    };
+    let start_from = |app: &crate::support::TestApp, client: &'static str| {
+        let request = app
+            .client
+            .post(app.url("/start"))
+            // A client-chosen first entry, then what the ingress saw.
+            .header("x-forwarded-for", format!("192.0.2.99, {client}"));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let behind = crate::support::spawn_app_with(crate::support::Spawn {
+        rate_limit: limit,
+        trusted_proxy_hops: 1,
+        ..crate::support::Spawn::default()
+    })
+    .await;
+    assert_eq!(start_from(&behind, "198.51.100.1").await, 303);
+    assert_eq!(start_from(&behind, "198.51.100.2").await, 303);
+    assert_eq!(start_from(&behind, "198.51.100.1").await, 429);
+
+    let untrusted = crate::support::spawn_app_with(crate::support::Spawn {
+        rate_limit: limit,
+        ..crate::support::Spawn::default()
+    })
+    .await;
+    assert_eq!(start_from(&untrusted, "198.51.100.1").await, 303);
+    assert_eq!(start_from(&untrusted, "198.51.100.2").await, 429);
+}

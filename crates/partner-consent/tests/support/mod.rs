@@ -65,6 +65,8 @@ pub struct Spawn {
     /// Key Vault store, with the app's certificate and the cookie key read from it
     /// (`app.certificate_secret`, `consent.cookie_key_secret`): no credential file.
     pub key_vault_secrets: bool,
+    /// `consent.trusted_proxy_hops` (0: forwarding headers are not believed).
+    pub trusted_proxy_hops: u32,
 }
 
 impl Default for Spawn {
@@ -83,6 +85,7 @@ impl Default for Spawn {
             endpoint_version: "v1",
             internal_listen: false,
             key_vault_secrets: false,
+            trusted_proxy_hops: 0,
         }
     }
 }
@@ -216,6 +219,7 @@ fn settings(
     raw.cloud.key_vault_dns_suffix = emulator.key_vault_dns_suffix();
     raw.consent.listen = "127.0.0.1:0".into();
     raw.consent.redirect_url = redirect.into();
+    raw.consent.trusted_proxy_hops = spawn.trusted_proxy_hops;
     if spawn.internal_listen {
         raw.consent.internal_listen = "127.0.0.1:0".into();
     }

@@ -382,6 +382,7 @@ impl RawSettings {
                 }
             },
         };
+        let trusted_proxies = trusted_proxies(c, &consent.trusted_proxies);
         let cookie_key_secret = set(&consent.cookie_key_secret).map(str::to_owned);
         if cookie_key.is_some() && cookie_key_secret.is_some() {
             c.fail(
@@ -400,6 +401,8 @@ impl RawSettings {
             rate_limit_per_minute: per_minute?,
             rate_limit_burst: burst?,
             internal_listen: internal_listen?,
+            trusted_proxies: trusted_proxies?,
+            trusted_proxy_hops: consent.trusted_proxy_hops,
         })
     }
 
@@ -453,3 +456,28 @@ impl Words for Prompt {
     ];
 }
 impl_words!(Prompt);
+
+/// `consent.trusted_proxies`: addresses (`10.0.0.7`, `::1`) or networks (`10.0.0.0/8`); every
+/// entry that is neither is reported.
+fn trusted_proxies(c: &mut Checker<'_>, entries: &[String]) -> Option<Vec<ipnet::IpNet>> {
+    let mut nets = Vec::with_capacity(entries.len());
+    let mut ok = true;
+    for (i, entry) in entries.iter().enumerate() {
+        let v = entry.trim();
+        match v
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| v.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        {
+            Ok(net) => nets.push(net.trunc()),
+            Err(_) => {
+                ok = false;
+                c.fail(
+                    "consent.trusted_proxies",
+                    format!("entry {} ({v:?}) is not an IP address or network", i + 1),
+                    "write each proxy as an address (\"10.0.0.7\") or a CIDR network (\"10.0.0.0/8\")",
+                );
+            }
+        }
+    }
+    ok.then_some(nets)
+}
