@@ -27,6 +27,27 @@ pub struct Landing<'a> {
     pub who: String,
     /// Host of the sign-in page.
     pub signin_host: String,
+    /// A consent started in this browser and not finished: when, in words ("3 minutes ago").
+    pub in_progress: Option<String>,
+}
+
+/// `/start` while a consent started in this browser is still open: keep it, or start over.
+#[derive(Debug, Template)]
+#[template(path = "in_progress.html")]
+pub struct InProgress<'a> {
+    /// Application display name.
+    pub app_name: &'a str,
+    /// When it was started, in words ("3 minutes ago").
+    pub started: String,
+}
+
+/// "just now", "1 minute ago", "7 minutes ago".
+pub fn minutes_ago(seconds: i64) -> String {
+    match seconds / 60 {
+        ..=0 => "just now".to_owned(),
+        1 => "1 minute ago".to_owned(),
+        m => format!("{m} minutes ago"),
+    }
 }
 
 /// The success page.

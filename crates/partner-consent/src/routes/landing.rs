@@ -1,14 +1,15 @@
 //! `GET /`: what the app is, which permissions the admin approves, who may consent, one button.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use common::config::AppMode;
 
-use crate::pages::{self, Landing, PERMISSIONS};
-use crate::startup::AppState;
+use crate::pages::{self, Landing, PERMISSIONS, minutes_ago};
+use crate::routes::start::in_progress;
+use crate::startup::{AppState, unix_now};
 
 /// `GET /`
-pub async fn landing(app: web::Data<AppState>) -> HttpResponse {
+pub async fn landing(req: HttpRequest, app: web::Data<AppState>) -> HttpResponse {
     let s = &app.settings;
     let who = match (s.mode, s.partner.tenant_id.as_deref()) {
         (AppMode::Csp, Some(t)) => format!("Only an administrator of the partner tenant {t} may consent."),
@@ -33,6 +34,7 @@ pub async fn landing(app: web::Data<AppState>) -> HttpResponse {
             .host_str()
             .unwrap_or_default()
             .to_owned(),
+        in_progress: in_progress(&req, &app).map(|open| minutes_ago(unix_now() - open.issued_at)),
     };
     pages::html(StatusCode::OK, &page)
 }
