@@ -7,11 +7,11 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[test]
-fn local_starts_from_an_empty_directory() {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts `partner-consent --local` in `dir` with `log_format`, waits for its banner (at most a
+/// minute), stops it; gives whether the banner came, stdout so far and stderr.
+fn run_local_until_banner(dir: &std::path::Path, log_format: &str) -> (bool, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_partner-consent"))
-        .current_dir(dir.path())
+        .current_dir(dir)
         .args([
             "--local",
             "--emulator-port",
@@ -21,9 +21,10 @@ fn local_starts_from_an_empty_directory() {
             "--set",
             "consent.listen=127.0.0.1:0",
             "--log-format",
-            "json",
+            log_format,
         ])
         .env_remove("SAM_PROFILE")
+        .env_remove("NO_COLOR")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -54,14 +55,34 @@ fn local_starts_from_an_empty_directory() {
     };
     let _ = child.kill();
     let output = child.wait_with_output().unwrap();
-    assert!(
+    (
         started,
-        "no banner; stdout:\n{seen}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        seen,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn local_starts_from_an_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (started, seen, stderr) = run_local_until_banner(dir.path(), "json");
+    assert!(started, "no banner; stdout:\n{seen}\nstderr:\n{stderr}");
     assert!(dir.path().join(".sam-local/app.pem").is_file());
     assert!(dir.path().join(".sam-local/emulator/ca.pem").is_file());
     assert!(!dir.path().join("config").exists());
+}
+
+/// Text logs written to a pipe (a file, a container's log) carry no ANSI colour codes.
+#[test]
+fn text_logs_to_a_pipe_are_not_coloured() {
+    let dir = tempfile::tempdir().unwrap();
+    let (started, seen, stderr) = run_local_until_banner(dir.path(), "text");
+    assert!(started, "no banner; stdout:\n{seen}\nstderr:\n{stderr}");
+    assert!(stderr.contains("INFO"), "no log line on stderr:\n{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "escape codes in a piped log:\n{stderr:?}"
+    );
 }
 
 /// An empty CPV allow-list is a configuration error (exit 2) that names the key, before anything
