@@ -105,11 +105,18 @@ async fn run(cli: Cli) -> ExitCode {
             }
             l.print_banner(&state);
         }
-        None => tracing::info!(
-            listen = %state.settings.consent.listen,
-            port = app.port(),
-            "partner-consent listening"
-        ),
+        None => {
+            tracing::info!(
+                listen = %state.settings.consent.listen,
+                port = app.port(),
+                "partner-consent listening"
+            );
+            println!(
+                "partner-consent is listening on port {}. Partner admins consent at: {}",
+                app.port(),
+                state.settings.consent.landing_url()
+            );
+        }
     }
     if format == LogFormat::Text && local.is_some() {
         tracing::info!("press Ctrl-C to stop");

@@ -170,6 +170,36 @@ pub struct ConsentSettings {
     pub trusted_proxy_hops: u32,
 }
 
+impl ConsentSettings {
+    /// The page a partner admin opens to consent: the root of the redirect URL's origin.
+    pub fn landing_url(&self) -> Url {
+        let mut url = self.redirect_url.clone();
+        url.set_path("/");
+        url.set_query(None);
+        url.set_fragment(None);
+        url
+    }
+
+    /// A loopback redirect URL on another port than `listen`: after sign-in, Entra ID would send
+    /// the admin's browser where nothing listens. (Behind a proxy the ports differ on purpose,
+    /// and only a loopback redirect URL is known to reach this process directly.)
+    pub fn listen_warning(&self) -> Option<String> {
+        let redirect_port = self.redirect_url.port_or_known_default()?;
+        let listen_port = self.listen.port();
+        (is_loopback(&self.redirect_url) && listen_port != 0 && listen_port != redirect_port).then(
+            || {
+                format!(
+                    "consent.redirect_url ({}) is on port {redirect_port} but consent.listen ({}) \
+                     is on port {listen_port}: after sign-in Entra ID sends the admin's browser \
+                     where nothing listens; set consent.listen to 127.0.0.1:{redirect_port}, or \
+                     the redirect URL (here and on the app registration) to port {listen_port}",
+                    self.redirect_url, self.listen
+                )
+            },
+        )
+    }
+}
+
 impl fmt::Debug for ConsentSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConsentSettings")
@@ -327,6 +357,9 @@ impl Settings {
             );
         }
         if let Some(warning) = self.emulator_cloud_warning() {
+            out.push(warning);
+        }
+        if let Some(warning) = self.consent.listen_warning() {
             out.push(warning);
         }
         out

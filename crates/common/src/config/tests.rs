@@ -607,6 +607,36 @@ fn trusted_proxies_are_addresses_or_networks_and_none_by_default() {
 }
 
 #[test]
+fn a_loopback_redirect_url_on_another_port_than_listen_is_a_warning() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert_eq!(s.consent.listen_warning(), None, "the defaults agree");
+        assert_eq!(s.consent.landing_url().as_str(), "http://localhost:8080/");
+        jail.set_env("SAM_CONSENT__LISTEN", "127.0.0.1:9000");
+        let s = load(&args()).unwrap().validate().unwrap();
+        let warning = s.consent.listen_warning().expect("a warning");
+        assert!(
+            warning.contains("port 8080") && warning.contains("port 9000"),
+            "{warning}"
+        );
+        assert!(s.warnings().contains(&warning));
+        // Behind a proxy the public URL's port says nothing about the listener.
+        jail.set_env(
+            "SAM_CONSENT__REDIRECT_URL",
+            "https://consent.contoso.example/callback",
+        );
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert_eq!(s.consent.listen_warning(), None);
+        assert_eq!(
+            s.consent.landing_url().as_str(),
+            "https://consent.contoso.example/"
+        );
+        Ok(())
+    });
+}
+
+#[test]
 fn any_partner_tenant_is_the_explicit_star_alone() {
     Jail::expect_with(|jail| {
         write_valid_default(jail);
