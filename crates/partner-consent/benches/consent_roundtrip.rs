@@ -95,6 +95,10 @@ key_vault_dns_suffix = "{kv}"
 [consent]
 listen = "127.0.0.1:{port}"
 redirect_url = "{redirect}"
+# One driver address makes every consent: the per-client limits (30 a minute by default, rightly)
+# would answer 429 after the first ten. The bench measures the app, not the limiter.
+rate_limit_per_minute = 1000000
+rate_limit_burst = 100000
 [store]
 kind = "local"
 [store.local]
