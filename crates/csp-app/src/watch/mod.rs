@@ -72,6 +72,9 @@ impl Clock for SystemClock {
 pub enum State {
     /// Fine.
     Ok,
+    /// Not checked by design: it needs a permission the app does not request (the message says
+    /// which, and how to turn the check on). Counts as fine.
+    Skipped,
     /// Needs attention within the warning window.
     Warning,
     /// Needs attention now (within the critical window, expired, consent needed).
@@ -81,10 +84,16 @@ pub enum State {
 }
 
 impl State {
-    /// `ok`, `warning`, `critical` or `unknown`.
+    /// Warning, critical or unknown: neither fine nor skipped by design.
+    pub fn needs_attention(self) -> bool {
+        !matches!(self, Self::Ok | Self::Skipped)
+    }
+
+    /// `ok`, `skipped`, `warning`, `critical` or `unknown`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
+            Self::Skipped => "skipped",
             Self::Warning => "warning",
             Self::Critical => "critical",
             Self::Unknown => "unknown",
@@ -197,13 +206,14 @@ pub struct CycleReport {
 }
 
 impl CycleReport {
-    /// 3 consent needed, 1 a check could not run, 4 warnings or critical findings, else 0.
+    /// 3 consent needed, 1 a check could not run, 4 warnings or critical findings, else 0
+    /// (`skipped` findings are fine).
     pub fn exit(&self) -> ExitCode {
         if self.needs_consent {
             Exit::Reconsent.into()
         } else if !self.errors.is_empty() {
             Exit::Failure.into()
-        } else if self.findings.iter().any(|f| f.state != State::Ok) {
+        } else if self.findings.iter().any(|f| f.state.needs_attention()) {
             Exit::Partial.into()
         } else {
             ExitCode::SUCCESS
@@ -296,9 +306,10 @@ impl<'a> Watcher<'a> {
             partners.push(self.ctx.partner.clone());
         }
         cycle.keepalive(&partners, &mut out).await;
-        cycle.credentials(&mut out).await;
+        let access = cycle.graph_access().await;
+        cycle.credentials(&mut out, &access).await;
         cycle.gdap(&mut out).await;
-        cycle.permissions(&mut out).await;
+        cycle.permissions(&mut out, &access).await;
         let now = self.clock.now();
         for partner in &out.kept_alive {
             state.last_keepalive.insert(partner.clone(), now);
@@ -308,12 +319,16 @@ impl<'a> Watcher<'a> {
             tracing::warn!(path = %path.display(), error = %e, "cannot write the watch state file");
         }
         self.record(&out, now);
-        for f in out.findings.iter().filter(|f| f.state != State::Ok) {
+        for f in out.findings.iter().filter(|f| f.state.needs_attention()) {
             tracing::warn!(check = f.check, subject = %f.subject, state = f.state.as_str(), "{}", f.message);
         }
         tracing::info!(
             findings = out.findings.len(),
-            not_ok = out.findings.iter().filter(|f| f.state != State::Ok).count(),
+            not_ok = out
+                .findings
+                .iter()
+                .filter(|f| f.state.needs_attention())
+                .count(),
             errors = out.errors.len(),
             notified,
             "watch cycle done"
