@@ -178,3 +178,80 @@ async fn on_least_privilege_the_registration_checks_are_skipped_with_their_opt_i
         .expect("the Graph token's scopes are checked");
     assert_eq!(scopes.state, State::Ok, "{scopes:?}");
 }
+
+/// The local demo as its README runs it (`partner-consent --local`: the emulated cloud, the
+/// demo app with its certificate, the `local` profile), the admin agent's consent (the browser's
+/// part walked over HTTP), then `csp-app --profile local watch --once`: exit 0, no `unknown`
+/// finding, the app's certificate watched, and one redemption.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_demos_watch_once_is_green_and_redeems_once() {
+    use partner_consent::local::{Ports, prepare};
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = dir.path().join("config");
+    let mut options = LoadOptions {
+        config_dir: config_dir.clone(),
+        ..LoadOptions::default()
+    };
+    let ports = Ports {
+        emulator: 0,
+        sign_in: 0,
+    };
+    let local = dir.path().join(".sam-local");
+    let cloud = prepare(&mut options, ports, Some(&local), false)
+        .await
+        .expect("the local cloud starts");
+    let settings = common::config::load_settings(&options).expect("the local profile loads");
+    let http = common::http::build_client(&settings.http).unwrap();
+    let broker = TokenBroker::from_settings(&settings, http.clone())
+        .await
+        .unwrap();
+    let pending = broker.consent_url(AuthorizeOptions {
+        prompt: Some("consent".into()),
+        ..AuthorizeOptions::default()
+    });
+    let location = cloud
+        .emulator()
+        .sign_in(&http, &pending.url, ADMIN, ConsentAnswer::Accept)
+        .await
+        .expect("the demo admin signs in and consents");
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code");
+    broker
+        .store_consent(AuthCode::new(code), &pending)
+        .await
+        .expect("consent stored");
+    broker.flush().await;
+
+    let config_dir = config_dir.display().to_string();
+    let state = dir.path().join("watch-state.json").display().to_string();
+    let mut argv = vec!["csp-app", "--profile", "local", "--config-dir", &config_dir];
+    for set in &options.set {
+        argv.extend(["--set", set.as_str()]);
+    }
+    argv.extend(["-o", "json", "watch", "--once", "--listen", "off"]);
+    argv.extend(["--state-file", &state]);
+    let cli = <csp_app::Cli as clap::Parser>::try_parse_from(argv).unwrap();
+    let before = cloud.emulator().counter(REDEMPTIONS);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = csp_app::run(cli, &mut out, &mut err).await;
+    let (out, err) = (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    );
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{out}\n{err}");
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert!(
+        findings.iter().all(|f| f["state"] != "unknown"),
+        "{findings:#?}"
+    );
+    assert!(
+        findings.iter().any(|f| f["check"] == "credentials"
+            && f["subject"].as_str().unwrap().contains("/certificate/")
+            && f["state"] == "ok"),
+        "the app's own certificate is watched: {findings:#?}"
+    );
+    assert_eq!(cloud.emulator().counter(REDEMPTIONS) - before, 1);
+}
