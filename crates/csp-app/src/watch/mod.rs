@@ -1,8 +1,9 @@
 //! `csp-app watch`: keep the grant alive and watch what expires silently.
 //!
 //! One cycle ([`Watcher::cycle`]) runs the checks of [`checks`] — refresh-token inactivity
-//! (before the keepalive), keepalive, app credential expiry, GDAP relationship expiry and the
-//! doctor's permission checks — each independent of the others, turns what they find into
+//! (before the keepalive), keepalive (one redemption per partner, whose Graph token the other
+//! checks reuse), app credential expiry, GDAP relationship expiry and permission drift (the
+//! doctor's typed token and registration checks) — each independent of the others, turns what they find into
 //! [`Finding`]s, tells the webhook about every change of state ([`notify`]), remembers states in
 //! the state file, and updates the metrics that [`server`] exposes. Without `--once`
 //! [`run_loop`] repeats cycles every `--interval` until Ctrl-C or SIGTERM ([`daemon`]), printing
@@ -107,7 +108,8 @@ impl State {
 pub struct Finding {
     /// The check (`refresh_token`, `keepalive`, `credentials`, `gdap`, `permissions`).
     pub check: &'static str,
-    /// What it is about (partner, credential, relationship, doctor check id).
+    /// What it is about (partner, credential, relationship, doctor check id, or `registration`
+    /// when the registration checks are skipped).
     pub subject: String,
     /// Its state.
     pub state: State,
