@@ -6,8 +6,9 @@
 pub mod consent;
 pub mod customers;
 pub mod gdap;
+pub mod graph;
 pub mod keepalive;
-pub mod raw;
+pub mod partner_center;
 pub mod status;
 pub mod token;
 pub mod users;
@@ -38,10 +39,10 @@ pub async fn dispatch(
         Command::Gdap(c) => gdap::run(ctx, c, format, out).await,
         Command::Users(UsersCommand::List(args)) => users::list(ctx, args, format, out, err).await,
         Command::Graph(GraphCommand::Get { path, customer }) => {
-            raw::graph(ctx, &path, customer.as_deref(), format, out).await
+            graph::get(ctx, &path, customer.as_deref(), format, out).await
         }
         Command::PartnerCenter(PartnerCenterCommand::Get { path }) => {
-            raw::partner_center(ctx, &path, format, out).await
+            partner_center::get(ctx, &path, format, out).await
         }
         Command::Token(args) => token::run(ctx, args, format, out).await,
         Command::Watch(args) => watch::run(ctx, args, format, out, err).await,
