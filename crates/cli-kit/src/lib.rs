@@ -6,6 +6,8 @@
 //!   consent again) and the exit code a script branches on;
 //! - [`output`]: `--output table|json|ndjson` and its writers;
 //! - [`ConfigArgs`]: the configuration flags every binary flattens into its clap parser;
+//! - [`Run`]: the settings, HTTP client and token broker every command runs on, opened the same
+//!   way (and failing the same way) in both CLIs;
 //! - [`startup`]: loading and validating configuration (exit 2 with the full report), telemetry,
 //!   and the `config check` / `config show` commands.
 
@@ -13,10 +15,12 @@ mod args;
 mod exit;
 mod failure;
 pub mod output;
+mod run;
 pub mod startup;
 
 pub use args::ConfigArgs;
 pub use exit::Exit;
 pub use failure::Failure;
 pub use output::OutputFormat;
+pub use run::{Run, start_failure};
 pub use startup::ConfigCommand;

@@ -7,12 +7,19 @@
 //!   streamed element by element), so memory stays flat on large fan-outs;
 //! - typed records that know their cells ([`Row`], [`write_rows`]).
 //!
-//! `table` needs every row to size its columns and is meant for people.
+//! `table` needs every row to size its columns and is meant for people. [`write_list`] streams
+//! a `common` client's pages through a [`ListWriter`]; [`parse_window`] reads the lengths of time
+//! the commands take (`30d`, `P30D`).
 
 use std::io::{self, Write};
+use std::process::ExitCode;
 
+use common::graph::iso8601_days;
+use futures::{Stream, TryStreamExt as _};
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::Failure;
 
 /// `--output`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -260,9 +267,76 @@ pub fn rfc3339(unix: i64) -> Option<String> {
         .ok()
 }
 
+/// A result item as the JSON value the writers pick apart.
+pub fn to_value<T: Serialize>(item: &T) -> Result<Value, Failure> {
+    serde_json::to_value(item).map_err(|e| Failure::new(format!("cannot render a result: {e}")))
+}
+
+/// Writes every item of a stream as it arrives (`json` and `ndjson` stream; `table` sizes its
+/// columns at the end).
+pub async fn write_list<T, E, S>(
+    stream: S,
+    format: OutputFormat,
+    out: &mut dyn Write,
+    columns: &'static [Column],
+) -> Result<ExitCode, Failure>
+where
+    T: Serialize,
+    S: Stream<Item = Result<T, E>>,
+    Failure: From<E>,
+{
+    let mut writer = ListWriter::new(format, out, columns);
+    let mut stream = std::pin::pin!(stream);
+    while let Some(item) = stream.try_next().await? {
+        writer.item(&to_value(&item)?)?;
+    }
+    writer.finish()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A window of time, in seconds (`gdap expiring --within`, the watch's spans).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window(pub i64);
+
+/// Parses `30d`, `12h`, `4w` or an ISO 8601 duration (`P30D`).
+pub fn parse_window(text: &str) -> Result<Window, String> {
+    let t = text.trim();
+    let invalid = || format!("{text:?} is not a window such as 30d, 12h, 4w or P30D");
+    if t.starts_with(['P', 'p']) {
+        let days = iso8601_days(&t.to_ascii_uppercase()).ok_or_else(invalid)?;
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "a window is a few years at most"
+        )]
+        return Ok(Window((days * 86_400.0) as i64));
+    }
+    let (number, unit) = t.split_at(t.len().saturating_sub(1));
+    let n: i64 = number.parse().map_err(|_| invalid())?;
+    let unit_secs = match unit.to_ascii_lowercase().as_str() {
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(invalid()),
+    };
+    n.checked_mul(unit_secs)
+        .filter(|s| *s >= 0)
+        .map(Window)
+        .ok_or_else(invalid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_are_read_in_days_hours_weeks_or_iso() {
+        assert_eq!(parse_window("30d"), Ok(Window(30 * 86_400)));
+        assert_eq!(parse_window("12h"), Ok(Window(12 * 3_600)));
+        assert_eq!(parse_window("2w"), Ok(Window(14 * 86_400)));
+        assert_eq!(parse_window("P30D"), Ok(Window(30 * 86_400)));
+        assert!(parse_window("30").is_err());
+        assert!(parse_window("thirty days").is_err());
+    }
 
     #[test]
     fn names_from_the_apis_cannot_drive_the_terminal() {

@@ -18,7 +18,7 @@ use std::ops::ControlFlow;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli_kit::{ConfigArgs, Exit};
+use cli_kit::{ConfigArgs, Run};
 
 pub use admin::consent::cli::{
     ConsentCommand, CustomerSelection, FanOut, PARTNER_CENTER_CONSENT_RPS,
@@ -116,17 +116,12 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
         consent_rate,
         tool: "cpv-app",
     };
-    let app = match App::new(settings, options).await {
+    let app = match Run::open(settings)
+        .await
+        .and_then(|run| App::new(run, options))
+    {
         Ok(app) => app,
-        Err(e) => {
-            let _ = writeln!(err, "error: cannot start: {e}");
-            return match e {
-                common::tokens::BrokerError::Config(_) | common::tokens::BrokerError::Store(_) => {
-                    Exit::Config.into()
-                }
-                _ => ExitCode::FAILURE,
-            };
-        }
+        Err(failure) => return failure.report(err),
     };
     let partners = app.partners(&cli.partners).await;
     if partners.is_empty() {

@@ -1,10 +1,10 @@
-//! What every API command needs, built once per run: the process's HTTP client, the token
-//! broker (reading the consented refresh token from the configured store) and the Partner
-//! Center and Graph clients sharing both.
+//! What every API command needs, built once per run on the [`Run`] both CLIs open (the
+//! process's HTTP client and the token broker reading the consented refresh token from the
+//! configured store): the partner, and the Partner Center and Graph clients sharing both.
 
 use std::sync::Arc;
 
-use cli_kit::Failure;
+use cli_kit::{Failure, Run};
 use common::cloud::Resource;
 use common::config::Settings;
 use common::graph::{GraphClient, GraphOptions};
@@ -42,14 +42,20 @@ pub fn partner_of(settings: &Settings) -> Result<String, Failure> {
 }
 
 impl Context {
-    /// Builds the clients from configuration.
+    /// Opens the run ([`Run::open`]) and builds the clients from configuration.
     pub async fn build(settings: &Settings) -> Result<Self, Failure> {
+        Self::open(Run::open(settings.clone()).await?)
+    }
+
+    /// The clients over an opened run.
+    pub fn open(run: Run) -> Result<Self, Failure> {
+        let Run {
+            settings,
+            http,
+            broker,
+        } = run;
+        let settings = &settings;
         let partner = partner_of(settings)?;
-        let http = common::http::build_client(&settings.http)
-            .map_err(|e| Failure::config(e.to_string()))?;
-        let broker = TokenBroker::from_settings(settings, http.clone())
-            .await
-            .map_err(|e| Failure::from(&e))?;
         let tokens = Arc::new(BrokerTokens::new(broker.clone(), partner.clone()));
         let correlation_id = Uuid::new_v4();
         tracing::debug!(ms.correlation_id = %correlation_id, tenant.id = %partner, "csp-app run");

@@ -15,7 +15,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::context::Context;
-use crate::fanout::CustomerRef;
+
+/// A customer of the fan-out (tenant and name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomerRef {
+    /// Tenant ID.
+    pub tenant_id: String,
+    /// Company name.
+    pub name: String,
+}
 
 /// Where a customer was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -27,8 +27,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use tokio::task::JoinSet;
 
-use crate::UsersListArgs;
+use crate::cli::UsersListArgs;
 use crate::context::Context;
+pub use crate::customers::CustomerRef;
 use crate::customers::Discovery;
 
 /// Partner Center customers per page while customers are found.
@@ -41,15 +42,6 @@ pub const FANOUT_COLUMNS: &[Column] = &[
     ("USER PRINCIPAL NAME", "/userPrincipalName"),
     ("DISPLAY NAME", "/displayName"),
 ];
-
-/// A customer of the fan-out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CustomerRef {
-    /// Tenant ID.
-    pub tenant_id: String,
-    /// Company name.
-    pub name: String,
-}
 
 /// A customer that failed.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use cli_kit::Failure;
+use cli_kit::{Failure, Run};
 use common::cloud::Resource;
 use common::config::{AppMode, Settings};
 use common::graph::{GraphClient, GraphError, GraphOptions};
@@ -104,17 +104,25 @@ pub struct AppOptions {
 }
 
 impl App {
-    /// Builds the broker (application credential, refresh-token store) and the clients.
-    pub async fn new(settings: Settings, options: AppOptions) -> Result<Self, BrokerError> {
-        let http = common::http::build_client(&settings.http)
-            .map_err(|e| BrokerError::Config(e.to_string()))?;
-        let broker = TokenBroker::from_settings(&settings, http.clone()).await?;
+    /// The clients of a run over `run`'s HTTP client and broker (opened by
+    /// [`cli_kit::Run::open`], as `csp-app`'s context is).
+    pub fn new(run: Run, options: AppOptions) -> Result<Self, Failure> {
+        let Run {
+            settings,
+            http,
+            broker,
+        } = run;
         let consent_page = BrokerSettings::from_settings(&settings).consent_page;
         let graph_base = settings
             .cloud
             .base_url(Resource::Graph)
             .cloned()
-            .ok_or_else(|| BrokerError::Config("the cloud has no Microsoft Graph".into()))?;
+            .ok_or_else(|| {
+                Failure::config(format!(
+                    "cannot start: the {} cloud has no Microsoft Graph endpoint",
+                    settings.cloud.name
+                ))
+            })?;
         let graph = GraphClient::new(
             graph_base.clone(),
             http.clone(),

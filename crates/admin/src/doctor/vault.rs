@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use super::{Check, Status, check};
+use super::report::{Check, Status, check};
 use common::cloud::Resource;
 use common::config::{KeyVaultIdentity, KeyVaultSettings, Settings, StoreSettings};
 use common::secret::{AccessToken, ExposeSecret as _};

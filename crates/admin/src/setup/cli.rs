@@ -212,8 +212,9 @@ pub async fn run_setup(
     }
 }
 
-/// Runs `doctor` with validated `settings`; `json` prints the report as JSON. Exit 0 pass,
-/// 1 warn, 2 fail.
+/// Runs `doctor` with validated `settings`; `json` prints the report as JSON. Exit
+/// ([`DoctorReport::exit`](crate::doctor::DoctorReport::exit)): 0 pass, 4 warn, 1 fail; 2 a
+/// configuration error.
 pub async fn run_doctor(
     settings: &Settings,
     args: &DoctorArgs,
@@ -224,7 +225,7 @@ pub async fn run_doctor(
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return cli_kit::Exit::Config.into();
         }
     };
     let report = async {
@@ -261,9 +262,9 @@ pub async fn run_doctor(
         report.render_text()
     };
     if out.write_all(text.as_bytes()).is_err() {
-        return ExitCode::from(2);
+        return cli_kit::Exit::Failure.into();
     }
-    ExitCode::from(report.exit_code())
+    report.exit().into()
 }
 
 /// The commands both CLIs share, flattened into each one's subcommands. `setup` needs no valid
@@ -277,7 +278,8 @@ pub enum SharedCommand {
     /// principal, multitenant app, delegated permissions only, certificate), write the
     /// configuration and print the consent link. Safe to run again; --dry-run shows the plan.
     Setup(Box<SetupArgs>),
-    /// Check the deployment: each finding pass/warn/fail with its fix; exit 0 pass, 1 warn, 2 fail.
+    /// Check the deployment: each finding pass/warn/fail with its fix; exit 0 pass, 4 warn, 1 fail
+    /// (2: the configuration does not load).
     Doctor(DoctorArgs),
 }
 

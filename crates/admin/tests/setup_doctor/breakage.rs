@@ -44,7 +44,7 @@ async fn doctor_fails_when_a_delegated_permission_is_removed() {
             && text.contains("run setup"),
         "{text}"
     );
-    assert_eq!(report.exit_code(), 2);
+    assert_eq!(report.exit(), cli_kit::Exit::Failure);
     // setup repairs it.
     let repaired = env.setup(&session, &env.options(env.generated())).await;
     assert!(
@@ -204,7 +204,7 @@ async fn doctor_warns_when_the_certificate_nears_expiry() {
     );
     assert!(text.contains("run setup again"), "{text}");
     expect(&report, "app.certificate_registered", Status::Pass);
-    assert_eq!(report.exit_code(), 1);
+    assert_eq!(report.exit(), cli_kit::Exit::Partial);
 }
 
 #[tokio::test]

@@ -98,13 +98,13 @@ async fn setup_from_an_empty_partner_tenant_reaches_a_working_consent_and_a_clea
         "{text}"
     );
     expect(&before, "token.partner_center", Status::Fail);
-    assert_eq!(before.exit_code(), 2);
+    assert_eq!(before.exit(), cli_kit::Exit::Failure);
 
     // The consent link works with the app setup made; then every check passes.
     env.consent(&settings).await;
     let after = env.doctor(&settings, Some(&session)).await;
     assert_eq!(after.status, Status::Pass, "{}", after.render_text());
-    assert_eq!(after.exit_code(), 0);
+    assert_eq!(after.exit(), cli_kit::Exit::Success);
     expect(&after, "token.mfa", Status::Pass);
     expect(&after, "store.set", Status::Pass);
     let json = serde_json::to_value(&after).unwrap();

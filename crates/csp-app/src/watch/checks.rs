@@ -1,12 +1,19 @@
 //! The watch's checks. Each is independent: one that fails records `unknown` findings and an
-//! error for its check, and the others still run.
+//! error for its check, and the others still run. They share the cycle's one redemption per
+//! partner: the keepalive redeems the partner's refresh token for Microsoft Graph, and the Graph
+//! checks use that cached token ([`GraphAccess`]). A check that needs a permission the app, as
+//! `setup` registers it, does not request is `skipped`, saying why and how to turn it on.
 
 use std::collections::BTreeMap;
 
+use admin::doctor::{self, Unread};
+use admin::setup::AppCertificate;
+use common::cloud::Resource;
 use common::config::{AppCredential, CertificateSource, KeyVaultIdentity, StoreSettings};
+use common::entra::AccessTokenClaims;
 use common::graph::{DelegatedAdminRelationship, GraphClient, GraphError, iso8601_days};
 use common::rules::REFRESH_TOKEN_INACTIVITY_SECS;
-use common::tokens::{BrokerError, GrantMetadata, StoreError};
+use common::tokens::{BrokerError, GrantMetadata, GrantStatus, StoreError};
 use futures::TryStreamExt as _;
 
 use super::metrics::Sample;
@@ -21,13 +28,39 @@ pub const KEEPALIVE: &str = "keepalive";
 pub const CREDENTIALS: &str = "credentials";
 /// GDAP relationship expiry.
 pub const GDAP: &str = "gdap";
-/// Permission drift (the doctor's registration and permission checks).
+/// Permission drift: the scopes of the partner's Graph token, and (when the token may read the
+/// registration) the doctor's registration and grant checks.
 pub const PERMISSIONS: &str = "permissions";
 /// Every check, in the order a cycle runs them.
 pub const CHECKS: [&str; 5] = [REFRESH_TOKEN, KEEPALIVE, CREDENTIALS, GDAP, PERMISSIONS];
 
 /// The fix when Graph refuses to read app registrations.
 const APPLICATION_READ_FIX: &str = "grant Application.Read.All (delegated, Microsoft Graph) to the app and have the partner's admin agent consent again, so the watch can read the app's certificates and secrets";
+
+/// Why the checks that read the app registration are skipped on least privilege, and how to
+/// turn them on, in one line.
+const REGISTRATION_SKIPPED: &str = "skipped: reading the app registration needs Application.Read.All (delegated, Microsoft Graph), which setup does not request (least privilege); to watch it, grant Application.Read.All to the app and have the partner's admin agent consent again";
+
+/// What the configured partner's Microsoft Graph token, redeemed by this cycle's keepalive, lets
+/// the cycle read.
+#[derive(Debug)]
+pub enum GraphAccess {
+    /// The token's claims (its scopes).
+    Token(Box<AccessTokenClaims>),
+    /// No token: the redemption failed (the message says why); the Graph checks try and report.
+    Unavailable(String),
+}
+
+impl GraphAccess {
+    /// Whether the token may read the app registration ([`doctor::registration::can_read`]);
+    /// without a token nothing tells, so the checks try and report why they could not read.
+    pub fn reads_registration(&self) -> bool {
+        match self {
+            Self::Token(claims) => doctor::registration::can_read(&claims.scopes()),
+            Self::Unavailable(_) => true,
+        }
+    }
+}
 
 /// What one cycle found.
 #[derive(Debug, Default)]
@@ -76,6 +109,17 @@ impl Outcome {
     ) {
         self.refused(check, subject, message);
         self.transient = true;
+    }
+
+    /// `check` did not run for `subject` by design (it needs a permission the app does not
+    /// request): `message` says why and how to turn it on. Not an error.
+    fn skipped(
+        &mut self,
+        check: &'static str,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.push(check, subject, State::Skipped, message, None);
     }
 
     /// `check` could not run for `subject`: a service refused (403), which no retry changes.
@@ -193,10 +237,37 @@ impl Cycle<'_> {
         }
     }
 
+    /// The keepalive's one redemption (and rotation) of `partner`'s refresh token, for Microsoft
+    /// Graph at the partner's own authority. The access token is cached, so the cycle's Graph
+    /// checks use it instead of redeeming again: one redemption per partner per cycle.
+    async fn redeem(&self, partner: &str) -> Result<GrantStatus, BrokerError> {
+        let broker = &self.ctx.broker;
+        // A token cached by an earlier cycle would spare the redemption the keepalive is for.
+        broker.forget_delegated_token(partner, partner, Resource::Graph);
+        broker
+            .delegated_token(partner, partner, Resource::Graph)
+            .await?;
+        Ok(broker.status(partner).await)
+    }
+
+    /// What the configured partner's Graph token (cached by the keepalive) lets the cycle read.
+    pub async fn graph_access(&self) -> GraphAccess {
+        let partner = &self.ctx.partner;
+        match self
+            .ctx
+            .broker
+            .delegated_token(partner, partner, Resource::Graph)
+            .await
+        {
+            Ok(token) => GraphAccess::Token(Box::new(doctor::token::claims_of(&token))),
+            Err(e) => GraphAccess::Unavailable(e.to_string()),
+        }
+    }
+
     /// b) Keepalive of every partner.
     pub async fn keepalive(&self, partners: &[String], out: &mut Outcome) {
         for partner in partners {
-            match self.ctx.broker.keepalive(partner).await {
+            match self.redeem(partner).await {
                 Ok(status) if status.persisted => {
                     *out.keepalive.entry("ok").or_default() += 1;
                     out.kept_alive.push(partner.clone());
@@ -232,10 +303,11 @@ impl Cycle<'_> {
         }
     }
 
-    /// c) Expiry of the app's credentials, and of the Key Vault identity's app when it has any.
-    /// When Graph cannot read the app's registration (no `Application.Read.All`, or an outage),
-    /// the certificate the app is configured with is still watched, from its file.
-    pub async fn credentials(&self, out: &mut Outcome) {
+    /// c) Expiry of the app's credentials, and of the Key Vault identity's app when it has any,
+    /// read from the registrations when the partner's token may read them ([`GraphAccess`]).
+    /// Otherwise (least privilege, or Graph cannot read them) the certificate the app is
+    /// configured with is still watched, from its file.
+    pub async fn credentials(&self, out: &mut Outcome, access: &GraphAccess) {
         let settings = &self.ctx.settings;
         let mut apps = vec![settings.app.client_id.clone()];
         if let Some(id) = store_identity_app(&settings.store)
@@ -244,51 +316,62 @@ impl Cycle<'_> {
             apps.push(id.to_owned());
         }
         for app_id in apps {
-            match self.graph.get_application_by_app_id(&app_id).await {
-                Ok(Some(app)) => {
-                    let certs = app
-                        .key_credentials
-                        .iter()
-                        .map(|k| ("certificate", &k.key_id, &k.display_name, &k.end_date_time));
-                    let secrets = app
-                        .password_credentials
-                        .iter()
-                        .map(|p| ("secret", &p.key_id, &p.display_name, &p.end_date_time));
-                    for (kind, key_id, name, end) in certs.chain(secrets) {
-                        let Some(end) = end.as_deref().and_then(unix) else {
-                            continue;
-                        };
-                        let key_id = key_id.as_deref().unwrap_or("unknown");
-                        let what = format!(
-                            "{kind} {} ({key_id}) of app {app_id}",
-                            name.as_deref().unwrap_or("")
-                        );
-                        self.credential(out, (&app_id, kind, key_id), &what, end);
-                    }
-                    continue;
-                }
-                Ok(None) => out.refused(
-                    CREDENTIALS,
-                    &app_id,
-                    format!("no app registration with appId {app_id} in the partner tenant"),
-                ),
-                Err(e) if e.status() == Some(403) => out.refused(
-                    CREDENTIALS,
-                    &app_id,
-                    format!(
-                        "Microsoft Graph refused to read the app registration: {APPLICATION_READ_FIX}"
-                    ),
-                ),
-                Err(e) => out.error(
-                    CREDENTIALS,
-                    &app_id,
-                    format!("cannot read the app registration: {e}"),
-                ),
-            }
-            if app_id == settings.app.client_id {
+            let read = if access.reads_registration() {
+                self.registration_credentials(out, &app_id).await
+            } else {
+                out.skipped(CREDENTIALS, &app_id, REGISTRATION_SKIPPED);
+                false
+            };
+            if !read && app_id == settings.app.client_id {
                 self.configured_certificate(out, &app_id);
             }
         }
+    }
+
+    /// The certificates and secrets of `app_id`'s registration; whether it could be read.
+    async fn registration_credentials(&self, out: &mut Outcome, app_id: &str) -> bool {
+        match self.graph.get_application_by_app_id(app_id).await {
+            Ok(Some(app)) => {
+                let certs = app
+                    .key_credentials
+                    .iter()
+                    .map(|k| ("certificate", &k.key_id, &k.display_name, &k.end_date_time));
+                let secrets = app
+                    .password_credentials
+                    .iter()
+                    .map(|p| ("secret", &p.key_id, &p.display_name, &p.end_date_time));
+                for (kind, key_id, name, end) in certs.chain(secrets) {
+                    let Some(end) = end.as_deref().and_then(unix) else {
+                        continue;
+                    };
+                    let key_id = key_id.as_deref().unwrap_or("unknown");
+                    let what = format!(
+                        "{kind} {} ({key_id}) of app {app_id}",
+                        name.as_deref().unwrap_or("")
+                    );
+                    self.credential(out, (app_id, kind, key_id), &what, end);
+                }
+                return true;
+            }
+            Ok(None) => out.refused(
+                CREDENTIALS,
+                app_id,
+                format!("no app registration with appId {app_id} in the partner tenant"),
+            ),
+            Err(e) if e.status() == Some(403) => out.refused(
+                CREDENTIALS,
+                app_id,
+                format!(
+                    "Microsoft Graph refused to read the app registration: {APPLICATION_READ_FIX}"
+                ),
+            ),
+            Err(e) => out.error(
+                CREDENTIALS,
+                app_id,
+                format!("cannot read the app registration: {e}"),
+            ),
+        }
+        false
     }
 
     /// One credential ending at `end`: its gauge and finding.
@@ -326,19 +409,16 @@ impl Cycle<'_> {
     /// The certificate file the app signs in with (`app.certificate_path`), keyed by its
     /// thumbprint: what can be watched without reading the registration.
     fn configured_certificate(&self, out: &mut Outcome, app_id: &str) {
-        let AppCredential::Certificate(c) = &self.ctx.settings.app.credential else {
+        let Some(path) = self.certificate_file() else {
             return;
         };
-        let CertificateSource::Pem { certificate, .. } = &c.source else {
-            return;
-        };
-        match admin::setup::AppCertificate::read(certificate) {
+        match AppCertificate::read(path) {
             Ok(cert) => {
                 let what = format!(
                     "certificate {} (thumbprint {}, file {}) of app {app_id}",
                     cert.subject,
                     cert.thumbprint,
-                    certificate.display()
+                    path.display()
                 );
                 self.credential(
                     out,
@@ -349,9 +429,20 @@ impl Cycle<'_> {
             }
             Err(e) => out.error(
                 CREDENTIALS,
-                certificate.display().to_string(),
+                path.display().to_string(),
                 format!("cannot read the app's certificate: {e}"),
             ),
+        }
+    }
+
+    /// The PEM certificate file the app signs in with, if it has one.
+    fn certificate_file(&self) -> Option<&std::path::Path> {
+        let AppCredential::Certificate(c) = &self.ctx.settings.app.credential else {
+            return None;
+        };
+        match &c.source {
+            CertificateSource::Pem { certificate, .. } => Some(certificate),
+            _ => None,
         }
     }
 
@@ -417,38 +508,60 @@ impl Cycle<'_> {
         }
     }
 
-    /// e) Permission drift: the doctor's registration and permission checks, run with the
-    /// partner's delegated Graph token.
-    pub async fn permissions(&self, out: &mut Outcome) {
-        let options = admin::doctor::DoctorOptions {
-            admin: Some(self.graph.clone()),
-            partner: Some(self.ctx.partner.clone()),
-            ..admin::doctor::DoctorOptions::default()
-        };
-        let report = admin::doctor::run(&self.ctx.settings, &self.ctx.http, &options).await;
-        for c in report.checks.iter().filter(|c| is_permission_check(c.id)) {
-            let mut message = c.detail.clone();
-            if let Some(fix) = &c.fix {
-                message.push_str(&format!("; fix: {fix}"));
+    /// e) Permission drift: the scopes of the partner's Graph token (the doctor's `token.graph`
+    /// check, on the keepalive's token) and, when the token may read the registration, the
+    /// doctor's registration and grant checks, run with the watch's Graph client; else one
+    /// `skipped` finding saying how to turn them on.
+    pub async fn permissions(&self, out: &mut Outcome, access: &GraphAccess) {
+        match access {
+            GraphAccess::Token(claims) => {
+                let check = doctor::token::scope_check(
+                    &self.ctx.settings,
+                    "token.graph",
+                    Resource::Graph,
+                    claims,
+                );
+                doctor_finding(out, check);
             }
-            let state = match c.status {
-                admin::doctor::Status::Skip => continue,
-                admin::doctor::Status::Pass => State::Ok,
-                admin::doctor::Status::Warn => State::Warning,
-                admin::doctor::Status::Fail if c.detail.starts_with("cannot read") => {
-                    if c.detail.contains("403") {
-                        message.push_str(&format!("; {APPLICATION_READ_FIX}"));
-                        out.refused(PERMISSIONS, c.id, message);
-                    } else {
-                        out.error(PERMISSIONS, c.id, message);
-                    }
-                    continue;
-                }
-                admin::doctor::Status::Fail => State::Critical,
-            };
-            out.push(PERMISSIONS, c.id, state, message, None);
+            GraphAccess::Unavailable(e) => out.error(
+                PERMISSIONS,
+                "token.graph",
+                format!("no Microsoft Graph token for the partner: {e}"),
+            ),
+        }
+        if !access.reads_registration() {
+            return out.skipped(PERMISSIONS, "registration", REGISTRATION_SKIPPED);
+        }
+        let cert = self
+            .certificate_file()
+            .and_then(|path| AppCertificate::read(path).ok());
+        let checks =
+            doctor::registration::checks(&self.ctx.settings, self.graph, cert.as_ref()).await;
+        for check in checks {
+            doctor_finding(out, check);
         }
     }
+}
+
+/// A doctor check as a `permissions` finding: its status as the state, a check that could not
+/// read as `unknown` (a refusal with the permission to grant), by its typed [`Unread`].
+fn doctor_finding(out: &mut Outcome, check: doctor::Check) {
+    let mut message = check.detail;
+    if let Some(fix) = &check.fix {
+        message.push_str(&format!("; fix: {fix}"));
+    }
+    let state = match (check.unread, check.status) {
+        (Some(Unread::Refused), _) => {
+            message.push_str(&format!("; {APPLICATION_READ_FIX}"));
+            return out.refused(PERMISSIONS, check.id, message);
+        }
+        (Some(Unread::Failed), _) => return out.error(PERMISSIONS, check.id, message),
+        (None, doctor::Status::Skip) => return out.skipped(PERMISSIONS, check.id, message),
+        (None, doctor::Status::Pass) => State::Ok,
+        (None, doctor::Status::Warn) => State::Warning,
+        (None, doctor::Status::Fail) => State::Critical,
+    };
+    out.push(PERMISSIONS, check.id, state, message, None);
 }
 
 /// The app the Key Vault store signs in as, when it has a credential that expires (managed and
@@ -462,11 +575,4 @@ fn store_identity_app(store: &StoreSettings) -> Option<&str> {
         },
         StoreSettings::Local(_) => None,
     }
-}
-
-/// The doctor checks that describe the registration and what is granted.
-fn is_permission_check(id: &str) -> bool {
-    (id.starts_with("app.") && id != "app.credential")
-        || id.starts_with("consent.")
-        || id.starts_with("partner_center.")
 }

@@ -54,8 +54,9 @@ pub fn cycle_line(
     next: Duration,
 ) -> String {
     let count = |state| report.findings.iter().filter(|f| f.state == state).count();
-    let (ok, warning, critical, unknown) = (
+    let (ok, skipped, warning, critical, unknown) = (
         count(State::Ok),
+        count(State::Skipped),
         count(State::Warning),
         count(State::Critical),
         count(State::Unknown),
@@ -68,7 +69,7 @@ pub fn cycle_line(
                 report.errors.join(",")
             };
             format!(
-                "cycle {cycle}: {ok} ok, {warning} warning, {critical} critical, {unknown} unknown; errors: {errors}; notified {}, undelivered {}; next in {}s",
+                "cycle {cycle}: {ok} ok, {skipped} skipped, {warning} warning, {critical} critical, {unknown} unknown; errors: {errors}; notified {}, undelivered {}; next in {}s",
                 report.notified,
                 report.undelivered,
                 next.as_secs()
@@ -77,6 +78,7 @@ pub fn cycle_line(
         OutputFormat::Json | OutputFormat::Ndjson => json!({
             "cycle": cycle,
             "ok": ok,
+            "skipped": skipped,
             "warning": warning,
             "critical": critical,
             "unknown": unknown,
@@ -138,6 +140,7 @@ mod tests {
             findings: vec![
                 finding(State::Ok),
                 finding(State::Ok),
+                finding(State::Skipped),
                 finding(State::Warning),
                 finding(State::Unknown),
             ],
@@ -154,14 +157,14 @@ mod tests {
         let next = Duration::from_secs(30);
         assert_eq!(
             cycle_line(OutputFormat::Table, 3, &report(), next),
-            "cycle 3: 2 ok, 1 warning, 0 critical, 1 unknown; errors: gdap; notified 1, undelivered 0; next in 30s"
+            "cycle 3: 2 ok, 1 skipped, 1 warning, 0 critical, 1 unknown; errors: gdap; notified 1, undelivered 0; next in 30s"
         );
         let line = cycle_line(OutputFormat::Ndjson, 3, &report(), next);
         assert!(!line.contains('\n'));
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(
             v,
-            json!({"cycle": 3, "ok": 2, "warning": 1, "critical": 0, "unknown": 1,
+            json!({"cycle": 3, "ok": 2, "skipped": 1, "warning": 1, "critical": 0, "unknown": 1,
                    "errors": ["gdap"], "notified": 1, "undelivered": 0, "nextInSeconds": 30})
         );
     }

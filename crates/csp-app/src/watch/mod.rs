@@ -1,8 +1,9 @@
 //! `csp-app watch`: keep the grant alive and watch what expires silently.
 //!
 //! One cycle ([`Watcher::cycle`]) runs the checks of [`checks`] — refresh-token inactivity
-//! (before the keepalive), keepalive, app credential expiry, GDAP relationship expiry and the
-//! doctor's permission checks — each independent of the others, turns what they find into
+//! (before the keepalive), keepalive (one redemption per partner, whose Graph token the other
+//! checks reuse), app credential expiry, GDAP relationship expiry and permission drift (the
+//! doctor's typed token and registration checks) — each independent of the others, turns what they find into
 //! [`Finding`]s, tells the webhook about every change of state ([`notify`]), remembers states in
 //! the state file, and updates the metrics that [`server`] exposes. Without `--once`
 //! [`run_loop`] repeats cycles every `--interval` until Ctrl-C or SIGTERM ([`daemon`]), printing
@@ -17,14 +18,11 @@ pub mod metrics;
 pub mod notify;
 pub mod server;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use clap::Args;
-use cli_kit::output::{Column, ListWriter, OutputFormat};
 use cli_kit::{Exit, Failure};
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +73,9 @@ impl Clock for SystemClock {
 pub enum State {
     /// Fine.
     Ok,
+    /// Not checked by design: it needs a permission the app does not request (the message says
+    /// which, and how to turn the check on). Counts as fine.
+    Skipped,
     /// Needs attention within the warning window.
     Warning,
     /// Needs attention now (within the critical window, expired, consent needed).
@@ -84,10 +85,16 @@ pub enum State {
 }
 
 impl State {
-    /// `ok`, `warning`, `critical` or `unknown`.
+    /// Warning, critical or unknown: neither fine nor skipped by design.
+    pub fn needs_attention(self) -> bool {
+        !matches!(self, Self::Ok | Self::Skipped)
+    }
+
+    /// `ok`, `skipped`, `warning`, `critical` or `unknown`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
+            Self::Skipped => "skipped",
             Self::Warning => "warning",
             Self::Critical => "critical",
             Self::Unknown => "unknown",
@@ -101,7 +108,8 @@ impl State {
 pub struct Finding {
     /// The check (`refresh_token`, `keepalive`, `credentials`, `gdap`, `permissions`).
     pub check: &'static str,
-    /// What it is about (partner, credential, relationship, doctor check id).
+    /// What it is about (partner, credential, relationship, doctor check id, or `registration`
+    /// when the registration checks are skipped).
     pub subject: String,
     /// Its state.
     pub state: State,
@@ -131,72 +139,6 @@ impl Thresholds {
             State::Ok
         }
     }
-}
-
-/// A length of time on the command line: `30s`, `15m`, `6h`, `30d`, `4w` or ISO 8601 (`P30D`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Span(pub i64);
-
-/// Parses a [`Span`].
-pub fn parse_span(text: &str) -> Result<Span, String> {
-    let t = text.trim();
-    let (number, unit) = t.split_at(t.len().saturating_sub(1));
-    let seconds = match unit {
-        "s" => number.parse::<i64>().ok(),
-        "m" => number.parse::<i64>().ok().map(|n| n * 60),
-        _ => crate::gdap::parse_window(t).ok().map(|w| w.0),
-    };
-    seconds
-        .filter(|s| *s > 0)
-        .map(Span)
-        .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 15m, 6h, 30d, 4w or P30D"))
-}
-
-/// Where the HTTP endpoints listen (`off`: nowhere).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Listen(pub Option<std::net::SocketAddr>);
-
-/// Parses a [`Listen`].
-pub fn parse_listen(text: &str) -> Result<Listen, String> {
-    if text.eq_ignore_ascii_case("off") {
-        return Ok(Listen(None));
-    }
-    text.parse()
-        .map(|a| Listen(Some(a)))
-        .map_err(|_| format!("{text:?} is not an address such as 127.0.0.1:9464 (or off)"))
-}
-
-/// `watch` arguments.
-#[derive(Debug, Args)]
-pub struct WatchArgs {
-    /// Run one cycle, print the findings and exit (for cron): 0 all ok, 3 a partner must
-    /// consent again, 4 warnings or critical findings, 1 a check could not run.
-    #[arg(long)]
-    pub once: bool,
-    /// Time between cycles (30s, 15m, 6h, 30d, P1D).
-    #[arg(long, default_value = "6h", value_parser = parse_span)]
-    pub interval: Span,
-    /// Address of /metrics and /healthz, or `off`.
-    #[arg(long, default_value = "127.0.0.1:9464", value_parser = parse_listen)]
-    pub listen: Listen,
-    /// Webhook notified of every change of state (a secret: Teams and Slack URLs carry their
-    /// credential; prefer the environment variable).
-    #[arg(long, env = "SAM_WATCH_WEBHOOK_URL", hide_env_values = true, value_parser = |s: &str| Ok::<_, String>(WebhookUrl::new(s)))]
-    pub webhook_url: Option<WebhookUrl>,
-    /// Body format of the webhook.
-    #[arg(long, value_enum, default_value_t = WebhookFormat::Generic)]
-    pub webhook_format: WebhookFormat,
-    /// Where states between cycles are kept (JSON, owner-only). Default: watch-state.json next
-    /// to the local token store (store.local.path), or sam-watch-state.json in the working
-    /// directory with a Key Vault store.
-    #[arg(long)]
-    pub state_file: Option<PathBuf>,
-    /// Warn when something expires within this.
-    #[arg(long, default_value = "30d", value_parser = parse_span)]
-    pub warn_within: Span,
-    /// Critical when something expires within this.
-    #[arg(long, default_value = "7d", value_parser = parse_span)]
-    pub critical_within: Span,
 }
 
 /// How a [`Watcher`] works.
@@ -266,13 +208,14 @@ pub struct CycleReport {
 }
 
 impl CycleReport {
-    /// 3 consent needed, 1 a check could not run, 4 warnings or critical findings, else 0.
+    /// 3 consent needed, 1 a check could not run, 4 warnings or critical findings, else 0
+    /// (`skipped` findings are fine).
     pub fn exit(&self) -> ExitCode {
         if self.needs_consent {
             Exit::Reconsent.into()
         } else if !self.errors.is_empty() {
             Exit::Failure.into()
-        } else if self.findings.iter().any(|f| f.state != State::Ok) {
+        } else if self.findings.iter().any(|f| f.state.needs_attention()) {
             Exit::Partial.into()
         } else {
             ExitCode::SUCCESS
@@ -365,9 +308,10 @@ impl<'a> Watcher<'a> {
             partners.push(self.ctx.partner.clone());
         }
         cycle.keepalive(&partners, &mut out).await;
-        cycle.credentials(&mut out).await;
+        let access = cycle.graph_access().await;
+        cycle.credentials(&mut out, &access).await;
         cycle.gdap(&mut out).await;
-        cycle.permissions(&mut out).await;
+        cycle.permissions(&mut out, &access).await;
         let now = self.clock.now();
         for partner in &out.kept_alive {
             state.last_keepalive.insert(partner.clone(), now);
@@ -377,12 +321,16 @@ impl<'a> Watcher<'a> {
             tracing::warn!(path = %path.display(), error = %e, "cannot write the watch state file");
         }
         self.record(&out, now);
-        for f in out.findings.iter().filter(|f| f.state != State::Ok) {
+        for f in out.findings.iter().filter(|f| f.state.needs_attention()) {
             tracing::warn!(check = f.check, subject = %f.subject, state = f.state.as_str(), "{}", f.message);
         }
         tracing::info!(
             findings = out.findings.len(),
-            not_ok = out.findings.iter().filter(|f| f.state != State::Ok).count(),
+            not_ok = out
+                .findings
+                .iter()
+                .filter(|f| f.state.needs_attention())
+                .count(),
             errors = out.errors.len(),
             notified,
             "watch cycle done"
@@ -453,89 +401,9 @@ pub fn next_delay(interval: Duration, failed: u32) -> Duration {
     ERROR_RETRY.saturating_mul(factor).min(interval)
 }
 
-const FINDING_COLUMNS: &[Column] = &[
-    ("CHECK", "/check"),
-    ("SUBJECT", "/subject"),
-    ("STATE", "/state"),
-    ("SECONDS LEFT", "/secondsLeft"),
-    ("MESSAGE", "/message"),
-];
-
-/// `csp-app watch`: one cycle with `--once`, else cycles every `--interval` until Ctrl-C or
-/// SIGTERM, one summary line per cycle on `out`, the address of the endpoints on `err`.
-pub async fn run(
-    ctx: &Context,
-    args: WatchArgs,
-    format: OutputFormat,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<ExitCode, Failure> {
-    if args.critical_within.0 > args.warn_within.0 {
-        return Err(Failure::config(
-            "--critical-within must not be longer than --warn-within",
-        ));
-    }
-    let options = WatchOptions {
-        thresholds: Thresholds {
-            warn: args.warn_within.0,
-            critical: args.critical_within.0,
-        },
-        state_file: args
-            .state_file
-            .clone()
-            .unwrap_or_else(|| notify::default_state_file(&ctx.settings)),
-        webhook: args.webhook_url.clone().map(|u| (u, args.webhook_format)),
-    };
-    let watcher = Watcher::new(ctx, options, Arc::new(SystemClock))?;
-    if args.once {
-        let report = watcher.cycle().await;
-        let mut writer = ListWriter::new(format, out, FINDING_COLUMNS);
-        for f in &report.findings {
-            writer.item(&crate::commands::to_value(f)?)?;
-        }
-        writer.finish()?;
-        return Ok(report.exit());
-    }
-    // Listen for the signals before the first cycle: one sent during it is not lost.
-    let shutdown = daemon::shutdown_signal()
-        .map_err(|e| Failure::config(format!("cannot listen for signals: {e}")))?;
-    let handle = match args.listen.0 {
-        Some(addr) => {
-            let listener = std::net::TcpListener::bind(addr)
-                .map_err(|e| Failure::config(format!("cannot listen on {addr}: {e}")))?;
-            let (bound, server) = server::start(listener, watcher.shared())
-                .map_err(|e| Failure::config(format!("cannot serve on {addr}: {e}")))?;
-            tracing::info!(address = %bound, "watch serves /metrics and /healthz");
-            writeln!(err, "{}", daemon::address_line(bound))?;
-            err.flush()?;
-            let handle = server.handle();
-            tokio::spawn(server);
-            Some(handle)
-        }
-        None => None,
-    };
-    let interval = Duration::from_secs(args.interval.0.unsigned_abs());
-    let result = run_loop(&watcher, interval, format, out, shutdown).await;
-    if let Some(handle) = handle {
-        handle.stop(true).await;
-    }
-    result.map(|_| ExitCode::SUCCESS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spans_parse_seconds_to_weeks_and_iso() {
-        assert_eq!(parse_span("30s"), Ok(Span(30)));
-        assert_eq!(parse_span("15m"), Ok(Span(900)));
-        assert_eq!(parse_span("6h"), Ok(Span(21_600)));
-        assert_eq!(parse_span("30d"), Ok(Span(2_592_000)));
-        assert_eq!(parse_span("P1D"), Ok(Span(86_400)));
-        assert!(parse_span("soon").is_err());
-        assert!(parse_span("0s").is_err());
-    }
 
     #[test]
     fn after_errors_the_next_cycle_comes_sooner_doubling_up_to_the_interval() {
@@ -561,12 +429,5 @@ mod tests {
         assert_eq!(t.state(10 * 86_400), State::Warning);
         assert_eq!(t.state(86_400), State::Critical);
         assert_eq!(t.state(-5), State::Critical);
-    }
-
-    #[test]
-    fn listen_accepts_an_address_or_off() {
-        assert_eq!(parse_listen("off"), Ok(Listen(None)));
-        assert!(parse_listen("127.0.0.1:0").unwrap().0.is_some());
-        assert!(parse_listen("localhost").is_err());
     }
 }

@@ -165,7 +165,7 @@ pub fn body(format: WebhookFormat, change: &Change<'_>) -> Value {
                 State::Ok => "2EB886",
                 State::Warning => "FFA500",
                 State::Critical => "D00000",
-                State::Unknown => "808080",
+                State::Unknown | State::Skipped => "808080",
             },
             "title": title,
             "text": f.message,
@@ -215,7 +215,7 @@ pub fn changes<'a>(
 ) -> Vec<(&'a Finding, Option<State>)> {
     findings
         .iter()
-        .filter(|f| f.state != State::Unknown)
+        .filter(|f| !matches!(f.state, State::Unknown | State::Skipped))
         .filter_map(|f| {
             let previous = state.states.get(&key(f)).copied();
             match previous {

@@ -10,4 +10,5 @@ mod raw;
 mod tokens;
 mod users;
 mod watch;
+mod watch_lean;
 mod watch_service;

@@ -437,8 +437,8 @@ fn assert_failed_once(report: &CycleReport, metrics: &str, checks: &[&str]) {
     }
 }
 
-/// Without `Application.Read.All` Graph does not show the app's registration, yet the
-/// certificate the app signs in with (`app.certificate_path`) is still watched, from its file.
+/// Without `Application.Read.All` the watch does not read the app's registration (skipped), yet
+/// the certificate the app signs in with (`app.certificate_path`) is still watched, from its file.
 #[tokio::test]
 async fn without_graph_read_access_the_configured_certificate_is_still_watched() {
     let app = crate::helpers::spawn_with(emulator::EmulatorConfig::default()).await;
@@ -471,13 +471,13 @@ async fn without_graph_read_access_the_configured_certificate_is_still_watched()
 
     let (first, metrics) = cycle(&app, &hook).await;
     let unread = finding(&first, "credentials", ids::CSP_APP);
-    assert_eq!(unread.state, State::Unknown);
+    assert_eq!(unread.state, State::Skipped);
     assert!(
         unread.message.contains("Application.Read.All"),
         "{unread:?}"
     );
-    // A refusal, not an outage: the next cycle waits for the interval.
-    assert!(!first.errors.is_empty() && !first.transient, "{first:#?}");
+    // Least privilege by design, not an error: the next cycle waits for the interval.
+    assert!(first.errors.is_empty() && !first.transient, "{first:#?}");
     let thumbprint = admin::setup::AppCertificate::read(&cert_path)
         .unwrap()
         .thumbprint;

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use cli_kit::Failure;
-use cli_kit::output::{self, Column, ListWriter, OutputFormat};
+use cli_kit::output::{self, Column, ListWriter, OutputFormat, Window, to_value, write_list};
 use common::graph::{
     AccessDetails, DelegatedAdminAccessAssignment, DelegatedAdminRelationship,
     DelegatedAdminRelationshipCustomer, GLOBAL_ADMINISTRATOR_ROLE, NewDelegatedAdminRelationship,
@@ -17,8 +17,7 @@ use common::graph::{
 use futures::TryStreamExt as _;
 use serde_json::{Value, json};
 
-use crate::GdapCommand;
-use crate::commands::{to_value, write_list};
+use crate::cli::GdapCommand;
 use crate::context::Context;
 
 const GDAP_COLUMNS: &[Column] = &[
@@ -68,36 +67,6 @@ const CHECK_COLUMNS: &[Column] = &[
 /// The automatic extension Microsoft offers ("autoExtendDuration", resources/delegatedadminrelationship.md).
 const AUTO_EXTEND_ON: &str = "P180D";
 const AUTO_EXTEND_OFF: &str = "PT0S";
-
-/// A window of time, in seconds, for `gdap expiring --within`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window(pub i64);
-
-/// Parses `30d`, `12h`, `4w` or an ISO 8601 duration (`P30D`).
-pub fn parse_window(text: &str) -> Result<Window, String> {
-    let t = text.trim();
-    let invalid = || format!("{text:?} is not a window such as 30d, 12h, 4w or P30D");
-    if t.starts_with(['P', 'p']) {
-        let days = iso8601_days(&t.to_ascii_uppercase()).ok_or_else(invalid)?;
-        #[expect(
-            clippy::cast_possible_truncation,
-            reason = "a window is a few years at most"
-        )]
-        return Ok(Window((days * 86_400.0) as i64));
-    }
-    let (number, unit) = t.split_at(t.len().saturating_sub(1));
-    let n: i64 = number.parse().map_err(|_| invalid())?;
-    let unit_secs = match unit.to_ascii_lowercase().as_str() {
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(invalid()),
-    };
-    n.checked_mul(unit_secs)
-        .filter(|s| *s >= 0)
-        .map(Window)
-        .ok_or_else(invalid)
-}
 
 fn gdap_value(r: &DelegatedAdminRelationship) -> Result<Value, Failure> {
     let mut value = to_value(r)?;
@@ -633,16 +602,6 @@ fn write_check(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn windows_are_read_in_days_hours_weeks_or_iso() {
-        assert_eq!(parse_window("30d"), Ok(Window(30 * 86_400)));
-        assert_eq!(parse_window("12h"), Ok(Window(12 * 3_600)));
-        assert_eq!(parse_window("2w"), Ok(Window(14 * 86_400)));
-        assert_eq!(parse_window("P30D"), Ok(Window(30 * 86_400)));
-        assert!(parse_window("30").is_err());
-        assert!(parse_window("thirty days").is_err());
-    }
 
     #[test]
     fn roles_resolve_by_name_and_unknown_ones_are_all_named() {

@@ -1,0 +1,243 @@
+//! The stored grant, redeemed for real: the scopes and MFA of the tokens, the rotated token
+//! written back, and the inactivity window.
+
+use common::cloud::{GRAPH_APP_ID, PARTNER_CENTER_APP_ID, Resource};
+use common::config::Settings;
+use common::entra::{AccessTokenClaims, decode_unverified};
+use common::rules;
+use common::secret::{AccessToken, ExposeSecret as _};
+use common::tokens::{GrantMetadata, TokenBroker};
+
+use super::DoctorOptions;
+use super::credential::now;
+use super::report::{Check, Status, check};
+
+const TOKEN_CHECKS: [&str; 4] = [
+    "token.partner_center",
+    "token.graph",
+    "token.mfa",
+    "token.inactivity",
+];
+
+fn fail_token_checks(checks: &mut Vec<Check>, detail: &str, fix: Option<String>) {
+    for id in TOKEN_CHECKS {
+        checks.push(check(id, Status::Fail, detail, fix.clone()));
+    }
+}
+
+/// The stored grant, redeemed for real: the scopes and MFA of the tokens, the rotated token
+/// written back, and the inactivity window.
+pub(super) async fn token_checks(
+    settings: &Settings,
+    http: &reqwest::Client,
+    partner: Option<&str>,
+    options: &DoctorOptions,
+    checks: &mut Vec<Check>,
+) {
+    let Some(partner) = partner else {
+        for id in TOKEN_CHECKS {
+            checks.push(check(
+                id,
+                Status::Skip,
+                "not checked: no partner tenant chosen",
+                Some(
+                    "pass --partner-tenant TENANT (CPV: the partner whose consent to check)".into(),
+                ),
+            ));
+        }
+        return;
+    };
+    let broker = match TokenBroker::from_settings(settings, http.clone()).await {
+        Ok(b) => b,
+        Err(e) => {
+            let detail = format!("cannot build the token broker: {e}");
+            return fail_token_checks(checks, &detail, None);
+        }
+    };
+    // Read before redeeming: the redemption below renews the inactivity window.
+    let status = broker.status(partner).await;
+    let Some(meta) = status.meta.clone() else {
+        let detail = format!(
+            "no consent stored for partner tenant {partner} in {}",
+            status.location
+        );
+        let fix = format!(
+            "a Global Admin + Admin Agent consents at {}",
+            consent_page(settings)
+        );
+        return fail_token_checks(checks, &detail, Some(fix));
+    };
+    let mfa = redemption_checks(settings, &broker, partner, checks).await;
+    checks.push(mfa_check(settings, mfa, &meta));
+    let after = broker.status(partner).await;
+    // Counted writes, not `rotated_at` timestamps: those have one-second resolution, and a
+    // consent and its first rotation often share a second.
+    let renewed = after.persisted && after.rotations_stored > status.rotations_stored;
+    checks.push(match (&after.last_store_error, renewed) {
+        (Some(e), _) => check("store.set", Status::Fail, format!("the rotated refresh token could not be written ({e}); the previous one stays stored"), Some("give the store identity Set on secrets, and check the vault is reachable".into())),
+        (None, true) => check("store.set", Status::Pass, format!("the rotated refresh token was written to {}", after.location), None),
+        (None, false) => check("store.set", Status::Skip, "no rotation happened (the token endpoint returned no new refresh token)", None),
+    });
+    checks.push(inactivity_check(settings, options, &meta, renewed));
+}
+
+/// Redeems the stored refresh token for Partner Center and Graph and checks each token's
+/// scopes; whether the Partner Center token carries MFA (`None` when it was not issued).
+async fn redemption_checks(
+    settings: &Settings,
+    broker: &TokenBroker,
+    partner: &str,
+    checks: &mut Vec<Check>,
+) -> Option<bool> {
+    let mut mfa = None;
+    for (id, resource) in [
+        ("token.partner_center", Resource::PartnerCenter),
+        ("token.graph", Resource::Graph),
+    ] {
+        let token = match broker.delegated_token(partner, partner, resource).await {
+            Ok(token) => token,
+            Err(e) => {
+                checks.push(check(
+                    id,
+                    Status::Fail,
+                    format!("the stored refresh token does not redeem for {resource}: {e}"),
+                    Some(e.remedy().hint().to_owned()),
+                ));
+                continue;
+            }
+        };
+        let claims = claims_of(&token);
+        if resource == Resource::PartnerCenter {
+            mfa = Some(claims.has_mfa());
+        }
+        checks.push(scope_check(settings, id, resource, &claims));
+    }
+    mfa
+}
+
+/// The claims of an access token, unverified: it came from the token endpoint; they are only
+/// described here.
+pub fn claims_of(token: &AccessToken) -> AccessTokenClaims {
+    decode_unverified(token.expose_secret()).unwrap_or_default()
+}
+
+/// `id` (`token.partner_center`, `token.graph`): whether the token for `resource`, with
+/// `claims`, carries every scope SAM needs of it.
+pub fn scope_check(
+    settings: &Settings,
+    id: &'static str,
+    resource: Resource,
+    claims: &AccessTokenClaims,
+) -> Check {
+    let resource_app = match resource {
+        Resource::PartnerCenter => PARTNER_CENTER_APP_ID,
+        _ => GRAPH_APP_ID,
+    };
+    let scp = claims.scopes();
+    let missing: Vec<&str> = rules::required_scopes(resource_app)
+        .into_iter()
+        .filter(|n| !scp.iter().any(|s| s.eq_ignore_ascii_case(n)))
+        .collect();
+    if missing.is_empty() {
+        check(
+            id,
+            Status::Pass,
+            format!(
+                "the stored refresh token redeems for {resource}; granted {}",
+                scp.join(" ")
+            ),
+            None,
+        )
+    } else {
+        check(
+            id,
+            Status::Fail,
+            format!("the token for {resource} lacks {}", missing.join(", ")),
+            Some(format!("consent again at {}", consent_page(settings))),
+        )
+    }
+}
+
+fn mfa_check(settings: &Settings, mfa: Option<bool>, meta: &GrantMetadata) -> Check {
+    match mfa {
+        Some(true) => check(
+            "token.mfa",
+            Status::Pass,
+            format!(
+                "the consent sign-in used MFA ({})",
+                meta.user.as_deref().unwrap_or("user")
+            ),
+            None,
+        ),
+        Some(false) => check(
+            "token.mfa",
+            Status::Fail,
+            "the token carries no MFA claim: Partner Center refuses it",
+            Some(format!(
+                "consent again signing in with Microsoft MFA at {}",
+                consent_page(settings)
+            )),
+        ),
+        None => check(
+            "token.mfa",
+            if meta.mfa { Status::Warn } else { Status::Fail },
+            format!(
+                "not verified from a token (consent recorded mfa={})",
+                meta.mfa
+            ),
+            Some("fix the Partner Center token check above first".into()),
+        ),
+    }
+}
+
+fn inactivity_check(
+    settings: &Settings,
+    options: &DoctorOptions,
+    meta: &GrantMetadata,
+    renewed: bool,
+) -> Check {
+    let age_days = (now() - meta.rotated_at).div_euclid(86_400);
+    let left = rules::REFRESH_TOKEN_INACTIVITY_DAYS - age_days;
+    if left <= 0 {
+        check(
+            "token.inactivity",
+            Status::Fail,
+            format!(
+                "last rotated {age_days} days ago: past the {}-day inactivity limit",
+                rules::REFRESH_TOKEN_INACTIVITY_DAYS
+            ),
+            Some(format!(
+                "consent again at {}, then schedule keepalive (docs/operations.md)",
+                consent_page(settings)
+            )),
+        )
+    } else if left < options.inactivity_warn_days {
+        check(
+            "token.inactivity",
+            Status::Warn,
+            format!(
+                "last rotated {age_days} days ago: {left} days were left before the inactivity expiry{}",
+                if renewed {
+                    " (this run renewed it)"
+                } else {
+                    ""
+                }
+            ),
+            Some("schedule keepalive daily or weekly (docs/operations.md)".into()),
+        )
+    } else {
+        check(
+            "token.inactivity",
+            Status::Pass,
+            format!("last rotated {age_days} days ago: {left} days before the inactivity expiry"),
+            None,
+        )
+    }
+}
+
+fn consent_page(settings: &Settings) -> url::Url {
+    let mut page = settings.consent.redirect_url.clone();
+    page.set_path("/");
+    page.set_query(None);
+    page
+}

@@ -1,0 +1,370 @@
+//! The command line of `csp-app`: every clap type in one place. The handlers of
+//! [`crate::commands`] receive these, one file per command.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use cli_kit::ConfigArgs;
+use cli_kit::output::{OutputFormat, Window, parse_window};
+
+use crate::watch::notify::{WebhookFormat, WebhookUrl};
+
+const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  success
+  1  failure (the message names the remedy: GDAP missing, throttled, not found, ...)
+  2  configuration error (every problem is listed)
+  3  the partner must consent again (refresh token expired or revoked, or MFA missing);
+     the message gives the consent URL. `keepalive`, `status` and `watch --once` use it for monitoring.
+  4  partial failure: a fan-out over customers finished, but some customers failed
+     (listed on stderr at the end); `watch --once`: warnings or critical findings";
+
+/// Command line of `csp-app`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "csp-app",
+    version,
+    about = "Act for a CSP partner in Partner Center and Microsoft Graph with the consented refresh token (Secure Application Model).",
+    long_about = "Act for a CSP partner in Partner Center and Microsoft Graph with the consented refresh token (Secure Application Model).\n\nThe refresh token an admin agent consented through partner-consent is read from the configured store (local encrypted file or Key Vault), redeemed for access tokens (at the partner tenant, or at a customer tenant through GDAP) and rotated on every redemption. Run `keepalive` from a scheduler (or `watch`, which also exports metrics and alerts) so it never expires from inactivity."
+)]
+#[command(after_help = EXIT_STATUS_HELP)]
+pub struct Cli {
+    /// Configuration sources.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Output format of results (logs and errors go to stderr).
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table, global = true)]
+    pub output: OutputFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// `config`, `setup` and `doctor`, shared with the other CLI.
+    #[command(flatten)]
+    Shared(admin::setup::cli::SharedCommand),
+    /// Show the partner's grant: tenant, app, where the refresh token is stored, when it was
+    /// consented and last rotated, whether MFA was used, and whether it still works (one
+    /// redemption). Exit 0 when healthy, 3 when consent is needed again, 1 otherwise.
+    Status,
+    /// Redeem and rotate the stored refresh token so it never reaches its 90-day inactivity
+    /// expiry. Schedule it (cron, systemd timer) daily or weekly. Exit 3, with the consent URL,
+    /// when the token can no longer be redeemed.
+    Keepalive,
+    /// The partner's customers: Partner Center's list merged with Graph's delegated admin
+    /// customers (GDAP), by tenant ID.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+    /// GDAP relationships (Microsoft Graph delegatedAdminRelationships, partner tenant).
+    #[command(subcommand)]
+    Gdap(GdapCommand),
+    /// The automation app's consent in customer tenants. Under GDAP a multitenant app gets no
+    /// token at a customer's authority until it is consented there (AADSTS65001): `grant`
+    /// consents it through Partner Center, as Microsoft's GDAP guidance for app-based
+    /// automation does; `verify` reads the permissions back.
+    #[command(subcommand)]
+    Consent(admin::consent::cli::ConsentCommand),
+    /// Users of customer tenants (Microsoft Graph through GDAP).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Raw Microsoft Graph requests.
+    #[command(subcommand)]
+    Graph(GraphCommand),
+    /// Raw Partner Center requests.
+    #[command(name = "partner-center", subcommand)]
+    PartnerCenter(PartnerCenterCommand),
+    /// Watch the grant and what expires silently: keepalive for every stored partner, refresh-token
+    /// inactivity, app credential expiry, GDAP relationship expiry and auto-extension, permission
+    /// drift. Serves Prometheus /metrics and /healthz, notifies a webhook (generic JSON, Teams,
+    /// Slack) once per change of state. --once runs one cycle for cron: exit 0 all ok, 3 a
+    /// partner must consent again, 4 warnings or critical findings, 1 a check could not run.
+    Watch(WatchArgs),
+    /// Print a fresh access token to stdout, for scripts (like `az account get-access-token`).
+    /// Treat the output as a secret.
+    Token(TokenArgs),
+}
+
+/// `customers` subcommands (Partner Center).
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// List the partner's customers (every page): Partner Center's customers and the customers
+    /// with an active GDAP relationship (Graph delegatedAdminCustomers), merged by tenant ID;
+    /// SOURCE says where each was found.
+    List {
+        /// Only customers whose company name starts with this.
+        #[arg(long, conflicts_with = "domain")]
+        name: Option<String>,
+        /// Only customers whose domain starts with this.
+        #[arg(long)]
+        domain: Option<String>,
+        /// Page size asked of Partner Center (1-500).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=500))]
+        page_size: u32,
+    },
+    /// Show one customer.
+    Show {
+        /// Customer ID (tenant ID).
+        id: String,
+    },
+    /// List a customer's user accounts (Partner Center view).
+    Users {
+        /// Customer ID (tenant ID).
+        #[arg(long)]
+        customer: String,
+    },
+    /// List a customer's subscriptions.
+    Subscriptions {
+        /// Customer ID (tenant ID).
+        #[arg(long)]
+        customer: String,
+    },
+}
+
+/// `gdap` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GdapCommand {
+    /// List GDAP relationships.
+    List {
+        /// Only relationships in this status (active, created, approvalPending, expired, ...).
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show one relationship.
+    Show {
+        /// Relationship ID.
+        id: String,
+    },
+    /// Create a relationship. The creation rules (display name of at most 50 characters and
+    /// unique, duration P1D..P2Y, auto-extend PT0S/P0D/P180D and never with Global
+    /// Administrator, at least one role) are checked before Graph is called.
+    Create {
+        /// Display name (unique among the partner's relationships, at most 50 characters).
+        #[arg(long)]
+        display_name: String,
+        /// The customer's tenant ID (omit to let any customer accept the invitation).
+        #[arg(long)]
+        customer: Option<String>,
+        /// ISO 8601 duration, P1D to P2Y.
+        #[arg(long, default_value = "P730D")]
+        duration: String,
+        /// Role template ID to grant (repeatable), e.g. 88d8e3e3-8f55-4a1e-953a-9b9898b8876b
+        /// (Directory Readers).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Auto-extension: PT0S (none), P0D or P180D.
+        #[arg(long)]
+        auto_extend: Option<String>,
+    },
+    /// Lock a created relationship for the customer's approval and print the approval link to
+    /// send to the customer's Global Administrator.
+    LockForApproval {
+        /// Relationship ID.
+        id: String,
+    },
+    /// Give a partner security group roles of an active relationship (an access assignment):
+    /// its members get them in the customer tenant. Idempotent: an assignment of the group
+    /// with the same roles already present is success.
+    Assign {
+        /// Relationship ID.
+        #[arg(long)]
+        relationship: String,
+        /// Object ID of the security group in the partner tenant.
+        #[arg(long)]
+        group: String,
+        /// Roles (names such as "Directory Readers", or template IDs), comma-separated or
+        /// repeated; a subset of the relationship's roles.
+        #[arg(long = "role", required = true, value_delimiter = ',')]
+        roles: Vec<String>,
+    },
+    /// End an active relationship (a `terminate` request): the partner loses its roles in the
+    /// customer tenant.
+    Terminate {
+        /// Relationship ID.
+        #[arg(long)]
+        relationship: String,
+    },
+    /// Turn automatic extension on (autoExtendDuration P180D: extended by 180 days at its end
+    /// date) or off (--off: PT0S, it expires at its end date). Not allowed with Global
+    /// Administrator.
+    Extend {
+        /// Relationship ID.
+        #[arg(long)]
+        relationship: String,
+        /// Turn automatic extension off.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Active relationships, across all customers, that end within the window and do not
+    /// extend automatically.
+    Expiring {
+        /// The window: days (30d), hours (12h), weeks (4w) or an ISO 8601 duration (P30D).
+        #[arg(long, default_value = "30d", value_parser = parse_window)]
+        within: Window,
+    },
+    /// Which roles the signed-in account of the stored grant actually gets in a customer
+    /// tenant, through which relationship and which security group; when none, why and what
+    /// to do. Exit 1 when it gets no role.
+    Check {
+        /// Customer tenant ID.
+        #[arg(long)]
+        customer: String,
+    },
+}
+
+/// `users` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// List users of one customer, or of every customer (fan-out with bounded concurrency;
+    /// per-customer failures are reported at the end and give exit 4).
+    List(UsersListArgs),
+}
+
+/// `users list` arguments.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("scope").required(true).args(["customer", "all_customers"])))]
+pub struct UsersListArgs {
+    /// Customer tenant ID.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Every customer of the partner (Partner Center customer list).
+    #[arg(long)]
+    pub all_customers: bool,
+    /// Graph calls in flight at once across customers with --all-customers (a customer waiting
+    /// on Retry-After holds none; the customer list, read meanwhile, adds its own page request).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Graph page size ($top).
+    #[arg(long, default_value_t = 999)]
+    pub page_size: u32,
+    /// Properties to return ($select), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub select: Vec<String>,
+}
+
+/// `graph` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GraphCommand {
+    /// Authenticated GET of any Graph path, e.g. `/v1.0/organization`.
+    Get {
+        /// Path (and query) under the Graph base URL.
+        path: String,
+        /// Run in this customer tenant (through GDAP) instead of the partner tenant.
+        #[arg(long)]
+        customer: Option<String>,
+    },
+}
+
+/// `partner-center` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PartnerCenterCommand {
+    /// Authenticated GET of any Partner Center path, e.g. `/v1/customers?size=10`.
+    Get {
+        /// Path (and query) under the Partner Center base URL.
+        path: String,
+    },
+}
+
+/// `token` arguments.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The API: a name (partner-center, graph, key-vault, exchange, arm, defender),
+    /// an App ID URI (https://outlook.office365.com) or its /.default scope. URIs must be HTTPS
+    /// without query or fragment.
+    #[arg(long, value_parser = common::cloud::Resource::parse)]
+    pub resource: common::cloud::Resource,
+    /// A customer tenant (GDAP) instead of the partner tenant.
+    #[arg(long)]
+    pub customer: Option<String>,
+}
+
+/// A length of time on the command line: `30s`, `15m`, `6h`, `30d`, `4w` or ISO 8601 (`P30D`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span(pub i64);
+
+/// Parses a [`Span`].
+pub fn parse_span(text: &str) -> Result<Span, String> {
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.len().saturating_sub(1));
+    let seconds = match unit {
+        "s" => number.parse::<i64>().ok(),
+        "m" => number.parse::<i64>().ok().map(|n| n * 60),
+        _ => parse_window(t).ok().map(|w| w.0),
+    };
+    seconds
+        .filter(|s| *s > 0)
+        .map(Span)
+        .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 15m, 6h, 30d, 4w or P30D"))
+}
+
+/// Where the HTTP endpoints listen (`off`: nowhere).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listen(pub Option<std::net::SocketAddr>);
+
+/// Parses a [`Listen`].
+pub fn parse_listen(text: &str) -> Result<Listen, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(Listen(None));
+    }
+    text.parse()
+        .map(|a| Listen(Some(a)))
+        .map_err(|_| format!("{text:?} is not an address such as 127.0.0.1:9464 (or off)"))
+}
+
+/// `watch` arguments.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Run one cycle, print the findings and exit (for cron): 0 all ok, 3 a partner must
+    /// consent again, 4 warnings or critical findings, 1 a check could not run.
+    #[arg(long)]
+    pub once: bool,
+    /// Time between cycles (30s, 15m, 6h, 30d, P1D).
+    #[arg(long, default_value = "6h", value_parser = parse_span)]
+    pub interval: Span,
+    /// Address of /metrics and /healthz, or `off`.
+    #[arg(long, default_value = "127.0.0.1:9464", value_parser = parse_listen)]
+    pub listen: Listen,
+    /// Webhook notified of every change of state (a secret: Teams and Slack URLs carry their
+    /// credential; prefer the environment variable).
+    #[arg(long, env = "SAM_WATCH_WEBHOOK_URL", hide_env_values = true, value_parser = |s: &str| Ok::<_, String>(WebhookUrl::new(s)))]
+    pub webhook_url: Option<WebhookUrl>,
+    /// Body format of the webhook.
+    #[arg(long, value_enum, default_value_t = WebhookFormat::Generic)]
+    pub webhook_format: WebhookFormat,
+    /// Where states between cycles are kept (JSON, owner-only). Default: watch-state.json next
+    /// to the local token store (store.local.path), or sam-watch-state.json in the working
+    /// directory with a Key Vault store.
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
+    /// Warn when something expires within this.
+    #[arg(long, default_value = "30d", value_parser = parse_span)]
+    pub warn_within: Span,
+    /// Critical when something expires within this.
+    #[arg(long, default_value = "7d", value_parser = parse_span)]
+    pub critical_within: Span,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_parse_seconds_to_weeks_and_iso() {
+        assert_eq!(parse_span("30s"), Ok(Span(30)));
+        assert_eq!(parse_span("15m"), Ok(Span(900)));
+        assert_eq!(parse_span("6h"), Ok(Span(21_600)));
+        assert_eq!(parse_span("30d"), Ok(Span(2_592_000)));
+        assert_eq!(parse_span("P1D"), Ok(Span(86_400)));
+        assert!(parse_span("soon").is_err());
+        assert!(parse_span("0s").is_err());
+    }
+
+    #[test]
+    fn listen_accepts_an_address_or_off() {
+        assert_eq!(parse_listen("off"), Ok(Listen(None)));
+        assert!(parse_listen("127.0.0.1:0").unwrap().0.is_some());
+        assert!(parse_listen("localhost").is_err());
+    }
+}

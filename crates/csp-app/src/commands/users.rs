@@ -1,0 +1,47 @@
+//! `users list`: one customer's users, or every customer's through the fan-out of
+//! [`crate::fanout`].
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use cli_kit::Failure;
+use cli_kit::output::{Column, OutputFormat, write_list};
+use common::graph::UsersQuery;
+use common::http::Tenant;
+
+use crate::cli::UsersListArgs;
+use crate::context::Context;
+
+/// Columns of `users list`.
+pub const USER_COLUMNS: &[Column] = &[
+    ("ID", "/id"),
+    ("USER PRINCIPAL NAME", "/userPrincipalName"),
+    ("DISPLAY NAME", "/displayName"),
+];
+
+/// `users list`.
+pub async fn list(
+    ctx: &Context,
+    args: UsersListArgs,
+    format: OutputFormat,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, Failure> {
+    let query = UsersQuery {
+        top: Some(args.page_size),
+        select: args.select.clone(),
+        filter: None,
+    };
+    match &args.customer {
+        Some(customer) => {
+            write_list(
+                ctx.graph.list_users(Tenant::Customer(customer), &query),
+                format,
+                out,
+                USER_COLUMNS,
+            )
+            .await
+        }
+        None => crate::fanout::users_of_all_customers(ctx, &args, &query, format, out, err).await,
+    }
+}

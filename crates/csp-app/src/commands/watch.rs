@@ -1,0 +1,85 @@
+//! `watch`: one cycle with `--once`, else the service (cycles, endpoints, signals) of
+//! [`crate::watch`].
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cli_kit::Failure;
+use cli_kit::output::{Column, ListWriter, OutputFormat, to_value};
+
+use crate::cli::WatchArgs;
+use crate::context::Context;
+use crate::watch::{
+    SystemClock, Thresholds, WatchOptions, Watcher, daemon, notify, run_loop, server,
+};
+
+const FINDING_COLUMNS: &[Column] = &[
+    ("CHECK", "/check"),
+    ("SUBJECT", "/subject"),
+    ("STATE", "/state"),
+    ("SECONDS LEFT", "/secondsLeft"),
+    ("MESSAGE", "/message"),
+];
+
+/// `csp-app watch`: one cycle with `--once`, else cycles every `--interval` until Ctrl-C or
+/// SIGTERM, one summary line per cycle on `out`, the address of the endpoints on `err`.
+pub async fn run(
+    ctx: &Context,
+    args: WatchArgs,
+    format: OutputFormat,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, Failure> {
+    if args.critical_within.0 > args.warn_within.0 {
+        return Err(Failure::config(
+            "--critical-within must not be longer than --warn-within",
+        ));
+    }
+    let options = WatchOptions {
+        thresholds: Thresholds {
+            warn: args.warn_within.0,
+            critical: args.critical_within.0,
+        },
+        state_file: args
+            .state_file
+            .clone()
+            .unwrap_or_else(|| notify::default_state_file(&ctx.settings)),
+        webhook: args.webhook_url.clone().map(|u| (u, args.webhook_format)),
+    };
+    let watcher = Watcher::new(ctx, options, Arc::new(SystemClock))?;
+    if args.once {
+        let report = watcher.cycle().await;
+        let mut writer = ListWriter::new(format, out, FINDING_COLUMNS);
+        for f in &report.findings {
+            writer.item(&to_value(f)?)?;
+        }
+        writer.finish()?;
+        return Ok(report.exit());
+    }
+    // Listen for the signals before the first cycle: one sent during it is not lost.
+    let shutdown = daemon::shutdown_signal()
+        .map_err(|e| Failure::config(format!("cannot listen for signals: {e}")))?;
+    let handle = match args.listen.0 {
+        Some(addr) => {
+            let listener = std::net::TcpListener::bind(addr)
+                .map_err(|e| Failure::config(format!("cannot listen on {addr}: {e}")))?;
+            let (bound, server) = server::start(listener, watcher.shared())
+                .map_err(|e| Failure::config(format!("cannot serve on {addr}: {e}")))?;
+            tracing::info!(address = %bound, "watch serves /metrics and /healthz");
+            writeln!(err, "{}", daemon::address_line(bound))?;
+            err.flush()?;
+            let handle = server.handle();
+            tokio::spawn(server);
+            Some(handle)
+        }
+        None => None,
+    };
+    let interval = Duration::from_secs(args.interval.0.unsigned_abs());
+    let result = run_loop(&watcher, interval, format, out, shutdown).await;
+    if let Some(handle) = handle {
+        handle.stop(true).await;
+    }
+    result.map(|_| ExitCode::SUCCESS)
+}
