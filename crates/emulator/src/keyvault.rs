@@ -4,15 +4,16 @@
 //! resource="https://vault.localhost:{port}"`, which the Rust, Python and JS SDKs accept with
 //! challenge verification on.
 
-use crate::resources::ResourceKind;
-use crate::seed::VaultSeed;
-use crate::state::State;
-use crate::tokens::TokenRejection;
+use crate::model::resources::ResourceKind;
+use crate::model::state::State;
+use crate::model::tokens::TokenRejection;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+
+pub use crate::model::vault::{DeletedSecret, Secret, SecretVersion, Vault, is_valid_vault_name};
 
 /// Largest secret value (25 KB, "maximum size of 25k bytes", about-secrets.md).
 pub const MAX_VALUE_BYTES: usize = 25 * 1024;
@@ -40,91 +41,6 @@ fn lock_vaults(state: &State) -> std::sync::MutexGuard<'_, BTreeMap<String, Vaul
         .vaults
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// One secret version.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SecretVersion {
-    version: String,
-    value: String,
-    content_type: Option<String>,
-    tags: BTreeMap<String, String>,
-    enabled: bool,
-    nbf: Option<i64>,
-    exp: Option<i64>,
-    created: i64,
-    updated: i64,
-}
-
-/// A secret: its versions (oldest first).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Secret {
-    name: String,
-    versions: Vec<SecretVersion>,
-}
-
-impl Secret {
-    /// Index of `version` (case-insensitive) in the history; an empty `version` means the latest.
-    fn version_index(&self, version: &str) -> Option<usize> {
-        if version.is_empty() {
-            self.versions.len().checked_sub(1)
-        } else {
-            self.versions
-                .iter()
-                .position(|v| v.version.eq_ignore_ascii_case(version))
-        }
-    }
-}
-
-/// A soft-deleted secret.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct DeletedSecret {
-    secret: Secret,
-    deleted: i64,
-}
-
-/// A vault's contents and policies.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Vault {
-    tenant: String,
-    policies: BTreeMap<String, Vec<String>>,
-    secrets: BTreeMap<String, Secret>,
-    deleted: BTreeMap<String, DeletedSecret>,
-}
-
-impl Vault {
-    /// A vault from the seed.
-    pub fn new(seed: &VaultSeed) -> Self {
-        Vault {
-            tenant: seed.tenant.clone(),
-            policies: seed
-                .access_policies
-                .iter()
-                .map(|p| {
-                    (
-                        p.object_id.to_ascii_lowercase(),
-                        p.secrets.iter().map(|s| s.to_ascii_lowercase()).collect(),
-                    )
-                })
-                .collect(),
-            secrets: BTreeMap::new(),
-            deleted: BTreeMap::new(),
-        }
-    }
-    fn allows(&self, oid: &str, perm: &str) -> bool {
-        self.policies
-            .get(&oid.to_ascii_lowercase())
-            .is_some_and(|p| p.iter().any(|x| x == perm || x == "all"))
-    }
-}
-
-/// Vault names: 3–24 characters, letters, digits and hyphens, starting with a letter.
-pub fn is_valid_vault_name(name: &str) -> bool {
-    (3..=24).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !name.ends_with('-')
-        && !name.contains("--")
 }
 
 /// Secret names: 1–127 characters of `0-9a-zA-Z-`.

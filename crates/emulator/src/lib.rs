@@ -16,19 +16,16 @@ pub mod app_certificate;
 pub mod browser;
 pub mod entra;
 pub mod faults;
-pub mod federation;
 pub mod graph;
 pub mod keyvault;
 pub mod managed_identity;
+pub mod model;
 mod pages;
 pub mod partner_center;
-pub mod partner_data;
-pub mod persist;
-pub mod resources;
-pub mod seed;
-pub mod state;
 pub mod tls;
-pub mod tokens;
+
+// The model's modules under their former paths (`emulator::seed::ids`, …).
+pub use model::{federation, partner_data, persist, resources, seed, state, tokens};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use std::net::{IpAddr, Ipv4Addr};
@@ -36,11 +33,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use faults::{Fault, Service};
-pub use resources::ResourceKind;
-pub use seed::Seed;
-pub use state::{Counters, Lifetimes, State};
-pub use tokens::{TokenRejection, ValidatedToken};
+pub use model::faults::{Fault, Service};
+pub use model::resources::ResourceKind;
+pub use model::seed::Seed;
+pub use model::state::{Counters, Lifetimes, State};
+pub use model::tokens::{TokenRejection, ValidatedToken};
 
 /// How to start an emulator. `Default`: the default seed, 127.0.0.1 port 0, no state dir.
 #[derive(Debug, Clone)]

@@ -6,51 +6,19 @@
 //! request lives server-side under an opaque `flow` ID carried in a hidden field.
 
 use super::error::AadError;
-use super::issue::{self, UserContext, Version};
-use super::token::{Authority, resolve_authority};
+use super::issue::{self, UserContext};
+use super::token::resolve_authority;
+use crate::model::resources::{is_oidc_scope, split_scope};
+use crate::model::seed::{PermissionSeed, UserSeed};
+use crate::model::sessions::{AuthCode, Authority, Flow, SsoSession, Version};
+use crate::model::state::{App, State};
 use crate::pages;
-use crate::resources::{is_oidc_scope, split_scope};
-use crate::seed::{PermissionSeed, UserSeed};
-use crate::state::{App, AuthCode, State};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use std::collections::BTreeMap;
 
 const SSO_COOKIE: &str = "ESTSAUTH";
-
-/// A pending authorization request.
-#[derive(Debug, Clone)]
-pub struct Flow {
-    version: Version,
-    tenant_seg: String,
-    authority: Authority,
-    client_id: String,
-    redirect_uri: String,
-    response_type: String,
-    response_mode: String,
-    state: Option<String>,
-    target: String,
-    nonce: Option<String>,
-    prompt: Option<String>,
-    login_hint: Option<String>,
-    code_challenge: Option<(String, String)>,
-    user_id: Option<String>,
-    amr: Vec<String>,
-    auth_time: i64,
-    session_id: String,
-    created: i64,
-}
-
-/// A browser sign-in session (the SSO cookie).
-#[derive(Debug, Clone)]
-pub struct SsoSession {
-    /// User.
-    pub user_id: String,
-    amr: Vec<String>,
-    auth_time: i64,
-    session_id: String,
-}
 
 /// The error page Entra shows instead of redirecting (unknown client, bad redirect URI…).
 fn error_page(e: &AadError) -> HttpResponse {
@@ -583,7 +551,7 @@ fn requested_permissions(state: &State, flow: &Flow, app: &App) -> Vec<Permissio
     if map.is_empty() {
         // Sign-in only: Microsoft Graph User.Read, as Entra does.
         map.insert(
-            crate::resources::GRAPH_APP_ID.into(),
+            crate::model::resources::GRAPH_APP_ID.into(),
             vec!["User.Read".into()],
         );
     }

@@ -11,10 +11,11 @@
 use super::error::AadError;
 use super::issue;
 use super::token::{Grant, resolve_authority};
+use crate::model::resources::{is_oidc_scope, split_scope};
+use crate::model::seed::PermissionSeed;
+use crate::model::sessions::{AuthCode, DeviceCode, DeviceStatus};
+use crate::model::state::State;
 use crate::pages;
-use crate::resources::{is_oidc_scope, split_scope};
-use crate::seed::PermissionSeed;
-use crate::state::{AuthCode, State};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -27,30 +28,6 @@ const INTERNAL_REDIRECT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const LIFETIME_SECS: i64 = 900;
 /// Polling interval returned to clients (Entra: 5 seconds).
 const INTERVAL_SECS: u64 = 5;
-
-/// A pending device authorization.
-#[derive(Debug, Clone)]
-pub struct DeviceCode {
-    client_id: String,
-    scope: String,
-    user_code: String,
-    issued_at: i64,
-    status: DeviceStatus,
-}
-
-#[derive(Debug, Clone)]
-enum DeviceStatus {
-    Pending,
-    /// Signed in, consent page shown.
-    SignedIn {
-        user_id: String,
-        amr: Vec<String>,
-    },
-    Approved {
-        code: String,
-    },
-    Declined,
-}
 
 fn device_error(status: StatusCode, title: &str, message: &str) -> HttpResponse {
     pages::device(status, &pages::DeviceMessage::error(title, message))

@@ -4,10 +4,11 @@
 
 use super::error::AadError;
 use super::issue::{self, Target, TokenResponse, UserContext, Version};
-use crate::partner_data::gdap::iso;
-use crate::resources::{is_oidc_scope, split_scope};
-use crate::seed::TenantSeed;
-use crate::state::{App, AuthCode, RefreshGrant, State};
+use crate::model::partner_data::gdap::iso;
+use crate::model::resources::{is_oidc_scope, split_scope};
+pub use crate::model::sessions::Authority;
+use crate::model::sessions::{AuthCode, RefreshGrant};
+use crate::model::state::{App, State};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
@@ -76,15 +77,6 @@ fn parse_form(buf: &[u8]) -> Result<Form, AadError> {
         form.insert(k, v);
     }
     Ok(form)
-}
-
-/// The authority's tenant: a specific tenant, or a multi-tenant alias.
-#[derive(Debug, Clone)]
-pub enum Authority {
-    /// `/{tenant-id or domain}/`.
-    Tenant(TenantSeed),
-    /// `/common/` or `/organizations/`.
-    Common,
 }
 
 /// Resolve the `{tenant}` path segment.
@@ -275,8 +267,8 @@ fn authenticate_client(
                 "Invalid client_assertion_type. Expected 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
             ));
         }
-        // Workload identity federation: an external issuer's token (`crate::federation`).
-        if let Some(federated) = crate::federation::verify(state, app, assertion) {
+        // Workload identity federation: an external issuer's token (`super::federated`).
+        if let Some(federated) = super::federated::verify(state, app, assertion) {
             return federated.map(|()| "2");
         }
         verify_assertion(state, app, assertion, tenant_seg, authority)?;
@@ -394,7 +386,7 @@ fn verify_assertion(
     };
     let exp = num("exp");
     const SKEW: i64 = 300;
-    crate::federation::check_lifetime(state, &claims)?;
+    super::federated::check_lifetime(state, &claims)?;
     let jti = text("jti");
     if jti.is_empty() {
         return Err(malformed());
@@ -523,7 +515,7 @@ pub fn resolve_target(
                     let graph = state
                         .resources()
                         .iter()
-                        .find(|r| r.kind == crate::resources::ResourceKind::Graph)
+                        .find(|r| r.kind == crate::model::resources::ResourceKind::Graph)
                         .cloned()
                         .ok_or_else(|| invalid_scope(value))?;
                     Target {
@@ -889,7 +881,9 @@ fn redeem_code(
             .get("code_verifier")
             .ok_or_else(|| AadError::missing("code_verifier"))?;
         let computed = if method.eq_ignore_ascii_case("S256") {
-            crate::tokens::b64url(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()))
+            crate::model::tokens::b64url(<sha2::Sha256 as sha2::Digest>::digest(
+                verifier.as_bytes(),
+            ))
         } else {
             verifier.clone()
         };
@@ -1078,7 +1072,7 @@ fn token_tenant(
     state: &State,
     app: &App,
     authority: &Authority,
-    user: &crate::seed::UserSeed,
+    user: &crate::model::seed::UserSeed,
 ) -> Result<String, AadError> {
     Ok(match authority {
         Authority::Common => user.tenant.clone(),

@@ -3,7 +3,7 @@
 //! `/v1.0/servicePrincipals` (list with `$filter=appId eq '…'`, get, create — as
 //! `New-MgServicePrincipal` does for the Partner Center app), `appRoleAssignments`, and
 //! `/v1.0/oauth2PermissionGrants`. All backed by the app registrations, service principals and
-//! consents Entra ID itself uses ([`crate::state::Directory`]), so an app created here can
+//! consents Entra ID itself uses ([`crate::model::state::Directory`]), so an app created here can
 //! sign users in, and grants read here are the ones tokens carry.
 
 use super::query::{Query, page};
@@ -11,13 +11,13 @@ use super::{
     Caller, GraphError, authenticate, base, collection_page, finish, read_json, require_app_admin,
     require_foreign_access,
 };
-use crate::partner_data::catalog::{
+use crate::model::partner_data::catalog::{
     self, PermissionKind, first_party_name, permission_id, permission_value, stable_guid,
 };
-use crate::partner_data::{AppMeta, PasswordMeta};
-use crate::seed::{AppSeed, PermissionSeed, ServicePrincipalSeed};
-use crate::state::{App, Directory, State};
-use crate::tokens::CertificateCredential;
+use crate::model::partner_data::{AppMeta, PasswordMeta};
+use crate::model::seed::{AppSeed, PermissionSeed, ServicePrincipalSeed};
+use crate::model::state::{App, Directory, State};
+use crate::model::tokens::CertificateCredential;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
@@ -49,7 +49,7 @@ const AUDIENCES: &[&str] = &[
 ];
 
 fn iso(t: i64) -> String {
-    crate::partner_data::gdap::iso(t)
+    crate::model::partner_data::gdap::iso(t)
 }
 
 fn read_caller(state: &State, req: &HttpRequest, wanted: &[&str]) -> Result<Caller, GraphError> {
@@ -799,13 +799,13 @@ fn tenant_sps(dir: &Directory, tenant: &str) -> Vec<(String, String)> {
         .collect();
     if !out
         .iter()
-        .any(|(a, _)| a.eq_ignore_ascii_case(crate::resources::GRAPH_APP_ID))
+        .any(|(a, _)| a.eq_ignore_ascii_case(crate::model::resources::GRAPH_APP_ID))
     {
         out.insert(
             0,
             (
-                crate::resources::GRAPH_APP_ID.to_string(),
-                sp_object_id(dir, tenant, crate::resources::GRAPH_APP_ID),
+                crate::model::resources::GRAPH_APP_ID.to_string(),
+                sp_object_id(dir, tenant, crate::model::resources::GRAPH_APP_ID),
             ),
         );
     }
@@ -896,7 +896,7 @@ pub async fn create_service_principal(
         if !known {
             return Err(GraphError::bad_request(format!("The appId '{app_id}' of the service principal does not reference a valid application object.")));
         }
-        let exists = dir.service_principal(&tenant, &app_id).is_some() || app_id == crate::resources::GRAPH_APP_ID;
+        let exists = dir.service_principal(&tenant, &app_id).is_some() || app_id == crate::model::resources::GRAPH_APP_ID;
         if exists {
             return Err(GraphError::new(
                 StatusCode::CONFLICT,
@@ -965,7 +965,7 @@ fn grants_json(dir: &Directory, tenant: &str) -> Vec<Value> {
                 continue;
             }
             let resource_id = sp_object_id(dir, tenant, resource);
-            let id = crate::tokens::b64url(
+            let id = crate::model::tokens::b64url(
                 &sha2::Sha256::digest(
                     format!("{client}|{resource_id}|{}", c.user.as_deref().unwrap_or(""))
                         .as_bytes(),
@@ -1051,7 +1051,7 @@ fn app_name(dir: &Directory, app_id: &str) -> String {
 /// ID of an app-role assignment: stable for (principal, resource app, role), so assignments need
 /// no storage beyond the service principal's `app_roles`.
 fn assignment_id(principal: &str, resource_app: &str, role: &str) -> String {
-    crate::tokens::b64url(
+    crate::model::tokens::b64url(
         &sha2::Sha256::digest(format!("{principal}|{resource_app}|{role}").as_bytes())[..24],
     )
 }

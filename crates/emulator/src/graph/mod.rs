@@ -13,11 +13,11 @@ pub mod gdap;
 pub mod query;
 pub mod users;
 
-use crate::partner_data::catalog::GLOBAL_ADMINISTRATOR;
-use crate::resources::ResourceKind;
-use crate::seed::UserSeed;
-use crate::state::State;
-use crate::tokens::{TokenRejection, ValidatedToken};
+use crate::model::partner_data::catalog::GLOBAL_ADMINISTRATOR;
+use crate::model::resources::ResourceKind;
+use crate::model::seed::UserSeed;
+use crate::model::state::State;
+use crate::model::tokens::{TokenRejection, ValidatedToken};
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use futures::StreamExt as _;
@@ -215,7 +215,7 @@ impl GraphError {
         resp.insert_header(("request-id", request_id.clone()))
             .insert_header(("client-request-id", client_request_id.clone()));
         if self.status == StatusCode::UNAUTHORIZED {
-            resp.insert_header(("www-authenticate", format!("Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"{}\"", crate::resources::GRAPH_APP_ID)));
+            resp.insert_header(("www-authenticate", format!("Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"{}\"", crate::model::resources::GRAPH_APP_ID)));
         }
         resp.json(json!({"error": {
             "code": self.code,
@@ -386,7 +386,7 @@ pub fn authenticate(state: &State, req: &HttpRequest) -> Result<Caller, GraphErr
 /// Entra roles the caller holds in the token's tenant: its own directory roles, or, for a
 /// partner user in a customer tenant, the roles of the access assignments of active GDAP
 /// relationships whose security group the user is a member of
-/// ([`crate::partner_data::Inner::role_grants`]); under legacy DAP (delegated access without
+/// ([`crate::model::partner_data::Inner::role_grants`]); under legacy DAP (delegated access without
 /// any active GDAP relationship) an Admin Agent is Global Administrator.
 pub fn directory_roles(state: &State, caller: &Caller) -> Vec<String> {
     let Some(user) = &caller.user else {

@@ -8,9 +8,9 @@
 //! Rate-limited per application (50 requests per second by default).
 
 use super::{Auth, PcError, PcResult, authenticate, finish, rate_limit};
-use crate::partner_data::{ApplicationConsent, ApplicationGrant};
-use crate::seed::{PermissionSeed, ServicePrincipalSeed};
-use crate::state::State;
+use crate::model::partner_data::{ApplicationConsent, ApplicationGrant};
+use crate::model::seed::{PermissionSeed, ServicePrincipalSeed};
+use crate::model::state::State;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt as _;

@@ -3,8 +3,8 @@
 //! (protocol-facts §5.3, §5.4).
 
 use super::{Auth, Caller, PcError, PcResult, authenticate, finish, rate_limit};
-use crate::partner_data::Customer;
-use crate::state::State;
+use crate::model::partner_data::Customer;
+use crate::model::state::State;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
@@ -147,7 +147,7 @@ fn link(uri: String) -> Value {
 fn customer_json(c: &Customer, with_access: Option<bool>) -> Value {
     let mut v = json!({
         "id": c.tenant,
-        "commerceId": crate::partner_data::catalog::stable_guid(&format!("commerce|{}", c.tenant)),
+        "commerceId": crate::model::partner_data::catalog::stable_guid(&format!("commerce|{}", c.tenant)),
         "companyProfile": {
             "tenantId": c.tenant,
             "domain": c.domain,
@@ -349,7 +349,7 @@ pub async fn subscriptions(
     let result: PcResult = (|| {
         let caller = customers_caller(&state, &req)?;
         let c = customer_of(&state, &caller, &id)?;
-        let created = crate::partner_data::gdap::iso(0);
+        let created = crate::model::partner_data::gdap::iso(0);
         let items = c
             .subscriptions
             .iter()

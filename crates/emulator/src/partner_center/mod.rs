@@ -6,17 +6,17 @@
 //! How a request flows: [`authenticate`] validates the bearer token (Partner Center audience;
 //! App+User tokens need `user_impersonation`, `mfa` in `amr` and an Admin Agent; app-only
 //! where the operation allows it; the token's tenant must be a partner), the rate limits of
-//! [`crate::partner_data::PartnerCenterSettings`] apply, then the handler reads or changes
+//! [`crate::model::partner_data::PartnerCenterSettings`] apply, then the handler reads or changes
 //! [`State`]. Every response echoes `MS-RequestId` / `MS-CorrelationId`; errors use Partner
 //! Center's `{code, description, data, source}` shape and 429s `{statusCode, message}`.
 
 pub mod consents;
 pub mod customers;
 
-use crate::resources::ResourceKind;
-use crate::seed::{TenantKind, UserSeed};
-use crate::state::State;
-use crate::tokens::{TokenRejection, ValidatedToken};
+use crate::model::resources::ResourceKind;
+use crate::model::seed::{TenantKind, UserSeed};
+use crate::model::state::State;
+use crate::model::tokens::{TokenRejection, ValidatedToken};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The default seed, embedded at build time.
-pub const DEFAULT_SEED_TOML: &str = include_str!("../seed/default.toml");
+pub const DEFAULT_SEED_TOML: &str = include_str!("../../seed/default.toml");
 
 /// Everything the emulator knows at start.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -34,29 +34,29 @@ pub struct Seed {
     pub vaults: Vec<VaultSeed>,
     /// Partner Center details of customer tenants (subscriptions); see `partner_data`.
     #[serde(default)]
-    pub customers: Vec<crate::partner_data::CustomerSeed>,
+    pub customers: Vec<crate::model::partner_data::CustomerSeed>,
     /// GDAP relationships present at start; see `partner_data`.
     #[serde(default)]
-    pub gdap_relationships: Vec<crate::partner_data::GdapSeed>,
+    pub gdap_relationships: Vec<crate::model::partner_data::GdapSeed>,
     /// Customer tenants Partner Center does not list: the partner reaches them only through
     /// GDAP (Graph `delegatedAdminCustomers`); see `partner_data`.
     #[serde(default)]
     pub gdap_only_customers: Vec<String>,
     /// Security groups of the partner tenant (GDAP access containers); see `partner_data`.
     #[serde(default)]
-    pub groups: Vec<crate::partner_data::GroupSeed>,
+    pub groups: Vec<crate::model::partner_data::GroupSeed>,
     /// Partner Center rate limits; see `partner_data`.
     #[serde(default)]
-    pub partner_center: crate::partner_data::PartnerCenterSettings,
+    pub partner_center: crate::model::partner_data::PartnerCenterSettings,
     /// Managed identities of the emulated hosting environment, see `managed_identity`.
     #[serde(default)]
-    pub managed_identities: Vec<crate::managed_identity::ManagedIdentitySeed>,
+    pub managed_identities: Vec<crate::model::managed_identity::ManagedIdentitySeed>,
     /// Federated identity credentials on app registrations, see `federation`.
     #[serde(default)]
-    pub federated_credentials: Vec<crate::federation::FederatedCredentialSeed>,
+    pub federated_credentials: Vec<crate::model::federation::FederatedCredentialSeed>,
     /// External token issuers (with their JWKS) trusted for federation, see `federation`.
     #[serde(default)]
-    pub external_issuers: Vec<crate::federation::ExternalIssuerSeed>,
+    pub external_issuers: Vec<crate::model::federation::ExternalIssuerSeed>,
 }
 
 impl fmt::Debug for Seed {
@@ -337,7 +337,7 @@ impl Seed {
                 ));
             }
             for pem in &a.certificates {
-                if crate::tokens::CertificateCredential::from_pem(pem).is_err() {
+                if crate::model::tokens::CertificateCredential::from_pem(pem).is_err() {
                     problems.push(format!(
                         "apps.{}: a certificate is not a PEM X.509 certificate with an RSA key",
                         a.display_name
@@ -362,7 +362,7 @@ impl Seed {
             }
         }
         for v in &self.vaults {
-            if !crate::keyvault::is_valid_vault_name(&v.name) {
+            if !crate::model::vault::is_valid_vault_name(&v.name) {
                 problems.push(format!(
                     "vaults: name '{}' must be 3-24 letters, digits or '-', starting with a letter",
                     v.name
@@ -375,9 +375,9 @@ impl Seed {
                 ));
             }
         }
-        crate::partner_data::validate_seed(self, &mut problems);
-        crate::managed_identity::validate_seed(self, &mut problems);
-        crate::federation::validate_seed(self, &mut problems);
+        crate::model::partner_data::validate_seed(self, &mut problems);
+        crate::model::managed_identity::validate_seed(self, &mut problems);
+        crate::model::federation::validate_seed(self, &mut problems);
         if problems.is_empty() {
             Ok(())
         } else {

@@ -14,7 +14,7 @@
 
 use super::ids::ADMIN_AGENTS_GROUP;
 use super::seed::{AccessAssignmentSeed, CustomerSeed, GdapSeed, SubscriptionSeed};
-use crate::seed::{
+use crate::model::seed::{
     ConsentSeed, PermissionSeed, Seed, SeedError, ServicePrincipalSeed, TenantKind, TenantSeed,
     UserSeed, ids,
 };
@@ -112,7 +112,7 @@ impl Seed {
                 tenant: tenant.clone(),
                 app_id: ids::CSP_APP.into(),
                 grants: vec![PermissionSeed {
-                    resource: crate::resources::GRAPH_APP_ID.into(),
+                    resource: crate::model::resources::GRAPH_APP_ID.into(),
                     scopes: vec!["User.Read.All".into()],
                 }],
             });

@@ -1,7 +1,7 @@
-//! What Partner Center and Graph know beyond Entra's directory ([`crate::state::Directory`]):
+//! What Partner Center and Graph know beyond Entra's directory ([`crate::model::state::Directory`]):
 //! the partner's customers and their subscriptions, GDAP relationships and access
 //! assignments, application consents (CPV), Graph-side metadata of app registrations, and
-//! Partner Center's rate limits. It lives in [`crate::state::State`] beside the directory.
+//! Partner Center's rate limits. It lives in [`crate::model::state::State`] beside the directory.
 //!
 //! Lock order: this data's lock first, then the directory's, never the reverse.
 
@@ -15,7 +15,7 @@ pub use seed::{
     SubscriptionSeed,
 };
 
-use crate::seed::{Seed, TenantKind, TenantSeed, UserSeed};
+use crate::model::seed::{Seed, TenantKind, TenantSeed, UserSeed};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
@@ -104,7 +104,7 @@ pub struct PasswordMeta {
     pub value_sha256: String,
 }
 
-/// Graph-side data of an app registration that Entra's [`crate::seed::AppSeed`] does not hold.
+/// Graph-side data of an app registration that Entra's [`crate::model::seed::AppSeed`] does not hold.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AppMeta {
     /// Object ID of the application object (`id` in Graph; differs from `appId`).
@@ -542,11 +542,11 @@ pub fn tenants_with_gdap_access(seed: &Seed) -> Vec<TenantSeed> {
 /// Resource apps with the seed's Partner Center settings applied (its MFA policy), plus the
 /// first-party [`workloads`] every tenant has.
 pub fn apply_resource_settings(
-    mut resources: Vec<crate::resources::ResourceApp>,
+    mut resources: Vec<crate::model::resources::ResourceApp>,
     settings: &PartnerCenterSettings,
-) -> Vec<crate::resources::ResourceApp> {
+) -> Vec<crate::model::resources::ResourceApp> {
     for r in &mut resources {
-        if r.kind == crate::resources::ResourceKind::PartnerCenter {
+        if r.kind == crate::model::resources::ResourceKind::PartnerCenter {
             r.requires_mfa = settings.entra_requires_mfa;
         }
     }
@@ -563,8 +563,8 @@ pub const ARM_APP_ID: &str = "797f4846-ba00-4fd7-ba43-dac1f8f63013";
 /// endpoint issues tokens for them (v1 `resource=` or v2 `{uri}/.default`) with their real App
 /// ID URIs as audience; no API behind them is emulated. An app gets such a token once its
 /// `required_delegated` names the workload's app ID and the admin consented.
-pub fn workloads() -> Vec<crate::resources::ResourceApp> {
-    use crate::resources::{ResourceApp, ResourceKind, ScopeDef};
+pub fn workloads() -> Vec<crate::model::resources::ResourceApp> {
+    use crate::model::resources::{ResourceApp, ResourceKind, ScopeDef};
     let scope = |value, description, admin_consent_required| ScopeDef {
         value,
         description,
@@ -802,16 +802,20 @@ mod tests {
         let seed = Seed::default();
         let data = PartnerData::from_seed(&seed);
         let inner = data.lock();
-        let partner = crate::seed::ids::PARTNER_TENANT;
+        let partner = crate::model::seed::ids::PARTNER_TENANT;
         assert_eq!(inner.customers.len(), 3);
-        assert!(inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_FABRIKAM));
-        assert!(inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_NORTHWIND));
-        assert!(!inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_TAILSPIN));
+        assert!(inner.has_active_relationship(partner, crate::model::seed::ids::CUSTOMER_FABRIKAM));
+        assert!(
+            inner.has_active_relationship(partner, crate::model::seed::ids::CUSTOMER_NORTHWIND)
+        );
+        assert!(
+            !inner.has_active_relationship(partner, crate::model::seed::ids::CUSTOMER_TAILSPIN)
+        );
         let user = |upn: &str| seed.users.iter().find(|u| u.upn == upn).unwrap().clone();
         let avery = user("admin@contoso-partner.onmicrosoft.com");
         assert!(
             !inner
-                .gdap_roles(&avery, crate::seed::ids::CUSTOMER_FABRIKAM)
+                .gdap_roles(&avery, crate::model::seed::ids::CUSTOMER_FABRIKAM)
                 .is_empty()
         );
         assert_eq!(
@@ -826,13 +830,13 @@ mod tests {
         let uma = user("user@contoso-partner.onmicrosoft.com");
         assert!(
             inner
-                .gdap_roles(&uma, crate::seed::ids::CUSTOMER_FABRIKAM)
+                .gdap_roles(&uma, crate::model::seed::ids::CUSTOMER_FABRIKAM)
                 .is_empty()
         );
         let tenants = tenants_with_gdap_access(&seed);
         let tailspin = tenants
             .iter()
-            .find(|t| t.id == crate::seed::ids::CUSTOMER_TAILSPIN)
+            .find(|t| t.id == crate::model::seed::ids::CUSTOMER_TAILSPIN)
             .unwrap();
         assert!(tailspin.delegated_admin.is_empty());
     }
