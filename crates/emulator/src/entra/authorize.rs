@@ -7,7 +7,7 @@
 
 use super::error::AadError;
 use super::issue::{self, UserContext};
-use super::token::resolve_authority;
+use super::token::request::resolve_authority;
 use crate::model::resources::{is_oidc_scope, split_scope};
 use crate::model::seed::{PermissionSeed, UserSeed};
 use crate::model::sessions::{AuthCode, Authority, Flow, SsoSession, Version};

@@ -10,7 +10,7 @@
 
 use super::error::AadError;
 use super::issue;
-use super::token::{Grant, resolve_authority};
+use super::token::request::{Grant, resolve_authority};
 use crate::model::resources::{is_oidc_scope, split_scope};
 use crate::model::seed::PermissionSeed;
 use crate::model::sessions::{AuthCode, DeviceCode, DeviceStatus};
@@ -50,7 +50,7 @@ pub async fn start(
 ) -> HttpResponse {
     state.count("entra.devicecode");
     let result = async {
-        let form = super::token::read_form(body).await?;
+        let form = super::token::request::read_form(body).await?;
         resolve_authority(&state, &tenant)?;
         let client_id = form
             .get("client_id")
@@ -319,7 +319,7 @@ pub(crate) fn redeem(g: &Grant<'_>) -> Result<issue::TokenResponse, AadError> {
             inner.insert("code".into(), code);
             inner.insert("redirect_uri".into(), INTERNAL_REDIRECT.into());
             inner.insert("scope".into(), device.scope.clone());
-            super::token::authorization_code(&Grant { form: &inner, ..*g })
+            super::token::code::authorization_code(&Grant { form: &inner, ..*g })
         }
     }
 }

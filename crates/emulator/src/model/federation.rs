@@ -65,45 +65,14 @@ pub struct Federation {
 }
 
 impl Federation {
-    /// From the seed (validated: every JWKS parses).
-    pub fn from_seed(seed: &super::seed::Seed) -> Self {
+    /// From the seed's credentials and issuers (validated: every JWKS parses).
+    pub fn new(credentials: &[FederatedCredentialSeed], issuers: &[ExternalIssuerSeed]) -> Self {
         Federation {
-            credentials: seed.federated_credentials.clone(),
-            issuers: seed
-                .external_issuers
+            credentials: credentials.to_vec(),
+            issuers: issuers
                 .iter()
                 .filter_map(|i| Some((i.issuer.clone(), serde_json::from_str(&i.jwks).ok()?)))
                 .collect(),
-        }
-    }
-}
-
-/// Check the seed's federated credentials and issuers (called by [`super::seed::Seed::validate`]).
-pub fn validate_seed(seed: &super::seed::Seed, problems: &mut Vec<String>) {
-    for c in &seed.federated_credentials {
-        if !seed
-            .apps
-            .iter()
-            .any(|a| a.app_id.eq_ignore_ascii_case(&c.app_id))
-        {
-            problems.push(format!(
-                "federated_credentials.{}: app '{}' is not a seeded app",
-                c.name, c.app_id
-            ));
-        }
-        if c.audiences.is_empty() {
-            problems.push(format!(
-                "federated_credentials.{}: audiences must not be empty (use \"{TOKEN_EXCHANGE_AUDIENCE}\")",
-                c.name
-            ));
-        }
-    }
-    for i in &seed.external_issuers {
-        if serde_json::from_str::<JwkSet>(&i.jwks).is_err() {
-            problems.push(format!(
-                "external_issuers.{}: jwks is not a JWKS document ({{\"keys\": [...]}})",
-                i.issuer
-            ));
         }
     }
 }

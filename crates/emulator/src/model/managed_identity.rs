@@ -80,32 +80,3 @@ impl Environment {
         &self.identities
     }
 }
-
-/// Check the seed's managed identities (called by [`super::seed::Seed::validate`]).
-pub fn validate_seed(seed: &super::seed::Seed, problems: &mut Vec<String>) {
-    let guid = |s: &str| uuid::Uuid::parse_str(s).is_ok();
-    let systems = seed
-        .managed_identities
-        .iter()
-        .filter(|m| m.kind == ManagedIdentityKind::SystemAssigned)
-        .count();
-    if systems > 1 {
-        problems.push(format!(
-            "managed_identities: {systems} system-assigned identities; a hosting resource has at most one"
-        ));
-    }
-    for m in &seed.managed_identities {
-        if !seed.tenants.iter().any(|t| t.id == m.tenant) {
-            problems.push(format!(
-                "managed_identities.{}: tenant '{}' is not a seeded tenant",
-                m.name, m.tenant
-            ));
-        }
-        if !guid(&m.client_id) || !guid(&m.object_id) {
-            problems.push(format!(
-                "managed_identities.{}: client_id and object_id must be GUIDs",
-                m.name
-            ));
-        }
-    }
-}

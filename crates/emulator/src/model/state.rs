@@ -328,7 +328,10 @@ impl State {
             managed_identity: crate::model::managed_identity::Environment::from_seed(
                 &seed.managed_identities,
             ),
-            federation: crate::model::federation::Federation::from_seed(seed),
+            federation: crate::model::federation::Federation::new(
+                &seed.federated_credentials,
+                &seed.external_issuers,
+            ),
         })
     }
 
