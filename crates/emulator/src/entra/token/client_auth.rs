@@ -9,7 +9,7 @@ use actix_web::HttpRequest;
 use base64::Engine as _;
 use jsonwebtoken::Algorithm;
 
-pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 pub(crate) fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     let value = req.headers().get("authorization")?.to_str().ok()?;
@@ -31,7 +31,7 @@ pub(crate) fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     Some((unescape(id), unescape(secret)))
 }
 
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -89,7 +89,7 @@ pub(crate) fn authenticate_client(
     }
 }
 
-pub(crate) fn verify_assertion(
+fn verify_assertion(
     state: &State,
     app: &App,
     assertion: &str,
@@ -194,7 +194,7 @@ pub(crate) fn verify_assertion(
     Ok(())
 }
 
-pub(crate) fn is_token_endpoint_for(
+fn is_token_endpoint_for(
     state: &State,
     aud: &str,
     tenant_seg: &str,

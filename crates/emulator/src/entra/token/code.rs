@@ -75,7 +75,7 @@ pub(crate) fn authorization_code(g: &Grant<'_>) -> Result<TokenResponse, AadErro
 
 /// Marks the authorization code redeemed (single use even when a check below fails, as in
 /// Entra) and checks it: age, client, tenant, redirect URI and PKCE verifier (RFC 7636 §4.6).
-pub(crate) fn redeem_code(
+fn redeem_code(
     state: &State,
     app: &App,
     authority: &Authority,
@@ -158,7 +158,7 @@ pub(crate) fn redeem_code(
 
 /// What a code is redeemed for: v1 `resource` or v2 `scope` of the token request, else the
 /// authorize request's.
-pub(crate) fn code_target(
+fn code_target(
     state: &State,
     form: &Form,
     code: &AuthCode,

@@ -98,11 +98,7 @@ pub(crate) fn refresh_token(g: &Grant<'_>) -> Result<TokenResponse, AadError> {
 /// The stored refresh grant named by the form, if this app may redeem it now: known, issued to
 /// this client, not revoked (password change, `revokeSignInSessions`) and not idle for longer
 /// than the inactivity limit (AADSTS700082).
-pub(crate) fn usable_grant(
-    state: &State,
-    app: &App,
-    form: &Form,
-) -> Result<RefreshGrant, AadError> {
+fn usable_grant(state: &State, app: &App, form: &Form) -> Result<RefreshGrant, AadError> {
     let rt = form
         .get("refresh_token")
         .ok_or_else(|| AadError::missing("refresh_token"))?;
@@ -148,7 +144,7 @@ pub(crate) fn usable_grant(
 
 /// The tenant a refreshed token is for: the user's own, or a customer's through delegated
 /// (GDAP) access of an admin agent (otherwise AADSTS50020).
-pub(crate) fn token_tenant(
+fn token_tenant(
     state: &State,
     app: &App,
     authority: &Authority,

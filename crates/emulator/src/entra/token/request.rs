@@ -54,7 +54,7 @@ pub async fn read_form(mut payload: web::Payload) -> Result<Form, AadError> {
 
 /// A form-urlencoded body as Entra reads it: malformed is AADSTS9002313, a repeated parameter
 /// AADSTS90015.
-pub(crate) fn parse_form(buf: &[u8]) -> Result<Form, AadError> {
+fn parse_form(buf: &[u8]) -> Result<Form, AadError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(buf).map_err(|_| {
         AadError::invalid_request(9002313, "Invalid request. Request is malformed or invalid.")
     })?;

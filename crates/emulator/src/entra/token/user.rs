@@ -53,7 +53,7 @@ pub(crate) fn delegated_scopes(
 }
 
 /// Whether every requested permission is among those consented (case-insensitive).
-pub(crate) fn covers(consented: &BTreeSet<String>, requested: &[String]) -> bool {
+fn covers(consented: &BTreeSet<String>, requested: &[String]) -> bool {
     requested
         .iter()
         .all(|p| consented.iter().any(|c| c.eq_ignore_ascii_case(p)))
@@ -122,7 +122,7 @@ pub(crate) fn user_response(
     }
 }
 
-pub(crate) fn v2_scope_string(target: &Target, scopes: &[String]) -> String {
+fn v2_scope_string(target: &Target, scopes: &[String]) -> String {
     let mut out: Vec<String> = scopes
         .iter()
         .map(|s| format!("{}/{}", target.aud, s))
