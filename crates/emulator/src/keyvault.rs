@@ -4,6 +4,7 @@
 //! resource="https://vault.localhost:{port}"`, which the Rust, Python and JS SDKs accept with
 //! challenge verification on.
 
+use crate::caller::Caller;
 use crate::model::resources::ResourceKind;
 use crate::model::state::State;
 use crate::model::tokens::TokenRejection;
@@ -161,25 +162,16 @@ fn admit(state: &State, req: &HttpRequest, op: &str) -> Result<(Ctx, String), Ht
             None,
         ));
     }
-    let auth = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let token = auth
-        .strip_prefix("Bearer ")
-        .or_else(|| auth.strip_prefix("bearer "))
-        .map(str::trim);
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return Err(challenge(
-            state,
-            &tenant,
-            StatusCode::UNAUTHORIZED,
-            "AKV10000: Request is missing a Bearer or PoP token.",
-        ));
-    };
-    let validated = state.validate_access_token(token, &[ResourceKind::KeyVault]).map_err(|e| {
+    let caller = Caller::identify(state, req, ResourceKind::KeyVault).map_err(|e| {
         let msg = match e {
+            TokenRejection::Missing => {
+                return challenge(
+                    state,
+                    &tenant,
+                    StatusCode::UNAUTHORIZED,
+                    "AKV10000: Request is missing a Bearer or PoP token.",
+                );
+            }
             TokenRejection::Audience(a) => format!("AKV10022: Invalid audience. Expected https://vault.azure.net, found: {a}."),
             TokenRejection::Issuer(i) => format!("AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{tenant}/, found: {i}."),
             TokenRejection::Expired => "AKV10000: Token is expired.".to_string(),
@@ -188,6 +180,7 @@ fn admit(state: &State, req: &HttpRequest, op: &str) -> Result<(Ctx, String), Ht
         tracing::info!(reason = %msg, "key vault refused a bearer token");
         challenge(state, &tenant, StatusCode::UNAUTHORIZED, &msg)
     })?;
+    let validated = &caller.token;
     if validated.tenant_id != tenant {
         return Err(challenge(
             state,

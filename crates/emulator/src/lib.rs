@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod app_certificate;
 pub mod browser;
+pub mod caller;
 pub mod entra;
 pub mod faults;
 pub mod graph;

@@ -2,8 +2,8 @@
 //! organization, GDAP relationships, applications, service principals and permission grants
 //! (protocol-facts §6).
 //!
-//! How a request flows: [`authenticate`] validates the bearer token with
-//! [`State::validate_access_token`] (Graph audience; the token's `tid` is the tenant whose
+//! How a request flows: [`authenticate`] validates the bearer token through the shared
+//! extractor [`Caller::identify`] (Graph audience; the token's `tid` is the tenant whose
 //! directory is read), each handler checks the delegated scopes (`scp`) or application roles
 //! (`roles`) the real endpoint documents, then reads or changes [`State`]. Errors use Graph's
 //! `{"error":{"code","message","innerError":{…}}}` shape.
@@ -13,11 +13,11 @@ pub mod gdap;
 pub mod query;
 pub mod users;
 
+pub use crate::caller::Caller;
 use crate::model::partner_data::catalog::GLOBAL_ADMINISTRATOR;
 use crate::model::resources::ResourceKind;
-use crate::model::seed::UserSeed;
 use crate::model::state::State;
-use crate::model::tokens::{TokenRejection, ValidatedToken};
+use crate::model::tokens::TokenRejection;
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use futures::StreamExt as _;
@@ -297,50 +297,12 @@ fn now_iso() -> String {
         .unwrap_or_default()
 }
 
-/// The authenticated caller of a Graph request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The validated token.
-    pub token: ValidatedToken,
-    /// The signed-in user, for delegated tokens.
-    pub user: Option<UserSeed>,
-}
-
+/// Graph's requirement on a caller ([`Caller`]: the bearer-token extractor every API shares).
 impl Caller {
-    /// The tenant whose directory the call reads (`tid`).
-    pub fn tenant(&self) -> &str {
-        &self.token.tenant_id
-    }
-
-    /// Whether the token is app-only.
-    pub fn is_app_only(&self) -> bool {
-        self.user.is_none()
-    }
-
-    /// Whether the user is a partner's principal acting in a customer tenant (GDAP/DAP).
-    pub fn is_foreign_user(&self) -> bool {
-        self.user
-            .as_ref()
-            .is_some_and(|u| !u.tenant.eq_ignore_ascii_case(&self.token.tenant_id))
-    }
-
     /// Require one of `delegated` scopes (user tokens) or one of `application` roles
     /// (app-only tokens); 403 `Authorization_RequestDenied` otherwise.
     pub fn require(&self, delegated: &[&str], application: &[&str]) -> Result<(), GraphError> {
-        let held = if self.is_app_only() {
-            &self.token.roles
-        } else {
-            &self.token.scopes
-        };
-        let wanted = if self.is_app_only() {
-            application
-        } else {
-            delegated
-        };
-        if held
-            .iter()
-            .any(|h| wanted.iter().any(|w| w.eq_ignore_ascii_case(h)))
-        {
+        if self.holds_any(delegated, application) {
             Ok(())
         } else {
             Err(GraphError::denied())
@@ -349,50 +311,32 @@ impl Caller {
 }
 
 /// Validate the bearer token for Graph and identify the caller; 401
-/// `InvalidAuthenticationToken` when absent or invalid.
+/// `InvalidAuthenticationToken` when absent or invalid, or when the directory knows neither the
+/// token's tenant nor (for a delegated token) its user.
 pub fn authenticate(state: &State, req: &HttpRequest) -> Result<Caller, GraphError> {
     let invalid =
         |m: &str| GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m);
-    let header = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| invalid("Access token is empty."))?;
-    let token = state
-        .validate_access_token(token, &[ResourceKind::Graph])
-        .map_err(|e| match e {
-            TokenRejection::Missing => invalid("Access token is empty."),
-            TokenRejection::BadSignature => invalid("Access token validation failure."),
-            TokenRejection::Expired => invalid("Lifetime validation failed, the token is expired."),
-            TokenRejection::NotYetValid => {
-                invalid("Lifetime validation failed, the token is not yet valid.")
-            }
-            TokenRejection::Issuer(_) => {
-                invalid("Access token validation failure. Invalid issuer.")
-            }
-            TokenRejection::Audience(_) => {
-                invalid("Access token validation failure. Invalid audience.")
-            }
-        })?;
-    let dir = state.directory();
-    if dir.tenant(&token.tenant_id).is_none() {
+    let caller = Caller::identify(state, req, ResourceKind::Graph).map_err(|e| match e {
+        TokenRejection::Missing => invalid("Access token is empty."),
+        TokenRejection::BadSignature => invalid("Access token validation failure."),
+        TokenRejection::Expired => invalid("Lifetime validation failed, the token is expired."),
+        TokenRejection::NotYetValid => {
+            invalid("Lifetime validation failed, the token is not yet valid.")
+        }
+        TokenRejection::Issuer(_) => invalid("Access token validation failure. Invalid issuer."),
+        TokenRejection::Audience(_) => {
+            invalid("Access token validation failure. Invalid audience.")
+        }
+    })?;
+    if caller.tenant_kind.is_none() {
         return Err(invalid("Access token validation failure. Invalid tenant."));
     }
-    let user =
-        if token.is_app_only {
-            None
-        } else {
-            Some(dir.user(&token.object_id).cloned().ok_or_else(|| {
-                invalid("Access token validation failure. The user does not exist.")
-            })?)
-        };
-    Ok(Caller { token, user })
+    if !caller.is_app_only() && caller.user.is_none() {
+        return Err(invalid(
+            "Access token validation failure. The user does not exist.",
+        ));
+    }
+    Ok(caller)
 }
 
 /// Entra roles the caller holds in the token's tenant: its own directory roles, or, for a

@@ -3,7 +3,8 @@
 //! refresh tokens, vault contents, injected faults and request counters.
 //!
 //! Every emulated service (Entra, Key Vault, Graph and Partner Center) gets an
-//! `Arc<State>` and validates bearer tokens with [`State::validate_access_token`].
+//! `Arc<State>`; bearer tokens are validated with [`State::validate_access_token`] (through
+//! `crate::caller::Caller` for the APIs).
 
 use crate::model::faults::FaultSet;
 use crate::model::resources::{ResourceApp, ResourceKind};
