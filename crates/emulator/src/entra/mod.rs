@@ -122,9 +122,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/{tenant}/oauth2/v2.0/token",
         web::post().to(token::token_v2),
     )
-    .route("/{tenant}/login", web::post().to(authorize::login))
-    .route("/{tenant}/mfa", web::post().to(authorize::mfa))
-    .route("/{tenant}/consent", web::post().to(authorize::consent));
+    .route("/{tenant}/login", web::post().to(authorize::sign_in::login))
+    .route("/{tenant}/mfa", web::post().to(authorize::sign_in::mfa))
+    .route(
+        "/{tenant}/consent",
+        web::post().to(authorize::consent::consent),
+    );
 }
 
 #[cfg(test)]
