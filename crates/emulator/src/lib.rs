@@ -121,6 +121,19 @@ impl EmulatorConfig {
         self.seed.service_principals.push(sp);
         self
     }
+
+    /// Add `customers` generated customers with `users_per_customer` users each to the seed
+    /// (deterministic; see [`Seed::with_generated_customers`]).
+    pub fn with_generated_customers(
+        mut self,
+        customers: u32,
+        users_per_customer: u32,
+    ) -> Result<Self, seed::SeedError> {
+        self.seed = self
+            .seed
+            .with_generated_customers(customers, users_per_customer)?;
+        Ok(self)
+    }
 }
 
 /// Errors starting the emulator.
@@ -455,6 +468,18 @@ impl EmulatorHandle {
             .directory()
             .user(upn)
             .and_then(|u| u.mfa_code.clone())
+    }
+    /// Approve a GDAP relationship as its customer (what the customer's Global Administrator
+    /// does in the admin center): `approvalPending` → `active`. `customer` is needed only
+    /// when the relationship names no customer. Also `POST /_admin/gdap/relationships/{id}/approve`.
+    pub fn approve_gdap_relationship(
+        &self,
+        id: &str,
+        customer: Option<&str>,
+    ) -> Result<(), String> {
+        graph::gdap::approve(self.state(), id, customer)
+            .map(|_| ())
+            .map_err(|e| e.message)
     }
     /// Grant or withdraw the partner's delegated admin access to a customer.
     pub fn set_delegated_access(&self, customer: &str, partner: &str, allowed: bool) -> bool {

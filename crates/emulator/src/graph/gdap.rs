@@ -699,18 +699,3 @@ pub async fn delete_assignment(
     })();
     finish(&req, result)
 }
-
-impl crate::EmulatorHandle {
-    /// Approve a GDAP relationship as its customer (what the customer's Global Administrator
-    /// does in the admin center): `approvalPending` → `active`. `customer` is needed only
-    /// when the relationship names no customer. Also `POST /_admin/gdap/relationships/{id}/approve`.
-    pub fn approve_gdap_relationship(
-        &self,
-        id: &str,
-        customer: Option<&str>,
-    ) -> Result<(), String> {
-        approve(self.state(), id, customer)
-            .map(|_| ())
-            .map_err(|e| e.message)
-    }
-}

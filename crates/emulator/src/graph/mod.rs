@@ -80,66 +80,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments/{aid}",
                 web::delete().to(gdap::delete_assignment),
             )
-            .route(
-                "/applications",
-                web::get().to(apps::applications::list_applications),
-            )
-            .route(
-                "/applications",
-                web::post().to(apps::applications::create_application),
-            )
-            .route(
-                "/applications/{id}",
-                web::get().to(apps::applications::get_application),
-            )
-            .route(
-                "/applications/{id}",
-                web::patch().to(apps::applications::update_application),
-            )
-            .route(
-                "/applications/{id}/addPassword",
-                web::post().to(apps::applications::add_password),
-            )
-            .route(
-                "/applications/{id}/removePassword",
-                web::post().to(apps::applications::remove_password),
-            )
-            .route(
-                "/servicePrincipals",
-                web::get().to(apps::service_principals::list_service_principals),
-            )
-            .route(
-                "/servicePrincipals",
-                web::post().to(apps::service_principals::create_service_principal),
-            )
-            .route(
-                "/servicePrincipals/{id}",
-                web::get().to(apps::service_principals::get_service_principal),
-            )
-            .route(
-                "/servicePrincipals/{id}/appRoleAssignments",
-                web::get().to(apps::app_roles::list_app_role_assignments),
-            )
-            .route(
-                "/servicePrincipals/{id}/appRoleAssignedTo",
-                web::post().to(apps::app_roles::assign_app_role),
-            )
-            .route(
-                "/servicePrincipals/{id}/appRoleAssignedTo/{assignment}",
-                web::delete().to(apps::app_roles::delete_app_role_assignment),
-            )
-            .route(
-                "/servicePrincipals/{id}/appRoleAssignments/{assignment}",
-                web::delete().to(apps::app_roles::delete_app_role_assignment),
-            )
-            .route(
-                "/servicePrincipals/{id}/oauth2PermissionGrants",
-                web::get().to(apps::grants::list_sp_grants),
-            )
-            .route(
-                "/oauth2PermissionGrants",
-                web::get().to(apps::grants::list_grants),
-            )
+            .configure(app_routes)
             .default_service(web::to(unknown_route)),
     )
     // Customer approval of a GDAP relationship (what the customer's admin does in the
@@ -147,6 +88,71 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/_admin/gdap/relationships/{id}/approve",
         web::post().to(gdap::admin_approve),
+    );
+}
+
+/// Routes of app setup (`apps`): applications, service principals, app role assignments and
+/// delegated permission grants, under `/graph/v1.0`.
+fn app_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/applications",
+        web::get().to(apps::applications::list_applications),
+    )
+    .route(
+        "/applications",
+        web::post().to(apps::applications::create_application),
+    )
+    .route(
+        "/applications/{id}",
+        web::get().to(apps::applications::get_application),
+    )
+    .route(
+        "/applications/{id}",
+        web::patch().to(apps::applications::update_application),
+    )
+    .route(
+        "/applications/{id}/addPassword",
+        web::post().to(apps::applications::add_password),
+    )
+    .route(
+        "/applications/{id}/removePassword",
+        web::post().to(apps::applications::remove_password),
+    )
+    .route(
+        "/servicePrincipals",
+        web::get().to(apps::service_principals::list_service_principals),
+    )
+    .route(
+        "/servicePrincipals",
+        web::post().to(apps::service_principals::create_service_principal),
+    )
+    .route(
+        "/servicePrincipals/{id}",
+        web::get().to(apps::service_principals::get_service_principal),
+    )
+    .route(
+        "/servicePrincipals/{id}/appRoleAssignments",
+        web::get().to(apps::app_roles::list_app_role_assignments),
+    )
+    .route(
+        "/servicePrincipals/{id}/appRoleAssignedTo",
+        web::post().to(apps::app_roles::assign_app_role),
+    )
+    .route(
+        "/servicePrincipals/{id}/appRoleAssignedTo/{assignment}",
+        web::delete().to(apps::app_roles::delete_app_role_assignment),
+    )
+    .route(
+        "/servicePrincipals/{id}/appRoleAssignments/{assignment}",
+        web::delete().to(apps::app_roles::delete_app_role_assignment),
+    )
+    .route(
+        "/servicePrincipals/{id}/oauth2PermissionGrants",
+        web::get().to(apps::grants::list_sp_grants),
+    )
+    .route(
+        "/oauth2PermissionGrants",
+        web::get().to(apps::grants::list_grants),
     );
 }
 

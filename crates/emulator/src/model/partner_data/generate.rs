@@ -1,6 +1,6 @@
 //! Deterministic large seeds for benchmarks and scale tests: `--customers N
 //! --users-per-customer M` on the binary, [`Seed::with_generated_customers`] and
-//! [`crate::EmulatorConfig::with_generated_customers`] in code.
+//! `EmulatorConfig::with_generated_customers` in code.
 //!
 //! Customer `i` (1-based) gets tenant `2a{i:06x}-0000-4000-a000-000000000000`, domain
 //! `gen-customer-{i:05}.onmicrosoft.com`, users `3a{i:06x}-0000-4000-a000-{j:012x}`
@@ -149,21 +149,6 @@ impl Seed {
                 });
             }
         }
-        Ok(self)
-    }
-}
-
-impl crate::EmulatorConfig {
-    /// Add `customers` generated customers with `users_per_customer` users each to the seed
-    /// (deterministic; see [`Seed::with_generated_customers`]).
-    pub fn with_generated_customers(
-        mut self,
-        customers: u32,
-        users_per_customer: u32,
-    ) -> Result<Self, SeedError> {
-        self.seed = self
-            .seed
-            .with_generated_customers(customers, users_per_customer)?;
         Ok(self)
     }
 }
