@@ -1,15 +1,20 @@
-//! # emulator: Microsoft Entra ID and Azure Key Vault on localhost (a test double)
+//! # emulator: Microsoft Entra ID, Azure Key Vault, Graph and Partner Center on localhost (a test double)
 //!
-//! Plays Entra ID (v1 and v2 authorize/token endpoints, discovery, JWKS) and Key Vault
-//! (secrets) over HTTPS on one listener, speaking their real wire formats so Microsoft's own
+//! Plays Entra ID (v1 and v2 authorize/token endpoints, discovery, JWKS, device code, managed
+//! identity), Key Vault (secrets), Microsoft Graph and Partner Center over HTTPS on one listener, speaking their real wire formats so Microsoft's own
 //! client libraries work against it unchanged. It is **not** Microsoft and holds no real
 //! identities; see `README.md`.
 //!
 //! How a request flows: the fault middleware ([`faults`]) may delay or fail it; a request
-//! whose Host is `{vault}.vault.localhost` goes to [`keyvault`]; `/_admin/` to [`admin`];
-//! `/msi/token` to [`managed_identity`] (the App Service / Container Apps `IDENTITY_ENDPOINT`);
-//! everything else to [`entra`] (`/graph/`, `/partnercenter/`, `/partnerapi/` are reserved for
-//! the Graph and Partner Center emulators). All share [`state::State`].
+//! whose Host is `{vault}.vault.localhost` goes to [`keyvault`]; `/graph/v1.0/` to [`graph`];
+//! `/partnercenter/v1/` to [`partner_center`]; `/_admin/` to [`admin`]; `/msi/token` to
+//! [`managed_identity`] (the App Service / Container Apps `IDENTITY_ENDPOINT`); everything
+//! else to [`entra`]. Graph, Partner Center and Key Vault identify the bearer of a token with
+//! one extractor, [`caller::Caller`].
+//!
+//! Layers: the handlers above import the [`model`] (directory, sign-in state, vault contents,
+//! Partner Center and GDAP records, seed, persisted state, all held by [`state::State`]); the
+//! model imports no handler. `README.md` has the route table and the module map.
 
 pub mod admin;
 pub mod app_certificate;

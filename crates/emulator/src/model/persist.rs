@@ -104,7 +104,7 @@ pub fn load(state: &State, dir: &Path, seed: &str) -> anyhow::Result<Option<Stri
                 Ok((s, _)) if s.format != FORMAT => {
                     format!("format {} (this emulator writes {FORMAT})", s.format)
                 }
-                Ok(_) => "from another demo directory (seed)".to_owned(),
+                Ok(_) => "from another demo directory (another data file)".to_owned(),
             };
             let stale = path.with_extension("json.stale");
             std::fs::rename(&path, &stale)

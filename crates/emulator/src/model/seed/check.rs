@@ -116,7 +116,7 @@ fn managed_identities(seed: &Seed, problems: &mut Vec<String>) {
     for m in &seed.managed_identities {
         if !seed.tenants.iter().any(|t| t.id == m.tenant) {
             problems.push(format!(
-                "managed_identities.{}: tenant '{}' is not a seeded tenant",
+                "managed_identities.{}: tenant '{}' is not a tenant of the data file",
                 m.name, m.tenant
             ));
         }
@@ -138,7 +138,7 @@ fn federation(seed: &Seed, problems: &mut Vec<String>) {
             .any(|a| a.app_id.eq_ignore_ascii_case(&c.app_id))
         {
             problems.push(format!(
-                "federated_credentials.{}: app '{}' is not a seeded app",
+                "federated_credentials.{}: app '{}' is not an app of the data file",
                 c.name, c.app_id
             ));
         }
