@@ -2,7 +2,7 @@
 //! clock, session revocation, faults, counters, MFA codes, delegated access.
 
 use crate::faults::Fault;
-use crate::state::State;
+use crate::model::state::State;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;

@@ -1,34 +1,37 @@
-//! # emulator: Microsoft Entra ID and Azure Key Vault on localhost (a test double)
+//! # emulator: Microsoft Entra ID, Azure Key Vault, Graph and Partner Center on localhost (a test double)
 //!
-//! Plays Entra ID (v1 and v2 authorize/token endpoints, discovery, JWKS) and Key Vault
-//! (secrets) over HTTPS on one listener, speaking their real wire formats so Microsoft's own
+//! Plays Entra ID (v1 and v2 authorize/token endpoints, discovery, JWKS, device code, managed
+//! identity), Key Vault (secrets), Microsoft Graph and Partner Center over HTTPS on one listener, speaking their real wire formats so Microsoft's own
 //! client libraries work against it unchanged. It is **not** Microsoft and holds no real
 //! identities; see `README.md`.
 //!
 //! How a request flows: the fault middleware ([`faults`]) may delay or fail it; a request
-//! whose Host is `{vault}.vault.localhost` goes to [`keyvault`]; `/_admin/` to [`admin`];
-//! `/msi/token` to [`managed_identity`] (the App Service / Container Apps `IDENTITY_ENDPOINT`);
-//! everything else to [`entra`] (`/graph/`, `/partnercenter/`, `/partnerapi/` are reserved for
-//! the Graph and Partner Center emulators). All share [`state::State`].
+//! whose Host is `{vault}.vault.localhost` goes to [`keyvault`]; `/graph/v1.0/` to [`graph`];
+//! `/partnercenter/v1/` to [`partner_center`]; `/_admin/` to [`admin`]; `/msi/token` to
+//! [`managed_identity`] (the App Service / Container Apps `IDENTITY_ENDPOINT`); everything
+//! else to [`entra`]. Graph, Partner Center and Key Vault identify the bearer of a token with
+//! one extractor, [`caller::Caller`].
+//!
+//! Layers: the handlers above import the [`model`] (directory, sign-in state, vault contents,
+//! Partner Center and GDAP records, seed, persisted state, all held by [`state::State`]); the
+//! model imports no handler. `README.md` has the route table and the module map.
 
 pub mod admin;
 pub mod app_certificate;
 pub mod browser;
+pub mod caller;
 pub mod entra;
 pub mod faults;
-pub mod federation;
 pub mod graph;
 pub mod keyvault;
 pub mod managed_identity;
+pub mod model;
 mod pages;
 pub mod partner_center;
-pub mod partner_data;
-pub mod persist;
-pub mod resources;
-pub mod seed;
-pub mod state;
 pub mod tls;
-pub mod tokens;
+
+// The model's modules under their former paths (`emulator::seed::ids`, …).
+pub use model::{federation, partner_data, persist, resources, seed, state, tokens};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use std::net::{IpAddr, Ipv4Addr};
@@ -36,11 +39,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use faults::{Fault, Service};
-pub use resources::ResourceKind;
-pub use seed::Seed;
-pub use state::{Counters, Lifetimes, State};
-pub use tokens::{TokenRejection, ValidatedToken};
+pub use model::faults::{Fault, Service};
+pub use model::resources::ResourceKind;
+pub use model::seed::Seed;
+pub use model::state::{Counters, Lifetimes, State};
+pub use model::tokens::{TokenRejection, ValidatedToken};
 
 /// How to start an emulator. `Default`: the default seed, 127.0.0.1 port 0, no state dir.
 #[derive(Debug, Clone)]
@@ -122,6 +125,19 @@ impl EmulatorConfig {
     pub fn with_service_principal(mut self, sp: seed::ServicePrincipalSeed) -> Self {
         self.seed.service_principals.push(sp);
         self
+    }
+
+    /// Add `customers` generated customers with `users_per_customer` users each to the seed
+    /// (deterministic; see [`Seed::with_generated_customers`]).
+    pub fn with_generated_customers(
+        mut self,
+        customers: u32,
+        users_per_customer: u32,
+    ) -> Result<Self, seed::SeedError> {
+        self.seed = self
+            .seed
+            .with_generated_customers(customers, users_per_customer)?;
+        Ok(self)
     }
 }
 
@@ -457,6 +473,18 @@ impl EmulatorHandle {
             .directory()
             .user(upn)
             .and_then(|u| u.mfa_code.clone())
+    }
+    /// Approve a GDAP relationship as its customer (what the customer's Global Administrator
+    /// does in the admin center): `approvalPending` → `active`. `customer` is needed only
+    /// when the relationship names no customer. Also `POST /_admin/gdap/relationships/{id}/approve`.
+    pub fn approve_gdap_relationship(
+        &self,
+        id: &str,
+        customer: Option<&str>,
+    ) -> Result<(), String> {
+        graph::gdap::approve(self.state(), id, customer)
+            .map(|_| ())
+            .map_err(|e| e.message)
     }
     /// Grant or withdraw the partner's delegated admin access to a customer.
     pub fn set_delegated_access(&self, customer: &str, partner: &str, allowed: bool) -> bool {

@@ -19,122 +19,17 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
 
-use crate::state::State;
+use crate::model::managed_identity::Environment;
+pub use crate::model::managed_identity::{ManagedIdentityKind, ManagedIdentitySeed};
+use crate::model::state::State;
 
 /// The only `api-version` this emulator serves (the current documented one).
 pub const API_VERSION: &str = "2019-08-01";
 /// Path of the endpoint (`IDENTITY_ENDPOINT` = `{authority host}/msi/token`).
 pub const PATH: &str = "/msi/token";
-
-/// System- or user-assigned.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ManagedIdentityKind {
-    /// The hosting resource's own identity (at most one).
-    SystemAssigned,
-    /// A separate `Microsoft.ManagedIdentity/userAssignedIdentities` resource assigned to it.
-    UserAssigned,
-}
-
-/// A managed identity available to the emulated hosting environment.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ManagedIdentitySeed {
-    /// System- or user-assigned.
-    pub kind: ManagedIdentityKind,
-    /// Resource name (used in the default resource ID).
-    pub name: String,
-    /// Tenant of the identity's service principal.
-    pub tenant: String,
-    /// Client (application) ID: the token's `appid`, the `client_id` query parameter.
-    pub client_id: String,
-    /// Object (principal) ID: the token's `oid`; what access policies name.
-    pub object_id: String,
-    /// Azure resource ID (`mi_res_id`); default
-    /// `/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg-sam/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}`.
-    #[serde(default)]
-    pub resource_id: Option<String>,
-}
-
-impl ManagedIdentitySeed {
-    /// The Azure resource ID (`mi_res_id`).
-    pub fn resource_id(&self) -> String {
-        self.resource_id.clone().unwrap_or_else(|| {
-            format!(
-                "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg-sam/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{}",
-                self.name
-            )
-        })
-    }
-}
-
-/// The emulated hosting environment: its identities and the current `IDENTITY_HEADER`.
-pub struct Environment {
-    header: String,
-    identities: Vec<ManagedIdentitySeed>,
-}
-
-impl std::fmt::Debug for Environment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Environment")
-            .field("header", &"[redacted]")
-            .field("identities", &self.identities)
-            .finish()
-    }
-}
-
-impl Environment {
-    /// The environment of a seed, with a fresh random header.
-    pub fn from_seed(identities: &[ManagedIdentitySeed]) -> Self {
-        Environment {
-            header: uuid::Uuid::new_v4().to_string(),
-            identities: identities.to_vec(),
-        }
-    }
-
-    /// The value of `IDENTITY_HEADER`.
-    pub fn header(&self) -> &str {
-        &self.header
-    }
-
-    /// The identities.
-    pub fn identities(&self) -> &[ManagedIdentitySeed] {
-        &self.identities
-    }
-}
-
-/// Check the seed's managed identities (called by [`crate::Seed::validate`]).
-pub fn validate_seed(seed: &crate::Seed, problems: &mut Vec<String>) {
-    let guid = |s: &str| uuid::Uuid::parse_str(s).is_ok();
-    let systems = seed
-        .managed_identities
-        .iter()
-        .filter(|m| m.kind == ManagedIdentityKind::SystemAssigned)
-        .count();
-    if systems > 1 {
-        problems.push(format!(
-            "managed_identities: {systems} system-assigned identities; a hosting resource has at most one"
-        ));
-    }
-    for m in &seed.managed_identities {
-        if !seed.tenants.iter().any(|t| t.id == m.tenant) {
-            problems.push(format!(
-                "managed_identities.{}: tenant '{}' is not a seeded tenant",
-                m.name, m.tenant
-            ));
-        }
-        if !guid(&m.client_id) || !guid(&m.object_id) {
-            problems.push(format!(
-                "managed_identities.{}: client_id and object_id must be GUIDs",
-                m.name
-            ));
-        }
-    }
-}
 
 /// Routes: `GET /msi/token` (and with a trailing slash: Microsoft's .NET and JavaScript
 /// samples append `/` to `IDENTITY_ENDPOINT`).
@@ -169,12 +64,12 @@ fn select<'a>(
     let not_found = || bad_request("Unable to load the proper Managed Identity.");
     match named.as_slice() {
         [] => env
-            .identities
+            .identities()
             .iter()
             .find(|m| m.kind == ManagedIdentityKind::SystemAssigned)
             .ok_or_else(not_found),
         [(key, value)] => env
-            .identities
+            .identities()
             .iter()
             .filter(|m| m.kind == ManagedIdentityKind::UserAssigned)
             .find(|m| match *key {

@@ -115,7 +115,7 @@ fn load_or_create_ca(state_dir: Option<&Path>) -> anyhow::Result<(String, KeyPai
     let pem = cert.pem();
     if let Some(dir) = state_dir {
         std::fs::write(dir.join("ca.pem"), &pem).context("writing ca.pem")?;
-        crate::persist::write_private(&dir.join("ca.key"), key.serialize_pem().as_bytes())?;
+        crate::model::files::write_private(&dir.join("ca.key"), key.serialize_pem().as_bytes())?;
     }
     Ok((pem, key))
 }

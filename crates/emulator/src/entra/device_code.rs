@@ -10,11 +10,12 @@
 
 use super::error::AadError;
 use super::issue;
-use super::token::{Grant, resolve_authority};
+use super::token::request::{Grant, resolve_authority};
+use crate::model::resources::{is_oidc_scope, split_scope};
+use crate::model::seed::PermissionSeed;
+use crate::model::sessions::{AuthCode, DeviceCode, DeviceStatus};
+use crate::model::state::State;
 use crate::pages;
-use crate::resources::{is_oidc_scope, split_scope};
-use crate::seed::PermissionSeed;
-use crate::state::{AuthCode, State};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -27,30 +28,6 @@ const INTERNAL_REDIRECT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const LIFETIME_SECS: i64 = 900;
 /// Polling interval returned to clients (Entra: 5 seconds).
 const INTERVAL_SECS: u64 = 5;
-
-/// A pending device authorization.
-#[derive(Debug, Clone)]
-pub struct DeviceCode {
-    client_id: String,
-    scope: String,
-    user_code: String,
-    issued_at: i64,
-    status: DeviceStatus,
-}
-
-#[derive(Debug, Clone)]
-enum DeviceStatus {
-    Pending,
-    /// Signed in, consent page shown.
-    SignedIn {
-        user_id: String,
-        amr: Vec<String>,
-    },
-    Approved {
-        code: String,
-    },
-    Declined,
-}
 
 fn device_error(status: StatusCode, title: &str, message: &str) -> HttpResponse {
     pages::device(status, &pages::DeviceMessage::error(title, message))
@@ -73,7 +50,7 @@ pub async fn start(
 ) -> HttpResponse {
     state.count("entra.devicecode");
     let result = async {
-        let form = super::token::read_form(body).await?;
+        let form = super::token::request::read_form(body).await?;
         resolve_authority(&state, &tenant)?;
         let client_id = form
             .get("client_id")
@@ -342,7 +319,7 @@ pub(crate) fn redeem(g: &Grant<'_>) -> Result<issue::TokenResponse, AadError> {
             inner.insert("code".into(), code);
             inner.insert("redirect_uri".into(), INTERNAL_REDIRECT.into());
             inner.insert("scope".into(), device.scope.clone());
-            super::token::authorization_code(&Grant { form: &inner, ..*g })
+            super::token::code::authorization_code(&Grant { form: &inner, ..*g })
         }
     }
 }

@@ -1,7 +1,7 @@
 //! OpenID Connect discovery (v1 and v2), JWKS and instance discovery (protocol-facts §1.3, §2.4).
 
 use super::error::AadError;
-use crate::state::State;
+use crate::model::state::State;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;

@@ -2,23 +2,15 @@
 //! resources receive from both endpoints), ID tokens (v1 or v2), opaque refresh tokens and
 //! authorization codes, and the token-endpoint success body.
 
-use crate::resources::ResourceApp;
-use crate::seed::UserSeed;
-use crate::state::State;
-use crate::tokens::b64url;
+use crate::model::resources::ResourceApp;
+use crate::model::seed::UserSeed;
+pub use crate::model::sessions::Version;
+use crate::model::state::State;
+use crate::model::tokens::b64url;
 use actix_web::HttpResponse;
 use rand::RngCore as _;
 use serde_json::{Value, json};
 use sha2::Digest as _;
-
-/// Which endpoint version a request came to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Version {
-    /// `/oauth2/...`
-    V1,
-    /// `/oauth2/v2.0/...`
-    V2,
-}
 
 /// Role template ID of Global Administrator (the `wids` claim).
 const GLOBAL_ADMIN_TEMPLATE: &str = "62e90394-69f5-4237-9190-012177145e10";
@@ -31,7 +23,7 @@ pub fn random_token(prefix: &str, bytes: usize) -> String {
 }
 
 /// Mints an authorization code for `grant` and keeps it for the token endpoint to redeem.
-pub fn store_auth_code(state: &State, grant: crate::state::AuthCode) -> String {
+pub fn store_auth_code(state: &State, grant: crate::model::sessions::AuthCode) -> String {
     let code = random_token("1.AXEA", 64);
     state
         .codes

@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod device_code;
 pub mod discovery;
 pub mod error;
+pub mod federated;
 pub mod issue;
 pub mod token;
 
@@ -58,7 +59,7 @@ pub async fn plain_http_guard(
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     }
     let https = req
-        .app_data::<web::Data<crate::state::State>>()
+        .app_data::<web::Data<crate::model::state::State>>()
         .map(|s| s.authority_host())
         .unwrap_or_default();
     let e = error::AadError::new(
@@ -121,9 +122,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/{tenant}/oauth2/v2.0/token",
         web::post().to(token::token_v2),
     )
-    .route("/{tenant}/login", web::post().to(authorize::login))
-    .route("/{tenant}/mfa", web::post().to(authorize::mfa))
-    .route("/{tenant}/consent", web::post().to(authorize::consent));
+    .route("/{tenant}/login", web::post().to(authorize::sign_in::login))
+    .route("/{tenant}/mfa", web::post().to(authorize::sign_in::mfa))
+    .route(
+        "/{tenant}/consent",
+        web::post().to(authorize::consent::consent),
+    );
 }
 
 #[cfg(test)]

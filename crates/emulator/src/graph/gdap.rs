@@ -8,10 +8,10 @@ use super::query::{Query, page};
 use super::{
     Caller, GraphError, GraphResult, authenticate, base, collection_page, finish, read_json,
 };
-use crate::partner_data::catalog::PARTNER_CUSTOMER_DELEGATED_ADMIN_APP_ID;
-use crate::partner_data::gdap::{self, Rejected, Relationship, RelationshipRequest, Status};
-use crate::seed::TenantKind;
-use crate::state::State;
+use crate::model::partner_data::catalog::PARTNER_CUSTOMER_DELEGATED_ADMIN_APP_ID;
+use crate::model::partner_data::gdap::{self, Rejected, Relationship, RelationshipRequest, Status};
+use crate::model::seed::TenantKind;
+use crate::model::state::State;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
@@ -296,7 +296,7 @@ pub async fn list_customers(state: web::Data<State>, req: HttpRequest) -> HttpRe
             .map(|(t, n)| {
                 json!({
                     "@odata.type": "#microsoft.graph.delegatedAdminCustomer",
-                    "@odata.etag": format!("W/\"{}\"", crate::tokens::b64url(t)),
+                    "@odata.etag": format!("W/\"{}\"", crate::model::tokens::b64url(t)),
                     "id": t, "tenantId": t, "displayName": n,
                 })
             })
@@ -573,7 +573,7 @@ pub async fn list_requests(
 }
 
 fn find_mine(
-    data: &crate::partner_data::Inner,
+    data: &crate::model::partner_data::Inner,
     caller: &Caller,
     id: &str,
 ) -> Result<usize, GraphError> {
@@ -698,19 +698,4 @@ pub async fn delete_assignment(
         Ok(HttpResponse::NoContent().finish())
     })();
     finish(&req, result)
-}
-
-impl crate::EmulatorHandle {
-    /// Approve a GDAP relationship as its customer (what the customer's Global Administrator
-    /// does in the admin center): `approvalPending` → `active`. `customer` is needed only
-    /// when the relationship names no customer. Also `POST /_admin/gdap/relationships/{id}/approve`.
-    pub fn approve_gdap_relationship(
-        &self,
-        id: &str,
-        customer: Option<&str>,
-    ) -> Result<(), String> {
-        approve(self.state(), id, customer)
-            .map(|_| ())
-            .map_err(|e| e.message)
-    }
 }

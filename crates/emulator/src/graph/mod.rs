@@ -2,8 +2,8 @@
 //! organization, GDAP relationships, applications, service principals and permission grants
 //! (protocol-facts §6).
 //!
-//! How a request flows: [`authenticate`] validates the bearer token with
-//! [`State::validate_access_token`] (Graph audience; the token's `tid` is the tenant whose
+//! How a request flows: [`authenticate`] validates the bearer token through the shared
+//! extractor [`Caller::identify`] (Graph audience; the token's `tid` is the tenant whose
 //! directory is read), each handler checks the delegated scopes (`scp`) or application roles
 //! (`roles`) the real endpoint documents, then reads or changes [`State`]. Errors use Graph's
 //! `{"error":{"code","message","innerError":{…}}}` shape.
@@ -13,11 +13,11 @@ pub mod gdap;
 pub mod query;
 pub mod users;
 
-use crate::partner_data::catalog::GLOBAL_ADMINISTRATOR;
-use crate::resources::ResourceKind;
-use crate::seed::UserSeed;
-use crate::state::State;
-use crate::tokens::{TokenRejection, ValidatedToken};
+pub use crate::caller::Caller;
+use crate::model::partner_data::catalog::GLOBAL_ADMINISTRATOR;
+use crate::model::resources::ResourceKind;
+use crate::model::state::State;
+use crate::model::tokens::TokenRejection;
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use futures::StreamExt as _;
@@ -80,54 +80,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments/{aid}",
                 web::delete().to(gdap::delete_assignment),
             )
-            .route("/applications", web::get().to(apps::list_applications))
-            .route("/applications", web::post().to(apps::create_application))
-            .route("/applications/{id}", web::get().to(apps::get_application))
-            .route(
-                "/applications/{id}",
-                web::patch().to(apps::update_application),
-            )
-            .route(
-                "/applications/{id}/addPassword",
-                web::post().to(apps::add_password),
-            )
-            .route(
-                "/applications/{id}/removePassword",
-                web::post().to(apps::remove_password),
-            )
-            .route(
-                "/servicePrincipals",
-                web::get().to(apps::list_service_principals),
-            )
-            .route(
-                "/servicePrincipals",
-                web::post().to(apps::create_service_principal),
-            )
-            .route(
-                "/servicePrincipals/{id}",
-                web::get().to(apps::get_service_principal),
-            )
-            .route(
-                "/servicePrincipals/{id}/appRoleAssignments",
-                web::get().to(apps::list_app_role_assignments),
-            )
-            .route(
-                "/servicePrincipals/{id}/appRoleAssignedTo",
-                web::post().to(apps::assign_app_role),
-            )
-            .route(
-                "/servicePrincipals/{id}/appRoleAssignedTo/{assignment}",
-                web::delete().to(apps::delete_app_role_assignment),
-            )
-            .route(
-                "/servicePrincipals/{id}/appRoleAssignments/{assignment}",
-                web::delete().to(apps::delete_app_role_assignment),
-            )
-            .route(
-                "/servicePrincipals/{id}/oauth2PermissionGrants",
-                web::get().to(apps::list_sp_grants),
-            )
-            .route("/oauth2PermissionGrants", web::get().to(apps::list_grants))
+            .configure(app_routes)
             .default_service(web::to(unknown_route)),
     )
     // Customer approval of a GDAP relationship (what the customer's admin does in the
@@ -135,6 +88,71 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/_admin/gdap/relationships/{id}/approve",
         web::post().to(gdap::admin_approve),
+    );
+}
+
+/// Routes of app setup (`apps`): applications, service principals, app role assignments and
+/// delegated permission grants, under `/graph/v1.0`.
+fn app_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/applications",
+        web::get().to(apps::applications::list_applications),
+    )
+    .route(
+        "/applications",
+        web::post().to(apps::applications::create_application),
+    )
+    .route(
+        "/applications/{id}",
+        web::get().to(apps::applications::get_application),
+    )
+    .route(
+        "/applications/{id}",
+        web::patch().to(apps::applications::update_application),
+    )
+    .route(
+        "/applications/{id}/addPassword",
+        web::post().to(apps::applications::add_password),
+    )
+    .route(
+        "/applications/{id}/removePassword",
+        web::post().to(apps::applications::remove_password),
+    )
+    .route(
+        "/servicePrincipals",
+        web::get().to(apps::service_principals::list_service_principals),
+    )
+    .route(
+        "/servicePrincipals",
+        web::post().to(apps::service_principals::create_service_principal),
+    )
+    .route(
+        "/servicePrincipals/{id}",
+        web::get().to(apps::service_principals::get_service_principal),
+    )
+    .route(
+        "/servicePrincipals/{id}/appRoleAssignments",
+        web::get().to(apps::app_roles::list_app_role_assignments),
+    )
+    .route(
+        "/servicePrincipals/{id}/appRoleAssignedTo",
+        web::post().to(apps::app_roles::assign_app_role),
+    )
+    .route(
+        "/servicePrincipals/{id}/appRoleAssignedTo/{assignment}",
+        web::delete().to(apps::app_roles::delete_app_role_assignment),
+    )
+    .route(
+        "/servicePrincipals/{id}/appRoleAssignments/{assignment}",
+        web::delete().to(apps::app_roles::delete_app_role_assignment),
+    )
+    .route(
+        "/servicePrincipals/{id}/oauth2PermissionGrants",
+        web::get().to(apps::grants::list_sp_grants),
+    )
+    .route(
+        "/oauth2PermissionGrants",
+        web::get().to(apps::grants::list_grants),
     );
 }
 
@@ -215,7 +233,7 @@ impl GraphError {
         resp.insert_header(("request-id", request_id.clone()))
             .insert_header(("client-request-id", client_request_id.clone()));
         if self.status == StatusCode::UNAUTHORIZED {
-            resp.insert_header(("www-authenticate", format!("Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"{}\"", crate::resources::GRAPH_APP_ID)));
+            resp.insert_header(("www-authenticate", format!("Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"{}\"", crate::model::resources::GRAPH_APP_ID)));
         }
         resp.json(json!({"error": {
             "code": self.code,
@@ -285,50 +303,12 @@ fn now_iso() -> String {
         .unwrap_or_default()
 }
 
-/// The authenticated caller of a Graph request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The validated token.
-    pub token: ValidatedToken,
-    /// The signed-in user, for delegated tokens.
-    pub user: Option<UserSeed>,
-}
-
+/// Graph's requirement on a caller ([`Caller`]: the bearer-token extractor every API shares).
 impl Caller {
-    /// The tenant whose directory the call reads (`tid`).
-    pub fn tenant(&self) -> &str {
-        &self.token.tenant_id
-    }
-
-    /// Whether the token is app-only.
-    pub fn is_app_only(&self) -> bool {
-        self.user.is_none()
-    }
-
-    /// Whether the user is a partner's principal acting in a customer tenant (GDAP/DAP).
-    pub fn is_foreign_user(&self) -> bool {
-        self.user
-            .as_ref()
-            .is_some_and(|u| !u.tenant.eq_ignore_ascii_case(&self.token.tenant_id))
-    }
-
     /// Require one of `delegated` scopes (user tokens) or one of `application` roles
     /// (app-only tokens); 403 `Authorization_RequestDenied` otherwise.
     pub fn require(&self, delegated: &[&str], application: &[&str]) -> Result<(), GraphError> {
-        let held = if self.is_app_only() {
-            &self.token.roles
-        } else {
-            &self.token.scopes
-        };
-        let wanted = if self.is_app_only() {
-            application
-        } else {
-            delegated
-        };
-        if held
-            .iter()
-            .any(|h| wanted.iter().any(|w| w.eq_ignore_ascii_case(h)))
-        {
+        if self.holds_any(delegated, application) {
             Ok(())
         } else {
             Err(GraphError::denied())
@@ -337,56 +317,38 @@ impl Caller {
 }
 
 /// Validate the bearer token for Graph and identify the caller; 401
-/// `InvalidAuthenticationToken` when absent or invalid.
+/// `InvalidAuthenticationToken` when absent or invalid, or when the directory knows neither the
+/// token's tenant nor (for a delegated token) its user.
 pub fn authenticate(state: &State, req: &HttpRequest) -> Result<Caller, GraphError> {
     let invalid =
         |m: &str| GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m);
-    let header = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| invalid("Access token is empty."))?;
-    let token = state
-        .validate_access_token(token, &[ResourceKind::Graph])
-        .map_err(|e| match e {
-            TokenRejection::Missing => invalid("Access token is empty."),
-            TokenRejection::BadSignature => invalid("Access token validation failure."),
-            TokenRejection::Expired => invalid("Lifetime validation failed, the token is expired."),
-            TokenRejection::NotYetValid => {
-                invalid("Lifetime validation failed, the token is not yet valid.")
-            }
-            TokenRejection::Issuer(_) => {
-                invalid("Access token validation failure. Invalid issuer.")
-            }
-            TokenRejection::Audience(_) => {
-                invalid("Access token validation failure. Invalid audience.")
-            }
-        })?;
-    let dir = state.directory();
-    if dir.tenant(&token.tenant_id).is_none() {
+    let caller = Caller::identify(state, req, ResourceKind::Graph).map_err(|e| match e {
+        TokenRejection::Missing => invalid("Access token is empty."),
+        TokenRejection::BadSignature => invalid("Access token validation failure."),
+        TokenRejection::Expired => invalid("Lifetime validation failed, the token is expired."),
+        TokenRejection::NotYetValid => {
+            invalid("Lifetime validation failed, the token is not yet valid.")
+        }
+        TokenRejection::Issuer(_) => invalid("Access token validation failure. Invalid issuer."),
+        TokenRejection::Audience(_) => {
+            invalid("Access token validation failure. Invalid audience.")
+        }
+    })?;
+    if caller.tenant_kind.is_none() {
         return Err(invalid("Access token validation failure. Invalid tenant."));
     }
-    let user =
-        if token.is_app_only {
-            None
-        } else {
-            Some(dir.user(&token.object_id).cloned().ok_or_else(|| {
-                invalid("Access token validation failure. The user does not exist.")
-            })?)
-        };
-    Ok(Caller { token, user })
+    if !caller.is_app_only() && caller.user.is_none() {
+        return Err(invalid(
+            "Access token validation failure. The user does not exist.",
+        ));
+    }
+    Ok(caller)
 }
 
 /// Entra roles the caller holds in the token's tenant: its own directory roles, or, for a
 /// partner user in a customer tenant, the roles of the access assignments of active GDAP
 /// relationships whose security group the user is a member of
-/// ([`crate::partner_data::Inner::role_grants`]); under legacy DAP (delegated access without
+/// ([`crate::model::partner_data::Inner::role_grants`]); under legacy DAP (delegated access without
 /// any active GDAP relationship) an Admin Agent is Global Administrator.
 pub fn directory_roles(state: &State, caller: &Caller) -> Vec<String> {
     let Some(user) = &caller.user else {

@@ -4,8 +4,8 @@ use super::query::{Query, page};
 use super::{
     Caller, GraphError, authenticate, base, collection_page, finish, require_foreign_access,
 };
-use crate::seed::UserSeed;
-use crate::state::State;
+use crate::model::seed::UserSeed;
+use crate::model::state::State;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};

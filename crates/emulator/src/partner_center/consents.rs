@@ -8,9 +8,9 @@
 //! Rate-limited per application (50 requests per second by default).
 
 use super::{Auth, PcError, PcResult, authenticate, finish, rate_limit};
-use crate::partner_data::{ApplicationConsent, ApplicationGrant};
-use crate::seed::{PermissionSeed, ServicePrincipalSeed};
-use crate::state::State;
+use crate::model::partner_data::{ApplicationConsent, ApplicationGrant};
+use crate::model::seed::{PermissionSeed, ServicePrincipalSeed};
+use crate::model::state::State;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt as _;
@@ -113,10 +113,10 @@ pub async fn create(
         rate_limit(&state, &format!("consents|{app_id}"), settings.consent_rate_limit, settings.consent_rate_window_secs)?;
         let customer = {
             let data = state.partner.lock();
-            match data.customer(caller.partner(), &id) {
+            match data.customer(caller.tenant(), &id) {
                 Some(c) => c.tenant.clone(),
                 None if data.is_customer(&id) => {
-                    return Err(PcError::new(StatusCode::FORBIDDEN, 20002, format!("The partner ID {} has no commerce relationship with the customer ID {}.", caller.partner(), &*id)));
+                    return Err(PcError::new(StatusCode::FORBIDDEN, 20002, format!("The partner ID {} has no commerce relationship with the customer ID {}.", caller.tenant(), &*id)));
                 }
                 None => return Err(PcError::new(StatusCode::NOT_FOUND, 1000, format!("Customer {} was not found.", &*id))),
             }
@@ -124,7 +124,7 @@ pub async fn create(
         // The directory keeps tenant IDs as seeded; use that spelling.
         let customer = state.directory().tenant(&customer).map_or(customer, |t| t.id.clone());
         let canonical_app = match state.directory().app(&app_id) {
-            Some(a) if a.seed.multitenant || a.seed.tenant.eq_ignore_ascii_case(caller.partner()) => a.seed.app_id.clone(),
+            Some(a) if a.seed.multitenant || a.seed.tenant.eq_ignore_ascii_case(caller.tenant()) => a.seed.app_id.clone(),
             Some(_) => return Err(PcError::invalid(format!("Invalid property: the application {app_id} is not multi-tenant, so it cannot be consented in a customer tenant."))),
             None => return Err(PcError::invalid(format!("Invalid property: no application with ID {app_id} is registered."))),
         };
@@ -178,7 +178,7 @@ pub async fn delete(
             settings.consent_rate_window_secs,
         )?;
         let mut data = state.partner.lock();
-        if data.customer(caller.partner(), &id).is_none() {
+        if data.customer(caller.tenant(), &id).is_none() {
             return Err(PcError::new(
                 StatusCode::NOT_FOUND,
                 1000,

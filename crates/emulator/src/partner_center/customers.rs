@@ -3,8 +3,8 @@
 //! (protocol-facts §5.3, §5.4).
 
 use super::{Auth, Caller, PcError, PcResult, authenticate, finish, rate_limit};
-use crate::partner_data::Customer;
-use crate::state::State;
+use crate::model::partner_data::Customer;
+use crate::model::state::State;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
@@ -147,7 +147,7 @@ fn link(uri: String) -> Value {
 fn customer_json(c: &Customer, with_access: Option<bool>) -> Value {
     let mut v = json!({
         "id": c.tenant,
-        "commerceId": crate::partner_data::catalog::stable_guid(&format!("commerce|{}", c.tenant)),
+        "commerceId": crate::model::partner_data::catalog::stable_guid(&format!("commerce|{}", c.tenant)),
         "companyProfile": {
             "tenantId": c.tenant,
             "domain": c.domain,
@@ -186,7 +186,7 @@ fn customers_caller(state: &State, req: &HttpRequest) -> Result<Caller, PcError>
     let settings = state.partner.lock().settings.clone();
     rate_limit(
         state,
-        &format!("customers|{}", caller.partner()),
+        &format!("customers|{}", caller.tenant()),
         settings.customers_rate_limit,
         settings.customers_rate_window_secs,
     )?;
@@ -204,7 +204,7 @@ pub async fn list(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
         let mut matching = data
             .customers
             .iter()
-            .filter(|c| c.partner.eq_ignore_ascii_case(caller.partner()))
+            .filter(|c| c.partner.eq_ignore_ascii_case(caller.tenant()))
             .filter(|c| {
                 filter.as_ref().is_none_or(|f| {
                     let field = if f.by_domain {
@@ -247,7 +247,7 @@ pub async fn list(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
 /// The partner's customer named in the path, or 404 / 403 as Partner Center answers.
 fn customer_of(state: &State, caller: &Caller, id: &str) -> Result<Customer, PcError> {
     let data = state.partner.lock();
-    if let Some(c) = data.customer(caller.partner(), id) {
+    if let Some(c) = data.customer(caller.tenant(), id) {
         return Ok(c.clone());
     }
     if data.is_customer(id) {
@@ -256,7 +256,7 @@ fn customer_of(state: &State, caller: &Caller, id: &str) -> Result<Customer, PcE
             20002,
             format!(
                 "The partner ID {} has no commerce relationship with the customer ID {id}.",
-                caller.partner()
+                caller.tenant()
             ),
         ));
     }
@@ -273,7 +273,7 @@ pub async fn get(state: web::Data<State>, req: HttpRequest, id: web::Path<String
     let result: PcResult = (|| {
         let caller = customers_caller(&state, &req)?;
         let c = customer_of(&state, &caller, &id)?;
-        let access = state.has_delegated_access(&c.tenant, caller.partner());
+        let access = state.has_delegated_access(&c.tenant, caller.tenant());
         Ok(HttpResponse::Ok().json(customer_json(&c, Some(access))))
     })();
     finish(&req, result)
@@ -349,7 +349,7 @@ pub async fn subscriptions(
     let result: PcResult = (|| {
         let caller = customers_caller(&state, &req)?;
         let c = customer_of(&state, &caller, &id)?;
-        let created = crate::partner_data::gdap::iso(0);
+        let created = crate::model::partner_data::gdap::iso(0);
         let items = c
             .subscriptions
             .iter()

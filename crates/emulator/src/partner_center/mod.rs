@@ -6,17 +6,18 @@
 //! How a request flows: [`authenticate`] validates the bearer token (Partner Center audience;
 //! App+User tokens need `user_impersonation`, `mfa` in `amr` and an Admin Agent; app-only
 //! where the operation allows it; the token's tenant must be a partner), the rate limits of
-//! [`crate::partner_data::PartnerCenterSettings`] apply, then the handler reads or changes
+//! [`crate::model::partner_data::PartnerCenterSettings`] apply, then the handler reads or changes
 //! [`State`]. Every response echoes `MS-RequestId` / `MS-CorrelationId`; errors use Partner
 //! Center's `{code, description, data, source}` shape and 429s `{statusCode, message}`.
 
 pub mod consents;
 pub mod customers;
 
-use crate::resources::ResourceKind;
-use crate::seed::{TenantKind, UserSeed};
-use crate::state::State;
-use crate::tokens::{TokenRejection, ValidatedToken};
+pub use crate::caller::Caller;
+use crate::model::resources::ResourceKind;
+use crate::model::seed::TenantKind;
+use crate::model::state::State;
+use crate::model::tokens::TokenRejection;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
@@ -163,22 +164,6 @@ pub fn finish(req: &HttpRequest, result: PcResult) -> HttpResponse {
     resp
 }
 
-/// The authenticated caller: the partner tenant and, for App+User tokens, the user.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// Validated token.
-    pub token: ValidatedToken,
-    /// The signed-in user (App+User).
-    pub user: Option<UserSeed>,
-}
-
-impl Caller {
-    /// The partner tenant (`tid`).
-    pub fn partner(&self) -> &str {
-        &self.token.tenant_id
-    }
-}
-
 /// Whether an operation accepts app-only tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auth {
@@ -188,29 +173,18 @@ pub enum Auth {
     UserOnly,
 }
 
-/// Validate the bearer token for Partner Center.
+/// Validate the bearer token for Partner Center and identify the caller ([`Caller`], the
+/// bearer-token extractor every API shares); the token's tenant ([`Caller::tenant`]) is the
+/// partner.
 pub fn authenticate(state: &State, req: &HttpRequest, auth: Auth) -> Result<Caller, PcError> {
-    let header = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let raw = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| PcError::unauthorized("Unauthorized: the request has no bearer token."))?;
-    let token = state.validate_access_token(raw, &[ResourceKind::PartnerCenter]).map_err(|e| match e {
+    let caller = Caller::identify(state, req, ResourceKind::PartnerCenter).map_err(|e| match e {
+        TokenRejection::Missing => PcError::unauthorized("Unauthorized: the request has no bearer token."),
         TokenRejection::Audience(aud) => PcError::unauthorized(format!("Unauthorized: the token's audience '{aud}' is not the Partner Center API (https://api.partnercenter.microsoft.com).")),
         TokenRejection::Expired => PcError::unauthorized("Unauthorized: the access token has expired."),
         other => PcError::unauthorized(format!("Unauthorized: {other}.")),
     })?;
-    let dir = state.directory();
-    if !dir
-        .tenant(&token.tenant_id)
-        .is_some_and(|t| t.kind == TenantKind::Partner)
-    {
+    let token = &caller.token;
+    if caller.tenant_kind != Some(TenantKind::Partner) {
         return Err(PcError::denied(format!(
             "Access denied: the token's tenant '{}' is not a partner enrolled in Partner Center.",
             token.tenant_id
@@ -222,7 +196,7 @@ pub fn authenticate(state: &State, req: &HttpRequest, auth: Auth) -> Result<Call
                 "Access denied: this operation supports App+User authentication only; app-only tokens are not accepted.",
             ));
         }
-        return Ok(Caller { token, user: None });
+        return Ok(caller);
     }
     if !token
         .scopes
@@ -241,20 +215,18 @@ pub fn authenticate(state: &State, req: &HttpRequest, auth: Auth) -> Result<Call
             "Unauthorized - MFA required: the access token carries no multi-factor authentication claim ('mfa' in 'amr'). Sign in again with multi-factor authentication.",
         ));
     }
-    let user = dir
-        .user(&token.object_id)
-        .cloned()
-        .ok_or_else(|| PcError::unauthorized("Unauthorized: the token's user does not exist."))?;
+    let Some(user) = &caller.user else {
+        return Err(PcError::unauthorized(
+            "Unauthorized: the token's user does not exist.",
+        ));
+    };
     if !user.admin_agent && !user.is_global_admin() {
         return Err(PcError::denied(format!(
             "Access denied: the user '{}' holds no Partner Center role that allows this operation (Admin agent).",
             user.upn
         )));
     }
-    Ok(Caller {
-        token,
-        user: Some(user),
-    })
+    Ok(caller)
 }
 
 /// Apply a sliding-window limit; 429 with `Retry-After` when exceeded.

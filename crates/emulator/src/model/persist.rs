@@ -10,16 +10,17 @@
 //! deletes it to start clean.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use anyhow::Context as _;
 use sha2::Digest as _;
 
-use crate::keyvault::Vault;
-use crate::seed::Seed;
-use crate::state::{ConsentGrant, RefreshGrant, State, lock};
+use crate::model::files::write_private;
+use crate::model::seed::Seed;
+use crate::model::sessions::RefreshGrant;
+use crate::model::state::{ConsentGrant, State, lock};
+use crate::model::vault::Vault;
 
 /// The file in the state directory.
 pub const FILE: &str = "state.json";
@@ -92,7 +93,7 @@ pub fn load(state: &State, dir: &Path, seed: &str) -> anyhow::Result<Option<Stri
         let partner = std::mem::take(&mut s.partner);
         Ok((
             s,
-            serde_json::from_value::<crate::partner_data::Inner>(partner)?,
+            serde_json::from_value::<crate::model::partner_data::Inner>(partner)?,
         ))
     });
     let (snapshot, partner) = match parsed {
@@ -103,7 +104,7 @@ pub fn load(state: &State, dir: &Path, seed: &str) -> anyhow::Result<Option<Stri
                 Ok((s, _)) if s.format != FORMAT => {
                     format!("format {} (this emulator writes {FORMAT})", s.format)
                 }
-                Ok(_) => "from another demo directory (seed)".to_owned(),
+                Ok(_) => "from another demo directory (another data file)".to_owned(),
             };
             let stale = path.with_extension("json.stale");
             std::fs::rename(&path, &stale)
@@ -144,27 +145,4 @@ pub fn save_if_changed(
     write_private(&dir.join(FILE), &bytes)?;
     *last = Some(bytes);
     Ok(())
-}
-
-/// Writes a 0600 file (state, CA key, signing key) through a new, unpredictable temporary file (never an existing one, never
-/// through a link) and an atomic rename.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp: PathBuf = path.with_extension(format!("{}.tmp", uuid::Uuid::new_v4().simple()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
 }

@@ -3,12 +3,17 @@
 //! refresh tokens, vault contents, injected faults and request counters.
 //!
 //! Every emulated service (Entra, Key Vault, Graph and Partner Center) gets an
-//! `Arc<State>` and validates bearer tokens with [`State::validate_access_token`].
+//! `Arc<State>`; bearer tokens are validated with [`State::validate_access_token`] (through
+//! `crate::caller::Caller` for the APIs).
 
-use crate::faults::FaultSet;
-use crate::resources::{ResourceApp, ResourceKind};
-use crate::seed::{AppSeed, PermissionSeed, Seed, ServicePrincipalSeed, TenantSeed, UserSeed};
-use crate::tokens::{CertificateCredential, SigningKey, TokenRejection, ValidatedToken};
+use crate::model::faults::FaultSet;
+use crate::model::resources::{ResourceApp, ResourceKind};
+use crate::model::seed::{
+    AppSeed, PermissionSeed, Seed, ServicePrincipalSeed, TenantSeed, UserSeed,
+};
+use crate::model::tokens::{CertificateCredential, SigningKey, TokenRejection, ValidatedToken};
+
+pub use crate::model::sessions::{AuthCode, RefreshGrant};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -213,63 +218,6 @@ impl Directory {
     }
 }
 
-/// Delegated grant behind a refresh token. The token string itself is opaque; this record
-/// binds it to user, client, home tenant, authentication methods and the original consent.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct RefreshGrant {
-    /// User object ID.
-    pub user_id: String,
-    /// Client app ID.
-    pub client_id: String,
-    /// The user's home tenant.
-    pub home_tenant: String,
-    /// Authentication methods of the original sign-in.
-    pub amr: Vec<String>,
-    /// When the user signed in (emulator clock, epoch seconds).
-    pub auth_time: i64,
-    /// When this token was issued.
-    pub issued_at: i64,
-    /// Scopes requested originally (v2) or `openid` markers, for the id_token decision.
-    pub wants_id_token: bool,
-    /// Original v1 resource or v2 scopes, used when a refresh names none.
-    pub original_target: String,
-    /// Session ID (`sid`).
-    pub session_id: String,
-}
-
-/// An issued authorization code.
-#[derive(Clone, Debug)]
-pub struct AuthCode {
-    /// Client.
-    pub client_id: String,
-    /// Redirect URI used at authorize.
-    pub redirect_uri: String,
-    /// User.
-    pub user_id: String,
-    /// Tenant the token is for.
-    pub tenant: String,
-    /// v1 `resource` or v2 `scope` from the authorize request.
-    pub target: String,
-    /// Whether the authorize request asked for `openid`.
-    pub wants_id_token: bool,
-    /// Whether the authorize request asked for `offline_access` (v2).
-    pub wants_refresh_token: bool,
-    /// PKCE.
-    pub code_challenge: Option<(String, String)>,
-    /// Nonce to echo into the id_token.
-    pub nonce: Option<String>,
-    /// Authentication methods.
-    pub amr: Vec<String>,
-    /// Sign-in time.
-    pub auth_time: i64,
-    /// Issued at.
-    pub issued_at: i64,
-    /// Redeemed already.
-    pub redeemed: bool,
-    /// Session ID.
-    pub session_id: String,
-}
-
 /// Counters of requests per endpoint and grant type (e.g. `entra.token`,
 /// `entra.token.client_credentials`, `keyvault.get_secret`).
 pub type Counters = BTreeMap<String, u64>;
@@ -282,25 +230,25 @@ pub struct State {
     pub(crate) sign_in_port: Option<u16>,
     directory: RwLock<Directory>,
     resources: Vec<ResourceApp>,
-    pub(crate) signing: crate::tokens::KeyRing,
+    pub(crate) signing: crate::model::tokens::KeyRing,
     pub(crate) clock_offset_ms: AtomicI64,
     pub(crate) lifetimes: Lifetimes,
-    pub(crate) flows: Mutex<HashMap<String, crate::entra::authorize::Flow>>,
-    pub(crate) sessions: Mutex<HashMap<String, crate::entra::authorize::SsoSession>>,
+    pub(crate) flows: Mutex<HashMap<String, crate::model::sessions::Flow>>,
+    pub(crate) sessions: Mutex<HashMap<String, crate::model::sessions::SsoSession>>,
     pub(crate) codes: Mutex<HashMap<String, AuthCode>>,
-    device_codes: Mutex<HashMap<String, crate::entra::device_code::DeviceCode>>,
+    device_codes: Mutex<HashMap<String, crate::model::sessions::DeviceCode>>,
     pub(crate) refresh_tokens: Mutex<HashMap<String, RefreshGrant>>,
     pub(crate) assertion_jtis: Mutex<HashMap<String, i64>>,
     pub(crate) tokens_valid_from: Mutex<HashMap<String, i64>>,
-    pub(crate) vaults: Mutex<BTreeMap<String, crate::keyvault::Vault>>,
+    pub(crate) vaults: Mutex<BTreeMap<String, crate::model::vault::Vault>>,
     pub(crate) faults: FaultSet,
     counters: Mutex<Counters>,
     /// Partner Center and GDAP data (`partner_data`, read by `graph` and `partner_center`).
-    pub(crate) partner: crate::partner_data::PartnerData,
+    pub(crate) partner: crate::model::partner_data::PartnerData,
     /// Managed identities and the `IDENTITY_HEADER` value (`managed_identity`).
-    pub(crate) managed_identity: crate::managed_identity::Environment,
+    pub(crate) managed_identity: crate::model::managed_identity::Environment,
     /// Federated identity credentials and external issuers' keys (`federation`).
-    pub(crate) federation: crate::federation::Federation,
+    pub(crate) federation: crate::model::federation::Federation,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -340,14 +288,19 @@ impl State {
         let vaults = seed
             .vaults
             .iter()
-            .map(|v| (v.name.to_ascii_lowercase(), crate::keyvault::Vault::new(v)))
+            .map(|v| {
+                (
+                    v.name.to_ascii_lowercase(),
+                    crate::model::vault::Vault::new(v),
+                )
+            })
             .collect();
         Ok(State {
             port,
             sign_in_port: None,
             directory: RwLock::new(Directory {
                 // Active GDAP relationships of the seed grant delegated access.
-                tenants: crate::partner_data::tenants_with_gdap_access(seed),
+                tenants: crate::model::partner_data::tenants_with_gdap_access(seed),
                 users: seed.users.clone(),
                 apps,
                 service_principals: seed.service_principals.clone(),
@@ -355,11 +308,11 @@ impl State {
                 by_tenant: std::sync::OnceLock::new(),
             }),
             // The seed's `partner_center.entra_requires_mfa` sets Partner Center's MFA policy.
-            resources: crate::partner_data::apply_resource_settings(
-                crate::resources::well_known(port),
+            resources: crate::model::partner_data::apply_resource_settings(
+                crate::model::resources::well_known(port),
                 &seed.partner_center,
             ),
-            signing: crate::tokens::KeyRing::new(signing),
+            signing: crate::model::tokens::KeyRing::new(signing),
             clock_offset_ms: AtomicI64::new(0),
             lifetimes,
             flows: Mutex::default(),
@@ -372,18 +325,21 @@ impl State {
             vaults: Mutex::new(vaults),
             faults: FaultSet::default(),
             counters: Mutex::default(),
-            partner: crate::partner_data::PartnerData::from_seed(seed),
-            managed_identity: crate::managed_identity::Environment::from_seed(
+            partner: crate::model::partner_data::PartnerData::from_seed(seed),
+            managed_identity: crate::model::managed_identity::Environment::from_seed(
                 &seed.managed_identities,
             ),
-            federation: crate::federation::Federation::from_seed(seed),
+            federation: crate::model::federation::Federation::new(
+                &seed.federated_credentials,
+                &seed.external_issuers,
+            ),
         })
     }
 
     /// Pending device authorizations, by device code (`entra::device_code`).
     pub(crate) fn device_codes(
         &self,
-    ) -> MutexGuard<'_, HashMap<String, crate::entra::device_code::DeviceCode>> {
+    ) -> MutexGuard<'_, HashMap<String, crate::model::sessions::DeviceCode>> {
         lock(&self.device_codes)
     }
 

@@ -370,7 +370,7 @@ impl Relationship {
 
     /// `@odata.etag`.
     pub fn etag(&self) -> String {
-        let inner = crate::tokens::b64url(format!("\"{}-{:016x}\"", self.id, self.version));
+        let inner = crate::model::tokens::b64url(format!("\"{}-{:016x}\"", self.id, self.version));
         format!("W/\"{inner}\"")
     }
 
@@ -484,7 +484,7 @@ impl AccessAssignment {
     pub fn to_json(&self) -> Value {
         json!({
             "@odata.type": "#microsoft.graph.delegatedAdminAccessAssignment",
-            "@odata.etag": format!("W/\"{}\"", crate::tokens::b64url(format!("{}-{}", self.id, self.modified))),
+            "@odata.etag": format!("W/\"{}\"", crate::model::tokens::b64url(format!("{}-{}", self.id, self.modified))),
             "id": self.id,
             "status": "active",
             "createdDateTime": iso(self.created),

@@ -71,7 +71,7 @@ impl SigningKey {
                         std::fs::create_dir_all(dir)
                             .with_context(|| format!("creating {}", dir.display()))?;
                     }
-                    crate::persist::write_private(p, pem.as_bytes())?;
+                    crate::model::files::write_private(p, pem.as_bytes())?;
                 }
                 pem
             }
@@ -244,7 +244,7 @@ pub struct ValidatedToken {
     /// Audience as issued.
     pub audience: String,
     /// Which resource the audience belongs to.
-    pub resource: crate::resources::ResourceKind,
+    pub resource: crate::model::resources::ResourceKind,
     /// Delegated scopes (`scp`), empty for app-only tokens.
     pub scopes: Vec<String>,
     /// Application roles (`roles`), empty for user tokens.

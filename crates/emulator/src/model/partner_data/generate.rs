@@ -1,6 +1,6 @@
 //! Deterministic large seeds for benchmarks and scale tests: `--customers N
 //! --users-per-customer M` on the binary, [`Seed::with_generated_customers`] and
-//! [`crate::EmulatorConfig::with_generated_customers`] in code.
+//! `EmulatorConfig::with_generated_customers` in code.
 //!
 //! Customer `i` (1-based) gets tenant `2a{i:06x}-0000-4000-a000-000000000000`, domain
 //! `gen-customer-{i:05}.onmicrosoft.com`, users `3a{i:06x}-0000-4000-a000-{j:012x}`
@@ -14,7 +14,7 @@
 
 use super::ids::ADMIN_AGENTS_GROUP;
 use super::seed::{AccessAssignmentSeed, CustomerSeed, GdapSeed, SubscriptionSeed};
-use crate::seed::{
+use crate::model::seed::{
     ConsentSeed, PermissionSeed, Seed, SeedError, ServicePrincipalSeed, TenantKind, TenantSeed,
     UserSeed, ids,
 };
@@ -112,7 +112,7 @@ impl Seed {
                 tenant: tenant.clone(),
                 app_id: ids::CSP_APP.into(),
                 grants: vec![PermissionSeed {
-                    resource: crate::resources::GRAPH_APP_ID.into(),
+                    resource: crate::model::resources::GRAPH_APP_ID.into(),
                     scopes: vec!["User.Read.All".into()],
                 }],
             });
@@ -149,21 +149,6 @@ impl Seed {
                 });
             }
         }
-        Ok(self)
-    }
-}
-
-impl crate::EmulatorConfig {
-    /// Add `customers` generated customers with `users_per_customer` users each to the seed
-    /// (deterministic; see [`Seed::with_generated_customers`]).
-    pub fn with_generated_customers(
-        mut self,
-        customers: u32,
-        users_per_customer: u32,
-    ) -> Result<Self, SeedError> {
-        self.seed = self
-            .seed
-            .with_generated_customers(customers, users_per_customer)?;
         Ok(self)
     }
 }

@@ -6,7 +6,7 @@
 //! A permission without a published ID known to this emulator gets a stable, derived GUID
 //! ([`stable_guid`]), which round-trips through the emulator but will not match Microsoft's.
 
-use crate::resources::{GRAPH_APP_ID, PARTNER_CENTER_APP_ID};
+use crate::model::resources::{GRAPH_APP_ID, PARTNER_CENTER_APP_ID};
 use sha2::Digest as _;
 
 /// Role template ID of Global Administrator.
@@ -225,8 +225,8 @@ pub fn first_party_name(app_id: &str) -> Option<&'static str> {
     match app_id.to_ascii_lowercase().as_str() {
         GRAPH_APP_ID => Some("Microsoft Graph"),
         PARTNER_CENTER_APP_ID => Some("Microsoft Partner Center"),
-        crate::resources::PARTNER_API_APP_ID => Some("Microsoft Partner"),
-        crate::resources::KEY_VAULT_APP_ID => Some("Azure Key Vault"),
+        crate::model::resources::PARTNER_API_APP_ID => Some("Microsoft Partner"),
+        crate::model::resources::KEY_VAULT_APP_ID => Some("Azure Key Vault"),
         PARTNER_CUSTOMER_DELEGATED_ADMIN_APP_ID => {
             Some("Partner Customer Delegated Administration")
         }

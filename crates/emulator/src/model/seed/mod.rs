@@ -7,8 +7,10 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod check;
+
 /// The default seed, embedded at build time.
-pub const DEFAULT_SEED_TOML: &str = include_str!("../seed/default.toml");
+pub const DEFAULT_SEED_TOML: &str = include_str!("../../../seed/default.toml");
 
 /// Everything the emulator knows at start.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -34,29 +36,29 @@ pub struct Seed {
     pub vaults: Vec<VaultSeed>,
     /// Partner Center details of customer tenants (subscriptions); see `partner_data`.
     #[serde(default)]
-    pub customers: Vec<crate::partner_data::CustomerSeed>,
+    pub customers: Vec<crate::model::partner_data::seed::CustomerSeed>,
     /// GDAP relationships present at start; see `partner_data`.
     #[serde(default)]
-    pub gdap_relationships: Vec<crate::partner_data::GdapSeed>,
+    pub gdap_relationships: Vec<crate::model::partner_data::seed::GdapSeed>,
     /// Customer tenants Partner Center does not list: the partner reaches them only through
     /// GDAP (Graph `delegatedAdminCustomers`); see `partner_data`.
     #[serde(default)]
     pub gdap_only_customers: Vec<String>,
     /// Security groups of the partner tenant (GDAP access containers); see `partner_data`.
     #[serde(default)]
-    pub groups: Vec<crate::partner_data::GroupSeed>,
+    pub groups: Vec<crate::model::partner_data::seed::GroupSeed>,
     /// Partner Center rate limits; see `partner_data`.
     #[serde(default)]
-    pub partner_center: crate::partner_data::PartnerCenterSettings,
+    pub partner_center: crate::model::partner_data::seed::PartnerCenterSettings,
     /// Managed identities of the emulated hosting environment, see `managed_identity`.
     #[serde(default)]
-    pub managed_identities: Vec<crate::managed_identity::ManagedIdentitySeed>,
+    pub managed_identities: Vec<crate::model::managed_identity::ManagedIdentitySeed>,
     /// Federated identity credentials on app registrations, see `federation`.
     #[serde(default)]
-    pub federated_credentials: Vec<crate::federation::FederatedCredentialSeed>,
+    pub federated_credentials: Vec<crate::model::federation::FederatedCredentialSeed>,
     /// External token issuers (with their JWKS) trusted for federation, see `federation`.
     #[serde(default)]
-    pub external_issuers: Vec<crate::federation::ExternalIssuerSeed>,
+    pub external_issuers: Vec<crate::model::federation::ExternalIssuerSeed>,
 }
 
 impl fmt::Debug for Seed {
@@ -291,98 +293,6 @@ impl Seed {
         let seed: Seed = toml::from_str(text)?;
         seed.validate()?;
         Ok(seed)
-    }
-
-    /// Check references between sections; reports every problem at once.
-    pub fn validate(&self) -> Result<(), SeedError> {
-        let mut problems = Vec::new();
-        let tenant_ids: Vec<&str> = self.tenants.iter().map(|t| t.id.as_str()).collect();
-        let app_ids: Vec<&str> = self.apps.iter().map(|a| a.app_id.as_str()).collect();
-        let guid = |s: &str| uuid::Uuid::parse_str(s).is_ok();
-        for t in &self.tenants {
-            if !guid(&t.id) {
-                problems.push(format!("tenants: id '{}' is not a GUID", t.id));
-            }
-            for p in &t.delegated_admin {
-                if !tenant_ids.contains(&p.as_str()) {
-                    problems.push(format!(
-                        "tenants.{}: delegated_admin '{p}' is not a tenant of the data file",
-                        t.domain
-                    ));
-                }
-            }
-        }
-        for u in &self.users {
-            if !tenant_ids.contains(&u.tenant.as_str()) {
-                problems.push(format!(
-                    "users.{}: tenant '{}' is not a tenant of the data file",
-                    u.upn, u.tenant
-                ));
-            }
-            if !guid(&u.id) {
-                problems.push(format!("users.{}: id '{}' is not a GUID", u.upn, u.id));
-            }
-        }
-        for a in &self.apps {
-            if !tenant_ids.contains(&a.tenant.as_str()) {
-                problems.push(format!(
-                    "apps.{}: tenant '{}' is not a tenant of the data file",
-                    a.display_name, a.tenant
-                ));
-            }
-            if !guid(&a.app_id) {
-                problems.push(format!(
-                    "apps.{}: app_id '{}' is not a GUID",
-                    a.display_name, a.app_id
-                ));
-            }
-            for pem in &a.certificates {
-                if crate::tokens::CertificateCredential::from_pem(pem).is_err() {
-                    problems.push(format!(
-                        "apps.{}: a certificate is not a PEM X.509 certificate with an RSA key",
-                        a.display_name
-                    ));
-                }
-            }
-        }
-        for sp in &self.service_principals {
-            if !tenant_ids.contains(&sp.tenant.as_str()) || !app_ids.contains(&sp.app_id.as_str()) {
-                problems.push(format!(
-                    "service_principals: '{}' in '{}' names an unknown app or tenant",
-                    sp.app_id, sp.tenant
-                ));
-            }
-        }
-        for c in &self.consents {
-            if !tenant_ids.contains(&c.tenant.as_str()) || !app_ids.contains(&c.app_id.as_str()) {
-                problems.push(format!(
-                    "consents: '{}' in '{}' names an unknown app or tenant",
-                    c.app_id, c.tenant
-                ));
-            }
-        }
-        for v in &self.vaults {
-            if !crate::keyvault::is_valid_vault_name(&v.name) {
-                problems.push(format!(
-                    "vaults: name '{}' must be 3-24 letters, digits or '-', starting with a letter",
-                    v.name
-                ));
-            }
-            if !tenant_ids.contains(&v.tenant.as_str()) {
-                problems.push(format!(
-                    "vaults.{}: tenant '{}' is not a tenant of the data file",
-                    v.name, v.tenant
-                ));
-            }
-        }
-        crate::partner_data::validate_seed(self, &mut problems);
-        crate::managed_identity::validate_seed(self, &mut problems);
-        crate::federation::validate_seed(self, &mut problems);
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(SeedError::Invalid(problems))
-        }
     }
 
     /// The first partner tenant.

@@ -1,11 +1,12 @@
-//! What Partner Center and Graph know beyond Entra's directory ([`crate::state::Directory`]):
+//! What Partner Center and Graph know beyond Entra's directory ([`crate::model::state::Directory`]):
 //! the partner's customers and their subscriptions, GDAP relationships and access
 //! assignments, application consents (CPV), Graph-side metadata of app registrations, and
-//! Partner Center's rate limits. It lives in [`crate::state::State`] beside the directory.
+//! Partner Center's rate limits. It lives in [`crate::model::state::State`] beside the directory.
 //!
 //! Lock order: this data's lock first, then the directory's, never the reverse.
 
 pub mod catalog;
+pub mod check;
 pub mod gdap;
 pub mod generate;
 pub mod seed;
@@ -15,7 +16,7 @@ pub use seed::{
     SubscriptionSeed,
 };
 
-use crate::seed::{Seed, TenantKind, TenantSeed, UserSeed};
+use crate::model::seed::{Seed, TenantSeed, UserSeed};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
@@ -104,7 +105,7 @@ pub struct PasswordMeta {
     pub value_sha256: String,
 }
 
-/// Graph-side data of an app registration that Entra's [`crate::seed::AppSeed`] does not hold.
+/// Graph-side data of an app registration that Entra's [`crate::model::seed::AppSeed`] does not hold.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AppMeta {
     /// Object ID of the application object (`id` in Graph; differs from `appId`).
@@ -542,11 +543,11 @@ pub fn tenants_with_gdap_access(seed: &Seed) -> Vec<TenantSeed> {
 /// Resource apps with the seed's Partner Center settings applied (its MFA policy), plus the
 /// first-party [`workloads`] every tenant has.
 pub fn apply_resource_settings(
-    mut resources: Vec<crate::resources::ResourceApp>,
+    mut resources: Vec<crate::model::resources::ResourceApp>,
     settings: &PartnerCenterSettings,
-) -> Vec<crate::resources::ResourceApp> {
+) -> Vec<crate::model::resources::ResourceApp> {
     for r in &mut resources {
-        if r.kind == crate::resources::ResourceKind::PartnerCenter {
+        if r.kind == crate::model::resources::ResourceKind::PartnerCenter {
             r.requires_mfa = settings.entra_requires_mfa;
         }
     }
@@ -563,8 +564,8 @@ pub const ARM_APP_ID: &str = "797f4846-ba00-4fd7-ba43-dac1f8f63013";
 /// endpoint issues tokens for them (v1 `resource=` or v2 `{uri}/.default`) with their real App
 /// ID URIs as audience; no API behind them is emulated. An app gets such a token once its
 /// `required_delegated` names the workload's app ID and the admin consented.
-pub fn workloads() -> Vec<crate::resources::ResourceApp> {
-    use crate::resources::{ResourceApp, ResourceKind, ScopeDef};
+pub fn workloads() -> Vec<crate::model::resources::ResourceApp> {
+    use crate::model::resources::{ResourceApp, ResourceKind, ScopeDef};
     let scope = |value, description, admin_consent_required| ScopeDef {
         value,
         description,
@@ -608,180 +609,6 @@ pub fn workloads() -> Vec<crate::resources::ResourceApp> {
     ]
 }
 
-/// Check the part-2 sections of a seed, adding every problem to `problems`.
-pub fn validate_seed(seed: &Seed, problems: &mut Vec<String>) {
-    // Lookups through maps: generated seeds hold tens of thousands of tenants and relationships.
-    let kinds: HashMap<String, TenantKind> = seed
-        .tenants
-        .iter()
-        .map(|t| (t.id.to_ascii_lowercase(), t.kind))
-        .collect();
-    let ctx = SeedCheck {
-        seed,
-        kinds: &kinds,
-    };
-    ctx.customers(problems);
-    ctx.relationships(problems);
-    ctx.groups(problems);
-    let pc = &seed.partner_center;
-    if pc.consent_rate_limit == 0
-        || pc.customers_rate_limit == 0
-        || pc.consent_rate_window_secs == 0
-        || pc.customers_rate_window_secs == 0
-    {
-        problems.push("partner_center: rate limits and windows must be at least 1".into());
-    }
-}
-
-/// What [`validate_seed`] checks each part against.
-struct SeedCheck<'a> {
-    seed: &'a Seed,
-    kinds: &'a HashMap<String, TenantKind>,
-}
-
-fn guid(s: &str) -> bool {
-    uuid::Uuid::parse_str(s).is_ok()
-}
-
-impl SeedCheck<'_> {
-    fn kind(&self, id: &str) -> Option<TenantKind> {
-        self.kinds.get(&id.to_ascii_lowercase()).copied()
-    }
-
-    fn is_partner(&self, id: &str) -> bool {
-        self.kind(id) == Some(TenantKind::Partner)
-    }
-
-    fn is_customer(&self, id: &str) -> bool {
-        self.kind(id) == Some(TenantKind::Customer)
-    }
-
-    fn customers(&self, problems: &mut Vec<String>) {
-        for c in &self.seed.customers {
-            if !self.is_customer(&c.tenant) {
-                problems.push(format!(
-                    "customers: tenant '{}' is not a customer tenant of the data file",
-                    c.tenant
-                ));
-            }
-            if let Some(p) = &c.partner
-                && !self.is_partner(p)
-            {
-                problems.push(format!(
-                    "customers.{}: partner '{p}' is not a partner tenant of the data file",
-                    c.tenant
-                ));
-            }
-            for s in &c.subscriptions {
-                if !guid(&s.id) {
-                    problems.push(format!(
-                        "customers.{}.subscriptions: id '{}' is not a GUID",
-                        c.tenant, s.id
-                    ));
-                }
-            }
-        }
-        for c in &self.seed.gdap_only_customers {
-            if !self.is_customer(c) {
-                problems.push(format!(
-                    "gdap_only_customers: tenant '{c}' is not a customer tenant of the data file"
-                ));
-            }
-        }
-    }
-
-    fn relationships(&self, problems: &mut Vec<String>) {
-        let seed = self.seed;
-        if !seed.gdap_relationships.is_empty() && seed.partner_tenant().is_none() {
-            problems.push("gdap_relationships: the data file has no partner tenant".into());
-        }
-        let mut ids = std::collections::HashSet::new();
-        let mut names = std::collections::HashSet::new();
-        for g in &seed.gdap_relationships {
-            let name = &g.display_name;
-            if !self.is_customer(&g.customer) {
-                problems.push(format!(
-                    "gdap_relationships.{name}: customer '{}' is not a customer tenant of the data file",
-                    g.customer
-                ));
-            }
-            if let Some(p) = &g.partner
-                && !self.is_partner(p)
-            {
-                problems.push(format!(
-                    "gdap_relationships.{name}: partner '{p}' is not a partner tenant of the data file"
-                ));
-            }
-            if gdap::Status::parse(&g.status).is_none() {
-                problems.push(format!("gdap_relationships.{name}: status '{}' must be created, approvalPending, active, terminated or expired", g.status));
-            }
-            if gdap::parse_duration_days(&g.duration).is_none_or(|d| !(1..=730).contains(&d)) {
-                problems.push(format!("gdap_relationships.{name}: duration '{}' must be an ISO 8601 duration between P1D and P730D", g.duration));
-            }
-            if let Err(e) = gdap::validate_roles(&g.roles) {
-                problems.push(format!("gdap_relationships.{name}: {}", e.message));
-            }
-            if name.is_empty() || name.chars().count() > 50 {
-                problems.push(format!(
-                    "gdap_relationships.{name}: display_name must be 1-50 characters"
-                ));
-            }
-            if !ids.insert(g.id.as_str()) | !names.insert(name.to_lowercase()) {
-                problems.push(format!(
-                    "gdap_relationships.{name}: id and display_name must be unique"
-                ));
-            }
-            for a in &g.access_assignments {
-                if !guid(&a.id) || !guid(&a.group) {
-                    problems.push(format!(
-                        "gdap_relationships.{name}.access_assignments: id and group must be GUIDs"
-                    ));
-                }
-                if let Some(r) = a
-                    .roles
-                    .iter()
-                    .find(|r| !g.roles.iter().any(|x| x.eq_ignore_ascii_case(r)))
-                {
-                    problems.push(format!("gdap_relationships.{name}.access_assignments: role '{r}' is not one of the relationship's roles"));
-                }
-            }
-        }
-    }
-
-    fn groups(&self, problems: &mut Vec<String>) {
-        let seed = self.seed;
-        let mut ids = std::collections::HashSet::new();
-        for g in &seed.groups {
-            let name = &g.display_name;
-            if !guid(&g.id) {
-                problems.push(format!("groups.{name}: id '{}' is not a GUID", g.id));
-            }
-            if !ids.insert(g.id.to_ascii_lowercase()) {
-                problems.push(format!("groups.{name}: id '{}' is used twice", g.id));
-            }
-            let partner = g
-                .partner
-                .clone()
-                .or_else(|| seed.partner_tenant().map(|t| t.id.clone()))
-                .unwrap_or_default();
-            if !self.is_partner(&partner) {
-                problems.push(format!(
-                    "groups.{name}: partner '{partner}' is not a partner tenant of the data file"
-                ));
-            }
-            for m in &g.members {
-                if !seed.users.iter().any(|u| {
-                    u.id.eq_ignore_ascii_case(m) && u.tenant.eq_ignore_ascii_case(&partner)
-                }) {
-                    problems.push(format!(
-                        "groups.{name}: member '{m}' is not a user of the partner tenant"
-                    ));
-                }
-            }
-        }
-    }
-}
-
 /// Case-insensitive equality of two IDs that stops at the first differing byte: GUIDs of
 /// different tenants differ within their first characters, and `str::eq_ignore_ascii_case`
 /// compares whole chunks, which made the per-request relationship scans the emulator's hot spot
@@ -795,6 +622,7 @@ fn same_id(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::check::validate_seed;
     use super::*;
 
     #[test]
@@ -802,16 +630,20 @@ mod tests {
         let seed = Seed::default();
         let data = PartnerData::from_seed(&seed);
         let inner = data.lock();
-        let partner = crate::seed::ids::PARTNER_TENANT;
+        let partner = crate::model::seed::ids::PARTNER_TENANT;
         assert_eq!(inner.customers.len(), 3);
-        assert!(inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_FABRIKAM));
-        assert!(inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_NORTHWIND));
-        assert!(!inner.has_active_relationship(partner, crate::seed::ids::CUSTOMER_TAILSPIN));
+        assert!(inner.has_active_relationship(partner, crate::model::seed::ids::CUSTOMER_FABRIKAM));
+        assert!(
+            inner.has_active_relationship(partner, crate::model::seed::ids::CUSTOMER_NORTHWIND)
+        );
+        assert!(
+            !inner.has_active_relationship(partner, crate::model::seed::ids::CUSTOMER_TAILSPIN)
+        );
         let user = |upn: &str| seed.users.iter().find(|u| u.upn == upn).unwrap().clone();
         let avery = user("admin@contoso-partner.onmicrosoft.com");
         assert!(
             !inner
-                .gdap_roles(&avery, crate::seed::ids::CUSTOMER_FABRIKAM)
+                .gdap_roles(&avery, crate::model::seed::ids::CUSTOMER_FABRIKAM)
                 .is_empty()
         );
         assert_eq!(
@@ -826,13 +658,13 @@ mod tests {
         let uma = user("user@contoso-partner.onmicrosoft.com");
         assert!(
             inner
-                .gdap_roles(&uma, crate::seed::ids::CUSTOMER_FABRIKAM)
+                .gdap_roles(&uma, crate::model::seed::ids::CUSTOMER_FABRIKAM)
                 .is_empty()
         );
         let tenants = tenants_with_gdap_access(&seed);
         let tailspin = tenants
             .iter()
-            .find(|t| t.id == crate::seed::ids::CUSTOMER_TAILSPIN)
+            .find(|t| t.id == crate::model::seed::ids::CUSTOMER_TAILSPIN)
             .unwrap();
         assert!(tailspin.delegated_admin.is_empty());
     }
