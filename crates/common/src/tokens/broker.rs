@@ -7,6 +7,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable as _};
 use futures::future::Either;
 use tokio::sync::{Mutex, OwnedMutexGuard};
+use tracing::Instrument as _;
 use url::Url;
 
 use super::cache::{AccessTokenCache, CachePolicy, Fetched, Identity, KeyRef};
@@ -841,8 +842,21 @@ impl TokenBroker {
             }
             Err(e) => return Err(self.map_error(partner, tenant, e)),
         };
-        if let Some(rotated) = &response.refresh_token {
-            self.rotate(partner, &grant, rotated.clone()).await;
+        if let Some(rotated) = response.refresh_token.clone() {
+            // The rotation takes the partner's writer lock and writes the store: it runs in a
+            // task of its own, to its end, even when this redemption's caller goes away (a
+            // keepalive cancelled mid-write; the cache already runs each fetch in its own task).
+            let broker = self.clone();
+            let partner = partner.to_owned();
+            let rotation = tokio::spawn(
+                async move { broker.rotate(&partner, &grant, rotated).await }
+                    .instrument(tracing::Span::current()),
+            );
+            if let Err(e) = rotation.await
+                && e.is_panic()
+            {
+                std::panic::resume_unwind(e.into_panic());
+            }
         }
         Ok(fetched(&response))
     }
