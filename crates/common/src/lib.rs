@@ -27,5 +27,6 @@ pub mod partner_center;
 pub mod remedy;
 pub mod rules;
 pub mod secret;
+pub mod store;
 pub mod telemetry;
 pub mod tokens;

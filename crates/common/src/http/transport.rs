@@ -24,7 +24,6 @@ use super::retry::RetryPolicy;
 use crate::cloud::Resource;
 use crate::remedy::Remedy;
 use crate::secret::{AccessToken, ExposeSecret as _};
-use crate::tokens::{BrokerError, TokenBroker};
 
 /// Whose authority issues a token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,8 +47,10 @@ impl fmt::Display for Tenant<'_> {
 /// What [`TokenSource::token`] returns.
 pub type TokenFuture<'a> = BoxFuture<'a, Result<AccessToken, TokenSourceError>>;
 
-/// Where the clients get bearer tokens: the token broker in production (the partner's refresh
-/// token redeemed at the partner tenant, or at a customer tenant's authority for GDAP calls).
+/// Where the clients get bearer tokens. A client receives one and knows nothing else of it: in
+/// production it is the token broker (the partner's refresh token redeemed at the partner
+/// tenant, or at a customer tenant's authority for GDAP calls), in tests and one-off calls a
+/// [`StaticToken`].
 pub trait TokenSource: Send + Sync {
     /// A valid access token for `resource`, issued by `tenant`'s authority.
     fn token<'a>(&'a self, tenant: Tenant<'a>, resource: Resource) -> TokenFuture<'a>;
@@ -574,56 +575,6 @@ impl TokenSource for StaticToken {
 
 /// Shared handle to a token source.
 pub type SharedTokenSource = Arc<dyn TokenSource>;
-
-/// The token broker as a [`TokenSource`]: app + user tokens through one partner's stored grant,
-/// redeemed at the partner's authority ([`Tenant::Partner`]) or at a customer's (GDAP).
-#[derive(Clone, Debug)]
-pub struct BrokerTokens {
-    broker: TokenBroker,
-    partner: String,
-}
-
-impl BrokerTokens {
-    /// Tokens for `partner`'s grant (the partner tenant ID).
-    pub fn new(broker: TokenBroker, partner: impl Into<String>) -> Self {
-        Self {
-            broker,
-            partner: partner.into(),
-        }
-    }
-
-    /// The partner tenant.
-    pub fn partner(&self) -> &str {
-        &self.partner
-    }
-}
-
-impl TokenSource for BrokerTokens {
-    fn token<'a>(&'a self, tenant: Tenant<'a>, resource: Resource) -> TokenFuture<'a> {
-        Box::pin(async move {
-            let tenant = match tenant {
-                Tenant::Partner => self.partner.as_str(),
-                Tenant::Customer(id) => id,
-            };
-            self.broker
-                .delegated_token(&self.partner, tenant, resource)
-                .await
-                .map_err(|e| TokenSourceError::from(&e))
-        })
-    }
-}
-
-/// The one mapping of a broker failure to what the clients report: its remedy, its message, and
-/// where to consent again.
-impl From<&BrokerError> for TokenSourceError {
-    fn from(e: &BrokerError) -> Self {
-        Self {
-            remedy: e.remedy(),
-            message: e.to_string(),
-            consent_url: e.consent_page().map(ToString::to_string),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
