@@ -1,7 +1,7 @@
 //! What every REST client (Partner Center, Microsoft Graph) sends through: where access tokens
-//! come from ([`TokenSource`]), one [`Transport`] that adds the bearer token, retries throttled and
+//! come from ([`TokenSource`]), one `Transport` that adds the bearer token, retries throttled and
 //! transiently failing calls under the one [`RetryPolicy`], and maps the failures that come without
-//! an answer into the client's error type ([`ServiceError`]); and counters a caller can read
+//! an answer into the client's error type (`ServiceError`); and counters a caller can read
 //! ([`CallCounts`]).
 //!
 //! Throttling follows "Partner Center API throttling guidance" (develop/api-throttling-guidance.md)
@@ -104,7 +104,7 @@ pub(crate) struct CallStats {
     waited_ms: AtomicU64,
 }
 
-/// A snapshot of [`CallStats`].
+/// A snapshot of the client's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CallCounts {
     /// HTTP requests sent (every attempt counts).
@@ -215,7 +215,7 @@ pub trait ApiOptions: fmt::Debug + Send + Sync + 'static {
     fn retry(&self) -> &RetryPolicy;
 }
 
-/// A client of one API (Graph, Partner Center): its [`Transport`] and its options, shared by its
+/// A client of one API (Graph, Partner Center): its `Transport` and its options, shared by its
 /// clones, so a clone is cheap and counts into the same [`CallCounts`]. What the API offers is
 /// in the inherent methods each API module adds (`GraphClient`, `PartnerCenterClient`).
 pub struct ApiClient<O> {
