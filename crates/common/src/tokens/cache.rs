@@ -330,6 +330,46 @@ impl<E: Clone + Send + Sync + 'static> AccessTokenCache<E> {
         .boxed()
         .shared()
     }
+
+    /// Forgets the token of `key` (e.g. after an API answered 401 for it).
+    pub fn invalidate(&self, key: KeyRef<'_>) {
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = map.get_mut(&key as &dyn KeyView) {
+            e.token = None;
+        }
+    }
+
+    /// Forgets every token obtained through `partner`'s grant (after a new consent).
+    pub fn invalidate_partner(&self, partner: &str) {
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        for (k, e) in map.iter_mut() {
+            if k.partner.as_deref() == Some(partner) {
+                e.token = None;
+            }
+        }
+    }
+
+    /// Drops entries whose token has expired and that have no request in flight.
+    pub fn purge_expired(&self) {
+        let now = Instant::now();
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|_, e| {
+            e.inflight.is_some() || e.token.as_ref().is_some_and(|t| now < t.usable_until)
+        });
+    }
+
+    /// Number of keys held.
+    pub fn len(&self) -> usize {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether the cache holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Where a request's result lands: the entry of its key. Dropped without landing (the fetch
@@ -374,48 +414,6 @@ impl<E> Drop for Landing<E> {
                 entry.inflight = None;
             }
         }
-    }
-}
-
-impl<E: Clone + Send + Sync + 'static> AccessTokenCache<E> {
-    /// Forgets the token of `key` (e.g. after an API answered 401 for it).
-    pub fn invalidate(&self, key: KeyRef<'_>) {
-        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(e) = map.get_mut(&key as &dyn KeyView) {
-            e.token = None;
-        }
-    }
-
-    /// Forgets every token obtained through `partner`'s grant (after a new consent).
-    pub fn invalidate_partner(&self, partner: &str) {
-        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
-        for (k, e) in map.iter_mut() {
-            if k.partner.as_deref() == Some(partner) {
-                e.token = None;
-            }
-        }
-    }
-
-    /// Drops entries whose token has expired and that have no request in flight.
-    pub fn purge_expired(&self) {
-        let now = Instant::now();
-        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
-        map.retain(|_, e| {
-            e.inflight.is_some() || e.token.as_ref().is_some_and(|t| now < t.usable_until)
-        });
-    }
-
-    /// Number of keys held.
-    pub fn len(&self) -> usize {
-        self.map
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    /// Whether the cache holds no key.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

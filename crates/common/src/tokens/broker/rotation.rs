@@ -161,6 +161,9 @@ impl TokenBroker {
         Ok(stored)
     }
 
+    /// Redeems `partner`'s refresh token at `tenant`'s authority for `resource`, and stores the
+    /// rotated refresh token Entra returns with the access token. When Entra refuses the token
+    /// (re-consent), a newer consent another instance stored meanwhile is tried once.
     #[tracing::instrument(skip_all, fields(tenant.id = %tenant, partner.id = %partner, resource = %resource))]
     pub(super) async fn redeem(
         &self,
@@ -215,6 +218,7 @@ impl TokenBroker {
         Ok(fetched(&response))
     }
 
+    /// What a failed redemption means ([`BrokerError::redeeming`]).
     fn redeeming(&self, partner: &str, tenant: &str, e: crate::entra::TokenError) -> BrokerError {
         BrokerError::redeeming(partner, tenant, &self.inner.settings.consent_page, e)
     }
