@@ -27,22 +27,24 @@ fn key() -> KeyRef<'static> {
 /// A cache holding 1,000 keys, one of them the benchmarked one; tokens are JWT-sized (1.5 KB).
 fn warm_cache() -> Arc<AccessTokenCache<String>> {
     let cache = Arc::new(AccessTokenCache::<String>::new(CachePolicy::default()));
+    // A miss runs its fetch in a task of its own: filling the cache needs a runtime.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a tokio runtime");
     let token = "e".repeat(1500);
     let tenants: Vec<String> = (0..999).map(|i| format!("tenant-{i}")).collect();
     for t in tenants.iter().map(String::as_str).chain([TENANT]) {
         let k = KeyRef { tenant: t, ..key() };
         let token = token.clone();
-        cache
-            .get_or_fetch(k, move || async move {
+        runtime
+            .block_on(cache.get_or_fetch(k, move || async move {
                 Ok(Fetched {
                     access_token: AccessToken::new(token),
                     received_at: Instant::now(),
                     expires_in: Duration::from_secs(3600),
                     refresh_in: None,
                 })
-            })
-            .now_or_never()
-            .expect("no await on a ready fetch")
+            }))
             .expect("fetch succeeds");
     }
     cache

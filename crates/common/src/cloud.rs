@@ -17,7 +17,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::{UnknownWord, Words};
+use crate::words::{UnknownWord, Words};
 
 /// Which Microsoft cloud the tools talk to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! The Key Vault refresh-token store, on the official Azure SDK for Rust
 //! (`azure_security_keyvault_secrets` + `azure_identity`).
 //!
-//! One secret per partner tenant, named by [`crate::tokens::secret_name`]
+//! One secret per partner tenant, named by [`crate::store::secret_name`]
 //! (`{store.key_vault.secret_prefix}-{tenant id}`), with tags `tenant-id`, `user`, `consented-at`,
 //! `rotated-at` (RFC 3339), `app-id`, `cloud`, `mfa`. Each rotation is a new secret version (Key
 //! Vault keeps the old ones), so a failed write leaves the previous, still valid, token as the
@@ -39,7 +39,7 @@ use crate::cloud::{CloudEndpoints, join};
 use crate::config::{AssertionAlgorithm, KeyVaultIdentity, KeyVaultSettings};
 use crate::entra::{CertificateError, CertificateSigner};
 use crate::secret::{ExposeSecret as _, RefreshToken};
-use crate::tokens::{GrantMetadata, RefreshTokenStore, StoreError, StoredGrant, secret_name};
+use crate::store::{GrantMetadata, RefreshTokenStore, StoreError, StoredGrant, secret_name};
 
 /// `contentType` of the stored secrets.
 pub const CONTENT_TYPE: &str = "application/vnd.sam.refresh-token";

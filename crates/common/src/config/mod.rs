@@ -36,7 +36,8 @@
 //!
 //! - `raw`: [`RawSettings`], the merged text values (the reference of every key);
 //! - `settings`: [`Settings`], the typed result, and its enums;
-//! - `words`: [`Words`], the one table per enum behind `FromStr`, `Display` and serde;
+//! - [`Words`] (module `crate::words`, re-exported here): the one table per enum behind
+//!   `FromStr`, `Display` and serde;
 //! - `load`: [`load`] and [`LoadOptions`], the layers and where each value came from;
 //! - `validate`: [`RawSettings::validate`], one function per section;
 //! - `report`: [`ConfigReport`] and [`ConfigProblem`];
@@ -50,8 +51,8 @@ mod render;
 mod report;
 mod settings;
 mod validate;
-pub(crate) mod words;
 
+pub use crate::words::{UnknownWord, Words};
 pub use keys::{env_var_of, is_secret_key, known_keys};
 pub use load::{LOCAL_PROFILE_TOML, LoadOptions, Loaded, load};
 pub use raw::{
@@ -66,7 +67,6 @@ pub use settings::{
     KeyVaultIdentity, KeyVaultIdentityKind, KeyVaultSettings, LocalStoreSettings, LogFormat,
     LogSettings, PartnerSettings, Settings, StoreKind, StoreSettings,
 };
-pub use words::{UnknownWord, Words};
 
 /// Prefix of the environment variables the loader reads.
 pub const ENV_PREFIX: &str = "SAM_";

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::words::{Words, impl_words};
 use crate::cloud::CloudEndpoints;
 use crate::secret::{ClientSecret, Password};
+use crate::words::{Words, impl_words};
 
 /// Validated configuration.
 #[derive(Clone, Debug)]

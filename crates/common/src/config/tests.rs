@@ -1005,3 +1005,68 @@ proptest! {
         }
     }
 }
+
+/// The word tables of the configuration's enums ([`crate::words`]).
+mod words {
+    use crate::cloud::CloudName;
+    use crate::config::{
+        AppMode, AssertionAlgorithm, EndpointVersion, KeyVaultIdentityKind, LogFormat, StoreKind,
+    };
+    use crate::words::Words;
+
+    #[test]
+    fn words_parse_ignoring_case_and_print_canonically() {
+        assert_eq!(" JSON ".parse::<LogFormat>(), Ok(LogFormat::Json));
+        assert_eq!(LogFormat::Json.to_string(), "json");
+        assert_eq!(
+            "ps256".parse::<AssertionAlgorithm>(),
+            Ok(AssertionAlgorithm::Ps256)
+        );
+        assert_eq!(AssertionAlgorithm::Rs256.to_string(), "RS256");
+        assert_eq!("2.0".parse::<EndpointVersion>(), Ok(EndpointVersion::V2));
+        assert_eq!("keyvault".parse::<StoreKind>(), Ok(StoreKind::KeyVault));
+        assert_eq!(StoreKind::KeyVault.to_string(), "key-vault");
+        assert_eq!("AzureChinaCloud".parse::<CloudName>(), Ok(CloudName::China));
+        assert_eq!(
+            KeyVaultIdentityKind::WorkloadIdentity.to_string(),
+            "workload-identity"
+        );
+    }
+
+    #[test]
+    fn an_unknown_word_lists_the_accepted_values() {
+        let e = "reseller".parse::<AppMode>().unwrap_err();
+        assert_eq!(e.problem(), "\"reseller\" is not a mode");
+        assert_eq!(e.fix(), "use one of csp, cpv");
+        assert_eq!(
+            "mars".parse::<CloudName>().unwrap_err().to_string(),
+            "\"mars\" is not a cloud; use one of global, china, usgov, custom"
+        );
+    }
+
+    #[test]
+    fn serde_uses_the_same_words() {
+        assert_eq!(serde_json::to_string(&LogFormat::Json).unwrap(), "\"json\"");
+        let v: EndpointVersion = serde_json::from_str("\"V1\"").unwrap();
+        assert_eq!(v, EndpointVersion::V1);
+        let e = serde_json::from_str::<StoreKind>("\"dropbox\"").unwrap_err();
+        assert!(e.to_string().contains("use one of local, key-vault"), "{e}");
+    }
+
+    #[test]
+    fn every_value_has_a_canonical_spelling() {
+        fn check<T: Words + std::fmt::Debug>() {
+            for (value, spellings) in T::SPELLINGS {
+                assert!(!spellings.is_empty(), "{value:?} has no spelling");
+                assert_eq!(T::parse_word(value.word()), Ok(*value));
+            }
+        }
+        check::<AppMode>();
+        check::<AssertionAlgorithm>();
+        check::<EndpointVersion>();
+        check::<StoreKind>();
+        check::<KeyVaultIdentityKind>();
+        check::<LogFormat>();
+        check::<CloudName>();
+    }
+}

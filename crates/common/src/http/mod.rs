@@ -8,8 +8,12 @@
 //!   [`retry_after`] reads what a server asked;
 //! - [`retry`]: the one [`RetryPolicy`] (attempts, back-off with jitter, `Retry-After`, caps),
 //!   used by the Entra token client and by the transport;
-//! - [`transport`]: tokens ([`TokenSource`], [`BrokerTokens`], [`StaticToken`]), the send/retry
-//!   loop the Partner Center and Graph clients share, and their counters ([`CallCounts`]).
+//! - [`transport`]: where tokens come from ([`TokenSource`], a trait the clients receive;
+//!   [`StaticToken`]), the send/retry loop the Partner Center and Graph clients share, and their
+//!   counters ([`CallCounts`]).
+//!
+//! This layer knows nothing of tokens' origin: the token broker implements [`TokenSource`] above
+//! it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -26,9 +30,15 @@ pub mod transport;
 
 pub use retry::{RetryPolicy, RetryableError};
 pub use transport::{
-    ApiClient, ApiOptions, BrokerTokens, CallCounts, SharedTokenSource, StaticToken, Tenant,
-    TokenFuture, TokenSource, TokenSourceError,
+    ApiClient, ApiOptions, CallCounts, SharedTokenSource, StaticToken, Tenant, TokenFuture,
+    TokenSource, TokenSourceError,
 };
+
+/// Compatibility only: the broker's token source lives in `tokens` now
+/// (`common::tokens::BrokerTokens`). Kept so the apps that still import it from here build
+/// unchanged; remove once none does (it is the one name this layer takes from above).
+#[doc(hidden)]
+pub use crate::tokens::BrokerTokens;
 
 /// The `User-Agent` every outgoing request carries.
 pub const USER_AGENT: &str = concat!("secure-app-model-rs/", env!("CARGO_PKG_VERSION"));

@@ -75,7 +75,7 @@ impl RetryPolicy {
     }
 
     /// The waits of one call under this policy. The schedule keeps its own copy of the policy, so
-    /// a caller that schedules its own waits (a [`crate::graph::Pager`]) can keep it across calls.
+    /// a caller that schedules its own waits (a Graph `Pager`) can keep it across calls.
     pub(crate) fn schedule(&self) -> Schedule {
         Schedule {
             policy: self.clone(),

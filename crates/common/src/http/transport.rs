@@ -1,7 +1,7 @@
 //! What every REST client (Partner Center, Microsoft Graph) sends through: where access tokens
-//! come from ([`TokenSource`]), one [`Transport`] that adds the bearer token, retries throttled and
+//! come from ([`TokenSource`]), one `Transport` that adds the bearer token, retries throttled and
 //! transiently failing calls under the one [`RetryPolicy`], and maps the failures that come without
-//! an answer into the client's error type ([`ServiceError`]); and counters a caller can read
+//! an answer into the client's error type (`ServiceError`); and counters a caller can read
 //! ([`CallCounts`]).
 //!
 //! Throttling follows "Partner Center API throttling guidance" (develop/api-throttling-guidance.md)
@@ -24,7 +24,6 @@ use super::retry::RetryPolicy;
 use crate::cloud::Resource;
 use crate::remedy::Remedy;
 use crate::secret::{AccessToken, ExposeSecret as _};
-use crate::tokens::{BrokerError, TokenBroker};
 
 /// Whose authority issues a token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,8 +47,10 @@ impl fmt::Display for Tenant<'_> {
 /// What [`TokenSource::token`] returns.
 pub type TokenFuture<'a> = BoxFuture<'a, Result<AccessToken, TokenSourceError>>;
 
-/// Where the clients get bearer tokens: the token broker in production (the partner's refresh
-/// token redeemed at the partner tenant, or at a customer tenant's authority for GDAP calls).
+/// Where the clients get bearer tokens. A client receives one and knows nothing else of it: in
+/// production it is the token broker (the partner's refresh token redeemed at the partner
+/// tenant, or at a customer tenant's authority for GDAP calls), in tests and one-off calls a
+/// [`StaticToken`].
 pub trait TokenSource: Send + Sync {
     /// A valid access token for `resource`, issued by `tenant`'s authority.
     fn token<'a>(&'a self, tenant: Tenant<'a>, resource: Resource) -> TokenFuture<'a>;
@@ -103,7 +104,7 @@ pub(crate) struct CallStats {
     waited_ms: AtomicU64,
 }
 
-/// A snapshot of [`CallStats`].
+/// A snapshot of the client's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CallCounts {
     /// HTTP requests sent (every attempt counts).
@@ -214,7 +215,7 @@ pub trait ApiOptions: fmt::Debug + Send + Sync + 'static {
     fn retry(&self) -> &RetryPolicy;
 }
 
-/// A client of one API (Graph, Partner Center): its [`Transport`] and its options, shared by its
+/// A client of one API (Graph, Partner Center): its `Transport` and its options, shared by its
 /// clones, so a clone is cheap and counts into the same [`CallCounts`]. What the API offers is
 /// in the inherent methods each API module adds (`GraphClient`, `PartnerCenterClient`).
 pub struct ApiClient<O> {
@@ -574,56 +575,6 @@ impl TokenSource for StaticToken {
 
 /// Shared handle to a token source.
 pub type SharedTokenSource = Arc<dyn TokenSource>;
-
-/// The token broker as a [`TokenSource`]: app + user tokens through one partner's stored grant,
-/// redeemed at the partner's authority ([`Tenant::Partner`]) or at a customer's (GDAP).
-#[derive(Clone, Debug)]
-pub struct BrokerTokens {
-    broker: TokenBroker,
-    partner: String,
-}
-
-impl BrokerTokens {
-    /// Tokens for `partner`'s grant (the partner tenant ID).
-    pub fn new(broker: TokenBroker, partner: impl Into<String>) -> Self {
-        Self {
-            broker,
-            partner: partner.into(),
-        }
-    }
-
-    /// The partner tenant.
-    pub fn partner(&self) -> &str {
-        &self.partner
-    }
-}
-
-impl TokenSource for BrokerTokens {
-    fn token<'a>(&'a self, tenant: Tenant<'a>, resource: Resource) -> TokenFuture<'a> {
-        Box::pin(async move {
-            let tenant = match tenant {
-                Tenant::Partner => self.partner.as_str(),
-                Tenant::Customer(id) => id,
-            };
-            self.broker
-                .delegated_token(&self.partner, tenant, resource)
-                .await
-                .map_err(|e| TokenSourceError::from(&e))
-        })
-    }
-}
-
-/// The one mapping of a broker failure to what the clients report: its remedy, its message, and
-/// where to consent again.
-impl From<&BrokerError> for TokenSourceError {
-    fn from(e: &BrokerError) -> Self {
-        Self {
-            remedy: e.remedy(),
-            message: e.to_string(),
-            consent_url: e.consent_page().map(ToString::to_string),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,12 @@
 //! allocation) and one clock read, then clones the token. A miss joins the request in flight
 //! for the key, or starts it. Once a token is within `refresh_ahead` of its expiry, callers still
 //! get it while one background request fetches the next.
+//!
+//! Every request runs in a tokio task of its own, never in the task of the caller that started
+//! it: a fetch may hold locks and write the refresh-token store (the broker's rotation), and it
+//! must run to its end whatever happens to its callers. A caller that is dropped or aborted
+//! (a fan-out stopping at its first failure) only stops waiting; the request finishes, caches its
+//! token and releases what it holds. A fetch that panics leaves no request in flight behind it.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -15,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
 use futures::future::{BoxFuture, Shared};
+use tracing::Instrument as _;
 
 use crate::cloud::Resource;
 use crate::secret::AccessToken;
@@ -252,7 +259,7 @@ impl<E: Clone + Send + Sync + 'static> AccessTokenCache<E> {
         if let Some(t) = self.get_shared(key) {
             return Ok(t);
         }
-        let (flight, started, stale) = {
+        let (flight, stale) = {
             let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
             let now = Instant::now();
             if !map.contains_key(&key as &dyn KeyView) {
@@ -272,50 +279,52 @@ impl<E: Clone + Send + Sync + 'static> AccessTokenCache<E> {
                 Some(t) if now < t.usable_until => Some(Arc::clone(&t.access_token)),
                 _ => None,
             };
-            let (flight, started) = match &entry.inflight {
-                Some(f) => (f.clone(), false),
+            let flight = match &entry.inflight {
+                Some(f) => f.clone(),
                 None => {
                     let f = self.flight(key.to_owned_key(), fetch());
                     entry.inflight = Some(f.clone());
-                    (f, true)
+                    f
                 }
             };
-            (flight, started, stale)
+            (flight, stale)
         };
         if let Some(token) = stale {
-            if started {
-                tokio::spawn(flight);
-            }
+            // The refresh runs in its own task (see `flight`); nobody needs to wait for it.
             return Ok(token);
         }
         flight.await
     }
 
+    /// Starts the request for `key` in a task of its own and returns the shared handle its
+    /// callers wait on. The task ends on its own: it needs no poller, so a caller dropped or
+    /// aborted mid-request (the only one, or all of them) leaves it running to its end — a
+    /// fetch that holds the partner's writer lock and writes the store always releases them.
+    /// It runs in the span of the caller that started it. Called with the map's write lock
+    /// held, so the task's own update of the entry comes after the caller's.
     fn flight<Fut>(&self, key: CacheKey, fetch: Fut) -> Flight<E>
     where
         Fut: Future<Output = Result<Fetched, E>> + Send + 'static,
     {
-        let map = Arc::clone(&self.map);
-        let policy = self.policy;
+        let landing = Landing {
+            map: Arc::clone(&self.map),
+            key: Some(key),
+            policy: self.policy,
+        };
+        let task = tokio::spawn(
+            async move {
+                let result = fetch.await;
+                landing.land(result)
+            }
+            .instrument(tracing::Span::current()),
+        );
         async move {
-            let result = fetch.await;
-            let mut map = map.write().unwrap_or_else(PoisonError::into_inner);
-            let entry = map.get_mut(&key as &dyn KeyView);
-            match (result, entry) {
-                (Ok(fetched), Some(entry)) => {
-                    let cached = CachedToken::new(fetched, policy);
-                    let token = Arc::clone(&cached.access_token);
-                    entry.token = Some(cached);
-                    entry.inflight = None;
-                    Ok(token)
-                }
-                (Ok(fetched), None) => Ok(Arc::new(fetched.access_token)),
-                (Err(e), entry) => {
-                    if let Some(entry) = entry {
-                        entry.inflight = None;
-                    }
-                    Err(e)
-                }
+            match task.await {
+                Ok(result) => result,
+                // The fetch's panic is its callers' (the entry was cleared by `Landing`'s drop).
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Cancelled: only when the runtime shuts down, taking every caller with it.
+                Err(_) => panic!("the token request was cancelled: the runtime is shutting down"),
             }
         }
         .boxed()
@@ -360,6 +369,51 @@ impl<E: Clone + Send + Sync + 'static> AccessTokenCache<E> {
     /// Whether the cache holds no key.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Where a request's result lands: the entry of its key. Dropped without landing (the fetch
+/// panicked, or the runtime shut down), it clears the entry's request in flight, so that the
+/// next caller starts a new one instead of waiting on one that will never end.
+struct Landing<E> {
+    map: Arc<RwLock<Map<E>>>,
+    key: Option<CacheKey>,
+    policy: CachePolicy,
+}
+
+impl<E> Landing<E> {
+    /// Caches a fetched token and ends the request in flight; gives the result to its callers.
+    fn land(mut self, result: Result<Fetched, E>) -> Result<Arc<AccessToken>, E> {
+        let key = self.key.take().expect("a request lands once");
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        let entry = map.get_mut(&key as &dyn KeyView);
+        match (result, entry) {
+            (Ok(fetched), Some(entry)) => {
+                let cached = CachedToken::new(fetched, self.policy);
+                let token = Arc::clone(&cached.access_token);
+                entry.token = Some(cached);
+                entry.inflight = None;
+                Ok(token)
+            }
+            (Ok(fetched), None) => Ok(Arc::new(fetched.access_token)),
+            (Err(e), entry) => {
+                if let Some(entry) = entry {
+                    entry.inflight = None;
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<E> Drop for Landing<E> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+            if let Some(entry) = map.get_mut(&key as &dyn KeyView) {
+                entry.inflight = None;
+            }
+        }
     }
 }
 

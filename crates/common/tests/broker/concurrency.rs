@@ -7,12 +7,11 @@ use common::config::EndpointVersion;
 use common::entra::{EntraClient, TokenTarget};
 use common::secret::ExposeSecret as _;
 use common::tokens::{
-    AccessTokenCache, CachePolicy, Fetched, GrantMetadata, Identity, KeyRef, RefreshTokenStore,
-    StoreError, StoredGrant,
+    AccessTokenCache, CachePolicy, Fetched, Identity, KeyRef, RefreshTokenStore as _,
 };
 use emulator::seed::ids;
 
-use crate::helpers::{ADMIN, Cred, spawn};
+use crate::helpers::{ADMIN, Cred, GatedStore, spawn};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_requests_for_one_cold_key_send_one_token_request() {
@@ -122,32 +121,6 @@ async fn concurrent_rotations_are_coalesced_and_the_newest_token_ends_up_stored(
         .access_token(ids::PARTNER_TENANT, Resource::PartnerCenter)
         .await
         .expect("the stored token still redeems");
-}
-
-/// A store whose writes wait for the test's go-ahead, and say when one has started.
-#[derive(Debug)]
-struct GatedStore {
-    inner: Arc<dyn RefreshTokenStore>,
-    started: tokio::sync::mpsc::UnboundedSender<()>,
-    go: Arc<tokio::sync::Semaphore>,
-}
-
-#[async_trait::async_trait]
-impl RefreshTokenStore for GatedStore {
-    async fn get(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
-        self.inner.get(tenant_id).await
-    }
-    async fn put(&self, grant: &StoredGrant) -> Result<(), StoreError> {
-        let _ = self.started.send(());
-        self.go.acquire().await.expect("gate open").forget();
-        self.inner.put(grant).await
-    }
-    async fn list(&self) -> Result<Vec<GrantMetadata>, StoreError> {
-        self.inner.list().await
-    }
-    fn location(&self) -> String {
-        self.inner.location()
-    }
 }
 
 /// With a slow store (Key Vault: ~100 ms a write), a redemption that writes its rotated token

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use common::config::{EndpointVersion, HttpSettings};
 use common::entra::AuthorizeOptions;
-use common::http::BrokerTokens;
 use common::partner_center::{PartnerCenterClient, PartnerCenterOptions};
 use common::remedy::Remedy;
 use common::secret::{AuthCode, ExposeSecret as _};
+use common::tokens::BrokerTokens;
 use common::tokens::{BrokerError, RefreshTokenStore as _, TokenBroker};
 use emulator::seed::ids;
 use futures::StreamExt as _;

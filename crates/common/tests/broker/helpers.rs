@@ -8,7 +8,8 @@ use common::config::{AssertionAlgorithm, EndpointVersion, HttpSettings};
 use common::entra::{AuthorizeOptions, CertificateSigner, ClientCredential, PendingAuthorization};
 use common::secret::{AuthCode, ClientSecret, PrivateKeyPem};
 use common::tokens::{
-    BrokerSettings, CachePolicy, ConsentRecord, LocalFileStore, RefreshTokenStore, TokenBroker,
+    BrokerSettings, CachePolicy, ConsentRecord, GrantMetadata, LocalFileStore, RefreshTokenStore,
+    StoreError, StoredGrant, TokenBroker,
 };
 use emulator::seed::ids;
 use emulator::{Emulator, EmulatorConfig, EmulatorHandle};
@@ -193,5 +194,31 @@ impl Env {
         });
         let code = self.sign_in(&pending, upn).await;
         broker.store_consent(AuthCode::new(code), &pending).await
+    }
+}
+
+/// A store whose writes wait for the test's go-ahead, and say when one has started.
+#[derive(Debug)]
+pub struct GatedStore {
+    pub inner: Arc<dyn RefreshTokenStore>,
+    pub started: tokio::sync::mpsc::UnboundedSender<()>,
+    pub go: Arc<tokio::sync::Semaphore>,
+}
+
+#[async_trait::async_trait]
+impl RefreshTokenStore for GatedStore {
+    async fn get(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
+        self.inner.get(tenant_id).await
+    }
+    async fn put(&self, grant: &StoredGrant) -> Result<(), StoreError> {
+        let _ = self.started.send(());
+        self.go.acquire().await.expect("gate open").forget();
+        self.inner.put(grant).await
+    }
+    async fn list(&self) -> Result<Vec<GrantMetadata>, StoreError> {
+        self.inner.list().await
+    }
+    fn location(&self) -> String {
+        self.inner.location()
     }
 }

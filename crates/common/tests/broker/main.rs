@@ -1,5 +1,6 @@
 //! Token broker tests against the emulator (`crates/emulator`): every test starts its own.
 
+mod abandoned;
 mod concurrency;
 mod consent_rules;
 mod errors;

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use common::config::EndpointVersion;
-use common::http::BrokerTokens;
 use common::partner_center::{PartnerCenterClient, PartnerCenterOptions};
+use common::tokens::BrokerTokens;
 use emulator::partner_data::generate::generated_tenant_id;
 use emulator::seed::ids;
 use futures::TryStreamExt as _;

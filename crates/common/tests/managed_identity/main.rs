@@ -5,7 +5,8 @@
 //! target has no test harness: its `main` runs each case by starting this same binary again as a
 //! child, with the variables set and the case in `SAM_TEST_IDENTITY_CASE`; the child performs the
 //! Key Vault calls and exits 0 or 1, and the parent checks the exit status and the emulator's
-//! managed-identity counter. Every case runs on every `cargo test`; none is ignored.
+//! managed-identity counter. Every case runs on every `cargo test`; none is ignored. It answers a
+//! runner's `--list` and name filter like the standard harness, so `cargo nextest` runs it too.
 
 #[path = "../identity/helpers.rs"]
 #[expect(
@@ -141,9 +142,23 @@ fn main() -> ExitCode {
             Some(&unassigned_fix),
         ),
     ];
+    let args = HarnessArgs::read();
+    if args.list {
+        // `cargo nextest` lists the tests first (`--list --format terse`), then runs each one.
+        if !args.ignored {
+            for (name, ..) in &cases {
+                println!("managed_identity::{name}: test");
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let cases: Vec<NamedCase<'_>> = cases
+        .into_iter()
+        .filter(|(name, ..)| args.selects(name))
+        .collect();
     println!("\nrunning {} tests", cases.len());
     let mut failed = Vec::new();
-    for (name, client_id, header, expect_error) in cases {
+    for &(name, client_id, header, expect_error) in &cases {
         match runtime.block_on(run(client_id, header, expect_error)) {
             Ok(()) => println!("test managed_identity::{name} ... ok"),
             Err(why) => {
@@ -165,5 +180,37 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// What a test runner asked on the command line, read the way the standard harness reads it:
+/// `--list` (with `--ignored`: the ignored tests, none here), a name filter, and `--exact`.
+struct HarnessArgs {
+    list: bool,
+    ignored: bool,
+    exact: bool,
+    filter: Option<String>,
+}
+
+impl HarnessArgs {
+    fn read() -> Self {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let flag = |f: &str| args.iter().any(|a| a == f);
+        Self {
+            list: flag("--list"),
+            ignored: flag("--ignored"),
+            exact: flag("--exact"),
+            filter: args.iter().find(|a| !a.starts_with('-')).cloned(),
+        }
+    }
+
+    /// Whether the case `name` runs: every case without a filter.
+    fn selects(&self, name: &str) -> bool {
+        let full = format!("managed_identity::{name}");
+        match &self.filter {
+            None => true,
+            Some(f) if self.exact => *f == full || f == name,
+            Some(f) => full.contains(f.as_str()),
+        }
     }
 }

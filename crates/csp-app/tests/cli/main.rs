@@ -6,6 +6,7 @@ mod customers;
 mod gdap;
 mod grant;
 mod helpers;
+mod no_hang;
 mod raw;
 mod tokens;
 mod users;

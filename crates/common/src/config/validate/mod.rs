@@ -8,13 +8,13 @@ mod store;
 use std::net::SocketAddr;
 
 use self::checker::{Checker, decode_base64, set};
-use super::words::{Words, impl_words};
 use super::{
     AppCredential, AppMode, AppSettings, AssertionAlgorithm, CertificateCredential,
     CertificateSource, ConfigReport, ConsentSettings, EndpointVersion, EntraSettings, HttpSettings,
     LogFormat, LogSettings, PartnerSettings, RawSettings, Settings,
 };
 use crate::secret::{ClientSecret, Password};
+use crate::words::{Words, impl_words};
 
 impl RawSettings {
     /// Validates without origin information (every value reported as "configuration").

@@ -28,7 +28,7 @@ use secrecy::{ExposeSecret as _, SecretSlice};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use super::store::{GrantMetadata, RefreshTokenStore, StoreError, StoredGrant};
+use super::{GrantMetadata, RefreshTokenStore, StoreError, StoredGrant};
 use crate::config::LocalStoreSettings;
 use crate::secret::RefreshToken;
 
@@ -550,7 +550,7 @@ mod tests {
                 std::process::Command::new(&exe)
                     .args([
                         "--exact",
-                        "tokens::local::tests::cross_process_worker",
+                        "store::local::tests::cross_process_worker",
                         "--test-threads=1",
                         "--quiet",
                     ])

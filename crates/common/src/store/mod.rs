@@ -1,4 +1,14 @@
-//! The refresh-token store: one stored grant per partner tenant.
+//! The refresh-token store: one stored grant (a partner's refresh token and its metadata) per
+//! partner tenant.
+//!
+//! - [`RefreshTokenStore`]: what a store does (`get`, an atomic `put` that never writes an older
+//!   grant over a newer one, `list`);
+//! - [`LocalFileStore`]: one AES-256-GCM encrypted file, for local use;
+//! - `KeyVaultStore` (module `keyvault`, above this one), one Key Vault secret per partner,
+//!   implements it too.
+//!
+//! The store knows nothing of the broker (module `tokens`) that redeems and rotates the tokens
+//! it keeps.
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,6 +16,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::secret::RefreshToken;
+
+mod local;
+
+pub use local::LocalFileStore;
 
 /// Facts about a stored grant, kept beside the token (Key Vault tags, or the local file).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

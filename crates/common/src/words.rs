@@ -1,6 +1,9 @@
 //! Enumerated settings: each enum lists its words once, in a table, and parsing (`FromStr`),
 //! printing (`Display`), serde and the error text listing the accepted values all come from that
 //! table. Nothing else spells the words out.
+//!
+//! Below every module that has such an enum (`cloud`'s cloud names, `config`'s settings); the
+//! tests of the tables are `config`'s.
 
 use std::fmt;
 
@@ -80,19 +83,19 @@ macro_rules! impl_words {
             type Err = $crate::config::UnknownWord;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                <$ty as $crate::config::Words>::parse_word(s)
+                <$ty as $crate::words::Words>::parse_word(s)
             }
         }
 
         impl ::std::fmt::Display for $ty {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                $crate::config::words::write_word(*self, f)
+                $crate::words::write_word(*self, f)
             }
         }
 
         impl ::serde::Serialize for $ty {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str($crate::config::Words::word(*self))
+                serializer.serialize_str($crate::words::Words::word(*self))
             }
         }
 
@@ -101,75 +104,10 @@ macro_rules! impl_words {
                 deserializer: D,
             ) -> Result<Self, D::Error> {
                 let text = <::std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                <$ty as $crate::config::Words>::parse_word(&text)
+                <$ty as $crate::words::Words>::parse_word(&text)
                     .map_err(<D::Error as ::serde::de::Error>::custom)
             }
         }
     };
 }
 pub(crate) use impl_words;
-
-#[cfg(test)]
-mod tests {
-    use super::Words;
-    use crate::cloud::CloudName;
-    use crate::config::{
-        AppMode, AssertionAlgorithm, EndpointVersion, KeyVaultIdentityKind, LogFormat, StoreKind,
-    };
-
-    #[test]
-    fn words_parse_ignoring_case_and_print_canonically() {
-        assert_eq!(" JSON ".parse::<LogFormat>(), Ok(LogFormat::Json));
-        assert_eq!(LogFormat::Json.to_string(), "json");
-        assert_eq!(
-            "ps256".parse::<AssertionAlgorithm>(),
-            Ok(AssertionAlgorithm::Ps256)
-        );
-        assert_eq!(AssertionAlgorithm::Rs256.to_string(), "RS256");
-        assert_eq!("2.0".parse::<EndpointVersion>(), Ok(EndpointVersion::V2));
-        assert_eq!("keyvault".parse::<StoreKind>(), Ok(StoreKind::KeyVault));
-        assert_eq!(StoreKind::KeyVault.to_string(), "key-vault");
-        assert_eq!("AzureChinaCloud".parse::<CloudName>(), Ok(CloudName::China));
-        assert_eq!(
-            KeyVaultIdentityKind::WorkloadIdentity.to_string(),
-            "workload-identity"
-        );
-    }
-
-    #[test]
-    fn an_unknown_word_lists_the_accepted_values() {
-        let e = "reseller".parse::<AppMode>().unwrap_err();
-        assert_eq!(e.problem(), "\"reseller\" is not a mode");
-        assert_eq!(e.fix(), "use one of csp, cpv");
-        assert_eq!(
-            "mars".parse::<CloudName>().unwrap_err().to_string(),
-            "\"mars\" is not a cloud; use one of global, china, usgov, custom"
-        );
-    }
-
-    #[test]
-    fn serde_uses_the_same_words() {
-        assert_eq!(serde_json::to_string(&LogFormat::Json).unwrap(), "\"json\"");
-        let v: EndpointVersion = serde_json::from_str("\"V1\"").unwrap();
-        assert_eq!(v, EndpointVersion::V1);
-        let e = serde_json::from_str::<StoreKind>("\"dropbox\"").unwrap_err();
-        assert!(e.to_string().contains("use one of local, key-vault"), "{e}");
-    }
-
-    #[test]
-    fn every_value_has_a_canonical_spelling() {
-        fn check<T: Words + std::fmt::Debug>() {
-            for (value, spellings) in T::SPELLINGS {
-                assert!(!spellings.is_empty(), "{value:?} has no spelling");
-                assert_eq!(T::parse_word(value.word()), Ok(*value));
-            }
-        }
-        check::<AppMode>();
-        check::<AssertionAlgorithm>();
-        check::<EndpointVersion>();
-        check::<StoreKind>();
-        check::<KeyVaultIdentityKind>();
-        check::<LogFormat>();
-        check::<CloudName>();
-    }
-}

@@ -1,0 +1,246 @@
+//! An admin agent's consent: the authorize URL that starts it, and the callback that finishes
+//! it. The new grant is stored only when the grant rules hold (the tenant rule, MFA, a real
+//! Partner Center call with its token), so a working grant stored before is never replaced by a
+//! weaker one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{BrokerError, TokenBroker, unix_now};
+use crate::cloud::Resource;
+use crate::entra::{
+    AuthorizeOptions, ExpectedIdToken, PendingAuthorization, SignedInUser, TokenTarget,
+};
+use crate::secret::{AccessToken, AuthCode, ExposeSecret as _};
+use crate::store::{GrantMetadata, StoredGrant};
+
+/// A consent stored by [`TokenBroker::store_consent`].
+#[derive(Clone, Debug)]
+pub struct ConsentRecord {
+    /// Who consented.
+    pub user: SignedInUser,
+    /// The metadata stored with the token.
+    pub meta: GrantMetadata,
+}
+
+impl TokenBroker {
+    /// Starts a consent: the Entra authorize URL (state, nonce, PKCE S256) to redirect the
+    /// admin agent to. Keep the returned value (in the encrypted state cookie) until the
+    /// callback, then pass it to [`Self::store_consent`].
+    ///
+    /// `GET {authority}/{tenant}/oauth2[/v2.0]/authorize`
+    /// (<https://learn.microsoft.com/partner-center/developer/enable-secure-app-model#get-authorization-code>).
+    pub fn consent_url(&self, mut options: AuthorizeOptions) -> PendingAuthorization {
+        let s = &self.inner.settings;
+        if options.prompt.is_none() {
+            options.prompt.clone_from(&s.prompt);
+        }
+        let target = self.delegated_target(Resource::PartnerCenter);
+        self.inner
+            .client
+            .authorize_url(&s.authority_tenant, &s.redirect_url, &target, &options)
+    }
+
+    /// Finishes a consent: redeems the code (with the PKCE verifier, exactly once: a code is
+    /// single-use), validates the ID token (signature, issuer, audience, expiry, nonce), and
+    /// stores the refresh token under the partner tenant with its metadata — only when the
+    /// grant rules hold, checked in this order, before anything is written:
+    ///
+    /// 1. the tenant rule (CSP: the partner tenant only; CPV: `partner.allowed_tenants`, where
+    ///    `*` allows any tenant and an empty list none);
+    /// 2. the sign-in used multi-factor authentication (`amr` contains `mfa`);
+    /// 3. a real Partner Center call with the new access token succeeds
+    ///    (`GET /v1/customers?size=1`), which proves the user holds a Partner Center role (Admin
+    ///    Agent) and the token carries what Partner Center demands.
+    ///
+    /// A consent that fails any rule stores nothing, so a working grant stored before is never
+    /// replaced by a weaker one; the error says why and what to do.
+    ///
+    /// `POST {authority}/{tenant}/oauth2[/v2.0]/token` with `grant_type=authorization_code`
+    /// (<https://learn.microsoft.com/partner-center/developer/enable-secure-app-model#get-refresh-token>).
+    #[tracing::instrument(skip_all)]
+    pub async fn store_consent(
+        &self,
+        code: AuthCode,
+        pending: &PendingAuthorization,
+    ) -> Result<ConsentRecord, BrokerError> {
+        let inner = &self.inner;
+        let response = inner.client.redeem_code(&code, pending).await?;
+        let id_token = response.id_token.as_ref().ok_or(BrokerError::Incomplete(
+            "ID token (was `openid` requested?)",
+        ))?;
+        let user = inner
+            .validator
+            .validate(
+                id_token,
+                ExpectedIdToken {
+                    nonce: &pending.nonce,
+                    tenant: None,
+                },
+            )
+            .await?;
+        let tid = user.tenant_id.to_ascii_lowercase();
+        self.check_tenant_may_consent(&tid)?;
+        let refresh_token = response
+            .refresh_token
+            .clone()
+            .ok_or(BrokerError::Incomplete("refresh token"))?;
+        let mfa = user
+            .mfa
+            .or_else(|| jwt_amr_has_mfa(response.access_token.expose_secret()))
+            .unwrap_or(false);
+        if !mfa {
+            tracing::warn!(tenant.id = %tid, "consent without MFA refused; nothing stored");
+            return Err(BrokerError::ConsentWithoutMfa {
+                partner: tid,
+                consent_page: inner.settings.consent_page.clone(),
+            });
+        }
+        // Verify first, write second: a consent Partner Center refuses never replaces a grant.
+        self.verify_with_partner_center(&tid, &response.access_token)
+            .await?;
+        let now = unix_now();
+        let meta = GrantMetadata {
+            tenant_id: tid.clone(),
+            user: user.upn.clone(),
+            consented_at: now,
+            rotated_at: now,
+            app_id: inner.settings.app_id.clone(),
+            cloud: inner.settings.cloud.name.to_string(),
+            mfa,
+        };
+        let grant = StoredGrant {
+            refresh_token,
+            meta: meta.clone(),
+        };
+        // A consent must be stored: retried, and the consent fails (the admin sees it) if the
+        // store stays down.
+        self.store_new_grant(&tid, grant).await?;
+        inner.cache.invalidate_partner(&tid);
+        tracing::info!(tenant.id = %tid, mfa, "partner consent stored");
+        Ok(ConsentRecord { user, meta })
+    }
+
+    /// The CSP rule (only the partner tenant) and the CPV allow-list (`*`: any; empty: none).
+    fn check_tenant_may_consent(&self, tid: &str) -> Result<(), BrokerError> {
+        let s = &self.inner.settings;
+        if let Some(p) = s.default_partner.as_deref() {
+            if !p.eq_ignore_ascii_case(tid) {
+                return Err(BrokerError::TenantNotAllowed {
+                    tenant: tid.to_owned(),
+                    why: format!("CSP mode: only the partner tenant {p} may consent"),
+                });
+            }
+            if s.allowed_partners.is_empty() {
+                return Ok(());
+            }
+        }
+        let allowed = &s.allowed_partners;
+        if allowed
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(tid))
+        {
+            return Ok(());
+        }
+        Err(BrokerError::TenantNotAllowed {
+            tenant: tid.to_owned(),
+            why: if allowed.is_empty() {
+                "partner.allowed_tenants is empty, which allows no tenant".into()
+            } else {
+                "not in partner.allowed_tenants".into()
+            },
+        })
+    }
+
+    /// One Partner Center call with the new consent's access token, before it is stored:
+    /// `GET /v1/customers?size=1` — "Get a list of customers"
+    /// (<https://learn.microsoft.com/partner-center/developer/get-a-list-of-customers>). Partner
+    /// Center answers 403 when the user holds no Partner Center role (Admin Agent) and 401 when
+    /// the token lacks MFA. Retried briefly on throttling or 5xx: an admin is waiting.
+    async fn verify_with_partner_center(
+        &self,
+        partner: &str,
+        token: &AccessToken,
+    ) -> Result<(), BrokerError> {
+        use crate::http::{RetryPolicy, StaticToken};
+        use crate::partner_center::{PartnerCenterClient, PartnerCenterOptions};
+        use futures::StreamExt as _;
+        let inner = &self.inner;
+        let options = PartnerCenterOptions {
+            retry: RetryPolicy {
+                max_retries: 2,
+                min_delay: Duration::from_millis(200),
+                max_delay: Duration::from_secs(2),
+                max_retry_after: Some(Duration::from_secs(2)),
+                max_total_wait: Duration::from_secs(5),
+            },
+            ..PartnerCenterOptions::default()
+        };
+        let client = PartnerCenterClient::new(
+            inner.settings.cloud.partner_center.clone(),
+            inner.http.clone(),
+            Arc::new(StaticToken(token.clone())),
+            options,
+        );
+        let Some(Err(e)) = client.list_customers(1, None).next().await else {
+            tracing::info!(tenant.id = %partner, "new consent verified against Partner Center");
+            return Ok(());
+        };
+        let status = e.status();
+        let transient = matches!(status, Some(429) | Some(500..))
+            || matches!(e, crate::partner_center::PartnerCenterError::Transport(_));
+        let advice = match status {
+            Some(403) => {
+                "The user who signed in holds no Partner Center role that allows this (Admin Agent): an admin agent of the partner tenant (Partner Center > Account settings > User management) must consent"
+            }
+            Some(401) => {
+                "Partner Center refused the sign-in (it requires multi-factor authentication): consent again, signing in with MFA"
+            }
+            _ if transient => {
+                "Partner Center is unavailable right now: try the consent again later"
+            }
+            _ => "check that the partner tenant is enrolled in Partner Center, then consent again",
+        };
+        tracing::warn!(tenant.id = %partner, http.status = ?status, "new consent refused by Partner Center; nothing stored: {e}");
+        Err(BrokerError::ConsentNotVerified {
+            partner: partner.to_owned(),
+            status,
+            message: e.to_string(),
+            advice,
+            transient,
+        })
+    }
+
+    fn delegated_target(&self, resource: Resource) -> TokenTarget {
+        let s = &self.inner.settings;
+        TokenTarget::delegated(&s.cloud, s.version, resource)
+            .unwrap_or_else(|| TokenTarget::Resource(String::new()))
+    }
+}
+
+/// Whether a JWT's `amr` claim lists `mfa` (read without verification: the token came straight
+/// from the token endpoint over TLS). `None` when there is no `amr`.
+fn jwt_amr_has_mfa(jwt: &str) -> Option<bool> {
+    let v: serde_json::Value = crate::entra::decode_unverified(jwt).ok()?;
+    let amr = v.get("amr")?.as_array()?;
+    Some(amr.iter().any(|m| m.as_str() == Some("mfa")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    #[test]
+    fn amr_is_read_from_an_access_token() {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let jwt = |claims: &str| format!("{}.{}.sig", b64("{}"), b64(claims));
+        assert_eq!(
+            jwt_amr_has_mfa(&jwt(r#"{"amr":["pwd","mfa"]}"#)),
+            Some(true)
+        );
+        assert_eq!(jwt_amr_has_mfa(&jwt(r#"{"amr":["pwd"]}"#)), Some(false));
+        assert_eq!(jwt_amr_has_mfa(&jwt(r#"{}"#)), None);
+        assert_eq!(jwt_amr_has_mfa("opaque"), None);
+    }
+}
