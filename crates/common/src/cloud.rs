@@ -244,7 +244,7 @@ impl<'de> Deserialize<'de> for Resource {
     }
 }
 
-/// App ID of the "Microsoft Partner Center" first-party application (protocol-facts §7).
+/// App ID of the "Microsoft Partner Center" first-party application (docs/microsoft-behaviour.md §7).
 pub const PARTNER_CENTER_APP_ID: &str = "fa3d9a0c-3fb0-42cc-9193-47c7ecd2edbd";
 /// App ID of Microsoft Graph.
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";

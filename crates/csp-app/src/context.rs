@@ -8,8 +8,8 @@ use cli_kit::{Failure, Run};
 use common::cloud::Resource;
 use common::config::Settings;
 use common::graph::{GraphClient, GraphOptions};
-use common::http::BrokerTokens;
 use common::partner_center::{PartnerCenterClient, PartnerCenterOptions};
+use common::tokens::BrokerTokens;
 use common::tokens::TokenBroker;
 use uuid::Uuid;
 

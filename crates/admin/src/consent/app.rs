@@ -17,12 +17,11 @@ use cli_kit::{Failure, Run};
 use common::cloud::Resource;
 use common::config::{AppMode, Settings};
 use common::graph::{GraphClient, GraphError, GraphOptions};
-use common::http::{
-    BrokerTokens, CallCounts, RetryPolicy, Tenant, TokenFuture, TokenSource, TokenSourceError,
-};
+use common::http::{CallCounts, RetryPolicy, Tenant, TokenFuture, TokenSource, TokenSourceError};
 use common::partner_center::{PartnerCenterClient, PartnerCenterError, PartnerCenterOptions};
 use common::remedy::Remedy;
 use common::secret::ExposeSecret as _;
+use common::tokens::BrokerTokens;
 use common::tokens::{BrokerError, BrokerSettings, TokenBroker};
 use url::Url;
 

@@ -1,6 +1,6 @@
 //! Application consent in customer tenants, shared by `csp-app` and `cpv-app`.
 //!
-//! What Microsoft documents, and so what this does (protocol-facts §0 and §5.5):
+//! What Microsoft documents, and so what this does (docs/microsoft-behaviour.md §0 and §5.5):
 //! - Partner Center's `POST /v1/customers/{id}/applicationconsents` creates the application's
 //!   service principal in the customer tenant and a tenant-wide grant of the *delegated*
 //!   permissions listed (`--delegated`): the `scp` of the partner user's tokens there.

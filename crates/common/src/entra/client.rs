@@ -166,7 +166,7 @@ impl TokenResponse {
     }
 }
 
-/// v1 sends numbers as strings (`"expires_in": "3599"`), v2 as numbers (protocol-facts §1.2).
+/// v1 sends numbers as strings (`"expires_in": "3599"`), v2 as numbers (docs/microsoft-behaviour.md §1.2).
 fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]

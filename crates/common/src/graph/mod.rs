@@ -351,7 +351,7 @@ impl GraphClient {
     /// `POST /v1.0/tenantRelationships/delegatedAdminRelationships/{id}/requests` with
     /// `{"action": "lockForApproval"}` — "Create delegatedAdminRelationshipRequest"
     /// (delegatedadminrelationship-post-requests.md), which documents only `Authorization` and
-    /// `Content-Type` request headers: no `If-Match` (protocol-facts §0).
+    /// `Content-Type` request headers: no `If-Match` (docs/microsoft-behaviour.md §0).
     pub async fn lock_for_approval(
         &self,
         id: &str,

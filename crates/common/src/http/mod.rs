@@ -34,12 +34,6 @@ pub use transport::{
     TokenSource, TokenSourceError,
 };
 
-/// Compatibility only: the broker's token source lives in `tokens` now
-/// (`common::tokens::BrokerTokens`). Kept so the apps that still import it from here build
-/// unchanged; remove once none does (it is the one name this layer takes from above).
-#[doc(hidden)]
-pub use crate::tokens::BrokerTokens;
-
 /// The `User-Agent` every outgoing request carries.
 pub const USER_AGENT: &str = concat!("secure-app-model-rs/", env!("CARGO_PKG_VERSION"));
 

@@ -322,7 +322,7 @@ impl Transport {
     /// Request IDs: every attempt gets a new one, except a retry after a timeout, which reuses
     /// the timed-out attempt's ID so the service can recognise a request it may already have
     /// carried out (Partner Center `develop/headers.md`, `MS-RequestId`: "idempotency";
-    /// protocol-facts §0).
+    /// docs/microsoft-behaviour.md §0).
     pub(crate) async fn call<E, F>(
         &self,
         tenant: Tenant<'_>,
@@ -512,7 +512,7 @@ pub(crate) fn segment(value: &str) -> String {
 ///   a gateway) is resolved against the origin;
 /// - a link under the API root (`/v1/customers?...`) is appended to the base;
 /// - any other relative link gets the API root first: Partner Center documents `next` links such
-///   as `/customers/{id}/users?...` without `/v1` (protocol-facts §0).
+///   as `/customers/{id}/users?...` without `/v1` (docs/microsoft-behaviour.md §0).
 ///
 /// `api_root` is the version segment a link may lack (`Some("v1")` for Partner Center's links);
 /// `None` joins relative paths to the base as they are (Graph's absolute `@odata.nextLink`s, and

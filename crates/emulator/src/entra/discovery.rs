@@ -1,4 +1,4 @@
-//! OpenID Connect discovery (v1 and v2), JWKS and instance discovery (protocol-facts §1.3, §2.4).
+//! OpenID Connect discovery (v1 and v2), JWKS and instance discovery (docs/microsoft-behaviour.md §1.3, §2.4).
 
 use super::error::AadError;
 use crate::model::state::State;

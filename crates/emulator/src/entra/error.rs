@@ -1,6 +1,6 @@
 //! Entra's error shape: `error`, `error_description` with the AADSTS code and the Trace ID /
 //! Correlation ID / Timestamp lines, `error_codes`, `timestamp`, `trace_id`, `correlation_id`
-//! (protocol-facts §1.2, §2.2).
+//! (docs/microsoft-behaviour.md §1.2, §2.2).
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;

@@ -263,7 +263,7 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
-    /// The JSON body: v1 timing fields are strings, v2 integers (protocol-facts §1.2, §2.2).
+    /// The JSON body: v1 timing fields are strings, v2 integers (docs/microsoft-behaviour.md §1.2, §2.2).
     pub fn into_response(self, version: Version) -> HttpResponse {
         let expires_in = self.exp - self.iat;
         let mut body = serde_json::Map::new();

@@ -1,6 +1,6 @@
 //! GDAP: `/v1.0/tenantRelationships/delegatedAdminRelationships` (list, get, create), its
 //! `requests` (`lockForApproval`, `approve`, `terminate`) and `accessAssignments`, and the
-//! customer's approval through the admin API (protocol-facts §6.2). An active relationship
+//! customer's approval through the admin API (docs/microsoft-behaviour.md §6.2). An active relationship
 //! is what lets the partner's refresh token work at the customer's authority
 //! ([`State::set_delegated_access`]) and gives Admin Agents the assigned roles there.
 

@@ -1,6 +1,6 @@
 //! Microsoft Graph (`https://graph.microsoft.com` stand-in) under `/graph/v1.0/`: users,
 //! organization, GDAP relationships, applications, service principals and permission grants
-//! (protocol-facts §6).
+//! (docs/microsoft-behaviour.md §6).
 //!
 //! How a request flows: [`authenticate`] validates the bearer token through the shared
 //! extractor [`Caller::identify`] (Graph audience; the token's `tid` is the tenant whose

@@ -1,4 +1,4 @@
-//! `/v1.0/me`, `/v1.0/organization`, `/v1.0/users`, `/v1.0/users/{id}` (protocol-facts §6.3).
+//! `/v1.0/me`, `/v1.0/organization`, `/v1.0/users`, `/v1.0/users/{id}` (docs/microsoft-behaviour.md §6.3).
 
 use super::query::{Query, page};
 use super::{

@@ -1,4 +1,4 @@
-//! Azure Key Vault secrets data plane (protocol-facts §4), selected by the Host header
+//! Azure Key Vault secrets data plane (docs/microsoft-behaviour.md §4), selected by the Host header
 //! `{vault}.vault.localhost[:port]`. Challenge-based auth: an unauthenticated request gets
 //! 401 with `WWW-Authenticate: Bearer authorization="https://127.0.0.1:{port}/{tenant}",
 //! resource="https://vault.localhost:{port}"`, which the Rust, Python and JS SDKs accept with

@@ -1,8 +1,8 @@
-//! Application consents, the CPV onboarding API (protocol-facts §5.5):
+//! Application consents, the CPV onboarding API (docs/microsoft-behaviour.md §5.5):
 //! `POST /v1/customers/{id}/applicationconsents` creates the app's service principal in the
 //! customer tenant and a tenant-wide delegated grant (`consentType: AllPrincipals`) of the listed
 //! scopes — the `scp` of a later delegated token there — and nothing else: no Microsoft document
-//! says it creates app-role assignments (protocol-facts §0), so application permissions exist
+//! says it creates app-role assignments (docs/microsoft-behaviour.md §0), so application permissions exist
 //! only once Graph `servicePrincipals/{id}/appRoleAssignedTo` adds them.
 //! `DELETE …/applicationconsents/{applicationId}` removes the service principal and the grant.
 //! Rate-limited per application (50 requests per second by default).

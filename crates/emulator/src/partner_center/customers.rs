@@ -1,6 +1,6 @@
 //! `GET /v1/customers` (`size`, `filter`, seek paging), `GET /v1/customers/{id}`,
 //! `GET /v1/customers/{id}/users`, `GET /v1/customers/{id}/subscriptions`
-//! (protocol-facts §5.3, §5.4).
+//! (docs/microsoft-behaviour.md §5.3, §5.4).
 
 use super::{Auth, Caller, PcError, PcResult, authenticate, finish, rate_limit};
 use crate::model::partner_data::Customer;
@@ -323,7 +323,7 @@ pub async fn users(
         let more = matching.next().is_some();
         drop(dir);
         // Documented without the API root: `"uri": "/customers/{id}/users?size=..."`
-        // (develop/get-a-list-of-all-user-accounts-for-a-customer.md; protocol-facts §0).
+        // (develop/get-a-list-of-all-user-accounts-for-a-customer.md; docs/microsoft-behaviour.md §0).
         let base = format!("/customers/{}/users", c.tenant);
         let next = more.then(|| {
             let token = encode(&Continuation {

@@ -1,7 +1,7 @@
 //! Partner Center REST API (`https://api.partnercenter.microsoft.com` stand-in) under
 //! `/partnercenter/v1/`: customers (seek paging with `links.next` and `MS-ContinuationToken`,
 //! `filter`), a customer's users and subscriptions, and application consents (CPV onboarding)
-//! (protocol-facts §5).
+//! (docs/microsoft-behaviour.md §5).
 //!
 //! How a request flows: [`authenticate`] validates the bearer token (Partner Center audience;
 //! App+User tokens need `user_impersonation`, `mfa` in `amr` and an Admin Agent; app-only

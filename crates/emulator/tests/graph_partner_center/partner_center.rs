@@ -188,7 +188,7 @@ async fn customer_details_users_and_subscriptions() {
         .as_str()
         .unwrap()
         .to_string();
-    // Documented without the API root; a client adds `/v1` (protocol-facts §0).
+    // Documented without the API root; a client adds `/v1` (docs/microsoft-behaviour.md §0).
     let uri = r.body["links"]["next"]["uri"].as_str().unwrap();
     assert!(
         uri.starts_with(&format!("/customers/{}/users?", ids::CUSTOMER_FABRIKAM)),

@@ -1,6 +1,6 @@
 //! `GET /{tenant}/oauth2/authorize` and `/{tenant}/oauth2/v2.0/authorize`: HTML pages a
 //! browser walks through (sign-in, MFA, consent), then a redirect to the registered redirect
-//! URI with `code`, `state` and `session_state` (protocol-facts §1.1, §2.1).
+//! URI with `code`, `state` and `session_state` (docs/microsoft-behaviour.md §1.1, §2.1).
 //!
 //! Pages post to `/{tenant}/login`, `/{tenant}/mfa` and `/{tenant}/consent`; the pending
 //! request lives server-side under an opaque `flow` ID carried in a hidden field. This file

@@ -1,5 +1,5 @@
 //! Client authentication at the token endpoint: a secret (form post or HTTP Basic), a
-//! certificate assertion, or a federated assertion (protocol-facts §1.2).
+//! certificate assertion, or a federated assertion (docs/microsoft-behaviour.md §1.2).
 
 use super::request::Form;
 use crate::entra::error::AadError;

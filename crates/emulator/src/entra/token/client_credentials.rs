@@ -1,4 +1,4 @@
-//! The `client_credentials` grant: an app-only token (protocol-facts §2.3).
+//! The `client_credentials` grant: an app-only token (docs/microsoft-behaviour.md §2.3).
 
 use super::request::Grant;
 use super::target::resolve_target;

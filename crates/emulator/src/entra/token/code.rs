@@ -1,5 +1,5 @@
 //! The `authorization_code` grant: redeeming a code issued by the authorize endpoint or the
-//! device-code flow (protocol-facts §2.2).
+//! device-code flow (docs/microsoft-behaviour.md §2.2).
 
 use super::refresh::{new_refresh_token, revoked_error};
 use super::request::{Form, Grant};

@@ -1,6 +1,6 @@
 //! `POST /{tenant}/oauth2/token` and `POST /{tenant}/oauth2/v2.0/token`: authorization code,
 //! refresh token, client credentials and device code grants; client authentication by secret
-//! (post and basic) or certificate assertion (protocol-facts §1.2, §2.2, §2.3).
+//! (post and basic) or certificate assertion (docs/microsoft-behaviour.md §1.2, §2.2, §2.3).
 //!
 //! [`request`] reads the form and resolves the authority, [`client_auth`] authenticates the
 //! client, then one file per grant answers: [`client_credentials`], [`code`], [`refresh`]

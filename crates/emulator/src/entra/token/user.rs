@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 /// The delegated scopes the app holds for `user` on the target's resource in `tenant`, or
 /// AADSTS65001. In a tenant other than the user's own (a partner's admin agent in a customer
 /// tenant through GDAP) the app needs its own service principal and a tenant-wide consent
-/// there: the partner's consent does not reach its customers (protocol-facts §0, "GDAP and
+/// there: the partner's consent does not reach its customers (docs/microsoft-behaviour.md §0, "GDAP and
 /// multitenant apps"; Microsoft consents the app per customer with the Partner Center consent
 /// API).
 pub(crate) fn delegated_scopes(

@@ -1,6 +1,6 @@
 //! GDAP (granular delegated admin privileges) relationships: the model, the create rules of
 //! `POST /tenantRelationships/delegatedAdminRelationships`, status transitions, access
-//! assignments, and the Graph JSON (protocol-facts §6.2).
+//! assignments, and the Graph JSON (docs/microsoft-behaviour.md §6.2).
 
 use super::catalog::{GLOBAL_ADMINISTRATOR, is_built_in_role};
 use serde_json::{Value, json};
@@ -251,7 +251,7 @@ pub fn validate_roles(roles: &[String]) -> Result<(), Rejected> {
     Ok(())
 }
 
-/// Apply the create rules (protocol-facts §6.2) and build the relationship in status `created`.
+/// Apply the create rules (docs/microsoft-behaviour.md §6.2) and build the relationship in status `created`.
 /// `existing_names` are the display names of the partner's other relationships;
 /// `customer_name` resolves a customer tenant to its display name (None = not a customer).
 pub fn create(

@@ -136,7 +136,7 @@ pub struct GroupSeed {
     pub admin_agents: bool,
 }
 
-/// Partner Center limits (`develop/api-throttling-guidance.md`; protocol-facts §5.3, §5.5).
+/// Partner Center limits (`develop/api-throttling-guidance.md`; docs/microsoft-behaviour.md §5.3, §5.5).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PartnerCenterSettings {
