@@ -5,3 +5,4 @@ mod errors;
 mod helpers;
 mod onboarding;
 mod partners;
+mod startup;

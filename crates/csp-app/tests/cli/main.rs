@@ -8,6 +8,7 @@ mod grant;
 mod helpers;
 mod no_hang;
 mod raw;
+mod startup;
 mod tokens;
 mod users;
 mod watch;
