@@ -162,6 +162,9 @@ pub enum Failure {
     Upstream,
     /// The token store could not save the refresh token.
     Store,
+    /// The store holds another grant for the partner, written at the same moment (by another
+    /// instance): this consent is not the one in use.
+    NotRecorded,
 }
 
 impl Failure {
@@ -186,6 +189,7 @@ impl Failure {
             Self::TenantRefused { .. } => "tenant_refused",
             Self::Upstream => "entra_unavailable",
             Self::Store => "store_failed",
+            Self::NotRecorded => "not_recorded",
         }
     }
 
@@ -207,6 +211,7 @@ impl Failure {
             Self::PartnerCenterRefused { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream => StatusCode::BAD_GATEWAY,
             Self::Store => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotRecorded => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -283,6 +288,11 @@ impl Failure {
                 "The consent could not be saved",
                 "The sign-in succeeded, but the token store could not save the result, so the consent is not in effect. Nothing was shown or kept elsewhere.".into(),
                 "Wait a minute, then start again. If it keeps failing, ask the operator of this service to check the token store (Key Vault access or the local store file).".into(),
+            ),
+            Self::NotRecorded => (
+                "This consent was not recorded",
+                "The sign-in succeeded, but at the same moment another consent for this partner was stored (through another instance of this service), and that one is in use, not this one.".into(),
+                "Usually nothing: the other consent works. The operator can check it (csp-app status, or cpv-app partners list); start again only if it does not work.".into(),
             ),
         }
     }

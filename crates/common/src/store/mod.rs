@@ -40,14 +40,35 @@ pub struct GrantMetadata {
     pub mfa: bool,
 }
 
+/// How far in the future (seconds, by this machine's clock) a stored grant's times may be and
+/// still order grants. A replica with a fast clock writes times ahead of everyone else's; were
+/// they believed, every later consent and rotation would look older and never be written.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
 impl GrantMetadata {
     /// Whether a grant with this metadata is older than `stored`, so writing it over `stored`
     /// would lose the newer token: a rotation of an earlier consent (a newer consent is
     /// stored), or an earlier rotation of the same consent. Stores compare what they read
     /// just before writing; equal times are not older (the same second: both tokens are valid).
+    ///
+    /// A stored grant dated more than [`MAX_CLOCK_SKEW_SECS`] ahead of this machine's clock is
+    /// not ordered by its times: nothing is older than it (a fast clock wrote them), so the
+    /// grant in hand is written over it.
     pub fn is_older_than(&self, stored: &GrantMetadata) -> bool {
+        let limit = unix_now().saturating_add(MAX_CLOCK_SKEW_SECS);
+        if stored.consented_at > limit || stored.rotated_at > limit {
+            tracing::warn!(
+                tenant.id = %stored.tenant_id,
+                "the stored grant is dated in the future (a clock ahead by more than {MAX_CLOCK_SKEW_SECS} s wrote it); it is replaced"
+            );
+            return false;
+        }
         (self.consented_at, self.rotated_at) < (stored.consented_at, stored.rotated_at)
     }
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// A refresh token with its metadata.

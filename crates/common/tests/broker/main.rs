@@ -10,4 +10,5 @@ mod id_token;
 mod key_vault;
 mod logs;
 mod partner_center_paging;
+mod recorded;
 mod request_ids;

@@ -267,6 +267,7 @@ fn failure_of(app: &AppState, e: &BrokerError) -> Failure {
         }
         BrokerError::IdToken(_) => Failure::IdToken,
         BrokerError::Store(_) | BrokerError::Config(_) => Failure::Store,
+        BrokerError::NotRecorded { .. } => Failure::NotRecorded,
         BrokerError::ConsentWithoutMfa { .. } => Failure::NoMfa,
         BrokerError::ConsentNotVerified {
             status, transient, ..

@@ -11,8 +11,8 @@ use crate::cloud::Resource;
 use crate::entra::{
     AuthorizeOptions, ExpectedIdToken, PendingAuthorization, SignedInUser, TokenTarget,
 };
-use crate::secret::{AccessToken, AuthCode, ExposeSecret as _};
-use crate::store::{GrantMetadata, StoredGrant};
+use crate::secret::{AccessToken, AuthCode, ExposeSecret as _, RefreshToken};
+use crate::store::{GrantMetadata, StoreError, StoredGrant};
 
 /// A consent stored by [`TokenBroker::store_consent`].
 #[derive(Clone, Debug)]
@@ -115,10 +115,39 @@ impl TokenBroker {
         };
         // A consent must be stored: retried, and the consent fails (the admin sees it) if the
         // store stays down.
+        let token = grant.refresh_token.clone();
         self.store_new_grant(&tid, grant).await?;
         inner.cache.invalidate_partner(&tid);
+        // "Recorded" only when the store holds this grant: a store keeps a newer grant it
+        // finds (another instance's consent in the same moment) instead of this one.
+        self.check_recorded(&tid, &token).await?;
         tracing::info!(tenant.id = %tid, mfa, "partner consent stored");
         Ok(ConsentRecord { user, meta })
+    }
+
+    /// Reads the partner's grant back and fails unless it is the one just written.
+    async fn check_recorded(&self, tid: &str, token: &RefreshToken) -> Result<(), BrokerError> {
+        let Some(stored) = self.inner.store.get(tid).await? else {
+            return Err(BrokerError::Store(StoreError::Setup(format!(
+                "the consent of partner tenant {tid} was written but the store does not return it: check the store ({})",
+                self.inner.store.location()
+            ))));
+        };
+        if stored.refresh_token == *token {
+            return Ok(());
+        }
+        let when = time::OffsetDateTime::from_unix_timestamp(stored.meta.consented_at)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| stored.meta.consented_at.to_string());
+        Err(BrokerError::NotRecorded {
+            partner: tid.to_owned(),
+            stored_consented_at: when,
+            stored_by: stored.meta.user.unwrap_or_else(|| "an unknown user".into()),
+        })
     }
 
     /// The CSP rule (only the partner tenant) and the CPV allow-list (`*`: any; empty: none).

@@ -105,6 +105,19 @@ pub enum BrokerError {
     /// The consent callback's ID token is invalid.
     #[error("the sign-in response is invalid: {0}")]
     IdToken(#[from] IdTokenError),
+    /// The consent was written, but the store holds another grant for the partner (a newer one
+    /// written at the same time by another instance): this consent is not the one in use.
+    #[error(
+        "this consent was not recorded: the store holds another grant for partner tenant {partner} (consented at {stored_consented_at}, by {stored_by}), written at the same time by another instance; that grant stays in use — check it with `csp-app status` (or `cpv-app partners list`) and consent again only if it does not work"
+    )]
+    NotRecorded {
+        /// The partner tenant.
+        partner: String,
+        /// When the stored grant was consented (RFC 3339).
+        stored_consented_at: String,
+        /// Who consented it.
+        stored_by: String,
+    },
     /// The consent sign-in gave no refresh token or ID token.
     #[error("the sign-in response lacks a {0}")]
     Incomplete(&'static str),
