@@ -293,6 +293,15 @@ impl KeyVaultStore {
 
     fn error(&self, operation: &'static str, name: &str, e: &azure_core::Error) -> StoreError {
         let mut error = kv_error(operation, name, e);
+        if inner_error_code(e).as_deref() == Some(DELETED_BUT_RECOVERABLE)
+            && let StoreError::KeyVault { message, .. } = &mut error
+        {
+            *message = format!(
+                "{message} ({DELETED_BUT_RECOVERABLE}) — fix: {}",
+                deleted_secret_fix(&self.vault_url, name)
+            );
+            return error;
+        }
         // The SDK's retry policy wraps a refused credential ("non-transport error … will not be
         // retried"): the platform's answer is further down the chain.
         if let StoreError::KeyVault { message, .. } = &mut error
@@ -534,6 +543,41 @@ fn error_chain(e: &azure_core::Error) -> String {
         source = s.source();
     }
     parts.join(": ")
+}
+
+/// Key Vault's inner error code for a `PUT` of a secret name that is deleted but still
+/// recoverable (soft delete): the name cannot be written until the secret is recovered or
+/// purged (docs/microsoft-behaviour.md §4.4).
+pub const DELETED_BUT_RECOVERABLE: &str = "ObjectIsDeletedButRecoverable";
+
+/// What to do about secret `name` of `vault_url` being deleted but recoverable: recover it or
+/// purge it (docs/microsoft-behaviour.md §4.4).
+pub fn deleted_secret_fix(vault_url: &str, name: &str) -> String {
+    let vault = url::Url::parse(vault_url)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| h.split('.').next().unwrap_or(h).to_owned())
+        })
+        .unwrap_or_else(|| vault_url.to_owned());
+    format!(
+        "secret {name} was deleted and the vault's soft delete keeps it recoverable, so Key Vault refuses to write that name: recover it (`az keyvault secret recover --vault-name {vault} --name {name}`, which brings back the grant stored before) or purge it (`az keyvault secret purge --vault-name {vault} --name {name}`, needs the purge permission and loses the old grant), then an admin agent consents again"
+    )
+}
+
+/// `error.innererror.code` of a Key Vault error answer, if the SDK kept the answer.
+fn inner_error_code(e: &azure_core::Error) -> Option<String> {
+    let azure_core::error::ErrorKind::HttpResponse {
+        raw_response: Some(raw),
+        ..
+    } = e.kind()
+    else {
+        return None;
+    };
+    let body: serde_json::Value = serde_json::from_slice(raw.body().as_ref()).ok()?;
+    body.pointer("/error/innererror/code")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 fn kv_error(operation: &'static str, name: &str, e: &azure_core::Error) -> StoreError {

@@ -17,16 +17,24 @@ pub enum Remedy {
     /// The application is not consented in the customer tenant (AADSTS65001 at the customer's
     /// authority): consent it there (Partner Center `applicationconsents`, `consent grant`).
     CustomerConsent,
-    /// The partner has no delegated (GDAP) access to the customer tenant (AADSTS50020, 50177):
+    /// The partner has no delegated (GDAP) access to the customer tenant (AADSTS50020):
     /// create or approve a GDAP relationship with the needed roles.
     GdapAccess,
+    /// A Conditional Access policy of the *customer's* tenant for external users (service
+    /// provider users: the partner's admin agents acting through GDAP) asks for a challenge the
+    /// partner's user cannot meet there (AADSTS50177, docs/microsoft-behaviour.md §9): the
+    /// customer's administrator must change that policy; GDAP and consent are fine.
+    CustomerConditionalAccess,
     /// A Conditional Access policy of the tenant blocked the token (AADSTS53003, and 53000–53002
     /// for device and app conditions): consenting again does not help.
     ConditionalAccess,
-    /// A Conditional Access sign-in frequency (or a fixed single-page-app lifetime) ended the
-    /// grant (AADSTS70043, 70044, 700084): consent again, and exempt the automation from the
-    /// policy or it recurs.
+    /// A Conditional Access sign-in frequency ended the grant (AADSTS70043, 70044): consent
+    /// again, and exempt the automation from the policy or it recurs.
     SignInFrequency,
+    /// The refresh token was issued to a redirect URI registered as a single-page application,
+    /// whose refresh tokens live a fixed 24 hours (AADSTS700084, docs/microsoft-behaviour.md §9):
+    /// register the redirect URI under Web (not SPA), then consent again.
+    SpaRedirectUri,
     /// The resource's service principal does not exist in the tenant (AADSTS500011).
     ResourceNotInTenant,
     /// The grant was issued to another application (AADSTS700007): check `app.client_id`.
@@ -67,6 +75,12 @@ impl Remedy {
             Self::ConditionalAccess => {
                 "a Conditional Access policy of that tenant blocked the token: find the policy in the tenant's Entra sign-in logs (the request's correlation ID) and exclude this application, or meet its conditions (location, device); consenting again does not help"
             }
+            Self::CustomerConditionalAccess => {
+                "a Conditional Access policy of the customer's tenant that applies to external users (user type \"service provider users\", the partner's admin agents acting through GDAP) asks for a challenge they cannot meet in that tenant: the customer's administrator must exclude service provider users from that policy, or meet it through the cross-tenant access settings (trust multi-factor authentication from the partner's tenant); the GDAP relationship and the consent are not the problem, and consenting again does not help"
+            }
+            Self::SpaRedirectUri => {
+                "the refresh token was issued to a redirect URI registered under \"Single-page application\", whose refresh tokens end after a fixed 24 hours: register consent.redirect_url under Authentication > Web instead (and remove it from Single-page application; `doctor` checks it), then an admin agent must consent again"
+            }
             Self::SignInFrequency => {
                 "a Conditional Access sign-in frequency policy ended the partner's grant: an admin agent must consent again, and the policy must exempt this application's sign-in (or the grant will end again at the next interval)"
             }
@@ -89,7 +103,17 @@ impl Remedy {
 
     /// Whether an admin agent must consent again (exit code 3 and the consent URL in the CLIs).
     pub fn needs_consent(self) -> bool {
-        matches!(self, Self::Reconsent | Self::Mfa | Self::SignInFrequency)
+        self.ends_grant() || self == Self::Mfa
+    }
+
+    /// Whether the partner's grant (refresh token) is over and only a new consent gives a new
+    /// one: expired or revoked, ended by a sign-in frequency, or past a single-page app's 24
+    /// hours.
+    pub fn ends_grant(self) -> bool {
+        matches!(
+            self,
+            Self::Reconsent | Self::SignInFrequency | Self::SpaRedirectUri
+        )
     }
 
     /// The advice, or a pointer to the error text when there is nothing specific to say: for
@@ -119,6 +143,32 @@ mod tests {
         assert_eq!(
             serde_json::to_value(Remedy::CustomerConsent).unwrap(),
             "customer-consent"
+        );
+    }
+
+    #[test]
+    fn a_spa_lifetime_ends_the_grant_and_a_customer_policy_does_not() {
+        assert!(Remedy::SpaRedirectUri.ends_grant());
+        assert!(Remedy::SpaRedirectUri.needs_consent());
+        assert!(
+            Remedy::SpaRedirectUri
+                .hint()
+                .contains("under Authentication > Web")
+        );
+        assert!(!Remedy::CustomerConditionalAccess.needs_consent());
+        assert!(
+            Remedy::CustomerConditionalAccess
+                .hint()
+                .contains("customer's tenant")
+        );
+        assert!(!Remedy::Mfa.ends_grant() && Remedy::Mfa.needs_consent());
+        assert_eq!(
+            serde_json::to_value(Remedy::CustomerConditionalAccess).unwrap(),
+            "customer-conditional-access"
+        );
+        assert_eq!(
+            serde_json::to_value(Remedy::SpaRedirectUri).unwrap(),
+            "spa-redirect-uri"
         );
     }
 

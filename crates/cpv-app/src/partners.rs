@@ -85,7 +85,7 @@ async fn check(app: &App, partner: &str) -> PartnerRow {
     if let Err(f) = app.check_partner(partner).await {
         row.token = match (row.consented, f.remedy) {
             (false, _) => "not consented",
-            (_, Remedy::Reconsent | Remedy::SignInFrequency) => "re-consent needed",
+            (_, r) if r.ends_grant() => "re-consent needed",
             (_, Remedy::Mfa) => "mfa required",
             _ => "failing",
         };

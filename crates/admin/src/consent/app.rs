@@ -492,7 +492,7 @@ impl App {
                         ));
                         failure.consent_url = Some(self.consent_page.to_string());
                     }
-                    Remedy::Reconsent | Remedy::SignInFrequency => {
+                    r if r.ends_grant() => {
                         failure.message.push_str(&format!(
                             "; an admin agent of partner {partner} must consent again at {}",
                             self.consent_page

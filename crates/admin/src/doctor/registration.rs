@@ -177,13 +177,54 @@ fn registration_checks(settings: &Settings, app: &Application, checks: &mut Vec<
     } else {
         check("app.multitenant", Status::Fail, format!("signInAudience is {audience}: partner admins of other tenants cannot consent"), Some("set Supported account types to \"Accounts in any organizational directory\" (or run setup)".into()))
     });
+    checks.push(redirect_uri_check(settings, app));
+}
+
+/// The consent redirect URI is registered on the Web platform, not as a single-page app's
+/// (whose refresh tokens Entra ends after a fixed 24 hours, AADSTS700084;
+/// docs/microsoft-behaviour.md §9).
+fn redirect_uri_check(settings: &Settings, app: &Application) -> Check {
+    const ID: &str = "app.redirect_uri";
     let redirect = settings.consent.redirect_url.as_str();
-    let has_redirect = app.web.redirect_uris.iter().any(|u| u == redirect);
-    checks.push(if has_redirect {
-        check("app.redirect_uri", Status::Pass, format!("web redirect URI {redirect} registered"), None)
-    } else {
-        check("app.redirect_uri", Status::Fail, format!("consent.redirect_url {redirect} is not a web redirect URI of the app (sign-in fails with AADSTS50011)"), Some(format!("add {redirect} under Authentication > Web (or run setup)")))
-    });
+    let web = app.web.redirect_uris.iter().any(|u| u == redirect);
+    let spa = app.spa.redirect_uris.iter().any(|u| u == redirect);
+    let move_to_web = format!(
+        "remove {redirect} from Authentication > Single-page application and add it under Web (setup adds it under Web), then have an admin agent consent again"
+    );
+    match (web, spa) {
+        (true, false) => check(
+            ID,
+            Status::Pass,
+            format!("web redirect URI {redirect} registered"),
+            None,
+        ),
+        (true, true) => check(
+            ID,
+            Status::Warn,
+            format!(
+                "consent.redirect_url {redirect} is registered under Web and also as a single-page-application redirect URI: refresh tokens sent to a single-page-application redirect URI end after a fixed 24 hours (AADSTS700084)"
+            ),
+            Some(move_to_web),
+        ),
+        (false, true) => check(
+            ID,
+            Status::Fail,
+            format!(
+                "consent.redirect_url {redirect} is registered as a single-page-application redirect URI, not under Web: Entra ID ends refresh tokens sent to it after a fixed 24 hours (AADSTS700084), so the partner's grant would not survive a day"
+            ),
+            Some(move_to_web),
+        ),
+        (false, false) => check(
+            ID,
+            Status::Fail,
+            format!(
+                "consent.redirect_url {redirect} is not a web redirect URI of the app (sign-in fails with AADSTS50011)"
+            ),
+            Some(format!(
+                "add {redirect} under Authentication > Web (or run setup)"
+            )),
+        ),
+    }
 }
 
 fn permission_checks(app: &Application, names: &PermissionNames, checks: &mut Vec<Check>) {

@@ -114,6 +114,11 @@ impl Vault<'_> {
                 return false;
             }
         };
+        if status == 404
+            && let Some(name) = &name
+        {
+            self.deleted_secret_check(name, checks).await;
+        }
         checks.push(match status {
             200 | 404 => check(
                 "store.reachable",
@@ -138,6 +143,31 @@ impl Vault<'_> {
             ),
         });
         true
+    }
+
+    /// The partner's secret absent: whether it is deleted but recoverable (soft delete), which
+    /// makes Key Vault refuse to store a consent under its name (409
+    /// `ObjectIsDeletedButRecoverable`, docs/microsoft-behaviour.md §4.4). Reading a deleted
+    /// secret needs the `list` permission: without it nothing is reported.
+    async fn deleted_secret_check(&self, name: &str, checks: &mut Vec<Check>) {
+        if let Ok(200) = self
+            .send(reqwest::Method::GET, &format!("deletedsecrets/{name}"))
+            .await
+        {
+            checks.push(check(
+                "store.deleted_secret",
+                Status::Fail,
+                format!(
+                    "secret {name} is deleted but recoverable in {}: Key Vault refuses to store a consent under that name (409 {})",
+                    self.kv.vault_url,
+                    common::keyvault::DELETED_BUT_RECOVERABLE
+                ),
+                Some(common::keyvault::deleted_secret_fix(
+                    self.kv.vault_url.as_str(),
+                    name,
+                )),
+            ));
+        }
     }
 
     /// list, delete, purge and recover probed on a name that does not exist (see the module

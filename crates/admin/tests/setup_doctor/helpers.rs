@@ -48,6 +48,7 @@ pub fn empty_partner_seed() -> Seed {
         multitenant: true,
         public_client: true,
         redirect_uris: vec![],
+        spa_redirect_uris: vec![],
         secrets: vec![],
         certificates: vec![],
         required_delegated: vec![],

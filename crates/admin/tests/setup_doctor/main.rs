@@ -2,4 +2,5 @@
 
 mod breakage;
 mod helpers;
+mod remedies;
 mod setup;

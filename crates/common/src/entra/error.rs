@@ -103,12 +103,19 @@ impl EntraError {
         const RECONSENT: [u32; 4] = [700_082, 50_173, 70_000, 70_008];
         const MFA: [u32; 3] = [50_076, 50_078, 50_079];
         const CREDENTIAL: [u32; 5] = [7_000_215, 7_000_222, 700_027, 700_024, 700_023];
-        const GDAP: [u32; 2] = [50_020, 50_177];
         const CONDITIONAL_ACCESS: [u32; 4] = [53_000, 53_001, 53_002, 53_003];
-        const SIGN_IN_FREQUENCY: [u32; 3] = [70_043, 70_044, 700_084];
+        const SIGN_IN_FREQUENCY: [u32; 2] = [70_043, 70_044];
         let any = |set: &[u32]| set.iter().any(|c| self.has_code(*c));
         if any(&CONDITIONAL_ACCESS) {
             Remedy::ConditionalAccess
+        } else if self.has_code(50_177) {
+            // The customer's Conditional Access for external (service provider) users, not
+            // missing GDAP (docs/microsoft-behaviour.md §9).
+            Remedy::CustomerConditionalAccess
+        } else if self.has_code(700_084) {
+            // A refresh token issued to a SPA redirect URI: fixed 24 hours
+            // (docs/microsoft-behaviour.md §9).
+            Remedy::SpaRedirectUri
         } else if any(&SIGN_IN_FREQUENCY) {
             Remedy::SignInFrequency
         } else if self.has_code(500_011) {
@@ -117,7 +124,7 @@ impl EntraError {
             Remedy::Mfa
         } else if self.has_code(65_001) {
             Remedy::CustomerConsent
-        } else if any(&GDAP) {
+        } else if self.has_code(50_020) {
             Remedy::GdapAccess
         } else if self.has_code(700_007) {
             Remedy::WrongClient
@@ -347,6 +354,18 @@ mod tests {
             Remedy::FixCredential
         );
         assert_eq!(err("invalid_grant", &[50_020]).remedy(), Remedy::GdapAccess);
+        assert_eq!(
+            err("invalid_grant", &[50_177]).remedy(),
+            Remedy::CustomerConditionalAccess
+        );
+        assert_eq!(
+            err("invalid_grant", &[700_084]).remedy(),
+            Remedy::SpaRedirectUri
+        );
+        assert_eq!(
+            err("invalid_grant", &[70_043]).remedy(),
+            Remedy::SignInFrequency
+        );
         assert_eq!(
             err("invalid_grant", &[9_002_313]).remedy(),
             Remedy::Reconsent

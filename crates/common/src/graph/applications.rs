@@ -38,6 +38,10 @@ pub struct Application {
     /// The Web platform (redirect URIs).
     #[serde(default, deserialize_with = "null_default")]
     pub web: WebApplication,
+    /// The single-page-application platform (redirect URIs whose refresh tokens live a fixed
+    /// 24 hours, docs/microsoft-behaviour.md §9).
+    #[serde(default, deserialize_with = "null_default")]
+    pub spa: SpaApplication,
     /// The API permissions the app asks for.
     #[serde(default, deserialize_with = "null_default")]
     pub required_resource_access: Vec<RequiredResourceAccess>,
@@ -69,6 +73,15 @@ pub struct PasswordCredential {
 #[serde(rename_all = "camelCase")]
 pub struct WebApplication {
     /// Redirect URIs of the Web platform.
+    #[serde(default, deserialize_with = "null_default")]
+    pub redirect_uris: Vec<String>,
+}
+
+/// `microsoft.graph.spaApplication`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpaApplication {
+    /// Redirect URIs of the single-page-application platform.
     #[serde(default, deserialize_with = "null_default")]
     pub redirect_uris: Vec<String>,
 }
@@ -167,6 +180,9 @@ pub struct ApplicationUpdate {
     /// New Web platform.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web: Option<WebApplication>,
+    /// New single-page-application platform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spa: Option<SpaApplication>,
     /// New API permissions (replace the old ones).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required_resource_access: Option<Vec<RequiredResourceAccess>>,
@@ -521,6 +537,7 @@ mod tests {
         )
         .unwrap();
         assert!(app.web.redirect_uris.is_empty() && app.key_credentials.is_empty());
+        assert!(app.spa.redirect_uris.is_empty());
         assert!(app.required_resource_access[0].resource_access[0].is_application());
         let update = ApplicationUpdate {
             sign_in_audience: Some("AzureADMultipleOrgs".into()),

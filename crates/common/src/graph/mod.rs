@@ -30,7 +30,7 @@ use crate::remedy::Remedy;
 pub use applications::{
     AppRoleAssignment, Application, ApplicationUpdate, KeyCredential, NewApplication,
     OAuth2PermissionGrant, OfferedPermission, PasswordCredential, RequiredResourceAccess,
-    ResourceAccess, ServicePrincipal, WebApplication,
+    ResourceAccess, ServicePrincipal, SpaApplication, WebApplication,
 };
 pub use gdap::{
     AccessContainer, AccessDetails, BUILT_IN_ROLES, DelegatedAdminAccessAssignment,

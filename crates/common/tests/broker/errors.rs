@@ -207,20 +207,42 @@ async fn conditional_access_sign_in_frequency_mfa_gdap_customer_consent_and_miss
     assert!(err.remedy().needs_consent());
     assert_eq!(err.consent_page().unwrap().as_str(), CONSENT_PAGE);
 
-    // AADSTS700084 (and 70044): the same remedy as 70043.
-    for code in [70044, 700084] {
-        let err = refused_once(
-            &env,
-            &broker,
-            code,
-            "/token",
-            ids::PARTNER_TENANT,
-            Resource::Graph,
-        )
-        .await;
-        assert_eq!(err.remedy(), Remedy::SignInFrequency, "{code}: {err}");
-        assert!(err.to_string().contains(&format!("AADSTS{code}")), "{err}");
-    }
+    // AADSTS70044: the same remedy as 70043.
+    let err = refused_once(
+        &env,
+        &broker,
+        70044,
+        "/token",
+        ids::PARTNER_TENANT,
+        Resource::Graph,
+    )
+    .await;
+    assert_eq!(err.remedy(), Remedy::SignInFrequency, "{err}");
+    assert!(err.to_string().contains("AADSTS70044"), "{err}");
+
+    // AADSTS700084: the refresh token went to a redirect URI registered as a single-page app
+    // (a fixed 24 hours): consent again, after registering the redirect URI under Web.
+    let err = refused_once(
+        &env,
+        &broker,
+        700084,
+        "/token",
+        ids::PARTNER_TENANT,
+        Resource::Graph,
+    )
+    .await;
+    assert!(
+        matches!(err, BrokerError::ReconsentRequired { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.remedy(), Remedy::SpaRedirectUri, "{err}");
+    assert!(err.remedy().needs_consent());
+    assert_eq!(err.consent_page().unwrap().as_str(), CONSENT_PAGE);
+    assert!(err.to_string().contains("AADSTS700084"), "{err}");
+    assert!(
+        err.to_string().contains("under Authentication > Web"),
+        "{err}"
+    );
 
     // AADSTS50079: the tenant now requires MFA registration: consent again with MFA.
     let err = refused_once(
@@ -236,7 +258,8 @@ async fn conditional_access_sign_in_frequency_mfa_gdap_customer_consent_and_miss
     assert_eq!(err.remedy(), Remedy::Mfa, "{err}");
     assert_eq!(err.consent_page().unwrap().as_str(), CONSENT_PAGE);
 
-    // AADSTS50177 at a customer's authority: the partner user cannot act there (GDAP).
+    // AADSTS50177 at a customer's authority: the customer's Conditional Access for external
+    // (service provider) users refuses the partner's admin agent; GDAP is not the problem.
     let err = refused_once(
         &env,
         &broker,
@@ -247,11 +270,19 @@ async fn conditional_access_sign_in_frequency_mfa_gdap_customer_consent_and_miss
     )
     .await;
     assert!(
-        matches!(err, BrokerError::NoDelegatedAccess { .. }),
+        matches!(&err, BrokerError::CustomerPolicy { customer, .. } if customer == ids::CUSTOMER_FABRIKAM),
         "{err:?}"
     );
-    assert_eq!(err.remedy(), Remedy::GdapAccess, "{err}");
+    assert_eq!(err.remedy(), Remedy::CustomerConditionalAccess, "{err}");
     assert!(!err.remedy().needs_consent());
+    assert!(err.consent_page().is_none());
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("customer tenant {}", ids::CUSTOMER_FABRIKAM)),
+        "{text}"
+    );
+    assert!(text.contains("service provider users"), "{text}");
+    assert!(!text.contains("no delegated admin (GDAP) access"), "{text}");
 
     // AADSTS65001 at a customer's authority: the app is not consented there (Tailspin, once
     // the partner has delegated access): consent it in that tenant, not the partner again.

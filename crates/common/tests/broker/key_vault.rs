@@ -349,3 +349,73 @@ async fn the_app_certificate_and_cookie_key_come_from_key_vault_and_rotate_witho
     let err = store.read_cookie_key("sam-cookie-key").await.unwrap_err();
     assert!(!err.to_string().contains("c2hvcnQ="), "{err}");
 }
+
+/// A consent stored over a secret someone deleted (soft delete keeps the name): Key Vault
+/// answers 409 `ObjectIsDeletedButRecoverable`, and the error says to recover or purge it.
+#[tokio::test]
+async fn storing_over_a_deleted_but_recoverable_secret_says_to_recover_or_purge_it() {
+    use common::tokens::{GrantMetadata, StoredGrant};
+    let env = spawn().await;
+    let store = kv_store(&env, secret_identity(&env));
+    let broker = env.broker(EndpointVersion::V1, Cred::Secret, store.clone());
+    env.consent(&broker, ADMIN).await;
+    let name = store.secret_name(ids::PARTNER_TENANT);
+
+    // An operator deletes the secret (soft delete: it stays recoverable under its name).
+    let operator_secret = env
+        .emu
+        .seed()
+        .apps
+        .iter()
+        .find(|a| a.app_id == ids::KEYVAULT_OPERATOR_APP)
+        .unwrap()
+        .secrets[0]
+        .clone();
+    let operator = KeyVaultIdentity::ClientSecret {
+        tenant_id: ids::PARTNER_TENANT.into(),
+        client_id: ids::KEYVAULT_OPERATOR_APP.into(),
+        secret: ClientSecret::new(operator_secret),
+    };
+    let credential = common::keyvault::access_credential(&operator, &env.cloud, &env.http).unwrap();
+    let scope = format!(
+        "{}/.default",
+        env.cloud.resource_id(Resource::KeyVault).unwrap()
+    );
+    let token = credential.get_token(&[scope.as_str()], None).await.unwrap();
+    let vault = env.emu.vault_url(ids::VAULT);
+    let deleted = env
+        .http
+        .delete(format!("{vault}secrets/{name}?api-version=7.5"))
+        .bearer_auth(token.token.secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+
+    let grant = StoredGrant {
+        refresh_token: common::secret::RefreshToken::new("a-new-consent"),
+        meta: GrantMetadata {
+            tenant_id: ids::PARTNER_TENANT.into(),
+            user: Some(ADMIN.into()),
+            consented_at: env.emu.now(),
+            rotated_at: env.emu.now(),
+            app_id: ids::CSP_APP.into(),
+            cloud: "custom".into(),
+            mfa: true,
+        },
+    };
+    let err = store.put(&grant).await.unwrap_err();
+    let text = err.to_string();
+    assert!(!err.is_transient(), "{text}");
+    assert!(text.contains("ObjectIsDeletedButRecoverable"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "az keyvault secret recover --vault-name {} --name {name}",
+            ids::VAULT
+        )),
+        "{text}"
+    );
+    assert!(text.contains("az keyvault secret purge"), "{text}");
+    assert!(!text.contains("a-new-consent"), "{text}");
+    assert_eq!(text.matches("— fix:").count(), 1, "{text}");
+}

@@ -52,6 +52,7 @@ pub fn setup_app() -> AppSeed {
         multitenant: false,
         public_client: false,
         redirect_uris: vec![REDIRECT.into()],
+        spa_redirect_uris: vec![],
         secrets: vec![SETUP_SECRET.into()],
         certificates: Vec::new(),
         required_delegated: vec![PermissionSeed {

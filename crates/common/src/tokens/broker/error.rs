@@ -66,6 +66,19 @@ pub enum BrokerError {
         /// What Entra said.
         source: TokenError,
     },
+    /// A Conditional Access policy of the customer's tenant for external (service provider)
+    /// users refused the partner's admin agent (AADSTS50177): the customer must change it.
+    #[error(
+        "a Conditional Access policy of customer tenant {customer} refuses partner tenant {partner}'s admin agents there (they are service provider users of that tenant): {source}"
+    )]
+    CustomerPolicy {
+        /// The partner tenant.
+        partner: String,
+        /// The customer tenant whose policy refused.
+        customer: String,
+        /// What Entra said.
+        source: TokenError,
+    },
     /// A tenant that may not consent tried to (CSP: not the partner tenant; CPV: not allowed).
     #[error("tenant {tenant} is not allowed to consent to this application ({why})")]
     TenantNotAllowed {
@@ -136,10 +149,8 @@ impl BrokerError {
     /// The remedy, for display.
     pub fn remedy(&self) -> Remedy {
         match self {
-            Self::ReconsentRequired { source, .. }
-                if source.remedy() == Remedy::SignInFrequency =>
-            {
-                Remedy::SignInFrequency
+            Self::ReconsentRequired { source, .. } if source.remedy().ends_grant() => {
+                source.remedy()
             }
             Self::NotConsented { .. } | Self::ReconsentRequired { .. } => Remedy::Reconsent,
             Self::MfaRequired { .. } | Self::ConsentWithoutMfa { .. } => Remedy::Mfa,
@@ -148,6 +159,7 @@ impl BrokerError {
             } => Remedy::RetryLater,
             Self::CustomerConsentMissing { .. } => Remedy::CustomerConsent,
             Self::NoDelegatedAccess { .. } => Remedy::GdapAccess,
+            Self::CustomerPolicy { .. } => Remedy::CustomerConditionalAccess,
             Self::Token(t) => t.remedy(),
             _ => Remedy::None,
         }
@@ -175,7 +187,7 @@ impl BrokerError {
     ) -> BrokerError {
         let consent_page = consent_page.clone();
         match e.remedy() {
-            Remedy::Reconsent | Remedy::SignInFrequency => BrokerError::ReconsentRequired {
+            r if r.ends_grant() => BrokerError::ReconsentRequired {
                 partner: partner.to_owned(),
                 consent_page,
                 source: e,
@@ -190,6 +202,11 @@ impl BrokerError {
                 source: e,
             },
             Remedy::GdapAccess => BrokerError::NoDelegatedAccess {
+                partner: partner.to_owned(),
+                customer: tenant.to_owned(),
+                source: e,
+            },
+            Remedy::CustomerConditionalAccess => BrokerError::CustomerPolicy {
                 partner: partner.to_owned(),
                 customer: tenant.to_owned(),
                 source: e,

@@ -18,7 +18,6 @@ use tracing::Instrument as _;
 use super::{BrokerError, TokenBroker, fetched, unix_now};
 use crate::cloud::Resource;
 use crate::entra::TokenTarget;
-use crate::remedy::Remedy;
 use crate::secret::RefreshToken;
 use crate::store::{GrantMetadata, StoreError, StoredGrant};
 use crate::tokens::cache::Fetched;
@@ -183,7 +182,7 @@ impl TokenBroker {
             .await;
         let response = match result {
             Ok(r) => r,
-            Err(e) if matches!(e.remedy(), Remedy::Reconsent | Remedy::SignInFrequency) => {
+            Err(e) if e.remedy().ends_grant() => {
                 // Another instance may have stored a new consent since we loaded ours.
                 match self.inner.store.get(partner).await {
                     Ok(Some(stored)) if stored.refresh_token != grant.refresh_token => {

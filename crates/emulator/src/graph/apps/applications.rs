@@ -128,7 +128,7 @@ fn application_json(state: &State, app: &App, meta: &AppMeta) -> Value {
         "web": {"redirectUris": app.seed.redirect_uris, "homePageUrl": Value::Null, "logoutUrl": Value::Null,
                 "implicitGrantSettings": {"enableAccessTokenIssuance": false, "enableIdTokenIssuance": false}},
         "publicClient": {"redirectUris": []},
-        "spa": {"redirectUris": []},
+        "spa": {"redirectUris": app.seed.spa_redirect_uris},
         "requiredResourceAccess": required_resource_access(app, meta),
         "passwordCredentials": app.seed.secrets.iter().map(|s| password_json(s, meta, &app.seed.app_id)).collect::<Vec<_>>(),
         "keyCredentials": app.seed.certificates.iter().map(|p| cert_json(p, meta)).collect::<Vec<_>>(),
@@ -226,6 +226,7 @@ pub async fn get_application(
 struct AppChanges {
     display_name: Option<String>,
     redirect_uris: Option<Vec<String>>,
+    spa_redirect_uris: Option<Vec<String>>,
     audience: Option<String>,
     fallback_public: Option<bool>,
     delegated: Option<Vec<PermissionSeed>>,
@@ -263,7 +264,8 @@ fn parse_changes(state: &State, body: &Value) -> Result<AppChanges, GraphError> 
                     GraphError::bad_request("isFallbackPublicClient must be a boolean.")
                 })?)
             }
-            "web" => c.redirect_uris = Some(parse_web(v)?),
+            "web" => c.redirect_uris = Some(parse_redirect_uris(v, "web")?),
+            "spa" => c.spa_redirect_uris = Some(parse_redirect_uris(v, "spa")?),
             "requiredResourceAccess" => {
                 let (delegated, unnamed, roles) = parse_required_resource_access(state, v)?;
                 c.delegated = Some(delegated);
@@ -278,7 +280,7 @@ fn parse_changes(state: &State, body: &Value) -> Result<AppChanges, GraphError> 
             }
             other => {
                 return Err(GraphError::bad_request(format!(
-                    "Invalid property '{other}'. The emulator's application supports displayName, signInAudience, isFallbackPublicClient, web, requiredResourceAccess and keyCredentials."
+                    "Invalid property '{other}'. The emulator's application supports displayName, signInAudience, isFallbackPublicClient, web, spa, requiredResourceAccess and keyCredentials."
                 )));
             }
         }
@@ -286,17 +288,21 @@ fn parse_changes(state: &State, body: &Value) -> Result<AppChanges, GraphError> 
     Ok(c)
 }
 
-/// `web`: its `redirectUris`, each absolute and https (http only for localhost), at most 256.
-fn parse_web(v: &Value) -> Result<Vec<String>, GraphError> {
+/// `web` or `spa` (`platform`): its `redirectUris`, each absolute and https (http only for
+/// localhost), at most 256.
+fn parse_redirect_uris(v: &Value, platform: &str) -> Result<Vec<String>, GraphError> {
+    let not_strings = || {
+        GraphError::bad_request(format!(
+            "{platform}.redirectUris must be an array of strings."
+        ))
+    };
     let uris = v
         .get("redirectUris")
         .and_then(Value::as_array)
-        .ok_or_else(|| GraphError::bad_request("web.redirectUris must be an array of strings."))?;
+        .ok_or_else(not_strings)?;
     let mut out = Vec::new();
     for u in uris {
-        let s = u.as_str().ok_or_else(|| {
-            GraphError::bad_request("web.redirectUris must be an array of strings.")
-        })?;
+        let s = u.as_str().ok_or_else(not_strings)?;
         let parsed = url::Url::parse(s).map_err(|_| GraphError::bad_request(format!("Invalid value specified for property 'redirectUris' of resource 'Application': '{s}' is not an absolute URI.")))?;
         let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1"));
         if parsed.scheme() != "https" && !(parsed.scheme() == "http" && local) {
@@ -472,6 +478,9 @@ fn apply_changes(state: &State, app_id: &str, c: AppChanges) {
     if let Some(u) = c.redirect_uris {
         app.seed.redirect_uris = u;
     }
+    if let Some(u) = c.spa_redirect_uris {
+        app.seed.spa_redirect_uris = u;
+    }
     if let Some(a) = c.audience {
         app.seed.multitenant = a != "AzureADMyOrg";
     }
@@ -514,6 +523,7 @@ pub async fn create_application(
             multitenant: false,
             public_client: false,
             redirect_uris: Vec::new(),
+            spa_redirect_uris: Vec::new(),
             secrets: Vec::new(),
             certificates: Vec::new(),
             required_delegated: Vec::new(),

@@ -188,6 +188,12 @@ pub struct AppSeed {
     /// Registered redirect URIs (exact match).
     #[serde(default)]
     pub redirect_uris: Vec<String>,
+    /// Redirect URIs of the single-page-application platform (Graph `spa.redirectUris`), kept
+    /// apart from the Web ones: Entra gives refresh tokens sent to them a fixed 24-hour
+    /// lifetime (AADSTS700084, docs/microsoft-behaviour.md §9). Graph reads and writes them;
+    /// the emulator's sign-in does not redirect to them.
+    #[serde(default)]
+    pub spa_redirect_uris: Vec<String>,
     /// Client secret values.
     #[serde(default)]
     pub secrets: Vec<String>,
@@ -207,6 +213,7 @@ impl fmt::Debug for AppSeed {
             .field("tenant", &self.tenant)
             .field("multitenant", &self.multitenant)
             .field("redirect_uris", &self.redirect_uris)
+            .field("spa_redirect_uris", &self.spa_redirect_uris)
             .field(
                 "secrets",
                 &format_args!("[{} redacted]", self.secrets.len()),
