@@ -162,6 +162,9 @@ pub enum Failure {
     Upstream,
     /// The token store could not save the refresh token.
     Store,
+    /// Key Vault refuses the name: the partner's secret is deleted but recoverable (Key Vault's
+    /// 409 `ObjectIsDeletedButRecoverable`); waiting does not help, the operator must act.
+    StoreDeletedSecret,
     /// The store holds another grant for the partner, written at the same moment (by another
     /// instance): this consent is not the one in use.
     NotRecorded,
@@ -189,6 +192,7 @@ impl Failure {
             Self::TenantRefused { .. } => "tenant_refused",
             Self::Upstream => "entra_unavailable",
             Self::Store => "store_failed",
+            Self::StoreDeletedSecret => "store_secret_deleted",
             Self::NotRecorded => "not_recorded",
         }
     }
@@ -210,13 +214,13 @@ impl Failure {
             } => StatusCode::FORBIDDEN,
             Self::PartnerCenterRefused { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream => StatusCode::BAD_GATEWAY,
-            Self::Store => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store | Self::StoreDeletedSecret => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotRecorded => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
-    fn texts(&self) -> (&'static str, String, String) {
+    pub(crate) fn texts(&self) -> (&'static str, String, String) {
         const RESTART: &str = "Go back to the start page and select \u{201c}Grant consent\u{201d} again, in the same browser, within ten minutes.";
         match self {
             Self::Malformed => (
@@ -288,6 +292,11 @@ impl Failure {
                 "The consent could not be saved",
                 "The sign-in succeeded, but the token store could not save the result, so the consent is not in effect. Nothing was shown or kept elsewhere.".into(),
                 "Wait a minute, then start again. If it keeps failing, ask the operator of this service to check the token store (Key Vault access or the local store file).".into(),
+            ),
+            Self::StoreDeletedSecret => (
+                "The consent could not be saved",
+                "The sign-in succeeded, but the key vault refuses to save it: the secret this service keeps this partner's consent in was deleted and is still in the vault's recycle bin (soft delete), so its name cannot be written. Nothing was stored, and waiting will not change it.".into(),
+                "Ask the operator of this service to recover or purge the deleted secret (the service's log names it and gives the command), then start again.".into(),
             ),
             Self::NotRecorded => (
                 "This consent was not recorded",

@@ -266,7 +266,8 @@ fn failure_of(app: &AppState, e: &BrokerError) -> Failure {
             Failure::Upstream
         }
         BrokerError::IdToken(_) => Failure::IdToken,
-        BrokerError::Store(_) | BrokerError::Config(_) => Failure::Store,
+        BrokerError::Store(e) => store_failure(e),
+        BrokerError::Config(_) => Failure::Store,
         BrokerError::NotRecorded { .. } => Failure::NotRecorded,
         BrokerError::ConsentWithoutMfa { .. } => Failure::NoMfa,
         BrokerError::ConsentNotVerified {
@@ -285,6 +286,21 @@ fn failure_of(app: &AppState, e: &BrokerError) -> Failure {
             _ => Failure::Upstream,
         },
         _ => Failure::Upstream,
+    }
+}
+
+/// A store failure, for the page: Key Vault's 409 `ObjectIsDeletedButRecoverable` (by its error
+/// code) needs the operator, not a retry.
+fn store_failure(e: &common::tokens::StoreError) -> Failure {
+    match e {
+        common::tokens::StoreError::KeyVault {
+            status: Some(409),
+            message,
+            ..
+        } if message.contains(common::keyvault::DELETED_BUT_RECOVERABLE) => {
+            Failure::StoreDeletedSecret
+        }
+        _ => Failure::Store,
     }
 }
 
@@ -327,6 +343,30 @@ fn repost(app: &AppState, fields: Vec<(String, String)>) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::tokens::StoreError;
+
+    #[test]
+    fn a_deleted_but_recoverable_secret_gets_its_own_page_without_its_name() {
+        let e = StoreError::KeyVault {
+            operation: "set",
+            name: "sam-rt-10000000".into(),
+            status: Some(409),
+            message: "Secret is currently in a deleted but recoverable state (ObjectIsDeletedButRecoverable)".into(),
+        };
+        let failure = store_failure(&e);
+        assert!(matches!(failure, Failure::StoreDeletedSecret));
+        assert_eq!(failure.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let (_, what, todo) = failure.texts();
+        assert!(what.contains("recycle bin") && todo.contains("recover or purge"));
+        assert!(!format!("{what}{todo}").contains("sam-rt-"));
+        let other = StoreError::KeyVault {
+            operation: "set",
+            name: "sam-rt-10000000".into(),
+            status: Some(503),
+            message: "unavailable".into(),
+        };
+        assert!(matches!(store_failure(&other), Failure::Store));
+    }
 
     #[test]
     fn parses_known_parameters_and_ignores_unknown_ones() {
