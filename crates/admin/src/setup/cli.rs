@@ -237,7 +237,7 @@ pub async fn run_doctor(
                     .tenant_id
                     .clone()
                     .unwrap_or_else(|| "organizations".into());
-                let s = SignInSettings::for_cloud(&settings.cloud, &tenant, &args.sign_in_client_id);
+                let s = SignInSettings::for_doctor(&settings.cloud, &tenant, &args.sign_in_client_id);
                 match sign_in(&http, &s, method).await {
                     Ok(session) => Some(session.graph),
                     Err(e) => {
