@@ -4,7 +4,8 @@
 //!   of the CLIs");
 //! - [`Failure`]: a failed command as a person reads it (what happened, the remedy, where to
 //!   consent again) and the exit code a script branches on;
-//! - [`output`]: `--output table|json|ndjson` and its writers;
+//! - [`output`]: `--output table|json|ndjson` and its writers; [`columns`]: the table columns
+//!   both CLIs show for the same command (`users list`);
 //! - [`ConfigArgs`]: the configuration flags every binary flattens into its clap parser;
 //! - [`Run`]: the settings, HTTP client and token broker every command runs on, opened the same
 //!   way (and failing the same way) in both CLIs;
@@ -12,6 +13,7 @@
 //!   and the `config check` / `config show` commands.
 
 mod args;
+pub mod columns;
 mod exit;
 mod failure;
 pub mod output;

@@ -175,7 +175,8 @@ impl<'a> ListWriter<'a> {
 }
 
 /// Writes one object: `table` shows `fields` as `FIELD  VALUE` lines (every top-level field
-/// when `fields` is empty), `json` pretty-prints, `ndjson` writes one line.
+/// when `fields` is empty), leaving out the fields without a value (no blank rows); `json`
+/// pretty-prints every field, `ndjson` writes one line.
 pub fn write_object(
     format: OutputFormat,
     out: &mut dyn Write,
@@ -198,6 +199,8 @@ pub fn write_object(
                     .map(|(h, p)| ((*h).to_owned(), cell(value.pointer(p))))
                     .collect()
             };
+            let pairs: Vec<(String, String)> =
+                pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
             let width = pairs
                 .iter()
                 .map(|(k, _)| k.chars().count())
@@ -438,6 +441,17 @@ mod tests {
             String::from_utf8(buf).unwrap(),
             "NAME    DETAIL\na       x\nlonger\n"
         );
+    }
+
+    #[test]
+    fn objects_leave_fields_without_a_value_out_of_tables_only() {
+        let value = json!({"a": "x", "b": null, "c": "", "d": 2});
+        let mut table = Vec::new();
+        write_object(OutputFormat::Table, &mut table, &[], &value).unwrap();
+        assert_eq!(String::from_utf8(table).unwrap(), "a  x\nd  2\n");
+        let mut doc = Vec::new();
+        write_object(OutputFormat::Json, &mut doc, &[], &value).unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&doc).unwrap(), value);
     }
 
     #[test]

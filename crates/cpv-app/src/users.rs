@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use cli_kit::Failure;
-use cli_kit::output::{self, OutputFormat, Row};
+use cli_kit::output::{ListWriter, OutputFormat, to_value};
 use common::graph::{User, UsersQuery};
 use common::http::Tenant;
 use futures::TryStreamExt as _;
@@ -18,24 +18,10 @@ use serde::Serialize;
 use admin::consent::App;
 use admin::consent::report::exit_code;
 
-/// One user.
+/// One user; a table shows the columns both CLIs share ([`cli_kit::columns::USERS`]).
 #[derive(Clone, Debug, Serialize)]
 #[serde(transparent)]
 pub struct UserRow(pub User);
-
-impl Row for UserRow {
-    fn headers() -> &'static [&'static str] {
-        &["ID", "DISPLAY NAME", "USER PRINCIPAL NAME"]
-    }
-
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.0.id.clone(),
-            self.0.display_name.clone().unwrap_or_default(),
-            self.0.user_principal_name.clone().unwrap_or_default(),
-        ]
-    }
-}
 
 async fn list_users(app: &App, partner: &str, customer: &str) -> Result<Vec<UserRow>, Failure> {
     app.check_partner(partner).await?;
@@ -79,6 +65,15 @@ async fn list_users(app: &App, partner: &str, customer: &str) -> Result<Vec<User
         })
 }
 
+fn write_users(out: &mut dyn Write, format: OutputFormat, rows: &[UserRow]) -> Result<(), Failure> {
+    let mut writer = ListWriter::new(format, out, cli_kit::columns::USERS);
+    for row in rows {
+        writer.item(&to_value(row)?)?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
 /// `users list`. Errors go to `err` (the output stays parseable).
 pub async fn list(
     app: &App,
@@ -89,7 +84,7 @@ pub async fn list(
     err: &mut dyn Write,
 ) -> ExitCode {
     match list_users(app, partner, customer).await {
-        Ok(rows) => match output::write_rows(out, format, &rows) {
+        Ok(rows) => match write_users(out, format, &rows) {
             Ok(()) => ExitCode::SUCCESS,
             Err(_) => ExitCode::FAILURE,
         },

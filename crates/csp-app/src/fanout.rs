@@ -35,13 +35,8 @@ use crate::customers::Discovery;
 /// Partner Center customers per page while customers are found.
 const CUSTOMER_PAGE_SIZE: u32 = 500;
 
-/// Columns of `users list --all-customers`.
-pub const FANOUT_COLUMNS: &[Column] = &[
-    ("CUSTOMER TENANT", "/customerTenantId"),
-    ("ID", "/id"),
-    ("USER PRINCIPAL NAME", "/userPrincipalName"),
-    ("DISPLAY NAME", "/displayName"),
-];
+/// Columns of `users list --all-customers` ([`cli_kit::columns::USERS_BY_CUSTOMER`]).
+pub const FANOUT_COLUMNS: &[Column] = cli_kit::columns::USERS_BY_CUSTOMER;
 
 /// A customer that failed.
 #[derive(Debug)]

@@ -205,9 +205,7 @@ where
         summary.line()
     );
     let written = match format {
-        OutputFormat::Table => {
-            output::write_table(out, &results).and_then(|()| writeln!(out, "\n{}", summary.line()))
-        }
+        OutputFormat::Table => super::report::write_table(out, &results, &summary),
         OutputFormat::Json => {
             #[derive(Serialize)]
             struct Doc<'a> {

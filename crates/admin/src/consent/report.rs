@@ -101,10 +101,111 @@ impl Row for CustomerResult {
     fn cells(&self) -> Vec<String> {
         vec![
             self.partner.clone(),
-            self.customer.clone().unwrap_or_else(|| "(partner)".into()),
+            self.subject().to_owned(),
             self.outcome.as_str().to_owned(),
             self.detail.clone(),
         ]
+    }
+}
+
+impl CustomerResult {
+    /// The customer, or `(partner)` for a failure of the whole partner.
+    fn subject(&self) -> &str {
+        self.customer.as_deref().unwrap_or("(partner)")
+    }
+
+    /// The remedy's advice, with the consent page when there is one.
+    fn advice(&self) -> Option<String> {
+        let advice = self.remedy.and_then(Remedy::advice)?;
+        Some(match &self.consent_url {
+            Some(url) => format!("{advice} (consent page: {url})"),
+            None => advice.to_owned(),
+        })
+    }
+
+    /// The failure as a table shows it: without the remedy's advice that ends it (printed once
+    /// under the table) and without the `partner P: ` the PARTNER column already says.
+    fn failure_text(&self) -> &str {
+        let text = self
+            .remedy
+            .and_then(Remedy::advice)
+            .and_then(|a| self.detail.strip_suffix(a))
+            .and_then(|m| m.strip_suffix("; "))
+            .unwrap_or(&self.detail);
+        text.strip_prefix(&format!("partner {}: ", self.partner))
+            .unwrap_or(text)
+    }
+
+    /// What makes two failures the same: the text with the customer's ID replaced and
+    /// Entra's trace and correlation IDs (different on every request) left out.
+    fn failure_key(&self) -> String {
+        let mut key = self.failure_text().to_owned();
+        if let Some(customer) = &self.customer {
+            key = key.replace(customer.as_str(), "CUSTOMER");
+        }
+        while let Some(start) = key.find(" (trace ID ") {
+            let Some(len) = key[start..].find(')') else {
+                break;
+            };
+            key.replace_range(start..=start + len, "");
+        }
+        key
+    }
+}
+
+/// Writes a consent report as a table for people: one row per result; a failure identical to
+/// an earlier one (but for the customer) says so instead of repeating its text; each remedy
+/// once under the table, with how many failures it fixes; then the summary line.
+pub fn write_table(
+    out: &mut dyn std::io::Write,
+    results: &[CustomerResult],
+    summary: &Summary,
+) -> std::io::Result<()> {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut remedies: Vec<(String, usize)> = Vec::new();
+    let mut rows = Vec::with_capacity(results.len());
+    for r in results {
+        let mut cells = r.cells();
+        if !r.is_ok() {
+            let key = r.failure_key();
+            cells[3] = match seen.iter().find(|(k, _)| *k == key) {
+                Some((_, first)) => format!("same failure as {first}"),
+                None => {
+                    seen.push((key, format!("{} above", r.subject())));
+                    r.failure_text().to_owned()
+                }
+            };
+            if let Some(advice) = r.advice() {
+                match remedies.iter_mut().find(|(a, _)| *a == advice) {
+                    Some((_, n)) => *n += 1,
+                    None => remedies.push((advice, 1)),
+                }
+            }
+        }
+        rows.push(TableRow(cells));
+    }
+    cli_kit::output::write_table(out, &rows)?;
+    if !remedies.is_empty() {
+        writeln!(out)?;
+    }
+    for (advice, n) in remedies {
+        let failures = if n == 1 { "failure" } else { "failures" };
+        writeln!(out, "remedy ({n} {failures}): {advice}")?;
+    }
+    writeln!(out, "\n{}", summary.line())
+}
+
+/// A row of [`write_table`], its cells already written.
+#[derive(Serialize)]
+struct TableRow(Vec<String>);
+
+impl Row for TableRow {
+    fn headers() -> &'static [&'static str] {
+        CustomerResult::headers()
+    }
+
+    fn cells(&self) -> Vec<String> {
+        self.0.clone()
     }
 }
 

@@ -66,7 +66,8 @@ pub struct SetupArgs {
 #[derive(Clone, Debug, clap::Args)]
 pub struct DoctorArgs {
     /// Sign a partner admin in to also check the app registration, the Partner Center service
-    /// principal and the grants (without it those checks are reported as skipped).
+    /// principal and the grants (without it those checks are reported as skipped). It asks for
+    /// read permissions only: Graph `Application.Read.All` and `DelegatedPermissionGrant.Read.All`.
     #[arg(long, value_enum)]
     pub sign_in: Option<SignInMethod>,
     /// The partner tenant whose stored consent to check [default: partner.tenant_id; CPV: required].
@@ -237,7 +238,7 @@ pub async fn run_doctor(
                     .tenant_id
                     .clone()
                     .unwrap_or_else(|| "organizations".into());
-                let s = SignInSettings::for_cloud(&settings.cloud, &tenant, &args.sign_in_client_id);
+                let s = SignInSettings::for_doctor(&settings.cloud, &tenant, &args.sign_in_client_id);
                 match sign_in(&http, &s, method).await {
                     Ok(session) => Some(session.graph),
                     Err(e) => {

@@ -13,3 +13,10 @@ pub const ADMIN_GRAPH_SCOPES: &[&str] = &[
     "Application.ReadWrite.All",
     "DelegatedPermissionGrant.Read.All",
 ];
+
+/// Delegated Graph permissions `doctor --sign-in` asks for: it only reads the registration, the
+/// service principals and their app-role assignments (`Application.Read.All`) and the delegated
+/// permission grants (`DelegatedPermissionGrant.Read.All`); least privilege, never a write
+/// scope (docs/microsoft-behaviour.md §6.5).
+pub const DOCTOR_GRAPH_SCOPES: &[&str] =
+    &["Application.Read.All", "DelegatedPermissionGrant.Read.All"];

@@ -36,13 +36,29 @@ pub struct SignInSettings {
 }
 
 impl SignInSettings {
-    /// The admin sign-in for `cloud`: Graph `Application.ReadWrite.All` and
-    /// `DelegatedPermissionGrant.Read.All`, at `tenant`.
+    /// The admin sign-in of `setup` for `cloud` ([`rules::ADMIN_GRAPH_SCOPES`]: Graph
+    /// `Application.ReadWrite.All` and `DelegatedPermissionGrant.Read.All`), at `tenant`.
     pub fn for_cloud(cloud: &CloudEndpoints, tenant: &str, client_id: &str) -> Self {
+        Self::with_scopes(cloud, tenant, client_id, rules::ADMIN_GRAPH_SCOPES)
+    }
+
+    /// The admin sign-in of `doctor --sign-in`, which only reads: the read scopes of
+    /// [`rules::DOCTOR_GRAPH_SCOPES`], never a write scope.
+    pub fn for_doctor(cloud: &CloudEndpoints, tenant: &str, client_id: &str) -> Self {
+        Self::with_scopes(cloud, tenant, client_id, rules::DOCTOR_GRAPH_SCOPES)
+    }
+
+    /// The admin sign-in for `cloud` at `tenant`, asking for the delegated Graph `graph_scopes`.
+    fn with_scopes(
+        cloud: &CloudEndpoints,
+        tenant: &str,
+        client_id: &str,
+        graph_scopes: &[&str],
+    ) -> Self {
         let graph = cloud
             .resource_id(Resource::Graph)
             .unwrap_or_else(|| cloud.graph.as_str().trim_end_matches('/').to_owned());
-        let mut scopes: Vec<String> = rules::ADMIN_GRAPH_SCOPES
+        let mut scopes: Vec<String> = graph_scopes
             .iter()
             .map(|s| format!("{graph}/{s}"))
             .collect();
@@ -221,4 +237,37 @@ async fn receive_redirect(
     );
     drop(socket.write_all(response.as_bytes()).await);
     Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::cloud::CloudName;
+
+    fn scopes(s: &SignInSettings) -> Vec<&str> {
+        s.scopes.split(' ').collect()
+    }
+
+    #[test]
+    fn doctor_signs_in_with_read_scopes_only() {
+        let cloud = CloudEndpoints::preset(CloudName::Global).unwrap();
+        let doctor = SignInSettings::for_doctor(&cloud, "organizations", rules::SIGN_IN_CLIENT_ID);
+        let asked = scopes(&doctor);
+        assert!(
+            asked.iter().all(|s| !s.contains("ReadWrite")),
+            "doctor only reads: {asked:?}"
+        );
+        for needed in [
+            "https://graph.microsoft.com/Application.Read.All",
+            "https://graph.microsoft.com/DelegatedPermissionGrant.Read.All",
+        ] {
+            assert!(asked.contains(&needed), "{needed} in {asked:?}");
+        }
+        let setup = SignInSettings::for_cloud(&cloud, "organizations", rules::SIGN_IN_CLIENT_ID);
+        assert!(
+            scopes(&setup).contains(&"https://graph.microsoft.com/Application.ReadWrite.All"),
+            "setup writes the registration: {}",
+            setup.scopes
+        );
+    }
 }

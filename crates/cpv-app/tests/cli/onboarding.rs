@@ -113,6 +113,17 @@ async fn grant_to_all_customers_of_two_partners_then_verify_then_list_users() {
         "{}",
         table.stdout
     );
+    // The same columns as csp-app's `users list` (one definition: cli_kit::columns::USERS).
+    let header: Vec<&str> = table
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .split("  ")
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    assert_eq!(header, ["ID", "DISPLAY NAME", "USER PRINCIPAL NAME"]);
     assert!(table.stdout.contains("admin@fabrikam-demo.onmicrosoft.com"));
     assert!(
         table

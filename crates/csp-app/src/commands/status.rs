@@ -7,12 +7,19 @@ use cli_kit::output::{self, OutputFormat};
 use cli_kit::{Exit, Failure};
 use common::cloud::Resource;
 use common::remedy::Remedy;
+use common::tokens::BrokerError;
 use serde_json::{Value, json};
 
 use crate::context::Context;
 
 /// Refresh tokens expire after this long without use (Entra "Refresh token lifetime").
 const INACTIVITY_LIFETIME_SECS: i64 = common::rules::REFRESH_TOKEN_INACTIVITY_SECS;
+
+/// What `status` says when no consent was ever stored for the partner, and what to do.
+const NO_CONSENT_YET: (&str, &str) = (
+    "no consent stored yet",
+    "an admin agent of the partner tenant must sign in on the consent page (consentUrl) and consent",
+);
 
 fn rfc3339(unix: i64) -> Value {
     output::rfc3339(unix).map_or(Value::Null, Value::String)
@@ -38,6 +45,13 @@ pub async fn run(
         healthy = false;
         remedy = Some(Remedy::Mfa);
     }
+    // Nothing was ever stored: say so, rather than that a token is "no longer valid".
+    let never_consented = matches!(redemption, Err(BrokerError::NotConsented { .. }));
+    let advice = if never_consented {
+        Some(NO_CONSENT_YET.1)
+    } else {
+        remedy.and_then(Remedy::advice)
+    };
     let consent_url = failure.as_ref().and_then(|f| f.consent_url.clone());
     let meta = grant.meta.as_ref();
     let report = json!({
@@ -54,8 +68,12 @@ pub async fn run(
         "mfa": mfa,
         "rotatedTokenStored": grant.persisted,
         "lastStoreError": grant.last_store_error,
-        "redemption": if failure.is_none() { "ok".to_owned() } else { failure.as_ref().map(|f| f.message.clone()).unwrap_or_default() },
-        "remedy": remedy.and_then(Remedy::advice),
+        "redemption": match &failure {
+            None => "ok".to_owned(),
+            Some(_) if never_consented => NO_CONSENT_YET.0.to_owned(),
+            Some(f) => f.text().to_owned(),
+        },
+        "remedy": advice,
         "consentUrl": consent_url,
     });
     output::write_object(format, out, &[], &report)?;

@@ -12,12 +12,8 @@ use common::http::Tenant;
 use crate::cli::UsersListArgs;
 use crate::context::Context;
 
-/// Columns of `users list`.
-pub const USER_COLUMNS: &[Column] = &[
-    ("ID", "/id"),
-    ("USER PRINCIPAL NAME", "/userPrincipalName"),
-    ("DISPLAY NAME", "/displayName"),
-];
+/// Columns of `users list` (the same in both CLIs: [`cli_kit::columns::USERS`]).
+pub const USER_COLUMNS: &[Column] = cli_kit::columns::USERS;
 
 /// `users list`.
 pub async fn list(

@@ -7,21 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cli_kit::Failure;
-use cli_kit::output::{Column, ListWriter, OutputFormat, to_value};
+use cli_kit::output::{ListWriter, OutputFormat, to_value};
 
 use crate::cli::WatchArgs;
 use crate::context::Context;
 use crate::watch::{
     SystemClock, Thresholds, WatchOptions, Watcher, daemon, notify, run_loop, server,
 };
-
-const FINDING_COLUMNS: &[Column] = &[
-    ("CHECK", "/check"),
-    ("SUBJECT", "/subject"),
-    ("STATE", "/state"),
-    ("SECONDS LEFT", "/secondsLeft"),
-    ("MESSAGE", "/message"),
-];
 
 /// `csp-app watch`: one cycle with `--once`, else cycles every `--interval` until Ctrl-C or
 /// SIGTERM, one summary line per cycle on `out`, the address of the endpoints on `err`.
@@ -51,7 +43,11 @@ pub async fn run(
     let watcher = Watcher::new(ctx, options, Arc::new(SystemClock))?;
     if args.once {
         let report = watcher.cycle().await;
-        let mut writer = ListWriter::new(format, out, FINDING_COLUMNS);
+        if format == OutputFormat::Table {
+            crate::watch::table::write(out, &report.findings)?;
+            return Ok(report.exit());
+        }
+        let mut writer = ListWriter::new(format, out, &[]);
         for f in &report.findings {
             writer.item(&to_value(f)?)?;
         }

@@ -345,10 +345,11 @@ impl Cycle<'_> {
                         continue;
                     };
                     let key_id = key_id.as_deref().unwrap_or("unknown");
-                    let what = format!(
-                        "{kind} {} ({key_id}) of app {app_id}",
-                        name.as_deref().unwrap_or("")
-                    );
+                    // The finding's subject names the app, the kind and the key ID.
+                    let what = match name.as_deref().filter(|n| !n.is_empty()) {
+                        Some(name) => format!("{kind} \"{name}\""),
+                        None => kind.to_owned(),
+                    };
                     self.credential(out, (app_id, kind, key_id), &what, end);
                 }
                 return true;
@@ -414,12 +415,8 @@ impl Cycle<'_> {
         };
         match AppCertificate::read(path) {
             Ok(cert) => {
-                let what = format!(
-                    "certificate {} (thumbprint {}, file {}) of app {app_id}",
-                    cert.subject,
-                    cert.thumbprint,
-                    path.display()
-                );
+                // The finding's subject names the app and the thumbprint.
+                let what = format!("certificate {} (file {})", cert.subject, path.display());
                 self.credential(
                     out,
                     (app_id, "certificate", &cert.thumbprint),

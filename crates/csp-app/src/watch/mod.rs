@@ -17,6 +17,7 @@ pub mod daemon;
 pub mod metrics;
 pub mod notify;
 pub mod server;
+pub mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -47,6 +47,49 @@ async fn verify_reads_the_seeded_consents_back_and_names_the_customer_without_gd
 }
 
 #[tokio::test]
+async fn verify_all_customers_says_each_failure_and_each_remedy_once() {
+    let app = spawn().await;
+    app.consent(ADMIN).await;
+    let out = app
+        .run(&[
+            "consent",
+            "verify",
+            "--all-customers",
+            "--delegated",
+            "graph:User.Read.All",
+            "--application",
+            "graph:User.Read.All",
+        ])
+        .await;
+    let text = &out.stdout;
+    let count = |needle: &str| text.matches(needle).count();
+    // Fabrikam and Northwind fail the same way (the application permission is missing),
+    // Tailspin differently (no GDAP): two texts and two remedies, each written once.
+    assert_eq!(count("application User.Read.All missing"), 1, "{text}");
+    assert_eq!(count("has no delegated admin (GDAP) access"), 1, "{text}");
+    let row = |c: &str| {
+        text.lines()
+            .find(|l| l.contains(c) && l.contains("failed"))
+            .unwrap_or_else(|| panic!("{c} in:\n{text}"))
+    };
+    assert!(
+        row(NORTHWIND).ends_with(&format!("same failure as {FABRIKAM} above")),
+        "{text}"
+    );
+    for remedy in [
+        common::remedy::Remedy::CustomerConsent,
+        common::remedy::Remedy::GdapAccess,
+    ] {
+        assert_eq!(count(remedy.advice().unwrap()), 1, "{text}");
+    }
+    assert!(
+        text.contains("remedy (2 failures): the application is not consented"),
+        "{text}"
+    );
+    assert!(!text.contains(&format!("partner {PARTNER}: ")), "{text}");
+}
+
+#[tokio::test]
 async fn users_of_all_customers_tell_missing_consent_from_missing_gdap_and_grant_fixes_consent() {
     let mut config = EmulatorConfig::default();
     // Tailspin: the partner has delegated access, but the app was never consented there.

@@ -102,6 +102,41 @@ async fn no_stored_consent_asks_for_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_without_a_stored_consent_says_so_without_blank_rows() {
+    let app = spawn_with(emulator::EmulatorConfig::default()).await;
+    let out = app.run(&["status"]).await;
+    out.assert_code(csp_app::Exit::Reconsent.code());
+    for line in out.stdout.lines() {
+        let mut cells = line.split_whitespace();
+        assert!(
+            cells.next().is_some() && cells.next().is_some(),
+            "a field without a value: {line:?} in\n{}",
+            out.stdout
+        );
+    }
+    assert!(
+        out.stdout.contains("no consent stored yet"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("no longer valid"),
+        "no token was ever stored: {}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("http://127.0.0.1:8080/"),
+        "{}",
+        out.stdout
+    );
+    let json = app.run(&["-o", "json", "status"]).await;
+    let s = json.json();
+    assert_eq!(s["consented"], false);
+    assert_eq!(s["redemption"], "no consent stored yet");
+    assert!(s["consentedBy"].is_null(), "JSON keeps every field: {s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configuration_errors_exit_2() {
     let app = spawn_with(emulator::EmulatorConfig::default()).await;
     let out = app

@@ -28,6 +28,45 @@ async fn users_list_reads_a_customer_tenant_through_gdap_page_by_page() {
     );
 }
 
+/// The column titles of a table's header line (columns are two or more spaces apart).
+fn headers(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split("  ")
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_list_shows_the_columns_cpv_app_shows() {
+    let app = spawn().await;
+    let one = app.run(&["users", "list", "--customer", FABRIKAM]).await;
+    one.assert_code(0);
+    // cpv-app's `users list` prints these (crates/cpv-app/tests/cli/onboarding.rs).
+    assert_eq!(
+        headers(&one.stdout),
+        ["ID", "DISPLAY NAME", "USER PRINCIPAL NAME"],
+        "{}",
+        one.stdout
+    );
+    let all = app.run(&["users", "list", "--all-customers"]).await;
+    assert_eq!(
+        headers(&all.stdout),
+        [
+            "CUSTOMER TENANT",
+            "ID",
+            "DISPLAY NAME",
+            "USER PRINCIPAL NAME"
+        ],
+        "{}",
+        all.stdout
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_call_succeeds_after_retry_after() {
     let app = spawn().await;

@@ -16,7 +16,7 @@ use emulator::EmulatorConfig;
 use emulator::browser::ConsentAnswer;
 use emulator::seed::{TenantKind, TenantSeed, UserSeed};
 
-use crate::helpers::{ADMIN, PARTNER, TestApp, spawn, spawn_with};
+use crate::helpers::{ADMIN, PARTNER, TestApp, spawn, spawn_key_vault, spawn_with};
 use crate::watch::{EmulatorTime, Receiver, grant_read_permissions, options};
 
 const REDEMPTIONS: &str = "entra.token.refresh_token";
@@ -254,4 +254,59 @@ async fn the_local_demos_watch_once_is_green_and_redeems_once() {
         "the app's own certificate is watched: {findings:#?}"
     );
     assert_eq!(cloud.emulator().counter(REDEMPTIONS) - before, 1);
+}
+
+/// `watch --once` as a table: one line per finding and nothing said twice. With a Key Vault
+/// store signing in with its own app, three findings are skipped for the same reason: the
+/// reason is written once, as a note.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_once_table_has_one_line_per_finding_and_no_repetition() {
+    let app = spawn_key_vault().await;
+    let state = app.dir.path().join("table-state.json");
+    let state = state.display().to_string();
+    let args = ["watch", "--once", "--listen", "off", "--state-file", &state];
+    let json = app.run(&[&["-o", "json"][..], &args[..]].concat()).await;
+    json.assert_code(0);
+    let findings = json.json().as_array().unwrap().clone();
+    let table = app.run(&args).await;
+    table.assert_code(0);
+    let text = &table.stdout;
+    let rows: Vec<&str> = text.lines().skip(1).take_while(|l| !l.is_empty()).collect();
+    assert_eq!(rows.len(), findings.len(), "one line per finding:\n{text}");
+    let skipped = "reading the app registration needs Application.Read.All";
+    assert!(
+        findings
+            .iter()
+            .filter(|f| f["message"].as_str().unwrap().contains(skipped))
+            .count()
+            >= 3,
+        "{findings:#?}"
+    );
+    assert_eq!(text.matches(skipped).count(), 1, "said once:\n{text}");
+    assert!(!text.contains("SECONDS LEFT"), "{text}");
+    for row in &rows {
+        assert!(
+            row.chars().count() <= 250,
+            "{} characters: {row}",
+            row.chars().count()
+        );
+        assert!(
+            !row.contains("skipped: "),
+            "the STATE column says it: {row}"
+        );
+    }
+    for f in &findings {
+        let message = f["message"].as_str().unwrap();
+        let subject = f["subject"].as_str().unwrap();
+        // The IDs in the subject (app ID, key ID, thumbprint), not its words.
+        let ids = subject
+            .split('/')
+            .filter(|p| p.len() >= 8 && p.chars().any(|c| c.is_ascii_digit()));
+        for part in ids {
+            assert!(
+                !message.contains(part),
+                "the message repeats the subject's {part}: {message}"
+            );
+        }
+    }
 }
