@@ -1,5 +1,11 @@
 //! Admin API under `/_admin/` (the same controls are typed on [`crate::EmulatorHandle`]):
 //! clock, session revocation, faults, counters, MFA codes, delegated access.
+//!
+//! **Loopback peers only.** The admin API hands out MFA codes and revokes sessions, so
+//! [`loopback_only`] refuses (403) every `/_admin` request whose peer is not a loopback address
+//! (`127.0.0.0/8`, `::1`, or an IPv4-mapped loopback), whatever `--bind` says. In-process tests
+//! and local scripts reach it as before; another machine, or the host behind a container's
+//! published port, does not. `Emulator::start` warns loudly when it binds a non-loopback address.
 
 use crate::faults::Fault;
 use crate::model::state::State;
@@ -86,6 +92,36 @@ async fn delegated_access(
     }
 }
 
+/// Whether `path` is under `/_admin` (its own routes and Graph's `/_admin/gdap/…`).
+fn is_admin_path(path: &str) -> bool {
+    path == "/_admin" || path.starts_with("/_admin/")
+}
+
+/// Whether a peer may use the admin API: a loopback address only.
+pub fn admin_peer_allowed(peer: Option<std::net::SocketAddr>) -> bool {
+    peer.is_some_and(|p| p.ip().to_canonical().is_loopback())
+}
+
+/// Refuses `/_admin` requests from any peer but a loopback address (403, JSON).
+pub async fn loopback_only(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if !is_admin_path(req.path()) || admin_peer_allowed(req.peer_addr()) {
+        return next.call(req).await.map(|r| r.map_into_boxed_body());
+    }
+    tracing::warn!(
+        peer = ?req.peer_addr(),
+        path = req.path(),
+        "refused an admin request from a non-loopback peer"
+    );
+    let body = json!({
+        "error": "forbidden",
+        "message": "the emulator's admin API answers loopback peers only",
+    });
+    Ok(req.into_response(HttpResponse::Forbidden().json(body)))
+}
+
 /// Admin routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -116,4 +152,69 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::put().to(delegated_access),
             ),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test;
+
+    #[actix_web::test]
+    async fn only_loopback_peers_reach_the_admin_api() {
+        let app = test::init_service(
+            actix_web::App::new()
+                .wrap(actix_web::middleware::from_fn(loopback_only))
+                .route("/_admin/counters", web::get().to(HttpResponse::Ok))
+                .route("/_admin/gdap/x", web::post().to(HttpResponse::Ok))
+                .route("/_adminx", web::get().to(HttpResponse::Ok))
+                .route("/t/oauth2/v2.0/token", web::post().to(HttpResponse::Ok)),
+        )
+        .await;
+        let call = |method: actix_web::http::Method, path: &str, peer: &str| {
+            test::TestRequest::default()
+                .method(method)
+                .uri(path)
+                .peer_addr(peer.parse().unwrap())
+                .to_request()
+        };
+        use actix_web::http::Method;
+        for peer in [
+            "127.0.0.1:5000",
+            "127.8.9.1:5000",
+            "[::1]:5000",
+            "[::ffff:127.0.0.1]:5000",
+        ] {
+            let r = test::call_service(&app, call(Method::GET, "/_admin/counters", peer)).await;
+            assert_eq!(r.status(), 200, "{peer}");
+        }
+        for peer in [
+            "10.0.0.2:5000",
+            "172.17.0.1:5000",
+            "[fe80::1]:5000",
+            "[::ffff:10.0.0.2]:5000",
+        ] {
+            for (method, path) in [
+                (Method::GET, "/_admin/counters"),
+                (Method::POST, "/_admin/gdap/x"),
+            ] {
+                let r = test::call_service(&app, call(method, path, peer)).await;
+                assert_eq!(r.status(), 403, "{peer} {path}");
+            }
+            // Only the admin API is loopback-only.
+            let r =
+                test::call_service(&app, call(Method::POST, "/t/oauth2/v2.0/token", peer)).await;
+            assert_eq!(r.status(), 200, "{peer}");
+            let r = test::call_service(&app, call(Method::GET, "/_adminx", peer)).await;
+            assert_eq!(r.status(), 200, "{peer}");
+        }
+        // No peer address known: refused.
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri("/_admin/counters")
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 403);
+    }
 }

@@ -3,8 +3,12 @@
 //! and registered on the app at start. The compose stack uses it so the `local` profile's
 //! `.sam-local/app.pem` works against an emulator running in its own container, as
 //! `partner-consent --local` arranges in-process.
+//!
+//! The file is written through the emulator's one private-file writer
+//! ([`crate::model::files::write_private`]: a new temporary file, 0600, renamed into place), so
+//! a link planted at the path is replaced, never followed; an existing file is read only when it
+//! is a regular file, not a link.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -24,7 +28,9 @@ pub fn parse(arg: &str) -> Result<(String, std::path::PathBuf), String> {
 
 /// The certificate PEM in `path`, created (with its key) when the file holds none.
 pub fn ensure(path: &Path) -> anyhow::Result<String> {
-    if let Ok(existing) = std::fs::read_to_string(path)
+    let regular = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+    if regular
+        && let Ok(existing) = std::fs::read_to_string(path)
         && existing.contains("PRIVATE KEY-----")
         && let Some(cert) = first_certificate(&existing)
     {
@@ -39,18 +45,12 @@ pub fn ensure(path: &Path) -> anyhow::Result<String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(made.certificate_pem.as_bytes())?;
-    file.write_all(made.private_key_pem.expose_secret().as_bytes())?;
+    let mut pem = made.certificate_pem.clone().into_bytes();
+    pem.extend_from_slice(made.private_key_pem.expose_secret().as_bytes());
+    let written = crate::model::files::write_private(path, &pem);
+    // The buffer held the private key.
+    pem.fill(0);
+    written?;
     Ok(made.certificate_pem)
 }
 
@@ -59,4 +59,28 @@ fn first_certificate(pem: &str) -> Option<String> {
     let start = pem.find("-----BEGIN CERTIFICATE-----")?;
     let end = pem[start..].find(END)? + start + END.len();
     Some(format!("{}\n", &pem[start..end]))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn a_link_planted_at_the_path_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"untouched").unwrap();
+        let path = dir.path().join("app.pem");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let cert = ensure(&path).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert!(written.starts_with(&cert) && written.contains("PRIVATE KEY-----"));
+        // Kept on the next start.
+        assert_eq!(ensure(&path).unwrap(), cert);
+    }
 }

@@ -158,8 +158,30 @@ pub struct Emulator;
 
 impl Emulator {
     /// Start the emulator; it runs until the handle is dropped.
+    ///
+    /// Everything a client needs on disk — the CA (`{state_dir}/ca.pem`) and the keys — is
+    /// written before the first listener is bound, so a health check that connects proves the
+    /// CA file is there (the compose stack relies on it).
     pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, StartError> {
         config.seed.validate()?;
+        if !config.bind.is_loopback() {
+            tracing::warn!(
+                bind = %config.bind,
+                "WARNING: the emulator listens on {}, not a loopback address: its APIs and demo \
+                 credentials are reachable from other machines. It is a test double; /_admin/ \
+                 answers loopback peers only.",
+                config.bind
+            );
+        }
+        let state_dir = config.state_dir.clone();
+        let vault_names: Vec<String> = config.seed.vaults.iter().map(|v| v.name.clone()).collect();
+        let (signing, tls) = tokio::task::spawn_blocking(move || {
+            let signing = tokens::SigningKey::load_or_generate(state_dir.as_deref())?;
+            let tls = tls::build(state_dir.as_deref(), &vault_names)?;
+            anyhow::Ok((signing, tls))
+        })
+        .await
+        .map_err(anyhow::Error::from)??;
         let listener = std::net::TcpListener::bind((config.bind, config.port))
             .map_err(|e| anyhow::anyhow!("binding {}:{}: {e}", config.bind, config.port))?;
         let port = listener.local_addr().map_err(anyhow::Error::from)?.port();
@@ -173,15 +195,6 @@ impl Emulator {
             Some(l) => Some(l.local_addr().map_err(anyhow::Error::from)?.port()),
             None => None,
         };
-        let state_dir = config.state_dir.clone();
-        let vault_names: Vec<String> = config.seed.vaults.iter().map(|v| v.name.clone()).collect();
-        let (signing, tls) = tokio::task::spawn_blocking(move || {
-            let signing = tokens::SigningKey::load_or_generate(state_dir.as_deref())?;
-            let tls = tls::build(state_dir.as_deref(), &vault_names)?;
-            anyhow::Ok((signing, tls))
-        })
-        .await
-        .map_err(anyhow::Error::from)??;
         let mut state = State::new(&config.seed, port, signing, config.lifetimes.clone())?;
         state.sign_in_port = sign_in_port;
         let state = web::Data::new(state);
@@ -196,36 +209,18 @@ impl Emulator {
             None => None,
         };
         let ca_path = config.state_dir.as_ref().map(|dir| dir.join("ca.pem"));
-        let app_state = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(app_state.clone())
-                .wrap(actix_web::middleware::from_fn(faults::middleware))
-                .wrap(actix_web::middleware::from_fn(entra::plain_http_guard))
-                .configure(keyvault::configure)
-                // Graph and Partner Center before `admin`: Graph adds `/_admin/gdap/...`.
-                .configure(graph::configure)
-                .configure(partner_center::configure)
-                .configure(admin::configure)
-                .configure(managed_identity::configure)
-                .configure(entra::configure)
-                .default_service(web::to(not_found))
-        })
-        .workers(config.workers.max(1))
-        // Responses go out as several small TLS records; with Nagle's algorithm on, the client's
-        // delayed ACK stalls each exchange by ~40 ms.
-        .tcp_nodelay(true)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .listen_rustls_0_23(listener, (*tls.server_config).clone())
-        .map_err(anyhow::Error::from)?;
-        let server = match sign_in_listener {
-            Some(l) => server.listen(l).map_err(anyhow::Error::from)?,
-            None => server,
-        }
-        .run();
+        let server = api_server(listener, state.clone(), &tls, config.workers)?;
         let server_handle = server.handle();
         tokio::spawn(server);
+        let sign_in_server = match sign_in_listener {
+            Some(l) => {
+                let server = sign_in_server(l, state.clone())?;
+                let handle = server.handle();
+                tokio::spawn(server);
+                Some(handle)
+            }
+            None => None,
+        };
         tracing::info!(port, "emulator listening on https://127.0.0.1:{port}");
         if let Some(p) = sign_in_port {
             tracing::info!(port = p, "sign-in pages also on http://127.0.0.1:{p}");
@@ -234,12 +229,67 @@ impl Emulator {
             state,
             persisted,
             server: server_handle,
+            sign_in_server,
             ca_pem: tls.ca_pem,
             ca_path,
             seed: config.seed,
             port,
         })
     }
+}
+
+/// The TLS listener: every API and the pages.
+fn api_server(
+    listener: std::net::TcpListener,
+    state: web::Data<State>,
+    tls: &tls::TlsMaterial,
+    workers: usize,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(faults::middleware))
+            .wrap(actix_web::middleware::from_fn(admin::loopback_only))
+            .configure(keyvault::configure)
+            // Graph and Partner Center before `admin`: Graph adds `/_admin/gdap/...`.
+            .configure(graph::configure)
+            .configure(partner_center::configure)
+            .configure(admin::configure)
+            .configure(managed_identity::configure)
+            .configure(entra::configure)
+            .default_service(web::to(not_found))
+    })
+    .workers(workers.max(1))
+    // Responses go out as several small TLS records; with Nagle's algorithm on, the client's
+    // delayed ACK stalls each exchange by ~40 ms.
+    .tcp_nodelay(true)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen_rustls_0_23(listener, (*tls.server_config).clone())?;
+    Ok(server.run())
+}
+
+/// The plain-HTTP sign-in listener ([`EmulatorConfig::sign_in_port`]): an application of its
+/// own holding the sign-in pages only, behind [`entra::plain_http_guard`]; anything else gets
+/// Entra's 404 naming the HTTPS host.
+fn sign_in_server(
+    listener: std::net::TcpListener,
+    state: web::Data<State>,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(faults::middleware))
+            .wrap(actix_web::middleware::from_fn(entra::plain_http_guard))
+            .configure(entra::configure_pages)
+            .default_service(web::to(entra::plain_http_refusal))
+    })
+    .workers(1)
+    .tcp_nodelay(true)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(listener)?;
+    Ok(server.run())
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
@@ -327,6 +377,7 @@ pub struct EmulatorHandle {
     state: web::Data<State>,
     persisted: Option<Persisted>,
     server: actix_web::dev::ServerHandle,
+    sign_in_server: Option<actix_web::dev::ServerHandle>,
     ca_pem: String,
     ca_path: Option<PathBuf>,
     seed: Seed,
@@ -510,6 +561,9 @@ impl EmulatorHandle {
     }
     /// Stop the server and wait for it (the state directory, if any, is saved).
     pub async fn stop(self) {
+        if let Some(s) = &self.sign_in_server {
+            s.stop(false).await;
+        }
         self.server.stop(false).await;
     }
     /// Saves the state directory now (it is also saved within a second of a change and when
@@ -530,5 +584,8 @@ impl Drop for EmulatorHandle {
         self.save_state();
         // The stop command is sent when `stop` is called; awaiting is optional.
         drop(self.server.stop(false));
+        if let Some(s) = &self.sign_in_server {
+            drop(s.stop(false));
+        }
     }
 }

@@ -90,12 +90,31 @@ async fn main() -> anyhow::Result<()> {
         config = config.with_certificate(app_id, pem);
         println!("  App {app_id}: certificate {}", path.display());
     }
+    // The demo app's certificate (above) and the CA (in `Emulator::start`) are written before
+    // the first listener is bound: a health check that connects proves both files exist.
     let handle = Emulator::start(config).await?;
+    if !args.bind.is_loopback() {
+        eprintln!(
+            "WARNING: listening on {}, not a loopback address: the emulator's APIs and its demo \
+             credentials are reachable from other machines. It is a test double; /_admin/ answers \
+             loopback peers only.",
+            args.bind
+        );
+    }
+    print_banner(&handle);
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    handle.stop().await;
+    Ok(())
+}
+
+/// What the emulator serves, where, and the demo credentials (stdout).
+fn print_banner(handle: &emulator::EmulatorHandle) {
     let ca = handle
         .ca_path()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let seed = handle.seed();
     println!(
         "SAM emulator (a test double of Microsoft Entra ID, Key Vault, Graph and Partner Center) is running."
     );
@@ -116,21 +135,42 @@ async fn main() -> anyhow::Result<()> {
         "  Key Vault DNS suffix:       {}",
         handle.key_vault_dns_suffix()
     );
-    for v in &seed.vaults {
+    for v in &handle.seed().vaults {
         println!("  Vault {:<20} {}", v.name, handle.vault_url(&v.name));
     }
     println!(
-        "  Admin API:                  {}/_admin/counters",
+        "  Admin API:                  {}/_admin/counters (loopback peers only)",
         handle.authority_host()
     );
+    print_identity(handle);
     println!();
     println!(
         "  *.localhost names must resolve to 127.0.0.1 (RFC 6761 §6.3); add them to /etc/hosts if your resolver does not."
     );
     println!();
-    println!("Tenants:");
+    print_directory(handle.seed());
+}
+
+/// The managed-identity endpoint as an App Service / Container Apps host provides it, with a
+/// ready `export` line, so managed identity can be tried by hand. `IDENTITY_HEADER` is random
+/// per start and proves only that a caller read this output (as on a real host, where it proves
+/// the caller runs there).
+fn print_identity(handle: &emulator::EmulatorHandle) {
+    println!("  Managed identity:");
+    println!("    IDENTITY_ENDPOINT=\"{}\"", handle.identity_endpoint());
+    println!("    IDENTITY_HEADER=\"{}\"", handle.identity_header());
+    println!(
+        "    export IDENTITY_ENDPOINT=\"{}\" IDENTITY_HEADER=\"{}\"",
+        handle.identity_endpoint(),
+        handle.identity_header()
+    );
+}
+
+/// The demo directory's tenants, sign-ins and apps (the first ones of a generated seed).
+fn print_directory(seed: &Seed) {
     // Generated seeds hold thousands of tenants and users: list the first ones only.
     const LISTED: usize = 25;
+    println!("Tenants:");
     for t in seed.tenants.iter().take(LISTED) {
         println!("  {:<38} {:<34} {:?}", t.id, t.domain, t.kind);
     }
@@ -153,11 +193,6 @@ async fn main() -> anyhow::Result<()> {
     for a in &seed.apps {
         println!("  {:<38} {}", a.app_id, a.display_name);
     }
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    handle.stop().await;
-    Ok(())
 }
 
 fn tracing_subscriber_init() {

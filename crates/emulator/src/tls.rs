@@ -3,15 +3,19 @@
 //! seeded vault. No `*.localhost` wildcard: OpenSSL refuses wildcards under a single label.
 //!
 //! The CA can certify nothing else: it is name-constrained (RFC 5280 §4.2.1.10) to `localhost`
-//! (with every `*.localhost` name) and `127.0.0.1`, may sign no intermediate (path length 0),
-//! and is valid for 90 days. A saved CA without those constraints (an older emulator's
-//! ten-year root) or with less than two weeks left is replaced at start. Its key is written 0600
-//! in a 0700 state directory.
+//! (with every `*.localhost` name), `127.0.0.1` and `::1`, restricted to server authentication
+//! (extended key usage `id-kp-serverAuth`, RFC 5280 §4.2.1.12, which OpenSSL and webpki apply
+//! to the certificates it signs), may sign no intermediate (path length 0), and is valid for 90
+//! days. A saved CA without those constraints (an older emulator's ten-year root, or one without
+//! the key-usage restriction or `::1`) or with less than two weeks left is replaced at start. Its
+//! key is written 0600 in a 0700 state directory; `ca.pem` and `ca.key` are each written to a new
+//! temporary file and renamed into place, so a reader never sees half a file.
 
 use anyhow::Context as _;
 use rcgen::{
-    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, GeneralSubtree,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    NameConstraints,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -44,6 +48,7 @@ fn ca_params() -> CertificateParams {
         permitted_subtrees: vec![
             GeneralSubtree::DnsName("localhost".into()),
             GeneralSubtree::IpAddress(CidrSubnet::V4([127, 0, 0, 1], [255, 255, 255, 255])),
+            GeneralSubtree::IpAddress(CidrSubnet::V6(IPV6_LOOPBACK, [0xff; 16])),
         ],
         excluded_subtrees: vec![],
     });
@@ -52,6 +57,7 @@ fn ca_params() -> CertificateParams {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(1);
     params.not_after = now + time::Duration::days(CA_DAYS);
@@ -61,8 +67,11 @@ fn ca_params() -> CertificateParams {
 /// Validity of the CA.
 const CA_DAYS: i64 = 90;
 
-/// Whether a saved CA certificate is one this emulator would still make: name-constrained and
-/// valid for at least two more weeks.
+/// `::1`.
+const IPV6_LOOPBACK: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
+/// Whether a saved CA certificate is one this emulator would still make: name-constrained
+/// (with `::1`), restricted to server authentication and valid for at least two more weeks.
 fn still_usable(pem: &str) -> bool {
     let Ok((_, pem)) = x509_parser::pem::parse_x509_pem(pem.as_bytes()) else {
         return false;
@@ -70,9 +79,24 @@ fn still_usable(pem: &str) -> bool {
     let Ok(cert) = pem.parse_x509() else {
         return false;
     };
-    let constrained = cert.name_constraints().ok().flatten().is_some();
+    let constrained = cert
+        .name_constraints()
+        .ok()
+        .flatten()
+        .and_then(|c| c.value.permitted_subtrees.clone())
+        .is_some_and(|permitted| {
+            permitted.iter().any(|s| {
+                matches!(s.base, x509_parser::extensions::GeneralName::IPAddress(ip)
+                    if ip.get(..16) == Some(&IPV6_LOOPBACK[..]))
+            })
+        });
+    let server_auth_only = cert
+        .extended_key_usage()
+        .ok()
+        .flatten()
+        .is_some_and(|e| e.value.server_auth && !e.value.any && !e.value.client_auth);
     let left = cert.validity().time_to_expiration();
-    constrained && left.is_some_and(|d| d > time::Duration::days(14))
+    constrained && server_auth_only && left.is_some_and(|d| d > time::Duration::days(14))
 }
 
 /// Creates the state directory readable by its owner only (0700), or tightens it.
@@ -114,8 +138,10 @@ fn load_or_create_ca(state_dir: Option<&Path>) -> anyhow::Result<(String, KeyPai
         .context("self-signing the CA")?;
     let pem = cert.pem();
     if let Some(dir) = state_dir {
-        std::fs::write(dir.join("ca.pem"), &pem).context("writing ca.pem")?;
+        // The key first: a `ca.pem` present means its key is too. The certificate is public
+        // (0644: the compose stack's other containers read it).
         crate::model::files::write_private(&dir.join("ca.key"), key.serialize_pem().as_bytes())?;
+        crate::model::files::write_atomic(&dir.join("ca.pem"), pem.as_bytes(), 0o644)?;
     }
     Ok((pem, key))
 }
@@ -189,6 +215,57 @@ mod tests {
         old.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let key = KeyPair::generate().unwrap();
         assert!(!still_usable(&old.self_signed(&key).unwrap().pem()));
+    }
+
+    #[test]
+    fn the_ca_serves_servers_only_and_constrains_ipv6_to_the_loopback() {
+        let material = build(None, &[]).unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(material.ca_pem.as_bytes()).unwrap();
+        let ca = pem.parse_x509().unwrap();
+        let eku = ca.extended_key_usage().unwrap().expect("an EKU").value;
+        assert!(eku.server_auth, "{eku:?}");
+        assert!(
+            !(eku.any || eku.client_auth || eku.code_signing || eku.email_protection),
+            "{eku:?}"
+        );
+        assert!(eku.other.is_empty(), "{eku:?}");
+        let permitted = ca
+            .name_constraints()
+            .unwrap()
+            .unwrap()
+            .value
+            .permitted_subtrees
+            .clone()
+            .unwrap();
+        let ips: Vec<&[u8]> = permitted
+            .iter()
+            .filter_map(|s| match s.base {
+                x509_parser::extensions::GeneralName::IPAddress(ip) => Some(ip),
+                _ => None,
+            })
+            .collect();
+        let mut v6 = IPV6_LOOPBACK.to_vec();
+        v6.extend([0xff; 16]);
+        assert!(ips.contains(&&v6[..]), "{ips:?}");
+        assert!(
+            ips.contains(&&[127, 0, 0, 1, 255, 255, 255, 255][..]),
+            "{ips:?}"
+        );
+
+        // A CA of the previous emulator (name-constrained, without the EKU or `::1`) is replaced.
+        for strip in [
+            |p: &mut CertificateParams| p.extended_key_usages.clear(),
+            |p: &mut CertificateParams| {
+                if let Some(c) = &mut p.name_constraints {
+                    c.permitted_subtrees.truncate(2);
+                }
+            },
+        ] {
+            let mut old = ca_params();
+            strip(&mut old);
+            let key = KeyPair::generate().unwrap();
+            assert!(!still_usable(&old.self_signed(&key).unwrap().pem()));
+        }
     }
 
     #[cfg(unix)]

@@ -332,7 +332,7 @@ impl GraphClient {
         update: &ApplicationUpdate,
     ) -> Result<(), GraphError> {
         let body = to_body(update, "the application update")?;
-        let url = self.url(&format!("applications/{}", segment(id)));
+        let url = self.url(&format!("applications/{}", segment(id)?));
         self.call::<serde_json::Value>(
             Tenant::Partner,
             Method::PATCH,
@@ -423,7 +423,7 @@ impl GraphClient {
     ) -> Result<Vec<OAuth2PermissionGrant>, GraphError> {
         let url = self.url(&format!(
             "servicePrincipals/{}/oauth2PermissionGrants",
-            segment(id)
+            segment(id)?
         ));
         self.collection(None, url).try_collect().await
     }
@@ -451,7 +451,7 @@ impl GraphClient {
     ) -> Result<Vec<AppRoleAssignment>, GraphError> {
         let url = self.url(&format!(
             "servicePrincipals/{}/appRoleAssignments",
-            segment(id)
+            segment(id)?
         ));
         self.collection(tenant_key(tenant), url).try_collect().await
     }
@@ -472,7 +472,7 @@ impl GraphClient {
     ) -> Result<AppRoleAssignment, GraphError> {
         let url = self.url(&format!(
             "servicePrincipals/{}/appRoleAssignedTo",
-            segment(resource)
+            segment(resource)?
         ));
         let body = serde_json::json!({
             "principalId": principal,
@@ -502,8 +502,8 @@ impl GraphClient {
     ) -> Result<(), GraphError> {
         let url = self.url(&format!(
             "servicePrincipals/{}/appRoleAssignments/{}",
-            segment(principal),
-            segment(assignment)
+            segment(principal)?,
+            segment(assignment)?
         ));
         self.call::<serde_json::Value>(tenant, Method::DELETE, url, None, None, "a deletion")
             .await

@@ -363,11 +363,15 @@ impl GraphClient {
         &self,
         relationship_id: &str,
     ) -> BoxStream<'static, Result<DelegatedAdminAccessAssignment, GraphError>> {
-        let url = self.url(&format!(
-            "tenantRelationships/delegatedAdminRelationships/{}/accessAssignments",
-            segment(relationship_id)
-        ));
-        self.collection(None, url)
+        match segment(relationship_id) {
+            Ok(id) => self.collection(
+                None,
+                self.url(&format!(
+                    "tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments"
+                )),
+            ),
+            Err(e) => super::refused(e.into()),
+        }
     }
 
     /// Assigns roles of an active relationship to a partner security group: its members get
@@ -385,7 +389,7 @@ impl GraphClient {
     ) -> Result<DelegatedAdminAccessAssignment, GraphError> {
         let url = self.url(&format!(
             "tenantRelationships/delegatedAdminRelationships/{}/accessAssignments",
-            segment(relationship_id)
+            segment(relationship_id)?
         ));
         let body = serde_json::json!({
             "accessContainer": {"accessContainerId": group_id, "accessContainerType": "securityGroup"},
@@ -409,7 +413,7 @@ impl GraphClient {
     ) -> Result<DelegatedAdminRelationship, GraphError> {
         let url = self.url(&format!(
             "tenantRelationships/delegatedAdminRelationships/{}",
-            segment(relationship_id)
+            segment(relationship_id)?
         ));
         let body = serde_json::json!({"autoExtendDuration": auto_extend_duration});
         self.call(
@@ -434,7 +438,7 @@ impl GraphClient {
     ) -> Result<DelegatedAdminRelationshipRequest, GraphError> {
         let url = self.url(&format!(
             "tenantRelationships/delegatedAdminRelationships/{}/requests",
-            segment(relationship_id)
+            segment(relationship_id)?
         ));
         let body = serde_json::json!({"action": "terminate"});
         self.create(url, body, "the relationship request").await

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::cloud::Resource;
-use crate::http::transport::{ServiceError, segment};
+use crate::http::transport::{InvalidSegment, ServiceError, segment};
 use crate::http::{ApiClient, ApiOptions, RetryPolicy, Tenant, TokenSourceError};
 use crate::remedy::Remedy;
 pub use applications::{
@@ -220,6 +220,17 @@ impl ApiOptions for GraphOptions {
     }
 }
 
+impl From<InvalidSegment> for GraphError {
+    fn from(e: InvalidSegment) -> Self {
+        GraphError::Invalid(vec![e.to_string()])
+    }
+}
+
+/// A collection refused before any request: a stream of that one error.
+fn refused<T: Send + 'static>(e: GraphError) -> BoxStream<'static, Result<T, GraphError>> {
+    stream::once(async move { Err(e) }).boxed()
+}
+
 /// A request body, or none.
 type Body = Option<serde_json::Value>;
 
@@ -279,7 +290,7 @@ impl GraphClient {
     ///
     /// `GET /v1.0/users/{id | userPrincipalName}` — "Get user" (api-reference/v1.0/api/user-get.md).
     pub async fn get_user(&self, tenant: Tenant<'_>, id: &str) -> Result<User, GraphError> {
-        let url = self.url(&format!("users/{}", segment(id)));
+        let url = self.url(&format!("users/{}", segment(id)?));
         self.call(tenant, Method::GET, url, None, None, "a user")
             .await
     }
@@ -313,7 +324,7 @@ impl GraphClient {
     ) -> Result<DelegatedAdminRelationship, GraphError> {
         let url = self.url(&format!(
             "tenantRelationships/delegatedAdminRelationships/{}",
-            segment(id)
+            segment(id)?
         ));
         self.call(
             Tenant::Partner,
@@ -358,7 +369,7 @@ impl GraphClient {
     ) -> Result<DelegatedAdminRelationshipRequest, GraphError> {
         let url = self.url(&format!(
             "tenantRelationships/delegatedAdminRelationships/{}/requests",
-            segment(id)
+            segment(id)?
         ));
         let body = serde_json::json!({"action": "lockForApproval"});
         self.create(url, body, "the relationship request").await

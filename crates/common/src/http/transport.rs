@@ -496,11 +496,24 @@ impl Transport {
     }
 }
 
-/// Percent-encodes one path segment (IDs come from users).
-pub(crate) fn segment(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes())
+/// An ID refused as a URL path segment: empty, `.` or `..`. A URL parser (the WHATWG rules the
+/// `url` crate follows, RFC 3986 §5.2.4) reads the last two as "this" and "the parent"
+/// collection, so `customers/..` would read the customers' parent, not a customer; encoding does
+/// not help (`%2E%2E` is a dot segment too), an empty one names the collection itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a valid ID: an ID cannot be empty, \".\" or \"..\"")]
+pub struct InvalidSegment(pub String);
+
+/// One URL path segment from an ID a user gave (customer, relationship, user, application…):
+/// percent-encoded, and refused when it is empty, `.` or `..` ([`InvalidSegment`]). Every path
+/// segment the Graph and Partner Center clients build from input goes through it.
+pub(crate) fn segment(value: &str) -> Result<String, InvalidSegment> {
+    if matches!(value, "" | "." | "..") {
+        return Err(InvalidSegment(value.to_owned()));
+    }
+    Ok(url::form_urlencoded::byte_serialize(value.as_bytes())
         .collect::<String>()
-        .replace('+', "%20")
+        .replace('+', "%20"))
 }
 
 /// Resolves a paging link against an API base URL, as Microsoft's Partner Center SDK does
@@ -579,6 +592,28 @@ pub type SharedTokenSource = Arc<dyn TokenSource>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_segment_is_encoded_and_dot_segments_are_refused() {
+        for id in ["", ".", ".."] {
+            let e = segment(id).unwrap_err();
+            assert!(e.to_string().contains("is not a valid ID"), "{e}");
+        }
+        for (id, encoded) in [
+            ("a.b", "a.b"),
+            ("...", "..."),
+            ("..x", "..x"),
+            ("%2e%2e", "%252e%252e"),
+            ("a/../b", "a%2F..%2Fb"),
+            ("a b", "a%20b"),
+        ] {
+            assert_eq!(segment(id).unwrap(), encoded, "{id}");
+            // Joined under a base, an accepted segment stays one segment.
+            let base = url::Url::parse("https://example.invalid/v1/customers/").unwrap();
+            let url = base.join(&segment(id).unwrap()).unwrap();
+            assert_eq!(url.path_segments().unwrap().count(), 3, "{id}: {url}");
+        }
+    }
 
     #[test]
     fn links_resolve_under_the_base_whatever_their_form() {

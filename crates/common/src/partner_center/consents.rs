@@ -54,7 +54,7 @@ impl PartnerCenterClient {
         customer_id: &str,
         consent: &ApplicationConsent,
     ) -> Result<ApplicationConsent, PartnerCenterError> {
-        let path = format!("v1/customers/{}/applicationconsents", segment(customer_id));
+        let path = format!("v1/customers/{}/applicationconsents", segment(customer_id)?);
         let body = serde_json::to_value(consent).map_err(|e| PartnerCenterError::Decode {
             what: "an application consent",
             reason: e.to_string(),
@@ -82,8 +82,8 @@ impl PartnerCenterClient {
     ) -> Result<(), PartnerCenterError> {
         let path = format!(
             "v1/customers/{}/applicationconsents/{}",
-            segment(customer_id),
-            segment(application_id)
+            segment(customer_id)?,
+            segment(application_id)?
         );
         self.send_with_body(Method::DELETE, &path, None).await?;
         Ok(())

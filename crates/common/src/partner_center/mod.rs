@@ -26,7 +26,7 @@ use url::Url;
 use uuid::Uuid;
 
 use crate::cloud::Resource;
-use crate::http::transport::{ServiceError, segment};
+use crate::http::transport::{InvalidSegment, ServiceError, segment};
 use crate::http::{ApiClient, ApiOptions, RetryPolicy, Tenant, TokenSourceError};
 use crate::remedy::Remedy;
 
@@ -335,6 +335,19 @@ impl ApiOptions for PartnerCenterOptions {
     }
 }
 
+impl From<InvalidSegment> for PartnerCenterError {
+    fn from(e: InvalidSegment) -> Self {
+        PartnerCenterError::Invalid(e.to_string())
+    }
+}
+
+/// A collection refused before any request: a stream of that one error.
+fn refused<T: Send + 'static>(
+    e: PartnerCenterError,
+) -> BoxStream<'static, Result<T, PartnerCenterError>> {
+    stream::once(async move { Err(e) }).boxed()
+}
+
 impl PartnerCenterClient {
     fn url(&self, path: &str) -> Url {
         crate::cloud::join(self.inner.transport.base(), path)
@@ -370,7 +383,7 @@ impl PartnerCenterClient {
     ///
     /// `GET /v1/customers/{customer-tenant-id}` — "Get a customer by ID" (develop/get-a-customer-by-id.md).
     pub async fn get_customer(&self, customer_id: &str) -> Result<Customer, PartnerCenterError> {
-        let url = self.url(&format!("v1/customers/{}", segment(customer_id)));
+        let url = self.url(&format!("v1/customers/{}", segment(customer_id)?));
         decode(&self.get_one(url).await?, "a customer")
     }
 
@@ -382,7 +395,10 @@ impl PartnerCenterClient {
         &self,
         customer_id: &str,
     ) -> BoxStream<'static, Result<CustomerUser, PartnerCenterError>> {
-        self.collection(self.url(&format!("v1/customers/{}/users", segment(customer_id))))
+        match segment(customer_id) {
+            Ok(id) => self.collection(self.url(&format!("v1/customers/{id}/users"))),
+            Err(e) => refused(e.into()),
+        }
     }
 
     /// Lists the subscriptions of a customer, following every page.
@@ -393,10 +409,10 @@ impl PartnerCenterClient {
         &self,
         customer_id: &str,
     ) -> BoxStream<'static, Result<Subscription, PartnerCenterError>> {
-        self.collection(self.url(&format!(
-            "v1/customers/{}/subscriptions",
-            segment(customer_id)
-        )))
+        match segment(customer_id) {
+            Ok(id) => self.collection(self.url(&format!("v1/customers/{id}/subscriptions"))),
+            Err(e) => refused(e.into()),
+        }
     }
 
     /// An authenticated GET of any Partner Center path (`/v1/...`, relative to the base URL),

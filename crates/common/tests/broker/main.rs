@@ -3,6 +3,7 @@
 mod abandoned;
 mod concurrency;
 mod consent_rules;
+mod dot_segments;
 mod errors;
 mod grants;
 mod helpers;

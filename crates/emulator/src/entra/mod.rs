@@ -29,7 +29,6 @@ fn form_error_page(
         .into()
 }
 
-/// Entra routes at the root of the emulator's host.
 /// Whether `path` is a page a person's browser sees (served over the plain-HTTP sign-in listener
 /// too): authorize, the sign-in, MFA and consent forms, device login.
 fn is_interactive(path: &str) -> bool {
@@ -48,16 +47,26 @@ fn is_interactive(path: &str) -> bool {
     }
 }
 
-/// Over the plain-HTTP sign-in listener only the interactive pages answer; every API (tokens,
-/// metadata, Key Vault, Graph, Partner Center) is TLS-only, as in the cloud. A request for one
-/// gets Entra's JSON error naming the HTTPS host to use.
+/// The plain-HTTP sign-in listener's own application ([`configure_pages`] only) answers only
+/// the interactive pages; every API (tokens, metadata, Key Vault, Graph, Partner Center, admin)
+/// is TLS-only, as in the cloud. This guard in front of it refuses, with Entra's JSON error naming
+/// the HTTPS host to use, any request that is not one of those pages by its path, and any request
+/// for a Key Vault host (`{vault}.vault.localhost`, whose `/secrets/login` is a secret, not a
+/// page), whatever its path.
 pub async fn plain_http_guard(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    if req.app_config().secure() || is_interactive(req.path()) {
+    let vault_host = crate::keyvault::vault_name_of(req.connection_info().host()).is_some();
+    if !vault_host && is_interactive(req.path()) {
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     }
+    let refusal = plain_http_refusal(req.request().clone()).await;
+    Ok(req.into_response(refusal))
+}
+
+/// The answer of the plain-HTTP sign-in listener to anything but a sign-in page.
+pub async fn plain_http_refusal(req: actix_web::HttpRequest) -> HttpResponse {
     let https = req
         .app_data::<web::Data<crate::model::state::State>>()
         .map(|s| s.authority_host())
@@ -72,62 +81,77 @@ pub async fn plain_http_guard(
             req.path()
         ),
     );
-    Ok(req.into_response(e.response()))
+    e.response()
 }
 
+/// Entra routes at the root of the emulator's host (TLS): the APIs and the pages.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(
-        web::FormConfig::default()
-            .limit(16 * 1024)
-            .error_handler(form_error_page),
-    )
-    // Device code (RFC 8628): before the `/{tenant}/…` routes below.
-    .route(
-        "/{tenant}/oauth2/v2.0/devicecode",
-        web::post().to(device_code::start),
-    )
-    .route("/devicelogin", web::get().to(device_code::form))
-    .route("/devicelogin", web::post().to(device_code::sign_in))
-    .route("/devicelogin/approve", web::post().to(device_code::approve))
-    .route(
-        "/common/discovery/instance",
-        web::get().to(discovery::instance),
-    )
-    .route(
-        "/{tenant}/.well-known/openid-configuration",
-        web::get().to(discovery::openid_configuration_v1),
-    )
-    .route(
-        "/{tenant}/v2.0/.well-known/openid-configuration",
-        web::get().to(discovery::openid_configuration_v2),
-    )
-    .route(
-        "/{tenant}/discovery/keys",
-        web::get().to(discovery::keys_v1),
-    )
-    .route(
-        "/{tenant}/discovery/v2.0/keys",
-        web::get().to(discovery::keys_v2),
-    )
-    .route(
-        "/{tenant}/oauth2/authorize",
-        web::get().to(authorize::authorize_v1),
-    )
-    .route(
-        "/{tenant}/oauth2/v2.0/authorize",
-        web::get().to(authorize::authorize_v2),
-    )
-    .route("/{tenant}/oauth2/token", web::post().to(token::token_v1))
-    .route(
-        "/{tenant}/oauth2/v2.0/token",
-        web::post().to(token::token_v2),
-    )
-    .route("/{tenant}/login", web::post().to(authorize::sign_in::login))
-    .route("/{tenant}/mfa", web::post().to(authorize::sign_in::mfa))
-    .route(
-        "/{tenant}/consent",
-        web::post().to(authorize::consent::consent),
-    );
+    configure_api(cfg);
+    configure_pages(cfg);
+}
+
+/// The pages a person's browser sees (authorize, sign-in, MFA, consent, device login): the only
+/// routes of the plain-HTTP sign-in listener, and routes of the TLS listener too.
+pub fn configure_pages(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(form_config())
+        .route("/devicelogin", web::get().to(device_code::form))
+        .route("/devicelogin", web::post().to(device_code::sign_in))
+        .route("/devicelogin/approve", web::post().to(device_code::approve))
+        .route(
+            "/{tenant}/oauth2/authorize",
+            web::get().to(authorize::authorize_v1),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            web::get().to(authorize::authorize_v2),
+        )
+        .route("/{tenant}/login", web::post().to(authorize::sign_in::login))
+        .route("/{tenant}/mfa", web::post().to(authorize::sign_in::mfa))
+        .route(
+            "/{tenant}/consent",
+            web::post().to(authorize::consent::consent),
+        );
+}
+
+fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(16 * 1024)
+        .error_handler(form_error_page)
+}
+
+/// Entra's APIs (TLS only): device authorization, discovery, keys, token endpoints.
+fn configure_api(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(form_config())
+        // Device code (RFC 8628).
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            web::post().to(device_code::start),
+        )
+        .route(
+            "/common/discovery/instance",
+            web::get().to(discovery::instance),
+        )
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            web::get().to(discovery::openid_configuration_v1),
+        )
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            web::get().to(discovery::openid_configuration_v2),
+        )
+        .route(
+            "/{tenant}/discovery/keys",
+            web::get().to(discovery::keys_v1),
+        )
+        .route(
+            "/{tenant}/discovery/v2.0/keys",
+            web::get().to(discovery::keys_v2),
+        )
+        .route("/{tenant}/oauth2/token", web::post().to(token::token_v1))
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            web::post().to(token::token_v2),
+        );
 }
 
 #[cfg(test)]

@@ -1,3 +1,4 @@
 mod entra;
 mod helpers;
+mod hygiene;
 mod keyvault;
