@@ -209,39 +209,8 @@ async fn doctor_warns_when_the_certificate_nears_expiry() {
 
 #[tokio::test]
 async fn doctor_warns_when_the_vault_policy_is_broader_than_get_and_set() {
-    let mut seed = helpers::empty_partner_seed();
-    for v in &mut seed.vaults {
-        for p in &mut v.access_policies {
-            if p.object_id == ids::KEYVAULT_APP_SP {
-                p.secrets = vec!["get".into(), "set".into(), "list".into(), "delete".into()];
-            }
-        }
-    }
-    let env = helpers::spawn(seed).await;
-    let session = env.admin_session().await;
-    env.setup(&session, &env.options(env.generated())).await;
-    let secret = env
-        .emu
-        .seed()
-        .apps
-        .iter()
-        .find(|a| a.app_id == ids::KEYVAULT_APP)
-        .unwrap()
-        .secrets[0]
-        .clone();
-    let vault = [
-        "store.kind=key-vault".to_owned(),
-        format!(
-            "store.key_vault.vault_url={}",
-            env.emu.vault_url(ids::VAULT)
-        ),
-        "store.key_vault.identity=client-secret".to_owned(),
-        format!("store.key_vault.tenant_id={}", ids::PARTNER_TENANT),
-        format!("store.key_vault.client_id={}", ids::KEYVAULT_APP),
-        format!("store.key_vault.client_secret={secret}"),
-    ];
-    let settings = env.settings(&vault);
-    env.consent(&settings).await;
+    let (env, session, settings, secret) =
+        helpers::consented_in_a_vault_with_a_broad_policy().await;
     let report = env.doctor(&settings, Some(&session)).await;
     expect(&report, "store.reachable", Status::Pass);
     let text = expect(&report, "store.least_privilege", Status::Warn);

@@ -235,6 +235,46 @@ impl Env {
 }
 
 /// Walks the emulator's sign-in, MFA and consent pages like a browser; returns the code.
+/// `setup`, then a consent stored in Key Vault by the store's app, whose access policy allows
+/// `get, set, list, delete` (broader than the `get, set` setup asks for): the app's secret, the
+/// admin session, the settings.
+pub async fn consented_in_a_vault_with_a_broad_policy() -> (Env, AdminSession, Settings, String) {
+    let mut seed = empty_partner_seed();
+    for v in &mut seed.vaults {
+        for p in &mut v.access_policies {
+            if p.object_id == ids::KEYVAULT_APP_SP {
+                p.secrets = vec!["get".into(), "set".into(), "list".into(), "delete".into()];
+            }
+        }
+    }
+    let env = spawn(seed).await;
+    let session = env.admin_session().await;
+    env.setup(&session, &env.options(env.generated())).await;
+    let secret = env
+        .emu
+        .seed()
+        .apps
+        .iter()
+        .find(|a| a.app_id == ids::KEYVAULT_APP)
+        .expect("the store's app")
+        .secrets[0]
+        .clone();
+    let vault = [
+        "store.kind=key-vault".to_owned(),
+        format!(
+            "store.key_vault.vault_url={}",
+            env.emu.vault_url(ids::VAULT)
+        ),
+        "store.key_vault.identity=client-secret".to_owned(),
+        format!("store.key_vault.tenant_id={}", ids::PARTNER_TENANT),
+        format!("store.key_vault.client_id={}", ids::KEYVAULT_APP),
+        format!("store.key_vault.client_secret={secret}"),
+    ];
+    let settings = env.settings(&vault);
+    env.consent(&settings).await;
+    (env, session, settings, secret)
+}
+
 async fn sign_in(env: &Env, url: &Url) -> String {
     env.emu
         .authorization_code(&env.http, url, ADMIN)

@@ -83,40 +83,9 @@ async fn doctor_fails_a_redirect_uri_registered_as_a_single_page_app() {
 /// or purge it.
 #[tokio::test]
 async fn doctor_fails_when_the_stored_secret_is_deleted_but_recoverable() {
-    let mut seed = helpers::empty_partner_seed();
-    for v in &mut seed.vaults {
-        for p in &mut v.access_policies {
-            if p.object_id == ids::KEYVAULT_APP_SP {
-                // `list` lets doctor read the deleted secret; `delete` lets the test delete it.
-                p.secrets = vec!["get".into(), "set".into(), "list".into(), "delete".into()];
-            }
-        }
-    }
-    let env = helpers::spawn(seed).await;
-    let session = env.admin_session().await;
-    env.setup(&session, &env.options(env.generated())).await;
-    let secret = env
-        .emu
-        .seed()
-        .apps
-        .iter()
-        .find(|a| a.app_id == ids::KEYVAULT_APP)
-        .unwrap()
-        .secrets[0]
-        .clone();
-    let vault = [
-        "store.kind=key-vault".to_owned(),
-        format!(
-            "store.key_vault.vault_url={}",
-            env.emu.vault_url(ids::VAULT)
-        ),
-        "store.key_vault.identity=client-secret".to_owned(),
-        format!("store.key_vault.tenant_id={}", ids::PARTNER_TENANT),
-        format!("store.key_vault.client_id={}", ids::KEYVAULT_APP),
-        format!("store.key_vault.client_secret={secret}"),
-    ];
-    let settings = env.settings(&vault);
-    env.consent(&settings).await;
+    // `list` lets doctor read the deleted secret; `delete` lets the test delete it.
+    let (env, session, settings, secret) =
+        helpers::consented_in_a_vault_with_a_broad_policy().await;
     assert!(
         env.doctor(&settings, Some(&session))
             .await
