@@ -203,6 +203,40 @@ async fn consented_refresh_token(emu: &crate::helpers::TestEmulator, upn: &str) 
     body["refresh_token"].as_str().unwrap().to_string()
 }
 
+/// v1's code grant answers with an ID token whether or not `openid` was asked for: the SAM
+/// guide's recorded answer carries one for a request without `scope`
+/// (docs/microsoft-behaviour.md §1.2).
+#[tokio::test]
+async fn a_v1_code_grant_returns_an_id_token_without_openid() {
+    let emu = spawn().await;
+    let (verifier, challenge) = pkce();
+    let url = format!(
+        "{}/organizations/oauth2/authorize?client_id={}&response_type=code&redirect_uri={}&resource={}&state=s&code_challenge={challenge}&code_challenge_method=S256",
+        emu.handle.authority_host(),
+        ids::CSP_APP,
+        REDIRECT,
+        PC
+    );
+    let location = emu
+        .sign_in(&url, "admin@contoso-partner.onmicrosoft.com")
+        .await;
+    let code = query_param(&location, "code").expect("code in redirect");
+    let secret = emu.secret_of(ids::CSP_APP);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", ids::CSP_APP),
+        ("client_secret", secret.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+        ("resource", PC),
+    ];
+    let (s, body) = emu.token("organizations", false, &form).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body["id_token"].is_string(), "{body}");
+    assert!(body["refresh_token"].is_string(), "{body}");
+}
+
 #[tokio::test]
 async fn partner_admin_consents_then_refresh_token_works_for_every_consented_resource_and_delegated_customers()
  {

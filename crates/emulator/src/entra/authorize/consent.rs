@@ -263,11 +263,11 @@ fn issue_code(state: &State, flow: &Flow, user: &UserSeed) -> HttpResponse {
         Authority::Tenant(t) => t.id.clone(),
         Authority::Common => user.tenant.clone(),
     };
+    // v1's code grant answers with an ID token whatever was asked (the SAM guide's recorded
+    // answer has one for a request without `scope`; docs/microsoft-behaviour.md §1.2); v2's only
+    // with `openid`.
     let wants_openid = match flow.version {
-        Version::V1 => {
-            flow.response_type.contains("openid")
-                || flow.response_type.split(' ').any(|t| t == "id_token")
-        }
+        Version::V1 => true,
         Version::V2 => flow.target.split(' ').any(|s| s == "openid"),
     };
     let wants_rt = flow.target.split(' ').any(|s| s == "offline_access");
