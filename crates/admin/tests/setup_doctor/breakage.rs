@@ -230,26 +230,8 @@ async fn doctor_passes_the_vault_when_the_policy_is_get_and_set_only() {
     let env = helpers::spawn(helpers::empty_partner_seed()).await;
     let session = env.admin_session().await;
     env.setup(&session, &env.options(env.generated())).await;
-    let secret = env
-        .emu
-        .seed()
-        .apps
-        .iter()
-        .find(|a| a.app_id == ids::KEYVAULT_APP)
-        .unwrap()
-        .secrets[0]
-        .clone();
-    let settings = env.settings(&[
-        "store.kind=key-vault".to_owned(),
-        format!(
-            "store.key_vault.vault_url={}",
-            env.emu.vault_url(ids::VAULT)
-        ),
-        "store.key_vault.identity=client-secret".to_owned(),
-        format!("store.key_vault.tenant_id={}", ids::PARTNER_TENANT),
-        format!("store.key_vault.client_id={}", ids::KEYVAULT_APP),
-        format!("store.key_vault.client_secret={secret}"),
-    ]);
+    let (vault, secret) = env.key_vault_store();
+    let settings = env.settings(&vault);
     env.consent(&settings).await;
     let report = env.doctor(&settings, Some(&session)).await;
     expect(&report, "store.least_privilege", Status::Pass);

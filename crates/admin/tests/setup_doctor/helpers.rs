@@ -225,6 +225,32 @@ impl Env {
     }
 
     /// Setup from scratch, consent, and the settings: a healthy deployment to break.
+    /// `--set` values for a Key Vault store reached by the store's app with its client secret,
+    /// and that secret.
+    pub fn key_vault_store(&self) -> (Vec<String>, String) {
+        let secret = self
+            .emu
+            .seed()
+            .apps
+            .iter()
+            .find(|a| a.app_id == ids::KEYVAULT_APP)
+            .expect("the store's app")
+            .secrets[0]
+            .clone();
+        let sets = vec![
+            "store.kind=key-vault".to_owned(),
+            format!(
+                "store.key_vault.vault_url={}",
+                self.emu.vault_url(ids::VAULT)
+            ),
+            "store.key_vault.identity=client-secret".to_owned(),
+            format!("store.key_vault.tenant_id={}", ids::PARTNER_TENANT),
+            format!("store.key_vault.client_id={}", ids::KEYVAULT_APP),
+            format!("store.key_vault.client_secret={secret}"),
+        ];
+        (sets, secret)
+    }
+
     pub async fn ready(&self) -> (AdminSession, Settings) {
         let session = self.admin_session().await;
         self.setup(&session, &self.options(self.generated())).await;
@@ -250,26 +276,7 @@ pub async fn consented_in_a_vault_with_a_broad_policy() -> (Env, AdminSession, S
     let env = spawn(seed).await;
     let session = env.admin_session().await;
     env.setup(&session, &env.options(env.generated())).await;
-    let secret = env
-        .emu
-        .seed()
-        .apps
-        .iter()
-        .find(|a| a.app_id == ids::KEYVAULT_APP)
-        .expect("the store's app")
-        .secrets[0]
-        .clone();
-    let vault = [
-        "store.kind=key-vault".to_owned(),
-        format!(
-            "store.key_vault.vault_url={}",
-            env.emu.vault_url(ids::VAULT)
-        ),
-        "store.key_vault.identity=client-secret".to_owned(),
-        format!("store.key_vault.tenant_id={}", ids::PARTNER_TENANT),
-        format!("store.key_vault.client_id={}", ids::KEYVAULT_APP),
-        format!("store.key_vault.client_secret={secret}"),
-    ];
+    let (vault, secret) = env.key_vault_store();
     let settings = env.settings(&vault);
     env.consent(&settings).await;
     (env, session, settings, secret)

@@ -171,10 +171,17 @@ async fn malformed_and_oversized_token_bodies_get_entra_errors_not_500() {
     assert_eq!(r.status(), 404);
 }
 
-async fn consented_refresh_token(emu: &crate::helpers::TestEmulator, upn: &str) -> String {
+/// A v1 authorization-code flow for the CSP app by `upn` (`extra` appended to the authorize
+/// query), redeemed for `resource`: the token answer, and the form (to replay it).
+async fn v1_code_grant(
+    emu: &crate::helpers::TestEmulator,
+    upn: &str,
+    extra: &str,
+    resource: &str,
+) -> (serde_json::Value, Vec<(&'static str, String)>) {
     let (verifier, challenge) = pkce();
     let url = format!(
-        "{}/organizations/oauth2/authorize?client_id={}&response_type=code&redirect_uri={}&resource={}&state=xyz&code_challenge={challenge}&code_challenge_method=S256&scope=openid",
+        "{}/organizations/oauth2/authorize?client_id={}&response_type=code&redirect_uri={}&resource={}&state=xyz&code_challenge={challenge}&code_challenge_method=S256{extra}",
         emu.handle.authority_host(),
         ids::CSP_APP,
         REDIRECT,
@@ -184,21 +191,30 @@ async fn consented_refresh_token(emu: &crate::helpers::TestEmulator, upn: &str) 
     assert_eq!(query_param(&location, "state").as_deref(), Some("xyz"));
     assert!(query_param(&location, "session_state").is_some());
     let code = query_param(&location, "code").expect("code in redirect");
-    let secret = emu.secret_of(ids::CSP_APP);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("client_id", ids::CSP_APP),
-        ("client_secret", secret.as_str()),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", verifier.as_str()),
-        ("resource", "https://graph.microsoft.com"),
+    let form = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("client_id", ids::CSP_APP.to_owned()),
+        ("client_secret", emu.secret_of(ids::CSP_APP)),
+        ("code", code),
+        ("redirect_uri", REDIRECT.to_owned()),
+        ("code_verifier", verifier),
+        ("resource", resource.to_owned()),
     ];
-    let (s, body) = emu.token("organizations", false, &form).await;
+    let (s, body) = emu.token("organizations", false, &as_pairs(&form)).await;
     assert_eq!(s, 200, "{body}");
+    (body, form)
+}
+
+fn as_pairs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+    form.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+async fn consented_refresh_token(emu: &crate::helpers::TestEmulator, upn: &str) -> String {
+    let (body, form) =
+        v1_code_grant(emu, upn, "&scope=openid", "https://graph.microsoft.com").await;
     assert!(body["id_token"].is_string());
     // Single use: a replay fails.
-    let (s, replay) = emu.token("organizations", false, &form).await;
+    let (s, replay) = emu.token("organizations", false, &as_pairs(&form)).await;
     assert_eq!((s, replay["error_codes"][0].as_i64()), (400, Some(54005)));
     body["refresh_token"].as_str().unwrap().to_string()
 }
@@ -209,30 +225,7 @@ async fn consented_refresh_token(emu: &crate::helpers::TestEmulator, upn: &str) 
 #[tokio::test]
 async fn a_v1_code_grant_returns_an_id_token_without_openid() {
     let emu = spawn().await;
-    let (verifier, challenge) = pkce();
-    let url = format!(
-        "{}/organizations/oauth2/authorize?client_id={}&response_type=code&redirect_uri={}&resource={}&state=s&code_challenge={challenge}&code_challenge_method=S256",
-        emu.handle.authority_host(),
-        ids::CSP_APP,
-        REDIRECT,
-        PC
-    );
-    let location = emu
-        .sign_in(&url, "admin@contoso-partner.onmicrosoft.com")
-        .await;
-    let code = query_param(&location, "code").expect("code in redirect");
-    let secret = emu.secret_of(ids::CSP_APP);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("client_id", ids::CSP_APP),
-        ("client_secret", secret.as_str()),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", verifier.as_str()),
-        ("resource", PC),
-    ];
-    let (s, body) = emu.token("organizations", false, &form).await;
-    assert_eq!(s, 200, "{body}");
+    let (body, _) = v1_code_grant(&emu, "admin@contoso-partner.onmicrosoft.com", "", PC).await;
     assert!(body["id_token"].is_string(), "{body}");
     assert!(body["refresh_token"].is_string(), "{body}");
 }
