@@ -117,21 +117,28 @@ impl Browser {
         self.client.goto(url).await.expect("navigate");
     }
 
-    /// Waits for an element; on timeout, fails with the page the browser is on.
+    /// Waits for an element; on timeout, fails with the page the browser is on. A lookup that
+    /// a navigation in progress cuts short (ChromeDriver's "aborted by navigation", as a form
+    /// posts or a page redirects) is asked again on the new page, within the same 15 s.
     pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
-        match self
-            .client
-            .wait()
-            .at_most(std::time::Duration::from_secs(15))
-            .for_element(Locator::Css(css))
-            .await
-        {
-            Ok(el) => el,
-            Err(e) => panic!(
-                "waiting for {css}: {e}\nat {}\n{}",
-                self.url().await,
-                self.source().await
-            ),
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self
+                .client
+                .wait()
+                .at_most(left)
+                .for_element(Locator::Css(css))
+                .await
+            {
+                Ok(el) => return el,
+                Err(e) if e.to_string().contains("aborted by navigation") && !left.is_zero() => {}
+                Err(e) => panic!(
+                    "waiting for {css}: {e}\nat {}\n{}",
+                    self.url().await,
+                    self.source().await
+                ),
+            }
         }
     }
 
