@@ -417,6 +417,22 @@ pub async fn users_of_all_customers(
     if report.failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
+    write_failures(err, &report)?;
+    Ok(if report.succeeded == 0 {
+        Exit::Failure
+    } else {
+        Exit::Partial
+    }
+    .into())
+}
+
+/// The failure list on stderr: one line per failed customer and its remedy. Every value in it
+/// (the tenant ID and company name come from Partner Center and Graph, i.e. from whoever named
+/// the customer; the reason may quote them) goes through [`cli_kit::output::printable`], so a
+/// name cannot move the cursor, clear the screen or recolour the terminal with control
+/// characters or ANSI escapes.
+pub fn write_failures(err: &mut dyn Write, report: &FanOutReport) -> std::io::Result<()> {
+    use cli_kit::output::printable;
     writeln!(
         err,
         "{} of {} customers failed ({} succeeded, {} users listed):",
@@ -429,18 +445,48 @@ pub async fn users_of_all_customers(
         writeln!(
             err,
             "  {} ({}): {}",
-            f.customer.tenant_id,
-            f.customer.name,
-            f.failure.text()
+            printable(&f.customer.tenant_id),
+            printable(&f.customer.name),
+            printable(f.failure.text())
         )?;
         if let Some(advice) = f.failure.advice() {
-            writeln!(err, "    remedy: {advice}")?;
+            writeln!(err, "    remedy: {}", printable(&advice))?;
         }
     }
-    Ok(if report.succeeded == 0 {
-        Exit::Failure
-    } else {
-        Exit::Partial
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_failure_list_shows_control_characters_and_ansi_escapes_escaped() {
+        let report = FanOutReport {
+            customers: 2,
+            succeeded: 1,
+            users: 3,
+            failed: vec![CustomerFailure {
+                customer: CustomerRef {
+                    tenant_id: "t-1\r".into(),
+                    name: "Evil\u{1b}[2J\u{1b}[31mCorp\u{7}\u{202e}".into(),
+                },
+                failure: Failure::new("no GDAP relationship with Evil\u{1b}]0;title\u{7}Corp"),
+            }],
+        };
+        let mut out = Vec::new();
+        write_failures(&mut out, &report).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+            "{text:?}"
+        );
+        assert_eq!(text.lines().count(), 2, "{text:?}");
+        assert!(
+            text.contains("  t-1\\u{d} (Evil\\u{1b}[2J\\u{1b}[31mCorp\\u{7}\\u{202e}): no GDAP relationship with Evil\\u{1b}]0;title\\u{7}Corp\n"),
+            "{text:?}"
+        );
     }
-    .into())
 }

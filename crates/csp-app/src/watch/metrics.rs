@@ -12,6 +12,10 @@ use std::fmt::Write as _;
 /// Results a keepalive can have (`sam_keepalive_total{result}`).
 pub const KEEPALIVE_RESULTS: [&str; 3] = ["ok", "reconsent", "failed"];
 
+/// What can go wrong with the state file (`sam_watch_state_errors_total{operation}`): reading
+/// it (corrupt, set aside, or unreadable) and writing it.
+pub const STATE_OPERATIONS: [&str; 2] = ["load", "save"];
+
 /// One gauge sample of the latest cycle.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
@@ -67,6 +71,11 @@ pub struct Metrics {
     pub last_cycle: Option<i64>,
     /// Gauges of the latest cycle.
     pub gauges: Vec<Sample>,
+    /// State file problems per operation (`load`, `save`).
+    pub state_errors: BTreeMap<&'static str, u64>,
+    /// Why the latest write of the state file failed, while it does (`/healthz` says
+    /// `degraded`; not a metric label).
+    pub state_write_error: Option<String>,
 }
 
 /// Escapes a label value (backslash, double quote, line feed).
@@ -105,6 +114,7 @@ impl Metrics {
         Self {
             check_errors: checks.iter().map(|c| ((*c).to_owned(), 0)).collect(),
             keepalive: KEEPALIVE_RESULTS.iter().map(|r| (*r, 0)).collect(),
+            state_errors: STATE_OPERATIONS.iter().map(|o| (*o, 0)).collect(),
             ..Self::default()
         }
     }
@@ -148,6 +158,27 @@ impl Metrics {
             let l = labels(&[("result", (*result).to_owned())]);
             let _ = writeln!(out, "sam_keepalive_total{l} {n}");
         }
+        header(
+            &mut out,
+            "sam_watch_state_errors_total",
+            "counter",
+            "State file problems: a corrupt file set aside or an unreadable one (operation=\"load\"), a failed write (operation=\"save\").",
+        );
+        for (operation, n) in &self.state_errors {
+            let l = labels(&[("operation", (*operation).to_owned())]);
+            let _ = writeln!(out, "sam_watch_state_errors_total{l} {n}");
+        }
+        header(
+            &mut out,
+            "sam_watch_state_write_failing",
+            "gauge",
+            "1 while the latest write of the state file failed (notifications are deduplicated in memory meanwhile), else 0.",
+        );
+        let _ = writeln!(
+            out,
+            "sam_watch_state_write_failing {}",
+            u8::from(self.state_write_error.is_some())
+        );
         for (name, help) in GAUGES {
             header(&mut out, name, "gauge", help);
             for s in self.gauges.iter().filter(|s| s.name == name) {
@@ -182,6 +213,9 @@ mod tests {
             "sam_gdap_relationship_auto_extend{customer=\"c\\\"1\",relationship=\"r\"} 1\n"
         ));
         assert!(text.contains("# TYPE sam_watch_cycles_total counter\n"));
+        assert!(text.contains("sam_watch_state_errors_total{operation=\"load\"} 0\n"));
+        assert!(text.contains("sam_watch_state_errors_total{operation=\"save\"} 0\n"));
+        assert!(text.contains("sam_watch_state_write_failing 0\n"));
         assert!(!text.contains("sam_watch_last_cycle_timestamp_seconds 0"));
     }
 }

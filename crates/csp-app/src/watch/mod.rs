@@ -17,6 +17,7 @@ pub mod daemon;
 pub mod metrics;
 pub mod notify;
 pub mod server;
+pub mod state;
 pub mod table;
 
 use std::path::PathBuf;
@@ -34,7 +35,8 @@ use common::http::RetryPolicy;
 use crate::context::Context;
 pub use daemon::run_loop;
 use metrics::Metrics;
-use notify::{Change, WatchState, Webhook, WebhookFormat, WebhookUrl};
+use notify::{Change, Webhook, WebhookFormat, WebhookUrl};
+use state::WatchState;
 
 /// The first retry delay after a cycle with errors.
 const ERROR_RETRY: Duration = Duration::from_secs(30);
@@ -188,6 +190,11 @@ impl Shared {
     pub fn last_cycle(&self) -> Option<i64> {
         self.with(|m| m.last_cycle)
     }
+
+    /// Why the latest write of the state file failed, while it does.
+    pub fn state_write_error(&self) -> Option<String> {
+        self.with(|m| m.state_write_error.clone())
+    }
 }
 
 /// The result of one cycle.
@@ -232,6 +239,9 @@ pub struct Watcher<'a> {
     clock: Arc<dyn Clock>,
     webhook: Option<Webhook>,
     shared: Arc<Shared>,
+    /// The state, read from the state file at the first cycle; held for a whole cycle, so
+    /// cycles never overlap.
+    memory: tokio::sync::Mutex<Option<WatchState>>,
 }
 
 impl std::fmt::Debug for Watcher<'_> {
@@ -282,6 +292,7 @@ impl<'a> Watcher<'a> {
             clock,
             webhook,
             shared: Arc::new(Shared::new()),
+            memory: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -293,7 +304,11 @@ impl<'a> Watcher<'a> {
     /// Runs every check once, notifies changes, saves the state and updates the metrics.
     pub async fn cycle(&self) -> CycleReport {
         let path = &self.options.state_file;
-        let mut state = WatchState::load(path);
+        let mut memory = self.memory.lock().await;
+        let state = match memory.as_mut() {
+            Some(state) => state,
+            None => memory.insert(self.load_state()),
+        };
         let cycle = checks::Cycle {
             ctx: self.ctx,
             graph: &self.graph,
@@ -317,10 +332,9 @@ impl<'a> Watcher<'a> {
         for partner in &out.kept_alive {
             state.last_keepalive.insert(partner.clone(), now);
         }
-        let (notified, undelivered) = self.notify(&mut state, &out.findings, now).await;
-        if let Err(e) = state.save(path) {
-            tracing::warn!(path = %path.display(), error = %e, "cannot write the watch state file");
-        }
+        let (notified, undelivered) = self.notify(state, &out.findings, now).await;
+        self.save_state(state);
+        drop(memory);
         self.record(&out, now);
         for f in out.findings.iter().filter(|f| f.state.needs_attention()) {
             tracing::warn!(check = f.check, subject = %f.subject, state = f.state.as_str(), "{}", f.message);
@@ -373,6 +387,32 @@ impl<'a> Watcher<'a> {
             state.states.insert(notify::key(finding), finding.state);
         }
         (sent, failed)
+    }
+
+    /// Reads the state file (a problem is counted; see [`state`]).
+    fn load_state(&self) -> WatchState {
+        let (state, problem) = WatchState::load(&self.options.state_file, self.clock.now());
+        if problem.is_some() {
+            self.shared
+                .with(|m| *m.state_errors.entry("load").or_default() += 1);
+        }
+        state
+    }
+
+    /// Writes the state file; a failure is counted and shown by `/healthz` until a write
+    /// succeeds. The state in memory stays the reference either way.
+    fn save_state(&self, state: &WatchState) {
+        let path = &self.options.state_file;
+        let error = state.save(path).err().map(|e| {
+            tracing::error!(path = %path.display(), error = %e, "cannot write the watch state file: notifications are deduplicated in memory until it can be written (a restart would send them again)");
+            e.to_string()
+        });
+        self.shared.with(|m| {
+            if error.is_some() {
+                *m.state_errors.entry("save").or_default() += 1;
+            }
+            m.state_write_error = error;
+        });
     }
 
     fn record(&self, out: &checks::Outcome, now: i64) {

@@ -8,9 +8,9 @@
 //! so the next cycle tries again. The body carries the finding's own text only: no token, no
 //! secret (the webhook URL itself is one: Teams and Slack URLs carry their credential).
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use super::state::WatchState;
 use super::{Finding, State};
 
 /// How long to wait before the retries of one delivery.
@@ -28,43 +29,6 @@ const RETRY_DELAYS: [Duration; 3] = [
     Duration::from_millis(1_000),
     Duration::from_millis(4_000),
 ];
-
-/// The persisted memory of the watch.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WatchState {
-    /// Last notified (or first seen) state per `check|subject`.
-    #[serde(default)]
-    pub states: BTreeMap<String, State>,
-    /// When the watch's own keepalive last succeeded, per partner (the watch's clock, Unix
-    /// seconds).
-    #[serde(default)]
-    pub last_keepalive: BTreeMap<String, i64>,
-}
-
-impl WatchState {
-    /// Reads the state file; a missing file is an empty state, an unreadable one is logged and
-    /// treated as empty (the watch never stops over its own memory).
-    pub fn load(path: &Path) -> Self {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::warn!(path = %path.display(), error = %e, "the watch state file is not valid JSON; starting afresh");
-                Self::default()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::default(),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot read the watch state file; starting afresh");
-                Self::default()
-            }
-        }
-    }
-
-    /// Writes the state file (owner-only, atomically).
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        common::files::write_private(path, &bytes)
-    }
-}
 
 /// The key of a `(check, subject)` in [`WatchState::states`].
 pub fn key(finding: &Finding) -> String {
@@ -97,10 +61,22 @@ impl WebhookUrl {
     pub fn parse(&self) -> Result<url::Url, String> {
         let url = url::Url::parse(self.0.expose_secret())
             .map_err(|e| format!("the webhook URL is not a URL ({e})"))?;
-        if !matches!(url.scheme(), "https" | "http") {
-            return Err("the webhook URL must be http(s)".into());
+        match url.scheme() {
+            "https" => Ok(url),
+            "http" if is_loopback(&url) => Ok(url),
+            "http" => Err("the webhook URL must use https: it carries its credential, and http is accepted only to a loopback address (127.0.0.0/8, [::1], localhost)".into()),
+            _ => Err("the webhook URL must be https".into()),
         }
-        Ok(url)
+    }
+}
+
+/// Whether the URL's host is this machine (where plain http crosses no network).
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -141,7 +117,51 @@ fn rfc3339(unix: i64) -> Value {
     cli_kit::output::rfc3339(unix).map_or(Value::Null, Value::String)
 }
 
-/// The body of a notification in `format`.
+/// Text for a Slack message: control characters shown escaped (a name cannot start a line of
+/// its own), `&`, `<` and `>` as the entities Slack's formatting reference asks for (so a name
+/// cannot be `<!channel>`, `<!here>`, `<@U…>` or a `<https://…|link>`), and a bare `@channel`,
+/// `@here` or `@everyone` broken by a word joiner after the `@`.
+pub fn slack_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in cli_kit::output::printable(text).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    for mention in ["@channel", "@here", "@everyone"] {
+        out = out.replace(mention, &format!("@\u{2060}{}", &mention[1..]));
+    }
+    out
+}
+
+/// Text for the `text` of a Teams MessageCard, which renders Markdown and some HTML
+/// (docs/microsoft-behaviour.md §11): control characters shown escaped, `&`, `<` and `>` as HTML
+/// entities (no tag, no `<https://…>` link), and the Markdown characters that make links,
+/// emphasis, code or headings (`\` `` ` `` `*` `_` `[` `]` `~` `#`) escaped with a backslash.
+pub fn teams_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in cli_kit::output::printable(text).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '~' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The body of a notification in `format`. A finding's message carries names chosen outside
+/// the partner (a customer's company name, a GDAP relationship's display name): in Teams and
+/// Slack bodies they are text, never a mention, a link or markup ([`teams_text`],
+/// [`slack_text`]); the generic body is JSON, left to its consumer.
 pub fn body(format: WebhookFormat, change: &Change<'_>) -> Value {
     let f = change.finding;
     let state = f.state.as_str();
@@ -157,21 +177,25 @@ pub fn body(format: WebhookFormat, change: &Change<'_>) -> Value {
             "secondsLeft": f.seconds_left,
             "at": rfc3339(change.at),
         }),
-        WebhookFormat::Teams => json!({
-            "@type": "MessageCard",
-            "@context": "https://schema.org/extensions",
-            "summary": title,
-            "themeColor": match f.state {
-                State::Ok => "2EB886",
-                State::Warning => "FFA500",
-                State::Critical => "D00000",
-                State::Unknown | State::Skipped => "808080",
-            },
-            "title": title,
-            "text": f.message,
-        }),
+        WebhookFormat::Teams => {
+            // The summary and title are shown as plain text (no Markdown).
+            let plain = cli_kit::output::printable(&title);
+            json!({
+                "@type": "MessageCard",
+                "@context": "https://schema.org/extensions",
+                "summary": plain,
+                "themeColor": match f.state {
+                    State::Ok => "2EB886",
+                    State::Warning => "FFA500",
+                    State::Critical => "D00000",
+                    State::Unknown | State::Skipped => "808080",
+                },
+                "title": plain,
+                "text": teams_text(&f.message),
+            })
+        }
         WebhookFormat::Slack => json!({
-            "text": format!("*{title}*\n{}", f.message),
+            "text": format!("*{}*\n{}", slack_text(&title), slack_text(&f.message)),
         }),
     }
 }
@@ -249,6 +273,108 @@ mod tests {
         assert!(!format!("{webhook:?}").contains("s3cr3t"));
         let bad = WebhookUrl::new("not a url s3cr3t");
         assert!(!bad.parse().unwrap_err().contains("s3cr3t"));
+    }
+
+    #[test]
+    fn http_webhooks_are_refused_except_on_loopback() {
+        for ok in [
+            "https://hooks.example/s3cr3t",
+            "http://127.0.0.1:8080/hook",
+            "http://127.8.9.1/hook",
+            "http://[::1]:9/hook",
+            "http://LOCALHOST:9/hook",
+        ] {
+            assert!(WebhookUrl::new(ok).parse().is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://hooks.example/s3cr3t",
+            "http://10.0.0.1/s3cr3t",
+            "http://localhost.evil.example/s3cr3t",
+            "ftp://hooks.example/s3cr3t",
+        ] {
+            let e = WebhookUrl::new(bad).parse().unwrap_err();
+            assert!(e.contains("https"), "{e}");
+            assert!(!e.contains("s3cr3t") && !e.contains("hooks.example"), "{e}");
+        }
+        let e = Webhook::new(
+            &WebhookUrl::new("http://hooks.example/x"),
+            WebhookFormat::Teams,
+            reqwest::Client::new(),
+        )
+        .unwrap_err();
+        assert!(e.contains("loopback"), "{e}");
+    }
+
+    /// A message naming a hostile relationship and customer.
+    fn hostile() -> Finding {
+        Finding {
+            check: "gdap",
+            subject: "rel\u{1b}[2J-1".into(),
+            state: State::Warning,
+            message: "GDAP relationship \"<!channel> [click](https://evil.example) *x*\" with <https://evil.example|Fabrikam> & @here\u{1b}[31m\nfake line expires in 5.0 days".into(),
+            seconds_left: Some(5 * 86_400),
+        }
+    }
+
+    #[test]
+    fn slack_bodies_cannot_mention_link_or_break_lines_from_names() {
+        let finding = hostile();
+        let change = Change {
+            finding: &finding,
+            previous: None,
+            at: 0,
+        };
+        let text = body(WebhookFormat::Slack, &change)["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(!text.contains('<') && !text.contains('>'), "{text}");
+        assert!(text.contains("&lt;!channel&gt;"), "{text}");
+        assert!(
+            text.contains("&lt;https://evil.example|Fabrikam&gt; &amp; "),
+            "{text}"
+        );
+        assert!(!text.contains("@here"), "{text}");
+        assert!(text.contains("@\u{2060}here"), "{text}");
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert_eq!(
+            text.lines().count(),
+            2,
+            "only the title's line break: {text}"
+        );
+        assert!(
+            text.starts_with("*SAM watch: gdap rel\\u{1b}[2J-1 is warning*\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn teams_bodies_render_names_as_text() {
+        let finding = hostile();
+        let change = Change {
+            finding: &finding,
+            previous: Some(State::Ok),
+            at: 0,
+        };
+        let card = body(WebhookFormat::Teams, &change);
+        let text = card["text"].as_str().unwrap();
+        assert!(!text.contains('<') && !text.contains('>'), "{text}");
+        assert!(
+            text.contains("\\[click\\](https://evil.example) \\*x\\*"),
+            "{text}"
+        );
+        assert!(
+            text.contains("&lt;!channel&gt;") && text.contains(" &amp; "),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}') && !text.contains('\n'), "{text}");
+        for field in ["title", "summary"] {
+            let plain = card[field].as_str().unwrap();
+            assert_eq!(plain, "SAM watch: gdap rel\\u{1b}[2J-1 is warning");
+        }
+        // The generic body keeps the text as it is: JSON, for its consumer to escape.
+        let generic = body(WebhookFormat::Generic, &change);
+        assert_eq!(generic["message"], finding.message.as_str());
     }
 
     #[test]

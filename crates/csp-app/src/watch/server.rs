@@ -1,5 +1,13 @@
-//! The watch's HTTP endpoints: `/metrics` (Prometheus text) and `/healthz` (200 once a cycle
-//! completed, 503 before). Anything else is 404.
+//! The watch's HTTP endpoints: `/metrics` (Prometheus text) and `/healthz`. Anything else is
+//! 404. [`routes`] is the one place they are declared, so more pages join the same app.
+//!
+//! `/healthz` answers:
+//! - 503 `{"status":"starting","lastCycle":null}` until the first cycle completed;
+//! - 200 `{"status":"ok","lastCycle":"<RFC 3339>"}` after it;
+//! - 200 `{"status":"degraded","lastCycle":…,"stateFile":"cannot be written: <why>"}` while
+//!   the state file cannot be written. Still 200: the watch works (checks, metrics, alerts
+//!   deduplicated in memory) and a probe restarting it would lose that memory and notify every
+//!   open finding again; alert on `sam_watch_state_write_failing` instead.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -16,12 +24,17 @@ async fn metrics(shared: web::Data<Arc<Shared>>) -> HttpResponse {
 }
 
 async fn healthz(shared: web::Data<Arc<Shared>>) -> HttpResponse {
-    match shared.last_cycle() {
-        Some(t) => HttpResponse::Ok().json(json!({
+    match (shared.last_cycle(), shared.state_write_error()) {
+        (Some(t), None) => HttpResponse::Ok().json(json!({
             "status": "ok",
             "lastCycle": cli_kit::output::rfc3339(t),
         })),
-        None => HttpResponse::ServiceUnavailable().json(json!({
+        (Some(t), Some(why)) => HttpResponse::Ok().json(json!({
+            "status": "degraded",
+            "lastCycle": cli_kit::output::rfc3339(t),
+            "stateFile": format!("cannot be written: {why}"),
+        })),
+        (None, _) => HttpResponse::ServiceUnavailable().json(json!({
             "status": "starting",
             "lastCycle": null,
         })),
@@ -34,6 +47,14 @@ async fn not_found() -> HttpResponse {
         .body("not found: the watch serves /metrics and /healthz\n")
 }
 
+/// The watch's routes, for its [`App`].
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/metrics", web::get().to(metrics))
+        .route("/healthz", web::get().to(healthz))
+        .default_service(web::to(not_found));
+}
+
 /// Serves the endpoints on `listener`; returns the bound address and the server (spawn or
 /// await it; dropping its handle does not stop it).
 pub fn start(
@@ -42,16 +63,10 @@ pub fn start(
 ) -> std::io::Result<(SocketAddr, actix_web::dev::Server)> {
     let addr = listener.local_addr()?;
     let data = web::Data::new(shared);
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .route("/metrics", web::get().to(metrics))
-            .route("/healthz", web::get().to(healthz))
-            .default_service(web::to(not_found))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)?
-    .run();
+    let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(routes))
+        .workers(1)
+        .disable_signals()
+        .listen(listener)?
+        .run();
     Ok((addr, server))
 }
