@@ -303,7 +303,6 @@ impl<'a> Watcher<'a> {
 
     /// Runs every check once, notifies changes, saves the state and updates the metrics.
     pub async fn cycle(&self) -> CycleReport {
-        let path = &self.options.state_file;
         let mut memory = self.memory.lock().await;
         let state = match memory.as_mut() {
             Some(state) => state,

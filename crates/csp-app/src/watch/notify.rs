@@ -17,7 +17,6 @@ use std::time::Duration;
 use clap::ValueEnum;
 use common::secret::ExposeSecret as _;
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use super::state::WatchState;

@@ -12,5 +12,6 @@ mod startup;
 mod tokens;
 mod users;
 mod watch;
+mod watch_hardening;
 mod watch_lean;
 mod watch_service;
