@@ -197,6 +197,48 @@ async fn an_http_webhook_off_loopback_is_a_configuration_error_naming_no_url() {
     }
 }
 
+/// Label names `/metrics` may use: identifiers and fixed words only (crates/csp-app/README.md,
+/// "No personal data in `/metrics`").
+const LABELS: [&str; 9] = [
+    "partner",
+    "customer",
+    "relationship",
+    "app",
+    "kind",
+    "key_id",
+    "check",
+    "result",
+    "operation",
+];
+
+/// Every sample's labels are among [`LABELS`], and no name (the relationship's, the customer's,
+/// a user's) is anywhere in the exposition.
+fn assert_identifiers_only(app: &TestApp, metrics: &str) {
+    let mut seen = 0;
+    for line in metrics.lines().filter(|l| !l.starts_with('#')) {
+        let Some((_, rest)) = line.split_once('{') else {
+            continue;
+        };
+        let (labels, _) = rest.rsplit_once('}').unwrap();
+        for pair in labels.split("\",") {
+            let (name, _) = pair.split_once('=').unwrap();
+            assert!(LABELS.contains(&name), "label {name} in {line}");
+            seen += 1;
+        }
+    }
+    assert!(seen > 10, "{metrics}");
+    assert!(metrics.contains("relationship=\""), "{metrics}");
+    let seed = app.emu.seed();
+    let mut names: Vec<&str> = vec!["e.example", "channel"];
+    names.extend(seed.tenants.iter().map(|t| t.display_name.as_str()));
+    names.extend(seed.tenants.iter().map(|t| t.domain.as_str()));
+    names.extend(seed.users.iter().map(|u| u.upn.as_str()));
+    names.extend(seed.users.iter().map(|u| u.display_name.as_str()));
+    for name in names {
+        assert!(!metrics.contains(name), "{name} in\n{metrics}");
+    }
+}
+
 /// A GDAP relationship named to mention everyone and link away, approved and 5 days from its
 /// end without auto-extension (a warning, notified).
 async fn hostile_relationship(app: &TestApp) -> String {
@@ -233,7 +275,8 @@ async fn a_hostile_relationship_name_is_plain_text_in_slack_and_teams() {
     let id = hostile_relationship(&app).await;
 
     let slack = Receiver::start();
-    cycle_as(&app, &slack, WebhookFormat::Slack).await;
+    let (_, metrics) = cycle_as(&app, &slack, WebhookFormat::Slack).await;
+    assert_identifiers_only(&app, &metrics);
     let bodies = slack.bodies();
     let text = bodies
         .iter()
