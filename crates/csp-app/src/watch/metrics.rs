@@ -65,6 +65,8 @@ pub struct Metrics {
     pub cycles: u64,
     /// Errors per check.
     pub check_errors: BTreeMap<String, u64>,
+    /// Per check, whether it could not (fully) run in the latest cycle.
+    pub check_failing: BTreeMap<String, bool>,
     /// Keepalives per result.
     pub keepalive: BTreeMap<&'static str, u64>,
     /// When the last cycle completed (Unix seconds).
@@ -113,6 +115,7 @@ impl Metrics {
     pub fn new(checks: &[&str]) -> Self {
         Self {
             check_errors: checks.iter().map(|c| ((*c).to_owned(), 0)).collect(),
+            check_failing: checks.iter().map(|c| ((*c).to_owned(), false)).collect(),
             keepalive: KEEPALIVE_RESULTS.iter().map(|r| (*r, 0)).collect(),
             state_errors: STATE_OPERATIONS.iter().map(|o| (*o, 0)).collect(),
             ..Self::default()
@@ -147,6 +150,16 @@ impl Metrics {
         for (check, n) in &self.check_errors {
             let l = labels(&[("check", check.clone())]);
             let _ = writeln!(out, "sam_check_errors_total{l} {n}");
+        }
+        header(
+            &mut out,
+            "sam_check_failing",
+            "gauge",
+            "1 when the check could not (fully) run in the latest cycle, else 0.",
+        );
+        for (check, failing) in &self.check_failing {
+            let l = labels(&[("check", check.clone())]);
+            let _ = writeln!(out, "sam_check_failing{l} {}", u8::from(*failing));
         }
         header(
             &mut out,
@@ -209,6 +222,7 @@ mod tests {
         let text = m.render();
         assert!(text.contains("sam_check_errors_total{check=\"gdap\"} 0\n"));
         assert!(text.contains("sam_keepalive_total{result=\"reconsent\"} 0\n"));
+        assert!(text.contains("sam_check_failing{check=\"gdap\"} 0\n"));
         assert!(text.contains(
             "sam_gdap_relationship_auto_extend{customer=\"c\\\"1\",relationship=\"r\"} 1\n"
         ));

@@ -420,6 +420,9 @@ impl<'a> Watcher<'a> {
             for check in &out.errors {
                 *m.check_errors.entry((*check).to_owned()).or_default() += 1;
             }
+            for (check, failing) in &mut m.check_failing {
+                *failing = out.errors.contains(&check.as_str());
+            }
             for (result, n) in &out.keepalive {
                 *m.keepalive.entry(result).or_default() += n;
             }

@@ -447,11 +447,19 @@ async fn watch_survives_graph_down_with_unknown_findings_and_error_metrics() {
             ),
             1
         );
+        assert_eq!(
+            metric(&metrics, &format!("sam_check_failing{{check=\"{check}\"}}")),
+            1
+        );
     }
     // The keepalive does not need Graph.
     assert_eq!(finding(&report, "keepalive", PARTNER).state, State::Ok);
     assert_eq!(
         metric(&metrics, "sam_check_errors_total{check=\"keepalive\"}"),
+        0
+    );
+    assert_eq!(
+        metric(&metrics, "sam_check_failing{check=\"keepalive\"}"),
         0
     );
     assert_eq!(report.exit(), std::process::ExitCode::from(1));
