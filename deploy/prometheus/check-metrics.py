@@ -7,6 +7,7 @@ metrics `csp-app watch` exports (deploy/validate runs it; standard library only)
   Prometheus datasource and at least one target with an `expr` and a unique refId;
 - every `sam_*` name in the dashboard's expressions and in sam-watch.rules.yml is a metric the
   watch renders (the quoted `sam_*` names of crates/csp-app/src/watch/metrics.rs);
+- every metric the watch exports is documented in crates/csp-app/README.md ("Metrics");
 - every label the rules or the dashboard name in `by (...)`, `on (...)` or `{{ $labels.x }}` /
   `{{x}}` is one the watch exports.
 Exits 1 with one line per problem.
@@ -19,6 +20,7 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 METRICS_RS = ROOT / "crates/csp-app/src/watch/metrics.rs"
+README = ROOT / "crates/csp-app/README.md"
 CHECKS_RS = ROOT / "crates/csp-app/src/watch/checks.rs"
 # Label names of the exposition: metrics.rs renders check/result/operation; checks.rs gives the
 # gauges theirs (`Sample::new(name, &[("label", ...)])`).
@@ -103,6 +105,10 @@ def main():
     labels = exported_labels()
     if len(metrics) < 8:
         problems.append(f"{METRICS_RS}: found only {sorted(metrics)}: has the file moved?")
+    readme = README.read_text()
+    for name in sorted(metrics):
+        if f"| `{name}` |" not in readme:
+            problems.append(f"{README}: {name} is not in the Metrics table")
     rules = (HERE / "sam-watch.rules.yml").read_text()
     exprs = "\n".join(re.findall(r"^\s*expr:\s*(.*)$", rules, re.M))
     check_names("sam-watch.rules.yml", exprs, metrics)
