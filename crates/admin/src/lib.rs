@@ -8,7 +8,8 @@
 //! - [`consent`]: the application's consent in the partners' customer tenants (`consent grant |
 //!   remove | verify`), one implementation for both CLIs: a CPV consents its app in the
 //!   customers of every partner, a CSP its own automation app in its customers (under GDAP a
-//!   multitenant app gets no token at a customer's authority without it).
+//!   multitenant app gets no token at a customer's authority without it);
+//! - [`grant`]: put back a partner's earlier grant (`grant restore`), for both CLIs.
 //!
 //! Both sign a partner admin in as a public client ([`setup::signin`], the prompts and the
 //! loopback listener) on top of `common::entra::public_client`, and talk to Microsoft Graph
@@ -16,4 +17,5 @@
 
 pub mod consent;
 pub mod doctor;
+pub mod grant;
 pub mod setup;

@@ -81,6 +81,13 @@ pub enum PartnersCommand {
     /// Each partner's consent time, user and MFA, and whether its refresh token still works (one
     /// redemption each; a partner whose token expired is reported with its re-consent link).
     List,
+    #[command(about = admin::grant::ABOUT)]
+    /// Put back a partner's grant from before the stored one (one partner: --partner TENANT).
+    Restore {
+        /// Show which grant would come back; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// `users` subcommands.
@@ -150,6 +157,19 @@ async fn run_command(
         Command::Shared(_) => ExitCode::SUCCESS,
         Command::Partners(PartnersCommand::List) => {
             partners::list(app, &partners, format, out).await
+        }
+        Command::Partners(PartnersCommand::Restore { dry_run }) => {
+            if partners.len() != 1 {
+                let e = format!(
+                    "partners restore works on one partner, and {} are selected: name it with --partner TENANT",
+                    partners.len()
+                );
+                return admin::consent::cli::usage_error(err, &e);
+            }
+            match admin::grant::restore(app.broker(), &partners[0], dry_run, format, out).await {
+                Ok(code) => code,
+                Err(failure) => failure.report(err),
+            }
         }
         Command::Consent(command) => {
             admin::consent::cli::run(app, partners, command, format, out, err).await

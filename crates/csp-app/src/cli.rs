@@ -40,6 +40,18 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `grant` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    #[command(about = admin::grant::ABOUT)]
+    /// Put back the partner's grant from before the stored one.
+    Restore {
+        /// Show which grant would come back; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
 /// Commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -54,6 +66,9 @@ pub enum Command {
     /// expiry. Schedule it (cron, systemd timer) daily or weekly. Exit 3, with the consent URL,
     /// when the token can no longer be redeemed.
     Keepalive,
+    /// The partner's stored grant.
+    #[command(subcommand)]
+    Grant(GrantCommand),
     /// The partner's customers: Partner Center's list merged with Graph's delegated admin
     /// customers (GDAP), by tenant ID.
     #[command(subcommand)]

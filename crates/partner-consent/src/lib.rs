@@ -25,6 +25,7 @@ pub mod limits;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod metrics;
+pub mod outcomes;
 pub mod pages;
 pub mod routes;
 pub mod security;

@@ -255,8 +255,8 @@ impl Failure {
             ),
             Self::CodeRejected(_) => (
                 "This sign-in has already been used or has expired",
-                "Microsoft Entra ID refused to exchange the authorization code: a code works once and only for a few minutes. Reloading the result page or going back in the browser causes this.".into(),
-                RESTART.into(),
+                "Microsoft Entra ID refused to exchange the authorization code: a code works once and only for a few minutes. An old link, or a reload that reached another instance of this service after the first attempt was interrupted, causes this; that first attempt may have stored the consent.".into(),
+                format!("{RESTART} Starting again is safe: a new consent replaces the stored one."),
             ),
             Self::MfaRequired(_) => (
                 "Multi-factor authentication is required",

@@ -51,6 +51,8 @@ pub struct AppState {
     pub limiter: ClientLimiter,
     /// The bound `consent.internal_listen` address, which alone serves `/readyz` and `/metrics`.
     pub internal_addr: Option<std::net::SocketAddr>,
+    /// Callbacks in progress or just finished, run once each to their end.
+    pub outcomes: crate::outcomes::Outcomes,
 }
 
 impl std::fmt::Debug for AppState {
@@ -164,6 +166,7 @@ impl Application {
             readiness: Readiness::new(readyz_cache),
             limiter: ClientLimiter::new(rate_limit).with_proxies(proxies),
             internal_addr,
+            outcomes: crate::outcomes::Outcomes::new(crate::session::PENDING_LIFETIME),
         });
         let data = state.clone();
         let mut server = HttpServer::new(move || {

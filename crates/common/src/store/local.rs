@@ -307,12 +307,12 @@ fn load_or_create_key(path: &Path) -> Result<SecretSlice<u8>, StoreError> {
     }
 }
 
-impl LocalFileStore {
-    /// The grant the stored one replaced, if any: what to restore when a newer token turned out
-    /// worse (Key Vault keeps every version instead).
-    pub fn previous(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
+impl Files {
+    /// The grant kept to restore ([`RefreshTokenStore::previous`]): the latest grant of the
+    /// consent before the stored one, or the rotation before it while only one consent was
+    /// stored (Key Vault keeps every version instead).
+    fn previous_of(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
         Ok(self
-            .files
             .read_all()?
             .remove(&tenant_id.to_ascii_lowercase())
             .and_then(|e| e.previous)
@@ -320,6 +320,23 @@ impl LocalFileStore {
                 refresh_token: RefreshToken::new(p.refresh_token),
                 meta: p.meta,
             }))
+    }
+}
+
+/// What a write of `entry` over `old` keeps to restore: `old` itself when `entry` is a new
+/// consent (or while `old` kept nothing), else what `old` kept (a rotation keeps the grant of
+/// the consent before).
+fn kept_previous(entry: &Entry, old: Entry) -> Option<Box<PreviousEntry>> {
+    if old.refresh_token == entry.refresh_token {
+        return old.previous;
+    }
+    let same_consent = old.meta.consented_at == entry.meta.consented_at;
+    match old.previous {
+        Some(kept) if same_consent => Some(kept),
+        _ => Some(Box::new(PreviousEntry {
+            refresh_token: old.refresh_token,
+            meta: old.meta,
+        })),
     }
 }
 
@@ -352,15 +369,41 @@ impl RefreshTokenStore for LocalFileStore {
                 tracing::info!(tenant.id = %key, "a newer grant is stored; the older one is not written over it");
                 return;
             }
-            if let Some(old) = all.remove(&key)
-                && old.refresh_token != entry.refresh_token
-            {
-                entry.previous = Some(Box::new(PreviousEntry {
-                    refresh_token: old.refresh_token,
-                    meta: old.meta,
-                }));
+            if let Some(old) = all.remove(&key) {
+                entry.previous = kept_previous(&entry, old);
             }
             all.insert(key, entry);
+            })
+        })
+        .await
+    }
+
+    async fn previous(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
+        let _guard = self.lock.lock().await;
+        let key = tenant_id.to_owned();
+        self.blocking(move |files| files.previous_of(&key)).await
+    }
+
+    async fn restore(&self, grant: &StoredGrant) -> Result<(), StoreError> {
+        let _guard = self.lock.lock().await;
+        let key = grant.meta.tenant_id.to_ascii_lowercase();
+        let mut entry = Entry {
+            refresh_token: grant.refresh_token.expose_secret().to_owned(),
+            meta: grant.meta.clone(),
+            previous: None,
+        };
+        self.blocking(move |files| {
+            files.update(|all| {
+                // The grant restored over keeps its place as the one to go back to.
+                if let Some(old) = all.remove(&key)
+                    && old.refresh_token != entry.refresh_token
+                {
+                    entry.previous = Some(Box::new(PreviousEntry {
+                        refresh_token: old.refresh_token,
+                        meta: old.meta,
+                    }));
+                }
+                all.insert(key, entry);
             })
         })
         .await
@@ -444,7 +487,7 @@ mod tests {
         let got = store.get("t1").await.unwrap().unwrap();
         assert_eq!(got.refresh_token.expose_secret(), "new");
         // The replaced token stays recoverable.
-        let previous = store.previous("t1").unwrap().unwrap();
+        let previous = store.previous("t1").await.unwrap().unwrap();
         assert_eq!(previous.refresh_token.expose_secret(), "old");
         let names: Vec<_> = std::fs::read_dir(s.path.parent().unwrap())
             .unwrap()
@@ -452,6 +495,40 @@ mod tests {
             .collect();
         // The store, its key and its lock file.
         assert_eq!(names.len(), 3, "{names:?}");
+    }
+
+    #[tokio::test]
+    async fn the_grant_kept_to_restore_is_the_latest_of_the_consent_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalFileStore::open(&settings(dir.path())).unwrap();
+        let at = |token: &str, consented_at: i64, rotated_at: i64| {
+            let mut g = grant("t1", token);
+            g.meta.consented_at = consented_at;
+            g.meta.rotated_at = rotated_at;
+            g
+        };
+        async fn kept(store: &LocalFileStore) -> Option<String> {
+            store
+                .previous("t1")
+                .await
+                .unwrap()
+                .map(|g| g.refresh_token.expose_secret().to_owned())
+        }
+        store.put(&at("c1", 100, 100)).await.unwrap();
+        assert_eq!(kept(&store).await, None, "one grant: nothing earlier");
+        store.put(&at("c1-r1", 100, 200)).await.unwrap();
+        assert_eq!(kept(&store).await.as_deref(), Some("c1"));
+        store.put(&at("c2", 300, 300)).await.unwrap();
+        assert_eq!(kept(&store).await.as_deref(), Some("c1-r1"));
+        // Rotations of the second consent keep the first consent's latest grant.
+        store.put(&at("c2-r1", 300, 400)).await.unwrap();
+        store.put(&at("c2-r2", 300, 500)).await.unwrap();
+        assert_eq!(kept(&store).await.as_deref(), Some("c1-r1"));
+        // A restore writes over a newer consent, and keeps what it replaced.
+        store.restore(&at("c1-r9", 100, 600)).await.unwrap();
+        let got = store.get("t1").await.unwrap().unwrap();
+        assert_eq!(got.refresh_token.expose_secret(), "c1-r9");
+        assert_eq!(kept(&store).await.as_deref(), Some("c2-r2"));
     }
 
     #[cfg(unix)]

@@ -116,7 +116,7 @@ pub enum StoreError {
         reason: String,
     },
     /// Key Vault refused or failed.
-    #[error("Key Vault {operation} of secret {name} failed: {message}{}", key_vault_fix(.message, *.status))]
+    #[error("Key Vault {operation} of secret {name} failed: {message}{}", key_vault_fix(operation, .message, *.status))]
     KeyVault {
         /// `get` or `set`.
         operation: &'static str,
@@ -163,6 +163,32 @@ pub trait RefreshTokenStore: Send + Sync + fmt::Debug {
     /// stored, for a CPV serving many. Key Vault needs the `list` permission on secrets for
     /// this, beyond the `get` and `set` the broker otherwise needs.
     async fn list(&self) -> Result<Vec<GrantMetadata>, StoreError>;
+
+    /// The grant to go back to when the stored one turned out worse (a consent by the wrong
+    /// user, or without MFA): the latest grant of the consent before the stored one, or, while
+    /// only one consent was ever stored, the rotation before the stored one. `None` when the
+    /// store holds nothing earlier. Key Vault needs the `list` permission on secrets for this
+    /// (its versions are listed).
+    async fn previous(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
+        let _ = tenant_id;
+        Err(StoreError::Setup(format!(
+            "{} keeps no earlier grants to restore",
+            self.location()
+        )))
+    }
+
+    /// Writes `grant` as the stored one whatever the stored grant's times ([`put`] would keep a
+    /// newer consent): an operator's restore of [`previous`](Self::previous). Atomic as `put`.
+    ///
+    /// [`put`]: Self::put
+    async fn restore(&self, grant: &StoredGrant) -> Result<(), StoreError> {
+        let _ = grant;
+        Err(StoreError::Setup(format!(
+            "{} cannot restore a grant",
+            self.location()
+        )))
+    }
+
     /// Where the tokens are, for messages (`local file …`, `Key Vault https://…`).
     fn location(&self) -> String;
 }
@@ -194,11 +220,14 @@ pub fn secret_name(prefix: &str, tenant_id: &str) -> String {
 
 /// What to do about a failed Key Vault call, by its HTTP status (nothing more when the message
 /// already says it: a refused managed or workload identity's own remedy).
-fn key_vault_fix(message: &str, status: Option<u16>) -> String {
+fn key_vault_fix(operation: &str, message: &str, status: Option<u16>) -> String {
     if message.contains("— fix:") {
         return String::new();
     }
     let fix = match status {
+        Some(401 | 403) if operation.starts_with("list") => {
+            "give the identity the List permission on secrets: listing the stored partners and restoring an earlier grant need it (the broker itself needs only Get and Set)"
+        }
         Some(401 | 403) => {
             "give the store identity Get and Set on secrets (docs/setup-azure.md, section 2); a token stored before stays in use"
         }

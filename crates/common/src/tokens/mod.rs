@@ -17,7 +17,7 @@ pub use crate::store::{
     GrantMetadata, LocalFileStore, RefreshTokenStore, StoreError, StoredGrant, secret_name,
 };
 pub use broker::{
-    BrokerError, BrokerSettings, BrokerTokens, ConsentRecord, GrantStatus, OpenedStore,
+    BrokerError, BrokerSettings, BrokerTokens, ConsentRecord, GrantStatus, OpenedStore, Restored,
     TokenBroker, app_credential, open_store,
 };
 pub use cache::{AccessTokenCache, CachePolicy, Fetched, Identity, KeyRef};

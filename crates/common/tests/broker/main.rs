@@ -13,3 +13,4 @@ mod logs;
 mod partner_center_paging;
 mod recorded;
 mod request_ids;
+mod restore;

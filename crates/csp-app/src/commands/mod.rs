@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use cli_kit::output::OutputFormat;
 
-use crate::cli::{Command, GraphCommand, PartnerCenterCommand, UsersCommand};
+use crate::cli::{Command, GrantCommand, GraphCommand, PartnerCenterCommand, UsersCommand};
 use crate::context::Context;
 
 /// Runs an API command and turns its result into an exit code.
@@ -35,6 +35,9 @@ pub async fn dispatch(
         Command::Shared(_) | Command::Consent(_) => Ok(ExitCode::SUCCESS),
         Command::Status => status::run(ctx, format, out).await,
         Command::Keepalive => keepalive::run(ctx, format, out, err).await,
+        Command::Grant(GrantCommand::Restore { dry_run }) => {
+            admin::grant::restore(&ctx.broker, &ctx.partner, dry_run, format, out).await
+        }
         Command::Customers(c) => customers::run(ctx, c, format, out).await,
         Command::Gdap(c) => gdap::run(ctx, c, format, out).await,
         Command::Users(UsersCommand::List(args)) => users::list(ctx, args, format, out, err).await,

@@ -159,3 +159,64 @@ fn help_documents_every_exit_status() {
         assert!(help.contains(line), "{line} missing from:\n{help}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_restore_puts_the_earlier_grant_back_after_checking_it() {
+    let app = spawn().await;
+    let consented = app.stored_grant().await.unwrap();
+    app.run(&["keepalive"]).await.assert_code(0);
+    let rotated = app.stored_grant().await.unwrap();
+
+    let dry = app
+        .run(&["-o", "json", "grant", "restore", "--dry-run"])
+        .await;
+    dry.assert_code(0);
+    let shown = dry.json();
+    assert_eq!(shown["dryRun"], true);
+    assert_eq!(shown["wouldRestore"]["consentedBy"], crate::helpers::ADMIN);
+    assert_eq!(
+        app.stored_grant()
+            .await
+            .unwrap()
+            .refresh_token
+            .expose_secret(),
+        rotated.refresh_token.expose_secret(),
+        "--dry-run changes nothing"
+    );
+
+    let out = app.run(&["-o", "json", "grant", "restore"]).await;
+    out.assert_code(0);
+    let report = out.json();
+    assert_eq!(report["restored"]["consentedBy"], crate::helpers::ADMIN);
+    assert!(report["replaced"].is_object(), "{report}");
+    let restored = app.stored_grant().await.unwrap();
+    assert_ne!(
+        restored.refresh_token.expose_secret(),
+        rotated.refresh_token.expose_secret()
+    );
+    for secret in [&consented, &rotated, &restored] {
+        let token = secret.refresh_token.expose_secret();
+        assert!(!out.stdout.contains(token) && !out.stderr.contains(token));
+        assert!(!dry.stdout.contains(token));
+    }
+    app.run(&["status"]).await.assert_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_restore_refuses_an_earlier_grant_that_no_longer_redeems() {
+    let app = spawn().await;
+    app.run(&["keepalive"]).await.assert_code(0);
+    let before = app.stored_grant().await.unwrap();
+    assert!(app.emu.revoke_user_sessions(crate::helpers::ADMIN));
+    let out = app.run(&["grant", "restore"]).await;
+    assert_ne!(out.code, std::process::ExitCode::SUCCESS);
+    assert!(out.stderr.contains("no longer redeems"), "{}", out.stderr);
+    assert_eq!(
+        app.stored_grant()
+            .await
+            .unwrap()
+            .refresh_token
+            .expose_secret(),
+        before.refresh_token.expose_secret()
+    );
+}

@@ -117,7 +117,7 @@ fn value_or_empty(pairs: &[(String, String)], name: &str) -> String {
 /// `GET /callback` (`response_mode=query`).
 pub async fn callback_get(app: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let raw = req.query_string().to_owned();
-    finish(&app, &req, &raw).await
+    finish(app, &req, &raw).await
 }
 
 /// `POST /callback` (`response_mode=form_post`).
@@ -139,10 +139,11 @@ pub async fn callback_post(
     let Ok(raw) = std::str::from_utf8(&bytes) else {
         return fail(&app, &Failure::Malformed, false);
     };
-    finish(&app, &req, raw).await
+    finish(app, &req, raw).await
 }
 
-async fn finish(app: &AppState, req: &HttpRequest, raw: &str) -> HttpResponse {
+async fn finish(data: web::Data<AppState>, req: &HttpRequest, raw: &str) -> HttpResponse {
+    let app = data.get_ref();
     let params = match parse(raw) {
         Ok(p) => p,
         Err(f) => return fail(app, &f, false),
@@ -174,7 +175,14 @@ async fn finish(app: &AppState, req: &HttpRequest, raw: &str) -> HttpResponse {
     let Some(code) = params.code else {
         return fail(app, &Failure::MissingCode, true);
     };
-    complete(app, pending, AuthCode::new(code)).await
+    // Run to its end even when the browser goes away (crate::outcomes); a reload gets its page.
+    let work = data.clone();
+    let code = AuthCode::new(code);
+    app.outcomes
+        .once(state, move || async move {
+            complete(&work, pending, code).await
+        })
+        .await
 }
 
 async fn complete(app: &AppState, pending: PendingConsent, code: AuthCode) -> HttpResponse {

@@ -146,29 +146,33 @@ async fn a_state_from_another_sign_in_is_refused() {
 }
 
 #[tokio::test]
-async fn a_replayed_callback_fails_as_already_used_and_stores_nothing_new() {
+async fn a_replayed_callback_shows_the_same_result_and_redeems_nothing_again() {
     let app = spawn_app().await;
     let (started, returned) = signed_in(&app).await;
     let first = app.callback(&returned, Some(&started.cookie)).await;
     assert_eq!(first.status(), 200);
+    let first_page = first.text().await.unwrap();
     let stored = app
         .stored(PARTNER_TENANT)
         .await
         .expect("first consent stored");
+    // A reload of the result page (the browser kept the cookie) gets the same page: the code is
+    // not sent to Entra again, so nothing new is redeemed or stored.
     let replay = app.callback(&returned, Some(&started.cookie)).await;
-    assert_eq!(replay.status(), 400);
-    let body = replay.text().await.unwrap();
-    assert!(
-        body.contains("This sign-in has already been used or has expired"),
-        "{body}"
-    );
-    assert!(body.contains("invalid_grant"));
+    assert_eq!(replay.status(), 200);
+    assert_eq!(replay.text().await.unwrap(), first_page);
     let after = app.stored(PARTNER_TENANT).await.expect("still stored");
     assert_eq!(after.meta.consented_at, stored.meta.consented_at);
+    assert_eq!(after.refresh_token, stored.refresh_token);
+    assert_eq!(
+        app.metric("token_redemptions_total{grant=\"authorization_code\",result=\"ok\"}")
+            .await,
+        1
+    );
     assert_eq!(
         app.metric("consent_failures_total{reason=\"code_rejected\"}")
             .await,
-        1
+        0
     );
 }
 

@@ -2,6 +2,7 @@
 pub mod support;
 
 mod bad_input;
+mod dropped;
 mod flow;
 mod health;
 mod security;

@@ -126,7 +126,11 @@ impl TokenBroker {
     }
 
     /// Reads the partner's grant back and fails unless it is the one just written.
-    async fn check_recorded(&self, tid: &str, token: &RefreshToken) -> Result<(), BrokerError> {
+    pub(super) async fn check_recorded(
+        &self,
+        tid: &str,
+        token: &RefreshToken,
+    ) -> Result<(), BrokerError> {
         let Some(stored) = self.inner.store.get(tid).await? else {
             return Err(BrokerError::Store(StoreError::Setup(format!(
                 "the consent of partner tenant {tid} was written but the store does not return it: check the store ({})",
@@ -136,16 +140,9 @@ impl TokenBroker {
         if stored.refresh_token == *token {
             return Ok(());
         }
-        let when = time::OffsetDateTime::from_unix_timestamp(stored.meta.consented_at)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_else(|| stored.meta.consented_at.to_string());
         Err(BrokerError::NotRecorded {
             partner: tid.to_owned(),
-            stored_consented_at: when,
+            stored_consented_at: super::rfc3339(stored.meta.consented_at),
             stored_by: stored.meta.user.unwrap_or_else(|| "an unknown user".into()),
         })
     }

@@ -131,6 +131,28 @@ pub enum BrokerError {
         /// Who consented it.
         stored_by: String,
     },
+    /// An operator asked to restore the grant before the stored one, and the store keeps none.
+    #[error(
+        "no earlier grant of partner tenant {partner} is kept in {location} to restore (the store keeps the grant a consent or a rotation replaced; a grant stored only once has none)"
+    )]
+    NothingToRestore {
+        /// The partner tenant.
+        partner: String,
+        /// Where the store is.
+        location: String,
+    },
+    /// The earlier grant an operator asked to restore no longer redeems: nothing was changed.
+    #[error(
+        "the earlier grant of partner tenant {partner} (consented at {consented_at}) no longer redeems, so it was not restored and the stored grant stays in use: {source}"
+    )]
+    RestoreRefused {
+        /// The partner tenant.
+        partner: String,
+        /// When the earlier grant was consented (RFC 3339).
+        consented_at: String,
+        /// What Entra said.
+        source: TokenError,
+    },
     /// The consent sign-in gave no refresh token or ID token.
     #[error("the sign-in response lacks a {0}")]
     Incomplete(&'static str),

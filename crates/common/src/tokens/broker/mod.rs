@@ -9,6 +9,7 @@
 //!   single-flight, and the broker as the REST clients' token source ([`BrokerTokens`]);
 //! - `rotation`: the partner's refresh token redeemed, its rotations stored one writer at a
 //!   time, the keepalive, `flush` and the grant's status;
+//! - `restore`: an operator's return to the grant before the stored one;
 //! - `open`: a broker, its store and its app credential from validated configuration.
 
 use std::collections::HashMap;
@@ -26,12 +27,14 @@ use crate::store::RefreshTokenStore;
 mod consent;
 mod error;
 mod open;
+mod restore;
 mod rotation;
 mod sources;
 
 pub use consent::ConsentRecord;
 pub use error::BrokerError;
 pub use open::{OpenedStore, app_credential, open_store};
+pub use restore::Restored;
 pub use rotation::GrantStatus;
 pub use sources::BrokerTokens;
 
@@ -164,4 +167,15 @@ fn fetched(r: &TokenResponse) -> Fetched {
 
 fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Unix seconds as RFC 3339, for messages (the number itself when out of range).
+fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
 }

@@ -50,7 +50,7 @@ pub(super) struct GrantState {
     /// Bumped on every rotation, so a writer knows whether what it stored is still the newest.
     generation: u64,
     /// Held while a rotated token is being written: one writer per partner at a time.
-    writer: Arc<Mutex<()>>,
+    pub(super) writer: Arc<Mutex<()>>,
     /// Rotated tokens written so far (reported by `status`).
     rotations_stored: u64,
 }
@@ -130,7 +130,7 @@ impl TokenBroker {
         }
     }
 
-    fn grant_state(&self, partner: &str) -> Arc<Mutex<GrantState>> {
+    pub(super) fn grant_state(&self, partner: &str) -> Arc<Mutex<GrantState>> {
         let mut map = self
             .inner
             .grants
@@ -243,7 +243,7 @@ impl TokenBroker {
         Ok(())
     }
 
-    async fn replace_current(&self, partner: &str, grant: StoredGrant) {
+    pub(super) async fn replace_current(&self, partner: &str, grant: StoredGrant) {
         let state = self.grant_state(partner);
         let mut g = state.lock().await;
         g.current = Some(grant);
