@@ -59,7 +59,10 @@ async fn every_relationship_status_comes_in_turn_and_access_only_while_active() 
             json!({"action": "lockForApproval"}),
         )
         .await;
-    assert_eq!((r.status, r.body["status"].as_str()), (201, Some("created")));
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (201, Some("created"))
+    );
     let lock = format!("{rel}/requests/{}", r.body["id"].as_str().unwrap());
     assert_eq!(emu.status(&rel, &token).await, "created");
     assert!(emu.handle.approve_gdap_relationship(&id, None).is_err());
@@ -98,7 +101,10 @@ async fn every_relationship_status_comes_in_turn_and_access_only_while_active() 
             json!({"action": "terminate"}),
         )
         .await;
-    assert_eq!((r.status, r.body["status"].as_str()), (201, Some("created")));
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (201, Some("created"))
+    );
     let terminate = format!("{rel}/requests/{}", r.body["id"].as_str().unwrap());
     assert_eq!(emu.status(&rel, &token).await, "terminationRequested");
     assert!(!emu.tailspin_access());
@@ -111,7 +117,10 @@ async fn every_relationship_status_comes_in_turn_and_access_only_while_active() 
     assert!(r.body["endDateTime"].is_string());
     assert_eq!(emu.status(&terminate, &token).await, "succeeded");
     let r = emu
-        .get(&emu.graph(&format!("{REL}?$filter=status eq 'terminated'")), &token)
+        .get(
+            &emu.graph(&format!("{REL}?$filter=status eq 'terminated'")),
+            &token,
+        )
         .await;
     assert_eq!(r.body["value"].as_array().unwrap().len(), 1, "{}", r.body);
 }
@@ -158,7 +167,10 @@ async fn access_assignments_are_pending_then_active_and_deleting_then_deleted_wi
                    "accessDetails": {"unifiedRoles": [{"roleDefinitionId": "f2ef992c-3afb-46b9-b7cf-a126ee74c451"}]}}),
         )
         .await;
-    assert_eq!((r.status, r.body["status"].as_str()), (201, Some("pending")));
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (201, Some("pending"))
+    );
     let created = format!("{rel}/accessAssignments/{}", r.body["id"].as_str().unwrap());
     assert_eq!(emu.get(&users, &at_northwind).await.status, 403);
     let ops = emu.get(&format!("{rel}/operations"), &partner).await;

@@ -81,4 +81,3 @@ fn member_of(state: &State, req: &HttpRequest, id: Option<&str>) -> HttpResponse
     })();
     finish(req, result)
 }
-

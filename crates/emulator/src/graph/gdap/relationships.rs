@@ -228,4 +228,3 @@ pub async fn list_customers(state: web::Data<State>, req: HttpRequest) -> HttpRe
     })();
     finish(&req, result)
 }
-

@@ -59,7 +59,8 @@ pub fn approve(state: &State, id: &str, customer: Option<&str>) -> Result<Value,
             )));
         }
         r.approve((tid.clone(), name), now);
-        r.requests.push(RelationshipRequest::new("approve", now, now));
+        r.requests
+            .push(RelationshipRequest::new("approve", now, now));
         data.wake();
         tracing::info!(gdap.id = id, customer.id = %tid, "GDAP relationship approved");
     }

@@ -372,7 +372,9 @@ impl Relationship {
                 ))
             }
             Status::Expiring => after(t.expiring_secs, Status::Expired),
-            Status::TerminationRequested => after(t.termination_requested_secs, Status::Terminating),
+            Status::TerminationRequested => {
+                after(t.termination_requested_secs, Status::Terminating)
+            }
             Status::Terminating => after(t.terminating_secs, Status::Terminated),
             Status::ApprovalPending | Status::Expired | Status::Terminated => None,
         }
@@ -709,7 +711,10 @@ mod tests {
         r.apply_clock(9, &t);
         assert_eq!(r.status, Status::Created);
         r.apply_clock(10, &t);
-        assert_eq!((r.status, lock.status(10)), (Status::ApprovalPending, "succeeded"));
+        assert_eq!(
+            (r.status, lock.status(10)),
+            (Status::ApprovalPending, "succeeded")
+        );
         r.approve(("c".into(), "C".into()), 100);
         let mut seen = vec![r.status];
         for now in [119, 120, 149, 150] {
