@@ -425,6 +425,13 @@ pub async fn users_of_all_customers(
         report.succeeded,
         report.users
     )?;
+    // A customer whose GDAP access is still being applied fails like one without access: say
+    // which it is.
+    let pending = crate::gdap_access::pending_notes(
+        &ctx.graph,
+        report.failed.iter().map(|f| f.customer.tenant_id.as_str()),
+    )
+    .await;
     for f in &report.failed {
         writeln!(
             err,
@@ -433,6 +440,9 @@ pub async fn users_of_all_customers(
             f.customer.name,
             f.failure.text()
         )?;
+        if let Some(note) = pending.get(&f.customer.tenant_id.to_ascii_lowercase()) {
+            writeln!(err, "    note: {note}")?;
+        }
         if let Some(advice) = f.failure.advice() {
             writeln!(err, "    remedy: {advice}")?;
         }

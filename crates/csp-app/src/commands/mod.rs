@@ -36,7 +36,7 @@ pub async fn dispatch(
         Command::Status => status::run(ctx, format, out).await,
         Command::Keepalive => keepalive::run(ctx, format, out, err).await,
         Command::Customers(c) => customers::run(ctx, c, format, out).await,
-        Command::Gdap(c) => gdap::run(ctx, c, format, out).await,
+        Command::Gdap(c) => gdap::run(ctx, c, format, out, err).await,
         Command::Users(UsersCommand::List(args)) => users::list(ctx, args, format, out, err).await,
         Command::Graph(GraphCommand::Get { path, customer }) => {
             graph::get(ctx, &path, customer.as_deref(), format, out).await
