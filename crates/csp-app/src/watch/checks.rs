@@ -501,7 +501,7 @@ impl Cycle<'_> {
                     };
                     out.push(GDAP, &r.id, state, message, Some(left));
                 }
-                ("expired", _) => out.push(GDAP, &r.id, State::Critical, format!("{what} expired: the partner has no roles through it; create a new relationship for the customer to approve"), end.map(|e| e - self.now)),
+                ("expired" | "expiring", _) => out.push(GDAP, &r.id, State::Critical, format!("{what} expired: the partner has no roles through it; create a new relationship for the customer to approve"), end.map(|e| e - self.now)),
                 (status, _) if relationship_status::is_transitional(status) => self.transitional(out, &r, &what),
                 _ => {}
             }
