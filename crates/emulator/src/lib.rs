@@ -362,6 +362,10 @@ impl EmulatorClock {
     pub fn now(&self) -> i64 {
         self.0.now()
     }
+    /// Move the clock forward (from another task while a client waits, in tests).
+    pub fn advance(&self, by: Duration) {
+        self.0.advance_clock(by);
+    }
 }
 
 impl std::fmt::Debug for EmulatorClock {
@@ -536,6 +540,13 @@ impl EmulatorHandle {
         graph::gdap::approve(self.state(), id, customer)
             .map(|_| ())
             .map_err(|e| e.message)
+    }
+    /// How long GDAP's transitional states last from now on (also `PUT /_admin/gdap/timings`).
+    pub fn set_gdap_timings(&self, timings: partner_data::gdap::GdapTimings) {
+        graph::gdap::apply_clock(self.state());
+        let mut data = self.state.partner.lock();
+        data.timings = timings;
+        data.wake();
     }
     /// Grant or withdraw the partner's delegated admin access to a customer.
     pub fn set_delegated_access(&self, customer: &str, partner: &str, allowed: bool) -> bool {

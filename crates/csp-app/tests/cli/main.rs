@@ -4,6 +4,7 @@
 mod consent;
 mod customers;
 mod gdap;
+mod gdap_wait;
 mod grant;
 mod helpers;
 mod no_hang;
