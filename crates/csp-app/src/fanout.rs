@@ -417,7 +417,14 @@ pub async fn users_of_all_customers(
     if report.failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    write_failures(err, &report)?;
+    // A customer whose GDAP access is still being applied fails like one without access: say
+    // which it is.
+    let pending = crate::gdap_access::pending_notes(
+        &ctx.graph,
+        report.failed.iter().map(|f| f.customer.tenant_id.as_str()),
+    )
+    .await;
+    write_failures(err, &report, &pending)?;
     Ok(if report.succeeded == 0 {
         Exit::Failure
     } else {
@@ -430,8 +437,13 @@ pub async fn users_of_all_customers(
 /// (the tenant ID and company name come from Partner Center and Graph, i.e. from whoever named
 /// the customer; the reason may quote them) goes through [`cli_kit::output::printable`], so a
 /// name cannot move the cursor, clear the screen or recolour the terminal with control
-/// characters or ANSI escapes.
-pub fn write_failures(err: &mut dyn Write, report: &FanOutReport) -> std::io::Result<()> {
+/// characters or ANSI escapes. `pending` has a note for customers whose GDAP access is still
+/// being applied (by lower-cased tenant ID).
+pub fn write_failures(
+    err: &mut dyn Write,
+    report: &FanOutReport,
+    pending: &std::collections::HashMap<String, String>,
+) -> std::io::Result<()> {
     use cli_kit::output::printable;
     writeln!(
         err,
@@ -441,13 +453,6 @@ pub fn write_failures(err: &mut dyn Write, report: &FanOutReport) -> std::io::Re
         report.succeeded,
         report.users
     )?;
-    // A customer whose GDAP access is still being applied fails like one without access: say
-    // which it is.
-    let pending = crate::gdap_access::pending_notes(
-        &ctx.graph,
-        report.failed.iter().map(|f| f.customer.tenant_id.as_str()),
-    )
-    .await;
     for f in &report.failed {
         writeln!(
             err,
@@ -457,7 +462,7 @@ pub fn write_failures(err: &mut dyn Write, report: &FanOutReport) -> std::io::Re
             printable(f.failure.text())
         )?;
         if let Some(note) = pending.get(&f.customer.tenant_id.to_ascii_lowercase()) {
-            writeln!(err, "    note: {note}")?;
+            writeln!(err, "    note: {}", printable(note))?;
         }
         if let Some(advice) = f.failure.advice() {
             writeln!(err, "    remedy: {}", printable(&advice))?;
@@ -485,7 +490,7 @@ mod tests {
             }],
         };
         let mut out = Vec::new();
-        write_failures(&mut out, &report).unwrap();
+        write_failures(&mut out, &report, &Default::default()).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             !text
