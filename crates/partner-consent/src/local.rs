@@ -74,7 +74,9 @@ pub async fn prepare(
             store.display()
         );
     }
-    let seed = emulator::Seed::default();
+    // The demo keeps Microsoft's replication delay after a consent, short (emulator README).
+    let mut seed = emulator::Seed::default();
+    seed.replication = emulator::ReplicationSettings::demo();
     let app_id = demo_app_id(&seed)?;
     let cert_path = dir.join("app.pem");
     let certificate = emulator::app_certificate::ensure(&cert_path)?;

@@ -82,6 +82,7 @@ pub struct App {
     clients: Mutex<HashMap<String, (PartnerCenterClient, PartnerCenterClient)>>,
     throttled: AtomicU64,
     waited_ms: AtomicU64,
+    customer_names: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for App {
@@ -144,6 +145,7 @@ impl App {
             clients: Mutex::new(HashMap::new()),
             throttled: AtomicU64::new(0),
             waited_ms: AtomicU64::new(0),
+            customer_names: Mutex::new(HashMap::new()),
         })
     }
 
@@ -267,6 +269,25 @@ impl App {
                 )
             })
             .clone()
+    }
+
+    /// Remember a customer's company name (from Partner Center's customer list) for messages.
+    pub fn note_customer_name(&self, tenant: &str, name: &str) {
+        if !name.is_empty() {
+            self.customer_names
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(tenant.to_ascii_lowercase(), name.to_owned());
+        }
+    }
+
+    /// A customer as messages name it: its company name when known, its tenant ID otherwise.
+    pub fn customer_label(&self, tenant: &str) -> String {
+        self.customer_names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&tenant.to_ascii_lowercase())
+            .map_or_else(|| tenant.to_owned(), |n| format!("{n} ({tenant})"))
     }
 
     /// The command line tool, for remedies (`csp-app`, `cpv-app`).

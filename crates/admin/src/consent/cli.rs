@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use cli_kit::{Exit, OutputFormat};
@@ -9,6 +10,7 @@ use cli_kit::{Exit, OutputFormat};
 use super::App;
 use super::grants::{Grant, Grants};
 use super::ops::{self, Asked};
+use super::replication::WaitPolicy;
 
 /// Partner Center's documented limit on application consents, per application ID.
 pub const PARTNER_CENTER_CONSENT_RPS: u32 = 50;
@@ -86,6 +88,11 @@ pub enum ConsentCommand {
         /// Replace an existing consent: delete it, then grant again.
         #[arg(long)]
         reset: bool,
+        /// Seconds to wait, per customer, for Microsoft's directory to replicate the consent's
+        /// service principal and the new application permissions before reporting a failure
+        /// (looks again with back-off; other customers go on meanwhile).
+        #[arg(long, value_name = "SECS", default_value_t = 300)]
+        replication_wait: u64,
         /// Concurrency and rate.
         #[command(flatten)]
         fan_out: FanOut,
@@ -196,11 +203,17 @@ pub async fn run(
         },
         concurrency: usize::from(fan_out.concurrency),
         format,
+        wait: match &command {
+            ConsentCommand::Grant {
+                replication_wait, ..
+            } => WaitPolicy::within(Duration::from_secs(*replication_wait)),
+            _ => WaitPolicy::default(),
+        },
     };
     match command {
         ConsentCommand::Grant {
             permissions, reset, ..
-        } => ops::grant(app, &run, &permissions.asked(), reset, out).await,
+        } => ops::grant(app, &run, &permissions.asked(), reset, out, err).await,
         ConsentCommand::Remove { .. } => ops::remove(app, &run, out).await,
         ConsentCommand::Verify { permissions, .. } => {
             ops::verify(app, &run, &permissions.asked(), out).await

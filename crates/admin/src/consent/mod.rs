@@ -18,6 +18,7 @@ pub mod cli;
 pub mod grants;
 pub mod limiter;
 pub mod ops;
+pub mod replication;
 pub mod report;
 
 pub use app::{App, AppOptions};

@@ -32,6 +32,7 @@ use serde::Serialize;
 
 use super::app::App;
 use super::grants::{GrantMatch, Grants};
+use super::replication::{Look, WaitPolicy, Waits};
 use super::report::{CustomerResult, Outcome, Summary, exit_code_of};
 
 /// Page size of the customer listing.
@@ -74,7 +75,9 @@ async fn resolve(app: &App, targets: &Targets) -> (Vec<(String, String)>, Vec<Cu
                             } else {
                                 c.company_profile.tenant_id
                             };
-                            (p.clone(), id.to_ascii_lowercase())
+                            let id = id.to_ascii_lowercase();
+                            app.note_customer_name(&id, &c.company_profile.company_name);
+                            (p.clone(), id)
                         })
                         .collect(),
                     Vec::new(),
@@ -132,6 +135,8 @@ pub struct Run {
     pub concurrency: usize,
     /// How the report is written.
     pub format: OutputFormat,
+    /// How long `grant` waits for what it created to replicate.
+    pub wait: WaitPolicy,
 }
 
 /// A progress bar on standard error when it is a terminal; hidden otherwise.
@@ -237,13 +242,16 @@ pub struct Asked {
     pub application: Grants,
 }
 
-/// `consent grant`.
+/// `consent grant`: `run.concurrency` customers work at once; one waiting for replication
+/// ([`super::replication`]) holds no slot, so every customer starts as soon as a slot is free;
+/// progress of the waits goes to `err`.
 pub async fn grant(
     app: &App,
     run: &Run,
     asked: &Asked,
     reset: bool,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> ExitCode {
     let consent = ApplicationConsent {
         application_id: app.app_id().to_owned(),
@@ -251,29 +259,42 @@ pub async fn grant(
         application_grants: asked.delegated.to_application_grants(),
     };
     let consent = &consent;
-    fan_out(app, run, "granting consent", out, |p, c| async move {
-        grant_one(app, &p, &c, consent, asked, reset).await
-    })
+    let waits = Waits::new(run.concurrency, run.wait, err);
+    let waits = &waits;
+    // Every customer is under way at once; the slots of `waits` bound the work.
+    let all_at_once = Run {
+        concurrency: usize::MAX,
+        ..run.clone()
+    };
+    fan_out(
+        app,
+        &all_at_once,
+        "granting consent",
+        out,
+        |p, c| async move { grant_one(app, waits, &p, &c, (consent, asked), reset).await },
+    )
     .await
 }
 
 async fn grant_one(
     app: &App,
+    waits: &Waits<'_>,
     partner: &str,
     customer: &str,
-    consent: &ApplicationConsent,
-    asked: &Asked,
+    (consent, asked): (&ApplicationConsent, &Asked),
     reset: bool,
 ) -> CustomerResult {
+    let slot = waits.slot().await;
     let (outcome, detail) =
         match consent_delegated(app, partner, customer, consent, &asked.delegated, reset).await {
             Ok(done) => done,
             Err(f) => return CustomerResult::failed(partner, Some(customer), f),
         };
+    drop(slot);
     if asked.application.is_empty() {
         return CustomerResult::ok(partner, customer, outcome, detail);
     }
-    match sync_app_roles(app, partner, customer, &asked.application, reset).await {
+    match sync_app_roles(app, waits, partner, customer, &asked.application, reset).await {
         Ok((changed, roles)) => {
             let outcome = if changed && outcome == Outcome::AlreadyGranted {
                 Outcome::Granted
@@ -432,10 +453,36 @@ async fn service_principal(
         })
 }
 
+/// One look for the application's service principal in the customer tenant just after its
+/// consent: not yet while Graph does not list it, or while the customer's authority refuses the
+/// partner user's token as not consented (AADSTS65001: the grant has not replicated there,
+/// docs/microsoft-behaviour.md §6.6).
+async fn look_for_service_principal(
+    graph: &GraphClient,
+    customer: &str,
+    app_id: &str,
+    fail: &impl Fn(GraphError) -> Failure,
+) -> Result<Look<ServicePrincipal>, Failure> {
+    match graph
+        .service_principal_in(Tenant::Customer(customer), app_id)
+        .await
+    {
+        Ok(Some(sp)) => Ok(Look::Visible(sp)),
+        Ok(None) | Err(GraphError::Api { status: 404, .. }) => {
+            Ok(Look::NotYet("Graph does not list it yet".into()))
+        }
+        Err(GraphError::Token(t)) if t.remedy == Remedy::CustomerConsent => Ok(Look::NotYet(
+            format!("the customer's authority does not see the consent yet: {t}"),
+        )),
+        Err(e) => Err(fail(e)),
+    }
+}
+
 /// Step 2: the application permissions, as app-role assignments through Graph. Returns whether
 /// anything changed, and what was done.
 async fn sync_app_roles(
     app: &App,
+    waits: &Waits<'_>,
     partner: &str,
     customer: &str,
     wanted: &Grants,
@@ -444,14 +491,19 @@ async fn sync_app_roles(
     let fail = |e: GraphError| delegated_graph_failure(app, partner, customer, e);
     let graph = app.graph_as(partner);
     let tenant = Tenant::Customer(customer);
-    let client = service_principal(&graph, customer, app.app_id(), "the application")
-        .await
-        .map_err(fail)?;
+    let place = app.customer_label(customer);
+    let client = waits
+        .until_visible("the service principal", &place, || {
+            look_for_service_principal(&graph, customer, app.app_id(), &fail)
+        })
+        .await?;
+    let slot = waits.slot().await;
     let held = graph
         .app_role_assignments_in(tenant, &client.id)
         .await
         .map_err(fail)?;
     let (mut added, mut kept, mut removed, mut extra) = (vec![], vec![], vec![], vec![]);
+    let mut added_ids: Vec<(String, String)> = Vec::new();
     let mut wanted_ids = std::collections::HashSet::new();
     let mut names = std::collections::HashMap::new();
     for (resource_app, roles) in wanted.iter() {
@@ -483,9 +535,32 @@ async fn sync_app_roles(
                 .assign_app_role(tenant, &resource.id, &client.id, &offered.id)
                 .await
                 .map_err(fail)?;
+            added_ids.push((resource.id.clone(), offered.id.clone()));
             added.push(role.clone());
         }
     }
+    drop(slot);
+    if !added_ids.is_empty() {
+        waits
+            .until_visible("the application permissions", &place, || async {
+                let now = graph
+                    .app_role_assignments_in(tenant, &client.id)
+                    .await
+                    .map_err(fail)?;
+                Ok(
+                    if added_ids
+                        .iter()
+                        .all(|(r, a)| now.iter().any(|h| same_role(h, r, a)))
+                    {
+                        Look::Visible(())
+                    } else {
+                        Look::NotYet("Graph does not list every new app-role assignment yet".into())
+                    },
+                )
+            })
+            .await?;
+    }
+    let slot = waits.slot().await;
     for h in &held {
         let key = (
             h.resource_id.to_ascii_lowercase(),
@@ -509,6 +584,7 @@ async fn sync_app_roles(
             extra.push(name);
         }
     }
+    drop(slot);
     let mut done = Vec::new();
     for (what, list) in [
         ("added", &added),

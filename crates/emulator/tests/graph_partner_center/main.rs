@@ -7,3 +7,4 @@ mod gdap;
 mod graph_users;
 mod helpers;
 mod partner_center;
+mod replication;

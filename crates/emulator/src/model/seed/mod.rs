@@ -50,6 +50,13 @@ pub struct Seed {
     /// Partner Center rate limits; see `partner_data`.
     #[serde(default)]
     pub partner_center: crate::model::partner_data::seed::PartnerCenterSettings,
+    /// How long a consent's service principal and grant, or an app-role assignment, take to
+    /// become visible; see `replication` (default: at once).
+    #[serde(default)]
+    pub replication: crate::model::replication::ReplicationSettings,
+    /// Graph's request budget per application and tenant; see `throttle`.
+    #[serde(default)]
+    pub graph_throttling: crate::model::throttle::GraphThrottleSettings,
     /// Managed identities of the emulated hosting environment, see `managed_identity`.
     #[serde(default)]
     pub managed_identities: Vec<crate::model::managed_identity::ManagedIdentitySeed>,
