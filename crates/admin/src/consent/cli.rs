@@ -93,6 +93,10 @@ pub enum ConsentCommand {
         /// (looks again with back-off; other customers go on meanwhile).
         #[arg(long, value_name = "SECS", default_value_t = 300)]
         replication_wait: u64,
+        /// Also wait until Graph lists the new application permissions (their app-role
+        /// assignments replicate too), so app-only tokens carry them when the command ends.
+        #[arg(long)]
+        wait_for_roles: bool,
         /// Concurrency and rate.
         #[command(flatten)]
         fan_out: FanOut,
@@ -205,8 +209,13 @@ pub async fn run(
         format,
         wait: match &command {
             ConsentCommand::Grant {
-                replication_wait, ..
-            } => WaitPolicy::within(Duration::from_secs(*replication_wait)),
+                replication_wait,
+                wait_for_roles,
+                ..
+            } => WaitPolicy {
+                roles: *wait_for_roles,
+                ..WaitPolicy::within(Duration::from_secs(*replication_wait))
+            },
             _ => WaitPolicy::default(),
         },
     };

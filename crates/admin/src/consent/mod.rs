@@ -14,6 +14,7 @@
 //! bounded concurrency, [`report`] the per-customer results, [`cli`] the shared clap commands.
 
 pub mod app;
+pub(crate) mod app_roles;
 pub mod cli;
 pub mod grants;
 pub mod limiter;

@@ -20,8 +20,6 @@ use std::time::Instant;
 
 use cli_kit::Failure;
 use cli_kit::output::{self, OutputFormat};
-use common::graph::{AppRoleAssignment, ServicePrincipal};
-use common::graph::{GraphClient, GraphError};
 use common::http::Tenant;
 use common::partner_center::PartnerCenterError;
 use common::partner_center::consents::ApplicationConsent;
@@ -31,8 +29,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use super::app::App;
+use super::app_roles::sync_app_roles;
 use super::grants::{GrantMatch, Grants};
-use super::replication::{Look, WaitPolicy, Waits};
+use super::replication::{WaitPolicy, Waits};
 use super::report::{CustomerResult, Outcome, Summary, exit_code_of};
 
 /// Page size of the customer listing.
@@ -294,7 +293,7 @@ async fn grant_one(
     if asked.application.is_empty() {
         return CustomerResult::ok(partner, customer, outcome, detail);
     }
-    match sync_app_roles(app, waits, partner, customer, &asked.application, reset).await {
+    match sync_app_roles(app, waits, (partner, customer), &asked.application, reset).await {
         Ok((changed, roles)) => {
             let outcome = if changed && outcome == Outcome::AlreadyGranted {
                 Outcome::Granted
@@ -406,207 +405,6 @@ fn difference(missing: &[String], extra: &[String]) -> String {
         parts.push(format!("also holds {}", extra.join(",")));
     }
     parts.join("; ")
-}
-
-/// A Graph failure with the partner's delegated token in a customer tenant.
-fn delegated_graph_failure(app: &App, partner: &str, customer: &str, e: GraphError) -> Failure {
-    match e {
-        e @ GraphError::Api { status: 403, .. } => Failure::with_remedy(
-            format!(
-                "the partner's user may not manage app roles in customer tenant {customer} ({e}): the application's delegated consent there needs AppRoleAssignment.ReadWrite.All and Application.Read.All (`{} consent grant --reset --delegated graph:…`), and the user a GDAP role that may assign app roles (Cloud Application Administrator, Application Administrator or Privileged Role Administrator)",
-                app.tool()
-            ),
-            Remedy::GdapAccess,
-        ),
-        GraphError::Token(t) if t.remedy == Remedy::CustomerConsent => Failure::with_remedy(
-            format!(
-                "the application is not consented in customer tenant {customer} ({t}): grant it with `{} consent grant --customer {customer} --delegated …`",
-                app.tool()
-            ),
-            Remedy::CustomerConsent,
-        ),
-        e => {
-            let mut f = Failure::from(e);
-            f.message = format!(
-                "partner {partner} in customer tenant {customer}: {}",
-                f.message
-            );
-            f
-        }
-    }
-}
-
-/// The service principal of `app_id` in the customer tenant.
-async fn service_principal(
-    graph: &GraphClient,
-    customer: &str,
-    app_id: &str,
-    what: &str,
-) -> Result<ServicePrincipal, GraphError> {
-    graph
-        .service_principal_in(Tenant::Customer(customer), app_id)
-        .await?
-        .ok_or_else(|| {
-            GraphError::Invalid(vec![format!(
-                "{what} ({app_id}) has no service principal in customer tenant {customer}; if its consent was just created, try again in a minute (directory replication)"
-            )])
-        })
-}
-
-/// One look for the application's service principal in the customer tenant just after its
-/// consent: not yet while Graph does not list it, or while the customer's authority refuses the
-/// partner user's token as not consented (AADSTS65001: the grant has not replicated there,
-/// docs/microsoft-behaviour.md §6.6).
-async fn look_for_service_principal(
-    graph: &GraphClient,
-    customer: &str,
-    app_id: &str,
-    fail: &impl Fn(GraphError) -> Failure,
-) -> Result<Look<ServicePrincipal>, Failure> {
-    match graph
-        .service_principal_in(Tenant::Customer(customer), app_id)
-        .await
-    {
-        Ok(Some(sp)) => Ok(Look::Visible(sp)),
-        Ok(None) | Err(GraphError::Api { status: 404, .. }) => {
-            Ok(Look::NotYet("Graph does not list it yet".into()))
-        }
-        Err(GraphError::Token(t)) if t.remedy == Remedy::CustomerConsent => Ok(Look::NotYet(
-            format!("the customer's authority does not see the consent yet: {t}"),
-        )),
-        Err(e) => Err(fail(e)),
-    }
-}
-
-/// Step 2: the application permissions, as app-role assignments through Graph. Returns whether
-/// anything changed, and what was done.
-async fn sync_app_roles(
-    app: &App,
-    waits: &Waits<'_>,
-    partner: &str,
-    customer: &str,
-    wanted: &Grants,
-    reset: bool,
-) -> Result<(bool, String), Failure> {
-    let fail = |e: GraphError| delegated_graph_failure(app, partner, customer, e);
-    let graph = app.graph_as(partner);
-    let tenant = Tenant::Customer(customer);
-    let place = app.customer_label(customer);
-    let client = waits
-        .until_visible("the service principal", &place, || {
-            look_for_service_principal(&graph, customer, app.app_id(), &fail)
-        })
-        .await?;
-    let slot = waits.slot().await;
-    let held = graph
-        .app_role_assignments_in(tenant, &client.id)
-        .await
-        .map_err(fail)?;
-    let (mut added, mut kept, mut removed, mut extra) = (vec![], vec![], vec![], vec![]);
-    let mut added_ids: Vec<(String, String)> = Vec::new();
-    let mut wanted_ids = std::collections::HashSet::new();
-    let mut names = std::collections::HashMap::new();
-    for (resource_app, roles) in wanted.iter() {
-        let resource = service_principal(&graph, customer, resource_app, "the resource")
-            .await
-            .map_err(fail)?;
-        for role in roles {
-            let Some(offered) = resource.app_roles.iter().find(|r| {
-                r.value
-                    .as_deref()
-                    .is_some_and(|v| v.eq_ignore_ascii_case(role))
-            }) else {
-                return Err(Failure::new(format!(
-                    "{} offers no application permission named {role}",
-                    resource.display_name.as_deref().unwrap_or(resource_app)
-                )));
-            };
-            let key = (
-                resource.id.to_ascii_lowercase(),
-                offered.id.to_ascii_lowercase(),
-            );
-            names.insert(key.clone(), role.clone());
-            wanted_ids.insert(key);
-            if held.iter().any(|h| same_role(h, &resource.id, &offered.id)) {
-                kept.push(role.clone());
-                continue;
-            }
-            graph
-                .assign_app_role(tenant, &resource.id, &client.id, &offered.id)
-                .await
-                .map_err(fail)?;
-            added_ids.push((resource.id.clone(), offered.id.clone()));
-            added.push(role.clone());
-        }
-    }
-    drop(slot);
-    if !added_ids.is_empty() {
-        waits
-            .until_visible("the application permissions", &place, || async {
-                let now = graph
-                    .app_role_assignments_in(tenant, &client.id)
-                    .await
-                    .map_err(fail)?;
-                Ok(
-                    if added_ids
-                        .iter()
-                        .all(|(r, a)| now.iter().any(|h| same_role(h, r, a)))
-                    {
-                        Look::Visible(())
-                    } else {
-                        Look::NotYet("Graph does not list every new app-role assignment yet".into())
-                    },
-                )
-            })
-            .await?;
-    }
-    let slot = waits.slot().await;
-    for h in &held {
-        let key = (
-            h.resource_id.to_ascii_lowercase(),
-            h.app_role_id.to_ascii_lowercase(),
-        );
-        if wanted_ids.contains(&key) {
-            continue;
-        }
-        let name = format!(
-            "{} role {}",
-            h.resource_display_name.as_deref().unwrap_or(&h.resource_id),
-            h.app_role_id
-        );
-        if reset {
-            graph
-                .delete_app_role_assignment(tenant, &client.id, &h.id)
-                .await
-                .map_err(fail)?;
-            removed.push(name);
-        } else {
-            extra.push(name);
-        }
-    }
-    drop(slot);
-    let mut done = Vec::new();
-    for (what, list) in [
-        ("added", &added),
-        ("already held", &kept),
-        ("removed", &removed),
-    ] {
-        if !list.is_empty() {
-            done.push(format!("{what} {}", list.join(",")));
-        }
-    }
-    let summary = format!("application permissions: {}", done.join("; "));
-    if !extra.is_empty() {
-        return Err(Failure::new(format!(
-            "{summary}; the application also holds {}: re-run with --reset to remove them",
-            extra.join(", ")
-        )));
-    }
-    Ok((!added.is_empty() || !removed.is_empty(), summary))
-}
-
-fn same_role(h: &AppRoleAssignment, resource: &str, role: &str) -> bool {
-    h.resource_id.eq_ignore_ascii_case(resource) && h.app_role_id.eq_ignore_ascii_case(role)
 }
 
 /// `consent remove`.

@@ -6,9 +6,15 @@
 //! tokens) later too. So after each change the fan-out looks again with back-off, within a budget
 //! ([`WaitPolicy`], default 5 minutes), saying on standard error what it waits for.
 //!
+//! The back-off is proportional: each pause is a quarter of the time waited so far (at least
+//! half a second, at most 15 s), so an object that appears after `d` is seen by `1.25 d` (plus
+//! half a second) — a few looks for a delay of seconds, and about thirty over five minutes.
+//!
 //! The fan-out is never idle while one customer waits: [`Waits`] holds the fan-out's slots
 //! (`--concurrency`) for the customers that *work* — a request in flight — and a customer that
-//! waits holds none, so the others go on.
+//! waits holds none, so the others go on. That covers Graph's throttling too: Graph budgets each
+//! application per tenant (docs/microsoft-behaviour.md §0b), so one customer's `Retry-After` is
+//! waited out by [`Waits::call`] without a slot while the other customers' calls go on.
 
 use std::future::Future;
 use std::io::Write;
@@ -16,6 +22,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use cli_kit::Failure;
+use common::graph::GraphError;
 use common::remedy::Remedy;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -24,18 +31,23 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 pub struct WaitPolicy {
     /// Longest wait for one object of one customer (default 5 minutes).
     pub budget: Duration,
-    /// First pause; each later one doubles (default 1 s).
+    /// Shortest pause (default 500 ms); later ones are a quarter of the time waited so far.
     pub first: Duration,
     /// Longest pause between two looks (default 15 s).
     pub longest: Duration,
+    /// Also wait until Graph lists new app-role assignments (`--wait-for-roles`; default off:
+    /// the service principal is waited for, as the next step needs it, but the assignments'
+    /// own replication only delays the app-only tokens that carry them).
+    pub roles: bool,
 }
 
 impl Default for WaitPolicy {
     fn default() -> Self {
         Self {
             budget: Duration::from_secs(300),
-            first: Duration::from_secs(1),
+            first: Duration::from_millis(500),
             longest: Duration::from_secs(15),
+            roles: false,
         }
     }
 }
@@ -49,11 +61,9 @@ impl WaitPolicy {
         }
     }
 
-    /// The pause after the `n`-th look (0-based).
-    pub fn pause(&self, n: u32) -> Duration {
-        self.first
-            .saturating_mul(2u32.saturating_pow(n.min(16)))
-            .min(self.longest)
+    /// The pause after a look, `waited` into the wait.
+    pub fn pause(&self, waited: Duration) -> Duration {
+        (waited / 4).clamp(self.first, self.longest.max(self.first))
     }
 }
 
@@ -83,6 +93,11 @@ impl std::fmt::Debug for Waits<'_> {
 }
 
 impl<'a> Waits<'a> {
+    /// Whether new app-role assignments are waited for too.
+    pub fn for_roles(&self) -> bool {
+        self.policy.roles
+    }
+
     /// `concurrency` slots (at least one); progress lines to `progress`.
     pub fn new(concurrency: usize, policy: WaitPolicy, progress: &'a mut dyn Write) -> Self {
         Self {
@@ -104,9 +119,44 @@ impl<'a> Waits<'a> {
         let _ = writeln!(out, "{line}");
     }
 
-    /// Looks (holding a slot) until `look` finds the object, pausing (holding none) with
-    /// back-off in between; a failure naming `what`, `place` and the last reason once the budget
-    /// is spent. A look's own failure ends the wait at once.
+    /// One Graph call holding a slot; a 429 (its `Retry-After`), a 5xx or a transport failure
+    /// is waited out holding none, then the call is made again (at most 8 times in all). The
+    /// client must not retry by itself (`App::graph_as_unretried`).
+    pub async fn call<T, F, Fut>(&self, mut call: F) -> Result<T, GraphError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, GraphError>>,
+    {
+        const ATTEMPTS: u32 = 8;
+        let mut attempt = 1;
+        loop {
+            let result = {
+                let _slot = self.slot().await;
+                call().await
+            };
+            let wait = match &result {
+                Err(GraphError::GaveUp {
+                    status: 429,
+                    retry_after,
+                    ..
+                }) => retry_after.unwrap_or(Duration::from_secs(1)),
+                Err(GraphError::GaveUp { .. } | GraphError::Transport(_)) => {
+                    Duration::from_millis(250).saturating_mul(2u32.pow(attempt.min(6)))
+                }
+                _ => return result,
+            };
+            if attempt >= ATTEMPTS {
+                return result;
+            }
+            attempt += 1;
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Looks until `look` finds the object, pausing (holding no slot: a look takes one for each
+    /// call it makes, through [`Waits::call`]) with back-off in between; a failure naming
+    /// `what`, `place` and the last reason once the budget is spent. A look's own failure ends
+    /// the wait at once.
     pub async fn until_visible<T, F, Fut>(
         &self,
         what: &str,
@@ -120,10 +170,7 @@ impl<'a> Waits<'a> {
         let started = Instant::now();
         let mut looks = 0u32;
         loop {
-            let found = {
-                let _slot = self.slot().await;
-                look().await?
-            };
+            let found = look().await?;
             let why = match found {
                 Look::Visible(t) => {
                     if looks > 0 {
@@ -136,7 +183,7 @@ impl<'a> Waits<'a> {
                 }
                 Look::NotYet(why) => why,
             };
-            let pause = self.policy.pause(looks);
+            let pause = self.policy.pause(started.elapsed());
             if started.elapsed() + pause > self.policy.budget {
                 return Err(Failure::with_remedy(
                     format!(
@@ -165,14 +212,25 @@ mod tests {
             budget: Duration::from_millis(budget_ms),
             first: Duration::from_millis(10),
             longest: Duration::from_millis(40),
+            roles: false,
         }
     }
 
     #[test]
-    fn pauses_double_up_to_the_longest() {
+    fn pauses_are_a_quarter_of_the_wait_within_bounds() {
         let p = WaitPolicy::default();
-        let pauses: Vec<u64> = (0..6).map(|n| p.pause(n).as_secs()).collect();
-        assert_eq!(pauses, [1, 2, 4, 8, 15, 15]);
+        let pause = |s: u64| p.pause(Duration::from_secs(s)).as_millis();
+        assert_eq!(pause(0), 500);
+        assert_eq!(pause(1), 500);
+        assert_eq!(pause(10), 2_500);
+        assert_eq!(pause(100), 15_000);
+        // Looks until five minutes have passed: a few dozen.
+        let (mut t, mut looks) = (Duration::ZERO, 0);
+        while t < p.budget {
+            t += p.pause(t);
+            looks += 1;
+        }
+        assert!((25..=45).contains(&looks), "{looks}");
     }
 
     #[tokio::test]
