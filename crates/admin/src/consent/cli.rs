@@ -30,7 +30,8 @@ pub struct CustomerSelection {
 /// How many customers at once.
 #[derive(Debug, Args)]
 pub struct FanOut {
-    /// Customers worked on at once.
+    /// Customers worked on at once (for `grant`, a customer waiting for replication or for a
+    /// Graph `Retry-After` holds no place).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     /// Application-consent requests per second, all partners together. Partner Center allows

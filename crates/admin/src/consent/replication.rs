@@ -12,7 +12,9 @@
 //!
 //! The fan-out is never idle while one customer waits: [`Waits`] holds the fan-out's slots
 //! (`--concurrency`) for the customers that *work* — a request in flight — and a customer that
-//! waits holds none, so the others go on. That covers Graph's throttling too: Graph budgets each
+//! waits holds none, so the others go on. Partner Center's consents and the Graph steps share
+//! the slots (measured in `cargo bench -p cpv-app --bench grant_1000`: separate slots for each
+//! step loaded the emulator unevenly enough to draw Partner Center 429s at 48/s). That covers Graph's throttling too: Graph budgets each
 //! application per tenant (docs/microsoft-behaviour.md §0b), so one customer's `Retry-After` is
 //! waited out by [`Waits::call`] without a slot while the other customers' calls go on.
 
@@ -109,7 +111,7 @@ impl<'a> Waits<'a> {
 
     /// A slot for work (requests in flight); release it before waiting.
     pub async fn slot(&self) -> Option<SemaphorePermit<'_>> {
-        // The semaphore is never closed.
+        // The semaphores are never closed.
         self.slots.acquire().await.ok()
     }
 
