@@ -75,8 +75,10 @@ pub async fn prepare(
         );
     }
     // The demo keeps Microsoft's replication delay after a consent, short (emulator README).
-    let mut seed = emulator::Seed::default();
-    seed.replication = emulator::ReplicationSettings::demo();
+    let seed = emulator::Seed {
+        replication: emulator::ReplicationSettings::demo(),
+        ..emulator::Seed::default()
+    };
     let app_id = demo_app_id(&seed)?;
     let cert_path = dir.join("app.pem");
     let certificate = emulator::app_certificate::ensure(&cert_path)?;
