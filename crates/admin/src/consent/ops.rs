@@ -8,8 +8,9 @@
 //!    success ("already granted"), other ones an error asking for `--reset`, which deletes the
 //!    consent and creates it again (as the Microsoft CPV sample and CIPP do).
 //! 2. The *application* permissions, as app-role assignments through Graph with that delegated
-//!    token: the missing ones are added; ones not asked for are removed with `--reset`, and
-//!    reported otherwise.
+//!    token (`app_roles`), once the consent's service principal has replicated there
+//!    (`replication`): the missing ones are added; ones not asked for are removed with
+//!    `--reset`, and reported otherwise.
 //!
 //! `verify` reads both back — the `scp` of a delegated token and the `roles` of the
 //! application's app-only token there — and names every missing permission.
