@@ -47,6 +47,8 @@ impl Caller {
         api: ResourceKind,
     ) -> Result<Caller, TokenRejection> {
         let raw = bearer_token(req).ok_or(TokenRejection::Missing)?;
+        // Changes due on the clock are visible to this request (docs/microsoft-behaviour.md §6.6).
+        state.replicate();
         let token = state.validate_access_token(raw, &[api])?;
         let dir = state.directory();
         let tenant_kind = dir.tenant(&token.tenant_id).map(|t| t.kind);

@@ -40,9 +40,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use model::faults::{Fault, Service};
+pub use model::replication::ReplicationSettings;
 pub use model::resources::ResourceKind;
 pub use model::seed::Seed;
 pub use model::state::{Counters, Lifetimes, State};
+pub use model::throttle::GraphThrottleSettings;
 pub use model::tokens::{TokenRejection, ValidatedToken};
 
 /// How to start an emulator. `Default`: the default seed, 127.0.0.1 port 0, no state dir.
@@ -118,6 +120,22 @@ impl EmulatorConfig {
                 issuer: issuer.to_string(),
                 jwks: jwks.into(),
             });
+        self
+    }
+
+    /// Delay consents' service principals and grants, and app-role assignments, by `settings`
+    /// (see [`model::replication`]).
+    pub fn with_replication(mut self, settings: model::replication::ReplicationSettings) -> Self {
+        self.seed.replication = settings;
+        self
+    }
+
+    /// Graph's request budget per application and tenant (see [`model::throttle`]).
+    pub fn with_graph_throttling(
+        mut self,
+        settings: model::throttle::GraphThrottleSettings,
+    ) -> Self {
+        self.seed.graph_throttling = settings;
         self
     }
 
@@ -502,6 +520,21 @@ impl EmulatorHandle {
     pub fn revoke_user_sessions(&self, user_id_or_upn: &str) -> bool {
         self.state.revoke_user_sessions(user_id_or_upn)
     }
+    /// Change the replication delay of later directory changes (see [`model::replication`]).
+    pub fn set_replication(&self, settings: model::replication::ReplicationSettings) {
+        self.state.replication.set_settings(settings);
+    }
+
+    /// Directory changes still waiting to replicate.
+    pub fn pending_replication(&self) -> usize {
+        self.state.replication.pending()
+    }
+
+    /// Change Graph's request budget per application and tenant (see [`model::throttle`]).
+    pub fn set_graph_throttling(&self, settings: model::throttle::GraphThrottleSettings) {
+        self.state.graph_throttle.set_settings(settings);
+    }
+
     /// Inject a fault.
     pub fn inject_fault(&self, fault: Fault) {
         self.state.faults.inject(fault);

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use emulator::{Emulator, EmulatorConfig, Seed, app_certificate};
+use emulator::{Emulator, EmulatorConfig, ReplicationSettings, Seed, app_certificate};
 use std::path::PathBuf;
 
 /// Emulated Microsoft Entra ID, Key Vault, Graph and Partner Center on localhost (a test double).
@@ -50,6 +50,12 @@ struct Args {
     /// Users in each generated customer tenant (with `--customers`).
     #[arg(long, default_value_t = 50)]
     users_per_customer: u32,
+    /// How long a consent's service principal and grant, or an app-role assignment, take to
+    /// become visible to Graph and to token requests: SECS or MIN-MAX (a random delay in the
+    /// range), on the emulator's clock. The demo's default, 2-8, is short and realistic; 0 makes
+    /// every change visible at once. Overrides the seed's `[replication]`.
+    #[arg(long, value_name = "SECS|MIN-MAX", default_value = "2-8", value_parser = ReplicationSettings::parse, env = "SAM_EMULATOR_REPLICATION_DELAY")]
+    replication_delay: ReplicationSettings,
 }
 
 #[tokio::main]
@@ -80,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
             args.state_dir.join(emulator::persist::FILE).display()
         );
     }
+    seed.replication = args.replication_delay.clone();
     let mut config = EmulatorConfig {
         seed,
         bind: args.bind,
@@ -135,6 +142,14 @@ fn print_banner(handle: &emulator::EmulatorHandle) {
         handle.partner_center_url()
     );
     println!("  Partner API:                {}", handle.partner_api_url());
+    let r = &handle.seed().replication;
+    println!(
+        "  Replication delay:          {} ms (consents, app-role assignments; --replication-delay)",
+        match r.max_delay_ms {
+            Some(max) if max > r.delay_ms => format!("{}-{max}", r.delay_ms),
+            _ => r.delay_ms.to_string(),
+        }
+    );
     println!(
         "  Key Vault DNS suffix:       {}",
         handle.key_vault_dns_suffix()

@@ -75,9 +75,11 @@ pub async fn prepare(
         );
     }
     // GDAP's transitional states last a few seconds each, as in the emulator binary's demo
-    // (crates/emulator/README.md, "GDAP's clock").
+    // (crates/emulator/README.md, "GDAP's clock"); Microsoft's replication delay after a consent
+    // is kept, short (emulator README).
     let seed = emulator::Seed {
         gdap_timings: Some(emulator::partner_data::gdap::GdapTimings::demo()),
+        replication: emulator::ReplicationSettings::demo(),
         ..emulator::Seed::default()
     };
     let app_id = demo_app_id(&seed)?;

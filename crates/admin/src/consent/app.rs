@@ -78,10 +78,12 @@ pub struct App {
     graph: GraphClient,
     graph_base: Url,
     delegated_graph: Mutex<HashMap<String, GraphClient>>,
+    unretried_graph: Mutex<HashMap<String, GraphClient>>,
     tool: &'static str,
     clients: Mutex<HashMap<String, (PartnerCenterClient, PartnerCenterClient)>>,
     throttled: AtomicU64,
     waited_ms: AtomicU64,
+    customer_names: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for App {
@@ -140,10 +142,12 @@ impl App {
             graph,
             graph_base,
             delegated_graph: Mutex::new(HashMap::new()),
+            unretried_graph: Mutex::new(HashMap::new()),
             tool: options.tool,
             clients: Mutex::new(HashMap::new()),
             throttled: AtomicU64::new(0),
             waited_ms: AtomicU64::new(0),
+            customer_names: Mutex::new(HashMap::new()),
         })
     }
 
@@ -269,6 +273,47 @@ impl App {
             .clone()
     }
 
+    /// Remember a customer's company name (from Partner Center's customer list) for messages.
+    pub fn note_customer_name(&self, tenant: &str, name: &str) {
+        if !name.is_empty() {
+            self.customer_names
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(tenant.to_ascii_lowercase(), name.to_owned());
+        }
+    }
+
+    /// A customer as messages name it: its company name when known, its tenant ID otherwise.
+    pub fn customer_label(&self, tenant: &str) -> String {
+        self.customer_names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&tenant.to_ascii_lowercase())
+            .map_or_else(|| tenant.to_owned(), |n| format!("{n} ({tenant})"))
+    }
+
+    /// Graph with `partner`'s delegated tokens that does not retry by itself: a 429's
+    /// `Retry-After` comes back to the caller (`GraphError::GaveUp`), which waits for it without
+    /// holding a slot of the fan-out ([`super::replication::Waits::call`]).
+    pub fn graph_as_unretried(&self, partner: &str) -> GraphClient {
+        let mut map = self
+            .unretried_graph
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.entry(partner.to_owned())
+            .or_insert_with(|| {
+                GraphClient::new(
+                    self.graph_base.clone(),
+                    self.http.clone(),
+                    Arc::new(BrokerTokens::new(self.broker.clone(), partner)),
+                    GraphOptions {
+                        retry: RetryPolicy::none(),
+                    },
+                )
+            })
+            .clone()
+    }
+
     /// The command line tool, for remedies (`csp-app`, `cpv-app`).
     pub fn tool(&self) -> &'static str {
         self.tool
@@ -288,12 +333,17 @@ impl App {
         }
         pc.waited_ms += self.waited_ms.load(Ordering::Relaxed);
         let mut graph = self.graph.stats();
-        for client in self
-            .delegated_graph
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-        {
+        let delegated: Vec<GraphClient> = [&self.delegated_graph, &self.unretried_graph]
+            .iter()
+            .flat_map(|m| {
+                m.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .values()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for client in &delegated {
             let s = client.stats();
             graph.requests += s.requests;
             graph.retries += s.retries;

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use cli_kit::{Exit, OutputFormat};
@@ -9,6 +10,7 @@ use cli_kit::{Exit, OutputFormat};
 use super::App;
 use super::grants::{Grant, Grants};
 use super::ops::{self, Asked};
+use super::replication::WaitPolicy;
 
 /// Partner Center's documented limit on application consents, per application ID.
 pub const PARTNER_CENTER_CONSENT_RPS: u32 = 50;
@@ -28,7 +30,8 @@ pub struct CustomerSelection {
 /// How many customers at once.
 #[derive(Debug, Args)]
 pub struct FanOut {
-    /// Customers worked on at once.
+    /// Customers worked on at once (for `grant`, a customer waiting for replication or for a
+    /// Graph `Retry-After` holds no place).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     /// Application-consent requests per second, all partners together. Partner Center allows
@@ -86,6 +89,15 @@ pub enum ConsentCommand {
         /// Replace an existing consent: delete it, then grant again.
         #[arg(long)]
         reset: bool,
+        /// Seconds to wait, per customer, for Microsoft's directory to replicate the consent's
+        /// service principal and the new application permissions before reporting a failure
+        /// (looks again with back-off; other customers go on meanwhile).
+        #[arg(long, value_name = "SECS", default_value_t = 300)]
+        replication_wait: u64,
+        /// Also wait until Graph lists the new application permissions (their app-role
+        /// assignments replicate too), so app-only tokens carry them when the command ends.
+        #[arg(long)]
+        wait_for_roles: bool,
         /// Concurrency and rate.
         #[command(flatten)]
         fan_out: FanOut,
@@ -196,11 +208,22 @@ pub async fn run(
         },
         concurrency: usize::from(fan_out.concurrency),
         format,
+        wait: match &command {
+            ConsentCommand::Grant {
+                replication_wait,
+                wait_for_roles,
+                ..
+            } => WaitPolicy {
+                roles: *wait_for_roles,
+                ..WaitPolicy::within(Duration::from_secs(*replication_wait))
+            },
+            _ => WaitPolicy::default(),
+        },
     };
     match command {
         ConsentCommand::Grant {
             permissions, reset, ..
-        } => ops::grant(app, &run, &permissions.asked(), reset, out).await,
+        } => ops::grant(app, &run, &permissions.asked(), reset, out, err).await,
         ConsentCommand::Remove { .. } => ops::remove(app, &run, out).await,
         ConsentCommand::Verify { permissions, .. } => {
             ops::verify(app, &run, &permissions.asked(), out).await

@@ -10,14 +10,22 @@
 //!   `AppRoleAssignment.ReadWrite.All` and `Application.Read.All` and, through GDAP, a role
 //!   allowed to assign app roles (for example Cloud Application Administrator).
 //!
+//! - Both reach Graph and the customer's authority only after Microsoft's directory has
+//!   replicated them (docs/microsoft-behaviour.md §6.6): `grant` waits for the service principal
+//!   before its Graph step, with back-off and progress on standard error ([`replication`]).
+//!
 //! [`app::App`] holds the clients and tokens of a run, [`ops`] the per-customer work with
-//! bounded concurrency, [`report`] the per-customer results, [`cli`] the shared clap commands.
+//! bounded concurrency, `app_roles` the Graph step of `grant`, [`replication`] the waits (for
+//! replication and for Graph's `Retry-After`) that hold no place in the fan-out, [`report`] the
+//! per-customer results, [`cli`] the shared clap commands.
 
 pub mod app;
+pub(crate) mod app_roles;
 pub mod cli;
 pub mod grants;
 pub mod limiter;
 pub mod ops;
+pub mod replication;
 pub mod report;
 
 pub use app::{App, AppOptions};

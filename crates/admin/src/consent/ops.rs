@@ -8,8 +8,9 @@
 //!    success ("already granted"), other ones an error asking for `--reset`, which deletes the
 //!    consent and creates it again (as the Microsoft CPV sample and CIPP do).
 //! 2. The *application* permissions, as app-role assignments through Graph with that delegated
-//!    token: the missing ones are added; ones not asked for are removed with `--reset`, and
-//!    reported otherwise.
+//!    token (`app_roles`), once the consent's service principal has replicated there
+//!    (`replication`): the missing ones are added; ones not asked for are removed with
+//!    `--reset`, and reported otherwise.
 //!
 //! `verify` reads both back — the `scp` of a delegated token and the `roles` of the
 //! application's app-only token there — and names every missing permission.
@@ -20,8 +21,6 @@ use std::time::Instant;
 
 use cli_kit::Failure;
 use cli_kit::output::{self, OutputFormat};
-use common::graph::{AppRoleAssignment, ServicePrincipal};
-use common::graph::{GraphClient, GraphError};
 use common::http::Tenant;
 use common::partner_center::PartnerCenterError;
 use common::partner_center::consents::ApplicationConsent;
@@ -31,7 +30,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use super::app::App;
+use super::app_roles::sync_app_roles;
 use super::grants::{GrantMatch, Grants};
+use super::replication::{WaitPolicy, Waits};
 use super::report::{CustomerResult, Outcome, Summary, exit_code_of};
 
 /// Page size of the customer listing.
@@ -74,7 +75,9 @@ async fn resolve(app: &App, targets: &Targets) -> (Vec<(String, String)>, Vec<Cu
                             } else {
                                 c.company_profile.tenant_id
                             };
-                            (p.clone(), id.to_ascii_lowercase())
+                            let id = id.to_ascii_lowercase();
+                            app.note_customer_name(&id, &c.company_profile.company_name);
+                            (p.clone(), id)
                         })
                         .collect(),
                     Vec::new(),
@@ -132,6 +135,8 @@ pub struct Run {
     pub concurrency: usize,
     /// How the report is written.
     pub format: OutputFormat,
+    /// How long `grant` waits for what it created to replicate.
+    pub wait: WaitPolicy,
 }
 
 /// A progress bar on standard error when it is a terminal; hidden otherwise.
@@ -237,13 +242,16 @@ pub struct Asked {
     pub application: Grants,
 }
 
-/// `consent grant`.
+/// `consent grant`: `run.concurrency` customers work at once; one waiting for replication
+/// ([`super::replication`]) holds no slot, so every customer starts as soon as a slot is free;
+/// progress of the waits goes to `err`.
 pub async fn grant(
     app: &App,
     run: &Run,
     asked: &Asked,
     reset: bool,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> ExitCode {
     let consent = ApplicationConsent {
         application_id: app.app_id().to_owned(),
@@ -251,29 +259,42 @@ pub async fn grant(
         application_grants: asked.delegated.to_application_grants(),
     };
     let consent = &consent;
-    fan_out(app, run, "granting consent", out, |p, c| async move {
-        grant_one(app, &p, &c, consent, asked, reset).await
-    })
+    let waits = Waits::new(run.concurrency, run.wait, err);
+    let waits = &waits;
+    // Every customer is under way at once; the slots of `waits` bound the work.
+    let all_at_once = Run {
+        concurrency: usize::MAX,
+        ..run.clone()
+    };
+    fan_out(
+        app,
+        &all_at_once,
+        "granting consent",
+        out,
+        |p, c| async move { grant_one(app, waits, &p, &c, (consent, asked), reset).await },
+    )
     .await
 }
 
 async fn grant_one(
     app: &App,
+    waits: &Waits<'_>,
     partner: &str,
     customer: &str,
-    consent: &ApplicationConsent,
-    asked: &Asked,
+    (consent, asked): (&ApplicationConsent, &Asked),
     reset: bool,
 ) -> CustomerResult {
+    let slot = waits.slot().await;
     let (outcome, detail) =
         match consent_delegated(app, partner, customer, consent, &asked.delegated, reset).await {
             Ok(done) => done,
             Err(f) => return CustomerResult::failed(partner, Some(customer), f),
         };
+    drop(slot);
     if asked.application.is_empty() {
         return CustomerResult::ok(partner, customer, outcome, detail);
     }
-    match sync_app_roles(app, partner, customer, &asked.application, reset).await {
+    match sync_app_roles(app, waits, (partner, customer), &asked.application, reset).await {
         Ok((changed, roles)) => {
             let outcome = if changed && outcome == Outcome::AlreadyGranted {
                 Outcome::Granted
@@ -385,152 +406,6 @@ fn difference(missing: &[String], extra: &[String]) -> String {
         parts.push(format!("also holds {}", extra.join(",")));
     }
     parts.join("; ")
-}
-
-/// A Graph failure with the partner's delegated token in a customer tenant.
-fn delegated_graph_failure(app: &App, partner: &str, customer: &str, e: GraphError) -> Failure {
-    match e {
-        e @ GraphError::Api { status: 403, .. } => Failure::with_remedy(
-            format!(
-                "the partner's user may not manage app roles in customer tenant {customer} ({e}): the application's delegated consent there needs AppRoleAssignment.ReadWrite.All and Application.Read.All (`{} consent grant --reset --delegated graph:…`), and the user a GDAP role that may assign app roles (Cloud Application Administrator, Application Administrator or Privileged Role Administrator)",
-                app.tool()
-            ),
-            Remedy::GdapAccess,
-        ),
-        GraphError::Token(t) if t.remedy == Remedy::CustomerConsent => Failure::with_remedy(
-            format!(
-                "the application is not consented in customer tenant {customer} ({t}): grant it with `{} consent grant --customer {customer} --delegated …`",
-                app.tool()
-            ),
-            Remedy::CustomerConsent,
-        ),
-        e => {
-            let mut f = Failure::from(e);
-            f.message = format!(
-                "partner {partner} in customer tenant {customer}: {}",
-                f.message
-            );
-            f
-        }
-    }
-}
-
-/// The service principal of `app_id` in the customer tenant.
-async fn service_principal(
-    graph: &GraphClient,
-    customer: &str,
-    app_id: &str,
-    what: &str,
-) -> Result<ServicePrincipal, GraphError> {
-    graph
-        .service_principal_in(Tenant::Customer(customer), app_id)
-        .await?
-        .ok_or_else(|| {
-            GraphError::Invalid(vec![format!(
-                "{what} ({app_id}) has no service principal in customer tenant {customer}; if its consent was just created, try again in a minute (directory replication)"
-            )])
-        })
-}
-
-/// Step 2: the application permissions, as app-role assignments through Graph. Returns whether
-/// anything changed, and what was done.
-async fn sync_app_roles(
-    app: &App,
-    partner: &str,
-    customer: &str,
-    wanted: &Grants,
-    reset: bool,
-) -> Result<(bool, String), Failure> {
-    let fail = |e: GraphError| delegated_graph_failure(app, partner, customer, e);
-    let graph = app.graph_as(partner);
-    let tenant = Tenant::Customer(customer);
-    let client = service_principal(&graph, customer, app.app_id(), "the application")
-        .await
-        .map_err(fail)?;
-    let held = graph
-        .app_role_assignments_in(tenant, &client.id)
-        .await
-        .map_err(fail)?;
-    let (mut added, mut kept, mut removed, mut extra) = (vec![], vec![], vec![], vec![]);
-    let mut wanted_ids = std::collections::HashSet::new();
-    let mut names = std::collections::HashMap::new();
-    for (resource_app, roles) in wanted.iter() {
-        let resource = service_principal(&graph, customer, resource_app, "the resource")
-            .await
-            .map_err(fail)?;
-        for role in roles {
-            let Some(offered) = resource.app_roles.iter().find(|r| {
-                r.value
-                    .as_deref()
-                    .is_some_and(|v| v.eq_ignore_ascii_case(role))
-            }) else {
-                return Err(Failure::new(format!(
-                    "{} offers no application permission named {role}",
-                    resource.display_name.as_deref().unwrap_or(resource_app)
-                )));
-            };
-            let key = (
-                resource.id.to_ascii_lowercase(),
-                offered.id.to_ascii_lowercase(),
-            );
-            names.insert(key.clone(), role.clone());
-            wanted_ids.insert(key);
-            if held.iter().any(|h| same_role(h, &resource.id, &offered.id)) {
-                kept.push(role.clone());
-                continue;
-            }
-            graph
-                .assign_app_role(tenant, &resource.id, &client.id, &offered.id)
-                .await
-                .map_err(fail)?;
-            added.push(role.clone());
-        }
-    }
-    for h in &held {
-        let key = (
-            h.resource_id.to_ascii_lowercase(),
-            h.app_role_id.to_ascii_lowercase(),
-        );
-        if wanted_ids.contains(&key) {
-            continue;
-        }
-        let name = format!(
-            "{} role {}",
-            h.resource_display_name.as_deref().unwrap_or(&h.resource_id),
-            h.app_role_id
-        );
-        if reset {
-            graph
-                .delete_app_role_assignment(tenant, &client.id, &h.id)
-                .await
-                .map_err(fail)?;
-            removed.push(name);
-        } else {
-            extra.push(name);
-        }
-    }
-    let mut done = Vec::new();
-    for (what, list) in [
-        ("added", &added),
-        ("already held", &kept),
-        ("removed", &removed),
-    ] {
-        if !list.is_empty() {
-            done.push(format!("{what} {}", list.join(",")));
-        }
-    }
-    let summary = format!("application permissions: {}", done.join("; "));
-    if !extra.is_empty() {
-        return Err(Failure::new(format!(
-            "{summary}; the application also holds {}: re-run with --reset to remove them",
-            extra.join(", ")
-        )));
-    }
-    Ok((!added.is_empty() || !removed.is_empty(), summary))
-}
-
-fn same_role(h: &AppRoleAssignment, resource: &str, role: &str) -> bool {
-    h.resource_id.eq_ignore_ascii_case(resource) && h.app_role_id.eq_ignore_ascii_case(role)
 }
 
 /// `consent remove`.

@@ -5,4 +5,5 @@ mod errors;
 mod helpers;
 mod onboarding;
 mod partners;
+mod replication;
 mod startup;

@@ -11,6 +11,7 @@
 pub mod apps;
 pub mod gdap;
 pub mod query;
+pub mod throttle;
 pub mod users;
 
 pub use crate::caller::Caller;
@@ -191,6 +192,8 @@ pub struct GraphError {
     pub code: String,
     /// `error.message`.
     pub message: String,
+    /// `Retry-After` in seconds (a 429).
+    pub retry_after: Option<u64>,
 }
 
 impl GraphError {
@@ -200,6 +203,7 @@ impl GraphError {
             status,
             code: code.to_string(),
             message: message.into(),
+            retry_after: None,
         }
     }
     /// 400 `Request_BadRequest`.
@@ -246,6 +250,9 @@ impl GraphError {
         let mut resp = HttpResponse::build(self.status);
         resp.insert_header(("request-id", request_id.clone()))
             .insert_header(("client-request-id", client_request_id.clone()));
+        if let Some(secs) = self.retry_after {
+            resp.insert_header(("retry-after", secs.to_string()));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.insert_header(("www-authenticate", format!("Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"{}\"", crate::model::resources::GRAPH_APP_ID)));
         }
@@ -356,6 +363,7 @@ pub fn authenticate(state: &State, req: &HttpRequest) -> Result<Caller, GraphErr
             "Access token validation failure. The user does not exist.",
         ));
     }
+    throttle::admit(state, &caller)?;
     Ok(caller)
 }
 

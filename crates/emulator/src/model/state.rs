@@ -249,6 +249,10 @@ pub struct State {
     pub(crate) managed_identity: crate::model::managed_identity::Environment,
     /// Federated identity credentials and external issuers' keys (`federation`).
     pub(crate) federation: crate::model::federation::Federation,
+    /// Directory changes waiting to replicate (`replication`).
+    pub(crate) replication: crate::model::replication::Replication,
+    /// Graph's request budget per application and tenant (`throttle`).
+    pub(crate) graph_throttle: crate::model::throttle::Throttle,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -333,6 +337,8 @@ impl State {
                 &seed.federated_credentials,
                 &seed.external_issuers,
             ),
+            replication: crate::model::replication::Replication::new(seed.replication.clone()),
+            graph_throttle: crate::model::throttle::Throttle::new(seed.graph_throttling.clone()),
         })
     }
 

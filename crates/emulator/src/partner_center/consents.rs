@@ -5,10 +5,13 @@
 //! says it creates app-role assignments (docs/microsoft-behaviour.md §0), so application permissions exist
 //! only once Graph `servicePrincipals/{id}/appRoleAssignedTo` adds them.
 //! `DELETE …/applicationconsents/{applicationId}` removes the service principal and the grant.
+//! Both become visible to Graph and to token requests at the customer's authority only after
+//! the replication delay (docs/microsoft-behaviour.md §6.6, `crate::model::replication`).
 //! Rate-limited per application (50 requests per second by default).
 
 use super::{Auth, PcError, PcResult, authenticate, finish, rate_limit};
 use crate::model::partner_data::{ApplicationConsent, ApplicationGrant};
+use crate::model::replication::Change;
 use crate::model::seed::{PermissionSeed, ServicePrincipalSeed};
 use crate::model::state::State;
 use actix_web::http::StatusCode;
@@ -137,22 +140,20 @@ pub async fn create(
             ));
         }
         let perms: Vec<PermissionSeed> = grants.iter().map(|g| PermissionSeed { resource: g.enterprise_application_id.clone(), scopes: g.scopes.clone() }).collect();
-        let sp_id = {
-            let mut dir = state.directory_mut();
-            match dir.service_principals.iter().find(|s| s.tenant == customer && s.app_id.eq_ignore_ascii_case(&canonical_app)) {
-                Some(sp) => sp.object_id.clone(),
-                None => {
-                    let object_id = uuid::Uuid::new_v4().to_string();
-                    dir.service_principals.push(ServicePrincipalSeed { tenant: customer.clone(), app_id: canonical_app.clone(), object_id: object_id.clone(), app_roles: Vec::new() });
-                    object_id
-                }
+        let (sp_id, new_sp) = match state.directory().service_principal(&customer, &canonical_app) {
+            Some(sp) => (sp.object_id.clone(), None),
+            None => {
+                let object_id = uuid::Uuid::new_v4().to_string();
+                (object_id.clone(), Some(ServicePrincipalSeed { tenant: customer.clone(), app_id: canonical_app.clone(), object_id, app_roles: Vec::new() }))
             }
         };
         let consent = ApplicationConsent { customer: customer.clone(), application_id: app_id.clone(), display_name, grants, service_principal_id: sp_id };
         let json = consent_json(&consent);
         data.consents.push(consent);
         drop(data);
-        state.grant_consent(&customer, &canonical_app, None, &perms);
+        // The service principal and the grant reach Graph and the customer's authority after
+        // the replication delay (docs/microsoft-behaviour.md §6.6).
+        state.replicate_later(Change::Consent { tenant: customer.clone(), app_id: canonical_app, service_principal: new_sp, grants: perms });
         tracing::info!(customer.id = %customer, app.id = %app_id, "application consent created");
         Ok(HttpResponse::Created().json(json))
     }
@@ -191,6 +192,10 @@ pub async fn delete(
             .position(|c| c.customer.eq_ignore_ascii_case(&id) && c.application_id.eq_ignore_ascii_case(&app_id))
             .ok_or_else(|| PcError::new(StatusCode::NOT_FOUND, 1000, format!("No application consent for application {app_id} exists in customer tenant {id}.")))?;
         let consent = data.consents.remove(idx);
+        // A consent deleted before it replicated never appears.
+        state.replication.cancel(&consent.customer, |c| {
+            matches!(c, Change::Consent { app_id, .. } if app_id.eq_ignore_ascii_case(&consent.application_id))
+        });
         let mut dir = state.directory_mut();
         dir.service_principals.retain(|s| {
             !(s.tenant == consent.customer && s.object_id == consent.service_principal_id)

@@ -8,3 +8,4 @@ mod gdap_lifecycle;
 mod graph_users;
 mod helpers;
 mod partner_center;
+mod replication;

@@ -55,6 +55,9 @@ async fn token(
     version: Version,
 ) -> HttpResponse {
     state.count("entra.token");
+    // Consents and app-role assignments due on the clock are visible to this token request
+    // (docs/microsoft-behaviour.md §6.6).
+    state.replicate();
     let correlation = req
         .headers()
         .get("client-request-id")

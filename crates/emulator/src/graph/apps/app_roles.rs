@@ -4,7 +4,7 @@
 use super::{READ_APPS, find_sp, iso, read_caller, sp_object_id};
 use crate::graph::{Caller, GraphError, base, finish, read_json};
 use crate::model::partner_data::catalog::{self, PermissionKind, first_party_name, permission_id};
-use crate::model::seed::PermissionSeed;
+use crate::model::replication::Change;
 use crate::model::state::{Directory, State};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
@@ -145,7 +145,7 @@ pub async fn assign_app_role(
         let (principal_id, resource_id, role_id) =
             (field("principalId")?, field("resourceId")?, field("appRoleId")?);
         let tenant = caller.tenant().to_string();
-        let mut dir = state.directory_mut();
+        let dir = state.directory();
         let (resource_app, resource_object) =
             find_sp(&dir, &tenant, &id).ok_or_else(|| GraphError::not_found(&id))?;
         if !resource_object.eq_ignore_ascii_case(&resource_id) {
@@ -166,21 +166,22 @@ pub async fn assign_app_role(
         let principal_name = app_name(&dir, &principal_app);
         let Some(sp) = dir
             .service_principals
-            .iter_mut()
+            .iter()
             .find(|s| s.tenant.eq_ignore_ascii_case(&tenant) && s.object_id.eq_ignore_ascii_case(&principal_id))
         else {
             return Err(GraphError::not_found(&principal_id));
         };
-        match sp.app_roles.iter_mut().find(|p| p.resource.eq_ignore_ascii_case(&resource_app)) {
-            Some(p) if p.scopes.iter().any(|r| r.eq_ignore_ascii_case(role)) => {
-                return Err(GraphError::bad_request("Permission being assigned already exists on the object"));
-            }
-            Some(p) => p.scopes.push((*role).to_string()),
-            None => sp.app_roles.push(PermissionSeed { resource: resource_app.clone(), scopes: vec![(*role).to_string()] }),
-        }
         let principal_object = sp.object_id.clone();
+        let held = sp.app_roles.iter().any(|p| p.resource.eq_ignore_ascii_case(&resource_app) && p.scopes.iter().any(|r| r.eq_ignore_ascii_case(role)));
+        let change = Change::AppRole { tenant: tenant.clone(), principal: principal_object.clone(), resource_app: resource_app.clone(), role: (*role).to_string() };
+        if held || state.replication.any_pending(|c| *c == change) {
+            return Err(GraphError::bad_request("Permission being assigned already exists on the object"));
+        }
         let mut v = assignment_json(&dir, &tenant, (&principal_name, &principal_object), &resource_app, role);
         drop(dir);
+        // The assignment reaches Graph reads and app-only tokens after the replication delay
+        // (docs/microsoft-behaviour.md §6.6).
+        state.replicate_later(change);
         if let Value::Object(m) = &mut v {
             m.insert("@odata.context".into(), json!(format!("{}/$metadata#servicePrincipals('{resource_object}')/appRoleAssignedTo/$entity", base(&state))));
         }

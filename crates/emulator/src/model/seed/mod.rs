@@ -54,6 +54,13 @@ pub struct Seed {
     /// completes before the next read (the `emulator` binary uses short demo lengths then).
     #[serde(default)]
     pub gdap_timings: Option<crate::model::partner_data::gdap::GdapTimings>,
+    /// How long a consent's service principal and grant, or an app-role assignment, take to
+    /// become visible; see `replication` (default: at once).
+    #[serde(default)]
+    pub replication: crate::model::replication::ReplicationSettings,
+    /// Graph's request budget per application and tenant; see `throttle`.
+    #[serde(default)]
+    pub graph_throttling: crate::model::throttle::GraphThrottleSettings,
     /// Managed identities of the emulated hosting environment, see `managed_identity`.
     #[serde(default)]
     pub managed_identities: Vec<crate::model::managed_identity::ManagedIdentitySeed>,
