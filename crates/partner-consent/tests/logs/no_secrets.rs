@@ -34,8 +34,27 @@ async fn trace_logs_of_a_consent_and_a_replay_never_contain_the_code_tokens_or_v
     let app = spawn_app().await;
     let (started, returned, resp) = app.consent(ADMIN).await;
     assert_eq!(resp.status(), 200);
+    // A reload gets the first run's page (nothing is sent again) ...
     let replay = app.callback(&returned, Some(&started.cookie)).await;
-    assert_eq!(replay.status(), 400);
+    assert_eq!(replay.status(), 200);
+    // ... and the spent code under a new sign-in's state reaches Entra, which refuses it: the
+    // failure path is logged too.
+    let again = app.start().await;
+    let mut url = app.url("/callback");
+    url.push_str(&format!(
+        "?code={}&state={}",
+        url::form_urlencoded::byte_serialize(code_of(&returned).unwrap().as_bytes())
+            .collect::<String>(),
+        url::form_urlencoded::byte_serialize(again.state.as_bytes()).collect::<String>()
+    ));
+    let refused = app
+        .client
+        .get(url)
+        .header("cookie", &again.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(
