@@ -154,6 +154,8 @@ impl Env {
             app_id: None,
             certificate,
             config_path: self.config_path(),
+            config_dir: self.dir.path().join("no-config-dir"),
+            allowed_tenants: Vec::new(),
             endpoint_version: EndpointVersion::V1,
             store: Some(StoreSettings::Local(LocalStoreSettings {
                 path: self.dir.path().join("tokens.enc"),
