@@ -49,7 +49,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
         shared,
         json,
         out,
-    ).await {
+    )
+    .await
+    {
         ControlFlow::Continue(settings) => settings,
         ControlFlow::Break(code) => return code,
     };

@@ -251,7 +251,10 @@ impl Application {
 /// grant here": refuse to start instead, naming the key to set (the rules live in
 /// `common::config`, where `config check` reads them too).
 pub(crate) fn check_allow_list(settings: &Settings) -> anyhow::Result<()> {
-    match settings.refusals_of(common::config::PARTNER_CONSENT).first() {
+    match settings
+        .refusals_of(common::config::PARTNER_CONSENT)
+        .first()
+    {
         Some(refusal) => anyhow::bail!("{}", refusal.message),
         None => Ok(()),
     }

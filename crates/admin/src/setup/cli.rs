@@ -6,7 +6,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{AdminSession, CertificateChoice, SetupOptions, SignInSettings, browser, rules, signin};
+use super::{
+    AdminSession, CertificateChoice, SetupOptions, SignInSettings, browser, rules, signin,
+};
 use crate::doctor::{self, DoctorOptions};
 use common::config::{self, AppMode, LoadOptions, Settings};
 

@@ -108,12 +108,7 @@ fn secrets_note(options: &SetupOptions) -> String {
 /// The keys `setup` owns, with their values: the app, the partner, the cloud, the consent
 /// redirect, and the non-secret store and HTTP keys carried over. Paths are written relative to
 /// the directory they resolve against in this file ([`config::path_base`]) when under it.
-fn wanted(
-    options: &SetupOptions,
-    tenant: &str,
-    app_id: &str,
-    key: &Path,
-) -> Vec<(String, Want)> {
+fn wanted(options: &SetupOptions, tenant: &str, app_id: &str, key: &Path) -> Vec<(String, Want)> {
     let base = config::path_base(&options.config_path, &options.config_dir);
     let path = |p: &Path| Want::Text(config::path_for_file(p, &base).display().to_string());
     let text = |s: &str| Want::Text(s.to_owned());

@@ -28,11 +28,6 @@ fn loopback(uri: &str) -> Option<(String, String, String)> {
     let url = Url::parse(uri).ok()?;
     let host = url.host_str()?.to_ascii_lowercase();
     let is_loopback = url.scheme() == "http" && (host == "localhost" || host == "127.0.0.1");
-    (is_loopback && url.query().is_none()).then(|| {
-        (
-            url.scheme().to_owned(),
-            host,
-            url.path().to_owned(),
-        )
-    })
+    (is_loopback && url.query().is_none())
+        .then(|| (url.scheme().to_owned(), host, url.path().to_owned()))
 }
