@@ -76,6 +76,7 @@ pub(super) fn write_configuration(
         None => Change::Create,
     };
     if change != Change::Unchanged && !plan.dry_run {
+        check_written(options, &text)?;
         certificate::write_private(path, text.as_bytes())?;
     }
     let shown = path.display().to_string();
@@ -88,6 +89,41 @@ pub(super) fn write_configuration(
     plan.config_keys = changed;
     plan.push("configuration file", change, detail);
     Ok(())
+}
+
+/// Loads `text` as the binaries will (beside the file, so its relative paths resolve the same)
+/// and refuses it when it does not validate or a binary would refuse to start with it.
+fn check_written(options: &SetupOptions, text: &str) -> Result<(), SetupError> {
+    let path = &options.config_path;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let probe = path.with_file_name(format!(".{name}.setup-check"));
+    certificate::write_private(&probe, text.as_bytes())?;
+    let loaded = config::load(&config::LoadOptions {
+        profile: None,
+        config_file: Some(probe.clone()),
+        config_dir: options.config_dir.clone(),
+        set: Vec::new(),
+        log_format: None,
+    })
+    .and_then(|l| l.validate());
+    drop(std::fs::remove_file(&probe));
+    let refused =
+        |why: String| SetupError::Refused(format!("{} was not written: {why}", path.display()));
+    let settings = loaded.map_err(|report| {
+        refused(format!(
+            "the configuration setup would write does not validate:\n{report}"
+        ))
+    })?;
+    match settings.refusals().first() {
+        Some(r) => Err(refused(format!(
+            "{} would refuse to start: {}",
+            r.binary, r.message
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The note on secrets of a new file: the environment variables to set instead.
