@@ -79,10 +79,12 @@ fn check(loaded: &Loaded, settings: &Settings, out: &mut dyn Write) -> ExitCode 
         return ExitCode::SUCCESS;
     }
     for (binary, key, message) in &refusals {
-        eprintln!("{binary} would refuse to start ({key}): {message}");
+        let _ = writeln!(out, "{binary} would refuse to start ({key}): {message}");
     }
-    eprintln!(
-        "configuration loads, but {} start-up check(s) fail (above)",
+    let _ = writeln!(
+        out,
+        "configuration loads (profile {}), but {} start-up check(s) fail (above)",
+        loaded.profile.as_deref().unwrap_or("none"),
         refusals.len()
     );
     Exit::Config.into()
