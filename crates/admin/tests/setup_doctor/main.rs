@@ -5,3 +5,4 @@ mod config_file;
 mod helpers;
 mod remedies;
 mod setup;
+mod signin;
