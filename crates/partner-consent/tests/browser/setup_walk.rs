@@ -41,13 +41,21 @@ fn cloud_toml() -> String {
     rest[start..start + end].to_owned()
 }
 
-/// A built binary of the workspace: beside this test's own target directory.
+/// A built binary of the workspace: in `SAM_TEST_BIN_DIR` when set (a copy taken right after
+/// building, when several checkouts share one target directory), else beside this test's own
+/// target directory.
 fn binary(name: &str) -> PathBuf {
-    if name == "partner-consent" {
-        return PathBuf::from(env!("CARGO_BIN_EXE_partner-consent"));
-    }
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().and_then(Path::parent).unwrap().join(name);
+    let dir = match std::env::var_os("SAM_TEST_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None if name == "partner-consent" => {
+            return PathBuf::from(env!("CARGO_BIN_EXE_partner-consent"));
+        }
+        None => {
+            let exe = std::env::current_exe().unwrap();
+            exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+        }
+    };
+    let path = dir.join(name);
     assert!(
         path.is_file(),
         "{} is not built: run the workspace's tests (cargo nextest run --workspace), or cargo build -p {name} first",
