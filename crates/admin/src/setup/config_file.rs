@@ -80,7 +80,12 @@ pub(super) fn write_configuration(
         certificate::write_private(path, text.as_bytes())?;
     }
     let shown = path.display().to_string();
-    plan.config_diff = diff::unified(&old, &text, &shown, &format!("{shown} (after setup)"));
+    plan.config_diff = diff::unified(
+        &redact(&old),
+        &redact(&text),
+        &shown,
+        &format!("{shown} (after setup)"),
+    );
     let detail = if changed.is_empty() {
         shown
     } else {
@@ -124,6 +129,45 @@ fn check_written(options: &SetupOptions, text: &str) -> Result<(), SetupError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// `text` with the value of every secret key (`app.client_secret`, `store.local.key`, …) a
+/// person wrote into the file replaced, so the diff never shows a secret.
+fn redact(text: &str) -> String {
+    let mut section = String::new();
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            section = header
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+        }
+        let key = trimmed
+            .split_once('=')
+            .map(|(k, _)| k.trim().trim_matches('"'))
+            .filter(|k| !k.is_empty() && !trimmed.starts_with('#') && !trimmed.starts_with('['));
+        let dotted = key.map(|k| {
+            if section.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{section}.{k}")
+            }
+        });
+        match (key, dotted) {
+            (Some(k), Some(d)) if config::is_secret_key(&d) => {
+                let indent = &line[..line.len() - trimmed.len()];
+                out.push_str(&format!("{indent}{k} = \"[redacted]\""));
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// The note on secrets of a new file: the environment variables to set instead.

@@ -123,3 +123,30 @@ async fn a_cpv_setup_writes_its_mode_and_allowed_partners_or_refuses_without_the
     );
     assert!(settings.refusals().is_empty(), "{:?}", settings.refusals());
 }
+
+#[tokio::test]
+async fn the_diff_never_shows_a_secret_written_into_the_file() {
+    let env = helpers::spawn(helpers::empty_partner_seed()).await;
+    let session = env.admin_session().await;
+    env.setup(&session, &env.options(env.generated())).await;
+    let path = env.config_path();
+    let written = std::fs::read_to_string(&path).unwrap();
+    let with_secret = written.replace(
+        "[app]\n",
+        "[app]\nclient_secret = \"hand-written-s3cr3t\"\n",
+    );
+    assert_ne!(with_secret, written);
+    std::fs::write(&path, &with_secret).unwrap();
+    let mut dry = env.options(env.generated());
+    dry.dry_run = true;
+    let plan = setup::run(&session, &dry).await.unwrap();
+    assert_eq!(plan.config_keys, vec!["app.client_secret".to_owned()]);
+    assert!(
+        plan.config_diff
+            .contains("\n-client_secret = \"[redacted]\"\n"),
+        "{}",
+        plan.config_diff
+    );
+    let shown = plan.render_text() + &serde_json::to_string(&plan).unwrap();
+    assert!(!shown.contains("hand-written-s3cr3t"), "{shown}");
+}
