@@ -83,3 +83,28 @@ async fn doctor_checks_every_partner_or_the_one_named_with_partner() {
     assert_eq!(checks.len(), 1, "{}", one.stdout);
     assert_eq!(checks[0].0, "pass", "{}", checks[0].1);
 }
+
+/// `cpv-app setup` without allowed partners (none in the file, none given, no terminal to ask
+/// at) refuses before anyone signs in: partner-consent would refuse the file it would write.
+#[tokio::test]
+async fn cpv_setup_without_allowed_partners_refuses_before_signing_in() {
+    let app = spawn_with(two_partners()).await;
+    let text = std::fs::read_to_string(&app.config_file).unwrap();
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("allowed_tenants"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&app.config_file, without).unwrap();
+    let target = app.dir.path().join("written.toml");
+    let out = app
+        .run(&["setup", "--write-config", target.to_str().unwrap()])
+        .await;
+    out.assert_code(2);
+    assert!(!target.exists(), "nothing written");
+    assert_eq!(
+        app.emu.counter("entra.devicecode"),
+        0,
+        "nobody was asked to sign in"
+    );
+}
