@@ -38,14 +38,7 @@ pub fn start(
     }
     match command {
         None => ControlFlow::Continue(settings),
-        Some(ConfigCommand::Check) => {
-            let _ = writeln!(
-                out,
-                "configuration is valid (profile {})",
-                loaded.profile.as_deref().unwrap_or("none")
-            );
-            ControlFlow::Break(ExitCode::SUCCESS)
-        }
+        Some(ConfigCommand::Check) => ControlFlow::Break(check(&loaded, &settings, out)),
         Some(ConfigCommand::Show) => {
             ControlFlow::Break(match write_effective_config(&loaded, out) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -53,6 +46,48 @@ pub fn start(
             })
         }
     }
+}
+
+/// `config check` after validation: what each binary checks at its start beyond validation
+/// ([`Settings::refusals`], e.g. partner-consent's CPV allow list) and the app's certificate
+/// file, which every binary loads. Each refusal names the binary; exit 2 if any.
+fn check(loaded: &Loaded, settings: &Settings, out: &mut dyn Write) -> ExitCode {
+    let mut refusals: Vec<(String, String, String)> = settings
+        .refusals()
+        .into_iter()
+        .map(|r| (r.binary.to_owned(), r.key.to_owned(), r.message))
+        .collect();
+    if let config::AppCredential::Certificate(c) = &settings.app.credential
+        && !matches!(c.source, config::CertificateSource::KeyVault { .. })
+        && let Err(e) = common::entra::CertificateSigner::load(&c.source, c.algorithm)
+    {
+        refusals.push((
+            "csp-app, cpv-app and partner-consent".into(),
+            "app.certificate_path".into(),
+            format!("the app's certificate does not load: {e}"),
+        ));
+    }
+    for warning in settings.warnings() {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    if refusals.is_empty() {
+        let _ = writeln!(
+            out,
+            "configuration is valid (profile {}): csp-app, cpv-app and partner-consent start with it",
+            loaded.profile.as_deref().unwrap_or("none")
+        );
+        return ExitCode::SUCCESS;
+    }
+    for (binary, key, message) in &refusals {
+        let _ = writeln!(out, "{binary} would refuse to start ({key}): {message}");
+    }
+    let _ = writeln!(
+        out,
+        "configuration loads (profile {}), but {} start-up check(s) fail (above)",
+        loaded.profile.as_deref().unwrap_or("none"),
+        refusals.len()
+    );
+    Exit::Config.into()
 }
 
 /// Loads and validates configuration from the loader's options ([`ConfigArgs::load_options`]);

@@ -42,7 +42,18 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
         Command::Shared(shared) => Some(shared),
         _ => None,
     };
-    let settings = match admin::setup::cli::start(&cli.config, shared, json, out).await {
+    let settings = match admin::setup::cli::start(
+        &cli.config,
+        admin::setup::cli::Caller {
+            mode: common::config::AppMode::Csp,
+            partners: &[],
+        },
+        shared,
+        json,
+        out,
+    )
+    .await
+    {
         ControlFlow::Continue(settings) => settings,
         ControlFlow::Break(code) => return code,
     };

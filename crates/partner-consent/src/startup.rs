@@ -11,7 +11,7 @@ use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderValue;
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
-use common::config::{AppMode, Settings};
+use common::config::Settings;
 use common::secret::ExposeSecret;
 use common::tokens::{BrokerSettings, RefreshTokenStore, TokenBroker, app_credential};
 use tracing_actix_web::{RootSpanBuilder, TracingLogger};
@@ -251,16 +251,16 @@ impl Application {
 }
 
 /// In CPV mode an empty `partner.allowed_tenants` would mean "any tenant on earth may store a
-/// grant here": refuse to start instead, naming the key to set.
+/// grant here": refuse to start instead, naming the key to set (the rules live in
+/// `common::config`, where `config check` reads them too).
 pub(crate) fn check_allow_list(settings: &Settings) -> anyhow::Result<()> {
-    if settings.mode == AppMode::Cpv && settings.partner.allowed_tenants.is_empty() {
-        anyhow::bail!(
-            "CPV mode needs partner.allowed_tenants (SAM_PARTNER__ALLOWED_TENANTS): it is empty, so no partner tenant may consent. \
-             List the tenant IDs of the partners allowed to consent, e.g. allowed_tenants = [\"10000000-0000-4000-8000-000000000001\"] under [partner], \
-             or [\"*\"] to let any partner tenant consent"
-        );
+    match settings
+        .refusals_of(common::config::PARTNER_CONSENT)
+        .first()
+    {
+        Some(refusal) => anyhow::bail!("{}", refusal.message),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The store, the broker (with the app's credential) and the cookie key: from files or the

@@ -23,6 +23,7 @@ mod vault;
 
 use common::config::{AppMode, Settings, StoreSettings};
 use common::graph::GraphClient;
+use common::tokens::TokenBroker;
 
 pub use report::{Check, DoctorReport, Status, Unread, cannot_read, check};
 
@@ -34,6 +35,9 @@ pub struct DoctorOptions {
     /// The partner whose stored grant to check (CPV: required for the token checks; CSP: the
     /// configured partner tenant).
     pub partner: Option<String>,
+    /// More partners to check (`--partner`); with `partner` empty too, a CPV checks every
+    /// partner in `partner.allowed_tenants` and every partner whose consent is stored.
+    pub partners: Vec<String>,
     /// Warn when the certificate expires within this many days.
     pub certificate_warn_days: i64,
     /// Warn when the refresh token would expire from inactivity within this many days.
@@ -45,6 +49,7 @@ impl Default for DoctorOptions {
         Self {
             admin: None,
             partner: None,
+            partners: Vec::new(),
             certificate_warn_days: 30,
             inactivity_warn_days: 30,
         }
@@ -74,10 +79,7 @@ pub async fn run(
         )
     });
     let cert = credential::credential_check(settings, options, &mut checks);
-    let partner = options.partner.clone().or_else(|| match settings.mode {
-        AppMode::Csp => settings.partner.tenant_id.clone(),
-        AppMode::Cpv => None,
-    });
+    let partners = partners_to_check(settings, http, options).await;
     match &options.admin {
         Some(admin) => checks.extend(registration::checks(settings, admin, cert.as_ref()).await),
         None => {
@@ -95,10 +97,65 @@ pub async fn run(
             }
         }
     }
-    vault::store_checks(settings, http, partner.as_deref(), &mut checks).await;
+    let first = partners.first().map(String::as_str);
+    vault::store_checks(settings, http, first, &mut checks).await;
     vault::secret_checks(settings, http, &mut checks).await;
-    token::token_checks(settings, http, partner.as_deref(), options, &mut checks).await;
+    if partners.is_empty() {
+        token::token_checks(settings, http, None, options, &mut checks).await;
+    }
+    for partner in &partners {
+        let mut of_partner = Vec::new();
+        token::token_checks(settings, http, Some(partner), options, &mut of_partner).await;
+        if partners.len() > 1 {
+            for c in &mut of_partner {
+                c.detail = format!("partner {partner}: {}", c.detail);
+            }
+        }
+        checks.extend(of_partner);
+    }
     DoctorReport::new(checks)
+}
+
+/// The partners whose stored grant the token checks redeem: those named (`--partner-tenant`,
+/// `--partner`); else a CSP's own tenant; else (CPV) every tenant of `partner.allowed_tenants`
+/// and every partner whose consent is stored (a store that cannot list gives the configured ones).
+async fn partners_to_check(
+    settings: &Settings,
+    http: &reqwest::Client,
+    options: &DoctorOptions,
+) -> Vec<String> {
+    let mut partners: Vec<String> = options
+        .partner
+        .iter()
+        .chain(&options.partners)
+        .cloned()
+        .collect();
+    if partners.is_empty() {
+        match settings.mode {
+            AppMode::Csp => partners.extend(settings.partner.tenant_id.clone()),
+            AppMode::Cpv => {
+                partners.extend(
+                    settings
+                        .partner
+                        .allowed_tenants
+                        .iter()
+                        .filter(|t| t.as_str() != "*")
+                        .cloned(),
+                );
+                if let Ok(broker) = TokenBroker::from_settings(settings, http.clone()).await
+                    && let Ok(stored) = broker.stored_partners().await
+                {
+                    partners.extend(stored.into_iter().map(|g| g.tenant_id));
+                }
+            }
+        }
+    }
+    for p in &mut partners {
+        p.make_ascii_lowercase();
+    }
+    let mut seen = std::collections::HashSet::new();
+    partners.retain(|p| seen.insert(p.clone()));
+    partners
 }
 
 /// Whether the store is Key Vault (for callers choosing what to print).

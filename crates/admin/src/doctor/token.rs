@@ -41,7 +41,7 @@ pub(super) async fn token_checks(
                 Status::Skip,
                 "not checked: no partner tenant chosen",
                 Some(
-                    "pass --partner-tenant TENANT (CPV: the partner whose consent to check)".into(),
+                    "pass --partner-tenant TENANT (cpv-app: --partner TENANT, or list partners in partner.allowed_tenants)".into(),
                 ),
             ));
         }

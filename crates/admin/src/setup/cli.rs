@@ -6,9 +6,21 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{AdminSession, CertificateChoice, SetupOptions, SignInSettings, rules, signin};
+use super::{
+    AdminSession, CertificateChoice, SetupOptions, SignInSettings, browser, rules, signin,
+};
 use crate::doctor::{self, DoctorOptions};
-use common::config::{self, LoadOptions, Settings};
+use common::config::{self, AppMode, LoadOptions, Settings};
+
+/// The CLI that runs a shared command: its mode (what `setup` writes) and the partners named
+/// with its global `--partner` (cpv-app), which `doctor` checks.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller<'a> {
+    /// `csp-app` runs CSP, `cpv-app` CPV.
+    pub mode: AppMode,
+    /// Partners named on the command line (empty: every allowed or stored one).
+    pub partners: &'a [String],
+}
 
 /// How the partner admin signs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -60,6 +72,13 @@ pub struct SetupArgs {
     /// Public client the admin signs in with [default: Microsoft Graph Command Line Tools].
     #[arg(long, default_value = rules::SIGN_IN_CLIENT_ID)]
     pub sign_in_client_id: String,
+    /// How long --sign-in browser waits for the sign-in to come back, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub sign_in_timeout: u64,
+    /// CPV: a partner tenant allowed to consent (repeatable, or comma-separated; '*' allows any)
+    /// [default: partner.allowed_tenants; asked for when empty and run at a terminal].
+    #[arg(long = "allowed-tenant", value_name = "TENANT", value_delimiter = ',')]
+    pub allowed_tenants: Vec<String>,
 }
 
 /// `doctor`: check the deployment.
@@ -70,7 +89,8 @@ pub struct DoctorArgs {
     /// read permissions only: Graph `Application.Read.All` and `DelegatedPermissionGrant.Read.All`.
     #[arg(long, value_enum)]
     pub sign_in: Option<SignInMethod>,
-    /// The partner tenant whose stored consent to check [default: partner.tenant_id; CPV: required].
+    /// A partner tenant whose stored consent to check [default: partner.tenant_id; CPV: every
+    /// allowed and stored partner, or those named with --partner].
     #[arg(long = "partner-tenant", value_name = "TENANT")]
     pub partner: Option<String>,
     /// Warn when the certificate expires within this many days.
@@ -82,6 +102,9 @@ pub struct DoctorArgs {
     /// Public client the admin signs in with [default: Microsoft Graph Command Line Tools].
     #[arg(long, default_value = rules::SIGN_IN_CLIENT_ID)]
     pub sign_in_client_id: String,
+    /// How long --sign-in browser waits for the sign-in to come back, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub sign_in_timeout: u64,
 }
 
 /// The configuration before set-up: the app may not exist yet, so missing app keys are filled
@@ -123,18 +146,25 @@ async fn sign_in(
             signin::finish_device_code(http, settings, &pending).await
         }
         SignInMethod::Browser => {
-            signin::sign_in_browser(http, settings, |url| {
-                eprintln!("Open this URL in a browser on this machine and sign in as a Global Administrator:\n\n  {url}\n");
+            signin::sign_in_browser(http, settings, |url| match browser::open(url) {
+                Some(program) => eprintln!(
+                    "Sign in as a Global Administrator in the browser ({program} opened it). If it did not open, open this URL on this machine:\n\n  {url}\n"
+                ),
+                None => eprintln!(
+                    "No browser found here ($BROWSER unset, no desktop). Open this URL in a browser on this machine and sign in as a Global Administrator:\n\n  {url}\n"
+                ),
             })
             .await
         }
     }
 }
 
-/// Runs `setup`; `json` prints the report as JSON. Exit 0 done, 1 failed, 2 configuration.
+/// Runs `setup` for the CLI of `mode` (`csp-app` writes `mode = "csp"`, `cpv-app` `"cpv"`);
+/// `json` prints the report as JSON. Exit 0 done, 1 failed, 2 configuration or usage.
 pub async fn run_setup(
     config: &LoadOptions,
     args: &SetupArgs,
+    mode: AppMode,
     json: bool,
     out: &mut dyn Write,
 ) -> ExitCode {
@@ -154,41 +184,18 @@ pub async fn run_setup(
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| "organizations".into())
     });
-    let certificate = match (&args.certificate, &args.private_key) {
-        (Some(c), Some(k)) => CertificateChoice::Existing {
-            certificate: c.clone(),
-            private_key: k.clone(),
-        },
-        _ => CertificateChoice::Generate {
-            path: args.certificate_out.clone(),
-            valid_days: 365,
-            renew_days: 30,
-        },
+    let allowed_tenants = match allowed_tenants(mode, args, &settings) {
+        Ok(a) => a,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return cli_kit::Exit::Config.into();
+        }
     };
-    let options = SetupOptions {
-        mode: settings.mode,
-        cloud: settings.cloud.clone(),
-        display_name: args
-            .display_name
-            .clone()
-            .unwrap_or_else(|| settings.app.display_name.clone()),
-        redirect_url: args
-            .redirect_url
-            .clone()
-            .unwrap_or_else(|| settings.consent.redirect_url.clone()),
-        app_id: args
-            .app_id
-            .clone()
-            .or_else(|| Some(raw.app.client_id.trim().to_owned()).filter(|c| !c.is_empty())),
-        certificate,
-        config_path: args.write_config.clone(),
-        endpoint_version: settings.entra.endpoint_version,
-        store: Some(settings.store.clone()),
-        ca_bundle: settings.http.ca_bundle.clone(),
-        dry_run: args.dry_run,
-    };
+    let options = setup_options(config, args, mode, &raw, &settings, allowed_tenants);
     let sign_in_settings =
-        SignInSettings::for_cloud(&settings.cloud, &tenant, &args.sign_in_client_id);
+        SignInSettings::for_cloud(&settings.cloud, &tenant, &args.sign_in_client_id)
+            .with_sign_in_host(settings.entra.sign_in_host.clone())
+            .with_browser_timeout(std::time::Duration::from_secs(args.sign_in_timeout));
     let result = async {
         let session = sign_in(&http, &sign_in_settings, args.sign_in).await?;
         super::run(&session, &options).await
@@ -213,12 +220,97 @@ pub async fn run_setup(
     }
 }
 
+/// What `setup` is asked to make, from the flags over the (lenient) configuration.
+fn setup_options(
+    config: &LoadOptions,
+    args: &SetupArgs,
+    mode: AppMode,
+    raw: &config::RawSettings,
+    settings: &Settings,
+    allowed_tenants: Vec<String>,
+) -> SetupOptions {
+    let certificate = match (&args.certificate, &args.private_key) {
+        (Some(c), Some(k)) => CertificateChoice::Existing {
+            certificate: c.clone(),
+            private_key: k.clone(),
+        },
+        _ => CertificateChoice::Generate {
+            path: args.certificate_out.clone(),
+            valid_days: 365,
+            renew_days: 30,
+        },
+    };
+    SetupOptions {
+        mode,
+        cloud: settings.cloud.clone(),
+        display_name: args
+            .display_name
+            .clone()
+            .unwrap_or_else(|| settings.app.display_name.clone()),
+        redirect_url: args
+            .redirect_url
+            .clone()
+            .unwrap_or_else(|| settings.consent.redirect_url.clone()),
+        app_id: args
+            .app_id
+            .clone()
+            .or_else(|| Some(raw.app.client_id.trim().to_owned()).filter(|c| !c.is_empty())),
+        certificate,
+        config_path: args.write_config.clone(),
+        config_dir: config.config_dir.clone(),
+        allowed_tenants,
+        endpoint_version: settings.entra.endpoint_version,
+        store: Some(settings.store.clone()),
+        ca_bundle: settings.http.ca_bundle.clone(),
+        dry_run: args.dry_run,
+    }
+}
+
+/// CPV: the partner tenants allowed to consent, from `--allowed-tenant`, else the configuration,
+/// else asked for at a terminal. Empty is refused: partner-consent would not start with it.
+fn allowed_tenants(
+    mode: AppMode,
+    args: &SetupArgs,
+    settings: &Settings,
+) -> Result<Vec<String>, String> {
+    if mode != AppMode::Cpv {
+        return Ok(Vec::new());
+    }
+    let clean = |list: &[String]| -> Vec<String> {
+        list.iter()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect()
+    };
+    let mut tenants = clean(&args.allowed_tenants);
+    if tenants.is_empty() {
+        tenants = clean(&settings.partner.allowed_tenants);
+    }
+    if tenants.is_empty() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprint!(
+            "Partner tenants allowed to consent to this CPV app (tenant IDs, comma-separated; '*' for any): "
+        );
+        let mut line = String::new();
+        if std::io::stdin().read_line(&mut line).is_ok() {
+            tenants = clean(&line.split(',').map(str::to_owned).collect::<Vec<_>>());
+        }
+    }
+    if tenants.is_empty() {
+        return Err("cpv-app setup needs the partner tenants allowed to consent \
+             (partner.allowed_tenants; partner-consent refuses to start without them): pass \
+             --allowed-tenant TENANT (repeatable), or --allowed-tenant '*' to let any partner tenant consent"
+            .into());
+    }
+    Ok(tenants)
+}
+
 /// Runs `doctor` with validated `settings`; `json` prints the report as JSON. Exit
 /// ([`DoctorReport::exit`](crate::doctor::DoctorReport::exit)): 0 pass, 4 warn, 1 fail; 2 a
 /// configuration error.
 pub async fn run_doctor(
     settings: &Settings,
     args: &DoctorArgs,
+    caller: Caller<'_>,
     json: bool,
     out: &mut dyn Write,
 ) -> ExitCode {
@@ -238,7 +330,9 @@ pub async fn run_doctor(
                     .tenant_id
                     .clone()
                     .unwrap_or_else(|| "organizations".into());
-                let s = SignInSettings::for_doctor(&settings.cloud, &tenant, &args.sign_in_client_id);
+                let s = SignInSettings::for_doctor(&settings.cloud, &tenant, &args.sign_in_client_id)
+                    .with_sign_in_host(settings.entra.sign_in_host.clone())
+                    .with_browser_timeout(std::time::Duration::from_secs(args.sign_in_timeout));
                 match sign_in(&http, &s, method).await {
                     Ok(session) => Some(session.graph),
                     Err(e) => {
@@ -248,9 +342,16 @@ pub async fn run_doctor(
                 }
             }
         };
+        // `--partner-tenant` and the CLI's global `--partner` both name partners to check.
         let options = DoctorOptions {
             admin,
-            partner: args.partner.clone(),
+            partner: None,
+            partners: args
+                .partner
+                .iter()
+                .chain(caller.partners)
+                .cloned()
+                .collect(),
             certificate_warn_days: args.certificate_warn_days,
             inactivity_warn_days: args.inactivity_warn_days,
         };
@@ -288,6 +389,7 @@ pub enum SharedCommand {
 /// code), or loads and validates the configuration for the CLI's own command (`Continue`).
 pub async fn start(
     config: &cli_kit::ConfigArgs,
+    caller: Caller<'_>,
     shared: Option<&SharedCommand>,
     json: bool,
     out: &mut dyn Write,
@@ -295,7 +397,9 @@ pub async fn start(
     use std::ops::ControlFlow;
     if let Some(SharedCommand::Setup(args)) = shared {
         // Before set-up the configuration names no app yet: setup validates what it needs.
-        return ControlFlow::Break(run_setup(&config.load_options(), args, json, out).await);
+        return ControlFlow::Break(
+            run_setup(&config.load_options(), args, caller.mode, json, out).await,
+        );
     }
     let config_command = match shared {
         Some(SharedCommand::Config(c)) => Some(*c),
@@ -303,7 +407,7 @@ pub async fn start(
     };
     let settings = cli_kit::startup::start(config, config_command, out)?;
     if let Some(SharedCommand::Doctor(args)) = shared {
-        return ControlFlow::Break(run_doctor(&settings, args, json, out).await);
+        return ControlFlow::Break(run_doctor(&settings, args, caller, json, out).await);
     }
     ControlFlow::Continue(settings)
 }

@@ -11,11 +11,14 @@
 //! With `dry_run` nothing is changed and the report is the plan.
 //!
 //! This file holds the options and the certificate plan; `registration` makes the
-//! registrations, `config_file` writes the configuration, `report` describes each step.
+//! registrations, `config_file` edits the configuration file in place (`diff` shows the edit of
+//! a dry run), `report` describes each step.
 
+pub mod browser;
 pub mod certificate;
 pub mod cli;
 mod config_file;
+mod diff;
 mod registration;
 mod report;
 pub mod rules;
@@ -75,8 +78,14 @@ pub struct SetupOptions {
     pub app_id: Option<String>,
     /// The certificate.
     pub certificate: CertificateChoice,
-    /// The configuration file to write.
+    /// The configuration file to edit in place (created when missing).
     pub config_path: PathBuf,
+    /// The configuration directory (`--config-dir`): relative paths in a file there resolve
+    /// against its parent, in any other file against the file's directory.
+    pub config_dir: PathBuf,
+    /// CPV: the partner tenants allowed to consent (`partner.allowed_tenants`); must not be
+    /// empty in CPV mode, as partner-consent refuses to start without it. Unused for a CSP.
+    pub allowed_tenants: Vec<String>,
     /// Carried into the written configuration.
     pub endpoint_version: EndpointVersion,
     /// Carried into the written configuration (non-secret keys only).
@@ -127,9 +136,19 @@ pub async fn run(
     options: &SetupOptions,
 ) -> Result<SetupReport, SetupError> {
     let graph = &session.graph;
+    if options.mode == AppMode::Cpv && options.allowed_tenants.is_empty() {
+        return Err(SetupError::Refused(
+            "a CPV configuration needs the partner tenants allowed to consent \
+             (partner.allowed_tenants), or partner-consent refuses to start: pass \
+             --allowed-tenant TENANT (repeatable; '*' allows any partner tenant)"
+                .into(),
+        ));
+    }
     let mut plan = Plan {
         dry_run: options.dry_run,
         steps: Vec::new(),
+        config_diff: String::new(),
+        config_keys: Vec::new(),
     };
     // 1. The Partner Center service principal (New-MgServicePrincipal -AppId fa3d9a0c-…).
     let pc_sp = ensure_partner_center_principal(graph, &mut plan).await?;
@@ -160,6 +179,8 @@ pub async fn run(
         app_id,
         steps: plan.steps,
         config_path: options.config_path.clone(),
+        config_keys: plan.config_keys,
+        config_diff: plan.config_diff,
         consent_page,
     })
 }

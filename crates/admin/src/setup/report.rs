@@ -47,6 +47,9 @@ pub enum SetupError {
     /// Something `setup` cannot decide alone.
     #[error("{0}")]
     Ambiguous(String),
+    /// What `setup` was asked would write a configuration a binary refuses.
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub(super) fn graph_error(request: &'static str) -> impl Fn(GraphError) -> SetupError {
@@ -101,6 +104,10 @@ pub struct SetupReport {
     pub steps: Vec<Step>,
     /// The configuration file.
     pub config_path: PathBuf,
+    /// The keys of the configuration file that setup changed (or would change).
+    pub config_keys: Vec<String>,
+    /// The edit of the configuration file as a unified diff (empty: unchanged).
+    pub config_diff: String,
     /// Where a partner admin consents (the partner-consent app's landing page).
     pub consent_page: Url,
 }
@@ -143,6 +150,11 @@ impl SetupReport {
             ));
         }
         out.push('\n');
+        if self.dry_run && !self.config_diff.is_empty() {
+            out.push_str("The configuration file would change (not written):\n\n");
+            out.push_str(&self.config_diff);
+            out.push('\n');
+        }
         if !self.has_changes() {
             out.push_str("No changes: the partner tenant already matches the rules.\n");
         }
@@ -162,6 +174,10 @@ impl SetupReport {
 pub(super) struct Plan {
     pub(super) dry_run: bool,
     pub(super) steps: Vec<Step>,
+    /// The configuration file's edit (unified diff).
+    pub(super) config_diff: String,
+    /// The configuration keys changed.
+    pub(super) config_keys: Vec<String>,
 }
 
 impl Plan {

@@ -6,6 +6,7 @@
 //! tenant.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use url::Url;
@@ -33,7 +34,15 @@ pub struct SignInSettings {
     pub scopes: String,
     /// Graph base URL, for the session.
     pub graph: Url,
+    /// Where a browser is sent for the authorize endpoint when not the authority host
+    /// (`entra.sign_in_host`: the emulator's plain-HTTP sign-in pages).
+    pub sign_in_host: Option<Url>,
+    /// How long the browser sign-in waits for Entra's redirect before it gives up.
+    pub browser_timeout: Duration,
 }
+
+/// How long a browser sign-in waits by default (`--sign-in-timeout`).
+pub const DEFAULT_BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl SignInSettings {
     /// The admin sign-in of `setup` for `cloud` ([`rules::ADMIN_GRAPH_SCOPES`]: Graph
@@ -69,6 +78,36 @@ impl SignInSettings {
             client_id: client_id.to_owned(),
             scopes: scopes.join(" "),
             graph: cloud.graph.clone(),
+            sign_in_host: None,
+            browser_timeout: DEFAULT_BROWSER_TIMEOUT,
+        }
+    }
+
+    /// Sends the browser to `host` for the authorize endpoint (`entra.sign_in_host`).
+    #[must_use]
+    pub fn with_sign_in_host(mut self, host: Option<Url>) -> Self {
+        self.sign_in_host = host;
+        self
+    }
+
+    /// Gives up a browser sign-in after `timeout`.
+    #[must_use]
+    pub fn with_browser_timeout(mut self, timeout: Duration) -> Self {
+        self.browser_timeout = timeout;
+        self
+    }
+
+    /// The authorize URL as the browser opens it: on `sign_in_host` when set.
+    fn browser_url(&self, url: &Url) -> Url {
+        let Some(host) = &self.sign_in_host else {
+            return url.clone();
+        };
+        let authority = self.authority_host.as_str().trim_end_matches('/');
+        let text = url.as_str();
+        match text.strip_prefix(authority) {
+            Some(rest) => Url::parse(&format!("{}{rest}", host.as_str().trim_end_matches('/')))
+                .unwrap_or_else(|_| url.clone()),
+            None => url.clone(),
         }
     }
 
@@ -169,9 +208,12 @@ pub async fn finish_device_code(
     AdminSession::from_token(http, settings, token)
 }
 
-/// Signs the admin in through the system browser: listens on `127.0.0.1` (a free port), calls
-/// `open` with the authorize URL (print it, or launch a browser), waits for Entra's redirect to
-/// `http://localhost:{port}/`, and redeems the code with the PKCE verifier.
+/// Signs the admin in through the system browser: listens on `127.0.0.1` (a free port: Entra
+/// ignores the port of a loopback redirect URI, docs/microsoft-behaviour.md §0b), calls `open`
+/// with the authorize URL (on `entra.sign_in_host` when set; print it, or launch a browser),
+/// waits for Entra's redirect to `http://localhost:{port}/` — at most
+/// [`SignInSettings::browser_timeout`], then fails saying so — and redeems the code with the
+/// PKCE verifier.
 pub async fn sign_in_browser(
     http: &reqwest::Client,
     settings: &SignInSettings,
@@ -192,8 +234,20 @@ pub async fn sign_in_browser(
         &settings.scopes,
         Some("select_account"),
     );
-    open(&pending.url);
-    let params = receive_redirect(&listener).await.map_err(io)?;
+    open(&settings.browser_url(&pending.url));
+    let timeout = settings.browser_timeout;
+    let params = tokio::time::timeout(timeout, receive_redirect(&listener))
+        .await
+        .map_err(|_| SetupError::SignIn {
+            message: format!(
+                "the browser sign-in did not come back within {}s (nobody completed it, or the \
+                 browser could not reach http://localhost:{port}/). Run again and finish the \
+                 sign-in in time, give more time with --sign-in-timeout SECONDS, or use \
+                 --sign-in device-code",
+                timeout.as_secs()
+            ),
+        })?
+        .map_err(io)?;
     let token = client
         .redeem_redirect(&pending, &params)
         .await

@@ -14,7 +14,7 @@ use common::config::{
 use common::entra::AuthorizeOptions;
 use common::secret::AuthCode;
 use common::tokens::TokenBroker;
-use emulator::seed::{AppSeed, ids};
+use emulator::seed::ids;
 use emulator::{Emulator, EmulatorConfig, EmulatorHandle, Seed};
 use url::Url;
 
@@ -31,8 +31,8 @@ pub struct Env {
 }
 
 /// The default seed without its demo SAM apps and their service principals and consents: the
-/// partner tenant as it is before anyone set it up. Adds the public client the admin signs in
-/// with (Microsoft Graph Command Line Tools).
+/// partner tenant as it is before anyone set it up. The public client the admin signs in with
+/// (Microsoft Graph Command Line Tools) is in the default seed.
 pub fn empty_partner_seed() -> Seed {
     let mut seed = Seed::default();
     seed.apps
@@ -40,29 +40,25 @@ pub fn empty_partner_seed() -> Seed {
     seed.service_principals
         .retain(|s| s.app_id != ids::CSP_APP && s.app_id != ids::CPV_APP);
     seed.consents.clear();
-    seed.apps.push(AppSeed {
-        app_id: rules::SIGN_IN_CLIENT_ID.into(),
-        display_name: "Microsoft Graph Command Line Tools".into(),
-        publisher: Some("Microsoft".into()),
-        tenant: ids::PARTNER_TENANT.into(),
-        multitenant: true,
-        public_client: true,
-        redirect_uris: vec![],
-        spa_redirect_uris: vec![],
-        secrets: vec![],
-        certificates: vec![],
-        required_delegated: vec![],
-    });
+    assert!(
+        seed.apps
+            .iter()
+            .any(|a| a.app_id == rules::SIGN_IN_CLIENT_ID && a.public_client),
+        "the default seed has the public client setup signs in with"
+    );
     seed
 }
 
 pub async fn spawn(seed: Seed) -> Env {
-    let emu = Emulator::start(EmulatorConfig {
+    spawn_with(EmulatorConfig {
         seed,
         ..EmulatorConfig::default()
     })
     .await
-    .expect("emulator starts");
+}
+
+pub async fn spawn_with(config: EmulatorConfig) -> Env {
+    let emu = Emulator::start(config).await.expect("emulator starts");
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, emu.ca_pem()).unwrap();
@@ -154,6 +150,8 @@ impl Env {
             app_id: None,
             certificate,
             config_path: self.config_path(),
+            config_dir: self.dir.path().join("no-config-dir"),
+            allowed_tenants: Vec::new(),
             endpoint_version: EndpointVersion::V1,
             store: Some(StoreSettings::Local(LocalStoreSettings {
                 path: self.dir.path().join("tokens.enc"),

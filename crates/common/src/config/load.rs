@@ -95,13 +95,15 @@ pub(crate) fn load_with_env(
     }
 
     problems.extend(unknown_keys(&figment));
-    let raw = match figment.extract::<RawSettings>() {
+    let mut raw = match figment.extract::<RawSettings>() {
         Ok(raw) => raw,
         Err(errors) => {
             problems.extend(errors.into_iter().map(|e| type_problem(&figment, e)));
             return Err(ConfigReport { problems });
         }
     };
+    // Relative paths written in a file resolve against that file (module `paths`).
+    super::paths::resolve(&figment, &mut raw, &options.config_dir);
     problems.extend(cloud_layer_problems(&figment, &raw, &layers));
     if !problems.is_empty() {
         return Err(ConfigReport { problems });

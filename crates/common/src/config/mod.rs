@@ -17,7 +17,9 @@
 //!
 //! What the command line says arrives as [`LoadOptions`] (the binaries' argument parsers
 //! convert into it). The configuration directory is `config/` under the working directory
-//! unless `--config-dir` says otherwise. A missing `default.toml` is not an error; a profile
+//! unless `--config-dir` says otherwise. A relative path in a file (certificate, store, CA
+//! bundle) resolves against the file: against the configuration directory's parent for the files
+//! in it, against its own directory for any other `--config FILE` (module `paths`). A missing `default.toml` is not an error; a profile
 //! (other than `local`) whose file is missing is.
 //!
 //! A named cloud (`global`, `china`, `usgov`) whose endpoint URLs were set in a lower layer than
@@ -41,12 +43,16 @@
 //! - `load`: [`load`] and [`LoadOptions`], the layers and where each value came from;
 //! - `validate`: [`RawSettings::validate`], one function per section;
 //! - `report`: [`ConfigReport`] and [`ConfigProblem`];
+//! - `paths`: relative paths in a file resolve against the file ([`path_base`]);
 //! - `keys`: every known key, the secret ones, suggestions for misspelt ones;
+//! - `refusals`: what a binary refuses at start beyond validation ([`Refusal`]);
 //! - `render`: [`render_toml`], a configuration file written from [`RawSettings`].
 
 mod keys;
 mod load;
+mod paths;
 mod raw;
+mod refusals;
 mod render;
 mod report;
 mod settings;
@@ -55,10 +61,12 @@ mod validate;
 pub use crate::words::{UnknownWord, Words};
 pub use keys::{env_var_of, is_secret_key, known_keys};
 pub use load::{LOCAL_PROFILE_TOML, LoadOptions, Loaded, load};
+pub use paths::{PATH_KEYS, path_base, path_for_file};
 pub use raw::{
     RawApp, RawCloud, RawConsent, RawEntra, RawHttp, RawKeyVault, RawLocalStore, RawLog,
     RawPartner, RawSettings, RawStore, StringList,
 };
+pub use refusals::{PARTNER_CONSENT, Refusal};
 pub use render::render_toml;
 pub use report::{ConfigProblem, ConfigReport};
 pub use settings::{

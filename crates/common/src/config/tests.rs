@@ -1070,3 +1070,60 @@ mod words {
         check::<CloudName>();
     }
 }
+
+#[test]
+fn relative_paths_resolve_against_the_file_that_set_them() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.create_file(
+            "config/prod.toml",
+            "[store.local]\npath = \"state/tokens.enc\"\n",
+        )?;
+        jail.create_dir("deploy/sam")?;
+        jail.create_file(
+            "deploy/sam/app.toml",
+            "[store.local]\nkey_file = \"keys/store.key\"\n[http]\nca_bundle = \"/etc/ssl/ca.pem\"\n[app]\npkcs12_path = \"../app.pfx\"\n",
+        )?;
+        let options = LoadOptions {
+            profile: Some("prod".into()),
+            config_file: Some(PathBuf::from("deploy/sam/app.toml")),
+            ..args()
+        };
+        jail.set_env("SAM_APP__CERTIFICATE_PATH", "env/app.pem");
+        let raw = load_with_env(&options, None).unwrap().raw;
+        // A file of the configuration directory: against its parent (the working directory here).
+        assert_eq!(raw.store.local.path, "state/tokens.enc");
+        // Any other file: against its own directory; absolute paths stay as they are.
+        assert_eq!(raw.store.local.key_file, "deploy/sam/keys/store.key");
+        assert_eq!(raw.app.pkcs12_path, "deploy/sam/../app.pfx");
+        assert_eq!(raw.http.ca_bundle, "/etc/ssl/ca.pem");
+        // The environment: against the working directory.
+        assert_eq!(raw.app.certificate_path, "env/app.pem");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_path_is_written_relative_to_the_directory_it_resolves_against() {
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(
+        path_base(Path::new("config/production.toml"), Path::new("config")),
+        PathBuf::new()
+    );
+    assert_eq!(
+        path_base(Path::new("/srv/sam/app.toml"), Path::new("config")),
+        PathBuf::from("/srv/sam")
+    );
+    assert_eq!(
+        path_for_file(Path::new("secrets/app.pem"), Path::new("")),
+        PathBuf::from("secrets/app.pem")
+    );
+    assert_eq!(
+        path_for_file(&cwd.join("srv/secrets/app.pem"), Path::new("srv")),
+        PathBuf::from("secrets/app.pem")
+    );
+    assert_eq!(
+        path_for_file(Path::new("/elsewhere/app.pem"), Path::new("srv")),
+        PathBuf::from("/elsewhere/app.pem")
+    );
+}

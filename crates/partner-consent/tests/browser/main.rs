@@ -4,3 +4,4 @@ pub mod support;
 mod driver;
 mod flows;
 mod readme;
+mod setup_walk;

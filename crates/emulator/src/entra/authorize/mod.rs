@@ -9,6 +9,7 @@
 
 pub mod consent;
 pub mod flow;
+mod redirect;
 pub mod sign_in;
 
 use crate::entra::error::AadError;
@@ -127,7 +128,7 @@ fn new_flow(
             )));
         }
     };
-    if !app.seed.redirect_uris.contains(&redirect_uri) {
+    if !redirect::registered(&app, &redirect_uri) {
         return Err(error_page(&AadError::invalid_request(
             50011,
             format!(

@@ -163,7 +163,8 @@ mod tests {
         let b = Seed::default().with_generated_customers(25, 3).unwrap();
         assert!(a == b);
         a.validate().unwrap();
-        assert_eq!(a.customer_tenants().count(), 3 + 25);
+        // The default seed's four (three of Contoso's, one of the second partner's) and 25.
+        assert_eq!(a.customer_tenants().count(), 4 + 25);
         assert_eq!(
             a.users
                 .iter()

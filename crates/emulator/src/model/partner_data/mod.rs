@@ -665,7 +665,16 @@ mod tests {
         let data = PartnerData::from_seed(&seed);
         let inner = data.lock();
         let partner = crate::model::seed::ids::PARTNER_TENANT;
-        assert_eq!(inner.customers.len(), 3);
+        // Contoso's three, and the second partner's (Fourth Coffee) one.
+        assert_eq!(inner.customers.len(), 4);
+        assert_eq!(
+            inner
+                .customers
+                .iter()
+                .filter(|c| c.partner == partner)
+                .count(),
+            3
+        );
         assert!(inner.has_active_relationship(partner, crate::model::seed::ids::CUSTOMER_FABRIKAM));
         assert!(
             inner.has_active_relationship(partner, crate::model::seed::ids::CUSTOMER_NORTHWIND)
