@@ -57,15 +57,15 @@ pub use keys::{env_var_of, is_secret_key, known_keys};
 pub use load::{LOCAL_PROFILE_TOML, LoadOptions, Loaded, load};
 pub use raw::{
     RawApp, RawCloud, RawConsent, RawEntra, RawHttp, RawKeyVault, RawLocalStore, RawLog,
-    RawPartner, RawSettings, RawStore, StringList,
+    RawPartner, RawSettings, RawStore, RawWatch, RawWatchConsole, StringList,
 };
 pub use render::render_toml;
 pub use report::{ConfigProblem, ConfigReport};
 pub use settings::{
     AppCredential, AppMode, AppSettings, AssertionAlgorithm, CertificateCredential,
-    CertificateSource, ConsentSettings, EndpointVersion, EntraSettings, HttpSettings,
-    KeyVaultIdentity, KeyVaultIdentityKind, KeyVaultSettings, LocalStoreSettings, LogFormat,
-    LogSettings, PartnerSettings, Settings, StoreKind, StoreSettings,
+    CertificateSource, ConsentSettings, ConsoleSettings, EndpointVersion, EntraSettings,
+    HttpSettings, KeyVaultIdentity, KeyVaultIdentityKind, KeyVaultSettings, LocalStoreSettings,
+    LogFormat, LogSettings, PartnerSettings, Settings, StoreKind, StoreSettings, WatchSettings,
 };
 
 /// Prefix of the environment variables the loader reads.
