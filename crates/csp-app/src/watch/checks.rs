@@ -77,6 +77,10 @@ pub struct Outcome {
     pub kept_alive: Vec<String>,
     /// A partner must consent again.
     pub needs_consent: bool,
+    /// The stored partners' grants (metadata only), for the console.
+    pub partners: Vec<GrantMetadata>,
+    /// The GDAP relationships listed, for the console.
+    pub relationships: Vec<DelegatedAdminRelationship>,
     /// A check could not run for a reason that may pass (an outage, a timeout), rather than a
     /// refusal that stays until someone grants a permission.
     pub transient: bool,
@@ -467,7 +471,7 @@ impl Cycle<'_> {
                 );
             }
         };
-        for r in relationships {
+        for r in &relationships {
             let customer = r
                 .customer
                 .as_ref()
@@ -503,6 +507,7 @@ impl Cycle<'_> {
                 _ => {}
             }
         }
+        out.relationships = relationships;
     }
 
     /// e) Permission drift: the scopes of the partner's Graph token (the doctor's `token.graph`
