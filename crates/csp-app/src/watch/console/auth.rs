@@ -217,13 +217,15 @@ async fn complete(
     Ok((name, access))
 }
 
-/// Whether a state-changing request comes from the console's own pages: its `Origin` (or, when
-/// a browser sends none, its `Referer`) is the console's origin. `Sec-Fetch-Site: cross-site`
-/// is refused whatever the rest says.
+/// Whether a state-changing request comes from the console's own pages. Browsers that send
+/// `Sec-Fetch-Site` (every current one; a page cannot forge it) must say `same-origin`: under
+/// the console's `Referrer-Policy: no-referrer` their `Origin` is `null` even for the console's
+/// own forms. Without it, the `Origin` (or else the `Referer`) must be the console's origin.
 pub fn same_origin(req: &HttpRequest, console: &Console) -> bool {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if header("sec-fetch-site").is_some_and(|v| v.eq_ignore_ascii_case("cross-site")) {
-        return false;
+    if let Some(site) = header("sec-fetch-site") {
+        return site.eq_ignore_ascii_case("same-origin")
+            && header("origin").is_none_or(|o| o == "null" || o == console.origin);
     }
     match (header("origin"), header("referer")) {
         (Some(origin), _) => origin == console.origin,
