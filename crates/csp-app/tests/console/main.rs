@@ -5,11 +5,10 @@
 //! `axe.min.js` `scripts/test` installs from npm) finds no serious or critical violation on any
 //! page. The screenshots of each page are written to `crates/csp-app/docs/`.
 
-#[allow(dead_code, unused_imports)]
+#[expect(dead_code, reason = "the CLI tests' helpers; these tests use a few")]
 #[path = "../cli/helpers.rs"]
 mod helpers;
 
-#[allow(dead_code)]
 #[path = "../../../partner-consent/tests/browser/driver.rs"]
 mod driver;
 

@@ -110,3 +110,57 @@ impl RawSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(raw: &RawSettings) -> (WatchSettings, Vec<String>) {
+        let origin = |_: &str| "test".to_owned();
+        let mut c = Checker::new(&origin);
+        let watch = raw.validate_watch(&mut c);
+        let keys = c.problems.iter().map(|p| p.key.clone()).collect();
+        (watch, keys)
+    }
+
+    #[test]
+    fn the_console_is_off_without_a_redirect_url() {
+        let (watch, problems) = check(&RawSettings::default());
+        assert!(watch.console.is_none());
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn the_console_needs_its_access_values_an_https_or_loopback_callback_and_its_secret() {
+        let mut raw = RawSettings::default();
+        raw.watch.console.redirect_url = "http://watch.contoso.com/callback".into();
+        raw.watch.console.client_id = "40000000-0000-4000-8000-000000000005".into();
+        let (watch, problems) = check(&raw);
+        assert!(watch.console.is_none());
+        assert_eq!(
+            problems,
+            [
+                "watch.console.redirect_url",
+                "watch.console.redirect_url",
+                "watch.console.read_access",
+                "watch.console.write_access",
+                "watch.console.client_secret",
+            ]
+        );
+
+        raw.watch.console.redirect_url = "http://127.0.0.1:9464/auth/callback".into();
+        raw.watch.console.client_secret = "s".into();
+        raw.watch.console.read_access = "Console.Read".into();
+        raw.watch.console.write_access = "Console.Operate".into();
+        let (watch, problems) = check(&raw);
+        assert!(problems.is_empty(), "{problems:?}");
+        let console = watch.console.unwrap();
+        assert!(!console.secure());
+        assert_eq!(console.idle_timeout, std::time::Duration::from_secs(900));
+        assert_eq!(
+            console.client.unwrap().0,
+            "40000000-0000-4000-8000-000000000005"
+        );
+        assert!(!format!("{:?}", raw.watch.console).contains("\"s\""));
+    }
+}

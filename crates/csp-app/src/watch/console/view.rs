@@ -446,3 +446,92 @@ pub fn expiries(last: &LastCycle) -> Vec<Expiry> {
     out.sort_by_key(|e| e.at);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_796_428_800;
+
+    fn finding(check: &'static str, subject: &str, state: State, left: Option<i64>) -> Finding {
+        Finding {
+            check,
+            subject: subject.into(),
+            state,
+            message: format!("{subject} is {}", state.as_str()),
+            seconds_left: left,
+        }
+    }
+
+    fn relationship(id: &str, customer: &str, name: &str, days: i64) -> DelegatedAdminRelationship {
+        serde_json::from_value(serde_json::json!({
+            "id": id,
+            "displayName": format!("rel {id}"),
+            "status": "active",
+            "customer": {"tenantId": customer, "displayName": name},
+            "accessDetails": {"unifiedRoles": [{"roleDefinitionId": "f2ef992c-3afb-46b9-b7cf-a126ee74c451"}]},
+            "autoExtendDuration": "PT0S",
+            "endDateTime": time::OffsetDateTime::from_unix_timestamp(NOW + days * DAY).unwrap()
+                .format(&time::format_description::well_known::Rfc3339).unwrap(),
+        }))
+        .unwrap()
+    }
+
+    fn last() -> LastCycle {
+        LastCycle {
+            at: Some(NOW),
+            findings: vec![
+                finding(checks::GDAP, "r1", State::Warning, Some(20 * DAY)),
+                finding(checks::GDAP, "r2", State::Critical, Some(3 * DAY)),
+                finding(checks::KEEPALIVE, "p", State::Unknown, None),
+                finding(checks::REFRESH_TOKEN, "p", State::Ok, Some(80 * DAY)),
+            ],
+            relationships: vec![
+                relationship("r1", "c1", "Fabrikam", 20),
+                relationship("r2", "c2", "Northwind", 3),
+                relationship("r3", "c3", "Tailspin", 400),
+            ],
+            ..LastCycle::default()
+        }
+    }
+
+    #[test]
+    fn findings_not_ok_come_worst_first_and_gdap_ones_name_their_customer() {
+        let last = last();
+        let view = overview(&last, 10);
+        let order: Vec<(&str, Option<&str>)> = view
+            .attention
+            .iter()
+            .map(|r| (r.finding.subject.as_str(), r.customer.as_deref()))
+            .collect();
+        assert_eq!(order, [("r2", Some("c2")), ("p", None), ("r1", Some("c1"))]);
+    }
+
+    #[test]
+    fn customers_are_searched_filtered_and_paged() {
+        let last = last();
+        let all = customers(&last, &CustomerQuery::default());
+        assert_eq!(all.matching, 3);
+        assert_eq!(all.rows[1].worst, State::Critical);
+        assert_eq!(all.rows[0].relationships[0].roles, ["Global Reader"]);
+        let query = |q: &str, attention: &str| CustomerQuery {
+            q: q.into(),
+            attention: attention.into(),
+            ..CustomerQuery::default()
+        };
+        assert_eq!(customers(&last, &query("NORTH", "")).rows[0].tenant, "c2");
+        assert_eq!(customers(&last, &query("", "1")).matching, 2);
+        assert_eq!(customers(&last, &query("nobody", "")).pages, 1);
+    }
+
+    #[test]
+    fn expiries_within_180_days_soonest_first() {
+        let last = last();
+        let items = expiries(&last);
+        let what: Vec<(Kind, i64)> = items.iter().map(|e| (e.kind, e.days_left)).collect();
+        assert_eq!(
+            what,
+            [(Kind::Gdap, 3), (Kind::Gdap, 20), (Kind::RefreshToken, 80)]
+        );
+    }
+}
