@@ -8,8 +8,8 @@ use csp_app::watch::run_loop;
 use crate::driver::{Browser, launch};
 use crate::helpers::{ADMIN, PARTNER, TestApp};
 use crate::support::{
-    CONSOLE_SECRET, NO_ROLE, OPERATOR, User, assert_accessible, screenshot, serve,
-    serve_cross_site_form, sign_in, spawn, watcher,
+    CONSOLE_SECRET, NO_ROLE, OPERATOR, User, add_upcoming_expiries, assert_accessible, screenshot,
+    serve, serve_cross_site_form, sign_in, spawn, watcher,
 };
 
 /// From the console's sign-in page through Entra ID's (the emulator's) as `user`.
@@ -36,6 +36,7 @@ async fn assert_no_secret(browser: &Browser, app: &TestApp) {
 #[tokio::test]
 async fn an_operator_signs_in_sees_partners_customers_timeline_history_and_runs_a_cycle() {
     let app = spawn().await;
+    add_upcoming_expiries(&app).await;
     let ctx = app.context().await;
     let watcher = watcher(&app, &ctx);
     let origin = serve(&app, &ctx, &watcher);
@@ -67,6 +68,15 @@ async fn an_operator_signs_in_sees_partners_customers_timeline_history_and_runs_
             "{partners}"
         );
         assert_eq!(browser.text("#signed-in-as").await, OPERATOR.upn);
+        // Findings not ok: the relationship ending in 20 days, the certificate in 25.
+        let attention = browser.text("#attention").await;
+        assert!(
+            attention.contains("Contoso - Northwind helpdesk"),
+            "{attention}"
+        );
+        assert!(attention.contains("certificate"), "{attention}");
+        let credentials = browser.text("#credentials").await;
+        assert!(credentials.contains("/certificate/"), "{credentials}");
         assert_accessible(&browser, "overview").await;
         assert_no_secret(&browser, &app).await;
         screenshot(&browser, "overview").await;
@@ -110,6 +120,8 @@ async fn an_operator_signs_in_sees_partners_customers_timeline_history_and_runs_
         let table = browser.text("#expiries").await;
         assert!(table.contains(PARTNER), "{table}");
         assert!(table.contains("Refresh tokens"), "{table}");
+        assert!(table.contains("Contoso - Northwind helpdesk"), "{table}");
+        assert!(table.contains("Certificates and secrets"), "{table}");
         assert_accessible(&browser, "expiries").await;
         screenshot(&browser, "expiries").await;
 

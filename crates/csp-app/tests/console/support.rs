@@ -16,7 +16,9 @@ use csp_app::watch::{SystemClock, Thresholds, WatchOptions, Watcher};
 use emulator::EmulatorConfig;
 
 use crate::driver::Browser;
-use crate::helpers::{ADMIN, TestApp, spawn_with};
+use crate::helpers::{ADMIN, NORTHWIND, TestApp, spawn_with};
+use common::cloud::GRAPH_APP_ID;
+use emulator::seed::{PermissionSeed, ids};
 
 /// The demo console app of the emulator's seed.
 pub const CONSOLE_APP: &str = "40000000-0000-4000-8000-000000000005";
@@ -63,6 +65,57 @@ pub async fn spawn() -> TestApp {
     std::fs::write(&app.config_file, config).unwrap();
     app.consent(ADMIN).await;
     app
+}
+
+/// Gives the demo things to show: the app's token may read its registration (so its
+/// credentials are watched), a certificate of the app expiring in 25 days, and a GDAP
+/// relationship with Northwind ending in 20 days without auto-extension.
+pub async fn add_upcoming_expiries(app: &TestApp) {
+    app.emu.state().grant_consent(
+        crate::helpers::PARTNER,
+        ids::CSP_APP,
+        None,
+        &[PermissionSeed {
+            resource: GRAPH_APP_ID.into(),
+            scopes: vec![
+                "Application.Read.All".into(),
+                "DelegatedPermissionGrant.Read.All".into(),
+            ],
+        }],
+    );
+    let now = time::OffsetDateTime::from_unix_timestamp(app.emu.now()).unwrap();
+    let cert = certgen::self_signed(&certgen::Request {
+        common_name: "console demo",
+        days: 25,
+        not_before: Some(now),
+        key_pem: None,
+    })
+    .unwrap();
+    app.emu
+        .add_certificate(ids::CSP_APP, &cert.certificate_pem)
+        .unwrap();
+    let out = app
+        .run(&[
+            "-o",
+            "json",
+            "gdap",
+            "create",
+            "--display-name",
+            "Contoso - Northwind helpdesk",
+            "--customer",
+            NORTHWIND,
+            "--duration",
+            "P20D",
+            "--role",
+            "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",
+        ])
+        .await;
+    out.assert_code(0);
+    let id = out.json()["id"].as_str().unwrap().to_owned();
+    app.run(&["gdap", "lock-for-approval", &id])
+        .await
+        .assert_code(0);
+    app.emu.approve_gdap_relationship(&id, None).unwrap();
 }
 
 /// A watcher over `ctx` (state file in the test's directory, no webhook).

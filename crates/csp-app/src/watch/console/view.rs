@@ -18,6 +18,8 @@ pub const DAY: i64 = 86_400;
 pub const HORIZON_DAYS: i64 = 180;
 /// Customers per page.
 pub const PAGE_SIZE: usize = 50;
+/// Findings listed under "needs attention" at most (the worst; the rest are counted).
+pub const MAX_ATTENTION: usize = 200;
 /// Rows of the expiries table at most (the timeline shows them all).
 pub const MAX_EXPIRY_ROWS: usize = 500;
 
@@ -115,8 +117,10 @@ pub struct Overview<'a> {
     pub partners_total: usize,
     /// The app's (and the Key Vault app's) credentials.
     pub credentials: Vec<CredentialRow<'a>>,
-    /// Findings not ok, worst first.
+    /// Findings not ok, worst first, [`MAX_ATTENTION`] at most.
     pub attention: Vec<FindingRow<'a>>,
+    /// How many findings are not ok.
+    pub attention_total: usize,
     /// Findings in total.
     pub findings_total: usize,
 }
@@ -191,11 +195,14 @@ pub fn overview(last: &LastCycle, max_partners: usize) -> Overview<'_> {
             r.finding.seconds_left.unwrap_or(i64::MAX),
         )
     });
+    let attention_total = attention.len();
+    attention.truncate(MAX_ATTENTION);
     Overview {
         partners,
         partners_total: last.partners.len(),
         credentials,
         attention,
+        attention_total,
         findings_total: last.findings.len(),
     }
 }
