@@ -49,7 +49,9 @@ pub enum Access {
 }
 
 /// The access an ID token's `roles` and `groups` give: an entry equal to the configured value
-/// (a role value case-sensitively as Entra issues it; a group object ID in any case).
+/// (a role value case-sensitively as Entra issues it; a group object ID in any case). Entra puts
+/// the values of the app roles assigned to the user, directly or through a group, in `roles`
+/// (docs/microsoft-behaviour.md §12).
 pub fn access_of(roles: &[String], groups: &[String], read: &str, write: &str) -> Access {
     let holds = |needed: &str| {
         roles.iter().any(|r| r == needed) || groups.iter().any(|g| g.eq_ignore_ascii_case(needed))
