@@ -169,6 +169,23 @@ impl LocalCloud {
             self.emulator.sign_in_host()
         );
         let _ = writeln!(out, "  Tokens stored:  {}", app.store.location());
+        // The watch's operator console (`csp-app --profile local watch`): the user the seed
+        // gives its app roles.
+        let seed = self.emulator.seed();
+        let operator = seed.app_role_assignments.iter().find_map(|a| {
+            seed.users
+                .iter()
+                .find(|u| u.id.eq_ignore_ascii_case(&a.principal))
+        });
+        if let Some(u) = operator {
+            let _ = writeln!(
+                out,
+                "  Watch console:  csp-app --profile local watch, then http://127.0.0.1:9464/ as {} / {} / MFA {}",
+                u.upn,
+                u.password,
+                u.mfa_code.as_deref().unwrap_or_default()
+            );
+        }
         let _ = writeln!(
             out,
             "\nThe demo credentials belong to the emulator's demo directory, not to Microsoft. Press Ctrl-C to stop.\n"

@@ -13,6 +13,7 @@ pub(crate) const SECRET_KEYS: &[&str] = &[
     "consent.cookie_key",
     "store.local.key",
     "store.key_vault.client_secret",
+    "watch.console.client_secret",
 ];
 
 /// Whether a dotted key holds a secret (never printed; best set through the environment).

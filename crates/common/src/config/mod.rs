@@ -64,16 +64,16 @@ pub use load::{LOCAL_PROFILE_TOML, LoadOptions, Loaded, load};
 pub use paths::{PATH_KEYS, path_base, path_for_file};
 pub use raw::{
     RawApp, RawCloud, RawConsent, RawEntra, RawHttp, RawKeyVault, RawLocalStore, RawLog,
-    RawPartner, RawSettings, RawStore, StringList,
+    RawPartner, RawSettings, RawStore, RawWatch, RawWatchConsole, StringList,
 };
 pub use refusals::{PARTNER_CONSENT, Refusal};
 pub use render::render_toml;
 pub use report::{ConfigProblem, ConfigReport};
 pub use settings::{
     AppCredential, AppMode, AppSettings, AssertionAlgorithm, CertificateCredential,
-    CertificateSource, ConsentSettings, EndpointVersion, EntraSettings, HttpSettings,
-    KeyVaultIdentity, KeyVaultIdentityKind, KeyVaultSettings, LocalStoreSettings, LogFormat,
-    LogSettings, PartnerSettings, Settings, StoreKind, StoreSettings,
+    CertificateSource, ConsentSettings, ConsoleSettings, EndpointVersion, EntraSettings,
+    HttpSettings, KeyVaultIdentity, KeyVaultIdentityKind, KeyVaultSettings, LocalStoreSettings,
+    LogFormat, LogSettings, PartnerSettings, Settings, StoreKind, StoreSettings, WatchSettings,
 };
 
 /// Prefix of the environment variables the loader reads.

@@ -32,6 +32,49 @@ pub struct RawSettings {
     pub http: RawHttp,
     /// Logging.
     pub log: RawLog,
+    /// `csp-app watch` (its operator console).
+    pub watch: RawWatch,
+}
+
+/// `[watch]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawWatch {
+    /// The operator console served by `csp-app watch --listen`.
+    pub console: RawWatchConsole,
+}
+
+/// `[watch.console]`: operators sign in with Entra ID; empty `redirect_url`: the console is off.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawWatchConsole {
+    /// The console's redirect URL registered on its app (`https://watch.contoso.com/auth/callback`);
+    /// empty: the console is off (the metrics keep working).
+    pub redirect_url: String,
+    /// The app operators sign in to (a GUID); empty: the CSP/CPV app (`app.client_id`).
+    pub client_id: String,
+    /// Its client secret (secret), needed when `client_id` names another app.
+    pub client_secret: String,
+    /// The app role value (in the ID token's `roles`) or group object ID (in `groups`) that
+    /// may read the console.
+    pub read_access: String,
+    /// The app role value or group object ID that may also run a cycle now.
+    pub write_access: String,
+    /// A session unused this long is signed out (`15m`).
+    pub idle_timeout: String,
+}
+
+impl fmt::Debug for RawWatchConsole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawWatchConsole")
+            .field("redirect_url", &self.redirect_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &redacted_if_set(&self.client_secret))
+            .field("read_access", &self.read_access)
+            .field("write_access", &self.write_access)
+            .field("idle_timeout", &self.idle_timeout)
+            .finish()
+    }
 }
 
 /// `[app]`: Microsoft's samples' `ida:CSPApplicationId` / `ida:CPVApplicationId` and its secret.
@@ -347,6 +390,12 @@ impl Default for RawSettings {
             log: RawLog {
                 format: "text".into(),
                 filter: "info".into(),
+            },
+            watch: RawWatch {
+                console: RawWatchConsole {
+                    idle_timeout: "15m".into(),
+                    ..RawWatchConsole::default()
+                },
             },
         }
     }

@@ -35,6 +35,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Logging.
     pub log: LogSettings,
+    /// `csp-app watch`.
+    pub watch: WatchSettings,
     /// The configuration profile applied, if one was named (`local` for the emulated cloud).
     pub profile: Option<String>,
 }
@@ -513,5 +515,34 @@ pub(crate) fn is_loopback(url: &url::Url) -> bool {
             d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
         }
         None => false,
+    }
+}
+
+/// `[watch]`.
+#[derive(Clone, Debug, Default)]
+pub struct WatchSettings {
+    /// The operator console; `None`: off (no `watch.console.redirect_url`).
+    pub console: Option<ConsoleSettings>,
+}
+
+/// `[watch.console]`: who may sign in to the watch's operator console, and how.
+#[derive(Clone, Debug)]
+pub struct ConsoleSettings {
+    /// The redirect URL registered on the console's app (its origin is the console's).
+    pub redirect_url: Url,
+    /// The app operators sign in to; `None`: the CSP/CPV app with its own credential.
+    pub client: Option<(String, ClientSecret)>,
+    /// The app role value or group object ID that may read.
+    pub read_access: String,
+    /// The app role value or group object ID that may also run a cycle now.
+    pub write_access: String,
+    /// A session unused this long is signed out.
+    pub idle_timeout: Duration,
+}
+
+impl ConsoleSettings {
+    /// Whether the console is served over HTTPS (then its cookie is `__Host-`, `Secure`).
+    pub fn secure(&self) -> bool {
+        self.redirect_url.scheme() == "https"
     }
 }

@@ -11,6 +11,7 @@ use cli_kit::output::{ListWriter, OutputFormat, to_value};
 
 use crate::cli::WatchArgs;
 use crate::context::Context;
+use crate::watch::console::Console;
 use crate::watch::{
     SystemClock, Thresholds, WatchOptions, Watcher, daemon, notify, run_loop, server,
 };
@@ -62,10 +63,15 @@ pub async fn run(
         Some(addr) => {
             let listener = std::net::TcpListener::bind(addr)
                 .map_err(|e| Failure::config(format!("cannot listen on {addr}: {e}")))?;
-            let (bound, server) = server::start(listener, watcher.shared())
-                .map_err(|e| Failure::config(format!("cannot serve on {addr}: {e}")))?;
+            let console =
+                Console::from_settings(&ctx.settings, &ctx.http, ctx.broker.entra(), &ctx.partner);
+            let (bound, server) =
+                server::start_with_console(listener, watcher.shared(), console)
+                    .map_err(|e| Failure::config(format!("cannot serve on {addr}: {e}")))?;
             tracing::info!(address = %bound, "watch serves /metrics and /healthz");
             writeln!(err, "{}", daemon::address_line(bound))?;
+            let redirect = ctx.settings.watch.console.as_ref().map(|c| &c.redirect_url);
+            writeln!(err, "{}", daemon::console_line(redirect))?;
             err.flush()?;
             let handle = server.handle();
             tokio::spawn(server);

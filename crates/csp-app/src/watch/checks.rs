@@ -79,6 +79,10 @@ pub struct Outcome {
     pub kept_alive: Vec<String>,
     /// A partner must consent again.
     pub needs_consent: bool,
+    /// The stored partners' grants (metadata only), for the console.
+    pub partners: Vec<GrantMetadata>,
+    /// The GDAP relationships listed, for the console.
+    pub relationships: Vec<DelegatedAdminRelationship>,
     /// A check could not run for a reason that may pass (an outage, a timeout), rather than a
     /// refusal that stays until someone grants a permission.
     pub transient: bool,
@@ -469,7 +473,7 @@ impl Cycle<'_> {
                 );
             }
         };
-        for r in relationships {
+        for r in &relationships {
             let customer = r
                 .customer
                 .as_ref()
@@ -502,10 +506,11 @@ impl Cycle<'_> {
                     out.push(GDAP, &r.id, state, message, Some(left));
                 }
                 ("expired" | "expiring", _) => out.push(GDAP, &r.id, State::Critical, format!("{what} expired: the partner has no roles through it; create a new relationship for the customer to approve"), end.map(|e| e - self.now)),
-                (status, _) if relationship_status::is_transitional(status) => self.transitional(out, &r, &what),
+                (status, _) if relationship_status::is_transitional(status) => self.transitional(out, r, &what),
                 _ => {}
             }
         }
+        out.relationships = relationships;
     }
 
     /// A relationship in a status Graph leaves by itself (docs/microsoft-behaviour.md §6.2a):

@@ -18,7 +18,8 @@ use super::{CycleReport, State, Watcher, next_delay};
 
 /// Runs cycles every `interval` (sooner after errors, see [`next_delay`]) until `shutdown`
 /// resolves, writing one line per cycle to `out` in `format`; returns the number of cycles run.
-/// `shutdown` is only looked at between cycles: the cycle in progress finishes first.
+/// `shutdown` is only looked at between cycles: the cycle in progress finishes first. A cycle
+/// requested from the console ([`super::Shared::request_cycle`]) ends the wait at once.
 pub async fn run_loop(
     watcher: &Watcher<'_>,
     interval: Duration,
@@ -38,6 +39,9 @@ pub async fn run_loop(
         tokio::select! {
             biased;
             () = &mut shutdown => break,
+            () = watcher.shared.cycle_requested() => {
+                tracing::info!("a cycle was requested from the console");
+            }
             () = tokio::time::sleep(delay) => {}
         }
     }
@@ -95,6 +99,20 @@ pub fn cycle_line(
 /// with port 0, the port the system chose).
 pub fn address_line(bound: SocketAddr) -> String {
     format!("watch: serving /metrics and /healthz on http://{bound}")
+}
+
+/// The line on stderr saying where the console is, or how to turn it on.
+pub fn console_line(console: Option<&url::Url>) -> String {
+    match console {
+        Some(redirect) => {
+            let mut home = redirect.clone();
+            home.set_path("/");
+            home.set_query(None);
+            format!("watch: operator console at {home} (sign in with Entra ID)")
+        }
+        None => "watch: the operator console is off (configure [watch.console] to turn it on)"
+            .to_owned(),
+    }
 }
 
 /// A future resolving on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are installed

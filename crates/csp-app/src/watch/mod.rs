@@ -13,10 +13,12 @@
 //! the checks with the emulator's clock.
 
 pub mod checks;
+pub mod console;
 pub mod daemon;
 pub mod metrics;
 pub mod notify;
 pub mod server;
+pub mod snapshot;
 pub mod state;
 pub mod table;
 
@@ -36,7 +38,8 @@ use crate::context::Context;
 pub use daemon::run_loop;
 use metrics::Metrics;
 use notify::{Change, Webhook, WebhookFormat, WebhookUrl};
-use state::WatchState;
+use snapshot::LastCycle;
+use state::{HistoryEntry, WatchState};
 
 /// The first retry delay after a cycle with errors.
 const ERROR_RETRY: Duration = Duration::from_secs(30);
@@ -164,6 +167,10 @@ pub struct WatchOptions {
 pub struct Shared {
     metrics: Mutex<Metrics>,
     cycles: tokio::sync::watch::Sender<u64>,
+    /// What the last cycle found, for the console's pages (replaced whole at each cycle).
+    last: Mutex<Arc<LastCycle>>,
+    /// Asks the loop for a cycle now (the console's action).
+    run_now: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -171,7 +178,33 @@ impl Shared {
         Self {
             metrics: Mutex::new(Metrics::new(&checks::CHECKS)),
             cycles: tokio::sync::watch::Sender::new(0),
+            last: Mutex::new(Arc::new(LastCycle::default())),
+            run_now: tokio::sync::Notify::new(),
         }
+    }
+
+    /// What the last cycle found (empty before the first).
+    pub fn last(&self) -> Arc<LastCycle> {
+        self.last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces what the last cycle found (the watch after each cycle; tests and benchmarks).
+    pub fn set_last(&self, last: LastCycle) {
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(last);
+    }
+
+    /// Asks the long-running loop for a cycle now, rather than at the end of its wait; a
+    /// request while a cycle runs gives one more cycle after it.
+    pub fn request_cycle(&self) {
+        self.run_now.notify_one();
+    }
+
+    /// Resolves when a cycle is requested ([`Self::request_cycle`]).
+    pub async fn cycle_requested(&self) {
+        self.run_now.notified().await;
     }
 
     /// The number of completed cycles, updated as each completes (await
@@ -321,6 +354,7 @@ impl<'a> Watcher<'a> {
         let mut out = checks::Outcome::default();
         let stored = cycle.partners(&mut out).await;
         cycle.refresh_tokens(&stored, &mut out);
+        out.partners.clone_from(&stored);
         let mut partners: Vec<String> = stored.iter().map(|m| m.tenant_id.clone()).collect();
         if partners.is_empty() {
             partners.push(self.ctx.partner.clone());
@@ -336,8 +370,10 @@ impl<'a> Watcher<'a> {
         }
         let (notified, undelivered) = self.notify(state, &out.findings, now).await;
         self.save_state(state);
+        let history = state.history.clone();
         drop(memory);
         self.record(&out, now);
+        self.shared.set_last(LastCycle::new(&mut out, now, history));
         for f in out.findings.iter().filter(|f| f.state.needs_attention()) {
             tracing::warn!(check = f.check, subject = %f.subject, state = f.state.as_str(), "{}", f.message);
         }
@@ -373,6 +409,7 @@ impl<'a> Watcher<'a> {
         let (mut sent, mut failed) = (0, 0);
         for (finding, previous) in notify::changes(state, findings) {
             let first_ok = previous.is_none() && finding.state == State::Ok;
+            let mut told = false;
             if let (Some(webhook), false) = (&self.webhook, first_ok) {
                 let change = Change {
                     finding,
@@ -385,8 +422,18 @@ impl<'a> Watcher<'a> {
                     continue;
                 }
                 sent += 1;
+                told = true;
             }
             state.states.insert(notify::key(finding), finding.state);
+            state.record(HistoryEntry {
+                at: now,
+                check: finding.check.to_owned(),
+                subject: finding.subject.clone(),
+                from: previous,
+                to: finding.state,
+                message: finding.message.clone(),
+                notified: told,
+            });
         }
         (sent, failed)
     }

@@ -1,5 +1,7 @@
-//! The watch's HTTP endpoints: `/metrics` (Prometheus text) and `/healthz`. Anything else is
-//! 404. [`routes`] is the one place they are declared, so more pages join the same app.
+//! The watch's HTTP endpoints: `/metrics` (Prometheus text), `/healthz`, and the operator
+//! console's pages ([`super::console`]: `/` and the pages it links, `/auth/…`, `/assets/…`).
+//! Anything else is 404. [`routes`] is the one place they are declared. Every response gets
+//! the console's security headers ([`super::console::headers`]).
 //!
 //! `/healthz` answers:
 //! - 503 `{"status":"starting","lastCycle":null}` until the first cycle completed;
@@ -12,10 +14,12 @@
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde_json::json;
 
 use super::Shared;
+use super::console::{self, Console, ConsoleData};
 
 async fn metrics(shared: web::Data<Arc<Shared>>) -> HttpResponse {
     HttpResponse::Ok()
@@ -44,7 +48,7 @@ async fn healthz(shared: web::Data<Arc<Shared>>) -> HttpResponse {
 async fn not_found() -> HttpResponse {
     HttpResponse::NotFound()
         .content_type("text/plain; charset=utf-8")
-        .body("not found: the watch serves /metrics and /healthz\n")
+        .body("not found: the watch serves /metrics, /healthz and its console at /\n")
 }
 
 /// The watch's routes, for its [`App`].
@@ -52,21 +56,42 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/metrics", web::get().to(metrics))
         .route("/healthz", web::get().to(healthz))
+        .configure(console::routes)
         .default_service(web::to(not_found));
 }
 
-/// Serves the endpoints on `listener`; returns the bound address and the server (spawn or
-/// await it; dropping its handle does not stop it).
+/// Serves the endpoints on `listener`, without the console (its `/` says how to turn it on);
+/// returns the bound address and the server (spawn or await it; dropping its handle does not
+/// stop it).
 pub fn start(
     listener: TcpListener,
     shared: Arc<Shared>,
 ) -> std::io::Result<(SocketAddr, actix_web::dev::Server)> {
+    start_with_console(listener, shared, None)
+}
+
+/// [`start`], with the console when it is configured.
+pub fn start_with_console(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    console: Option<Arc<Console>>,
+) -> std::io::Result<(SocketAddr, actix_web::dev::Server)> {
     let addr = listener.local_addr()?;
+    let console = web::Data::new(ConsoleData {
+        console,
+        shared: shared.clone(),
+    });
     let data = web::Data::new(shared);
-    let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(routes))
-        .workers(1)
-        .disable_signals()
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(console.clone())
+            .wrap(from_fn(console::headers::headers))
+            .configure(routes)
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
     Ok((addr, server))
 }

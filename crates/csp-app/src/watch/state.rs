@@ -29,6 +29,47 @@ pub struct WatchState {
     /// seconds).
     #[serde(default)]
     pub last_keepalive: BTreeMap<String, i64>,
+    /// The changes of state the watch recorded (and notified, when a webhook is configured),
+    /// oldest first, the latest [`HISTORY_LIMIT`] only: the console's History page.
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+}
+
+/// How many changes of state the state file keeps.
+pub const HISTORY_LIMIT: usize = 500;
+
+/// One change of state of a finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// When (the watch's clock, Unix seconds).
+    pub at: i64,
+    /// The check.
+    pub check: String,
+    /// What it is about.
+    pub subject: String,
+    /// The state before (none: first seen).
+    #[serde(default)]
+    pub from: Option<State>,
+    /// The state after.
+    pub to: State,
+    /// What was found and what to do.
+    #[serde(default)]
+    pub message: String,
+    /// Whether the webhook was told.
+    #[serde(default)]
+    pub notified: bool,
+}
+
+impl WatchState {
+    /// Records a change, dropping the oldest beyond [`HISTORY_LIMIT`].
+    pub fn record(&mut self, entry: HistoryEntry) {
+        self.history.push(entry);
+        if self.history.len() > HISTORY_LIMIT {
+            let extra = self.history.len() - HISTORY_LIMIT;
+            self.history.drain(..extra);
+        }
+    }
 }
 
 /// Something wrong with the state file when it was read.

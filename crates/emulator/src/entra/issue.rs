@@ -203,6 +203,10 @@ pub fn id_token(
     if let IdTokenFrom::Authorize { c_hash } = &from {
         c.insert("c_hash".into(), json!(c_hash));
     }
+    let roles = app_roles(state, u, client_id);
+    if !roles.is_empty() {
+        c.insert("roles".into(), json!(roles));
+    }
     match version {
         Version::V1 => {
             c.insert(
@@ -233,6 +237,35 @@ pub fn id_token(
         (IdTokenFrom::Authorize { .. }, _) => state.signing.sign(&claims, version == Version::V1),
         (IdTokenFrom::TokenEndpoint, Version::V2) => state.signing.sign(&claims, false),
     }
+}
+
+/// The values of the app roles of `client_id` assigned to `user_id` directly or through a
+/// group it is a member of, sorted.
+fn app_roles(state: &State, user: &UserSeed, client_id: &str) -> Vec<String> {
+    let assignments: Vec<_> = state
+        .directory()
+        .app_role_assignments
+        .iter()
+        .filter(|a| a.app_id.eq_ignore_ascii_case(client_id))
+        .cloned()
+        .collect();
+    if assignments.is_empty() {
+        return Vec::new();
+    }
+    let groups = state.partner.lock().groups_of(user);
+    let mut roles: Vec<String> = assignments
+        .into_iter()
+        .filter(|a| {
+            a.principal.eq_ignore_ascii_case(&user.id)
+                || groups
+                    .iter()
+                    .any(|g| g.id.eq_ignore_ascii_case(&a.principal))
+        })
+        .map(|a| a.role)
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
 }
 
 /// `client_info`: base64url of `{"uid": oid, "utid": home tenant}` (what MSAL reads for the

@@ -78,6 +78,8 @@ pub struct Directory {
     pub service_principals: Vec<ServicePrincipalSeed>,
     /// Delegated permission grants.
     pub consents: Vec<ConsentGrant>,
+    /// App roles assigned to users and groups.
+    pub app_role_assignments: Vec<crate::model::seed::AppRoleAssignmentSeed>,
     /// Positions in [`Directory::users`], [`Directory::service_principals`] and
     /// [`Directory::consents`] by lower-case tenant ID, built on first use and dropped by
     /// [`State::directory_mut`]: a fan-out reaches thousands of tenants of one large directory,
@@ -309,6 +311,7 @@ impl State {
                 apps,
                 service_principals: seed.service_principals.clone(),
                 consents,
+                app_role_assignments: seed.app_role_assignments.clone(),
                 by_tenant: std::sync::OnceLock::new(),
             }),
             // The seed's `partner_center.entra_requires_mfa` sets Partner Center's MFA policy.

@@ -58,7 +58,8 @@ async fn users_default_shape_filter_and_get_by_id_or_upn() {
     );
     assert!(r.body.get("@odata.nextLink").is_none());
     let users = r.body["value"].as_array().unwrap();
-    assert_eq!(users.len(), 3, "only the partner tenant's users");
+    // Avery, Noah, Uma and the console operator Olivia.
+    assert_eq!(users.len(), 4, "only the partner tenant's users");
     let first = users[0].as_object().unwrap();
     for key in [
         "businessPhones",

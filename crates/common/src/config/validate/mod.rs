@@ -4,6 +4,7 @@
 mod checker;
 mod cloud;
 mod store;
+mod watch;
 
 use std::net::SocketAddr;
 
@@ -57,6 +58,7 @@ impl RawSettings {
         }
         let http = self.validate_http(&mut c);
         let log = self.validate_log(&mut c);
+        let watch = self.validate_watch(&mut c);
         match (mode, app, cloud, entra, consent, store, http, log) {
             (
                 Some(mode),
@@ -77,6 +79,7 @@ impl RawSettings {
                 store,
                 http,
                 log,
+                watch,
                 profile: None,
             }),
             _ => Err(ConfigReport {

@@ -67,6 +67,10 @@ pub struct Seed {
     /// Federated identity credentials on app registrations, see `federation`.
     #[serde(default)]
     pub federated_credentials: Vec<crate::model::federation::FederatedCredentialSeed>,
+    /// App roles assigned to users (or groups) on app registrations: the `roles` claim of the
+    /// ID tokens issued to that app for those users.
+    #[serde(default)]
+    pub app_role_assignments: Vec<AppRoleAssignmentSeed>,
     /// External token issuers (with their JWKS) trusted for federation, see `federation`.
     #[serde(default)]
     pub external_issuers: Vec<crate::model::federation::ExternalIssuerSeed>,
@@ -86,6 +90,20 @@ impl fmt::Debug for Seed {
             .field("federated_credentials", &self.federated_credentials.len())
             .finish()
     }
+}
+
+/// An app role of an app registration assigned to a user or to a group of the partner tenant
+/// (Entra's `appRoleAssignment`): the role's value appears in the `roles` claim of the ID tokens
+/// the app receives for that user (or any member of that group).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AppRoleAssignmentSeed {
+    /// The application (client) ID whose role it is.
+    pub app_id: String,
+    /// The user or group object ID.
+    pub principal: String,
+    /// The role's value (e.g. `Console.Read`).
+    pub role: String,
 }
 
 /// Whether a tenant is the partner (CSP) or one of its customers.

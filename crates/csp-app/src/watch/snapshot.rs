@@ -1,0 +1,41 @@
+//! What the last cycle found, kept whole for the operator console ([`super::console`]): its
+//! pages read this and never call an API themselves. Grant metadata only (who consented, when,
+//! MFA): no token ever reaches it.
+
+use common::graph::DelegatedAdminRelationship;
+use common::tokens::GrantMetadata;
+
+use super::Finding;
+use super::checks::Outcome;
+use super::state::HistoryEntry;
+
+/// The last cycle's results.
+#[derive(Clone, Debug, Default)]
+pub struct LastCycle {
+    /// When it completed (the watch's clock); `None` before the first cycle.
+    pub at: Option<i64>,
+    /// Every finding.
+    pub findings: Vec<Finding>,
+    /// The stored partners' grants.
+    pub partners: Vec<GrantMetadata>,
+    /// The GDAP relationships listed (empty when the GDAP check could not run).
+    pub relationships: Vec<DelegatedAdminRelationship>,
+    /// Checks that could not (fully) run.
+    pub errors: Vec<&'static str>,
+    /// The recorded changes of state, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+impl LastCycle {
+    /// The snapshot of a cycle that completed at `now` (takes the cycle's lists).
+    pub fn new(out: &mut Outcome, now: i64, history: Vec<HistoryEntry>) -> Self {
+        Self {
+            at: Some(now),
+            findings: out.findings.clone(),
+            partners: std::mem::take(&mut out.partners),
+            relationships: std::mem::take(&mut out.relationships),
+            errors: out.errors.clone(),
+            history,
+        }
+    }
+}
