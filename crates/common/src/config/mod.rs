@@ -65,7 +65,7 @@ pub use settings::{
     AppCredential, AppMode, AppSettings, AssertionAlgorithm, CertificateCredential,
     CertificateSource, ConsentSettings, EndpointVersion, EntraSettings, HttpSettings,
     KeyVaultIdentity, KeyVaultIdentityKind, KeyVaultSettings, LocalStoreSettings, LogFormat,
-    LogSettings, PartnerSettings, Settings, StoreKind, StoreSettings,
+    LogSettings, PartnerSettings, Settings, SignInFlow, StoreKind, StoreSettings,
 };
 
 /// Prefix of the environment variables the loader reads.

@@ -231,8 +231,16 @@ pub struct AuthorizeOptions {
     pub login_hint: Option<String>,
     /// `domain_hint`: skips home-realm discovery.
     pub domain_hint: Option<String>,
-    /// `response_mode`: `query` (default for `code`) or `form_post`.
+    /// `response_mode`: `query` (default for `code`) or `form_post`. The hybrid flow always
+    /// uses `form_post`.
     pub response_mode: Option<String>,
+    /// The OpenID Connect hybrid flow: `response_type=code id_token` with `response_mode=form_post`
+    /// (Microsoft's PartnerConsent sample); the authorization response then carries a signed ID
+    /// token, to validate with [`super::ExpectedIdToken::code`] before the code is redeemed.
+    pub hybrid: bool,
+    /// `amr_values` (v1 only): `mfa` asks Entra to challenge multi-factor authentication even
+    /// when no policy demands it (docs/microsoft-behaviour.md §1.1).
+    pub amr_values: Option<String>,
 }
 
 /// An authorization request to send the browser to, and the values to keep until the callback
@@ -367,8 +375,13 @@ impl EntraClient {
         let mut url = self.authorize_endpoint(tenant);
         {
             let mut q = url.query_pairs_mut();
+            let response_type = if options.hybrid {
+                "code id_token"
+            } else {
+                "code"
+            };
             q.append_pair("client_id", &self.client_id)
-                .append_pair("response_type", "code")
+                .append_pair("response_type", response_type)
                 .append_pair("redirect_uri", redirect_uri.as_str());
             match target {
                 TokenTarget::Resource(r) => {
@@ -389,8 +402,19 @@ impl EntraClient {
                 .append_pair("nonce", &nonce)
                 .append_pair("code_challenge", &challenge)
                 .append_pair("code_challenge_method", "S256");
-            if let Some(m) = &options.response_mode {
+            if options.hybrid {
+                // An ID token never travels in a query string (OIDC Core §3.3.2.5: fragment by
+                // default); a server reads it from a form post.
+                q.append_pair("response_mode", "form_post");
+            } else if let Some(m) = &options.response_mode {
                 q.append_pair("response_mode", m);
+            }
+            if let Some(a) = options
+                .amr_values
+                .as_deref()
+                .filter(|_| self.version == EndpointVersion::V1)
+            {
+                q.append_pair("amr_values", a);
             }
             if let Some(p) = &options.prompt {
                 q.append_pair("prompt", p);
@@ -660,6 +684,8 @@ mod tests {
             login_hint: Some("admin@contoso.onmicrosoft.com".into()),
             domain_hint: Some("contoso.onmicrosoft.com".into()),
             response_mode: None,
+            hybrid: false,
+            amr_values: None,
         };
         let p = client(EndpointVersion::V1).authorize_url("common", &redirect, &target, &options);
         assert_eq!(
@@ -713,6 +739,29 @@ mod tests {
         );
         assert!(!q.contains_key("resource"));
         assert!(!q.contains_key("prompt"));
+    }
+
+    #[test]
+    fn the_v1_hybrid_request_asks_for_code_id_token_by_form_post_and_for_mfa() {
+        let target = TokenTarget::Resource("https://api.partnercenter.microsoft.com".into());
+        let redirect = Url::parse("https://consent.contoso.com/callback").unwrap();
+        let options = AuthorizeOptions {
+            hybrid: true,
+            response_mode: Some("query".into()),
+            amr_values: Some("mfa".into()),
+            ..AuthorizeOptions::default()
+        };
+        let p = client(EndpointVersion::V1).authorize_url("common", &redirect, &target, &options);
+        let q = query(&p.url);
+        assert_eq!(q["response_type"], "code id_token");
+        assert_eq!(q["response_mode"], "form_post");
+        assert_eq!(q["amr_values"], "mfa");
+        assert_eq!(q["nonce"], p.nonce);
+        assert_eq!(q["code_challenge_method"], "S256", "PKCE stays on");
+        // v2 refuses amr_values (AADSTS901002): never sent there.
+        let target = TokenTarget::Scopes("https://graph.microsoft.com/.default".into());
+        let p = client(EndpointVersion::V2).authorize_url("common", &redirect, &target, &options);
+        assert!(!query(&p.url).contains_key("amr_values"));
     }
 
     #[test]

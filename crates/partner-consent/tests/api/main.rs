@@ -4,5 +4,6 @@ pub mod support;
 mod bad_input;
 mod flow;
 mod health;
+mod hybrid;
 mod security;
 mod tabs;
