@@ -175,10 +175,11 @@ async fn a_consent_in_the_china_cloud_is_checked_against_that_clouds_issuer() {
     }
 }
 
-/// No policy demands MFA of the admin agent (who has an MFA method): not even Partner Center's
-/// own Conditional Access policy of the default seed.
+/// No policy demands MFA of the admin agent (who has an MFA method): neither the default seed's
+/// security defaults nor Partner Center's own Conditional Access policy.
 fn no_policy() -> Spawn {
     Spawn {
+        mfa_policies: Some(Vec::new()),
         entra_requires_mfa: false,
         ..Spawn::default()
     }
@@ -226,11 +227,11 @@ async fn without_a_policy_v2_cannot_ask_so_the_pages_name_the_conditional_access
 async fn a_seeded_policy_makes_entra_challenge_mfa_on_v2_too() {
     let app = spawn_app_with(Spawn {
         endpoint_version: "v2",
-        mfa_policies: vec![emulator::seed::MfaPolicySeed {
-            name: "Security defaults".into(),
+        mfa_policies: Some(vec![emulator::seed::MfaPolicySeed {
+            name: "CA: require MFA for admin agents".into(),
             tenant: PARTNER_TENANT.into(),
-            users: Vec::new(),
-        }],
+            users: vec![ADMIN.upn.into()],
+        }]),
         ..no_policy()
     })
     .await;

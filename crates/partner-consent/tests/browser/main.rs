@@ -3,4 +3,5 @@ pub mod support;
 
 mod driver;
 mod flows;
+mod hybrid;
 mod readme;

@@ -71,8 +71,8 @@ pub struct Spawn {
     pub sign_in_flow: &'static str,
     /// The emulated cloud's v1 issuer host (`None`: the global cloud's).
     pub v1_issuer_host: Option<&'static str>,
-    /// Seeded MFA policies (none by default: Partner Center's own policy only).
-    pub mfa_policies: Vec<emulator::seed::MfaPolicySeed>,
+    /// Seeded MFA policies instead of the default seed's (security defaults in every tenant).
+    pub mfa_policies: Option<Vec<emulator::seed::MfaPolicySeed>>,
     /// `partner_center.entra_requires_mfa` of the seed (true by default).
     pub entra_requires_mfa: bool,
 }
@@ -96,7 +96,7 @@ impl Default for Spawn {
             trusted_proxy_hops: 0,
             sign_in_flow: "hybrid",
             v1_issuer_host: None,
-            mfa_policies: Vec::new(),
+            mfa_policies: None,
             entra_requires_mfa: true,
         }
     }
@@ -154,7 +154,9 @@ pub async fn try_spawn_app_with(spawn: Spawn) -> anyhow::Result<TestApp> {
     if let Some(host) = spawn.v1_issuer_host {
         config.v1_issuer_host = host.into();
     }
-    config.seed.mfa_policies.clone_from(&spawn.mfa_policies);
+    if let Some(policies) = &spawn.mfa_policies {
+        config.seed.mfa_policies.clone_from(policies);
+    }
     config.seed.partner_center.entra_requires_mfa = spawn.entra_requires_mfa;
     for app in &mut config.seed.apps {
         if app.app_id == APP_ID {
