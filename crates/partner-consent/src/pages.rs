@@ -68,6 +68,8 @@ pub struct Success<'a> {
     pub mfa: bool,
     /// Result of the Partner Center check, in words.
     pub check: &'a str,
+    /// Partner Center's own MFA check of the new token (the call made before storing it).
+    pub partner_center_mfa: bool,
 }
 
 /// What Entra ID put in an error redirect, shown escaped.

@@ -106,6 +106,7 @@ async fn setup_from_an_empty_partner_tenant_reaches_a_working_consent_and_a_clea
     assert_eq!(after.status, Status::Pass, "{}", after.render_text());
     assert_eq!(after.exit(), cli_kit::Exit::Success);
     expect(&after, "token.mfa", Status::Pass);
+    expect(&after, "token.partner_center_mfa", Status::Pass);
     expect(&after, "store.set", Status::Pass);
     let json = serde_json::to_value(&after).unwrap();
     assert_eq!(json["status"], "pass");

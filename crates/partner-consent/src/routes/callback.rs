@@ -277,6 +277,7 @@ async fn complete(
         time,
         mfa: record.meta.mfa,
         check: &check,
+        partner_center_mfa: record.partner_center_mfa,
     };
     let mut resp = pages::html(StatusCode::OK, &page);
     drop(resp.add_cookie(&removal_cookie(app.secure_cookies)));

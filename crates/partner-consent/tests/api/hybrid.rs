@@ -81,6 +81,10 @@ async fn v1_signs_in_with_the_hybrid_flow_asks_for_mfa_and_validates_the_signed_
     let body = resp.text().await.unwrap();
     assert!(body.contains("Consent recorded"), "{body}");
     assert!(body.contains("<dd id=\"mfa\">used</dd>"), "{body}");
+    assert!(
+        body.contains("<dd id=\"pc-mfa\">compliant: Partner Center accepted"),
+        "{body}"
+    );
     assert_eq!(app.emulator.counter("entra.token.authorization_code"), 1);
     assert!(app.stored(PARTNER_TENANT).await.expect("stored").meta.mfa);
 }

@@ -23,6 +23,10 @@ pub struct ConsentRecord {
     pub user: SignedInUser,
     /// The metadata stored with the token.
     pub meta: GrantMetadata,
+    /// Partner Center's own MFA check: it accepted an App+User call made with this consent's
+    /// token before it was stored (it answers 401, code 900421, to a token it does not consider
+    /// MFA-compliant, and then nothing is stored).
+    pub partner_center_mfa: bool,
 }
 
 impl TokenBroker {
@@ -133,7 +137,11 @@ impl TokenBroker {
         // finds (another instance's consent in the same moment) instead of this one.
         self.check_recorded(&tid, &token).await?;
         tracing::info!(tenant.id = %tid, mfa, "partner consent stored");
-        Ok(ConsentRecord { user, meta })
+        Ok(ConsentRecord {
+            user,
+            meta,
+            partner_center_mfa: true,
+        })
     }
 
     /// Redeems the code and says who signed in: from the validated front-channel ID token
@@ -277,6 +285,15 @@ impl TokenBroker {
             tracing::info!(tenant.id = %partner, "new consent verified against Partner Center");
             return Ok(());
         };
+        if e.is_mfa_refusal() {
+            // Partner Center's own MFA check (401, code 900421): the sign-in showed Entra no
+            // MFA challenge. Said as the MFA remedy, not a generic refusal.
+            tracing::warn!(tenant.id = %partner, "Partner Center found the new consent's token not MFA-compliant (900421); nothing stored");
+            return Err(BrokerError::ConsentWithoutMfa {
+                partner: partner.to_owned(),
+                consent_page: inner.settings.consent_page.clone(),
+            });
+        }
         let status = e.status();
         let transient = matches!(status, Some(429) | Some(500..))
             || matches!(e, crate::partner_center::PartnerCenterError::Transport(_));
