@@ -71,6 +71,9 @@ pub(super) async fn token_checks(
     let (mfa, pc_token) = redemption_checks(settings, &broker, partner, checks).await;
     checks.push(mfa_check(settings, mfa, &meta));
     checks.push(partner_center_mfa_check(settings, http, pc_token).await);
+    if let Some(admin) = &options.admin {
+        checks.push(grant_scope_check(settings, admin).await);
+    }
     let after = broker.status(partner).await;
     // Counted writes, not `rotated_at` timestamps: those have one-second resolution, and a
     // consent and its first rotation often share a second.
@@ -118,6 +121,75 @@ async fn redemption_checks(
         checks.push(scope_check(settings, id, resource, &claims));
     }
     (mfa, pc_token)
+}
+
+/// `consent.for_organization`: whether the app's delegated grant in the partner tenant was made
+/// for the organization (`consentType: AllPrincipals`) or only for the admin who signed in
+/// (`Principal`: "Consent on behalf of your organization" left unchecked; docs/microsoft-behaviour.md
+/// §0b). Both work for the stored consent; a user-only grant makes every other admin agent
+/// consent again. Read as the signed-in partner admin (`doctor`'s Graph session: the consent's
+/// own token may not read grants): `GET /servicePrincipals?$filter=appId eq …`, then its
+/// `oauth2PermissionGrants`.
+async fn grant_scope_check(settings: &Settings, graph: &common::graph::GraphClient) -> Check {
+    const ID: &str = "consent.for_organization";
+    let grants = match graph
+        .get_service_principal_by_app_id(&settings.app.client_id)
+        .await
+    {
+        Ok(Some(sp)) => graph.list_oauth2_permission_grants(&sp.id).await,
+        Ok(None) => {
+            return check(
+                ID,
+                Status::Skip,
+                "not checked: the app has no service principal in the partner tenant",
+                None,
+            );
+        }
+        Err(e) => Err(e),
+    };
+    let grants = match grants {
+        Ok(g) => g,
+        Err(e) => {
+            return check(
+                ID,
+                Status::Skip,
+                format!("not checked: the app's delegated grants could not be read ({e})"),
+                None,
+            );
+        }
+    };
+    let kind = |k: &str| {
+        grants.iter().any(|g| {
+            g.consent_type
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(k))
+        })
+    };
+    if kind("AllPrincipals") {
+        check(
+            ID,
+            Status::Pass,
+            "the app's delegated permissions are granted for the whole partner organization",
+            None,
+        )
+    } else if kind("Principal") {
+        check(
+            ID,
+            Status::Warn,
+            "the consent was granted for the signing-in user only (\"Consent on behalf of your organization\" was left unchecked): the stored consent works, but every other admin agent who signs in is asked to consent again",
+            Some(format!(
+                "to grant it for the organization, a Global Administrator consents again at {} and ticks \"Consent on behalf of your organization\" (or grants admin consent in the Entra admin center)",
+                consent_page(settings)
+            )),
+        )
+    } else {
+        check(
+            ID,
+            Status::Skip,
+            "not checked: no delegated grant of the app is visible to the consent's token",
+            None,
+        )
+    }
 }
 
 /// What to do when the consent sign-in did not use MFA: on v1 the consent page asks Entra for

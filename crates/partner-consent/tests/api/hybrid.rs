@@ -244,3 +244,21 @@ async fn a_seeded_policy_makes_entra_challenge_mfa_on_v2_too() {
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("Consent recorded"));
 }
+
+/// "Consent on behalf of your organization" is offered unchecked: left so (this walker never
+/// ticks it), the grant covers the admin who signed in only, and the consent works all the same
+/// (`admin`'s `doctor_reports_a_consent_granted_for_the_signing_in_user_only` reads the grant).
+#[tokio::test]
+async fn a_consent_for_the_signing_in_user_only_works() {
+    let app = spawn_app().await;
+    let (_, _, resp) = app.consent(ADMIN).await;
+    assert_eq!(resp.status(), 200);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("Consent recorded"), "{body}");
+    assert!(body.contains("working: a Partner Center access token was obtained"));
+    app.state
+        .broker
+        .access_token(PARTNER_TENANT, common::cloud::Resource::Graph)
+        .await
+        .expect("the stored consent works for Graph");
+}
