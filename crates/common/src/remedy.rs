@@ -12,7 +12,8 @@ pub enum Remedy {
     /// again (AADSTS700082 inactivity, 50173 revoked by a password change, 70000, 70008).
     Reconsent,
     /// The grant lacks multi-factor authentication: consent again, signing in with MFA
-    /// (AADSTS50076, 50078, 50079; Partner Center error 10001).
+    /// (AADSTS50076, 50078, 50079; Partner Center errors 10001 and 900421, the latter its 401 to
+    /// an App+User token without MFA: docs/microsoft-behaviour.md §0b, §5.1).
     Mfa,
     /// The application is not consented in the customer tenant (AADSTS65001 at the customer's
     /// authority): consent it there (Partner Center `applicationconsents`, `consent grant`).

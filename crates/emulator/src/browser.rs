@@ -13,8 +13,11 @@ use crate::EmulatorHandle;
 /// What to answer on the consent page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConsentAnswer {
-    /// Press "Accept".
+    /// Press "Accept", ticking "Consent on behalf of your organization" when the page offers it
+    /// (to a Global Administrator): a tenant-wide grant.
     Accept,
+    /// Press "Accept" leaving that box unchecked: a grant for the signed-in user only.
+    AcceptForMe,
     /// Press "Cancel" (the app receives `error=access_denied`).
     Cancel,
 }
@@ -87,10 +90,14 @@ impl EmulatorHandle {
                 vec![("flow", flow), ("otc", code)]
             } else if html.contains("id=\"accept\"") {
                 let action = match answer {
-                    ConsentAnswer::Accept => "accept",
+                    ConsentAnswer::Accept | ConsentAnswer::AcceptForMe => "accept",
                     ConsentAnswer::Cancel => "cancel",
                 };
-                vec![("flow", flow), ("action", action.to_owned())]
+                let mut form = vec![("flow", flow), ("action", action.to_owned())];
+                if answer == ConsentAnswer::Accept && html.contains("id=\"for-org\"") {
+                    form.push(("consent_for_org", "1".to_owned()));
+                }
+                form
             } else {
                 return Err(WalkError::UnexpectedPage { status, body: html });
             };

@@ -67,7 +67,16 @@ pub struct EmulatorConfig {
     pub workers: usize,
     /// Token lifetimes.
     pub lifetimes: Lifetimes,
+    /// The host of the v1 issuer (`{host}/{tenant}/`) of the cloud emulated:
+    /// `https://sts.windows.net` (global, the default) or `https://sts.chinacloudapi.cn` (21Vianet)
+    /// (docs/microsoft-behaviour.md §1.3).
+    pub v1_issuer_host: String,
 }
+
+/// The v1 issuer host of the global cloud.
+pub const V1_ISSUER_GLOBAL: &str = "https://sts.windows.net";
+/// The v1 issuer host of Microsoft Entra operated by 21Vianet (China).
+pub const V1_ISSUER_CHINA: &str = "https://sts.chinacloudapi.cn";
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -79,6 +88,7 @@ impl Default for EmulatorConfig {
             state_dir: None,
             workers: 2,
             lifetimes: Lifetimes::default(),
+            v1_issuer_host: V1_ISSUER_GLOBAL.into(),
         }
     }
 }
@@ -215,6 +225,7 @@ impl Emulator {
         };
         let mut state = State::new(&config.seed, port, signing, config.lifetimes.clone())?;
         state.sign_in_port = sign_in_port;
+        state.v1_issuer_host = config.v1_issuer_host.trim_end_matches('/').to_owned();
         let state = web::Data::new(state);
         let persisted = match &config.state_dir {
             Some(dir) => {

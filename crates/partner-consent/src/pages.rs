@@ -29,6 +29,8 @@ pub struct Landing<'a> {
     pub signin_host: String,
     /// A consent started in this browser and not finished: when, in words ("3 minutes ago").
     pub in_progress: Option<String>,
+    /// The sign-in cannot ask for MFA (v2): a Conditional Access policy must require it.
+    pub mfa_by_policy_only: bool,
 }
 
 /// `/start` while a consent started in this browser is still open: keep it, or start over.
@@ -66,6 +68,8 @@ pub struct Success<'a> {
     pub mfa: bool,
     /// Result of the Partner Center check, in words.
     pub check: &'a str,
+    /// Partner Center's own MFA check of the new token (the call made before storing it).
+    pub partner_center_mfa: bool,
 }
 
 /// What Entra ID put in an error redirect, shown escaped.
@@ -140,7 +144,11 @@ pub enum Failure {
     MfaRequired(EntraDetail),
     /// The sign-in's tokens show no multi-factor authentication (`amr` without `mfa`), though
     /// Entra issued them: nothing was stored.
-    NoMfa,
+    NoMfa {
+        /// Whether the sign-in request asked Entra for MFA (`amr_values=mfa`, v1). On v2 it
+        /// cannot: only a policy makes Entra ask, so "sign in again" alone would loop.
+        asked: bool,
+    },
     /// Partner Center refused (or could not answer) a call made with the new consent's token:
     /// nothing was stored, and a grant stored before stays in use.
     PartnerCenterRefused {
@@ -183,7 +191,7 @@ impl Failure {
             Self::Entra(d) => entra_reason(&d.error),
             Self::MissingCode => "code_missing",
             Self::CodeRejected(_) => "code_rejected",
-            Self::MfaRequired(_) | Self::NoMfa => "mfa_required",
+            Self::MfaRequired(_) | Self::NoMfa { .. } => "mfa_required",
             Self::PartnerCenterRefused {
                 transient: true, ..
             } => "partner_center_unavailable",
@@ -208,7 +216,7 @@ impl Failure {
             }
             Self::TenantRefused { .. }
             | Self::MfaRequired(_)
-            | Self::NoMfa
+            | Self::NoMfa { .. }
             | Self::PartnerCenterRefused {
                 transient: false, ..
             } => StatusCode::FORBIDDEN,
@@ -263,10 +271,15 @@ impl Failure {
                 "You signed in without multi-factor authentication, and Partner Center accepts only sign-ins that used it, so Microsoft Entra ID refused to issue the token. Nothing was stored.".into(),
                 "Set up multi-factor authentication for this account (Microsoft Entra ID security defaults or a Conditional Access policy), then start again and complete the verification step when asked.".into(),
             ),
-            Self::NoMfa => (
+            Self::NoMfa { asked: true } => (
                 "Multi-factor authentication is required",
                 "You signed in without multi-factor authentication, and Partner Center accepts only sign-ins that used it. Nothing was stored: the consent given before, if any, stays in use.".into(),
                 "Set up multi-factor authentication for this account (Microsoft Entra ID security defaults or a Conditional Access policy), then start again and complete the verification step when asked.".into(),
+            ),
+            Self::NoMfa { asked: false } => (
+                "Multi-factor authentication is required",
+                "You signed in without multi-factor authentication, and Partner Center accepts only sign-ins that used it. This sign-in uses Microsoft Entra ID's v2.0 endpoint, which cannot ask for MFA: Entra asks only when a policy demands it. Nothing was stored: the consent given before, if any, stays in use.".into(),
+                "Signing in again will not help until an administrator of your tenant adds a Conditional Access policy (or turns on security defaults) that requires multi-factor authentication for the admin agents; then start again.".into(),
             ),
             Self::PartnerCenterRefused { status, transient } => partner_center_texts(*status, *transient),
             Self::IdToken => (

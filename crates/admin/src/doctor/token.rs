@@ -12,10 +12,11 @@ use super::DoctorOptions;
 use super::credential::now;
 use super::report::{Check, Status, check};
 
-const TOKEN_CHECKS: [&str; 4] = [
+const TOKEN_CHECKS: [&str; 5] = [
     "token.partner_center",
     "token.graph",
     "token.mfa",
+    "token.partner_center_mfa",
     "token.inactivity",
 ];
 
@@ -67,8 +68,12 @@ pub(super) async fn token_checks(
         );
         return fail_token_checks(checks, &detail, Some(fix));
     };
-    let mfa = redemption_checks(settings, &broker, partner, checks).await;
+    let (mfa, pc_token) = redemption_checks(settings, &broker, partner, checks).await;
     checks.push(mfa_check(settings, mfa, &meta));
+    checks.push(partner_center_mfa_check(settings, http, pc_token).await);
+    if let Some(admin) = &options.admin {
+        checks.push(grant_scope_check(settings, admin).await);
+    }
     let after = broker.status(partner).await;
     // Counted writes, not `rotated_at` timestamps: those have one-second resolution, and a
     // consent and its first rotation often share a second.
@@ -82,14 +87,16 @@ pub(super) async fn token_checks(
 }
 
 /// Redeems the stored refresh token for Partner Center and Graph and checks each token's
-/// scopes; whether the Partner Center token carries MFA (`None` when it was not issued).
+/// scopes; whether the Partner Center token carries MFA (`None` when it was not issued), and
+/// that token.
 async fn redemption_checks(
     settings: &Settings,
     broker: &TokenBroker,
     partner: &str,
     checks: &mut Vec<Check>,
-) -> Option<bool> {
+) -> (Option<bool>, Option<AccessToken>) {
     let mut mfa = None;
+    let mut pc_token = None;
     for (id, resource) in [
         ("token.partner_center", Resource::PartnerCenter),
         ("token.graph", Resource::Graph),
@@ -109,10 +116,144 @@ async fn redemption_checks(
         let claims = claims_of(&token);
         if resource == Resource::PartnerCenter {
             mfa = Some(claims.has_mfa());
+            pc_token = Some(token);
         }
         checks.push(scope_check(settings, id, resource, &claims));
     }
-    mfa
+    (mfa, pc_token)
+}
+
+/// `consent.for_organization`: whether the app's delegated grant in the partner tenant was made
+/// for the organization (`consentType: AllPrincipals`) or only for the admin who signed in
+/// (`Principal`: "Consent on behalf of your organization" left unchecked; docs/microsoft-behaviour.md
+/// §0b). Both work for the stored consent; a user-only grant makes every other admin agent
+/// consent again. Read as the signed-in partner admin (`doctor`'s Graph session: the consent's
+/// own token may not read grants): `GET /servicePrincipals?$filter=appId eq …`, then its
+/// `oauth2PermissionGrants`.
+async fn grant_scope_check(settings: &Settings, graph: &common::graph::GraphClient) -> Check {
+    const ID: &str = "consent.for_organization";
+    let grants = match graph
+        .get_service_principal_by_app_id(&settings.app.client_id)
+        .await
+    {
+        Ok(Some(sp)) => graph.list_oauth2_permission_grants(&sp.id).await,
+        Ok(None) => {
+            return check(
+                ID,
+                Status::Skip,
+                "not checked: the app has no service principal in the partner tenant",
+                None,
+            );
+        }
+        Err(e) => Err(e),
+    };
+    let grants = match grants {
+        Ok(g) => g,
+        Err(e) => {
+            return check(
+                ID,
+                Status::Skip,
+                format!("not checked: the app's delegated grants could not be read ({e})"),
+                None,
+            );
+        }
+    };
+    let kind = |k: &str| {
+        grants.iter().any(|g| {
+            g.consent_type
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(k))
+        })
+    };
+    if kind("AllPrincipals") {
+        check(
+            ID,
+            Status::Pass,
+            "the app's delegated permissions are granted for the whole partner organization",
+            None,
+        )
+    } else if kind("Principal") {
+        check(
+            ID,
+            Status::Warn,
+            "the consent was granted for the signing-in user only (\"Consent on behalf of your organization\" was left unchecked): the stored consent works, but every other admin agent who signs in is asked to consent again",
+            Some(format!(
+                "to grant it for the organization, a Global Administrator consents again at {} and ticks \"Consent on behalf of your organization\" (or grants admin consent in the Entra admin center)",
+                consent_page(settings)
+            )),
+        )
+    } else {
+        check(
+            ID,
+            Status::Skip,
+            "not checked: no delegated grant of the app is visible to the consent's token",
+            None,
+        )
+    }
+}
+
+/// What to do when the consent sign-in did not use MFA: on v1 the consent page asks Entra for
+/// it; v2 cannot ask (AADSTS901002), so a policy must demand it.
+fn mfa_fix(settings: &Settings) -> String {
+    match settings.entra.endpoint_version {
+        common::config::EndpointVersion::V1 => format!(
+            "consent again signing in with Microsoft MFA at {}",
+            consent_page(settings)
+        ),
+        common::config::EndpointVersion::V2 => format!(
+            "the v2.0 endpoint cannot ask for MFA: add a Conditional Access policy (or turn on security defaults) in the partner tenant that requires MFA for the admin agents, then consent again at {}",
+            consent_page(settings)
+        ),
+    }
+}
+
+/// Partner Center's own MFA check (`token.partner_center_mfa`): one App+User call with the
+/// stored consent's token (`GET /v1/customers?size=1`, as the consent makes before storing);
+/// Partner Center answers 401 with code 900421 to a token it does not consider MFA-compliant
+/// (docs/microsoft-behaviour.md §0b, §5.1).
+async fn partner_center_mfa_check(
+    settings: &Settings,
+    http: &reqwest::Client,
+    token: Option<AccessToken>,
+) -> Check {
+    use common::http::StaticToken;
+    use common::partner_center::{PartnerCenterClient, PartnerCenterOptions};
+    use futures::StreamExt as _;
+    const ID: &str = "token.partner_center_mfa";
+    let Some(token) = token else {
+        return check(
+            ID,
+            Status::Skip,
+            "not checked: no Partner Center token",
+            Some("fix the Partner Center token check above first".into()),
+        );
+    };
+    let client = PartnerCenterClient::new(
+        settings.cloud.partner_center.clone(),
+        http.clone(),
+        std::sync::Arc::new(StaticToken(token)),
+        PartnerCenterOptions::default(),
+    );
+    match client.list_customers(1, None).next().await {
+        None | Some(Ok(_)) => check(
+            ID,
+            Status::Pass,
+            "Partner Center accepted an App+User call with the stored consent's token (MFA-compliant)",
+            None,
+        ),
+        Some(Err(e)) if e.is_mfa_refusal() => check(
+            ID,
+            Status::Fail,
+            "Partner Center refused the stored consent's token as not MFA-compliant (401, code 900421)",
+            Some(mfa_fix(settings)),
+        ),
+        Some(Err(e)) => check(
+            ID,
+            Status::Warn,
+            format!("Partner Center did not answer the MFA check: {e}"),
+            Some(e.remedy().hint().to_owned()),
+        ),
+    }
 }
 
 /// The claims of an access token, unverified: it came from the token endpoint; they are only
@@ -173,10 +314,7 @@ fn mfa_check(settings: &Settings, mfa: Option<bool>, meta: &GrantMetadata) -> Ch
             "token.mfa",
             Status::Fail,
             "the token carries no MFA claim: Partner Center refuses it",
-            Some(format!(
-                "consent again signing in with Microsoft MFA at {}",
-                consent_page(settings)
-            )),
+            Some(mfa_fix(settings)),
         ),
         None => check(
             "token.mfa",

@@ -196,6 +196,17 @@ impl Env {
 
     /// The partner admin consents through the app `setup` made (what partner-consent does).
     pub async fn consent(&self, settings: &Settings) {
+        self.consent_answering(settings, emulator::browser::ConsentAnswer::Accept)
+            .await;
+    }
+
+    /// [`Self::consent`], answering the consent page with `answer` (`AcceptForMe`: "Consent on
+    /// behalf of your organization" left unchecked).
+    pub async fn consent_answering(
+        &self,
+        settings: &Settings,
+        answer: emulator::browser::ConsentAnswer,
+    ) {
         let broker = TokenBroker::from_settings(settings, self.http.clone())
             .await
             .unwrap();
@@ -203,7 +214,16 @@ impl Env {
             prompt: Some("consent".into()),
             ..AuthorizeOptions::default()
         });
-        let code = sign_in(self, &pending.url).await;
+        let location = self
+            .emu
+            .sign_in(&self.http, &pending.url, ADMIN, answer)
+            .await
+            .unwrap_or_else(|e| panic!("sign-in: {e}"));
+        let code = location
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no code: {location}"));
         broker
             .store_consent(AuthCode::new(code), &pending)
             .await
@@ -278,13 +298,6 @@ pub async fn consented_in_a_vault_with_a_broad_policy() -> (Env, AdminSession, S
     let settings = env.settings(&vault);
     env.consent(&settings).await;
     (env, session, settings, secret)
-}
-
-async fn sign_in(env: &Env, url: &Url) -> String {
-    env.emu
-        .authorization_code(&env.http, url, ADMIN)
-        .await
-        .unwrap_or_else(|e| panic!("sign-in: {e}"))
 }
 
 /// Asserts one check's status and returns its text (detail and fix) for further assertions.

@@ -106,6 +106,7 @@ async fn setup_from_an_empty_partner_tenant_reaches_a_working_consent_and_a_clea
     assert_eq!(after.status, Status::Pass, "{}", after.render_text());
     assert_eq!(after.exit(), cli_kit::Exit::Success);
     expect(&after, "token.mfa", Status::Pass);
+    expect(&after, "token.partner_center_mfa", Status::Pass);
     expect(&after, "store.set", Status::Pass);
     let json = serde_json::to_value(&after).unwrap();
     assert_eq!(json["status"], "pass");
@@ -131,4 +132,29 @@ async fn doctor_without_an_admin_sign_in_skips_the_registration_checks_instead_o
         "{}",
         report.render_text()
     );
+}
+
+/// "Consent on behalf of your organization" is the admin's choice: left unchecked, the grant
+/// covers the signing-in user only. The stored consent works either way; doctor says which.
+#[tokio::test]
+async fn doctor_reports_a_consent_granted_for_the_signing_in_user_only() {
+    let env: Env = helpers::spawn(helpers::empty_partner_seed()).await;
+    let session = env.admin_session().await;
+    env.setup(&session, &env.options(env.generated())).await;
+    let settings = env.settings(&[]);
+    env.consent_answering(&settings, emulator::browser::ConsentAnswer::AcceptForMe)
+        .await;
+    let report = env.doctor(&settings, Some(&session)).await;
+    expect(&report, "token.partner_center", Status::Pass);
+    expect(&report, "token.partner_center_mfa", Status::Pass);
+    let text = expect(&report, "consent.for_organization", Status::Warn);
+    assert!(text.contains("signing-in user only"), "{text}");
+    assert!(
+        text.contains("Consent on behalf of your organization"),
+        "{text}"
+    );
+
+    env.consent(&settings).await;
+    let report = env.doctor(&settings, Some(&session)).await;
+    expect(&report, "consent.for_organization", Status::Pass);
 }

@@ -73,7 +73,8 @@ pub use settings::{
     AppCredential, AppMode, AppSettings, AssertionAlgorithm, CertificateCredential,
     CertificateSource, ConsentSettings, ConsoleSettings, EndpointVersion, EntraSettings,
     HttpSettings, KeyVaultIdentity, KeyVaultIdentityKind, KeyVaultSettings, LocalStoreSettings,
-    LogFormat, LogSettings, PartnerSettings, Settings, StoreKind, StoreSettings, WatchSettings,
+    LogFormat, LogSettings, PartnerSettings, Settings, SignInFlow, StoreKind, StoreSettings,
+    WatchSettings,
 };
 
 /// Prefix of the environment variables the loader reads.

@@ -166,6 +166,9 @@ pub struct RawConsent {
     pub redirect_url: String,
     /// `prompt` sent to Entra: empty, `login`, `consent` or `select_account`.
     pub prompt: String,
+    /// The v1 sign-in flow: `hybrid` (`code id_token` by form post, Microsoft's PartnerConsent
+    /// sample) or `code` (authorization code with PKCE only). v2 always uses `code`.
+    pub sign_in_flow: String,
     /// Base64 key (≥ 64 bytes) that encrypts the state cookie (secret); shared by all instances.
     pub cookie_key: String,
     /// Name of a Key Vault secret in the store's vault holding the cookie key instead.
@@ -194,6 +197,7 @@ impl fmt::Debug for RawConsent {
             .field("listen", &self.listen)
             .field("redirect_url", &self.redirect_url)
             .field("prompt", &self.prompt)
+            .field("sign_in_flow", &self.sign_in_flow)
             .field("cookie_key", &redacted_if_set(&self.cookie_key))
             .field("readyz_cache", &self.readyz_cache)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
@@ -359,6 +363,7 @@ impl Default for RawSettings {
                 listen: "127.0.0.1:8080".into(),
                 redirect_url: "http://localhost:8080/callback".into(),
                 prompt: "consent".into(),
+                sign_in_flow: "hybrid".into(),
                 cookie_key: String::new(),
                 cookie_key_secret: String::new(),
                 readyz_cache: "30s".into(),

@@ -154,6 +154,8 @@ pub struct ConsentSettings {
     pub redirect_url: Url,
     /// `prompt` parameter, if any.
     pub prompt: Option<String>,
+    /// The v1 sign-in flow (v2 always uses [`SignInFlow::Code`]).
+    pub sign_in_flow: SignInFlow,
     /// Cookie-encryption key (≥ 64 bytes), if configured.
     pub cookie_key: Option<secrecy::SecretSlice<u8>>,
     /// The Key Vault secret holding the cookie key, if configured instead.
@@ -404,6 +406,35 @@ impl Words for AssertionAlgorithm {
         &[(Self::Ps256, &["PS256"]), (Self::Rs256, &["RS256"])];
 }
 impl_words!(AssertionAlgorithm);
+
+/// How the consent signs the admin in (`consent.sign_in_flow`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInFlow {
+    /// OpenID Connect hybrid flow: `response_type=code id_token`, `response_mode=form_post`; the
+    /// signed ID token of the authorization response is validated (nonce, `c_hash`), then the
+    /// code is redeemed with PKCE (Microsoft's PartnerConsent sample; v1 only).
+    Hybrid,
+    /// Authorization code with PKCE; the ID token comes from the token endpoint.
+    Code,
+}
+
+impl Words for SignInFlow {
+    const NOUN: &'static str = "a sign-in flow";
+    const SPELLINGS: &'static [(Self, &'static [&'static str])] =
+        &[(Self::Hybrid, &["hybrid"]), (Self::Code, &["code"])];
+}
+impl_words!(SignInFlow);
+
+impl ConsentSettings {
+    /// The flow used with `version`: the configured one on v1, `code` on v2 (its hybrid flow is
+    /// not what Microsoft's samples use, and v2 ID tokens carry no `amr`).
+    pub fn flow_for(&self, version: EndpointVersion) -> SignInFlow {
+        match version {
+            EndpointVersion::V1 => self.sign_in_flow,
+            EndpointVersion::V2 => SignInFlow::Code,
+        }
+    }
+}
 
 impl Words for EndpointVersion {
     const NOUN: &'static str = "an endpoint version";

@@ -3,8 +3,11 @@
 //! Keys and issuer come from the authority's OpenID configuration
 //! (<https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#fetch-the-openid-configuration-document>);
 //! for `common`/`organizations` the issuer is the template `https://login.microsoftonline.com/{tenantid}/v2.0`
-//! (v1: `https://sts.windows.net/{tenantid}/`) and the `tid` claim fills it in
+//! (v1: `https://sts.windows.net/{tenantid}/` in the global cloud, `https://sts.chinacloudapi.cn/{tenantid}/`
+//! in 21Vianet's) and the `tid` claim fills it in
 //! (<https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-the-issuer>).
+//! Every token, signed or not, is checked against the issuer of the configured authority's
+//! discovery document, never a fixed host (docs/microsoft-behaviour.md §1.3).
 //! Claims: <https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference>.
 
 use std::collections::HashMap;
@@ -84,13 +87,14 @@ pub enum IdTokenError {
         /// Found tenant.
         found: String,
     },
+    /// `c_hash` missing or not the hash of the authorization code it came with (OIDC Core
+    /// §3.3.2.11: a code swapped into the response).
+    #[error("the ID token's c_hash does not match the authorization code")]
+    CodeHash,
     /// The OpenID configuration or keys could not be fetched.
     #[error("cannot fetch the signing keys: {0}")]
     Discovery(String),
 }
-
-/// The v1 issuer (<https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-the-issuer>).
-const V1_ISSUER_TEMPLATE: &str = "https://sts.windows.net/{tenantid}/";
 
 fn b64_decode(part: &str) -> Result<Vec<u8>, IdTokenError> {
     use base64::Engine as _;
@@ -166,6 +170,29 @@ struct Claims {
     name: Option<String>,
     #[serde(default)]
     amr: Option<Vec<String>>,
+    #[serde(default)]
+    c_hash: Option<String>,
+}
+
+/// What else a token must prove, by where it came from.
+#[derive(Clone, Copy, Debug)]
+enum Channel<'a> {
+    /// The token endpoint's answer, or the authorization response of a code flow: `nonce`
+    /// required.
+    Plain,
+    /// The authorization response of the hybrid flow: signed, `nonce` and `c_hash` of `code`.
+    Hybrid { code: &'a str },
+    /// The token endpoint's answer after a hybrid flow: `nonce` checked only when present
+    /// (Microsoft documents it only where `response_type` includes `id_token`).
+    AfterHybrid,
+}
+
+/// `c_hash` of OIDC Core §3.3.2.11 for RS256: the left half of SHA-256 of the code, base64url.
+pub fn code_hash(code: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(code.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
 #[derive(Deserialize)]
@@ -286,6 +313,48 @@ impl IdTokenValidator {
         expected: ExpectedIdToken<'_>,
         now: i64,
     ) -> Result<SignedInUser, IdTokenError> {
+        self.check(token, expected, Channel::Plain, now).await
+    }
+
+    /// Validates the signed ID token of a hybrid flow's authorization response (OIDC Core
+    /// §3.3.2.12): everything [`Self::validate`] checks, a signature (an unsigned token is
+    /// refused whatever its origin), and `c_hash` of `code`, before the code is redeemed.
+    #[tracing::instrument(skip_all)]
+    pub async fn validate_authorization_response(
+        &self,
+        token: &IdToken,
+        expected: ExpectedIdToken<'_>,
+        code: &str,
+    ) -> Result<SignedInUser, IdTokenError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.check(token, expected, Channel::Hybrid { code }, now)
+            .await
+    }
+
+    /// Validates the token endpoint's ID token after a hybrid flow: as [`Self::validate`], but
+    /// `nonce` is checked only when present (v1's unsigned token need not repeat it).
+    #[tracing::instrument(skip_all)]
+    pub async fn validate_after_hybrid(
+        &self,
+        token: &IdToken,
+        expected: ExpectedIdToken<'_>,
+    ) -> Result<SignedInUser, IdTokenError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.check(token, expected, Channel::AfterHybrid, now).await
+    }
+
+    async fn check(
+        &self,
+        token: &IdToken,
+        expected: ExpectedIdToken<'_>,
+        channel: Channel<'_>,
+        now: i64,
+    ) -> Result<SignedInUser, IdTokenError> {
+        if matches!(channel, Channel::Hybrid { .. }) && header_alg(token.as_str())? == "none" {
+            return Err(IdTokenError::Unsigned(
+                "an authorization response's ID token must be signed".into(),
+            ));
+        }
         let (claims, issuer_template) = self.verified_claims(token).await?;
         let expected_issuer = issuer_template.replace("{tenantid}", &claims.tid);
         if claims.iss != expected_issuer {
@@ -313,8 +382,17 @@ impl IdTokenValidator {
         if let Some(nbf) = claims.nbf.filter(|nbf| nbf - leeway > now) {
             return Err(IdTokenError::NotYetValid { nbf, now });
         }
-        if claims.nonce.as_deref() != Some(expected.nonce) {
+        let nonce_ok = match (channel, claims.nonce.as_deref()) {
+            (Channel::AfterHybrid, None) => true,
+            (_, found) => found == Some(expected.nonce),
+        };
+        if !nonce_ok {
             return Err(IdTokenError::Nonce);
+        }
+        if let Channel::Hybrid { code } = channel
+            && claims.c_hash.as_deref() != Some(code_hash(code).as_str())
+        {
+            return Err(IdTokenError::CodeHash);
         }
         if let Some(t) = expected
             .tenant
@@ -345,7 +423,8 @@ impl IdTokenValidator {
     async fn verified_claims(&self, token: &IdToken) -> Result<(Claims, String), IdTokenError> {
         let alg = header_alg(token.as_str())?;
         if alg == "none" {
-            return self.unsigned_claims(token);
+            let claims = self.unsigned_claims(token)?;
+            return Ok((claims, self.issuer_template().await?));
         }
         let header = jsonwebtoken::decode_header(token.as_str())
             .map_err(|e| IdTokenError::Malformed(e.to_string()))?;
@@ -375,7 +454,7 @@ impl IdTokenValidator {
         Ok((claims, issuer_template))
     }
 
-    fn unsigned_claims(&self, token: &IdToken) -> Result<(Claims, String), IdTokenError> {
+    fn unsigned_claims(&self, token: &IdToken) -> Result<Claims, IdTokenError> {
         if self.version != EndpointVersion::V1 {
             return Err(IdTokenError::Unsigned(
                 "v2 endpoints sign every ID token".into(),
@@ -403,9 +482,34 @@ impl IdTokenValidator {
                 "an unsigned JWT must end with an empty signature".into(),
             ));
         };
-        let claims: Claims = serde_json::from_slice(&b64_decode(payload)?)
-            .map_err(|e| IdTokenError::Malformed(e.to_string()))?;
-        Ok((claims, V1_ISSUER_TEMPLATE.to_owned()))
+        serde_json::from_slice(&b64_decode(payload)?)
+            .map_err(|e| IdTokenError::Malformed(e.to_string()))
+    }
+
+    /// The issuer (template) of the authority's discovery document: cached with the keys, fetched
+    /// when there are none or they are older than the key TTL. Each cloud has its own
+    /// (`https://sts.windows.net/{tenantid}/`, `https://sts.chinacloudapi.cn/{tenantid}/`, …).
+    async fn issuer_template(&self) -> Result<String, IdTokenError> {
+        {
+            let guard = self.keys.read().await;
+            if let Some(set) = guard
+                .as_ref()
+                .filter(|s| s.fetched_at.elapsed() < self.key_ttl)
+            {
+                return Ok(set.issuer.clone());
+            }
+        }
+        let mut guard = self.keys.write().await;
+        if guard
+            .as_ref()
+            .is_none_or(|s| s.fetched_at.elapsed() >= self.key_ttl)
+        {
+            *guard = Some(self.fetch().await?);
+        }
+        guard
+            .as_ref()
+            .map(|s| s.issuer.clone())
+            .ok_or_else(|| IdTokenError::Discovery("no metadata".into()))
     }
 
     async fn key(&self, kid: &str) -> Result<(DecodingKey, String), IdTokenError> {

@@ -23,5 +23,5 @@ pub use client::{
 pub use error::{EntraError, TokenError};
 pub use id_token::{
     DEFAULT_LEEWAY, ExpectedIdToken, IdTokenError, IdTokenValidator, KEY_TTL, MIN_KEY_REFRESH,
-    SignedInUser,
+    SignedInUser, code_hash,
 };

@@ -84,6 +84,10 @@ impl ApiFault {
     }
 }
 
+/// Partner Center's error code for an App+User call whose token shows no multi-factor
+/// authentication (HTTP 401).
+pub const MFA_REQUIRED_CODE: &str = "900421";
+
 /// Why a Partner Center call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PartnerCenterError {
@@ -154,7 +158,8 @@ impl PartnerCenterError {
             Self::Token(e) => e.remedy,
             Self::Api { status, fault, .. } => {
                 let text = fault.description.to_ascii_lowercase();
-                if fault.code_text() == "10001"
+                if self.is_mfa_refusal()
+                    || fault.code_text() == "10001"
                     || text.contains("mfa")
                     || text.contains("multi-factor")
                 {
@@ -168,6 +173,12 @@ impl PartnerCenterError {
             Self::GaveUp { .. } | Self::Transport(_) => Remedy::RetryLater,
             Self::Invalid(_) | Self::Decode { .. } => Remedy::None,
         }
+    }
+
+    /// Whether Partner Center refused the call because the App+User token shows no MFA: 401 with
+    /// code `900421` (docs/microsoft-behaviour.md §0b, §5.1), read by code, not by its text.
+    pub fn is_mfa_refusal(&self) -> bool {
+        matches!(self, Self::Api { status: 401, fault, .. } if fault.code_text() == MFA_REQUIRED_CODE)
     }
 
     /// The HTTP status Partner Center answered, if it answered.
@@ -635,6 +646,18 @@ mod tests {
             "Partner Center answered HTTP 404 (code 3000): Partner Organization with partner_id 9999999 could not be found (MS-RequestId 00000000-0000-0000-0000-000000000000, MS-CorrelationId 00000000-0000-0000-0000-000000000000)"
         );
         assert_eq!(e.remedy(), Remedy::None);
+    }
+
+    #[test]
+    fn code_900421_is_the_mfa_refusal_whatever_its_text() {
+        let body = br#"{"code": 900421, "description": "Unauthorized", "data": [], "source": "PartnerFD"}"#;
+        let e = api_error(401, &HeaderMap::new(), body, Uuid::nil(), Uuid::nil());
+        assert!(e.is_mfa_refusal());
+        assert_eq!(e.remedy(), Remedy::Mfa);
+        let other = br#"{"code": 900420, "description": "Unauthorized", "data": [], "source": "PartnerFD"}"#;
+        let e = api_error(401, &HeaderMap::new(), other, Uuid::nil(), Uuid::nil());
+        assert!(!e.is_mfa_refusal());
+        assert_eq!(e.remedy(), Remedy::Reconsent);
     }
 
     #[test]

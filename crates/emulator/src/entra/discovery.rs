@@ -102,7 +102,7 @@ pub async fn openid_configuration_v1(
         json!({
             "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
             "scopes_supported": ["openid"],
-            "issuer": format!("https://sts.windows.net/{tid}/"),
+            "issuer": state.v1_issuer(tid),
             "claims_supported": ["sub","iss","cloud_instance_name","cloud_instance_host_name","cloud_graph_host_name","msgraph_host","aud","exp","iat","auth_time","acr","amr","nonce","email","given_name","family_name","nickname"],
             "microsoft_multi_refresh_token": true,
             "check_session_iframe": format!("{host}/{seg}/oauth2/checksession"),
@@ -127,7 +127,7 @@ pub async fn keys_v1(state: web::Data<State>, tenant: web::Path<String>) -> Http
     if let Err(e) = tenant_segment(&state, &tenant) {
         return e.response();
     }
-    json_ok(json!({"keys": state.signing.jwks("https://sts.windows.net/{tenantid}/")}))
+    json_ok(json!({"keys": state.signing.jwks(&state.v1_issuer("{tenantid}"))}))
 }
 
 /// `GET /common/discovery/instance?api-version=1.1&authorization_endpoint=…`

@@ -58,10 +58,7 @@ fn base_claims(
     let exp = iat + lifetime;
     let mut c = serde_json::Map::new();
     c.insert("aud".into(), json!(aud));
-    c.insert(
-        "iss".into(),
-        json!(format!("https://sts.windows.net/{tenant}/")),
-    );
+    c.insert("iss".into(), json!(state.v1_issuer(tenant)));
     c.insert("iat".into(), json!(iat));
     c.insert("nbf".into(), json!(iat));
     c.insert("exp".into(), json!(exp));
@@ -89,10 +86,7 @@ pub fn app_access_token(
     let (mut c, iat, exp) = base_claims(state, tenant, aud, lifetime(state));
     c.insert("appid".into(), json!(app_id));
     c.insert("appidacr".into(), json!(appidacr));
-    c.insert(
-        "idp".into(),
-        json!(format!("https://sts.windows.net/{tenant}/")),
-    );
+    c.insert("idp".into(), json!(state.v1_issuer(tenant)));
     c.insert("idtyp".into(), json!("app"));
     c.insert("oid".into(), json!(sp_object_id));
     c.insert("rh".into(), json!("0.AAAA"));
@@ -120,10 +114,7 @@ pub fn user_access_token(
     c.insert("appidacr".into(), json!(appidacr));
     if ctx.tenant != u.tenant {
         // A partner admin acting in a customer tenant is a foreign principal there.
-        c.insert(
-            "idp".into(),
-            json!(format!("https://sts.windows.net/{}/", u.tenant)),
-        );
+        c.insert("idp".into(), json!(state.v1_issuer(&u.tenant)));
     }
     let (given, family) = u
         .display_name
@@ -209,10 +200,7 @@ pub fn id_token(
     }
     match version {
         Version::V1 => {
-            c.insert(
-                "iss".into(),
-                json!(format!("https://sts.windows.net/{}/", ctx.tenant)),
-            );
+            c.insert("iss".into(), json!(state.v1_issuer(&ctx.tenant)));
             c.insert("amr".into(), json!(ctx.amr));
             c.insert("unique_name".into(), json!(u.upn));
             c.insert("upn".into(), json!(u.upn));

@@ -43,6 +43,8 @@ pub struct Flow {
     pub(crate) auth_time: i64,
     pub(crate) session_id: String,
     pub(crate) created: i64,
+    /// `amr_values=mfa` (v1): the app asks for MFA.
+    pub(crate) mfa_requested: bool,
 }
 
 /// A browser sign-in session (the SSO cookie).

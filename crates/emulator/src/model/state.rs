@@ -230,6 +230,10 @@ pub struct State {
     port: u16,
     /// Port of the plain-HTTP loopback listener of the interactive pages, if any.
     pub(crate) sign_in_port: Option<u16>,
+    /// The v1 issuer's host (`https://sts.windows.net`, or another cloud's).
+    pub(crate) v1_issuer_host: String,
+    /// Seeded policies that make a sign-in challenge MFA (security defaults, Conditional Access).
+    pub(crate) mfa_policies: Vec<crate::model::seed::MfaPolicySeed>,
     directory: RwLock<Directory>,
     resources: Vec<ResourceApp>,
     pub(crate) signing: crate::model::tokens::KeyRing,
@@ -304,6 +308,8 @@ impl State {
         Ok(State {
             port,
             sign_in_port: None,
+            v1_issuer_host: "https://sts.windows.net".into(),
+            mfa_policies: seed.mfa_policies.clone(),
             directory: RwLock::new(Directory {
                 // Active GDAP relationships of the seed grant delegated access.
                 tenants: crate::model::partner_data::tenants_with_gdap_access(seed),
@@ -355,6 +361,24 @@ impl State {
     /// The listening port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The v1 issuer of `tenant` (`https://sts.windows.net/{tenant}/` in the global cloud);
+    /// `{tenantid}` gives the template of the multi-tenant discovery documents.
+    pub fn v1_issuer(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/", self.v1_issuer_host)
+    }
+
+    /// Whether a seeded policy (security defaults or Conditional Access, for the user's tenant or
+    /// the user) demands MFA at this user's sign-in.
+    pub fn mfa_policy_applies(&self, user: &crate::model::seed::UserSeed) -> bool {
+        self.mfa_policies.iter().any(|p| {
+            p.tenant.eq_ignore_ascii_case(&user.tenant)
+                && (p.users.is_empty()
+                    || p.users.iter().any(|u| {
+                        u.eq_ignore_ascii_case(&user.id) || u.eq_ignore_ascii_case(&user.upn)
+                    }))
+        })
     }
 
     /// `https://127.0.0.1:{port}`.
@@ -616,7 +640,7 @@ impl State {
         let tid = text("tid").unwrap_or_default();
         let iss = text("iss").unwrap_or_default();
         let allowed = [
-            format!("https://sts.windows.net/{tid}/"),
+            self.v1_issuer(&tid),
             format!("{}/{tid}/v2.0", self.authority_host()),
         ];
         if !allowed.contains(&iss) {

@@ -135,7 +135,12 @@ impl TestEmulator {
             } else if html.contains("id=\"accept\"") {
                 self.client
                     .post(self.url(&format!("/{tenant}/consent")))
-                    .form(&[("flow", flow.as_str()), ("action", "accept")])
+                    // As an administrator who ticks "Consent on behalf of your organization".
+                    .form(&[
+                        ("flow", flow.as_str()),
+                        ("action", "accept"),
+                        ("consent_for_org", "1"),
+                    ])
                     .send()
                     .await
                     .unwrap()

@@ -203,7 +203,12 @@ impl Emu {
             } else if page.contains("id=\"accept\"") {
                 self.client
                     .post(self.url(&format!("/{tenant}/consent")))
-                    .form(&[("flow", flow.as_str()), ("action", "accept")])
+                    // As an administrator who ticks "Consent on behalf of your organization".
+                    .form(&[
+                        ("flow", flow.as_str()),
+                        ("action", "accept"),
+                        ("consent_for_org", "1"),
+                    ])
                     .send()
                     .await
                     .unwrap()

@@ -6,8 +6,11 @@
 //! 2. the pending-consent cookie: present, decrypts with our key, younger than ten minutes;
 //! 3. `state` equals the cookie's (constant time) — only then is anything Entra sent believed;
 //! 4. an `error` redirect renders its page (Entra's text escaped);
-//! 5. the broker redeems `code` (once) with the PKCE verifier, validates the ID token
-//!    (signature, issuer, audience, expiry, nonce), applies the CSP/CPV tenant rule, requires
+//! 5. in the hybrid flow (v1's default, `consent.sign_in_flow = "hybrid"`), the signed
+//!    `id_token` of the response is validated first (signature from the authority's keys,
+//!    issuer, audience, expiry, nonce, `c_hash` of the code); then the broker redeems `code`
+//!    (once) with the PKCE verifier, validates the token endpoint's ID token (the same `tid` and
+//!    `oid`; in the code flow it is the identity, nonce included), applies the CSP/CPV tenant rule, requires
 //!    MFA, calls Partner Center with the new token, and only then stores it — a consent that
 //!    fails a check leaves the grant stored before untouched;
 //! 6. one refresh-token redemption for Partner Center proves the stored token works.
@@ -21,7 +24,8 @@ use actix_web::http::header::CACHE_CONTROL;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use common::cloud::Resource;
-use common::entra::{EntraError, IdTokenError, TokenTarget};
+use common::config::SignInFlow;
+use common::entra::{EntraError, IdToken, IdTokenError, TokenTarget};
 use common::remedy::Remedy;
 use common::secret::AuthCode;
 use common::tokens::BrokerError;
@@ -59,6 +63,7 @@ const KNOWN: [&str; 10] = [
 struct Params {
     code: Option<String>,
     state: Option<String>,
+    id_token: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
     reposted: bool,
@@ -93,6 +98,7 @@ fn parse(raw: &str) -> Result<Params, Failure> {
         match *known {
             "code" => p.code = value,
             "state" => p.state = value,
+            "id_token" => p.id_token = value,
             "error" => p.error = value,
             "error_description" => p.error_description = value,
             REPOST_MARKER => {
@@ -175,17 +181,34 @@ async fn finish(data: web::Data<AppState>, req: &HttpRequest, raw: &str) -> Http
     let Some(code) = params.code else {
         return fail(app, &Failure::MissingCode, true);
     };
+    let s = &app.settings;
+    let hybrid = s.consent.flow_for(s.entra.endpoint_version) == SignInFlow::Hybrid;
+    // The hybrid flow's identity is its signed ID token: a response without one (a code
+    // pasted into another request) is refused before the code is redeemed.
+    let front = match (hybrid, params.id_token) {
+        (true, None) => {
+            tracing::warn!("hybrid sign-in answered without an ID token");
+            return fail(app, &Failure::IdToken, true);
+        }
+        (true, Some(t)) => Some(IdToken::new(t)),
+        (false, _) => None,
+    };
     // Run to its end even when the browser goes away (crate::outcomes); a reload gets its page.
     let work = data.clone();
     let code = AuthCode::new(code);
     app.outcomes
         .once(state, move || async move {
-            complete(&work, pending, code).await
+            complete(&work, pending, code, front).await
         })
         .await
 }
 
-async fn complete(app: &AppState, pending: PendingConsent, code: AuthCode) -> HttpResponse {
+async fn complete(
+    app: &AppState,
+    pending: PendingConsent,
+    code: AuthCode,
+    front: Option<IdToken>,
+) -> HttpResponse {
     let s = &app.settings;
     let target =
         TokenTarget::delegated(&s.cloud, s.entra.endpoint_version, Resource::PartnerCenter)
@@ -198,7 +221,11 @@ async fn complete(app: &AppState, pending: PendingConsent, code: AuthCode) -> Ht
         &s.consent.redirect_url,
         target,
     );
-    let record = match app.broker.store_consent(code, &authorization).await {
+    let record = match app
+        .broker
+        .store_consent_with(code, front.as_ref(), &authorization)
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             let failure = failure_of(app, &e);
@@ -207,7 +234,7 @@ async fn complete(app: &AppState, pending: PendingConsent, code: AuthCode) -> Ht
                 failure,
                 Failure::TenantRefused { .. }
                     | Failure::IdToken
-                    | Failure::NoMfa
+                    | Failure::NoMfa { .. }
                     | Failure::PartnerCenterRefused { .. }
             ) {
                 app.metrics.redeemed("authorization_code", "error");
@@ -258,6 +285,7 @@ async fn complete(app: &AppState, pending: PendingConsent, code: AuthCode) -> Ht
         time,
         mfa: record.meta.mfa,
         check: &check,
+        partner_center_mfa: record.partner_center_mfa,
     };
     let mut resp = pages::html(StatusCode::OK, &page);
     drop(resp.add_cookie(&removal_cookie(app.secure_cookies)));
@@ -277,7 +305,9 @@ fn failure_of(app: &AppState, e: &BrokerError) -> Failure {
         BrokerError::Store(e) => store_failure(e),
         BrokerError::Config(_) => Failure::Store,
         BrokerError::NotRecorded { .. } => Failure::NotRecorded,
-        BrokerError::ConsentWithoutMfa { .. } => Failure::NoMfa,
+        BrokerError::ConsentWithoutMfa { .. } => Failure::NoMfa {
+            asked: app.settings.entra.endpoint_version == common::config::EndpointVersion::V1,
+        },
         BrokerError::ConsentNotVerified {
             status, transient, ..
         } => Failure::PartnerCenterRefused {

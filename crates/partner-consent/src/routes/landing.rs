@@ -35,6 +35,7 @@ pub async fn landing(req: HttpRequest, app: web::Data<AppState>) -> HttpResponse
             .unwrap_or_default()
             .to_owned(),
         in_progress: in_progress(&req, &app).map(|open| minutes_ago(unix_now() - open.issued_at)),
+        mfa_by_policy_only: s.entra.endpoint_version == common::config::EndpointVersion::V2,
     };
     pages::html(StatusCode::OK, &page)
 }

@@ -14,6 +14,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
+use common::config::SignInFlow;
 use common::entra::AuthorizeOptions;
 use serde::Deserialize;
 
@@ -60,8 +61,10 @@ pub async fn start(req: HttpRequest, body: web::Bytes, app: web::Data<AppState>)
         };
         return pages::html(StatusCode::OK, &page);
     }
+    let s = &app.settings;
     let pending = app.broker.consent_url(AuthorizeOptions {
         response_mode: app.response_mode.clone(),
+        hybrid: s.consent.flow_for(s.entra.endpoint_version) == SignInFlow::Hybrid,
         ..AuthorizeOptions::default()
     });
     let cookie = PendingConsent::from_authorization(&pending, unix_now())

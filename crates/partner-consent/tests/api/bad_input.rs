@@ -1,6 +1,18 @@
 use partner_consent::session::PendingConsent;
 
-use crate::support::{ADMIN, Decision, PARTNER_TENANT, Returned, TestApp, code_of, spawn_app};
+use crate::support::{
+    ADMIN, Decision, PARTNER_TENANT, Returned, Spawn, TestApp, code_of, spawn_app, spawn_app_with,
+};
+
+/// The app with `consent.sign_in_flow = "code"`: a query-string return carrying only the code
+/// (the hybrid flow's own checks are in `hybrid.rs`).
+async fn spawn_code_flow() -> TestApp {
+    spawn_app_with(Spawn {
+        sign_in_flow: "code",
+        ..Spawn::default()
+    })
+    .await
+}
 
 async fn assert_refused(app: &TestApp, resp: reqwest::Response, status: u16, text: &str) -> String {
     assert_eq!(resp.status(), status, "status");
@@ -24,7 +36,7 @@ async fn signed_in(app: &TestApp) -> (crate::support::Started, Returned) {
 
 #[tokio::test]
 async fn a_callback_without_the_cookie_says_cookies_are_needed_and_redeems_nothing() {
-    let app = spawn_app().await;
+    let app = spawn_code_flow().await;
     let (_, returned) = signed_in(&app).await;
     let resp = app.callback(&returned, None).await;
     assert_refused(
@@ -304,7 +316,7 @@ async fn duplicated_or_too_many_parameters_are_refused() {
 
 #[tokio::test]
 async fn unknown_parameters_are_ignored_and_the_consent_completes() {
-    let app = spawn_app().await;
+    let app = spawn_code_flow().await;
     let (started, returned) = signed_in(&app).await;
     let Returned::Query(mut url) = returned else {
         panic!("query expected")
@@ -346,7 +358,7 @@ async fn a_callback_with_neither_code_nor_error_is_refused() {
 
 #[tokio::test]
 async fn a_garbage_code_with_a_valid_state_is_refused_by_entra_and_stores_nothing() {
-    let app = spawn_app().await;
+    let app = spawn_code_flow().await;
     let started = app.start().await;
     let url = format!(
         "{}?code=not-a-code&state={}",

@@ -5,5 +5,6 @@ mod bad_input;
 mod dropped;
 mod flow;
 mod health;
+mod hybrid;
 mod security;
 mod tabs;

@@ -3,5 +3,6 @@ pub mod support;
 
 mod driver;
 mod flows;
+mod hybrid;
 mod readme;
 mod setup_walk;

@@ -37,8 +37,8 @@ async fn trace_logs_of_a_consent_and_a_replay_never_contain_the_code_tokens_or_v
     // A reload gets the first run's page (nothing is sent again) ...
     let replay = app.callback(&returned, Some(&started.cookie)).await;
     assert_eq!(replay.status(), 200);
-    // ... and the spent code under a new sign-in's state reaches Entra, which refuses it: the
-    // failure path is logged too.
+    // ... and the spent code under a new sign-in's state is refused (the hybrid flow wants the
+    // ID token issued with it): the failure path is logged too.
     let again = app.start().await;
     let mut url = app.url("/callback");
     url.push_str(&format!(

@@ -67,6 +67,14 @@ pub struct Spawn {
     pub key_vault_secrets: bool,
     /// `consent.trusted_proxy_hops` (0: forwarding headers are not believed).
     pub trusted_proxy_hops: u32,
+    /// `consent.sign_in_flow`: `hybrid` (the default configuration) or `code`.
+    pub sign_in_flow: &'static str,
+    /// The emulated cloud's v1 issuer host (`None`: the global cloud's).
+    pub v1_issuer_host: Option<&'static str>,
+    /// Seeded MFA policies instead of the default seed's (security defaults in every tenant).
+    pub mfa_policies: Option<Vec<emulator::seed::MfaPolicySeed>>,
+    /// `partner_center.entra_requires_mfa` of the seed (true by default).
+    pub entra_requires_mfa: bool,
 }
 
 impl Default for Spawn {
@@ -86,6 +94,10 @@ impl Default for Spawn {
             internal_listen: false,
             key_vault_secrets: false,
             trusted_proxy_hops: 0,
+            sign_in_flow: "hybrid",
+            v1_issuer_host: None,
+            mfa_policies: None,
+            entra_requires_mfa: true,
         }
     }
 }
@@ -139,6 +151,13 @@ pub async fn try_spawn_app_with(spawn: Spawn) -> anyhow::Result<TestApp> {
         sign_in_port: Some(0),
         ..EmulatorConfig::default()
     };
+    if let Some(host) = spawn.v1_issuer_host {
+        config.v1_issuer_host = host.into();
+    }
+    if let Some(policies) = &spawn.mfa_policies {
+        config.seed.mfa_policies.clone_from(policies);
+    }
+    config.seed.partner_center.entra_requires_mfa = spawn.entra_requires_mfa;
     for app in &mut config.seed.apps {
         if app.app_id == APP_ID {
             app.redirect_uris.push(redirect.clone());
@@ -220,6 +239,7 @@ fn settings(
     raw.consent.listen = "127.0.0.1:0".into();
     raw.consent.redirect_url = redirect.into();
     raw.consent.trusted_proxy_hops = spawn.trusted_proxy_hops;
+    raw.consent.sign_in_flow = spawn.sign_in_flow.into();
     if spawn.internal_listen {
         raw.consent.internal_listen = "127.0.0.1:0".into();
     }

@@ -12,7 +12,7 @@ use self::checker::{Checker, decode_base64, set};
 use super::{
     AppCredential, AppMode, AppSettings, AssertionAlgorithm, CertificateCredential,
     CertificateSource, ConfigReport, ConsentSettings, EndpointVersion, EntraSettings, HttpSettings,
-    LogFormat, LogSettings, PartnerSettings, RawSettings, Settings,
+    LogFormat, LogSettings, PartnerSettings, RawSettings, Settings, SignInFlow,
 };
 use crate::secret::{ClientSecret, Password};
 use crate::words::{Words, impl_words};
@@ -325,6 +325,12 @@ impl RawSettings {
                 .word::<Prompt>("consent.prompt", value, None, ", or leave it empty")
                 .map(|p| p.to_string()),
         };
+        let sign_in_flow = c.word(
+            "consent.sign_in_flow",
+            &consent.sign_in_flow,
+            Some(SignInFlow::Hybrid),
+            "",
+        );
         let cookie_key = match set(&consent.cookie_key) {
             None => None,
             Some(v) => match decode_base64(v) {
@@ -398,6 +404,7 @@ impl RawSettings {
             listen: listen?,
             redirect_url: redirect_url?,
             prompt,
+            sign_in_flow: sign_in_flow?,
             cookie_key,
             cookie_key_secret,
             readyz_cache: readyz_cache?,

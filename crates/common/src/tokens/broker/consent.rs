@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use super::{BrokerError, TokenBroker, unix_now};
 use crate::cloud::Resource;
+use crate::config::EndpointVersion;
 use crate::entra::{
-    AuthorizeOptions, ExpectedIdToken, PendingAuthorization, SignedInUser, TokenTarget,
+    AuthorizeOptions, ExpectedIdToken, IdToken, PendingAuthorization, SignedInUser, TokenResponse,
+    TokenTarget,
 };
 use crate::secret::{AccessToken, AuthCode, ExposeSecret as _, RefreshToken};
 use crate::store::{GrantMetadata, StoreError, StoredGrant};
@@ -21,6 +23,10 @@ pub struct ConsentRecord {
     pub user: SignedInUser,
     /// The metadata stored with the token.
     pub meta: GrantMetadata,
+    /// Partner Center's own MFA check: it accepted an App+User call made with this consent's
+    /// token before it was stored (it answers 401, code 900421, to a token it does not consider
+    /// MFA-compliant, and then nothing is stored).
+    pub partner_center_mfa: bool,
 }
 
 impl TokenBroker {
@@ -34,6 +40,13 @@ impl TokenBroker {
         let s = &self.inner.settings;
         if options.prompt.is_none() {
             options.prompt.clone_from(&s.prompt);
+        }
+        // Ask Entra for MFA rather than only refuse a consent without it: Entra challenges MFA
+        // on its own only when a policy demands it (docs/microsoft-behaviour.md §1.1). v2
+        // refuses the parameter (AADSTS901002): there a Conditional Access policy must demand
+        // MFA of the admin agents.
+        if options.amr_values.is_none() && s.version == EndpointVersion::V1 {
+            options.amr_values = Some("mfa".into());
         }
         let target = self.delegated_target(Resource::PartnerCenter);
         self.inner
@@ -64,21 +77,23 @@ impl TokenBroker {
         code: AuthCode,
         pending: &PendingAuthorization,
     ) -> Result<ConsentRecord, BrokerError> {
+        self.store_consent_with(code, None, pending).await
+    }
+
+    /// [`Self::store_consent`] for the hybrid flow too: with `front` (the signed ID token of the
+    /// authorization response), that token is validated first — signature from the authority's
+    /// keys, issuer, audience, expiry, `nonce` and `c_hash` of `code` — and only then is the code
+    /// redeemed (still with PKCE). Who consented comes from it; the token endpoint's ID token,
+    /// when present, must name the same tenant and user (`tid`, `oid`).
+    #[tracing::instrument(skip_all)]
+    pub async fn store_consent_with(
+        &self,
+        code: AuthCode,
+        front: Option<&IdToken>,
+        pending: &PendingAuthorization,
+    ) -> Result<ConsentRecord, BrokerError> {
         let inner = &self.inner;
-        let response = inner.client.redeem_code(&code, pending).await?;
-        let id_token = response.id_token.as_ref().ok_or(BrokerError::Incomplete(
-            "ID token (was `openid` requested?)",
-        ))?;
-        let user = inner
-            .validator
-            .validate(
-                id_token,
-                ExpectedIdToken {
-                    nonce: &pending.nonce,
-                    tenant: None,
-                },
-            )
-            .await?;
+        let (response, user) = self.identify(&code, front, pending).await?;
         let tid = user.tenant_id.to_ascii_lowercase();
         self.check_tenant_may_consent(&tid)?;
         let refresh_token = response
@@ -122,7 +137,62 @@ impl TokenBroker {
         // finds (another instance's consent in the same moment) instead of this one.
         self.check_recorded(&tid, &token).await?;
         tracing::info!(tenant.id = %tid, mfa, "partner consent stored");
-        Ok(ConsentRecord { user, meta })
+        Ok(ConsentRecord {
+            user,
+            meta,
+            partner_center_mfa: true,
+        })
+    }
+
+    /// Redeems the code and says who signed in: from the validated front-channel ID token
+    /// (hybrid flow, checked before the redemption) or the token endpoint's.
+    async fn identify(
+        &self,
+        code: &AuthCode,
+        front: Option<&IdToken>,
+        pending: &PendingAuthorization,
+    ) -> Result<(TokenResponse, SignedInUser), BrokerError> {
+        let inner = &self.inner;
+        let expected = ExpectedIdToken {
+            nonce: &pending.nonce,
+            tenant: None,
+        };
+        let front_user = match front {
+            Some(t) => Some(
+                inner
+                    .validator
+                    .validate_authorization_response(t, expected, code.expose_secret())
+                    .await?,
+            ),
+            None => None,
+        };
+        let response = inner.client.redeem_code(code, pending).await?;
+        let Some(front_user) = front_user else {
+            let id_token = response.id_token.as_ref().ok_or(BrokerError::Incomplete(
+                "ID token (was `openid` requested?)",
+            ))?;
+            let user = inner.validator.validate(id_token, expected).await?;
+            return Ok((response, user));
+        };
+        let back = match response.id_token.as_ref() {
+            Some(t) => Some(inner.validator.validate_after_hybrid(t, expected).await?),
+            None => None,
+        };
+        let (back_tid, back_oid) = match &back {
+            Some(u) => (Some(u.tenant_id.clone()), Some(u.object_id.clone())),
+            None => jwt_tid_oid(response.access_token.expose_secret()),
+        };
+        let same = |a: Option<String>, b: &str| a.is_none_or(|a| a.eq_ignore_ascii_case(b));
+        if !same(back_tid, &front_user.tenant_id) || !same(back_oid, &front_user.object_id) {
+            return Err(BrokerError::IdToken(
+                crate::entra::IdTokenError::Malformed(
+                    "the token endpoint's answer is about another tenant or user than the signed ID token of the sign-in".into(),
+                ),
+            ));
+        }
+        let mut user = front_user;
+        user.mfa = user.mfa.or(back.and_then(|b| b.mfa));
+        Ok((response, user))
     }
 
     /// Reads the partner's grant back and fails unless it is the one just written.
@@ -212,6 +282,15 @@ impl TokenBroker {
             tracing::info!(tenant.id = %partner, "new consent verified against Partner Center");
             return Ok(());
         };
+        if e.is_mfa_refusal() {
+            // Partner Center's own MFA check (401, code 900421): the sign-in showed Entra no
+            // MFA challenge. Said as the MFA remedy, not a generic refusal.
+            tracing::warn!(tenant.id = %partner, "Partner Center found the new consent's token not MFA-compliant (900421); nothing stored");
+            return Err(BrokerError::ConsentWithoutMfa {
+                partner: partner.to_owned(),
+                consent_page: inner.settings.consent_page.clone(),
+            });
+        }
         let status = e.status();
         let transient = matches!(status, Some(429) | Some(500..))
             || matches!(e, crate::partner_center::PartnerCenterError::Transport(_));
@@ -250,6 +329,15 @@ fn jwt_amr_has_mfa(jwt: &str) -> Option<bool> {
     let v: serde_json::Value = crate::entra::decode_unverified(jwt).ok()?;
     let amr = v.get("amr")?.as_array()?;
     Some(amr.iter().any(|m| m.as_str() == Some("mfa")))
+}
+
+/// `tid` and `oid` of a JWT (read without verification, as [`jwt_amr_has_mfa`]).
+fn jwt_tid_oid(jwt: &str) -> (Option<String>, Option<String>) {
+    let Ok(v) = crate::entra::decode_unverified::<serde_json::Value>(jwt) else {
+        return (None, None);
+    };
+    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    (text("tid"), text("oid"))
 }
 
 #[cfg(test)]

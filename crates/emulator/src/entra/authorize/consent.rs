@@ -18,6 +18,9 @@ use std::collections::BTreeMap;
 pub struct ConsentForm {
     flow: String,
     action: String,
+    /// `1` when the administrator ticked "Consent on behalf of your organization".
+    #[serde(default)]
+    consent_for_org: Option<String>,
 }
 
 /// The delegated permissions the request needs, per resource app ID.
@@ -251,8 +254,11 @@ pub async fn consent(state: web::Data<State>, form: web::Form<ConsentForm>) -> H
             "The grant requires admin permission.",
         );
     }
-    // An administrator consents for the whole tenant; a user for themselves.
-    let for_user = (!user.is_global_admin()).then_some(user.id.as_str());
+    // "Consent on behalf of your organization" is the administrator's choice, unchecked at
+    // first (docs/microsoft-behaviour.md §0b): ticked, the grant covers the whole tenant;
+    // otherwise (and for every other user) only the user who signed in.
+    let for_org = user.is_global_admin() && form.consent_for_org.as_deref() == Some("1");
+    let for_user = (!for_org).then_some(user.id.as_str());
     state.grant_consent(&user.tenant, &app.seed.app_id, for_user, &needed);
     tracing::info!(app.id = %app.seed.app_id, tenant.id = %user.tenant, admin = for_user.is_none(), "consent granted");
     issue_code(&state, &flow, &user)

@@ -86,6 +86,14 @@ fn authorize(state: &State, req: &HttpRequest, tenant_seg: &str, version: Versio
         flow.amr = s.amr.clone();
         flow.auth_time = s.auth_time;
         flow.session_id = s.session_id.clone();
+        // A session signed in with a password only is stepped up when MFA is asked for now.
+        let user = state.directory().user(&s.user_id).cloned();
+        if let Some(user) = user.filter(|u| u.has_mfa() && !flow.amr.iter().any(|m| m == "mfa"))
+            && sign_in::mfa_demanded(state, &flow, &user)
+        {
+            store_flow(state, &flow_id, flow.clone());
+            return sign_in::mfa_page(&flow, &flow_id, None);
+        }
         return after_sign_in(state, flow_id, flow, None);
     }
     let hint = flow.login_hint.clone().unwrap_or_default();
@@ -166,6 +174,9 @@ fn new_flow(
         auth_time: 0,
         session_id: uuid::Uuid::new_v4().to_string(),
         created: state.now(),
+        mfa_requested: q
+            .get("amr_values")
+            .is_some_and(|v| v.split([' ', ',']).any(|m| m == "mfa")),
     };
     Ok((q, app, directory, flow))
 }
@@ -206,6 +217,14 @@ fn check_request(
         ));
     }
     flow.code_challenge = code_challenge(q)?;
+    if flow.version == Version::V2 && q.contains_key("amr_values") {
+        // docs/microsoft-behaviour.md §2.1: the v2 endpoint does not take `amr_values`.
+        return Err(reject(
+            "invalid_request",
+            901002,
+            "The 'amr_values' parameter is not supported. Use 'claims' or Conditional Access to require multi-factor authentication.",
+        ));
+    }
     let has_id_token = response_type.split(' ').any(|t| t == "id_token");
     if has_id_token && flow.nonce.is_none() {
         return Err(reject(

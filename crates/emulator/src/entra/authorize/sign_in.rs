@@ -30,7 +30,7 @@ pub(crate) fn sign_in_page(
     )
 }
 
-fn mfa_page(flow: &Flow, flow_id: &str, error: Option<&str>) -> HttpResponse {
+pub(crate) fn mfa_page(flow: &Flow, flow_id: &str, error: Option<&str>) -> HttpResponse {
     pages::sign_in(
         StatusCode::OK,
         &pages::Mfa {
@@ -96,7 +96,7 @@ pub async fn login(
     flow.user_id = Some(user.id.clone());
     flow.amr = vec!["pwd".into()];
     flow.auth_time = state.now();
-    if user.has_mfa() {
+    if user.has_mfa() && mfa_demanded(&state, &flow, &user) {
         store_flow(&state, &form.flow, flow.clone());
         return mfa_page(&flow, &form.flow, None);
     }
@@ -106,6 +106,26 @@ pub async fn login(
         flow,
         Some(req.app_config().secure()),
     )
+}
+
+/// Whether this sign-in challenges MFA: the app asked (`amr_values=mfa`), a seeded policy
+/// (security defaults, Conditional Access) covers the user, or the resource asked for is under
+/// a policy requiring MFA (Partner Center's in the default seed). Otherwise Entra does not ask,
+/// and the token's `amr` is `["pwd"]` (docs/microsoft-behaviour.md §1.1).
+pub(crate) fn mfa_demanded(state: &State, flow: &Flow, user: &UserSeed) -> bool {
+    flow.mfa_requested || state.mfa_policy_applies(user) || target_requires_mfa(state, flow)
+}
+
+fn target_requires_mfa(state: &State, flow: &Flow) -> bool {
+    flow.target
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| {
+            state.resource_for_audience(s).or_else(|| {
+                crate::model::resources::split_scope(state.resources(), s).map(|(r, _, _)| r)
+            })
+        })
+        .any(|r| r.requires_mfa)
 }
 
 fn check_user_may_sign_in(state: &State, flow: &Flow, user: &UserSeed) -> Result<(), AadError> {

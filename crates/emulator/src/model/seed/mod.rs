@@ -74,6 +74,25 @@ pub struct Seed {
     /// External token issuers (with their JWKS) trusted for federation, see `federation`.
     #[serde(default)]
     pub external_issuers: Vec<crate::model::federation::ExternalIssuerSeed>,
+    /// Policies that make Entra challenge MFA at sign-in (security defaults, Conditional
+    /// Access); without one, a user is challenged only when the request asks (`amr_values=mfa`).
+    #[serde(default)]
+    pub mfa_policies: Vec<MfaPolicySeed>,
+}
+
+/// A policy that demands MFA at sign-in: the tenant's security defaults or a Conditional Access
+/// policy, for every user of the tenant or the users named.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MfaPolicySeed {
+    /// What the policy is, for people (`Security defaults`, `CA: require MFA for admins`).
+    #[serde(default)]
+    pub name: String,
+    /// The tenant whose users' sign-ins it covers.
+    pub tenant: String,
+    /// The users it covers (object IDs or UPNs); empty: every user of the tenant.
+    #[serde(default)]
+    pub users: Vec<String>,
 }
 
 impl fmt::Debug for Seed {
