@@ -301,6 +301,8 @@ impl Walk {
         browser.click("#idSIButton9").await;
         browser.fill("#otc", &self.emu.mfa_code(upn).unwrap()).await;
         browser.click("#idSubmit_SAOTCC_Continue").await;
+        // As docs/setup-azure.md says: for the whole organization.
+        browser.click("#for-org").await;
         browser.click("#accept").await;
         assert_eq!(browser.text("#result").await, "Consent recorded", "{upn}");
         assert_eq!(browser.text("#mfa").await, "used");

@@ -26,7 +26,16 @@ impl Seed {
                 }
             }
         }
+        let mut user_ids = std::collections::HashMap::new();
         for u in &self.users {
+            // Sign-in keeps the user's ID between pages: two users with one ID would sign in
+            // as each other.
+            if let Some(first) = user_ids.insert(u.id.to_ascii_lowercase(), u.upn.as_str()) {
+                problems.push(format!(
+                    "users.{}: id '{}' is already the id of {first}; user IDs must be unique",
+                    u.upn, u.id
+                ));
+            }
             if !tenant_ids.contains(&u.tenant.as_str()) {
                 problems.push(format!(
                     "users.{}: tenant '{}' is not a tenant of the data file",
