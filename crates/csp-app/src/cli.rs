@@ -181,7 +181,10 @@ pub enum GdapCommand {
     },
     /// Give a partner security group roles of an active relationship (an access assignment):
     /// its members get them in the customer tenant. Idempotent: an assignment of the group
-    /// with the same roles already present is success.
+    /// with the same roles already present is success. Waits for a relationship the customer
+    /// just approved to be active (approved → activating → active), then for the assignment to
+    /// take effect (pending → active), with a line on stderr per state; --no-wait returns at
+    /// once.
     Assign {
         /// Relationship ID.
         #[arg(long)]
@@ -193,17 +196,24 @@ pub enum GdapCommand {
         /// repeated; a subset of the relationship's roles.
         #[arg(long = "role", required = true, value_delimiter = ',')]
         roles: Vec<String>,
+        /// Waiting for the relationship to be active and the assignment to take effect.
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// End an active relationship (a `terminate` request): the partner loses its roles in the
-    /// customer tenant.
+    /// customer tenant. Waits until it is terminated (terminationRequested → terminating →
+    /// terminated); --no-wait returns once Graph accepted the request.
     Terminate {
         /// Relationship ID.
         #[arg(long)]
         relationship: String,
+        /// Waiting for the termination to complete.
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Turn automatic extension on (autoExtendDuration P180D: extended by 180 days at its end
     /// date) or off (--off: PT0S, it expires at its end date). Not allowed with Global
-    /// Administrator.
+    /// Administrator. Waits until Graph shows the new setting; --no-wait returns at once.
     Extend {
         /// Relationship ID.
         #[arg(long)]
@@ -211,6 +221,9 @@ pub enum GdapCommand {
         /// Turn automatic extension off.
         #[arg(long)]
         off: bool,
+        /// Waiting for the change to show.
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Active relationships, across all customers, that end within the window and do not
     /// extend automatically.
@@ -221,12 +234,32 @@ pub enum GdapCommand {
     },
     /// Which roles the signed-in account of the stored grant actually gets in a customer
     /// tenant, through which relationship and which security group; when none, why and what
-    /// to do. Exit 1 when it gets no role.
+    /// to do. Only active access assignments of active relationships count: one still pending
+    /// (or a relationship still activating) is reported as access pending. Exit 1 when it gets
+    /// no role.
     Check {
         /// Customer tenant ID.
         #[arg(long)]
         customer: String,
     },
+}
+
+/// How a command that changes GDAP waits for Graph to complete the change.
+#[derive(Clone, Copy, Debug, Args)]
+pub struct WaitArgs {
+    /// Return as soon as Graph accepted the change, without waiting for it to complete.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// The most to wait for Graph to complete the change (30s, 15m, 1h).
+    #[arg(long, default_value = "10m", value_parser = parse_span)]
+    pub wait_timeout: Span,
+}
+
+impl WaitArgs {
+    /// The budget of a wait.
+    pub fn budget(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.wait_timeout.0.unsigned_abs())
+    }
 }
 
 /// `users` subcommands.

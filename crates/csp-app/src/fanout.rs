@@ -441,6 +441,13 @@ pub fn write_failures(err: &mut dyn Write, report: &FanOutReport) -> std::io::Re
         report.succeeded,
         report.users
     )?;
+    // A customer whose GDAP access is still being applied fails like one without access: say
+    // which it is.
+    let pending = crate::gdap_access::pending_notes(
+        &ctx.graph,
+        report.failed.iter().map(|f| f.customer.tenant_id.as_str()),
+    )
+    .await;
     for f in &report.failed {
         writeln!(
             err,
@@ -449,6 +456,9 @@ pub fn write_failures(err: &mut dyn Write, report: &FanOutReport) -> std::io::Re
             printable(&f.customer.name),
             printable(f.failure.text())
         )?;
+        if let Some(note) = pending.get(&f.customer.tenant_id.to_ascii_lowercase()) {
+            writeln!(err, "    note: {note}")?;
+        }
         if let Some(advice) = f.failure.advice() {
             writeln!(err, "    remedy: {}", printable(&advice))?;
         }

@@ -18,6 +18,8 @@ pub mod commands;
 pub mod context;
 pub mod customers;
 pub mod fanout;
+pub mod gdap_access;
+pub mod gdap_wait;
 pub mod watch;
 
 use std::io::Write;

@@ -537,6 +537,13 @@ impl EmulatorHandle {
             .map(|_| ())
             .map_err(|e| e.message)
     }
+    /// How long GDAP's transitional states last from now on (also `PUT /_admin/gdap/timings`).
+    pub fn set_gdap_timings(&self, timings: partner_data::gdap::GdapTimings) {
+        graph::gdap::apply_clock(self.state());
+        let mut data = self.state.partner.lock();
+        data.timings = timings;
+        data.wake();
+    }
     /// Grant or withdraw the partner's delegated admin access to a customer.
     pub fn set_delegated_access(&self, customer: &str, partner: &str, allowed: bool) -> bool {
         self.state.set_delegated_access(customer, partner, allowed)

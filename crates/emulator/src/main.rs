@@ -64,11 +64,15 @@ async fn main() -> anyhow::Result<()> {
         }
         None => Seed::default(),
     };
-    let seed = if args.customers > 0 {
+    let mut seed = if args.customers > 0 {
         seed.with_generated_customers(args.customers, args.users_per_customer)?
     } else {
         seed
     };
+    // The demo keeps GDAP's transitional states for a few seconds each (crates/emulator/README.md
+    // "GDAP's clock"), unless the seed says otherwise.
+    seed.gdap_timings
+        .get_or_insert_with(emulator::partner_data::gdap::GdapTimings::demo);
     if args.reset {
         emulator::persist::reset(&args.state_dir)?;
         println!(

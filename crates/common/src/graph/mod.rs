@@ -12,6 +12,7 @@
 
 mod applications;
 mod gdap;
+mod lifecycle;
 mod pager;
 
 use std::time::Duration;
@@ -38,6 +39,10 @@ pub use gdap::{
     DelegatedAdminRelationshipRequest, DirectoryObject, GLOBAL_ADMINISTRATOR_ROLE,
     NewDelegatedAdminRelationship, UnifiedRole, approval_link, iso8601_days, role_name,
     role_template_id,
+};
+pub use lifecycle::{
+    DelegatedAdminRelationshipOperation, Progress, WaitError, WaitPolicy, assignment_status,
+    relationship_status, wait_for,
 };
 pub use pager::{PageStep, Pager};
 

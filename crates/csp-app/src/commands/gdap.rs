@@ -12,13 +12,15 @@ use cli_kit::output::{self, Column, ListWriter, OutputFormat, Window, to_value, 
 use common::graph::{
     AccessDetails, DelegatedAdminAccessAssignment, DelegatedAdminRelationship,
     DelegatedAdminRelationshipCustomer, GLOBAL_ADMINISTRATOR_ROLE, NewDelegatedAdminRelationship,
-    UnifiedRole, approval_link, iso8601_days, role_name, role_template_id,
+    UnifiedRole, approval_link, iso8601_days, relationship_status, role_name, role_template_id,
 };
 use futures::TryStreamExt as _;
 use serde_json::{Value, json};
 
-use crate::cli::GdapCommand;
+use crate::cli::{GdapCommand, WaitArgs};
 use crate::context::Context;
+use crate::gdap_access::{assignment_counts, assignment_pending, relationship_counts};
+use crate::gdap_wait::{Waiter, until_active, until_terminated};
 
 const GDAP_COLUMNS: &[Column] = &[
     ("ID", "/id"),
@@ -83,12 +85,13 @@ fn gdap_value(r: &DelegatedAdminRelationship) -> Result<Value, Failure> {
     Ok(value)
 }
 
-/// Runs a `gdap` command.
+/// Runs a `gdap` command; progress of waits goes to `err`.
 pub async fn run(
     ctx: &Context,
     command: GdapCommand,
     format: OutputFormat,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> Result<ExitCode, Failure> {
     let graph = &ctx.graph;
     match command {
@@ -135,29 +138,30 @@ pub async fn run(
             relationship,
             group,
             roles,
-        } => assign(ctx, &relationship, &group, &roles, format, out).await,
-        GdapCommand::Terminate { relationship } => {
-            let request = graph
-                .terminate_delegated_admin_relationship(&relationship)
-                .await?;
-            let value = json!({
-                "relationshipId": relationship,
-                "requestId": request.id,
-                "action": request.action,
-                "status": request.status,
-            });
-            match format {
-                OutputFormat::Table => writeln!(
-                    out,
-                    "Relationship {relationship}: termination requested (request {}, {}). The partner's roles in the customer tenant end with it.",
-                    request.id, request.status
-                )?,
-                _ => output::write_object(format, out, &[], &value)?,
-            }
-            Ok(ExitCode::SUCCESS)
+            wait,
+        } => {
+            let mut waiter = (!wait.no_wait).then(|| Waiter::new(graph, wait.budget(), err));
+            assign(
+                ctx,
+                &relationship,
+                &group,
+                &roles,
+                waiter.as_mut(),
+                format,
+                out,
+            )
+            .await
         }
-        GdapCommand::Extend { relationship, off } => {
-            extend(ctx, &relationship, off, format, out).await
+        GdapCommand::Terminate { relationship, wait } => {
+            terminate(ctx, &relationship, wait, format, out, err).await
+        }
+        GdapCommand::Extend {
+            relationship,
+            off,
+            wait,
+        } => {
+            let mut waiter = (!wait.no_wait).then(|| Waiter::new(graph, wait.budget(), err));
+            extend(ctx, &relationship, off, waiter.as_mut(), format, out).await
         }
         GdapCommand::Expiring { within } => expiring(ctx, within, format, out).await,
         GdapCommand::Check { customer } => check(ctx, &customer, format, out).await,
@@ -224,6 +228,57 @@ async fn lock_for_approval(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `gdap terminate`: a `terminate` request, then (unless `--no-wait`) until the relationship
+/// is terminated. A relationship already terminated is success; one being terminated is
+/// waited for without a second request.
+async fn terminate(
+    ctx: &Context,
+    relationship: &str,
+    wait: WaitArgs,
+    format: OutputFormat,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, Failure> {
+    let graph = &ctx.graph;
+    let current = graph.get_delegated_admin_relationship(relationship).await?;
+    let (request_id, mut status, result) = match until_terminated(relationship, &current.status) {
+        common::graph::Progress::Done => (None, current.status, "already terminated"),
+        common::graph::Progress::Waiting(_) => (None, current.status, "termination under way"),
+        common::graph::Progress::Failed(_) => {
+            let request = graph
+                .terminate_delegated_admin_relationship(relationship)
+                .await?;
+            (
+                Some(request.id),
+                "terminationRequested".to_owned(),
+                "termination requested",
+            )
+        }
+    };
+    if !wait.no_wait && status != "terminated" {
+        let mut waiter = Waiter::new(graph, wait.budget(), err);
+        status = waiter
+            .relationship(relationship, "terminated", until_terminated)
+            .await?
+            .status;
+    }
+    let value = json!({
+        "relationshipId": relationship,
+        "requestId": request_id,
+        "action": "terminate",
+        "status": status,
+        "result": result,
+    });
+    match format {
+        OutputFormat::Table => writeln!(
+            out,
+            "Relationship {relationship}: {result}; now {status}. The partner's roles in the customer tenant end with the request."
+        )?,
+        _ => output::write_object(format, out, &[], &value)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Role names or IDs to template IDs; every unknown one is reported at once.
 fn resolve_roles(roles: &[String]) -> Result<Vec<String>, Failure> {
     let mut ids = Vec::new();
@@ -265,11 +320,14 @@ fn role_names<'a>(ids: impl IntoIterator<Item = &'a String>) -> Vec<String> {
 }
 
 /// `gdap assign`: an access assignment, unless the group already has one with these roles.
+/// With a waiter: first until the relationship is active (a customer's approval goes through
+/// `approved` and `activating`), then until the assignment is active.
 async fn assign(
     ctx: &Context,
     relationship: &str,
     group: &str,
     roles: &[String],
+    mut waiter: Option<&mut Waiter<'_>>,
     format: OutputFormat,
     out: &mut dyn Write,
 ) -> Result<ExitCode, Failure> {
@@ -278,6 +336,25 @@ async fn assign(
         return Err(Failure::new(format!(
             "the group {group:?} is not an object ID (GUID) of a security group of the partner tenant"
         )));
+    }
+    let current = ctx
+        .graph
+        .get_delegated_admin_relationship(relationship)
+        .await?;
+    match (
+        until_active(relationship, &current.status),
+        waiter.as_deref_mut(),
+    ) {
+        (common::graph::Progress::Done, _) => {}
+        (common::graph::Progress::Failed(why), _) => return Err(Failure::new(why)),
+        (common::graph::Progress::Waiting(state), None) => {
+            return Err(Failure::new(format!(
+                "relationship {relationship} is {state}: access assignments can be created once it is active (usually within minutes); run again without --no-wait to wait for it"
+            )));
+        }
+        (common::graph::Progress::Waiting(_), Some(w)) => {
+            w.relationship(relationship, "active", until_active).await?;
+        }
     }
     let existing: Vec<DelegatedAdminAccessAssignment> = ctx
         .graph
@@ -291,7 +368,7 @@ async fn assign(
             .eq_ignore_ascii_case(group)
             && !matches!(a.status.as_str(), "deleted" | "deleting")
     });
-    let (assignment, result) = match same_group {
+    let (mut assignment, result) = match same_group {
         Some(a) if role_set(a) == wanted => (a.clone(), "already assigned"),
         Some(a) => {
             return Err(Failure::new(format!(
@@ -307,6 +384,11 @@ async fn assign(
             "assigned",
         ),
     };
+    if let Some(w) = waiter
+        && !assignment_counts(&assignment)
+    {
+        assignment = w.assignment(relationship, &assignment.id).await?;
+    }
     let value = json!({
         "relationshipId": relationship,
         "assignmentId": assignment.id,
@@ -324,6 +406,7 @@ async fn extend(
     ctx: &Context,
     relationship: &str,
     off: bool,
+    waiter: Option<&mut Waiter<'_>>,
     format: OutputFormat,
     out: &mut dyn Write,
 ) -> Result<ExitCode, Failure> {
@@ -349,10 +432,15 @@ async fn extend(
     let etag = current.etag.as_deref().ok_or_else(|| {
         Failure::new("Graph returned the relationship without an @odata.etag: cannot update it")
     })?;
-    let updated = ctx
+    let mut updated = ctx
         .graph
         .update_auto_extend_duration(relationship, etag, wanted)
         .await?;
+    if let Some(w) = waiter
+        && updated.auto_extend_duration.as_deref() != Some(wanted)
+    {
+        updated = w.auto_extension(relationship, wanted).await?;
+    }
     output::write_object(format, out, GDAP_FIELDS, &gdap_value(&updated)?)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -419,9 +507,54 @@ impl Grant {
             "relationshipName": self.relationship.display_name,
             "status": self.relationship.status,
             "groupId": a.map(|a| a.access_container.access_container_id.clone()),
+            "assignmentStatus": a.map(|a| a.status.clone()),
             "isMember": self.is_member,
             "roles": a.map(|a| role_names(&role_set(a))).unwrap_or_default(),
         })
+    }
+}
+
+/// Why access is still pending, when it is: a relationship the customer approved that is not
+/// active yet, or an assignment of the account's group that is still `pending`.
+fn pending(customer: &str, grants: &[Grant]) -> Option<(String, String)> {
+    let wait = "wait a few minutes and run `csp-app gdap check` again (`csp-app gdap assign` waits for it)".to_owned();
+    let active = grants.iter().any(|g| relationship_counts(&g.relationship));
+    if !active
+        && let Some(g) = grants
+            .iter()
+            .find(|g| relationship_status::is_activating(&g.relationship.status))
+    {
+        return Some((
+            format!(
+                "GDAP access to customer {customer} is pending: relationship {} is {} (approved by the customer; its roles apply once it is active)",
+                g.relationship.display_name, g.relationship.status
+            ),
+            wait,
+        ));
+    }
+    let member_active = grants.iter().any(|g| {
+        g.is_member
+            && relationship_counts(&g.relationship)
+            && g.assignment.as_ref().is_some_and(assignment_counts)
+    });
+    let member_pending = grants.iter().find(|g| {
+        g.is_member
+            && relationship_counts(&g.relationship)
+            && g.assignment.as_ref().is_some_and(assignment_pending)
+    });
+    match (member_active, member_pending) {
+        (false, Some(g)) => Some((
+            format!(
+                "GDAP access to customer {customer} is pending: the access assignment of group {} on relationship {} is still pending (Graph applies it within minutes)",
+                g.assignment
+                    .as_ref()
+                    .map(|a| a.access_container.access_container_id.as_str())
+                    .unwrap_or_default(),
+                g.relationship.display_name
+            ),
+            wait,
+        )),
+        _ => None,
     }
 }
 
@@ -435,9 +568,12 @@ fn diagnose(customer: &str, upn: &str, grants: &[Grant]) -> (String, String) {
             ),
         );
     }
+    if let Some(pending) = pending(customer, grants) {
+        return pending;
+    }
     let active: Vec<&Grant> = grants
         .iter()
-        .filter(|g| g.relationship.status == "active")
+        .filter(|g| relationship_counts(&g.relationship))
         .collect();
     if active.is_empty() {
         let states: Vec<String> = grants
@@ -460,6 +596,7 @@ fn diagnose(customer: &str, upn: &str, grants: &[Grant]) -> (String, String) {
     let assigned: Vec<String> = active
         .iter()
         .filter_map(|g| g.assignment.as_ref())
+        .filter(|a| assignment_counts(a) || assignment_pending(a))
         .map(|a| a.access_container.access_container_id.clone())
         .collect();
     if assigned.is_empty() {
@@ -518,7 +655,7 @@ async fn check(
         .await?;
     let mut grants = Vec::new();
     for r in relationships {
-        let assignments: Vec<DelegatedAdminAccessAssignment> = if r.status == "active" {
+        let assignments: Vec<DelegatedAdminAccessAssignment> = if relationship_counts(&r) {
             graph.list_access_assignments(&r.id).try_collect().await?
         } else {
             Vec::new()
@@ -541,19 +678,23 @@ async fn check(
             });
         }
     }
+    // Only active assignments of active relationships grant roles (a pending one does not yet).
     let roles: BTreeSet<String> = grants
         .iter()
-        .filter(|g| g.is_member && g.relationship.status == "active")
+        .filter(|g| g.is_member && relationship_counts(&g.relationship))
         .filter_map(|g| g.assignment.as_ref())
+        .filter(|a| assignment_counts(a))
         .flat_map(role_set)
         .collect();
     let verdict = roles.is_empty().then(|| diagnose(customer, &upn, &grants));
+    let access_pending = roles.is_empty() && pending(customer, &grants).is_some();
     let report = json!({
         "account": upn,
         "accountId": me.id,
         "customerTenantId": customer,
         "roles": role_names(&roles),
         "grants": grants.iter().map(Grant::to_json).collect::<Vec<_>>(),
+        "accessPending": access_pending,
         "problem": verdict.as_ref().map(|(why, _)| why),
         "remedy": verdict.as_ref().map(|(_, fix)| fix),
     });

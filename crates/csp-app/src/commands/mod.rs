@@ -39,7 +39,7 @@ pub async fn dispatch(
             admin::grant::restore(&ctx.broker, &ctx.partner, dry_run, format, out).await
         }
         Command::Customers(c) => customers::run(ctx, c, format, out).await,
-        Command::Gdap(c) => gdap::run(ctx, c, format, out).await,
+        Command::Gdap(c) => gdap::run(ctx, c, format, out, err).await,
         Command::Users(UsersCommand::List(args)) => users::list(ctx, args, format, out, err).await,
         Command::Graph(GraphCommand::Get { path, customer }) => {
             graph::get(ctx, &path, customer.as_deref(), format, out).await

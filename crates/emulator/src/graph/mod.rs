@@ -65,6 +65,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(gdap::create_request),
             )
             .route(
+                "/tenantRelationships/delegatedAdminRelationships/{id}/requests/{rid}",
+                web::get().to(gdap::get_request),
+            )
+            .route(
+                "/tenantRelationships/delegatedAdminRelationships/{id}/operations",
+                web::get().to(gdap::list_operations),
+            )
+            .route(
+                "/tenantRelationships/delegatedAdminRelationships/{id}/operations/{oid}",
+                web::get().to(gdap::get_operation),
+            )
+            .route(
                 "/tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments",
                 web::get().to(gdap::list_assignments),
             )
@@ -88,7 +100,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/_admin/gdap/relationships/{id}/approve",
         web::post().to(gdap::admin_approve),
-    );
+    )
+    .route("/_admin/gdap/timings", web::get().to(gdap::get_timings))
+    .route("/_admin/gdap/timings", web::put().to(gdap::set_timings));
 }
 
 /// Routes of app setup (`apps`): applications, service principals, app role assignments and

@@ -4,6 +4,7 @@
 mod apps;
 mod cross_check;
 mod gdap;
+mod gdap_lifecycle;
 mod graph_users;
 mod helpers;
 mod partner_center;

@@ -174,6 +174,16 @@ pub struct RoleGrant {
     pub roles: Vec<String>,
 }
 
+/// What [`Inner::apply_clock`] changed: (partner, customer) pairs that gained delegated access
+/// (a relationship became active) or lost it (none is active any more).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessChanges {
+    /// Pairs with a newly active relationship.
+    pub gained: Vec<(String, String)>,
+    /// Pairs left without an active relationship.
+    pub lost: Vec<(String, String)>,
+}
+
 /// The mutable data.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Inner {
@@ -190,6 +200,9 @@ pub struct Inner {
     pub apps: HashMap<String, AppMeta>,
     /// Limits.
     pub settings: PartnerCenterSettings,
+    /// How long GDAP's transitional states last (seed `[gdap_timings]`, `/_admin/gdap/timings`).
+    #[serde(default)]
+    pub timings: gdap::GdapTimings,
     /// Request times (ms) per rate-limit key, oldest first (not kept across restarts).
     #[serde(skip)]
     rate: HashMap<String, VecDeque<i64>>,
@@ -276,6 +289,8 @@ impl PartnerData {
                     end: active.then_some(started + days * 86_400),
                     version: 1,
                     requests: Vec::new(),
+                    since: started,
+                    operations: Vec::new(),
                     assignments: g
                         .access_assignments
                         .iter()
@@ -285,6 +300,8 @@ impl PartnerData {
                             roles: a.roles.iter().map(|r| r.to_ascii_lowercase()).collect(),
                             created: started,
                             modified: started,
+                            status: gdap::AssignmentStatus::Active,
+                            until: started,
                         })
                         .collect(),
                 }
@@ -313,6 +330,7 @@ impl PartnerData {
                 consents: Vec::new(),
                 apps: HashMap::new(),
                 settings: seed.partner_center.clone(),
+                timings: seed.gdap_timings.unwrap_or_default(),
                 rate: HashMap::new(),
                 clock_quiet_until: None,
                 by_customer: None,
@@ -385,6 +403,7 @@ impl Inner {
             .flat_map(|r| {
                 r.assignments
                     .iter()
+                    .filter(|a| a.is_active())
                     .filter(|a| groups.iter().any(|g| g.id.eq_ignore_ascii_case(&a.group)))
                     .map(|a| RoleGrant {
                         relationship: r.id.clone(),
@@ -407,44 +426,59 @@ impl Inner {
         roles
     }
 
+    /// Forget what the last [`Inner::apply_clock`] learnt: call after any change to a
+    /// relationship or an assignment, so the next call scans again.
+    pub fn wake(&mut self) {
+        self.clock_quiet_until = None;
+    }
+
     /// Apply the clock to every relationship ([`gdap::Relationship::apply_clock`]) and return
-    /// the (partner, customer) pairs left without any active relationship by an expiry.
+    /// what changed for delegated access.
     ///
     /// Called before every Graph request of a partner user in a customer tenant, so it remembers
-    /// when nothing can expire: while the relationship count is unchanged and every relationship
-    /// that could end is active, no relationship expires before the earliest active end date. A
-    /// relationship still to be approved (its end is set on approval) keeps the scan on.
-    pub fn apply_clock(&mut self, now: i64) -> Vec<(String, String)> {
+    /// when nothing can change: while the relationship count is unchanged, nothing changes
+    /// before the earliest next transition of any relationship or assignment (handlers that
+    /// change one call [`Inner::wake`]). A relationship still to be approved (its customer may
+    /// be set on approval) keeps the customer index off.
+    pub fn apply_clock(&mut self, now: i64) -> AccessChanges {
         if let Some((count, until)) = self.clock_quiet_until
             && count == self.relationships.len()
             && now < until
         {
-            return Vec::new();
+            return AccessChanges::default();
         }
-        let mut expired = Vec::new();
+        let timings = self.timings;
+        let mut changes = AccessChanges::default();
         for r in &mut self.relationships {
-            if r.apply_clock(now)
-                && let Some(c) = r.customer_tenant()
-            {
-                expired.push((r.partner.clone(), c.to_owned()));
+            let effect = r.apply_clock(now, &timings);
+            let Some(c) = r.customer_tenant() else {
+                continue;
+            };
+            let pair = (r.partner.clone(), c.to_owned());
+            if effect.activated {
+                changes.gained.push(pair.clone());
+            }
+            if effect.deactivated {
+                changes.lost.push(pair);
             }
         }
-        expired.retain(|(p, c)| !self.has_active_relationship(p, c));
-        expired.dedup();
+        changes
+            .lost
+            .retain(|(p, c)| !self.has_active_relationship(p, c));
+        changes.lost.dedup();
         let pending = self.relationships.iter().any(|r| {
             matches!(
                 r.status,
                 gdap::Status::Created | gdap::Status::ApprovalPending
             )
         });
-        let next_end = self
+        let next = self
             .relationships
             .iter()
-            .filter(|r| r.status == gdap::Status::Active)
-            .filter_map(|r| r.end)
+            .filter_map(|r| r.next_change(&timings))
             .min()
             .unwrap_or(i64::MAX);
-        self.clock_quiet_until = (!pending).then_some((self.relationships.len(), next_end));
+        self.clock_quiet_until = Some((self.relationships.len(), next));
         self.by_customer = (!pending).then(|| {
             let mut index: HashMap<String, Vec<usize>> = HashMap::new();
             for (i, r) in self.relationships.iter().enumerate() {
@@ -454,7 +488,7 @@ impl Inner {
             }
             (self.relationships.len(), index)
         });
-        expired
+        changes
     }
 
     /// The relationships that may concern `customer`: through the index when it is valid,

@@ -50,6 +50,10 @@ pub struct Seed {
     /// Partner Center rate limits; see `partner_data`.
     #[serde(default)]
     pub partner_center: crate::model::partner_data::seed::PartnerCenterSettings,
+    /// How long GDAP's transitional states last (`[gdap_timings]`); absent: every transition
+    /// completes before the next read (the `emulator` binary uses short demo lengths then).
+    #[serde(default)]
+    pub gdap_timings: Option<crate::model::partner_data::gdap::GdapTimings>,
     /// Managed identities of the emulated hosting environment, see `managed_identity`.
     #[serde(default)]
     pub managed_identities: Vec<crate::model::managed_identity::ManagedIdentitySeed>,

@@ -1,75 +1,18 @@
 //! GDAP (granular delegated admin privileges) relationships: the model, the create rules of
-//! `POST /tenantRelationships/delegatedAdminRelationships`, status transitions, access
-//! assignments, and the Graph JSON (docs/microsoft-behaviour.md §6.2).
+//! `POST /tenantRelationships/delegatedAdminRelationships`, status transitions on the
+//! emulator's clock, access assignments, and the Graph JSON (docs/microsoft-behaviour.md §6.2,
+//! §6.2a). Statuses and their lengths are in [`status`]; assignments, requests and operations
+//! in [`records`].
+
+pub mod records;
+pub mod status;
+
+pub use records::{AccessAssignment, Operation, RelationshipRequest};
+pub use status::{AssignmentStatus, GdapTimings, Status, iso};
 
 use super::catalog::{GLOBAL_ADMINISTRATOR, is_built_in_role};
 use serde_json::{Value, json};
-
-/// Relationship status (Graph's `delegatedAdminRelationshipStatus`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Status {
-    /// Created by the partner, not yet offered.
-    Created,
-    /// Locked for approval: the customer may approve.
-    ApprovalPending,
-    /// Approved by the customer: delegated access works.
-    Active,
-    /// Ended by either party.
-    Terminated,
-    /// Past its end date.
-    Expired,
-}
-
-impl Status {
-    /// Graph's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Created => "created",
-            Status::ApprovalPending => "approvalPending",
-            Status::Active => "active",
-            Status::Terminated => "terminated",
-            Status::Expired => "expired",
-        }
-    }
-    /// Parse Graph's spelling.
-    pub fn parse(s: &str) -> Option<Status> {
-        [
-            Status::Created,
-            Status::ApprovalPending,
-            Status::Active,
-            Status::Terminated,
-            Status::Expired,
-        ]
-        .into_iter()
-        .find(|v| v.as_str().eq_ignore_ascii_case(s))
-    }
-}
-
-/// An access assignment: a partner security group gets some of the relationship's roles.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct AccessAssignment {
-    /// ID.
-    pub id: String,
-    /// Security group object ID (partner tenant).
-    pub group: String,
-    /// Role template IDs.
-    pub roles: Vec<String>,
-    /// Created (epoch seconds).
-    pub created: i64,
-    /// Last modified.
-    pub modified: i64,
-}
-
-/// A request (`/requests`) made on a relationship.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RelationshipRequest {
-    /// ID.
-    pub id: String,
-    /// `lockForApproval`, `approve` or `terminate`.
-    pub action: String,
-    /// Created.
-    pub created: i64,
-}
+use status::secs;
 
 /// A GDAP relationship.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -106,6 +49,23 @@ pub struct Relationship {
     pub requests: Vec<RelationshipRequest>,
     /// Access assignments.
     pub assignments: Vec<AccessAssignment>,
+    /// When the current status was entered.
+    #[serde(default)]
+    pub since: i64,
+    /// Long-running operations (access-assignment changes).
+    #[serde(default)]
+    pub operations: Vec<Operation>,
+}
+
+/// What the clock did to a relationship ([`Relationship::apply_clock`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClockEffect {
+    /// It became `active`.
+    pub activated: bool,
+    /// It left `active` (expiring).
+    pub deactivated: bool,
+    /// It became `expiring`.
+    pub expiring: bool,
 }
 
 /// A create or action request refused: (Graph error code, message).
@@ -344,17 +304,141 @@ pub fn create(
         version: 1,
         requests: Vec::new(),
         assignments: Vec::new(),
+        since: now,
+        operations: Vec::new(),
     })
 }
 
 impl Relationship {
-    /// Activate (customer approval): sets the activation and end dates.
+    /// Activate at once (seeded relationships, tests): sets the activation and end dates.
     pub fn activate(&mut self, customer: (String, String), now: i64) {
         self.customer = Some(customer);
-        self.status = Status::Active;
-        self.activated = Some(now);
-        self.end = Some(now + self.duration_days * 86_400);
+        self.enter(Status::Active, now);
         self.touch(now);
+    }
+
+    /// The customer's approval: `approvalPending` → `approved`; the clock takes it through
+    /// `activating` to `active` ([`Self::apply_clock`]).
+    pub fn approve(&mut self, customer: (String, String), now: i64) {
+        self.customer = Some(customer);
+        self.enter(Status::Approved, now);
+        self.touch(now);
+    }
+
+    /// A `lockForApproval` request: the relationship stays `created` until the request
+    /// succeeds `lock_secs` later, then is `approvalPending`. `None` when one is under way.
+    pub fn lock(&mut self, now: i64, t: &GdapTimings) -> Option<RelationshipRequest> {
+        if self.requests.iter().any(|r| r.action == "lockForApproval") {
+            return None;
+        }
+        let request = RelationshipRequest::new("lockForApproval", now, now + secs(t.lock_secs));
+        self.requests.push(request.clone());
+        self.touch(now);
+        Some(request)
+    }
+
+    /// A `terminate` request: `terminationRequested` now, then `terminating`, then
+    /// `terminated`, when the request succeeds.
+    pub fn terminate(&mut self, now: i64, t: &GdapTimings) -> RelationshipRequest {
+        let done = now + secs(t.termination_requested_secs) + secs(t.terminating_secs);
+        let request = RelationshipRequest::new("terminate", now, done);
+        self.requests.push(request.clone());
+        self.enter(Status::TerminationRequested, now);
+        self.touch(now);
+        request
+    }
+
+    /// The next status the clock moves it to, and when; `Active` → `Active` is an
+    /// auto-extension.
+    fn next_transition(&self, t: &GdapTimings) -> Option<(i64, Status)> {
+        let after = |s: u64, next| Some((self.since + secs(s), next));
+        match self.status {
+            Status::Created => self
+                .requests
+                .iter()
+                .find(|r| r.action == "lockForApproval")
+                .map(|r| (r.done_at, Status::ApprovalPending)),
+            Status::Approved => after(t.approved_secs, Status::Activating),
+            Status::Activating => after(t.activating_secs, Status::Active),
+            Status::Active => {
+                let extends = parse_duration_days(&self.auto_extend).unwrap_or(0) > 0;
+                Some((
+                    self.end?,
+                    if extends {
+                        Status::Active
+                    } else {
+                        Status::Expiring
+                    },
+                ))
+            }
+            Status::Expiring => after(t.expiring_secs, Status::Expired),
+            Status::TerminationRequested => {
+                after(t.termination_requested_secs, Status::Terminating)
+            }
+            Status::Terminating => after(t.terminating_secs, Status::Terminated),
+            Status::ApprovalPending | Status::Expired | Status::Terminated => None,
+        }
+    }
+
+    /// Enter `next` at `at` (or, `Active` again, extend by `autoExtendDuration`).
+    fn enter(&mut self, next: Status, at: i64) {
+        match (self.status, next) {
+            (Status::Active, Status::Active) => {
+                let days = parse_duration_days(&self.auto_extend).unwrap_or(0).max(1);
+                self.end = self.end.map(|e| e + days * 86_400);
+                self.modified = at;
+                return;
+            }
+            (_, Status::Active) => {
+                self.activated = Some(at);
+                self.end = Some(at + self.duration_days * 86_400);
+            }
+            (_, Status::Terminated) => self.end = Some(at),
+            _ => {}
+        }
+        self.status = next;
+        self.since = at;
+        self.modified = at;
+    }
+
+    /// When the clock next changes it or one of its assignments, if ever.
+    pub fn next_change(&self, t: &GdapTimings) -> Option<i64> {
+        let own = self.next_transition(t).map(|(at, _)| at);
+        self.assignments
+            .iter()
+            .filter_map(AccessAssignment::next_change)
+            .chain(own)
+            .min()
+    }
+
+    /// Let the clock act up to `now`: every transition whose time has come, in order
+    /// (`approved` → `activating` → `active`; `terminationRequested` → `terminating` →
+    /// `terminated`; at `endDateTime` an auto-extension by `autoExtendDuration`, or `expiring`
+    /// → `expired`: "PT0S indicates that the relationship expires when the endDateTime is
+    /// reached and it isn't automatically extended", resources/delegatedadminrelationship.md),
+    /// and the assignments' own transitions.
+    pub fn apply_clock(&mut self, now: i64, t: &GdapTimings) -> ClockEffect {
+        let was_active = self.status == Status::Active;
+        let mut effect = ClockEffect::default();
+        let mut changed = false;
+        while let Some((at, next)) = self.next_transition(t) {
+            if at > now {
+                break;
+            }
+            effect.expiring |= next == Status::Expiring;
+            self.enter(next, at);
+            changed = true;
+        }
+        for a in &mut self.assignments {
+            changed |= a.apply_clock(now);
+        }
+        if changed {
+            self.version += 1;
+        }
+        let is_active = self.status == Status::Active;
+        effect.activated = !was_active && is_active;
+        effect.deactivated = was_active && !is_active;
+        effect
     }
 
     /// Record a change.
@@ -372,32 +456,6 @@ impl Relationship {
     pub fn etag(&self) -> String {
         let inner = crate::model::tokens::b64url(format!("\"{}-{:016x}\"", self.id, self.version));
         format!("W/\"{inner}\"")
-    }
-
-    /// Let the clock act on an active relationship whose `endDateTime` has passed: with
-    /// `autoExtendDuration` `P180D` it is extended by 180 days (as often as needed to reach
-    /// `now`), otherwise it becomes `expired` ("`PT0S` indicates that the relationship expires
-    /// when the endDateTime is reached and it isn't automatically extended",
-    /// api-reference/v1.0/resources/delegatedadminrelationship.md). Returns whether it expired.
-    pub fn apply_clock(&mut self, now: i64) -> bool {
-        let Some(mut end) = self.end else {
-            return false;
-        };
-        if self.status != Status::Active || end > now {
-            return false;
-        }
-        let extend = parse_duration_days(&self.auto_extend).unwrap_or(0);
-        if extend > 0 {
-            while end <= now {
-                end += extend * 86_400;
-            }
-            self.end = Some(end);
-            self.touch(now);
-            return false;
-        }
-        self.status = Status::Expired;
-        self.touch(now);
-        true
     }
 
     /// Apply `PATCH` (api-reference/v1.0/api/delegatedadminrelationship-update.md): the
@@ -456,7 +514,10 @@ impl Relationship {
 
     /// Roles granted through active access assignments.
     pub fn assigned_roles(&self) -> impl Iterator<Item = &String> {
-        self.assignments.iter().flat_map(|a| a.roles.iter())
+        self.assignments
+            .iter()
+            .filter(|a| a.is_active())
+            .flat_map(|a| a.roles.iter())
     }
 
     /// Graph JSON (`#microsoft.graph.delegatedAdminRelationship`).
@@ -475,36 +536,6 @@ impl Relationship {
             "lastModifiedDateTime": iso(self.modified),
             "activatedDateTime": self.activated.map(iso),
             "endDateTime": self.end.map(iso),
-        })
-    }
-}
-
-impl AccessAssignment {
-    /// Graph JSON (`#microsoft.graph.delegatedAdminAccessAssignment`).
-    pub fn to_json(&self) -> Value {
-        json!({
-            "@odata.type": "#microsoft.graph.delegatedAdminAccessAssignment",
-            "@odata.etag": format!("W/\"{}\"", crate::model::tokens::b64url(format!("{}-{}", self.id, self.modified))),
-            "id": self.id,
-            "status": "active",
-            "createdDateTime": iso(self.created),
-            "lastModifiedDateTime": iso(self.modified),
-            "accessContainer": {"accessContainerId": self.group, "accessContainerType": "securityGroup"},
-            "accessDetails": {"unifiedRoles": self.roles.iter().map(|r| json!({"roleDefinitionId": r})).collect::<Vec<_>>()},
-        })
-    }
-}
-
-impl RelationshipRequest {
-    /// Graph JSON (`#microsoft.graph.delegatedAdminRelationshipRequest`).
-    pub fn to_json(&self) -> Value {
-        json!({
-            "@odata.type": "#microsoft.graph.delegatedAdminRelationshipRequest",
-            "id": self.id,
-            "action": self.action,
-            "status": "succeeded",
-            "createdDateTime": iso(self.created),
-            "lastModifiedDateTime": iso(self.created),
         })
     }
 }
@@ -546,19 +577,6 @@ pub fn parse_assignment(
         )));
     }
     Ok((group.to_ascii_lowercase(), roles))
-}
-
-/// RFC 3339 UTC with seven fractional digits, as Graph writes date-times.
-pub fn iso(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::macros::format_description!(
-                "[year]-[month]-[day]T[hour]:[minute]:[second].0000000Z"
-            ))
-            .ok()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -656,18 +674,89 @@ mod tests {
 
     #[test]
     fn the_clock_expires_or_auto_extends_an_active_relationship() {
+        let t = GdapTimings::default();
         let mut r = create(req(valid()), "p", &[], |_: &str| None, "id".into(), 0).unwrap();
         r.activate(("c".into(), "C".into()), 0);
         let end = 730 * 86_400;
-        assert!(!r.apply_clock(end - 1));
+        assert_eq!(r.apply_clock(end - 1, &t), ClockEffect::default());
         r.auto_extend = "P180D".into();
-        assert!(!r.apply_clock(end));
+        assert!(!r.apply_clock(end, &t).deactivated);
         assert_eq!(r.end, Some(end + 180 * 86_400));
         assert_eq!(r.status, Status::Active);
         r.auto_extend = "PT0S".into();
-        assert!(r.apply_clock(end + 180 * 86_400));
+        assert!(r.apply_clock(end + 180 * 86_400, &t).deactivated);
         assert_eq!(r.status, Status::Expired);
-        assert!(!r.apply_clock(end + 400 * 86_400), "expires once");
+        assert!(
+            !r.apply_clock(end + 400 * 86_400, &t).deactivated,
+            "expires once"
+        );
+    }
+
+    #[test]
+    fn every_transitional_status_lasts_its_configured_time() {
+        let t = GdapTimings {
+            lock_secs: 10,
+            approved_secs: 20,
+            activating_secs: 30,
+            expiring_secs: 40,
+            termination_requested_secs: 50,
+            terminating_secs: 60,
+            assignment_secs: 5,
+        };
+        let mut r = create(req(valid()), "p", &[], |_: &str| None, "id".into(), 0).unwrap();
+        let lock = r.lock(0, &t).unwrap();
+        assert!(r.lock(1, &t).is_none(), "one lock at a time");
+        assert_eq!(lock.status(0), "created");
+        assert_eq!(lock.status(5), "pending");
+        r.apply_clock(9, &t);
+        assert_eq!(r.status, Status::Created);
+        r.apply_clock(10, &t);
+        assert_eq!(
+            (r.status, lock.status(10)),
+            (Status::ApprovalPending, "succeeded")
+        );
+        r.approve(("c".into(), "C".into()), 100);
+        let mut seen = vec![r.status];
+        for now in [119, 120, 149, 150] {
+            r.apply_clock(now, &t);
+            seen.push(r.status);
+        }
+        use Status::*;
+        assert_eq!(seen, [Approved, Approved, Activating, Activating, Active]);
+        assert_eq!(r.activated, Some(150));
+        let request = r.terminate(200, &t);
+        assert_eq!(r.status, TerminationRequested);
+        r.apply_clock(260, &t);
+        assert_eq!((r.status, request.status(260)), (Terminating, "pending"));
+        r.apply_clock(310, &t);
+        assert_eq!((r.status, request.status(310)), (Terminated, "succeeded"));
+        assert_eq!(r.end, Some(310));
+        // A jump of the clock goes through every state at once.
+        let mut r = create(req(valid()), "p", &[], |_: &str| None, "id2".into(), 0).unwrap();
+        r.activate(("c".into(), "C".into()), 0);
+        let end = 730 * 86_400;
+        let effect = r.apply_clock(end, &t);
+        assert!(effect.deactivated && effect.expiring);
+        assert_eq!(r.status, Expiring);
+        r.apply_clock(end + 40, &t);
+        assert_eq!(r.status, Expired);
+    }
+
+    #[test]
+    fn assignments_are_pending_before_active_and_deleting_before_deleted() {
+        let mut a = AccessAssignment::pending("a".into(), "g".into(), vec![], 0, 5);
+        assert!(!a.is_active());
+        assert_eq!(a.to_json()["status"], "pending");
+        assert!(!a.apply_clock(4));
+        assert!(a.apply_clock(5));
+        assert!(a.is_active());
+        a.delete(10, 5);
+        assert_eq!(a.to_json()["status"], "deleting");
+        assert!(a.apply_clock(15));
+        assert_eq!(a.to_json()["status"], "deleted");
+        let op = Operation::assignment_update(&a, 10, 15);
+        assert_eq!(op.to_json(12)["status"], "running");
+        assert_eq!(op.to_json(15)["status"], "succeeded");
     }
 
     #[test]
