@@ -36,6 +36,7 @@
 //!
 //! - `raw`: [`RawSettings`], the merged text values (the reference of every key);
 //! - `settings`: [`Settings`], the typed result, and its enums;
+//! - `templates`: [`RoleTemplate`] (GDAP role templates) and [`CustomerSettings`];
 //! - [`Words`] (module `crate::words`, re-exported here): the one table per enum behind
 //!   `FromStr`, `Display` and serde;
 //! - `load`: [`load`] and [`LoadOptions`], the layers and where each value came from;
@@ -50,17 +51,20 @@ mod raw;
 mod render;
 mod report;
 mod settings;
+mod templates;
 mod validate;
 
 pub use crate::words::{UnknownWord, Words};
 pub use keys::{env_var_of, is_secret_key, known_keys};
 pub use load::{LOCAL_PROFILE_TOML, LoadOptions, Loaded, load};
 pub use raw::{
-    RawApp, RawCloud, RawConsent, RawEntra, RawHttp, RawKeyVault, RawLocalStore, RawLog,
-    RawPartner, RawSettings, RawStore, StringList,
+    RawApp, RawCloud, RawConsent, RawCustomers, RawEntra, RawHttp, RawKeyVault, RawLocalStore,
+    RawLog, RawPartner, RawSettings, RawStore, RawTemplate, RawTemplateAccess, StringList,
 };
 pub use render::render_toml;
 pub use report::{ConfigProblem, ConfigReport};
+pub use validate::tenant_or_domain;
+pub use templates::{CustomerSettings, DisplayNamePattern, RoleTemplate, TemplateAccess};
 pub use settings::{
     AppCredential, AppMode, AppSettings, AssertionAlgorithm, CertificateCredential,
     CertificateSource, ConsentSettings, EndpointVersion, EntraSettings, HttpSettings,
@@ -78,5 +82,7 @@ pub fn load_settings(options: &LoadOptions) -> Result<Settings, ConfigReport> {
     load(options)?.validate()
 }
 
+#[cfg(test)]
+mod template_tests;
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,9 @@
 mod checker;
 mod cloud;
 mod store;
+mod templates;
+
+pub use self::templates::tenant_or_domain;
 
 use std::net::SocketAddr;
 
@@ -57,6 +60,13 @@ impl RawSettings {
         }
         let http = self.validate_http(&mut c);
         let log = self.validate_log(&mut c);
+        let customers = self.validate_customers(&mut c);
+        let templates = self.validate_templates(&mut c);
+        let (Some(customers), Some(templates)) = (customers, templates) else {
+            return Err(ConfigReport {
+                problems: c.problems,
+            });
+        };
         match (mode, app, cloud, entra, consent, store, http, log) {
             (
                 Some(mode),
@@ -77,6 +87,8 @@ impl RawSettings {
                 store,
                 http,
                 log,
+                customers,
+                templates,
                 profile: None,
             }),
             _ => Err(ConfigReport {
