@@ -168,4 +168,3 @@ pub fn iso8601_days(duration: &str) -> Option<f64> {
     }
     Some(days)
 }
-

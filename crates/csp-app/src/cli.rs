@@ -97,6 +97,10 @@ pub enum Command {
     /// Slack) once per change of state. --once runs one cycle for cron: exit 0 all ok, 3 a
     /// partner must consent again, 4 warnings or critical findings, 1 a check could not run.
     Watch(WatchArgs),
+    /// GDAP role templates of the configuration (`[templates.NAME]`): what `onboard` gives
+    /// each customer. Every template is validated at start-up, every problem listed.
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
     /// Print a fresh access token to stdout, for scripts (like `az account get-access-token`).
     /// Treat the output as a secret.
     Token(TokenArgs),
@@ -136,6 +140,20 @@ pub enum CustomersCommand {
         #[arg(long)]
         customer: String,
     },
+}
+
+/// `templates` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCommand {
+    /// The configured templates: roles, groups, duration, auto-extension.
+    List,
+    /// One template: its display-name pattern and each access assignment (group and roles).
+    Show {
+        /// The template's name (`[templates.NAME]`).
+        name: String,
+    },
+    /// The built-in roles a template may name (by name or template ID).
+    Roles,
 }
 
 /// `gdap` subcommands.
@@ -272,14 +290,10 @@ pub enum UsersCommand {
 
 /// `users list` arguments.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("scope").required(true).args(["customer", "all_customers"])))]
 pub struct UsersListArgs {
-    /// Customer tenant ID.
-    #[arg(long)]
-    pub customer: Option<String>,
-    /// Every customer of the partner (Partner Center customer list).
-    #[arg(long)]
-    pub all_customers: bool,
+    /// Which customers (one customer lists its users alone; more fan out).
+    #[command(flatten)]
+    pub selection: cli_kit::SelectionArgs,
     /// Graph calls in flight at once across customers with --all-customers (a customer waiting
     /// on Retry-After holds none; the customer list, read meanwhile, adds its own page request).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]

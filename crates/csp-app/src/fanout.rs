@@ -379,11 +379,30 @@ pub async fn users_of_all_customers(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Failure> {
+    let all = cli_kit::Selection {
+        scope: cli_kit::selection::Scope::All,
+        exclude: Default::default(),
+        configured_exclusions: 0,
+    };
+    users_of_customers(ctx, &all, args, query, format, out, err).await
+}
+
+/// `users list` over the selected customers (every customer, or those listed), exclusions
+/// applied.
+pub async fn users_of_customers(
+    ctx: &Context,
+    selection: &cli_kit::Selection,
+    args: &UsersListArgs,
+    query: &UsersQuery,
+    format: OutputFormat,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, Failure> {
     let progress = progress_bar();
     let mut writer = ListWriter::new(format, out, FANOUT_COLUMNS);
     let result = fan_out_users(
         &ctx.graph,
-        Discovery::start(ctx, CUSTOMER_PAGE_SIZE),
+        Discovery::select(ctx, CUSTOMER_PAGE_SIZE, selection),
         query,
         usize::from(args.concurrency),
         Order::of(format),
@@ -417,7 +436,14 @@ pub async fn users_of_all_customers(
     if report.failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    write_failures(err, &report)?;
+    // A customer whose GDAP access is still being applied fails like one without access: say
+    // which it is.
+    let pending = crate::gdap_access::pending_notes(
+        &ctx.graph,
+        report.failed.iter().map(|f| f.customer.tenant_id.as_str()),
+    )
+    .await;
+    write_failures(err, &report, &pending)?;
     Ok(if report.succeeded == 0 {
         Exit::Failure
     } else {
@@ -430,8 +456,13 @@ pub async fn users_of_all_customers(
 /// (the tenant ID and company name come from Partner Center and Graph, i.e. from whoever named
 /// the customer; the reason may quote them) goes through [`cli_kit::output::printable`], so a
 /// name cannot move the cursor, clear the screen or recolour the terminal with control
-/// characters or ANSI escapes.
-pub fn write_failures(err: &mut dyn Write, report: &FanOutReport) -> std::io::Result<()> {
+/// characters or ANSI escapes. `pending` holds a note per tenant whose access is still being
+/// applied.
+pub fn write_failures(
+    err: &mut dyn Write,
+    report: &FanOutReport,
+    pending: &std::collections::HashMap<String, String>,
+) -> std::io::Result<()> {
     use cli_kit::output::printable;
     writeln!(
         err,
@@ -441,13 +472,6 @@ pub fn write_failures(err: &mut dyn Write, report: &FanOutReport) -> std::io::Re
         report.succeeded,
         report.users
     )?;
-    // A customer whose GDAP access is still being applied fails like one without access: say
-    // which it is.
-    let pending = crate::gdap_access::pending_notes(
-        &ctx.graph,
-        report.failed.iter().map(|f| f.customer.tenant_id.as_str()),
-    )
-    .await;
     for f in &report.failed {
         writeln!(
             err,
@@ -457,7 +481,7 @@ pub fn write_failures(err: &mut dyn Write, report: &FanOutReport) -> std::io::Re
             printable(f.failure.text())
         )?;
         if let Some(note) = pending.get(&f.customer.tenant_id.to_ascii_lowercase()) {
-            writeln!(err, "    note: {note}")?;
+            writeln!(err, "    note: {}", printable(note))?;
         }
         if let Some(advice) = f.failure.advice() {
             writeln!(err, "    remedy: {}", printable(&advice))?;
@@ -485,7 +509,7 @@ mod tests {
             }],
         };
         let mut out = Vec::new();
-        write_failures(&mut out, &report).unwrap();
+        write_failures(&mut out, &report, &Default::default()).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             !text

@@ -63,14 +63,14 @@ pub use raw::{
 };
 pub use render::render_toml;
 pub use report::{ConfigProblem, ConfigReport};
-pub use validate::tenant_or_domain;
-pub use templates::{CustomerSettings, DisplayNamePattern, RoleTemplate, TemplateAccess};
 pub use settings::{
     AppCredential, AppMode, AppSettings, AssertionAlgorithm, CertificateCredential,
     CertificateSource, ConsentSettings, EndpointVersion, EntraSettings, HttpSettings,
     KeyVaultIdentity, KeyVaultIdentityKind, KeyVaultSettings, LocalStoreSettings, LogFormat,
     LogSettings, PartnerSettings, Settings, StoreKind, StoreSettings,
 };
+pub use templates::{CustomerSettings, DisplayNamePattern, RoleTemplate, TemplateAccess};
+pub use validate::tenant_or_domain;
 
 /// Prefix of the environment variables the loader reads.
 pub const ENV_PREFIX: &str = "SAM_";

@@ -114,14 +114,20 @@ fn global_administrator_with_auto_extension_is_refused() {
 fn a_misspelt_template_key_is_reported_with_a_suggestion() {
     Jail::expect_with(|jail| {
         jail.create_dir("config").unwrap();
-        jail.create_file("config/default.toml", "[templates.x]\ndurration = \"P1D\"\n")?;
+        jail.create_file(
+            "config/default.toml",
+            "[templates.x]\ndurration = \"P1D\"\n",
+        )?;
         let report = load(&LoadOptions {
             config_dir: PathBuf::from("config"),
             ..LoadOptions::default()
         })
         .unwrap_err();
         assert_eq!(report.keys(), vec!["templates.x.durration"], "{report}");
-        assert!(report.problems[0].fix.contains("templates.*.duration"), "{report}");
+        assert!(
+            report.problems[0].fix.contains("templates.*.duration"),
+            "{report}"
+        );
         Ok(())
     });
 }

@@ -136,7 +136,11 @@ mod tests {
     fn a_pattern_renders_and_measures_its_longest_name() {
         let p = DisplayNamePattern("{template}-{tenant8}-{date}".into());
         assert_eq!(
-            p.render("helpdesk", "ABCDEF12-0000-0000-0000-000000000000", "20261204"),
+            p.render(
+                "helpdesk",
+                "ABCDEF12-0000-0000-0000-000000000000",
+                "20261204"
+            ),
             "helpdesk-abcdef12-20261204"
         );
         assert_eq!(p.longest("helpdesk"), Ok(8 + 1 + 8 + 1 + 8));

@@ -10,10 +10,10 @@ use super::{GraphClient, GraphError, User};
 use crate::http::Tenant;
 use crate::http::transport::segment;
 
+use crate::gdap_rules::{AUTO_EXTEND, MAX_DAYS, MAX_DISPLAY_NAME, MIN_DAYS};
 pub use crate::gdap_rules::{
     BUILT_IN_ROLES, GLOBAL_ADMINISTRATOR_ROLE, iso8601_days, role_name, role_template_id,
 };
-use crate::gdap_rules::{AUTO_EXTEND, MAX_DAYS, MAX_DISPLAY_NAME, MIN_DAYS};
 
 /// A role granted by a relationship.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ pub mod graph;
 pub mod keepalive;
 pub mod partner_center;
 pub mod status;
+pub mod templates;
 pub mod token;
 pub mod users;
 pub mod watch;
@@ -33,6 +34,7 @@ pub async fn dispatch(
     let result = match command {
         // Handled by `run` before the context is built.
         Command::Shared(_) | Command::Consent(_) => Ok(ExitCode::SUCCESS),
+        Command::Templates(c) => templates::run(&ctx.settings, c, format, out),
         Command::Status => status::run(ctx, format, out).await,
         Command::Keepalive => keepalive::run(ctx, format, out, err).await,
         Command::Grant(GrantCommand::Restore { dry_run }) => {

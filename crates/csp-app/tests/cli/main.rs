@@ -9,6 +9,7 @@ mod helpers;
 mod no_hang;
 mod raw;
 mod startup;
+mod templates;
 mod tokens;
 mod users;
 mod watch;

@@ -82,7 +82,9 @@ fn template(c: &mut Checker<'_>, name: &str, raw: &RawTemplate) -> Option<RoleTe
         ok = false;
         c.fail(
             &format!("templates.{name}"),
-            format!("the template name {name:?} has characters other than letters, digits, - and _"),
+            format!(
+                "the template name {name:?} has characters other than letters, digits, - and _"
+            ),
             "rename the section, e.g. [templates.helpdesk]",
         );
     }
@@ -121,7 +123,9 @@ fn template(c: &mut Checker<'_>, name: &str, raw: &RawTemplate) -> Option<RoleTe
         }
         Ok(_) => {}
     }
-    let duration = set(&raw.duration).unwrap_or(DEFAULT_DURATION).to_ascii_uppercase();
+    let duration = set(&raw.duration)
+        .unwrap_or(DEFAULT_DURATION)
+        .to_ascii_uppercase();
     match iso8601_days(&duration) {
         Some(days) if (MIN_DAYS..=MAX_DAYS).contains(&days) => {}
         Some(_) => {
