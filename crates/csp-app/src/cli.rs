@@ -97,6 +97,14 @@ pub enum Command {
     /// Slack) once per change of state. --once runs one cycle for cron: exit 0 all ok, 3 a
     /// partner must consent again, 4 warnings or critical findings, 1 a check could not run.
     Watch(WatchArgs),
+    /// Onboard customers end to end with a role template: create the GDAP relationship, lock it
+    /// for approval and print the approval link, wait for the customer's approval (or return
+    /// and resume later), wait until active, create the template's access assignments and wait
+    /// for them, consent the app in the customer tenant, check access from the customer's side.
+    /// Every step is recorded in a journal (0600) before the next begins: run the same command
+    /// again to resume every customer; `onboard status` shows where each stands. Exit 4 when
+    /// some customers failed (each with its remedy).
+    Onboard(OnboardArgs),
     /// GDAP role templates of the configuration (`[templates.NAME]`): what `onboard` gives
     /// each customer. Every template is validated at start-up, every problem listed.
     #[command(subcommand)]
@@ -140,6 +148,43 @@ pub enum CustomersCommand {
         #[arg(long)]
         customer: String,
     },
+}
+
+/// `onboard` arguments.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct OnboardArgs {
+    /// `status`: where each customer of the journal stands.
+    #[command(subcommand)]
+    pub command: Option<OnboardCommand>,
+    /// Which customers.
+    #[command(flatten)]
+    pub selection: cli_kit::SelectionArgs,
+    /// The role template (`csp-app templates list`).
+    #[arg(long)]
+    pub template: Option<String>,
+    /// The journal file (default: onboard-journal.ndjson next to the local token store, or
+    /// sam-onboard-journal.ndjson in the working directory with a Key Vault store).
+    #[arg(long, global = true)]
+    pub journal: Option<PathBuf>,
+    /// Wait this long for each customer's approval (30m, 2h); by default the link is recorded
+    /// and the run goes on: run it again after the customers approved.
+    #[arg(long, value_parser = parse_span)]
+    pub wait_approval: Option<Span>,
+    /// Customers onboarded at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Waiting for Graph's asynchronous changes (activation, assignments).
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// `onboard` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OnboardCommand {
+    /// Each customer of the journal: its step, since when, what is awaited (the approval link),
+    /// failures with their remedies. Exit 4 when some failed.
+    Status,
 }
 
 /// `templates` subcommands.

@@ -20,6 +20,7 @@ pub mod customers;
 pub mod fanout;
 pub mod gdap_access;
 pub mod gdap_wait;
+pub mod onboard;
 pub mod watch;
 
 use std::io::Write;

@@ -34,6 +34,7 @@ pub async fn dispatch(
     let result = match command {
         // Handled by `run` before the context is built.
         Command::Shared(_) | Command::Consent(_) => Ok(ExitCode::SUCCESS),
+        Command::Onboard(args) => crate::onboard::run(ctx, args, format, out, err).await,
         Command::Templates(c) => templates::run(&ctx.settings, c, format, out),
         Command::Status => status::run(ctx, format, out).await,
         Command::Keepalive => keepalive::run(ctx, format, out, err).await,

@@ -7,6 +7,7 @@ mod gdap;
 mod grant;
 mod helpers;
 mod no_hang;
+mod onboard;
 mod raw;
 mod startup;
 mod templates;
