@@ -8,6 +8,7 @@ mod grant;
 mod helpers;
 mod no_hang;
 mod onboard;
+mod onboard_kill;
 mod raw;
 mod startup;
 mod templates;
