@@ -15,9 +15,9 @@ use crate::onboard::helpdesk_template;
 fn journal_step(app: &TestApp, tenant: &str) -> Option<String> {
     let text = std::fs::read_to_string(app.dir.path().join("journal.ndjson")).ok()?;
     text.lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["tenantId"] == tenant)
-        .last()
+        .find(|e| e["tenantId"] == tenant)
         .and_then(|e| e["step"].as_str().map(str::to_owned))
 }
 
