@@ -105,6 +105,9 @@ pub enum Command {
     /// again to resume every customer; `onboard status` shows where each stands. Exit 4 when
     /// some customers failed (each with its remedy).
     Onboard(OnboardArgs),
+    /// Access proved from the customer's side.
+    #[command(subcommand)]
+    Access(AccessCommand),
     /// GDAP role templates of the configuration (`[templates.NAME]`): what `onboard` gives
     /// each customer. Every template is validated at start-up, every problem listed.
     #[command(subcommand)]
@@ -177,6 +180,31 @@ pub struct OnboardArgs {
     /// Waiting for Graph's asynchronous changes (activation, assignments).
     #[command(flatten)]
     pub wait: WaitArgs,
+}
+
+/// `access` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Per customer: the GDAP relationship and its assignments, the account's group
+    /// membership, a delegated token at the customer's authority, a cheap read per role, and
+    /// the app's consent there; what works and why not (no relationship, relationship not
+    /// active, assignment pending, user not in the group, app not consented, Conditional
+    /// Access, throttled). Exit 0 all work, 4 some, 1 none.
+    Check(AccessCheckArgs),
+}
+
+/// `access check` arguments.
+#[derive(Debug, Args)]
+pub struct AccessCheckArgs {
+    /// Which customers.
+    #[command(flatten)]
+    pub selection: cli_kit::SelectionArgs,
+    /// Check the roles of this template (default: the roles the account holds).
+    #[arg(long)]
+    pub template: Option<String>,
+    /// Customers checked at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
 }
 
 /// `onboard` subcommands.

@@ -13,6 +13,7 @@
 //!
 //! The binary is a thin `main.rs` over [`run`], so tests drive the same code in-process.
 
+pub mod access;
 pub mod cli;
 pub mod commands;
 pub mod context;

@@ -3,6 +3,7 @@
 //! that [`dispatch`] reports. `consent` ([`consent`]) runs on the shared application-consent
 //! implementation of `admin` instead of this run's [`Context`].
 
+pub mod access;
 pub mod consent;
 pub mod customers;
 pub mod gdap;
@@ -34,6 +35,9 @@ pub async fn dispatch(
     let result = match command {
         // Handled by `run` before the context is built.
         Command::Shared(_) | Command::Consent(_) => Ok(ExitCode::SUCCESS),
+        Command::Access(crate::cli::AccessCommand::Check(args)) => {
+            access::run(ctx, args, format, out, err).await
+        }
         Command::Onboard(args) => crate::onboard::run(ctx, args, format, out, err).await,
         Command::Templates(c) => templates::run(&ctx.settings, c, format, out),
         Command::Status => status::run(ctx, format, out).await,

@@ -10,12 +10,11 @@ use cli_kit::Failure;
 use common::config::RoleTemplate;
 use common::graph::{
     AccessDetails, DelegatedAdminRelationship, DelegatedAdminRelationshipCustomer, GraphClient,
-    NewDelegatedAdminRelationship, Progress, UnifiedRole, UsersQuery, WaitPolicy, approval_link,
+    NewDelegatedAdminRelationship, Progress, UnifiedRole, WaitPolicy, approval_link,
     assignment_status, relationship_status, wait_for,
 };
-use common::http::Tenant;
 use common::partner_center::consents::{ApplicationConsent, ApplicationGrant};
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::TryStreamExt as _;
 
 use super::journal::{Entry, Step, now};
 use crate::context::Context;
@@ -135,7 +134,7 @@ pub async fn step(
         }
         Step::Consent => consent(ctx, entry).await,
         Step::Check => {
-            check(graph, waits, &entry.tenant_id).await?;
+            check(graph, template, waits, &entry.tenant_id).await?;
             Ok(Next::Go(moved(entry, Step::Done)))
         }
         Step::Done => Ok(Next::Stop(entry)),
@@ -390,28 +389,33 @@ async fn consent(ctx: &Context, entry: Entry) -> Result<Next, Failure> {
     Ok(Next::Go(moved(entry, Step::Check)))
 }
 
-/// A delegated token at the customer's authority and one cheap read (`GET /users?$top=1`),
-/// retried while the new access replicates (bounded by the Graph wait).
-pub async fn check(graph: &GraphClient, waits: Waits, tenant: &str) -> Result<(), Failure> {
-    let query = UsersQuery {
-        top: Some(1),
-        ..UsersQuery::default()
-    };
+/// Access from the customer's side ([`crate::access::check`]: the relationship, the
+/// assignments, the account's groups, a delegated token at the customer's authority and a read
+/// per role of the template), retried while the new access replicates (bounded by the Graph
+/// wait).
+pub async fn check(
+    graph: &GraphClient,
+    template: &RoleTemplate,
+    waits: Waits,
+    tenant: &str,
+) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     let mut pause = Duration::from_millis(250);
     loop {
-        let first = graph
-            .list_users(Tenant::Customer(tenant), &query)
-            .next()
-            .await;
-        match first {
-            None | Some(Ok(_)) => return Ok(()),
-            Some(Err(e)) if started.elapsed() < waits.graph => {
-                tracing::debug!(error = %e, tenant, "access not there yet");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(10));
-            }
-            Some(Err(e)) => return Err(e.into()),
+        let known = crate::access::Known::read(graph).await?;
+        let outcome = crate::access::check(graph, &known, Some(template), tenant).await;
+        if outcome.works {
+            return Ok(());
         }
+        if started.elapsed() >= waits.graph {
+            let remedy = outcome.remedy.map(|r| format!("; {r}")).unwrap_or_default();
+            return Err(Failure::new(format!(
+                "access check: {:?}: {}{remedy}",
+                outcome.cause, outcome.detail
+            )));
+        }
+        tracing::debug!(tenant, cause = ?outcome.cause, "access not there yet");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(10));
     }
 }

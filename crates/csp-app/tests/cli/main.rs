@@ -1,6 +1,7 @@
 //! End-to-end tests: `csp-app` run in-process against the emulator (Entra ID, Partner Center,
 //! Microsoft Graph), one emulator per test on port 0.
 
+mod access;
 mod consent;
 mod customers;
 mod gdap;
