@@ -1,6 +1,6 @@
 //! `access check`: each cause through the emulator.
 
-use emulator::partner_data::ids::SECURITY_GROUP;
+use emulator::partner_data::ids::{HELPDESK_GROUP, SECURITY_GROUP};
 use emulator::{Fault, Service};
 use serde_json::Value;
 
@@ -82,6 +82,32 @@ async fn each_cause_is_named() {
     .assert_code(0);
     let (_, tailspin, _) = app.access(TAILSPIN).await;
     assert_eq!(tailspin["cause"], "userNotInGroup", "{tailspin}");
+    // The account's group, but the app is not consented in Tailspin's tenant yet.
+    app.run(&[
+        "gdap",
+        "assign",
+        "--relationship",
+        &id,
+        "--group",
+        HELPDESK_GROUP,
+        "--role",
+        "Directory Readers",
+    ])
+    .await
+    .assert_code(0);
+    let (_, tailspin, _) = app.access(TAILSPIN).await;
+    assert_eq!(tailspin["cause"], "appNotConsented", "{tailspin}");
+    // Onboarding again consents it: access works.
+    let done = app
+        .onboard(&["--customer", TAILSPIN, "--template", "helpdesk"])
+        .await;
+    done.assert_code(0);
+    let (code, tailspin, _) = app.access(TAILSPIN).await;
+    assert_eq!(
+        (code, tailspin["cause"].as_str()),
+        (0, Some("works")),
+        "{tailspin}"
+    );
     // Conditional Access at the customer's authority.
     app.emu
         .inject_fault(Fault::entra_error(53003).for_tenant(FABRIKAM));
