@@ -101,10 +101,15 @@ pub async fn run(
         approval: Duration::from_secs(args.wait_approval.map_or(0, |s| s.0.unsigned_abs())),
         graph: args.wait.budget(),
     };
+    let known = crate::access::Known::read(&ctx.graph).await?;
+    let found = steps::Found {
+        relationships: known.relationships,
+        my_groups: known.my_groups,
+    };
     let journal = Mutex::new(journal);
     futures::stream::iter(customers.iter())
         .for_each_concurrent(usize::from(args.concurrency), |tenant| {
-            advance(ctx, &template, waits, &journal, tenant)
+            advance(ctx, &found, &template, waits, &journal, tenant)
         })
         .await;
     let journal = journal.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -115,6 +120,7 @@ pub async fn run(
 /// One customer, step after step, each recorded before the next begins.
 async fn advance(
     ctx: &Context,
+    found: &steps::Found,
     template: &RoleTemplate,
     waits: Waits,
     journal: &Mutex<Journal>,
@@ -148,7 +154,7 @@ async fn advance(
     }
     loop {
         let before = entry.clone();
-        match steps::step(ctx, template, waits, entry).await {
+        match steps::step(ctx, found, template, waits, entry).await {
             Ok(Next::Go(next)) => {
                 if !record(next.clone()) {
                     return;

@@ -32,6 +32,17 @@ pub struct Waits {
     pub graph: Duration,
 }
 
+/// What a run reads once for every customer: the partner's relationships when it started
+/// (a relationship created by an earlier, killed run is among them) and the groups of the
+/// grant's account.
+#[derive(Debug)]
+pub struct Found {
+    /// The partner's relationships, by lower-case customer tenant.
+    pub relationships: std::collections::HashMap<String, Vec<DelegatedAdminRelationship>>,
+    /// Object IDs (lower case) of the account's groups.
+    pub my_groups: std::collections::HashSet<String>,
+}
+
 /// What one step did: the entry to record, and whether to go on.
 #[derive(Debug)]
 pub enum Next {
@@ -96,13 +107,14 @@ fn remedy_of(step: Option<Step>) -> Option<&'static str> {
 /// Runs the step the entry is at.
 pub async fn step(
     ctx: &Context,
+    found: &Found,
     template: &RoleTemplate,
     waits: Waits,
     entry: Entry,
 ) -> Result<Next, Failure> {
     let graph = &ctx.graph;
     match entry.step {
-        Step::Create => create(graph, template, entry).await,
+        Step::Create => create(graph, found, template, entry).await,
         Step::Lock => lock(graph, waits, entry).await,
         Step::Approval => approval(graph, waits, entry).await,
         Step::Activation => {
@@ -134,7 +146,8 @@ pub async fn step(
         }
         Step::Consent => consent(ctx, entry).await,
         Step::Check => {
-            check(graph, template, waits, &entry.tenant_id).await?;
+            let id = relationship_of(&entry)?;
+            check(graph, found, template, waits, &entry.tenant_id, &id).await?;
             Ok(Next::Go(moved(entry, Step::Done)))
         }
         Step::Done => Ok(Next::Stop(entry)),
@@ -156,21 +169,18 @@ fn relationship_of(entry: &Entry) -> Result<String, Failure> {
 /// the template (adopted), else a new one. One that differs from the template stops here.
 async fn create(
     graph: &GraphClient,
+    found: &Found,
     template: &RoleTemplate,
     mut entry: Entry,
 ) -> Result<Next, Failure> {
-    let mine: Vec<DelegatedAdminRelationship> = graph
-        .list_delegated_admin_relationships(None)
-        .try_collect::<Vec<_>>()
-        .await?
-        .into_iter()
-        .filter(|r| {
-            r.customer
-                .as_ref()
-                .is_some_and(|c| c.tenant_id.eq_ignore_ascii_case(&entry.tenant_id))
-                || r.display_name == entry.display_name
-        })
+    let mine: Vec<DelegatedAdminRelationship> = found
+        .relationships
+        .get(&entry.tenant_id)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
         .filter(|r| !relationship_status::is_final(&r.status) && r.status != "expiring")
+        .cloned()
         .collect();
     let found = if let Some(r) = mine.iter().find(|r| r.display_name == entry.display_name) {
         Some(r.clone())
@@ -395,14 +405,20 @@ async fn consent(ctx: &Context, entry: Entry) -> Result<Next, Failure> {
 /// wait).
 pub async fn check(
     graph: &GraphClient,
+    found: &Found,
     template: &RoleTemplate,
     waits: Waits,
     tenant: &str,
+    relationship: &str,
 ) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     let mut pause = Duration::from_millis(250);
     loop {
-        let known = crate::access::Known::read(graph).await?;
+        let current = graph.get_delegated_admin_relationship(relationship).await?;
+        let known = crate::access::Known {
+            relationships: [(tenant.to_ascii_lowercase(), vec![current])].into(),
+            my_groups: found.my_groups.clone(),
+        };
         let outcome = crate::access::check(graph, &known, Some(template), tenant).await;
         if outcome.works {
             return Ok(());

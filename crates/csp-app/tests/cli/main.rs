@@ -10,6 +10,7 @@ mod helpers;
 mod no_hang;
 mod onboard;
 mod onboard_kill;
+mod onboard_scale;
 mod raw;
 mod startup;
 mod templates;
