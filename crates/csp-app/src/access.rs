@@ -164,31 +164,10 @@ pub async fn check(
             }),
         );
     }
-    let mut my_roles: BTreeSet<String> = BTreeSet::new();
-    let mut any_active = false;
-    let mut any_pending = false;
-    for r in &active {
-        let list: Vec<_> = match graph.list_access_assignments(&r.id).try_collect().await {
-            Ok(l) => l,
-            Err(e) => return failed(&tenant, e, Vec::new()),
-        };
-        for a in &list {
-            any_pending |= assignment_pending(a);
-            if !assignment_counts(a) {
-                continue;
-            }
-            any_active = true;
-            let group = a.access_container.access_container_id.to_ascii_lowercase();
-            if known.my_groups.contains(&group) {
-                my_roles.extend(
-                    a.access_details
-                        .unified_roles
-                        .iter()
-                        .map(|u| u.role_definition_id.to_ascii_lowercase()),
-                );
-            }
-        }
-    }
+    let (my_roles, any_active, any_pending) = match my_roles(graph, known, &active).await {
+        Ok(found) => found,
+        Err(e) => return failed(&tenant, e, Vec::new()),
+    };
     if !any_active {
         return outcome(
             &tenant,
@@ -241,6 +220,38 @@ pub async fn check(
     );
     done.reads = reads;
     done
+}
+
+/// The roles the account gets through the active assignments of the active relationships,
+/// whether any assignment is active, and whether any is pending.
+async fn my_roles(
+    graph: &GraphClient,
+    known: &Known,
+    active: &[&DelegatedAdminRelationship],
+) -> Result<(BTreeSet<String>, bool, bool), GraphError> {
+    let mut my_roles: BTreeSet<String> = BTreeSet::new();
+    let mut any_active = false;
+    let mut any_pending = false;
+    for r in active {
+        let list: Vec<_> = graph.list_access_assignments(&r.id).try_collect().await?;
+        for a in &list {
+            any_pending |= assignment_pending(a);
+            if !assignment_counts(a) {
+                continue;
+            }
+            any_active = true;
+            let group = a.access_container.access_container_id.to_ascii_lowercase();
+            if known.my_groups.contains(&group) {
+                my_roles.extend(
+                    a.access_details
+                        .unified_roles
+                        .iter()
+                        .map(|u| u.role_definition_id.to_ascii_lowercase()),
+                );
+            }
+        }
+    }
+    Ok((my_roles, any_active, any_pending))
 }
 
 /// A failed token or read, with its cause: Graph's 429, else the failure's remedy.

@@ -49,7 +49,7 @@ async fn run_binary(app: &TestApp, file: &str, kill_after_lines: Option<usize>) 
         .arg(app.dir.path().join("journal.ndjson"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(app.dir.path().join("last-run.err")).unwrap())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
