@@ -479,6 +479,11 @@ pub struct WatchArgs {
     /// Critical when something expires within this.
     #[arg(long, default_value = "7d", value_parser = parse_span)]
     pub critical_within: Span,
+    /// Warn of a GDAP relationship left in a transitional status (approved, activating,
+    /// expiring, terminationRequested, terminating) longer than this: Microsoft completes
+    /// those within minutes, so one stuck needs a look in Partner Center or a support request.
+    #[arg(long, default_value = "1h", value_parser = parse_span)]
+    pub gdap_stuck_after: Span,
 }
 
 #[cfg(test)]

@@ -362,6 +362,10 @@ impl EmulatorClock {
     pub fn now(&self) -> i64 {
         self.0.now()
     }
+    /// Move the clock forward (from another task while a client waits, in tests).
+    pub fn advance(&self, by: Duration) {
+        self.0.advance_clock(by);
+    }
 }
 
 impl std::fmt::Debug for EmulatorClock {

@@ -74,7 +74,12 @@ pub async fn prepare(
             store.display()
         );
     }
-    let seed = emulator::Seed::default();
+    // GDAP's transitional states last a few seconds each, as in the emulator binary's demo
+    // (crates/emulator/README.md, "GDAP's clock").
+    let seed = emulator::Seed {
+        gdap_timings: Some(emulator::partner_data::gdap::GdapTimings::demo()),
+        ..emulator::Seed::default()
+    };
     let app_id = demo_app_id(&seed)?;
     let cert_path = dir.join("app.pem");
     let certificate = emulator::app_certificate::ensure(&cert_path)?;

@@ -33,6 +33,7 @@ pub async fn run(
         thresholds: Thresholds {
             warn: args.warn_within.0,
             critical: args.critical_within.0,
+            gdap_stuck: args.gdap_stuck_after.0,
         },
         state_file: args
             .state_file

@@ -11,7 +11,9 @@ use admin::setup::AppCertificate;
 use common::cloud::Resource;
 use common::config::{AppCredential, CertificateSource, KeyVaultIdentity, StoreSettings};
 use common::entra::AccessTokenClaims;
-use common::graph::{DelegatedAdminRelationship, GraphClient, GraphError, iso8601_days};
+use common::graph::{
+    DelegatedAdminRelationship, GraphClient, GraphError, iso8601_days, relationship_status,
+};
 use common::rules::REFRESH_TOKEN_INACTIVITY_SECS;
 use common::tokens::{BrokerError, GrantMetadata, GrantStatus, StoreError};
 use futures::TryStreamExt as _;
@@ -499,9 +501,55 @@ impl Cycle<'_> {
                     };
                     out.push(GDAP, &r.id, state, message, Some(left));
                 }
-                ("expired", _) => out.push(GDAP, &r.id, State::Critical, format!("{what} expired: the partner has no roles through it; create a new relationship for the customer to approve"), end.map(|e| e - self.now)),
+                ("expired" | "expiring", _) => out.push(GDAP, &r.id, State::Critical, format!("{what} expired: the partner has no roles through it; create a new relationship for the customer to approve"), end.map(|e| e - self.now)),
+                (status, _) if relationship_status::is_transitional(status) => self.transitional(out, &r, &what),
                 _ => {}
             }
+        }
+    }
+
+    /// A relationship in a status Graph leaves by itself (docs/microsoft-behaviour.md §6.2a):
+    /// fine for a while, a warning once it has stayed longer than the threshold (since its
+    /// `lastModifiedDateTime`, when Graph last changed it).
+    fn transitional(&self, out: &mut Outcome, r: &DelegatedAdminRelationship, what: &str) {
+        let since = r
+            .other
+            .get("lastModifiedDateTime")
+            .and_then(serde_json::Value::as_str)
+            .and_then(unix);
+        let Some(since) = since else {
+            return out.push(
+                GDAP,
+                &r.id,
+                State::Ok,
+                format!("{what} is {}", r.status),
+                None,
+            );
+        };
+        let age = (self.now - since).max(0);
+        let labels = [
+            ("relationship", r.id.as_str()),
+            ("status", r.status.as_str()),
+        ];
+        out.gauges.push(Sample::new(
+            "sam_gdap_relationship_transitional_seconds",
+            &labels,
+            age,
+        ));
+        let minutes = age / 60;
+        if age > self.thresholds.gdap_stuck {
+            out.push(GDAP, &r.id, State::Warning, format!("{what} has been {} for {minutes} min, longer than the {} min Microsoft usually takes: check it in Partner Center and open a support request if it stays so", r.status, self.thresholds.gdap_stuck / 60), None);
+        } else {
+            out.push(
+                GDAP,
+                &r.id,
+                State::Ok,
+                format!(
+                    "{what} is {} (for {minutes} min; Graph completes it on its own)",
+                    r.status
+                ),
+                None,
+            );
         }
     }
 

@@ -39,7 +39,7 @@ impl Sample {
 }
 
 /// Gauges, with their help text, in exposition order.
-pub const GAUGES: [(&str, &str); 4] = [
+pub const GAUGES: [(&str, &str); 5] = [
     (
         "sam_refresh_token_expiry_seconds",
         "Seconds until the partner's refresh token expires from 90 days of inactivity (measured before the cycle's keepalive).",
@@ -55,6 +55,10 @@ pub const GAUGES: [(&str, &str); 4] = [
     (
         "sam_gdap_relationship_auto_extend",
         "1 when an active GDAP relationship extends automatically at its end, else 0.",
+    ),
+    (
+        "sam_gdap_relationship_transitional_seconds",
+        "Seconds a GDAP relationship has been in a transitional status (approved, activating, expiring, terminationRequested, terminating).",
     ),
 ];
 

@@ -129,6 +129,9 @@ pub struct Thresholds {
     pub warn: i64,
     /// Critical when something expires within this (or has expired).
     pub critical: i64,
+    /// Warn of a GDAP relationship left in a transitional status (approved, activating,
+    /// expiring, terminationRequested, terminating) longer than this.
+    pub gdap_stuck: i64,
 }
 
 impl Thresholds {
@@ -467,6 +470,7 @@ mod tests {
         let t = Thresholds {
             warn: 30 * 86_400,
             critical: 7 * 86_400,
+            gdap_stuck: 3_600,
         };
         assert_eq!(t.state(31 * 86_400), State::Ok);
         assert_eq!(t.state(10 * 86_400), State::Warning);

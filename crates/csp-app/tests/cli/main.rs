@@ -5,6 +5,7 @@ mod access;
 mod consent;
 mod customers;
 mod gdap;
+mod gdap_wait;
 mod grant;
 mod helpers;
 mod no_hang;

@@ -130,6 +130,7 @@ pub(crate) fn options(app: &TestApp, hook: &Receiver, format: WebhookFormat) -> 
         thresholds: Thresholds {
             warn: 30 * DAY,
             critical: 3 * DAY,
+            gdap_stuck: 3_600,
         },
         state_file: app.dir.path().join("watch-state.json"),
         webhook: Some((WebhookUrl::new(hook.url.clone()), format)),
@@ -614,4 +615,55 @@ async fn healthz_is_503_before_the_first_cycle_and_other_paths_are_404() {
     let body: Value = health.json().await.unwrap();
     assert_eq!(body["status"], "ok");
     assert!(body["lastCycle"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_warns_of_a_gdap_relationship_stuck_in_a_transitional_status() {
+    let app = spawn_watched().await;
+    let hook = Receiver::start();
+    // Activation takes two hours here; the watch's threshold is one (`options`).
+    app.emu
+        .set_gdap_timings(emulator::partner_data::gdap::GdapTimings {
+            activating_secs: 7_200,
+            ..Default::default()
+        });
+    let out = app
+        .run(&[
+            "-o",
+            "json",
+            "gdap",
+            "create",
+            "--display-name",
+            "Stuck",
+            "--customer",
+            FABRIKAM,
+            "--duration",
+            "P90D",
+            "--role",
+            DIRECTORY_READERS,
+        ])
+        .await;
+    out.assert_code(0);
+    let id = out.json()["id"].as_str().unwrap().to_owned();
+    app.run(&["gdap", "lock-for-approval", &id])
+        .await
+        .assert_code(0);
+    app.emu.approve_gdap_relationship(&id, None).unwrap();
+    let (first, _) = cycle(&app, &hook).await;
+    let found = finding(&first, "gdap", &id);
+    assert_eq!(found.state, State::Ok, "{found:?}");
+    assert!(found.message.contains("is activating"), "{found:?}");
+    app.emu.advance_clock(std::time::Duration::from_secs(3_700));
+    let (second, metrics) = cycle(&app, &hook).await;
+    let found = finding(&second, "gdap", &id);
+    assert_eq!(found.state, State::Warning, "{found:?}");
+    assert!(
+        found.message.contains("has been activating for 61 min"),
+        "{found:?}"
+    );
+    let series = format!(
+        "sam_gdap_relationship_transitional_seconds{{relationship=\"{id}\",status=\"activating\"}}"
+    );
+    assert!((3_700..3_760).contains(&metric(&metrics, &series)));
+    assert_eq!(calls_about(&hook.bodies(), "gdap", &id).len(), 1);
 }
