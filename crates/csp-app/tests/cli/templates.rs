@@ -110,3 +110,32 @@ async fn users_list_takes_a_tenants_file_and_the_configured_exclusions() {
     bad.assert_code(2);
     assert!(bad.stderr.contains("line 2"), "{}", bad.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_grant_takes_the_same_selection_and_leaves_excluded_customers_out() {
+    let app = spawn().await;
+    app.append_config(&format!("\n[customers]\nexclude = [\"{NORTHWIND}\"]\n"));
+    let out = app
+        .run(&[
+            "-o",
+            "json",
+            "consent",
+            "verify",
+            "--customer",
+            FABRIKAM,
+            "--customer",
+            NORTHWIND,
+            "--delegated",
+            "graph:User.Read.All",
+        ])
+        .await;
+    let results = out.json()["results"].clone();
+    let tenants: Vec<&str> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["customer"].as_str())
+        .collect();
+    assert!(!tenants.contains(&NORTHWIND), "{}", out.stdout);
+    assert!(tenants.contains(&FABRIKAM), "{}", out.stdout);
+}
