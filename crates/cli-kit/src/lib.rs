@@ -18,6 +18,7 @@ mod exit;
 mod failure;
 pub mod output;
 mod run;
+pub mod selection;
 pub mod startup;
 
 pub use args::ConfigArgs;
@@ -25,4 +26,5 @@ pub use exit::Exit;
 pub use failure::Failure;
 pub use output::OutputFormat;
 pub use run::{Run, start_failure};
+pub use selection::{Selection, SelectionArgs};
 pub use startup::ConfigCommand;

@@ -116,7 +116,11 @@ pub fn write_effective_config(loaded: &Loaded, out: &mut dyn Write) -> std::io::
         loaded.profile.as_deref().unwrap_or("none")
     )?;
     let effective = serde_json::to_value(&loaded.raw).unwrap_or_default();
-    for key in config::known_keys() {
+    // The keys of named sections (`templates.*.…`) are shown by `csp-app templates`.
+    for key in config::known_keys()
+        .into_iter()
+        .filter(|k| !k.contains('*'))
+    {
         let value = key.split('.').try_fold(&effective, |v, part| v.get(part));
         let rendered = match value {
             Some(serde_json::Value::String(s)) if config::is_secret_key(&key) && !s.is_empty() => {

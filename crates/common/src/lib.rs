@@ -7,7 +7,7 @@
 //!    secrets and keys whose `Debug` redacts), [`remedy`] (what a person must do about a failure,
 //!    the vocabulary of every error), [`words`] (the word tables of enumerated settings),
 //!    [`cloud`] (national-cloud endpoints: global, China, US Gov, and `custom`, the emulator),
-//!    [`files`] (private files).
+//!    [`files`] (private files), [`gdap_rules`] (GDAP's built-in roles and creation limits).
 //! 2. [`config`]: one figment loader, typed settings, a validation report listing every problem;
 //!    [`rules`]: what the Secure Application Model requires (permissions, the refresh token's
 //!    inactivity limit), in one place for the consent page, the CLIs, `setup` and `doctor`.
@@ -29,6 +29,7 @@ pub mod cloud;
 pub mod config;
 pub mod entra;
 pub mod files;
+pub mod gdap_rules;
 pub mod graph;
 pub mod http;
 pub mod keyvault;

@@ -84,8 +84,10 @@ async fn child(config_file: std::path::PathBuf, concurrency: u32) {
         .await
         .expect("context");
     let list = csp_app::UsersListArgs {
-        customer: None,
-        all_customers: true,
+        selection: cli_kit::SelectionArgs {
+            all_customers: true,
+            ..Default::default()
+        },
         concurrency: u16::try_from(concurrency).unwrap_or(16),
         page_size: 999,
         select: Vec::new(),

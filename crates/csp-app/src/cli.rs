@@ -97,6 +97,21 @@ pub enum Command {
     /// Slack) once per change of state. --once runs one cycle for cron: exit 0 all ok, 3 a
     /// partner must consent again, 4 warnings or critical findings, 1 a check could not run.
     Watch(WatchArgs),
+    /// Onboard customers end to end with a role template: create the GDAP relationship, lock it
+    /// for approval and print the approval link, wait for the customer's approval (or return
+    /// and resume later), wait until active, create the template's access assignments and wait
+    /// for them, consent the app in the customer tenant, check access from the customer's side.
+    /// Every step is recorded in a journal (0600) before the next begins: run the same command
+    /// again to resume every customer; `onboard status` shows where each stands. Exit 4 when
+    /// some customers failed (each with its remedy).
+    Onboard(OnboardArgs),
+    /// Access proved from the customer's side.
+    #[command(subcommand)]
+    Access(AccessCommand),
+    /// GDAP role templates of the configuration (`[templates.NAME]`): what `onboard` gives
+    /// each customer. Every template is validated at start-up, every problem listed.
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
     /// Print a fresh access token to stdout, for scripts (like `az account get-access-token`).
     /// Treat the output as a secret.
     Token(TokenArgs),
@@ -136,6 +151,82 @@ pub enum CustomersCommand {
         #[arg(long)]
         customer: String,
     },
+}
+
+/// `onboard` arguments.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct OnboardArgs {
+    /// `status`: where each customer of the journal stands.
+    #[command(subcommand)]
+    pub command: Option<OnboardCommand>,
+    /// Which customers.
+    #[command(flatten)]
+    pub selection: cli_kit::SelectionArgs,
+    /// The role template (`csp-app templates list`).
+    #[arg(long)]
+    pub template: Option<String>,
+    /// The journal file (default: onboard-journal.ndjson next to the local token store, or
+    /// sam-onboard-journal.ndjson in the working directory with a Key Vault store).
+    #[arg(long, global = true)]
+    pub journal: Option<PathBuf>,
+    /// Wait this long for each customer's approval (30m, 2h); by default the link is recorded
+    /// and the run goes on: run it again after the customers approved.
+    #[arg(long, value_parser = parse_span)]
+    pub wait_approval: Option<Span>,
+    /// Customers onboarded at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Waiting for Graph's asynchronous changes (activation, assignments).
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// `access` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Per customer: the GDAP relationship and its assignments, the account's group
+    /// membership, a delegated token at the customer's authority, a cheap read per role, and
+    /// the app's consent there; what works and why not (no relationship, relationship not
+    /// active, assignment pending, user not in the group, app not consented, Conditional
+    /// Access, throttled). Exit 0 all work, 4 some, 1 none.
+    Check(AccessCheckArgs),
+}
+
+/// `access check` arguments.
+#[derive(Debug, Args)]
+pub struct AccessCheckArgs {
+    /// Which customers.
+    #[command(flatten)]
+    pub selection: cli_kit::SelectionArgs,
+    /// Check the roles of this template (default: the roles the account holds).
+    #[arg(long)]
+    pub template: Option<String>,
+    /// Customers checked at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
+/// `onboard` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OnboardCommand {
+    /// Each customer of the journal: its step, since when, what is awaited (the approval link),
+    /// failures with their remedies. Exit 4 when some failed.
+    Status,
+}
+
+/// `templates` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCommand {
+    /// The configured templates: roles, groups, duration, auto-extension.
+    List,
+    /// One template: its display-name pattern and each access assignment (group and roles).
+    Show {
+        /// The template's name (`[templates.NAME]`).
+        name: String,
+    },
+    /// The built-in roles a template may name (by name or template ID).
+    Roles,
 }
 
 /// `gdap` subcommands.
@@ -272,14 +363,10 @@ pub enum UsersCommand {
 
 /// `users list` arguments.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("scope").required(true).args(["customer", "all_customers"])))]
 pub struct UsersListArgs {
-    /// Customer tenant ID.
-    #[arg(long)]
-    pub customer: Option<String>,
-    /// Every customer of the partner (Partner Center customer list).
-    #[arg(long)]
-    pub all_customers: bool,
+    /// Which customers (one customer lists its users alone; more fan out).
+    #[command(flatten)]
+    pub selection: cli_kit::SelectionArgs,
     /// Graph calls in flight at once across customers with --all-customers (a customer waiting
     /// on Retry-After holds none; the customer list, read meanwhile, adds its own page request).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]

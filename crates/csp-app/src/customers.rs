@@ -245,6 +245,41 @@ impl Discovery {
         Self { rx, lists }
     }
 
+    /// The selected customers: those listed (exclusions applied) in their order, or every
+    /// customer [`start`](Self::start) finds that the selection admits.
+    pub fn select(ctx: &Context, page_size: u32, selection: &cli_kit::Selection) -> Self {
+        if let Some(listed) = selection.listed() {
+            let (tx, discovery) = Self::channel();
+            for tenant_id in listed {
+                let _ = tx.send(Ok(CustomerRef {
+                    name: tenant_id.clone(),
+                    tenant_id,
+                }));
+            }
+            return discovery;
+        }
+        let mut all = Self::start(ctx, page_size);
+        if selection.exclude.is_empty() {
+            return all;
+        }
+        let selection = selection.clone();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut lists = JoinSet::new();
+        lists.spawn(async move {
+            while let Some(found) = all.next().await {
+                if let Ok(c) = &found
+                    && !selection.admits(&c.tenant_id, None)
+                {
+                    continue;
+                }
+                if tx.send(found).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { rx, lists }
+    }
+
     /// Customers the caller hands on through the sender, in the order sent; the list ends when
     /// the sender is dropped, and a failure sent ends the fan-out with it.
     pub fn channel() -> (mpsc::UnboundedSender<Result<CustomerRef, Failure>>, Self) {

@@ -379,11 +379,30 @@ pub async fn users_of_all_customers(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Failure> {
+    let all = cli_kit::Selection {
+        scope: cli_kit::selection::Scope::All,
+        exclude: Default::default(),
+        configured_exclusions: 0,
+    };
+    users_of_customers(ctx, &all, args, query, format, out, err).await
+}
+
+/// `users list` over the selected customers (every customer, or those listed), exclusions
+/// applied.
+pub async fn users_of_customers(
+    ctx: &Context,
+    selection: &cli_kit::Selection,
+    args: &UsersListArgs,
+    query: &UsersQuery,
+    format: OutputFormat,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, Failure> {
     let progress = progress_bar();
     let mut writer = ListWriter::new(format, out, FANOUT_COLUMNS);
     let result = fan_out_users(
         &ctx.graph,
-        Discovery::start(ctx, CUSTOMER_PAGE_SIZE),
+        Discovery::select(ctx, CUSTOMER_PAGE_SIZE, selection),
         query,
         usize::from(args.concurrency),
         Order::of(format),

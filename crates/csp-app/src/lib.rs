@@ -13,6 +13,7 @@
 //!
 //! The binary is a thin `main.rs` over [`run`], so tests drive the same code in-process.
 
+pub mod access;
 pub mod cli;
 pub mod commands;
 pub mod context;
@@ -20,6 +21,7 @@ pub mod customers;
 pub mod fanout;
 pub mod gdap_access;
 pub mod gdap_wait;
+pub mod onboard;
 pub mod watch;
 
 use std::io::Write;
@@ -29,8 +31,8 @@ use std::process::ExitCode;
 use cli_kit::Run;
 
 pub use cli::{
-    Cli, Command, CustomersCommand, GdapCommand, GraphCommand, PartnerCenterCommand, TokenArgs,
-    UsersCommand, UsersListArgs,
+    Cli, Command, CustomersCommand, GdapCommand, GraphCommand, PartnerCenterCommand,
+    TemplatesCommand, TokenArgs, UsersCommand, UsersListArgs,
 };
 pub use cli_kit::{Exit, OutputFormat};
 
@@ -57,6 +59,13 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
         ControlFlow::Continue(settings) => settings,
         ControlFlow::Break(code) => return code,
     };
+    // Templates need no token: answered from the validated configuration alone.
+    if let Command::Templates(command) = cli.command {
+        return match commands::templates::run(&settings, command, cli.output, out) {
+            Ok(code) => code,
+            Err(failure) => failure.report(err),
+        };
+    }
     let run = match Run::open(settings).await {
         Ok(run) => run,
         Err(failure) => return failure.report(err),

@@ -161,6 +161,11 @@ impl App {
         &self.settings.app.display_name
     }
 
+    /// The customers every fan-out leaves out unless told otherwise (`[customers] exclude`).
+    pub fn customer_settings(&self) -> &common::config::CustomerSettings {
+        &self.settings.customers
+    }
+
     /// Where a partner's admin agent consents (the partner-consent app).
     pub fn consent_page(&self) -> &Url {
         &self.consent_page

@@ -15,16 +15,13 @@ use super::replication::WaitPolicy;
 /// Partner Center's documented limit on application consents, per application ID.
 pub const PARTNER_CENTER_CONSENT_RPS: u32 = 50;
 
-/// Which customers of the partner(s).
+/// Which customers of the partner(s): the selection every fan-out takes
+/// ([`cli_kit::SelectionArgs`]); `--customer` and `--tenants-file` need exactly one partner.
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
 pub struct CustomerSelection {
-    /// A customer tenant ID (repeatable); needs exactly one partner.
-    #[arg(long = "customer", value_name = "ID")]
-    pub customers: Vec<String>,
-    /// Every customer of each partner (Partner Center customer list).
-    #[arg(long)]
-    pub all_customers: bool,
+    /// The customers.
+    #[command(flatten)]
+    pub selection: cli_kit::SelectionArgs,
 }
 
 /// How many customers at once.
@@ -192,7 +189,12 @@ pub async fn run(
     err: &mut dyn Write,
 ) -> ExitCode {
     let (customers, fan_out) = command.scope();
-    if let Err(e) = single_partner(&partners, &customers.customers) {
+    let selection = match customers.selection.resolve(app.customer_settings()) {
+        Ok(s) => s,
+        Err(failure) => return usage_error(err, &failure.message),
+    };
+    let listed = selection.listed();
+    if let Err(e) = single_partner(&partners, listed.as_deref().unwrap_or_default()) {
         return usage_error(err, &e);
     }
     if let Some(e) = command.usage_error() {
@@ -201,8 +203,9 @@ pub async fn run(
     let run = ops::Run {
         targets: ops::Targets {
             partners,
-            customers: customers.customers.clone(),
-            all: customers.all_customers,
+            customers: listed.clone().unwrap_or_default(),
+            all: listed.is_none(),
+            exclude: selection.exclude.clone(),
             // `grant` leaves membership to Partner Center's own refusal.
             check_membership: !matches!(command, ConsentCommand::Grant { .. }),
         },

@@ -47,6 +47,8 @@ pub struct Targets {
     pub customers: Vec<String>,
     /// `--all-customers`.
     pub all: bool,
+    /// Customers left out (`--exclude`, `[customers] exclude`; tenant IDs, lower case).
+    pub exclude: std::collections::BTreeSet<String>,
     /// Check that each named customer belongs to the partner first (`GET /v1/customers/{id}`);
     /// `grant` leaves that to Partner Center's own refusal.
     pub check_membership: bool,
@@ -123,6 +125,7 @@ async fn resolve(app: &App, targets: &Targets) -> (Vec<(String, String)>, Vec<Cu
         jobs.extend(j);
         failed.extend(f);
     }
+    jobs.retain(|(_, customer)| !targets.exclude.contains(customer));
     (jobs, failed)
 }
 

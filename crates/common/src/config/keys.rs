@@ -30,12 +30,35 @@ pub fn env_var_of(key: &str) -> String {
     )
 }
 
-/// Every key the configuration knows, e.g. `store.key_vault.vault_url`.
+/// The keys of each `[templates.NAME]`, written with `*` for the name.
+const TEMPLATE_KEYS: &[&str] = &[
+    "templates.*.description",
+    "templates.*.display_name",
+    "templates.*.duration",
+    "templates.*.auto_extend",
+    "templates.*.access",
+];
+
+/// Every key the configuration knows, e.g. `store.key_vault.vault_url`; the keys of a named
+/// section such as `[templates.NAME]` are written with `*` for the name (see [`generic_key`]).
 pub fn known_keys() -> BTreeSet<String> {
     let value = serde_json::to_value(RawSettings::default()).unwrap_or_default();
     let mut keys = BTreeSet::new();
     collect_keys(&value, String::new(), &mut keys);
+    keys.extend(TEMPLATE_KEYS.iter().map(|k| (*k).to_owned()));
     keys
+}
+
+/// A key with the name of a named section replaced by `*`: `templates.helpdesk.duration` →
+/// `templates.*.duration`; other keys as they are.
+pub fn generic_key(key: &str) -> String {
+    match key.split_once('.') {
+        Some(("templates", rest)) => match rest.split_once('.') {
+            Some((_, field)) => format!("templates.*.{field}"),
+            None => key.to_owned(),
+        },
+        _ => key.to_owned(),
+    }
 }
 
 /// The top-level keys and sections: `mode`, `app`, `partner`, `cloud`, ….

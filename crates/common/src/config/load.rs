@@ -460,7 +460,10 @@ fn unknown_keys(figment: &Figment) -> Vec<ConfigProblem> {
     walk_dict(&dict, String::new(), &mut found);
     found
         .into_iter()
-        .filter(|k| !known.contains(k) && !sections.contains(k))
+        .filter(|k| {
+            let generic = keys::generic_key(k);
+            !known.contains(&generic) && !sections.contains(&generic)
+        })
         .map(|key| ConfigProblem {
             origin: origin_of(figment, &key),
             problem: "unknown key".into(),

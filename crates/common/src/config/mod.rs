@@ -38,6 +38,7 @@
 //!
 //! - `raw`: [`RawSettings`], the merged text values (the reference of every key);
 //! - `settings`: [`Settings`], the typed result, and its enums;
+//! - `templates`: [`RoleTemplate`] (GDAP role templates) and [`CustomerSettings`];
 //! - [`Words`] (module `crate::words`, re-exported here): the one table per enum behind
 //!   `FromStr`, `Display` and serde;
 //! - `load`: [`load`] and [`LoadOptions`], the layers and where each value came from;
@@ -56,6 +57,7 @@ mod refusals;
 mod render;
 mod report;
 mod settings;
+mod templates;
 mod validate;
 
 pub use crate::words::{UnknownWord, Words};
@@ -63,8 +65,9 @@ pub use keys::{env_var_of, is_secret_key, known_keys};
 pub use load::{LOCAL_PROFILE_TOML, LoadOptions, Loaded, load};
 pub use paths::{PATH_KEYS, path_base, path_for_file};
 pub use raw::{
-    RawApp, RawCloud, RawConsent, RawEntra, RawHttp, RawKeyVault, RawLocalStore, RawLog,
-    RawPartner, RawSettings, RawStore, RawWatch, RawWatchConsole, StringList,
+    RawApp, RawCloud, RawConsent, RawCustomers, RawEntra, RawHttp, RawKeyVault, RawLocalStore,
+    RawLog, RawPartner, RawSettings, RawStore, RawTemplate, RawTemplateAccess, RawWatch,
+    RawWatchConsole, StringList,
 };
 pub use refusals::{PARTNER_CONSENT, Refusal};
 pub use render::render_toml;
@@ -76,6 +79,8 @@ pub use settings::{
     LogFormat, LogSettings, PartnerSettings, Settings, SignInFlow, StoreKind, StoreSettings,
     WatchSettings,
 };
+pub use templates::{CustomerSettings, DisplayNamePattern, RoleTemplate, TemplateAccess};
+pub use validate::tenant_or_domain;
 
 /// Prefix of the environment variables the loader reads.
 pub const ENV_PREFIX: &str = "SAM_";
@@ -87,5 +92,7 @@ pub fn load_settings(options: &LoadOptions) -> Result<Settings, ConfigReport> {
     load(options)?.validate()
 }
 
+#[cfg(test)]
+mod template_tests;
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@
 //! every problem. The structs also serialise (see [`render_toml`](super::render_toml)), so the
 //! file `setup` writes uses exactly these keys.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,50 @@ pub struct RawSettings {
     pub log: RawLog,
     /// `csp-app watch` (its operator console).
     pub watch: RawWatch,
+    /// Which customers a fan-out leaves out unless told otherwise.
+    pub customers: RawCustomers,
+    /// GDAP role templates by name (`[templates.NAME]`), what `onboard` applies.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub templates: BTreeMap<String, RawTemplate>,
+}
+
+/// `[customers]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawCustomers {
+    /// Tenant IDs or domains every fan-out leaves out unless the command line overrides it
+    /// (`--no-default-exclude`), e.g. the partner's own test tenants.
+    pub exclude: StringList,
+}
+
+/// `[templates.NAME]`: a GDAP role template. The relationship grants every role of its
+/// `access` entries; each entry is one access assignment (a partner security group and roles).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawTemplate {
+    /// What the template is for (shown by `templates list`).
+    pub description: String,
+    /// Display-name pattern of the relationship: `{template}`, `{tenant}` (the customer's
+    /// tenant ID), `{tenant8}` (its first 8 characters), `{date}` (YYYYMMDD); it must name the
+    /// tenant (Graph wants display names unique) and fit Graph's 50 characters.
+    pub display_name: String,
+    /// ISO 8601 duration between P1D and P2Y (`P730D`).
+    pub duration: String,
+    /// Extend automatically by 180 days at the end date (`P180D`); never with Global
+    /// Administrator.
+    pub auto_extend: bool,
+    /// The access assignments: `[[templates.NAME.access]]` with `group` and `roles`.
+    pub access: Vec<RawTemplateAccess>,
+}
+
+/// One `[[templates.NAME.access]]` entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawTemplateAccess {
+    /// Object ID of the security group in the partner tenant.
+    pub group: String,
+    /// Roles by name (`Directory Readers`) or role template ID.
+    pub roles: StringList,
 }
 
 /// `[watch]`.
@@ -402,6 +447,8 @@ impl Default for RawSettings {
                     ..RawWatchConsole::default()
                 },
             },
+            customers: RawCustomers::default(),
+            templates: BTreeMap::new(),
         }
     }
 }

@@ -37,6 +37,10 @@ pub struct Settings {
     pub log: LogSettings,
     /// `csp-app watch`.
     pub watch: WatchSettings,
+    /// Customers every fan-out leaves out unless told otherwise.
+    pub customers: super::CustomerSettings,
+    /// GDAP role templates by name.
+    pub templates: std::collections::BTreeMap<String, super::RoleTemplate>,
     /// The configuration profile applied, if one was named (`local` for the emulated cloud).
     pub profile: Option<String>,
 }

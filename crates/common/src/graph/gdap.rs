@@ -10,16 +10,10 @@ use super::{GraphClient, GraphError, User};
 use crate::http::Tenant;
 use crate::http::transport::segment;
 
-/// Role template ID of Global Administrator, which Microsoft does not allow with auto-extension.
-pub const GLOBAL_ADMINISTRATOR_ROLE: &str = "62e90394-69f5-4237-9190-012177145e10";
-
-/// The longest display name Graph accepts.
-const MAX_DISPLAY_NAME: usize = 50;
-/// The documented bounds of `duration`: `P1D` … `P2Y` (730 days).
-const MIN_DAYS: f64 = 1.0;
-const MAX_DAYS: f64 = 730.0;
-/// The documented values of `autoExtendDuration`.
-const AUTO_EXTEND: [&str; 3] = ["PT0S", "P0D", "P180D"];
+use crate::gdap_rules::{AUTO_EXTEND, MAX_DAYS, MAX_DISPLAY_NAME, MIN_DAYS};
+pub use crate::gdap_rules::{
+    BUILT_IN_ROLES, GLOBAL_ADMINISTRATOR_ROLE, iso8601_days, role_name, role_template_id,
+};
 
 /// A role granted by a relationship.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,96 +185,6 @@ impl NewDelegatedAdminRelationship {
             Err(problems)
         }
     }
-}
-
-/// Built-in Microsoft Entra roles partners commonly grant through GDAP: (template ID, name)
-/// ("Microsoft Entra built-in roles", learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference).
-pub const BUILT_IN_ROLES: &[(&str, &str)] = &[
-    (GLOBAL_ADMINISTRATOR_ROLE, "Global Administrator"),
-    ("f2ef992c-3afb-46b9-b7cf-a126ee74c451", "Global Reader"),
-    ("88d8e3e3-8f55-4a1e-953a-9b9898b8876b", "Directory Readers"),
-    ("9360feb5-f418-4baa-8175-e2a00bac4301", "Directory Writers"),
-    ("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator"),
-    (
-        "29232cdf-9323-42fd-ade2-1d097af3e4de",
-        "Exchange Administrator",
-    ),
-    (
-        "3a2c62db-5318-420d-8d74-23affee5d9d5",
-        "Intune Administrator",
-    ),
-    (
-        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
-        "Helpdesk Administrator",
-    ),
-    ("5d6b6bb7-de71-4623-b4af-96380a352509", "Security Reader"),
-    (
-        "194ae4cb-b126-40b2-bd5b-6091b380977d",
-        "Security Administrator",
-    ),
-    (
-        "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
-        "Application Administrator",
-    ),
-    (
-        "158c047a-c907-4556-b7ef-446551a6b5f7",
-        "Cloud Application Administrator",
-    ),
-    (
-        "e8611ab8-c189-46e8-94e1-60213ab1f814",
-        "Privileged Role Administrator",
-    ),
-    (
-        "4d6ac14f-3453-41d0-bef9-a3e0c569773a",
-        "License Administrator",
-    ),
-    (
-        "f28a1f50-f6e7-4571-818b-6a12f2af6b6c",
-        "SharePoint Administrator",
-    ),
-    (
-        "69091246-20e8-4a56-aa4d-066075b2a7a8",
-        "Teams Administrator",
-    ),
-    (
-        "b0f54661-2d74-4c50-afa3-1ec803f12efe",
-        "Billing Administrator",
-    ),
-    (
-        "f023fd81-a637-4b56-95fd-791ac0226033",
-        "Service Support Administrator",
-    ),
-    ("4a5d8f65-41da-4de4-8968-e035b65339cf", "Reports Reader"),
-    (
-        "c4e39bd9-1100-46d3-8c65-fb160da0071f",
-        "Authentication Administrator",
-    ),
-    (
-        "fdd7a751-b60b-444a-984c-02652fe8fa1c",
-        "Groups Administrator",
-    ),
-];
-
-/// A role given by name (case-insensitive, as in [`BUILT_IN_ROLES`]) or by template ID (any
-/// GUID, lower-cased); `None` when it is neither.
-pub fn role_template_id(name_or_id: &str) -> Option<String> {
-    let wanted = name_or_id.trim();
-    if uuid::Uuid::parse_str(wanted).is_ok() {
-        return Some(wanted.to_ascii_lowercase());
-    }
-    BUILT_IN_ROLES
-        .iter()
-        .find(|(_, name)| name.eq_ignore_ascii_case(wanted))
-        .map(|(id, _)| (*id).to_owned())
-}
-
-/// The name of a built-in role template ID, or the ID itself when it is not in
-/// [`BUILT_IN_ROLES`].
-pub fn role_name(template_id: &str) -> String {
-    BUILT_IN_ROLES
-        .iter()
-        .find(|(id, _)| id.eq_ignore_ascii_case(template_id))
-        .map_or_else(|| template_id.to_owned(), |(_, name)| (*name).to_owned())
 }
 
 /// `accessContainer` of an access assignment.
@@ -487,58 +391,6 @@ pub fn approval_link(relationship_id: &str) -> String {
     format!(
         "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/{relationship_id}"
     )
-}
-
-/// The length of an ISO 8601 duration (`PnYnMnWnDTnHnMnS`) in days, counting a year as 365 days
-/// and a month as 30 (how Graph reads `P2Y` as 730 days); `None` if it is not one.
-pub fn iso8601_days(duration: &str) -> Option<f64> {
-    let rest = duration.strip_prefix('P')?;
-    if rest.is_empty() {
-        return None;
-    }
-    let (date, time) = match rest.split_once('T') {
-        Some((d, t)) if !t.is_empty() => (d, Some(t)),
-        Some(_) => return None,
-        None => (rest, None),
-    };
-    let mut days = 0.0;
-    let mut number = String::new();
-    for c in date.chars() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let n: f64 = number.parse().ok()?;
-        number.clear();
-        days += n * match c {
-            'Y' => 365.0,
-            'M' => 30.0,
-            'W' => 7.0,
-            'D' => 1.0,
-            _ => return None,
-        };
-    }
-    if !number.is_empty() {
-        return None;
-    }
-    for c in time.unwrap_or_default().chars() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let n: f64 = number.parse().ok()?;
-        number.clear();
-        days += n / match c {
-            'H' => 24.0,
-            'M' => 1_440.0,
-            'S' => 86_400.0,
-            _ => return None,
-        };
-    }
-    if !number.is_empty() {
-        return None;
-    }
-    Some(days)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! that [`dispatch`] reports. `consent` ([`consent`]) runs on the shared application-consent
 //! implementation of `admin` instead of this run's [`Context`].
 
+pub mod access;
 pub mod consent;
 pub mod customers;
 pub mod gdap;
@@ -10,6 +11,7 @@ pub mod graph;
 pub mod keepalive;
 pub mod partner_center;
 pub mod status;
+pub mod templates;
 pub mod token;
 pub mod users;
 pub mod watch;
@@ -33,6 +35,11 @@ pub async fn dispatch(
     let result = match command {
         // Handled by `run` before the context is built.
         Command::Shared(_) | Command::Consent(_) => Ok(ExitCode::SUCCESS),
+        Command::Access(crate::cli::AccessCommand::Check(args)) => {
+            access::run(ctx, args, format, out, err).await
+        }
+        Command::Onboard(args) => crate::onboard::run(ctx, args, format, out, err).await,
+        Command::Templates(c) => templates::run(&ctx.settings, c, format, out),
         Command::Status => status::run(ctx, format, out).await,
         Command::Keepalive => keepalive::run(ctx, format, out, err).await,
         Command::Grant(GrantCommand::Restore { dry_run }) => {

@@ -28,8 +28,9 @@ pub async fn list(
         select: args.select.clone(),
         filter: None,
     };
-    match &args.customer {
-        Some(customer) => {
+    let selection = args.selection.resolve(&ctx.settings.customers)?;
+    match selection.listed().as_deref() {
+        Some([customer]) => {
             write_list(
                 ctx.graph.list_users(Tenant::Customer(customer), &query),
                 format,
@@ -38,6 +39,13 @@ pub async fn list(
             )
             .await
         }
-        None => crate::fanout::users_of_all_customers(ctx, &args, &query, format, out, err).await,
+        Some([]) => Err(Failure::config(format!(
+            "every customer given is excluded ({})",
+            selection.describe()
+        ))),
+        _ => {
+            crate::fanout::users_of_customers(ctx, &selection, &args, &query, format, out, err)
+                .await
+        }
     }
 }

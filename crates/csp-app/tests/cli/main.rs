@@ -1,6 +1,7 @@
 //! End-to-end tests: `csp-app` run in-process against the emulator (Entra ID, Partner Center,
 //! Microsoft Graph), one emulator per test on port 0.
 
+mod access;
 mod consent;
 mod customers;
 mod gdap;
@@ -8,8 +9,12 @@ mod gdap_wait;
 mod grant;
 mod helpers;
 mod no_hang;
+mod onboard;
+mod onboard_kill;
+mod onboard_scale;
 mod raw;
 mod startup;
+mod templates;
 mod tokens;
 mod users;
 mod watch;

@@ -4,7 +4,10 @@
 mod checker;
 mod cloud;
 mod store;
+mod templates;
 mod watch;
+
+pub use self::templates::tenant_or_domain;
 
 use std::net::SocketAddr;
 
@@ -59,6 +62,13 @@ impl RawSettings {
         let http = self.validate_http(&mut c);
         let log = self.validate_log(&mut c);
         let watch = self.validate_watch(&mut c);
+        let customers = self.validate_customers(&mut c);
+        let templates = self.validate_templates(&mut c);
+        let (Some(customers), Some(templates)) = (customers, templates) else {
+            return Err(ConfigReport {
+                problems: c.problems,
+            });
+        };
         match (mode, app, cloud, entra, consent, store, http, log) {
             (
                 Some(mode),
@@ -80,6 +90,8 @@ impl RawSettings {
                 http,
                 log,
                 watch,
+                customers,
+                templates,
                 profile: None,
             }),
             _ => Err(ConfigReport {
