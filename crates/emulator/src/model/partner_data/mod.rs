@@ -509,7 +509,9 @@ impl Inner {
         }
     }
 
-    /// Metadata of an app registration, created on first use with a stable object ID.
+    /// Metadata of an app registration, created on first use with a stable object ID. A seeded
+    /// app is dated when first seen (its seeded secrets then last Graph's default two years from
+    /// then, not from 1970); `POST /applications` dates its own on the emulator's clock.
     pub fn app_meta(&mut self, app_id: &str) -> &mut AppMeta {
         self.apps
             .entry(app_id.to_ascii_lowercase())
@@ -518,6 +520,7 @@ impl Inner {
                     "application|{}",
                     app_id.to_ascii_lowercase()
                 )),
+                created: time::OffsetDateTime::now_utc().unix_timestamp(),
                 ..AppMeta::default()
             })
     }
