@@ -14,7 +14,7 @@ use common::remedy::Remedy;
 use futures::TryStreamExt as _;
 use serde::Serialize;
 
-use crate::gdap_access::{assignment_counts, assignment_pending, relationship_counts};
+use common::graph::access::{assignment_counts, assignment_pending, relationship_counts};
 
 /// Why access does not work (or `works`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -101,7 +101,7 @@ pub struct Known {
 impl Known {
     /// Reads both.
     pub async fn read(graph: &GraphClient) -> Result<Self, Failure> {
-        let relationships = crate::gdap_access::relationships_by_customer(graph).await?;
+        let relationships = common::graph::access::relationships_by_customer(graph).await?;
         let my_groups = graph
             .list_my_member_of()
             .map_ok(|o| o.id.to_ascii_lowercase())

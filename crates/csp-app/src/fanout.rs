@@ -438,7 +438,7 @@ pub async fn users_of_customers(
     }
     // A customer whose GDAP access is still being applied fails like one without access: say
     // which it is.
-    let pending = crate::gdap_access::pending_notes(
+    let pending = common::graph::access::pending_notes(
         &ctx.graph,
         report.failed.iter().map(|f| f.customer.tenant_id.as_str()),
     )

@@ -19,7 +19,6 @@ pub mod commands;
 pub mod context;
 pub mod customers;
 pub mod fanout;
-pub mod gdap_access;
 pub mod gdap_wait;
 pub mod onboard;
 pub mod watch;

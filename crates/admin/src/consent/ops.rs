@@ -163,6 +163,37 @@ fn progress(len: usize, what: &str) -> ProgressBar {
 
 /// Runs `op` on every (partner, customer) pair with at most `concurrency` in flight, then writes
 /// the report. NDJSON lines are written as results arrive; table and JSON at the end, sorted.
+/// A customer refused for want of GDAP access may only be waiting for it (a relationship
+/// still activating, an assignment still pending: docs/microsoft-behaviour.md §6.2a): its
+/// detail says so (tables and JSON; NDJSON lines are written as they come, before this).
+async fn note_pending_access(app: &App, results: &mut [CustomerResult]) {
+    use std::collections::BTreeMap;
+    let mut by_partner: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in results.iter() {
+        if let (Some(Remedy::GdapAccess), Some(c)) = (r.remedy, &r.customer) {
+            by_partner
+                .entry(r.partner.clone())
+                .or_default()
+                .push(c.clone());
+        }
+    }
+    for (partner, customers) in by_partner {
+        let graph = app.graph_as(&partner);
+        let notes =
+            common::graph::access::pending_notes(&graph, customers.iter().map(String::as_str))
+                .await;
+        for r in results.iter_mut().filter(|r| r.partner == partner) {
+            if let Some(note) = r
+                .customer
+                .as_ref()
+                .and_then(|c| notes.get(&c.to_ascii_lowercase()))
+            {
+                r.detail = format!("{} (GDAP access pending: {note})", r.detail);
+            }
+        }
+    }
+}
+
 async fn fan_out<'a, F, Fut>(
     app: &'a App,
     run: &Run,
@@ -195,6 +226,7 @@ where
     }
     drop(stream);
     bar.finish_and_clear();
+    note_pending_access(app, &mut results).await;
     results.sort_by(|a, b| (&a.partner, &a.customer).cmp(&(&b.partner, &b.customer)));
     let (pc, graph) = app.call_counts();
     let summary = Summary {

@@ -10,6 +10,7 @@
 //! a fresh `client-request-id`, which Graph echoes and support asks for. The bearer token, retries
 //! and throttling are the shared [`crate::http::transport`]'s: this module only describes the API.
 
+pub mod access;
 mod applications;
 mod gdap;
 mod lifecycle;

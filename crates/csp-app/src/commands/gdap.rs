@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 
 use crate::cli::{GdapCommand, WaitArgs};
 use crate::context::Context;
-use crate::gdap_access::{assignment_counts, assignment_pending, relationship_counts};
 use crate::gdap_wait::{Waiter, until_active, until_terminated};
+use common::graph::access::{assignment_counts, assignment_pending, relationship_counts};
 
 const GDAP_COLUMNS: &[Column] = &[
     ("ID", "/id"),

@@ -151,6 +151,33 @@ async fn a_pending_assignment_is_not_access_and_check_says_it_is_pending() {
         "{}",
         users.stderr
     );
+    // And the consent fan-out, whose application-permission step needs that access.
+    let consent = app
+        .run(&[
+            "-o",
+            "json",
+            "consent",
+            "grant",
+            "--customer",
+            TAILSPIN,
+            "--delegated",
+            "graph:User.Read.All,AppRoleAssignment.ReadWrite.All,Application.Read.All",
+            "--application",
+            "graph:User.Read.All",
+        ])
+        .await;
+    assert_ne!(
+        consent.code,
+        std::process::ExitCode::SUCCESS,
+        "{}",
+        consent.stdout
+    );
+    assert!(!consent.stdout.is_empty(), "{}", consent.stderr);
+    let detail = consent.json()["results"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(detail.contains("(GDAP access pending: "), "{detail}");
     app.emu.advance_clock(Duration::from_secs(STEP));
     let check = app.run(&["gdap", "check", "--customer", TAILSPIN]).await;
     check.assert_code(0);

@@ -1,11 +1,11 @@
 //! What GDAP gives the partner in a customer tenant, counted as Graph applies it: only
 //! `active` access assignments of `active` relationships grant roles; a relationship still
 //! `approved`/`activating`, or an assignment still `pending`, is access *pending*, said as such
-//! (docs/microsoft-behaviour.md §6.2a). `gdap check` and the fan-outs' failure reports use it.
+//! (docs/microsoft-behaviour.md §6.2a). `gdap check`, `access check` and the fan-outs' failure reports (csp-app's and `consent grant`'s) use it.
 
 use std::collections::HashMap;
 
-use common::graph::{
+use super::{
     DelegatedAdminAccessAssignment, DelegatedAdminRelationship, GraphClient, GraphError,
     assignment_status, relationship_status,
 };
