@@ -23,7 +23,7 @@ use common::secret::AuthCode;
 use serde::Deserialize;
 
 use super::pages::{self, Failed, Forbidden};
-use super::session::{PendingSignIn, unix_now};
+use super::session::{PendingSignIn, same_origin, unix_now};
 use super::{Console, ConsoleData};
 
 /// Largest callback query accepted (an Entra code is 1–2 KB).
@@ -219,30 +219,12 @@ async fn complete(
     Ok((name, access))
 }
 
-/// Whether a state-changing request comes from the console's own pages. Browsers that send
-/// `Sec-Fetch-Site` (every current one; a page cannot forge it) must say `same-origin`: under
-/// the console's `Referrer-Policy: no-referrer` their `Origin` is `null` even for the console's
-/// own forms. Without it, the `Origin` (or else the `Referer`) must be the console's origin.
-pub fn same_origin(req: &HttpRequest, console: &Console) -> bool {
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = header("sec-fetch-site") {
-        return site.eq_ignore_ascii_case("same-origin")
-            && header("origin").is_none_or(|o| o == "null" || o == console.origin);
-    }
-    match (header("origin"), header("referer")) {
-        (Some(origin), _) => origin == console.origin,
-        (None, Some(referer)) => url::Url::parse(referer)
-            .is_ok_and(|u| u.origin().ascii_serialization() == console.origin),
-        (None, None) => false,
-    }
-}
-
 /// `POST /auth/logout`
 pub async fn logout(req: HttpRequest, data: web::Data<ConsoleData>) -> HttpResponse {
     let Some(console) = &data.console else {
         return redirect("/").finish();
     };
-    if !same_origin(&req, console) {
+    if !same_origin(&req, &console.origin) {
         return pages::refused_cross_site();
     }
     redirect("/").cookie(console.sessions.close(&req)).finish()

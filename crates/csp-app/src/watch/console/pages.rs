@@ -14,8 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::auth::same_origin;
-use super::session::{Session, same, unix_now};
+use super::session::{Session, same, same_origin, unix_now};
 use super::timeline;
 use super::view::{self, CustomerQuery, Customers, Expiry, Overview};
 use super::{Console, ConsoleData};
@@ -307,7 +306,7 @@ pub async fn run_cycle(
     let Some(console) = &data.console else {
         return html(StatusCode::NOT_FOUND, &Off);
     };
-    if !same_origin(&req, console) {
+    if !same_origin(&req, &console.origin) {
         return refused_cross_site();
     }
     let Some(session) = console.sessions.get(&req, unix_now()) else {

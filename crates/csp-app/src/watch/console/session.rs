@@ -237,6 +237,24 @@ fn live(s: &Session, now: i64, idle: i64) -> bool {
     now - s.last_seen <= idle && now - s.started <= secs(MAX_SESSION)
 }
 
+/// Whether a state-changing request comes from the console's own pages. Browsers that send
+/// `Sec-Fetch-Site` (every current one; a page cannot forge it) must say `same-origin`: under
+/// the console's `Referrer-Policy: no-referrer` their `Origin` is `null` even for the console's
+/// own forms. Without it, the `Origin` (or else the `Referer`) must be `console_origin`.
+pub fn same_origin(req: &HttpRequest, console_origin: &str) -> bool {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return site.eq_ignore_ascii_case("same-origin")
+            && header("origin").is_none_or(|o| o == "null" || o == console_origin);
+    }
+    match (header("origin"), header("referer")) {
+        (Some(origin), _) => origin == console_origin,
+        (None, Some(referer)) => url::Url::parse(referer)
+            .is_ok_and(|u| u.origin().ascii_serialization() == console_origin),
+        (None, None) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

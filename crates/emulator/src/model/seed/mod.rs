@@ -57,7 +57,7 @@ pub struct Seed {
     /// How long a consent's service principal and grant, or an app-role assignment, take to
     /// become visible; see `replication` (default: at once).
     #[serde(default)]
-    pub replication: crate::model::replication::ReplicationSettings,
+    pub replication: crate::model::replication::settings::ReplicationSettings,
     /// Graph's request budget per application and tenant; see `throttle`.
     #[serde(default)]
     pub graph_throttling: crate::model::throttle::GraphThrottleSettings,
