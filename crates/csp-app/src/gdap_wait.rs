@@ -114,22 +114,13 @@ impl<'a> Waiter<'a> {
         judge: fn(&str, &str) -> Progress,
     ) -> Result<DelegatedAdminRelationship, Failure> {
         let graph = self.graph;
-        let err = &mut *self.err;
-        let what = format!("relationship {id}");
-        let result = wait_for(
-            &self.policy,
+        self.wait(
+            &format!("relationship {id}"),
+            wanted,
             || graph.get_delegated_admin_relationship(id),
             |r: &DelegatedAdminRelationship| judge(id, &r.status),
-            |state, waited| {
-                let _ = writeln!(
-                    err,
-                    "waiting for {what} to be {wanted}: {state} ({}s)",
-                    secs(waited)
-                );
-            },
         )
-        .await;
-        result.map_err(|e| self.failure(&what, e))
+        .await
     }
 
     /// Reads access assignment `aid` of relationship `id` until it is active.
@@ -139,22 +130,13 @@ impl<'a> Waiter<'a> {
         aid: &str,
     ) -> Result<DelegatedAdminAccessAssignment, Failure> {
         let graph = self.graph;
-        let err = &mut *self.err;
-        let what = format!("access assignment {aid}");
-        let result = wait_for(
-            &self.policy,
+        self.wait(
+            &format!("access assignment {aid}"),
+            "active",
             || graph.get_access_assignment(id, aid),
             |a: &DelegatedAdminAccessAssignment| assignment_until_active(aid, &a.status),
-            |state, waited| {
-                let _ = writeln!(
-                    err,
-                    "waiting for {what} to be active: {state} ({}s)",
-                    secs(waited)
-                );
-            },
         )
-        .await;
-        result.map_err(|e| self.failure(&what, e))
+        .await
     }
 
     /// Reads relationship `id` until its `autoExtendDuration` is `wanted`.
@@ -164,24 +146,40 @@ impl<'a> Waiter<'a> {
         wanted: &str,
     ) -> Result<DelegatedAdminRelationship, Failure> {
         let graph = self.graph;
-        let err = &mut *self.err;
-        let what = format!("the auto-extension of relationship {id}");
-        let result = wait_for(
-            &self.policy,
+        self.wait(
+            &format!("the auto-extension of relationship {id}"),
+            wanted,
             || graph.get_delegated_admin_relationship(id),
             |r: &DelegatedAdminRelationship| match r.auto_extend_duration.as_deref() {
                 Some(d) if d.eq_ignore_ascii_case(wanted) => Progress::Done,
                 other => Progress::Waiting(other.unwrap_or("unset").to_owned()),
             },
-            |state, waited| {
-                let _ = writeln!(
-                    err,
-                    "waiting for {what} to be {wanted}: {state} ({}s)",
-                    secs(waited)
-                );
-            },
         )
+        .await
+    }
+
+    /// The one wait: `read` until `judge` says done, each new state a line on stderr
+    /// ("waiting for {what} to be {wanted}: {state} ({n}s)").
+    async fn wait<T, F, Fut>(
+        &mut self,
+        what: &str,
+        wanted: &str,
+        read: F,
+        judge: impl Fn(&T) -> Progress,
+    ) -> Result<T, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, common::graph::GraphError>>,
+    {
+        let err = &mut *self.err;
+        let result = wait_for(&self.policy, read, judge, |state, waited| {
+            let _ = writeln!(
+                err,
+                "waiting for {what} to be {wanted}: {state} ({}s)",
+                secs(waited)
+            );
+        })
         .await;
-        result.map_err(|e| self.failure(&what, e))
+        result.map_err(|e| self.failure(what, e))
     }
 }
