@@ -16,7 +16,7 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use common::cloud::{CloudEndpoints, CloudName, Resource};
+use common::cloud::{CloudEndpoints, Resource};
 use common::config::{EndpointVersion, HttpSettings};
 use common::entra::{AuthorizeOptions, ClientCredential};
 use common::secret::{AuthCode, ClientSecret};
@@ -50,13 +50,12 @@ fn warm_broker(
         let url = |s: String| Url::parse(&s).expect("emulator URL");
         let settings = BrokerSettings {
             app_id: ids::CSP_APP.into(),
-            cloud: CloudEndpoints {
-                name: CloudName::Custom,
-                authority_host: url(emu.authority_host()),
-                graph: url(emu.graph_url()),
-                partner_center: url(emu.partner_center_url()),
-                key_vault_dns_suffix: emu.key_vault_dns_suffix(),
-            },
+            cloud: CloudEndpoints::custom(
+                url(emu.authority_host()),
+                url(emu.graph_url()),
+                url(emu.partner_center_url()),
+                emu.key_vault_dns_suffix(),
+            ),
             version: EndpointVersion::V1,
             authority_tenant: "common".into(),
             sign_in_host: None,

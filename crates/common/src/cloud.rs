@@ -10,7 +10,9 @@
 //! `EnvironmentConstants.cs`. Microsoft's samples' `ida:AADInstance` setting is [`CloudEndpoints::authority_host`].
 //!
 //! A `custom` cloud gives every URL explicitly; that is how the local emulator is addressed, and
-//! how a sovereign or private deployment would be.
+//! how a sovereign or private deployment would be. Where an API is reached (its base URL) and what
+//! Entra calls it (its audience, the App ID URI tokens are asked for) are separate settings: a
+//! gateway or the emulator answers on its own URL, the token is still for Microsoft's App ID URI.
 
 use std::fmt;
 
@@ -257,17 +259,32 @@ pub const ARM_APP_ID: &str = "797f4846-ba00-4fd7-ba43-dac1f8f63013";
 /// App ID of "WindowsDefenderATP" (Microsoft Defender for Endpoint API).
 pub const DEFENDER_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
 
+/// The App ID URI of Microsoft Graph in the global cloud: the v1 `resource` and v2 scope prefix of
+/// its tokens (docs/microsoft-behaviour.md §6.1).
+pub const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
+/// The App ID URI of the Partner Center API, global and US Gov (docs/microsoft-behaviour.md §5.1).
+pub const PARTNER_CENTER_AUDIENCE: &str = "https://api.partnercenter.microsoft.com";
+
 /// Every endpoint of one cloud.
+///
+/// An API's base URL (where it is reached) and its audience (the App ID URI Entra issues its
+/// tokens for) are separate: an API gateway, a proxy or the local emulator answers on its own URL,
+/// while Entra knows the API only by its App ID URI and refuses a token for any other
+/// (AADSTS500011, docs/microsoft-behaviour.md §6.1a).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CloudEndpoints {
     /// The cloud these endpoints belong to.
     pub name: CloudName,
     /// Entra ID authority host, e.g. `https://login.microsoftonline.com` (Microsoft's samples' `ida:AADInstance`).
     pub authority_host: Url,
-    /// Microsoft Graph base URL (also its token resource).
+    /// Microsoft Graph base URL (where requests are sent).
     pub graph: Url,
-    /// Partner Center REST API base URL (also its token resource).
+    /// Microsoft Graph's App ID URI in this cloud (its token audience), no trailing slash.
+    pub graph_audience: String,
+    /// Partner Center REST API base URL (where requests are sent).
     pub partner_center: Url,
+    /// Partner Center's App ID URI in this cloud (its token audience), no trailing slash.
+    pub partner_center_audience: String,
     /// DNS suffix of vaults: a vault named `v` lives at `https://v.{suffix}` (may carry a port).
     pub key_vault_dns_suffix: String,
 }
@@ -283,28 +300,58 @@ impl CloudEndpoints {
             CloudName::Global => Self {
                 name,
                 authority_host: url("https://login.microsoftonline.com"),
-                graph: url("https://graph.microsoft.com"),
-                partner_center: url("https://api.partnercenter.microsoft.com"),
+                graph: url(GRAPH_AUDIENCE),
+                graph_audience: GRAPH_AUDIENCE.into(),
+                partner_center: url(PARTNER_CENTER_AUDIENCE),
+                partner_center_audience: PARTNER_CENTER_AUDIENCE.into(),
                 key_vault_dns_suffix: "vault.azure.net".into(),
             },
             CloudName::China => Self {
                 name,
                 authority_host: url("https://login.chinacloudapi.cn"),
                 graph: url("https://microsoftgraph.chinacloudapi.cn"),
+                graph_audience: "https://microsoftgraph.chinacloudapi.cn".into(),
                 partner_center: url("https://partner.partnercenterapi.microsoftonline.cn"),
+                // Microsoft publishes only the base URL for 21Vianet; third-party code asks for
+                // tokens for it as the resource (unconfirmed, docs/microsoft-behaviour.md §5.1, §8).
+                partner_center_audience: "https://partner.partnercenterapi.microsoftonline.cn"
+                    .into(),
                 key_vault_dns_suffix: "vault.azure.cn".into(),
             },
             CloudName::UsGov => Self {
                 name,
                 authority_host: url("https://login.microsoftonline.us"),
                 graph: url("https://graph.microsoft.us"),
+                graph_audience: "https://graph.microsoft.us".into(),
                 // US Gov partners use the global Partner Center endpoint (partner-center-rest-urls.md).
-                partner_center: url("https://api.partnercenter.microsoft.com"),
+                partner_center: url(PARTNER_CENTER_AUDIENCE),
+                partner_center_audience: PARTNER_CENTER_AUDIENCE.into(),
                 key_vault_dns_suffix: "vault.usgovcloudapi.net".into(),
             },
             CloudName::Custom => return None,
         };
         Some(endpoints)
+    }
+
+    /// A `custom` cloud reached at the given URLs, whose Graph and Partner Center are known to
+    /// Entra by Microsoft's global App ID URIs ([`GRAPH_AUDIENCE`], [`PARTNER_CENTER_AUDIENCE`]),
+    /// as the local emulator registers them; set [`Self::graph_audience`] /
+    /// [`Self::partner_center_audience`] for another directory.
+    pub fn custom(
+        authority_host: Url,
+        graph: Url,
+        partner_center: Url,
+        key_vault_dns_suffix: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: CloudName::Custom,
+            authority_host,
+            graph,
+            graph_audience: GRAPH_AUDIENCE.into(),
+            partner_center,
+            partner_center_audience: PARTNER_CENTER_AUDIENCE.into(),
+            key_vault_dns_suffix: key_vault_dns_suffix.into(),
+        }
     }
 
     /// The base URL of a resource's API: Partner Center and Graph; `None` for the others.
@@ -343,7 +390,8 @@ impl CloudEndpoints {
         })
     }
 
-    /// The v1 `resource` identifier (App ID URI) of an API, e.g. `https://api.partnercenter.microsoft.com`.
+    /// The v1 `resource` identifier (App ID URI) of an API, e.g. `https://api.partnercenter.microsoft.com`:
+    /// for Partner Center and Graph their configured audience, whatever URL they are reached at.
     ///
     /// Entra v1 tokens carry this string verbatim as `aud`, so it has no trailing slash.
     pub fn resource_id(&self, resource: Resource) -> Option<String> {
@@ -353,11 +401,13 @@ impl CloudEndpoints {
                 self.workload_uri(resource)?.to_owned()
             }
             Resource::Uri(uri) => uri.as_str().to_owned(),
-            other => self
-                .base_url(other)?
-                .as_str()
+            // The App ID URI, never the base URL: a request for a proxy's or the emulator's own
+            // URL is refused by Entra (AADSTS500011, docs/microsoft-behaviour.md §6.1a).
+            Resource::PartnerCenter => self
+                .partner_center_audience
                 .trim_end_matches('/')
                 .to_owned(),
+            Resource::Graph => self.graph_audience.trim_end_matches('/').to_owned(),
         };
         Some(id)
     }
@@ -523,6 +573,55 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Resource::KeyVault).unwrap(),
             "\"key-vault\""
+        );
+    }
+
+    #[test]
+    fn resource_and_scope_come_from_the_audience_not_the_base_url() {
+        let proxy = |p: &str| Url::parse(&format!("https://gateway.contoso.example/{p}")).unwrap();
+        let mut c = CloudEndpoints::custom(
+            Url::parse("https://login.contoso.example").unwrap(),
+            proxy("graph"),
+            proxy("partnercenter"),
+            "vault.contoso.example",
+        );
+        assert_eq!(
+            c.resource_id(Resource::PartnerCenter).unwrap(),
+            "https://api.partnercenter.microsoft.com",
+            "a custom cloud's default audience is Microsoft's App ID URI"
+        );
+        assert_eq!(
+            c.default_scope(Resource::Graph).unwrap(),
+            "https://graph.microsoft.com/.default"
+        );
+        assert_eq!(c.base_url(Resource::Graph), Some(&proxy("graph")));
+        c.partner_center_audience = "https://pc.contoso.example/".into();
+        c.graph_audience = "https://graph.contoso.example".into();
+        assert_eq!(
+            c.resource_id(Resource::PartnerCenter).unwrap(),
+            "https://pc.contoso.example"
+        );
+        assert_eq!(
+            c.default_scope(Resource::PartnerCenter).unwrap(),
+            "https://pc.contoso.example/.default"
+        );
+        assert_eq!(
+            c.resource_id(Resource::Graph).unwrap(),
+            "https://graph.contoso.example"
+        );
+        let gov = CloudEndpoints::preset(CloudName::UsGov).unwrap();
+        assert_eq!(
+            gov.default_scope(Resource::Graph).unwrap(),
+            "https://graph.microsoft.us/.default"
+        );
+        assert_eq!(
+            gov.resource_id(Resource::PartnerCenter).unwrap(),
+            "https://api.partnercenter.microsoft.com"
+        );
+        let china = CloudEndpoints::preset(CloudName::China).unwrap();
+        assert_eq!(
+            china.resource_id(Resource::Graph).unwrap(),
+            "https://microsoftgraph.chinacloudapi.cn"
         );
     }
 

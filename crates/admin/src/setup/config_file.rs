@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use common::cloud::CloudName;
+use common::cloud::{CloudEndpoints, CloudName};
 use common::config::{self, AppMode, KeyVaultIdentity, StoreSettings};
 use toml_edit::{Array, DocumentMut, Item, Table, TableLike, Value};
 
@@ -224,6 +224,35 @@ fn wanted(options: &SetupOptions, tenant: &str, app_id: &str, key: &Path) -> Vec
         ("cloud.key_vault_dns_suffix", c.key_vault_dns_suffix.clone()),
     ] {
         out.push((k, if custom { Want::Text(v) } else { Want::Absent }));
+    }
+    // The audiences are written only when they differ from the cloud's own (Microsoft's App ID
+    // URIs, which the local profile and production use alike).
+    let defaults = CloudEndpoints::preset(c.name).unwrap_or_else(|| {
+        CloudEndpoints::custom(
+            c.authority_host.clone(),
+            c.graph.clone(),
+            c.partner_center.clone(),
+            c.key_vault_dns_suffix.clone(),
+        )
+    });
+    for (k, v, default) in [
+        (
+            "cloud.graph_audience",
+            &c.graph_audience,
+            &defaults.graph_audience,
+        ),
+        (
+            "cloud.partner_center_audience",
+            &c.partner_center_audience,
+            &defaults.partner_center_audience,
+        ),
+    ] {
+        let want = if v == default {
+            Want::Absent
+        } else {
+            Want::Text(v.clone())
+        };
+        out.push((k, want));
     }
     out.push((
         "entra.endpoint_version",

@@ -7,7 +7,7 @@ use admin::doctor::{DoctorOptions, DoctorReport, Status};
 use admin::setup::{
     self, AdminSession, CertificateChoice, SetupOptions, SetupReport, SignInSettings, rules,
 };
-use common::cloud::{CloudEndpoints, CloudName};
+use common::cloud::CloudEndpoints;
 use common::config::{
     EndpointVersion, HttpSettings, LoadOptions, LocalStoreSettings, Settings, StoreSettings,
 };
@@ -68,13 +68,12 @@ pub async fn spawn_with(config: EmulatorConfig) -> Env {
     })
     .unwrap();
     let url = |s: String| Url::parse(&s).unwrap();
-    let cloud = CloudEndpoints {
-        name: CloudName::Custom,
-        authority_host: url(emu.authority_host()),
-        graph: url(emu.graph_url()),
-        partner_center: url(emu.partner_center_url()),
-        key_vault_dns_suffix: emu.key_vault_dns_suffix(),
-    };
+    let cloud = CloudEndpoints::custom(
+        url(emu.authority_host()),
+        url(emu.graph_url()),
+        url(emu.partner_center_url()),
+        emu.key_vault_dns_suffix(),
+    );
     Env {
         emu,
         http,

@@ -132,7 +132,12 @@ fn cloud_layer_problems(
     [
         ("cloud.authority_host", &raw.cloud.authority_host),
         ("cloud.graph_url", &raw.cloud.graph_url),
+        ("cloud.graph_audience", &raw.cloud.graph_audience),
         ("cloud.partner_center_url", &raw.cloud.partner_center_url),
+        (
+            "cloud.partner_center_audience",
+            &raw.cloud.partner_center_audience,
+        ),
         (
             "cloud.key_vault_dns_suffix",
             &raw.cloud.key_vault_dns_suffix,

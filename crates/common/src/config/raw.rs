@@ -182,8 +182,14 @@ pub struct RawCloud {
     pub authority_host: String,
     /// Microsoft Graph base URL.
     pub graph_url: String,
+    /// Microsoft Graph's App ID URI (token audience); empty: the preset's, or
+    /// `https://graph.microsoft.com` for `custom`.
+    pub graph_audience: String,
     /// Partner Center API base URL.
     pub partner_center_url: String,
+    /// Partner Center's App ID URI (token audience); empty: the preset's, or
+    /// `https://api.partnercenter.microsoft.com` for `custom`.
+    pub partner_center_audience: String,
     /// Key Vault DNS suffix (`vault.azure.net`).
     pub key_vault_dns_suffix: String,
 }

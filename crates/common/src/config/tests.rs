@@ -359,6 +359,87 @@ fn custom_cloud_requires_every_endpoint() {
 }
 
 #[test]
+fn cloud_audiences_default_to_microsofts_app_id_uris_and_are_checked() {
+    Jail::expect_with(|jail| {
+        write_valid_default(jail);
+        jail.set_env("SAM_CLOUD__NAME", "custom");
+        jail.set_env("SAM_CLOUD__AUTHORITY_HOST", "https://127.0.0.1:8443");
+        jail.set_env(
+            "SAM_CLOUD__GRAPH_URL",
+            "https://gateway.contoso.example/graph",
+        );
+        jail.set_env(
+            "SAM_CLOUD__PARTNER_CENTER_URL",
+            "https://gateway.contoso.example/partnercenter",
+        );
+        jail.set_env("SAM_CLOUD__KEY_VAULT_DNS_SUFFIX", "vault.localhost:8443");
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert_eq!(
+            s.cloud.resource_id(crate::cloud::Resource::PartnerCenter),
+            Some("https://api.partnercenter.microsoft.com".into()),
+            "the gateway's URL is where requests go, not the token's audience"
+        );
+        assert_eq!(
+            s.cloud.default_scope(crate::cloud::Resource::Graph),
+            Some("https://graph.microsoft.com/.default".into())
+        );
+
+        jail.set_env(
+            "SAM_CLOUD__PARTNER_CENTER_AUDIENCE",
+            "https://pc.contoso.example/?tenant=x",
+        );
+        jail.set_env("SAM_CLOUD__GRAPH_AUDIENCE", "http://graph.contoso.example");
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert_eq!(
+            report.keys(),
+            vec!["cloud.graph_audience", "cloud.partner_center_audience"],
+            "{report}"
+        );
+        let text = report.to_string();
+        assert!(text.contains("is not https"), "{text}");
+        assert!(text.contains("has a query or fragment"), "{text}");
+
+        jail.set_env("SAM_CLOUD__PARTNER_CENTER_AUDIENCE", "not a uri");
+        let report = load(&args()).unwrap().validate().unwrap_err();
+        assert!(
+            report.keys().contains(&"cloud.partner_center_audience"),
+            "{report}"
+        );
+
+        jail.set_env(
+            "SAM_CLOUD__PARTNER_CENTER_AUDIENCE",
+            "https://pc.contoso.example/",
+        );
+        jail.set_env("SAM_CLOUD__GRAPH_AUDIENCE", "https://graph.contoso.example");
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert_eq!(
+            s.cloud.partner_center_audience,
+            "https://pc.contoso.example"
+        );
+        assert_eq!(
+            s.cloud.default_scope(crate::cloud::Resource::PartnerCenter),
+            Some("https://pc.contoso.example/.default".into())
+        );
+
+        // A preset takes an audience override like any other endpoint.
+        jail.set_env("SAM_CLOUD__NAME", "usgov");
+        jail.set_env("SAM_CLOUD__AUTHORITY_HOST", "");
+        jail.set_env("SAM_CLOUD__GRAPH_URL", "");
+        jail.set_env("SAM_CLOUD__PARTNER_CENTER_URL", "");
+        jail.set_env("SAM_CLOUD__KEY_VAULT_DNS_SUFFIX", "");
+        jail.set_env("SAM_CLOUD__PARTNER_CENTER_AUDIENCE", "");
+        jail.set_env("SAM_CLOUD__GRAPH_AUDIENCE", "");
+        let s = load(&args()).unwrap().validate().unwrap();
+        assert_eq!(s.cloud.graph_audience, "https://graph.microsoft.us");
+        assert_eq!(
+            s.cloud.partner_center_audience,
+            "https://api.partnercenter.microsoft.com"
+        );
+        Ok(())
+    });
+}
+
+#[test]
 fn national_cloud_presets_are_selected_by_name() {
     Jail::expect_with(|jail| {
         write_valid_default(jail);

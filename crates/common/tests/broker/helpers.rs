@@ -3,7 +3,7 @@
 use emulator::browser::ConsentAnswer;
 use std::sync::Arc;
 
-use common::cloud::{CloudEndpoints, CloudName};
+use common::cloud::CloudEndpoints;
 use common::config::{AssertionAlgorithm, EndpointVersion, HttpSettings};
 use common::entra::{AuthorizeOptions, CertificateSigner, ClientCredential, PendingAuthorization};
 use common::secret::{AuthCode, ClientSecret, PrivateKeyPem};
@@ -79,13 +79,12 @@ pub async fn spawn_with(tweak: impl FnOnce(EmulatorConfig) -> EmulatorConfig) ->
     })
     .unwrap();
     let url = |s: String| Url::parse(&s).unwrap();
-    let cloud = CloudEndpoints {
-        name: CloudName::Custom,
-        authority_host: url(emu.authority_host()),
-        graph: url(emu.graph_url()),
-        partner_center: url(emu.partner_center_url()),
-        key_vault_dns_suffix: emu.key_vault_dns_suffix(),
-    };
+    let cloud = CloudEndpoints::custom(
+        url(emu.authority_host()),
+        url(emu.graph_url()),
+        url(emu.partner_center_url()),
+        emu.key_vault_dns_suffix(),
+    );
     Env {
         emu,
         http,

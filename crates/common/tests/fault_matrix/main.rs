@@ -59,13 +59,12 @@ const CHILD_VAR: &str = "SAM_FAULT_CHILD";
 async fn child(case: &str) -> ExitCode {
     let c: Child = serde_json::from_str(case).expect("the parent passes a valid case");
     let url = |s: &str| Url::parse(s).expect("URL");
-    let cloud = common::cloud::CloudEndpoints {
-        name: common::cloud::CloudName::Custom,
-        authority_host: url(&c.authority_host),
-        graph: url(&c.graph),
-        partner_center: url(&c.partner_center),
-        key_vault_dns_suffix: c.key_vault_dns_suffix.clone(),
-    };
+    let cloud = common::cloud::CloudEndpoints::custom(
+        url(&c.authority_host),
+        url(&c.graph),
+        url(&c.partner_center),
+        c.key_vault_dns_suffix.clone(),
+    );
     let http = common::http::build_client(&HttpSettings {
         ca_bundle: Some(c.ca.clone()),
         ..HttpSettings::default()

@@ -1,6 +1,6 @@
 //! An emulator per test, the Key Vault settings for an identity, and the grant tests store.
 
-use common::cloud::{CloudEndpoints, CloudName};
+use common::cloud::CloudEndpoints;
 use common::config::{HttpSettings, KeyVaultIdentity, KeyVaultSettings};
 use common::keyvault::KeyVaultStore;
 use common::secret::{ExposeSecret as _, RefreshToken};
@@ -57,13 +57,12 @@ pub fn store(target: &Target, identity: KeyVaultIdentity) -> KeyVaultStore {
     })
     .unwrap();
     let url = |s: &str| Url::parse(s).unwrap();
-    let cloud = CloudEndpoints {
-        name: CloudName::Custom,
-        authority_host: url(&target.authority_host),
-        graph: url(&target.graph),
-        partner_center: url(&target.partner_center),
-        key_vault_dns_suffix: target.key_vault_dns_suffix.clone(),
-    };
+    let cloud = CloudEndpoints::custom(
+        url(&target.authority_host),
+        url(&target.graph),
+        url(&target.partner_center),
+        target.key_vault_dns_suffix.clone(),
+    );
     let settings = KeyVaultSettings {
         vault_url: url(&target.vault_url),
         secret_prefix: "sam-rt".into(),

@@ -46,7 +46,7 @@ pub struct ResourceApp {
     pub app_id: &'static str,
     /// Display name.
     pub display_name: &'static str,
-    /// Identifier URIs: the public one first, then the emulator's own.
+    /// Identifier URIs: the public App ID URI first (Key Vault also the emulator's vault host).
     pub identifiers: Vec<String>,
     /// Delegated scopes.
     pub scopes: Vec<ScopeDef>,
@@ -80,8 +80,13 @@ const fn scope(value: &'static str, description: &'static str, admin: bool) -> S
 }
 
 /// The resource apps of an emulator listening on `port`.
+///
+/// Graph, Partner Center and the Partner API are known only by Microsoft's App ID URIs, as in
+/// Entra: the emulator answers them on its own URLs (`https://127.0.0.1:{port}/graph`, …), but a
+/// token asked for one of those URLs is refused with AADSTS500011, as Entra refuses a token for a
+/// gateway's URL (docs/microsoft-behaviour.md §6.1a). Key Vault keeps the emulator's own vault
+/// host as a second identifier: a client takes that resource from the vault's challenge.
 pub fn well_known(port: u16) -> Vec<ResourceApp> {
-    let local = format!("https://127.0.0.1:{port}");
     vec![
         ResourceApp {
             kind: ResourceKind::Graph,
@@ -89,7 +94,6 @@ pub fn well_known(port: u16) -> Vec<ResourceApp> {
             display_name: "Microsoft Graph",
             identifiers: vec![
                 "https://graph.microsoft.com".into(),
-                format!("{local}/graph"),
                 "00000003-0000-0000-c000-000000000000".into(),
             ],
             scopes: vec![
@@ -135,10 +139,7 @@ pub fn well_known(port: u16) -> Vec<ResourceApp> {
             kind: ResourceKind::PartnerCenter,
             app_id: PARTNER_CENTER_APP_ID,
             display_name: "Microsoft Partner Center",
-            identifiers: vec![
-                "https://api.partnercenter.microsoft.com".into(),
-                format!("{local}/partnercenter"),
-            ],
+            identifiers: vec!["https://api.partnercenter.microsoft.com".into()],
             scopes: vec![scope(
                 "user_impersonation",
                 "Access Partner Center PPE",
@@ -150,10 +151,7 @@ pub fn well_known(port: u16) -> Vec<ResourceApp> {
             kind: ResourceKind::PartnerApi,
             app_id: PARTNER_API_APP_ID,
             display_name: "Microsoft Partner",
-            identifiers: vec![
-                "https://api.partner.microsoft.com".into(),
-                format!("{local}/partnerapi"),
-            ],
+            identifiers: vec!["https://api.partner.microsoft.com".into()],
             scopes: vec![scope(
                 "user_impersonation",
                 "Access Microsoft Partner API",

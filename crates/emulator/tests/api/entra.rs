@@ -72,6 +72,62 @@ async fn client_credentials_v1_returns_string_lifetimes_and_the_resource_as_audi
 }
 
 #[tokio::test]
+async fn a_token_for_the_emulators_own_api_url_is_refused_as_entra_refuses_a_gateways_url() {
+    // Entra issues tokens only for a resource's App ID URI, never for the URL a gateway (here the
+    // emulator) answers the API on: AADSTS500011 (docs/microsoft-behaviour.md §6.1a).
+    let emu = spawn().await;
+    let secret = emu.secret_of(ids::CPV_APP);
+    let graph_scope = format!("{}/.default", emu.handle.graph_url());
+    let requests = [
+        (false, "resource", emu.handle.graph_url()),
+        (false, "resource", emu.handle.partner_center_url()),
+        (false, "resource", emu.handle.partner_api_url()),
+        (true, "scope", graph_scope),
+        (
+            true,
+            "scope",
+            format!("{}/.default", emu.handle.partner_center_url()),
+        ),
+    ];
+    for (v2, param, value) in &requests {
+        let (s, body) = emu
+            .token(
+                ids::PARTNER_TENANT,
+                *v2,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", ids::CPV_APP),
+                    ("client_secret", &secret),
+                    (param, value),
+                ],
+            )
+            .await;
+        assert_eq!(s, 400, "{value}: {body}");
+        assert_eq!(body["error"], "invalid_resource", "{value}: {body}");
+        assert_eq!(body["error_codes"][0], 500011, "{value}: {body}");
+    }
+    // The App ID URIs themselves are issued, v1 and v2.
+    for (v2, param, value) in [
+        (false, "resource", PC),
+        (true, "scope", "https://graph.microsoft.com/.default"),
+    ] {
+        let (s, body) = emu
+            .token(
+                ids::PARTNER_TENANT,
+                v2,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", ids::CPV_APP),
+                    ("client_secret", &secret),
+                    (param, value),
+                ],
+            )
+            .await;
+        assert_eq!(s, 200, "{value}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn wrong_secret_unknown_client_and_unknown_tenant_get_entra_errors() {
     let emu = spawn().await;
     let (s, body) = emu

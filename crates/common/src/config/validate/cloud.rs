@@ -1,5 +1,6 @@
 //! `[cloud]`: a national cloud's preset endpoints, overridden key by key, or every endpoint of
-//! a `custom` cloud.
+//! a `custom` cloud. The audiences (`cloud.graph_audience`, `cloud.partner_center_audience`) are
+//! optional everywhere: a preset's own, or Microsoft's global App ID URIs for `custom`.
 
 use url::Url;
 
@@ -12,12 +13,9 @@ impl RawSettings {
     pub(super) fn validate_cloud(&self, c: &mut Checker<'_>) -> Option<CloudEndpoints> {
         let name = c.word::<CloudName>("cloud.name", &self.cloud.name, None, "")?;
         let custom = name == CloudName::Custom;
-        let mut base = CloudEndpoints::preset(name).unwrap_or_else(|| CloudEndpoints {
-            name,
-            authority_host: Url::parse("https://invalid.invalid").expect("static URL"),
-            graph: Url::parse("https://invalid.invalid").expect("static URL"),
-            partner_center: Url::parse("https://invalid.invalid").expect("static URL"),
-            key_vault_dns_suffix: String::new(),
+        let mut base = CloudEndpoints::preset(name).unwrap_or_else(|| {
+            let unset = Url::parse("https://invalid.invalid").expect("static URL");
+            CloudEndpoints::custom(unset.clone(), unset.clone(), unset, String::new())
         });
         let mut ok = true;
         let fix_custom = |what: &str| {
@@ -48,6 +46,25 @@ impl RawSettings {
                 (None, false) => {}
             }
         }
+        for (key, value, slot) in [
+            (
+                "cloud.graph_audience",
+                &self.cloud.graph_audience,
+                &mut base.graph_audience,
+            ),
+            (
+                "cloud.partner_center_audience",
+                &self.cloud.partner_center_audience,
+                &mut base.partner_center_audience,
+            ),
+        ] {
+            if let Some(v) = set(value) {
+                match audience(c, key, v) {
+                    Some(uri) => *slot = uri,
+                    None => ok = false,
+                }
+            }
+        }
         match (set(&self.cloud.key_vault_dns_suffix), custom) {
             (Some(v), _) if v.contains('/') || v.starts_with('.') => {
                 c.fail(
@@ -70,4 +87,28 @@ impl RawSettings {
         }
         ok.then_some(base)
     }
+}
+
+/// An API's audience: the App ID URI Entra issues its tokens for (docs/microsoft-behaviour.md
+/// §6.1a), HTTPS with a host and nothing after the path; returned without a trailing slash, as
+/// v1 tokens carry it in `aud`.
+fn audience(c: &mut Checker<'_>, key: &str, value: &str) -> Option<String> {
+    const FIX: &str = "give the API's App ID URI as Entra knows it, e.g. \
+                       https://api.partnercenter.microsoft.com or https://graph.microsoft.com \
+                       (not the URL of a gateway in front of it)";
+    let url = c.https_url(key, value, FIX)?;
+    let problem = if url.host_str().is_none_or(str::is_empty) {
+        Some("has no host")
+    } else if url.query().is_some() || url.fragment().is_some() {
+        Some("has a query or fragment, which an App ID URI does not")
+    } else if !url.username().is_empty() || url.password().is_some() {
+        Some("carries a user name or password")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        c.fail(key, format!("{value:?} {problem}"), FIX);
+        return None;
+    }
+    Some(value.trim().trim_end_matches('/').to_owned())
 }
