@@ -1,6 +1,7 @@
 //! Token broker tests against the emulator (`crates/emulator`): every test starts its own.
 
 mod abandoned;
+mod audience;
 mod concurrency;
 mod consent_rules;
 mod dot_segments;
