@@ -136,12 +136,20 @@ fn print_banner(handle: &emulator::EmulatorHandle) {
         "  Sign-in pages (browser):    {} (plain HTTP, loopback)",
         handle.sign_in_host()
     );
-    println!("  Microsoft Graph:            {}", handle.graph_url());
+    // Where the APIs answer; their tokens are for Microsoft's App ID URIs only, as in Entra
+    // (docs/microsoft-behaviour.md §6.1a).
     println!(
-        "  Partner Center:             {}",
+        "  Microsoft Graph:            {} (tokens: https://graph.microsoft.com)",
+        handle.graph_url()
+    );
+    println!(
+        "  Partner Center:             {} (tokens: https://api.partnercenter.microsoft.com)",
         handle.partner_center_url()
     );
-    println!("  Partner API:                {}", handle.partner_api_url());
+    println!(
+        "  Partner API:                {} (tokens: https://api.partner.microsoft.com)",
+        handle.partner_api_url()
+    );
     let r = &handle.seed().replication;
     println!(
         "  Replication delay:          {} ms (consents, app-role assignments; --replication-delay)",

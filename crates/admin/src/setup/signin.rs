@@ -66,7 +66,7 @@ impl SignInSettings {
     ) -> Self {
         let graph = cloud
             .resource_id(Resource::Graph)
-            .unwrap_or_else(|| cloud.graph.as_str().trim_end_matches('/').to_owned());
+            .unwrap_or_else(|| cloud.graph_audience.clone());
         let mut scopes: Vec<String> = graph_scopes
             .iter()
             .map(|s| format!("{graph}/{s}"))
