@@ -150,3 +150,31 @@ async fn the_diff_never_shows_a_secret_written_into_the_file() {
     let shown = plan.render_text() + &serde_json::to_string(&plan).unwrap();
     assert!(!shown.contains("hand-written-s3cr3t"), "{shown}");
 }
+
+#[tokio::test]
+async fn setup_writes_an_audience_only_when_it_is_not_the_clouds_own() {
+    let env = helpers::spawn(helpers::empty_partner_seed()).await;
+    let session = env.admin_session().await;
+    let mut options = env.options(env.generated());
+    env.setup(&session, &options).await;
+    let written = std::fs::read_to_string(env.config_path()).unwrap();
+    assert!(
+        written.contains("partner_center_url") && !written.contains("audience"),
+        "the emulator's URLs are base URLs; the audiences stay Microsoft's: {written}"
+    );
+
+    options.cloud.partner_center_audience = "https://pc.contoso.example".into();
+    env.setup(&session, &options).await;
+    let written = std::fs::read_to_string(env.config_path()).unwrap();
+    assert!(
+        written.contains("partner_center_audience = \"https://pc.contoso.example\"")
+            && !written.contains("graph_audience"),
+        "{written}"
+    );
+    let settings = env.settings(&[]);
+    assert_eq!(
+        settings.cloud.partner_center_audience,
+        "https://pc.contoso.example"
+    );
+    assert_eq!(settings.cloud.graph_audience, "https://graph.microsoft.com");
+}
