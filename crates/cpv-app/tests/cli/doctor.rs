@@ -175,3 +175,12 @@ async fn a_customer_missing_a_role_or_the_consent_warns_and_names_it() {
         "{fix}"
     );
 }
+
+#[test]
+fn doctor_help_names_the_customer_check() {
+    use clap::Parser as _;
+    let help = cpv_app::Cli::try_parse_from(["cpv-app", "doctor", "--help"])
+        .unwrap_err()
+        .to_string();
+    assert!(help.contains("customers.application_permissions"), "{help}");
+}
