@@ -54,6 +54,7 @@ pub(super) async fn application_permissions_check(
     settings: &Settings,
     http: &reqwest::Client,
     partner: &str,
+    named: &[String],
 ) -> Check {
     let skip = |detail: String, fix: Option<String>| check(ID, Status::Skip, detail, fix);
     let broker = match TokenBroker::from_settings(settings, http.clone()).await {
@@ -99,7 +100,7 @@ pub(super) async fn application_permissions_check(
         exclude: excluded(settings),
         check_membership: false,
     };
-    let (jobs, failed) = resolve(&app, &targets).await;
+    let (mut jobs, failed) = resolve(&app, &targets).await;
     if let Some(f) = failed.first() {
         return unread(
             format!(
@@ -108,6 +109,20 @@ pub(super) async fn application_permissions_check(
             ),
             None,
         );
+    }
+    // `--customer`: those of the partner's customers (one listing, no call per customer; a
+    // customer of another partner is that partner's to check).
+    if !named.is_empty() {
+        let named: BTreeSet<String> = named.iter().map(|c| c.to_ascii_lowercase()).collect();
+        jobs.retain(|(_, c)| named.contains(c));
+        if jobs.is_empty() {
+            return skip(
+                format!(
+                    "not checked: no customer named with --customer is a customer of partner {partner}"
+                ),
+                None,
+            );
+        }
     }
     if jobs.is_empty() {
         return skip(

@@ -41,6 +41,9 @@ pub struct DoctorOptions {
     /// More partners to check (`--partner`); with `partner` empty too, a CPV checks every
     /// partner in `partner.allowed_tenants` and every partner whose consent is stored.
     pub partners: Vec<String>,
+    /// CPV: the customers whose application permissions to check (`--customer`); empty: every
+    /// customer of each checked partner.
+    pub customers: Vec<String>,
     /// Warn when the certificate expires within this many days.
     pub certificate_warn_days: i64,
     /// Warn when the refresh token would expire from inactivity within this many days.
@@ -53,6 +56,7 @@ impl Default for DoctorOptions {
             admin: None,
             partner: None,
             partners: Vec::new(),
+            customers: Vec::new(),
             certificate_warn_days: 30,
             inactivity_warn_days: 30,
         }
@@ -122,8 +126,15 @@ pub async fn run(
         let mut of_partner = Vec::new();
         token::token_checks(settings, http, Some(partner), options, &mut of_partner).await;
         if cpv {
-            of_partner
-                .push(customers::application_permissions_check(settings, http, partner).await);
+            of_partner.push(
+                customers::application_permissions_check(
+                    settings,
+                    http,
+                    partner,
+                    &options.customers,
+                )
+                .await,
+            );
         }
         if partners.len() > 1 {
             for c in &mut of_partner {

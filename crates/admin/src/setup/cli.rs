@@ -95,6 +95,10 @@ pub struct DoctorArgs {
     /// one app-only token per customer).
     #[arg(long = "partner-tenant", value_name = "TENANT")]
     pub partner: Option<String>,
+    /// CPV: check the application permissions of these customers only (tenant ID, repeatable)
+    /// [default: every customer of each checked partner, but customers.exclude].
+    #[arg(long = "customer", value_name = "TENANT")]
+    pub customers: Vec<String>,
     /// Warn when the certificate expires within this many days.
     #[arg(long, default_value_t = 30)]
     pub certificate_warn_days: i64,
@@ -354,6 +358,7 @@ pub async fn run_doctor(
                 .chain(caller.partners)
                 .cloned()
                 .collect(),
+            customers: args.customers.clone(),
             certificate_warn_days: args.certificate_warn_days,
             inactivity_warn_days: args.inactivity_warn_days,
         };

@@ -174,6 +174,22 @@ async fn a_customer_missing_a_role_or_the_consent_warns_and_names_it() {
         )),
         "{fix}"
     );
+
+    // `--customer`: only those named (of the partner's customers).
+    let out = app
+        .run(&[
+            "--partner",
+            CONTOSO,
+            "--output",
+            "json",
+            "doctor",
+            "--customer",
+            FABRIKAM,
+        ])
+        .await;
+    let (status, detail, _) = permissions_check(&out);
+    assert_eq!(status, "pass", "{detail}");
+    assert_eq!(detail, "1 customer: 1 as configured (graph:User.Read.All)");
 }
 
 #[test]
