@@ -115,6 +115,30 @@ async fn every_customer_with_exactly_the_configured_roles_passes_and_one_with_mo
         fix.contains("Enterprise applications") && fix.contains("--reset"),
         "{fix}"
     );
+
+    // A customer whose app-only token cannot be had (other than "not consented"): cannot read.
+    let third = LITWARE_CUSTOMERS[2];
+    app.emu
+        .inject_fault(emulator::Fault::entra_error(700_027).for_tenant(third));
+    let out = app
+        .run(&[
+            "--partner",
+            LITWARE,
+            "--output",
+            "json",
+            "doctor",
+            "--customer",
+            third,
+        ])
+        .await;
+    let (status, detail, _) = permissions_check(&out);
+    assert_eq!(status, "fail", "{detail}");
+    assert!(
+        detail.starts_with(&format!(
+            "1 customer: 0 as configured (graph:User.Read.All), 1 that could not be read — Litware customer 3 ({third}): cannot read: "
+        )),
+        "{detail}"
+    );
 }
 
 #[tokio::test]
