@@ -166,6 +166,12 @@ impl App {
         &self.settings.customers
     }
 
+    /// The permissions the application is expected to hold in customer tenants
+    /// (`[customers] delegated_permissions`, `application_permissions`).
+    pub fn customer_permissions(&self) -> &common::config::CustomerPermissions {
+        &self.settings.customer_permissions
+    }
+
     /// Where a partner's admin agent consents (the partner-consent app).
     pub fn consent_page(&self) -> &Url {
         &self.consent_page

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use cli_kit::{Exit, OutputFormat};
+use common::config::CustomerPermissions;
 
 use super::App;
 use super::grants::{Grant, Grants};
@@ -44,7 +45,8 @@ pub struct Permissions {
     /// Delegated permissions, RESOURCE:SCOPES (repeatable), e.g.
     /// graph:User.Read.All,Directory.Read.All. RESOURCE is `graph` or the resource application's
     /// ID. Partner Center's application consent grants them tenant-wide. (`--grant` is the old
-    /// name.)
+    /// name.) Default, when neither this nor --application is given:
+    /// customers.delegated_permissions of the configuration.
     #[arg(
         long = "delegated",
         visible_alias = "grant",
@@ -54,13 +56,22 @@ pub struct Permissions {
     /// Application permissions (app roles), RESOURCE:ROLES (repeatable), e.g.
     /// graph:User.Read.All. Added through Microsoft Graph (appRoleAssignedTo) with the partner's
     /// delegated token, so the delegated permissions must include
-    /// AppRoleAssignment.ReadWrite.All and Application.Read.All.
+    /// AppRoleAssignment.ReadWrite.All and Application.Read.All. Default, when neither this
+    /// nor --delegated is given: customers.application_permissions of the configuration.
     #[arg(long = "application", value_name = "RESOURCE:ROLES")]
     pub application: Vec<Grant>,
 }
 
 impl Permissions {
-    fn asked(&self) -> Asked {
+    /// The permissions named on the command line; when it names none, those configured in
+    /// `[customers] delegated_permissions` / `application_permissions` (`configured`).
+    pub fn asked(&self, configured: &CustomerPermissions) -> Asked {
+        if self.delegated.is_empty() && self.application.is_empty() {
+            return Asked {
+                delegated: Grants::new(&configured.delegated),
+                application: Grants::new(&configured.application),
+            };
+        }
         Asked {
             delegated: Grants::new(&self.delegated),
             application: Grants::new(&self.application),
@@ -116,7 +127,8 @@ pub enum ConsentCommand {
         /// Which customers.
         #[command(flatten)]
         customers: CustomerSelection,
-        /// What is expected (none: report what is held).
+        /// What is expected (none named: the configured customers.delegated_permissions and
+        /// application_permissions; none configured either: report what is held).
         #[command(flatten)]
         permissions: Permissions,
         /// Concurrency and rate.
@@ -141,14 +153,15 @@ impl ConsentCommand {
         }
     }
 
-    /// The usage error of the command line, if any (checked before anything is sent).
-    pub fn usage_error(&self) -> Option<String> {
+    /// The usage error of the command line, if any (checked before anything is sent), with
+    /// the permissions `configured` as the default of the flags.
+    pub fn usage_error(&self, configured: &CustomerPermissions) -> Option<String> {
         match self {
             Self::Grant { permissions, .. } => {
-                let asked = permissions.asked();
+                let asked = permissions.asked(configured);
                 if asked.delegated.is_empty() {
                     return Some(
-                        "consent grant needs --delegated RESOURCE:SCOPES: Partner Center's application consent grants delegated permissions (e.g. --delegated graph:User.Read.All)".into(),
+                        "consent grant needs --delegated RESOURCE:SCOPES (or customers.delegated_permissions in the configuration): Partner Center's application consent grants delegated permissions (e.g. --delegated graph:User.Read.All)".into(),
                     );
                 }
                 if asked.application.is_empty() {
@@ -197,7 +210,8 @@ pub async fn run(
     if let Err(e) = single_partner(&partners, listed.as_deref().unwrap_or_default()) {
         return usage_error(err, &e);
     }
-    if let Some(e) = command.usage_error() {
+    let configured = app.customer_permissions();
+    if let Some(e) = command.usage_error(configured) {
         return usage_error(err, &e);
     }
     let run = ops::Run {
@@ -226,10 +240,10 @@ pub async fn run(
     match command {
         ConsentCommand::Grant {
             permissions, reset, ..
-        } => ops::grant(app, &run, &permissions.asked(), reset, out, err).await,
+        } => ops::grant(app, &run, &permissions.asked(configured), reset, out, err).await,
         ConsentCommand::Remove { .. } => ops::remove(app, &run, out).await,
         ConsentCommand::Verify { permissions, .. } => {
-            ops::verify(app, &run, &permissions.asked(), out).await
+            ops::verify(app, &run, &permissions.asked(configured), out).await
         }
     }
 }

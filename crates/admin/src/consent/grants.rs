@@ -7,63 +7,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::str::FromStr;
 
 use common::partner_center::consents::ApplicationGrant;
 
 /// Application ID of Microsoft Graph.
-pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub use common::cloud::GRAPH_APP_ID;
 
-/// Permissions on one resource application.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Grant {
-    /// The resource application's ID, lower case.
-    pub resource: String,
-    /// Permission names, as given (compared case-insensitively).
-    pub scopes: BTreeSet<String>,
-}
-
-impl FromStr for Grant {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (resource, scopes) = s.split_once(':').ok_or_else(|| {
-            format!("`{s}` is not RESOURCE:SCOPES (e.g. graph:User.Read.All,Directory.Read.All)")
-        })?;
-        let resource = match resource.trim() {
-            r if r.eq_ignore_ascii_case("graph") => GRAPH_APP_ID.to_owned(),
-            r if uuid::Uuid::parse_str(r).is_ok() => r.to_ascii_lowercase(),
-            r => {
-                return Err(format!(
-                    "unknown resource `{r}`: use `graph` or the resource application's ID (a GUID)"
-                ));
-            }
-        };
-        let scopes: BTreeSet<String> = scopes
-            .split(',')
-            .map(str::trim)
-            .filter(|x| !x.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if scopes.is_empty() {
-            return Err(format!(
-                "`{s}` names no permission (e.g. graph:User.Read.All)"
-            ));
-        }
-        Ok(Self { resource, scopes })
-    }
-}
-
-impl fmt::Display for Grant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = if self.resource == GRAPH_APP_ID {
-            "graph"
-        } else {
-            &self.resource
-        };
-        write!(f, "{name}:{}", join(&self.scopes))
-    }
-}
+/// Permissions on one resource application: `RESOURCE:SCOPES` (the configuration's parser, so
+/// `[customers] delegated_permissions` / `application_permissions` read as the flags do).
+pub use common::config::PermissionGrant as Grant;
 
 fn join(scopes: &BTreeSet<String>) -> String {
     scopes

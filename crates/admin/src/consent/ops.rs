@@ -56,7 +56,10 @@ pub struct Targets {
 
 /// The (partner, customer) pairs to work on, and a failed result for each partner that cannot be
 /// served (its token expired, its customers cannot be listed, a customer is not its own).
-async fn resolve(app: &App, targets: &Targets) -> (Vec<(String, String)>, Vec<CustomerResult>) {
+pub(crate) async fn resolve(
+    app: &App,
+    targets: &Targets,
+) -> (Vec<(String, String)>, Vec<CustomerResult>) {
     let per_partner = futures::future::join_all(targets.partners.iter().map(|p| async move {
         if let Err(f) = app.check_partner(p).await {
             return (Vec::new(), vec![CustomerResult::failed(p, None, f)]);

@@ -9,13 +9,16 @@
 //!
 //! The checks by subject: `credential` (the app's certificate), [`registration`] (what the
 //! registration requests and what is granted, read with an admin's Graph), `vault` (the
-//! store), [`token`] (the stored grant redeemed). `watch` runs [`registration`] and [`token`]'s
+//! store), [`token`] (the stored grant redeemed), `customers` (CPV: the application
+//! permissions the app holds in each partner's customer tenants, against
+//! `[customers] application_permissions`). `watch` runs [`registration`] and [`token`]'s
 //! typed checks with its own clients and tokens rather than the whole doctor.
 //!
 //! Exit codes are the CLIs' ([`cli_kit::Exit`]): 0 every check passed (or was skipped), 4 a
 //! warning, 1 a failure; a configuration error exits 2 before any check runs.
 
 mod credential;
+mod customers;
 pub mod registration;
 mod report;
 pub mod token;
@@ -38,6 +41,9 @@ pub struct DoctorOptions {
     /// More partners to check (`--partner`); with `partner` empty too, a CPV checks every
     /// partner in `partner.allowed_tenants` and every partner whose consent is stored.
     pub partners: Vec<String>,
+    /// CPV: the customers whose application permissions to check (`--customer`); empty: every
+    /// customer of each checked partner.
+    pub customers: Vec<String>,
     /// Warn when the certificate expires within this many days.
     pub certificate_warn_days: i64,
     /// Warn when the refresh token would expire from inactivity within this many days.
@@ -50,6 +56,7 @@ impl Default for DoctorOptions {
             admin: None,
             partner: None,
             partners: Vec::new(),
+            customers: Vec::new(),
             certificate_warn_days: 30,
             inactivity_warn_days: 30,
         }
@@ -100,12 +107,35 @@ pub async fn run(
     let first = partners.first().map(String::as_str);
     vault::store_checks(settings, http, first, &mut checks).await;
     vault::secret_checks(settings, http, &mut checks).await;
+    let cpv = settings.mode == AppMode::Cpv;
     if partners.is_empty() {
         token::token_checks(settings, http, None, options, &mut checks).await;
+        if cpv {
+            checks.push(check(
+                customers::ID,
+                Status::Skip,
+                "not checked: no partner tenant chosen",
+                Some(
+                    "name one with --partner TENANT, or list partners in partner.allowed_tenants"
+                        .into(),
+                ),
+            ));
+        }
     }
     for partner in &partners {
         let mut of_partner = Vec::new();
         token::token_checks(settings, http, Some(partner), options, &mut of_partner).await;
+        if cpv {
+            of_partner.push(
+                customers::application_permissions_check(
+                    settings,
+                    http,
+                    partner,
+                    &options.customers,
+                )
+                .await,
+            );
+        }
         if partners.len() > 1 {
             for c in &mut of_partner {
                 c.detail = format!("partner {partner}: {}", c.detail);

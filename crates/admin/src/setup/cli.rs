@@ -90,9 +90,15 @@ pub struct DoctorArgs {
     #[arg(long, value_enum)]
     pub sign_in: Option<SignInMethod>,
     /// A partner tenant whose stored consent to check [default: partner.tenant_id; CPV: every
-    /// allowed and stored partner, or those named with --partner].
+    /// allowed and stored partner, or those named with --partner]. CPV: the application
+    /// permissions in each of its customer tenants are checked too (one Partner Center listing,
+    /// one app-only token per customer).
     #[arg(long = "partner-tenant", value_name = "TENANT")]
     pub partner: Option<String>,
+    /// CPV: check the application permissions of these customers only (tenant ID, repeatable)
+    /// [default: every customer of each checked partner, but customers.exclude].
+    #[arg(long = "customer", value_name = "TENANT")]
+    pub customers: Vec<String>,
     /// Warn when the certificate expires within this many days.
     #[arg(long, default_value_t = 30)]
     pub certificate_warn_days: i64,
@@ -352,6 +358,7 @@ pub async fn run_doctor(
                 .chain(caller.partners)
                 .cloned()
                 .collect(),
+            customers: args.customers.clone(),
             certificate_warn_days: args.certificate_warn_days,
             inactivity_warn_days: args.inactivity_warn_days,
         };
@@ -381,7 +388,9 @@ pub enum SharedCommand {
     /// configuration and print the consent link. Safe to run again; --dry-run shows the plan.
     Setup(Box<SetupArgs>),
     /// Check the deployment: each finding pass/warn/fail with its fix; exit 0 pass, 4 warn, 1 fail
-    /// (2: the configuration does not load).
+    /// (2: the configuration does not load). cpv-app also checks, per partner, the application
+    /// permissions the app holds in each customer tenant against customers.application_permissions
+    /// (customers.application_permissions: more fails, fewer or not consented warns).
     Doctor(DoctorArgs),
 }
 

@@ -39,6 +39,8 @@
 //! - `raw`: [`RawSettings`], the merged text values (the reference of every key);
 //! - `settings`: [`Settings`], the typed result, and its enums;
 //! - `templates`: [`RoleTemplate`] (GDAP role templates) and [`CustomerSettings`];
+//! - `permissions`: [`PermissionGrant`] (`RESOURCE:PERMISSIONS`) and [`CustomerPermissions`],
+//!   what the application holds in customer tenants (`[customers]`);
 //! - [`Words`] (module `crate::words`, re-exported here): the one table per enum behind
 //!   `FromStr`, `Display` and serde;
 //! - `load`: [`load`] and [`LoadOptions`], the layers and where each value came from;
@@ -52,6 +54,7 @@
 mod keys;
 mod load;
 mod paths;
+mod permissions;
 mod raw;
 mod refusals;
 mod render;
@@ -64,6 +67,7 @@ pub use crate::words::{UnknownWord, Words};
 pub use keys::{env_var_of, is_secret_key, known_keys};
 pub use load::{LOCAL_PROFILE_TOML, LoadOptions, Loaded, load};
 pub use paths::{PATH_KEYS, path_base, path_for_file};
+pub use permissions::{CustomerPermissions, PermissionGrant};
 pub use raw::{
     RawApp, RawCloud, RawConsent, RawCustomers, RawEntra, RawHttp, RawKeyVault, RawLocalStore,
     RawLog, RawPartner, RawSettings, RawStore, RawTemplate, RawTemplateAccess, RawWatch,

@@ -49,6 +49,14 @@ pub struct RawCustomers {
     /// Tenant IDs or domains every fan-out leaves out unless the command line overrides it
     /// (`--no-default-exclude`), e.g. the partner's own test tenants.
     pub exclude: StringList,
+    /// Delegated permissions the application holds in customer tenants, `RESOURCE:SCOPES`
+    /// each (`graph:User.Read.All`): what `consent grant` gives when no `--delegated` or
+    /// `--application` is named.
+    pub delegated_permissions: StringList,
+    /// Application permissions (app roles) the application holds in customer tenants,
+    /// `RESOURCE:ROLES` each (`graph:Directory.Read.All`): what `consent grant` gives when the
+    /// command line names none, and exactly what `cpv-app doctor` expects to find there.
+    pub application_permissions: StringList,
 }
 
 /// `[templates.NAME]`: a GDAP role template. The relationship grants every role of its

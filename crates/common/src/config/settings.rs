@@ -39,6 +39,8 @@ pub struct Settings {
     pub watch: WatchSettings,
     /// Customers every fan-out leaves out unless told otherwise.
     pub customers: super::CustomerSettings,
+    /// The permissions the application holds in customer tenants.
+    pub customer_permissions: super::CustomerPermissions,
     /// GDAP role templates by name.
     pub templates: std::collections::BTreeMap<String, super::RoleTemplate>,
     /// The configuration profile applied, if one was named (`local` for the emulated cloud).

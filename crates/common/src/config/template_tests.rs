@@ -131,3 +131,47 @@ fn a_misspelt_template_key_is_reported_with_a_suggestion() {
         Ok(())
     });
 }
+
+#[test]
+fn customer_permissions_are_parsed_and_a_bad_entry_is_named_with_its_key() {
+    Jail::expect_with(|jail| {
+        let settings = load_file(
+            jail,
+            "[customers]\ndelegated_permissions = [\"graph:User.Read.All\"]\n\
+             application_permissions = \"graph:Directory.Read.All\"\n",
+        )
+        .unwrap();
+        let p = &settings.customer_permissions;
+        assert_eq!(p.delegated.len(), 1);
+        assert_eq!(p.delegated[0].to_string(), "graph:User.Read.All");
+        assert_eq!(p.application[0].to_string(), "graph:Directory.Read.All");
+        assert_eq!(
+            p.application[0].resource,
+            crate::cloud::GRAPH_APP_ID,
+            "graph is Microsoft Graph's application ID"
+        );
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        let report = load_file(
+            jail,
+            "[customers]\ndelegated_permissions = [\"graph:User.Read.All\", \"arm:x\"]\n\
+             application_permissions = [\"Directory.Read.All\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            report.keys(),
+            vec![
+                "customers.delegated_permissions",
+                "customers.application_permissions"
+            ],
+            "{report}"
+        );
+        let text = report.to_string();
+        assert!(
+            text.contains("entry 2") && text.contains("unknown resource `arm`"),
+            "{text}"
+        );
+        Ok(())
+    });
+}

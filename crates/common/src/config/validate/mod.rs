@@ -63,8 +63,11 @@ impl RawSettings {
         let log = self.validate_log(&mut c);
         let watch = self.validate_watch(&mut c);
         let customers = self.validate_customers(&mut c);
+        let customer_permissions = self.validate_customer_permissions(&mut c);
         let templates = self.validate_templates(&mut c);
-        let (Some(customers), Some(templates)) = (customers, templates) else {
+        let (Some(customers), Some(customer_permissions), Some(templates)) =
+            (customers, customer_permissions, templates)
+        else {
             return Err(ConfigReport {
                 problems: c.problems,
             });
@@ -91,6 +94,7 @@ impl RawSettings {
                 log,
                 watch,
                 customers,
+                customer_permissions,
                 templates,
                 profile: None,
             }),

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use super::checker::{Checker, set};
 use crate::config::templates::DEFAULT_DISPLAY_NAME;
 use crate::config::{
-    CustomerSettings, DisplayNamePattern, RawSettings, RawTemplate, RoleTemplate, TemplateAccess,
+    CustomerPermissions, CustomerSettings, DisplayNamePattern, PermissionGrant, RawSettings,
+    RawTemplate, RoleTemplate, TemplateAccess,
 };
 use crate::gdap_rules::{
     GLOBAL_ADMINISTRATOR_ROLE, MAX_DAYS, MAX_DISPLAY_NAME, MIN_DAYS, builtin_role, iso8601_days,
@@ -36,6 +37,44 @@ impl RawSettings {
             }
         }
         ok.then_some(CustomerSettings { exclude })
+    }
+
+    /// `[customers] delegated_permissions`, `application_permissions`: each entry
+    /// `RESOURCE:PERMISSIONS`, parsed as `consent grant`'s `--delegated` / `--application`.
+    pub(super) fn validate_customer_permissions(
+        &self,
+        c: &mut Checker<'_>,
+    ) -> Option<CustomerPermissions> {
+        let mut ok = true;
+        let mut parse = |key: &str, list: &[String]| -> Vec<PermissionGrant> {
+            let mut out = Vec::new();
+            for (i, entry) in list.iter().enumerate() {
+                match entry.parse::<PermissionGrant>() {
+                    Ok(g) => out.push(g),
+                    Err(e) => {
+                        ok = false;
+                        c.fail(
+                            key,
+                            format!("entry {} is not RESOURCE:PERMISSIONS: {e}", i + 1),
+                            "write each entry as RESOURCE:PERMISSIONS, RESOURCE `graph` or the resource application's ID, e.g. \"graph:User.Read.All,Directory.Read.All\"",
+                        );
+                    }
+                }
+            }
+            out
+        };
+        let delegated = parse(
+            "customers.delegated_permissions",
+            &self.customers.delegated_permissions.0,
+        );
+        let application = parse(
+            "customers.application_permissions",
+            &self.customers.application_permissions.0,
+        );
+        ok.then_some(CustomerPermissions {
+            delegated,
+            application,
+        })
     }
 
     /// `[templates.NAME]`: every template, every problem.
