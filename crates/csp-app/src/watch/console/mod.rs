@@ -19,6 +19,7 @@
 //! and `/metrics`, `/healthz` work as before.
 
 pub mod auth;
+pub mod customer_status;
 pub mod headers;
 pub mod pages;
 pub mod session;
