@@ -26,6 +26,9 @@ pub mod session;
 pub mod timeline;
 pub mod view;
 
+#[cfg(test)]
+mod customers_page_tests;
+
 use std::sync::Arc;
 
 use actix_web::web;
