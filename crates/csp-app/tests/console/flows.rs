@@ -103,11 +103,18 @@ async fn an_operator_signs_in_sees_partners_customers_timeline_history_and_runs_
         assert!(text.contains("Contoso - Fabrikam support"), "{text}");
         assert!(text.contains("Global Reader"), "{text}");
         // The app's consent and the access check, from the customer's side.
-        let fabrikam = browser.text(&format!("[id=\"c-{FABRIKAM}\"] + dl")).await;
+        // (Text as shown: the state badges are upper case.)
+        let fabrikam = browser
+            .text(&format!("[id=\"c-{FABRIKAM}\"] + dl"))
+            .await
+            .to_lowercase();
         assert!(fabrikam.contains("consented"), "{fabrikam}");
         assert!(fabrikam.contains("works"), "{fabrikam}");
         // The onboarding step of a customer the journal has.
-        let tailspin = browser.text(&format!("[id=\"c-{TAILSPIN}\"] + dl")).await;
+        let tailspin = browser
+            .text(&format!("[id=\"c-{TAILSPIN}\"] + dl"))
+            .await
+            .to_lowercase();
         assert!(tailspin.contains("approval"), "{tailspin}");
         assert!(tailspin.contains("3 days"), "{tailspin}");
         assert!(tailspin.contains("the customer's approval"), "{tailspin}");
