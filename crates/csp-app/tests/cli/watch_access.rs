@@ -292,3 +292,19 @@ async fn the_access_check_keeps_to_its_schedule_across_restarts() {
     // Nothing changed: the access findings were notified once (first seen ok sends nothing).
     assert!(calls_about(&hook.bodies(), "access", FABRIKAM).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_group_listing_skips_the_access_check_saying_how_to_enable_it() {
+    let app = spawn().await;
+    let hook = Receiver::start();
+    app.emu.inject_fault(
+        emulator::Fault::status(emulator::Service::Graph, 403).on_route("/me/memberOf"),
+    );
+    let watch = customers(&app, everyone(), 86_400).await;
+    let (report, _, last) = cycle(&app, &hook, &watch).await;
+    let skipped = access_finding(&report, "memberships");
+    assert_eq!(skipped.state, State::Skipped, "{skipped:?}");
+    assert!(skipped.message.contains("User.Read"), "{skipped:?}");
+    assert!(!report.errors.contains(&"access"), "{:?}", report.errors);
+    assert!(last.access.is_empty());
+}
