@@ -50,14 +50,14 @@ pub async fn run(
         concurrency: usize::from(args.access_check_concurrency),
         journal: crate::onboard::journal_path(&ctx.settings, args.onboard_journal.as_ref()),
     };
+    let every = match customers.access_every {
+        Some(seconds) => format!("every {}", span_text(seconds)),
+        None => "off".to_owned(),
+    };
     writeln!(
         err,
-        "watch: {}; access check {}",
-        customers.selection.describe(),
-        match args.access_check_every.0 {
-            Some(_) => "on",
-            None => "off",
-        }
+        "watch: {}; access check {every}",
+        customers.selection.describe()
     )?;
     let watcher = Watcher::new(ctx, options, Arc::new(SystemClock))?.with_customers(customers);
     if args.once {
@@ -102,4 +102,14 @@ pub async fn run(
         handle.stop(true).await;
     }
     result.map(|_| ExitCode::SUCCESS)
+}
+
+/// `24h`, `30m`, `7d`, `90s`: a span as the command line takes it.
+fn span_text(seconds: i64) -> String {
+    match seconds {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }

@@ -116,6 +116,7 @@ async fn an_excluded_customer_gets_no_finding_and_the_selection_is_printed() {
     );
     assert!(subjects(&all, "gdap").contains(&GDAP_NORTHWIND), "{all:#?}");
     assert!(err.contains("every customer of the partner"), "{err}");
+    assert!(err.contains("access check every 1d"), "{err}");
 
     let (some, _, err) = watch_once(&app, &["--exclude", NORTHWIND]).await;
     assert!(err.contains(&format!("excluding {NORTHWIND}")), "{err}");
