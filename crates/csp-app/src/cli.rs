@@ -507,12 +507,17 @@ pub struct WatchArgs {
 /// The watch's customer selection: the fan-outs' flags, none required (default: every
 /// customer minus the configured exclusions).
 #[derive(Clone, Debug, Default, Args)]
+#[command(
+    next_help_heading = "Customers (default: every customer minus the configured [customers] exclude)"
+)]
 pub struct WatchSelectionArgs {
-    /// Watch only this customer: its tenant ID (repeatable). The watch matches customers by
-    /// tenant ID.
+    /// Watch only this customer: its tenant ID (repeatable). Without --customer or
+    /// --tenants-file the watch covers every customer of the partner minus the configured
+    /// `[customers] exclude` (and --exclude).
     #[arg(long = "customer", value_name = "TENANT")]
     pub customers: Vec<String>,
-    /// Every customer of the partner (the default).
+    /// Every customer of the partner, minus the exclusions (the default when no customer is
+    /// named).
     #[arg(long, conflicts_with_all = ["customers", "tenants_file"])]
     pub all_customers: bool,
     /// Watch only the customers of this file: one tenant ID per line; blank lines and `#`

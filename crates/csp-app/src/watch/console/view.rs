@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use common::graph::{DelegatedAdminRelationship, iso8601_days, role_name};
 
+use super::super::access_check::ACCESS;
 use super::super::snapshot::LastCycle;
 use super::super::{Finding, State, checks};
 use super::customer_status::{AccessCell, OnboardingCell, Status};
@@ -185,9 +186,11 @@ pub fn overview(last: &LastCycle, max_partners: usize) -> Overview<'_> {
         .filter(|f| f.state.needs_attention())
         .map(|f| FindingRow {
             finding: f,
-            customer: (f.check == checks::GDAP)
-                .then(|| customers.get(f.subject.as_str()).map(|c| (*c).to_owned()))
-                .flatten(),
+            customer: match f.check {
+                checks::GDAP => customers.get(f.subject.as_str()).map(|c| (*c).to_owned()),
+                ACCESS if f.subject != "memberships" => Some(f.subject.clone()),
+                _ => None,
+            },
         })
         .collect();
     attention.sort_by_key(|r| {
