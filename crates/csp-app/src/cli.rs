@@ -507,9 +507,7 @@ pub struct WatchArgs {
 /// The watch's customer selection: the fan-outs' flags, none required (default: every
 /// customer minus the configured exclusions).
 #[derive(Clone, Debug, Default, Args)]
-#[command(
-    next_help_heading = "Customers (default: every customer minus the configured [customers] exclude)"
-)]
+#[command(next_help_heading = "Customers and their access check")]
 pub struct WatchSelectionArgs {
     /// Watch only this customer: its tenant ID (repeatable). Without --customer or
     /// --tenants-file the watch covers every customer of the partner minus the configured
