@@ -126,6 +126,25 @@ async fn an_excluded_customer_gets_no_finding_and_the_selection_is_printed() {
     assert_eq!(subjects(&some, "access"), [FABRIKAM]);
     assert_eq!(subjects(&some, "gdap"), [GDAP_FABRIKAM]);
 
+    // Nor a gauge (the library's watcher, as the service runs it).
+    let hook = Receiver::start();
+    let selection = SelectionArgs {
+        exclude: vec![NORTHWIND.to_owned()],
+        ..everyone()
+    };
+    let watch = customers(&app, selection, 86_400).await;
+    let (report, metrics, last) = cycle(&app, &hook, &watch).await;
+    assert!(!metrics.contains(NORTHWIND), "{metrics}");
+    assert!(!metrics.contains(GDAP_NORTHWIND), "{metrics}");
+    assert!(metrics.contains(GDAP_FABRIKAM), "{metrics}");
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| !f.subject.contains(NORTHWIND))
+    );
+    assert!(last.relationships.iter().all(|r| r.id != GDAP_NORTHWIND));
+
     // The configured exclusion applies unless overridden.
     app.append_config(&format!("\n[customers]\nexclude = [\"{FABRIKAM}\"]\n"));
     let (configured, _, err) = watch_once(&app, &[]).await;
@@ -159,6 +178,13 @@ async fn watch_with_customer_checks_that_customer_only() {
     assert_eq!(access["state"], "ok", "{access}");
     // The keepalive's redemption and one token at Fabrikam's authority: no other customer.
     assert_eq!(app.emu.counter(REDEMPTIONS) - before, 2);
+    // The same from a tenants file.
+    let file = app.dir.path().join("tenants.txt");
+    std::fs::write(&file, format!("# this week\n{FABRIKAM}\n")).unwrap();
+    let file = file.display().to_string();
+    let (findings, _, _) = watch_once(&app, &["--tenants-file", &file]).await;
+    assert_eq!(subjects(&findings, "access"), [FABRIKAM]);
+    assert_eq!(subjects(&findings, "gdap"), [GDAP_FABRIKAM]);
     // `off`: no access check.
     let (findings, _, err) = watch_once(&app, &["--access-check-every", "off"]).await;
     assert!(subjects(&findings, "access").is_empty(), "{findings:#?}");
