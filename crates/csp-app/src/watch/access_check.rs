@@ -54,6 +54,7 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 pub const DEFAULT_EVERY: i64 = 86_400;
 
 /// Why the access check is skipped when Graph refuses to list the account's groups.
+/// (`GET /me/memberOf` needs `User.Read` at least: docs/microsoft-behaviour.md §6.3.)
 const MEMBERSHIPS_SKIPPED: &str = "skipped: listing the groups of the account of the grant (GET /me/memberOf) needs User.Read (delegated, Microsoft Graph), which the partner's consent does not hold; to check access, add User.Read to the app and have the partner's admin agent consent again";
 
 /// Which customers the watch covers and how it checks their access.
@@ -311,7 +312,8 @@ fn fingerprint(relationships: Option<&Vec<DelegatedAdminRelationship>>) -> Strin
 }
 
 /// The app's consent as far as the check got: a token at the customer's authority (a read that
-/// worked, or access that works) proves it; AADSTS65001 disproves it.
+/// worked, or access that works) proves it; AADSTS65001 `consent_required` disproves it
+/// (docs/microsoft-behaviour.md §9).
 fn consent_of(o: &crate::access::Outcome) -> Consent {
     match o.cause {
         Cause::Works => Consent::Consented,
