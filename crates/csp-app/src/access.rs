@@ -12,12 +12,12 @@ use common::graph::{DelegatedAdminRelationship, GraphClient, GraphError, relatio
 use common::http::Tenant;
 use common::remedy::Remedy;
 use futures::TryStreamExt as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use common::graph::access::{assignment_counts, assignment_pending, relationship_counts};
 
 /// Why access does not work (or `works`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Cause {
     /// Everything checked works.
@@ -38,6 +38,41 @@ pub enum Cause {
     Throttled,
     /// A role's read was refused, or something else failed.
     Error,
+}
+
+impl Cause {
+    /// Every cause, in the order of the check's steps.
+    pub const ALL: [Cause; 9] = [
+        Cause::Works,
+        Cause::NoRelationship,
+        Cause::RelationshipNotActive,
+        Cause::AssignmentPending,
+        Cause::UserNotInGroup,
+        Cause::AppNotConsented,
+        Cause::ConditionalAccess,
+        Cause::Throttled,
+        Cause::Error,
+    ];
+
+    /// The cause as `--output json` names it (`works`, `appNotConsented`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Works => "works",
+            Cause::NoRelationship => "noRelationship",
+            Cause::RelationshipNotActive => "relationshipNotActive",
+            Cause::AssignmentPending => "assignmentPending",
+            Cause::UserNotInGroup => "userNotInGroup",
+            Cause::AppNotConsented => "appNotConsented",
+            Cause::ConditionalAccess => "conditionalAccess",
+            Cause::Throttled => "throttled",
+            Cause::Error => "error",
+        }
+    }
+
+    /// Parses [`Self::as_str`]'s names.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
 }
 
 /// The result for one customer.

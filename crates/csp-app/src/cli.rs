@@ -484,6 +484,83 @@ pub struct WatchArgs {
     /// those within minutes, so one stuck needs a look in Partner Center or a support request.
     #[arg(long, default_value = "1h", value_parser = parse_span)]
     pub gdap_stuck_after: Span,
+    /// Which customers the watch covers (GDAP findings and metrics, the access check, the
+    /// console). Default: every customer of the partner minus the configured
+    /// `[customers] exclude`.
+    #[command(flatten)]
+    pub customers: WatchSelectionArgs,
+    /// How often each customer's access is checked from its side (a delegated token at the
+    /// customer's authority and a read per role, as `csp-app access check`): 30m, 24h, 7d…, or
+    /// `off`. Results are kept in the state file; a customer whose relationships changed, or
+    /// whose last check could not tell (throttled, error), is checked at the next cycle.
+    #[arg(long, default_value = "24h", value_parser = parse_every)]
+    pub access_check_every: Every,
+    /// Customers whose access is checked at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub access_check_concurrency: u16,
+    /// The onboarding journal whose steps the console shows (read only; a missing file is
+    /// fine). Default: `onboard`'s (onboard-journal.ndjson next to the local token store).
+    #[arg(long, value_name = "FILE")]
+    pub onboard_journal: Option<PathBuf>,
+}
+
+/// The watch's customer selection: the fan-outs' flags, none required (default: every
+/// customer minus the configured exclusions).
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Customers and their access check")]
+pub struct WatchSelectionArgs {
+    /// Watch only this customer: its tenant ID (repeatable). Without --customer or
+    /// --tenants-file the watch covers every customer of the partner minus the configured
+    /// `[customers] exclude` (and --exclude).
+    #[arg(long = "customer", value_name = "TENANT")]
+    pub customers: Vec<String>,
+    /// Every customer of the partner, minus the exclusions (the default when no customer is
+    /// named).
+    #[arg(long, conflicts_with_all = ["customers", "tenants_file"])]
+    pub all_customers: bool,
+    /// Watch only the customers of this file: one tenant ID per line; blank lines and `#`
+    /// comments are ignored.
+    #[arg(long, value_name = "FILE")]
+    pub tenants_file: Option<PathBuf>,
+    /// Leave these customers out (tenant IDs; repeatable or comma-separated), in addition to
+    /// the configured `[customers] exclude`.
+    #[arg(long, value_delimiter = ',', value_name = "TENANT")]
+    pub exclude: Vec<String>,
+    /// Ignore the configured `[customers] exclude` list.
+    #[arg(long)]
+    pub no_default_exclude: bool,
+}
+
+impl WatchSelectionArgs {
+    /// The selection: as the fan-outs resolve it, every customer when none is named.
+    pub fn resolve(
+        &self,
+        configured: &common::config::CustomerSettings,
+    ) -> Result<cli_kit::Selection, cli_kit::Failure> {
+        let named = !self.customers.is_empty() || self.tenants_file.is_some();
+        cli_kit::SelectionArgs {
+            customers: self.customers.clone(),
+            all_customers: self.all_customers || !named,
+            tenants_file: self.tenants_file.clone(),
+            exclude: self.exclude.clone(),
+            no_default_exclude: self.no_default_exclude,
+        }
+        .resolve(configured)
+    }
+}
+
+/// How often something runs, or never (`off`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Every(pub Option<Span>);
+
+/// Parses an [`Every`]: a [`Span`] or `off`.
+pub fn parse_every(text: &str) -> Result<Every, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(Every(None));
+    }
+    parse_span(text)
+        .map(|s| Every(Some(s)))
+        .map_err(|e| format!("{e} (or off)"))
 }
 
 #[cfg(test)]

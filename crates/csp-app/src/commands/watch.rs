@@ -11,6 +11,7 @@ use cli_kit::output::{ListWriter, OutputFormat, to_value};
 
 use crate::cli::WatchArgs;
 use crate::context::Context;
+use crate::watch::access_check::CustomerWatch;
 use crate::watch::console::Console;
 use crate::watch::{
     SystemClock, Thresholds, WatchOptions, Watcher, daemon, notify, run_loop, server,
@@ -42,7 +43,23 @@ pub async fn run(
             .unwrap_or_else(|| notify::default_state_file(&ctx.settings)),
         webhook: args.webhook_url.clone().map(|u| (u, args.webhook_format)),
     };
-    let watcher = Watcher::new(ctx, options, Arc::new(SystemClock))?;
+    let selection = args.customers.resolve(&ctx.settings.customers)?;
+    let customers = CustomerWatch {
+        selection,
+        access_every: args.access_check_every.0.map(|s| s.0),
+        concurrency: usize::from(args.access_check_concurrency),
+        journal: crate::onboard::journal_path(&ctx.settings, args.onboard_journal.as_ref()),
+    };
+    let every = match customers.access_every {
+        Some(seconds) => format!("every {}", span_text(seconds)),
+        None => "off".to_owned(),
+    };
+    writeln!(
+        err,
+        "watch: {}; access check {every}",
+        customers.selection.describe()
+    )?;
+    let watcher = Watcher::new(ctx, options, Arc::new(SystemClock))?.with_customers(customers);
     if args.once {
         let report = watcher.cycle().await;
         if format == OutputFormat::Table {
@@ -85,4 +102,14 @@ pub async fn run(
         handle.stop(true).await;
     }
     result.map(|_| ExitCode::SUCCESS)
+}
+
+/// `24h`, `30m`, `7d`, `90s`: a span as the command line takes it.
+fn span_text(seconds: i64) -> String {
+    match seconds {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }

@@ -39,7 +39,7 @@ impl Sample {
 }
 
 /// Gauges, with their help text, in exposition order.
-pub const GAUGES: [(&str, &str); 5] = [
+pub const GAUGES: [(&str, &str); 6] = [
     (
         "sam_refresh_token_expiry_seconds",
         "Seconds until the partner's refresh token expires from 90 days of inactivity (measured before the cycle's keepalive).",
@@ -59,6 +59,10 @@ pub const GAUGES: [(&str, &str); 5] = [
     (
         "sam_gdap_relationship_transitional_seconds",
         "Seconds a GDAP relationship has been in a transitional status (approved, activating, expiring, terminationRequested, terminating).",
+    ),
+    (
+        "sam_customer_access",
+        "1 per watched customer, labelled with the cause of its last access check (works, appNotConsented, assignmentPending, ...).",
     ),
 ];
 

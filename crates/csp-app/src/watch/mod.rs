@@ -12,6 +12,7 @@
 //! a refusal (a permission not granted) waits for the interval. Time comes from a [`Clock`], so tests drive
 //! the checks with the emulator's clock.
 
+pub mod access_check;
 pub mod checks;
 pub mod console;
 pub mod daemon;
@@ -35,6 +36,7 @@ use common::graph::{GraphClient, GraphOptions};
 use common::http::RetryPolicy;
 
 use crate::context::Context;
+use access_check::CustomerWatch;
 pub use daemon::run_loop;
 use metrics::Metrics;
 use notify::{Change, Webhook, WebhookFormat, WebhookUrl};
@@ -176,7 +178,7 @@ pub struct Shared {
 impl Shared {
     fn new() -> Self {
         Self {
-            metrics: Mutex::new(Metrics::new(&checks::CHECKS)),
+            metrics: Mutex::new(Metrics::new(&all_checks())),
             cycles: tokio::sync::watch::Sender::new(0),
             last: Mutex::new(Arc::new(LastCycle::default())),
             run_now: tokio::sync::Notify::new(),
@@ -233,6 +235,13 @@ impl Shared {
     }
 }
 
+/// Every check, in the order a cycle runs them (the access check last).
+fn all_checks() -> Vec<&'static str> {
+    let mut all = checks::CHECKS.to_vec();
+    all.push(access_check::ACCESS);
+    all
+}
+
 /// The result of one cycle.
 #[derive(Debug)]
 pub struct CycleReport {
@@ -275,6 +284,8 @@ pub struct Watcher<'a> {
     clock: Arc<dyn Clock>,
     webhook: Option<Webhook>,
     shared: Arc<Shared>,
+    /// Which customers, and their access check ([`access_check`]).
+    customers: CustomerWatch,
     /// The state, read from the state file at the first cycle; held for a whole cycle, so
     /// cycles never overlap.
     memory: tokio::sync::Mutex<Option<WatchState>>,
@@ -285,6 +296,7 @@ impl std::fmt::Debug for Watcher<'_> {
         f.debug_struct("Watcher")
             .field("options", &self.options)
             .field("webhook", &self.webhook)
+            .field("customers", &self.customers)
             .finish_non_exhaustive()
     }
 }
@@ -328,8 +340,17 @@ impl<'a> Watcher<'a> {
             clock,
             webhook,
             shared: Arc::new(Shared::new()),
+            customers: CustomerWatch::from_settings(&ctx.settings),
             memory: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// Which customers the watch covers and how it checks their access (default
+    /// [`CustomerWatch::from_settings`]: every customer minus the configured exclusions, no
+    /// access check).
+    pub fn with_customers(mut self, customers: CustomerWatch) -> Self {
+        self.customers = customers;
+        self
     }
 
     /// What the HTTP endpoints read.
@@ -363,7 +384,13 @@ impl<'a> Watcher<'a> {
         let access = cycle.graph_access().await;
         cycle.credentials(&mut out, &access).await;
         cycle.gdap(&mut out).await;
+        self.customers.restrict(&mut out);
         cycle.permissions(&mut out, &access).await;
+        let started = cycle.now;
+        let access_records = self
+            .customers
+            .access(&self.graph, state, &mut out, started)
+            .await;
         let now = self.clock.now();
         for partner in &out.kept_alive {
             state.last_keepalive.insert(partner.clone(), now);
@@ -373,7 +400,10 @@ impl<'a> Watcher<'a> {
         let history = state.history.clone();
         drop(memory);
         self.record(&out, now);
-        self.shared.set_last(LastCycle::new(&mut out, now, history));
+        let mut last = LastCycle::new(&mut out, now, history);
+        last.access = access_records;
+        last.onboarding = self.customers.onboarding();
+        self.shared.set_last(last);
         for f in out.findings.iter().filter(|f| f.state.needs_attention()) {
             tracing::warn!(check = f.check, subject = %f.subject, state = f.state.as_str(), "{}", f.message);
         }

@@ -7,7 +7,8 @@ use common::tokens::GrantMetadata;
 
 use super::Finding;
 use super::checks::Outcome;
-use super::state::HistoryEntry;
+use super::state::{AccessRecord, HistoryEntry};
+use crate::onboard::journal::Entry;
 
 /// The last cycle's results.
 #[derive(Clone, Debug, Default)]
@@ -24,6 +25,10 @@ pub struct LastCycle {
     pub errors: Vec<&'static str>,
     /// The recorded changes of state, oldest first.
     pub history: Vec<HistoryEntry>,
+    /// The last access check of each covered customer (empty when the check is off).
+    pub access: Vec<AccessRecord>,
+    /// The onboarding journal's entries of the covered customers, read at the cycle.
+    pub onboarding: Vec<Entry>,
 }
 
 impl LastCycle {
@@ -36,6 +41,8 @@ impl LastCycle {
             relationships: std::mem::take(&mut out.relationships),
             errors: out.errors.clone(),
             history,
+            access: Vec::new(),
+            onboarding: Vec::new(),
         }
     }
 }

@@ -33,6 +33,58 @@ pub struct WatchState {
     /// oldest first, the latest [`HISTORY_LIMIT`] only: the console's History page.
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
+    /// The last access check of each watched customer, by lower-case tenant ID
+    /// ([`super::access_check`]): a restart does not redo the checks still within
+    /// `--access-check-every`.
+    #[serde(default)]
+    pub access: BTreeMap<String, AccessRecord>,
+}
+
+/// The app's consent in a customer tenant, as the access check found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Consent {
+    /// Entra issued a token at the customer's authority: the app is consented there.
+    Consented,
+    /// Entra refused the token with AADSTS65001.
+    NotConsented,
+    /// The check stopped before the token (no relationship, no active assignment, …) or the
+    /// token was refused for another reason (Conditional Access, throttling).
+    NotDetermined,
+}
+
+impl Consent {
+    /// `consented`, `not consented`, `not determined`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Consent::Consented => "consented",
+            Consent::NotConsented => "not consented",
+            Consent::NotDetermined => "not determined",
+        }
+    }
+}
+
+/// One customer's last access check (no secret: causes, Graph's and Entra's messages, when).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessRecord {
+    /// Customer tenant ID (lower case).
+    pub tenant_id: String,
+    /// What the check found.
+    pub cause: crate::access::Cause,
+    /// The app's consent in the tenant, as far as the check got.
+    pub consent: Consent,
+    /// What was found.
+    pub detail: String,
+    /// What to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
+    /// When (the watch's clock, Unix seconds).
+    pub at: i64,
+    /// The customer's relationships (`id=status`, sorted) when checked: a change (a
+    /// relationship activated, terminated) makes the check due before its time.
+    #[serde(default)]
+    pub relationships: String,
 }
 
 /// How many changes of state the state file keeps.

@@ -18,6 +18,7 @@ mod templates;
 mod tokens;
 mod users;
 mod watch;
+mod watch_access;
 mod watch_hardening;
 mod watch_lean;
 mod watch_service;

@@ -182,7 +182,8 @@ async fn on_least_privilege_the_registration_checks_are_skipped_with_their_opt_i
 /// The local demo as its README runs it (`partner-consent --local`: the emulated cloud, the
 /// demo app with its certificate, the `local` profile), the admin agent's consent (the browser's
 /// part walked over HTTP), then `csp-app --profile local watch --once`: exit 0, no `unknown`
-/// finding, the app's certificate watched, and one redemption.
+/// finding, the app's certificate watched, the access check green, and one redemption (plus one
+/// token per customer whose access is checked).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_demos_watch_once_is_green_and_redeems_once() {
     use partner_consent::local::{Ports, prepare};
@@ -253,7 +254,19 @@ async fn the_local_demos_watch_once_is_green_and_redeems_once() {
             && f["state"] == "ok"),
         "the app's own certificate is watched: {findings:#?}"
     );
-    assert_eq!(cloud.emulator().counter(REDEMPTIONS) - before, 1);
+    // The access check (on by default) is green on the demo's least privilege too: each
+    // customer with a GDAP relationship works from its side.
+    let access: Vec<&serde_json::Value> =
+        findings.iter().filter(|f| f["check"] == "access").collect();
+    assert!(access.len() >= 2, "{findings:#?}");
+    assert!(access.iter().all(|f| f["state"] == "ok"), "{access:#?}");
+    // One redemption by the keepalive, whose Graph token the other checks reuse; and one token
+    // at each checked customer's authority (the access check's cost, once per
+    // --access-check-every).
+    assert_eq!(
+        cloud.emulator().counter(REDEMPTIONS) - before,
+        1 + access.len() as u64
+    );
 }
 
 /// `watch --once` as a table: one line per finding and nothing said twice. With a Key Vault

@@ -6,10 +6,10 @@ use cli_kit::output::OutputFormat;
 use csp_app::watch::run_loop;
 
 use crate::driver::{Browser, launch};
-use crate::helpers::{ADMIN, PARTNER, TestApp};
+use crate::helpers::{ADMIN, FABRIKAM, PARTNER, TAILSPIN, TestApp};
 use crate::support::{
-    CONSOLE_SECRET, NO_ROLE, OPERATOR, User, add_upcoming_expiries, assert_accessible, screenshot,
-    serve, serve_cross_site_form, sign_in, spawn, watcher,
+    CONSOLE_SECRET, NO_ROLE, OPERATOR, User, add_onboarding_journal, add_upcoming_expiries,
+    assert_accessible, screenshot, serve, serve_cross_site_form, sign_in, spawn, watcher,
 };
 
 /// From the console's sign-in page through Entra ID's (the emulator's) as `user`.
@@ -37,6 +37,7 @@ async fn assert_no_secret(browser: &Browser, app: &TestApp) {
 async fn an_operator_signs_in_sees_partners_customers_timeline_history_and_runs_a_cycle() {
     let app = spawn().await;
     add_upcoming_expiries(&app).await;
+    add_onboarding_journal(&app);
     let ctx = app.context().await;
     let watcher = watcher(&app, &ctx);
     let origin = serve(&app, &ctx, &watcher);
@@ -101,6 +102,23 @@ async fn an_operator_signs_in_sees_partners_customers_timeline_history_and_runs_
         assert!(text.contains("Northwind"), "{text}");
         assert!(text.contains("Contoso - Fabrikam support"), "{text}");
         assert!(text.contains("Global Reader"), "{text}");
+        // The app's consent and the access check, from the customer's side.
+        // (Text as shown: the state badges are upper case.)
+        let fabrikam = browser
+            .text(&format!("[id=\"c-{FABRIKAM}\"] + dl"))
+            .await
+            .to_lowercase();
+        assert!(fabrikam.contains("consented"), "{fabrikam}");
+        assert!(fabrikam.contains("works"), "{fabrikam}");
+        // The onboarding step of a customer the journal has.
+        let tailspin = browser
+            .text(&format!("[id=\"c-{TAILSPIN}\"] + dl"))
+            .await
+            .to_lowercase();
+        assert!(tailspin.contains("approval"), "{tailspin}");
+        assert!(tailspin.contains("3 days"), "{tailspin}");
+        assert!(tailspin.contains("the customer's approval"), "{tailspin}");
+        assert!(tailspin.contains("not checked yet"), "{tailspin}");
         assert_accessible(&browser, "customers").await;
         assert_no_secret(&browser, &app).await;
         screenshot(&browser, "customers").await;
@@ -113,6 +131,13 @@ async fn an_operator_signs_in_sees_partners_customers_timeline_history_and_runs_
                 .await
                 .starts_with("1 customers match")
         );
+        // Filtered by the access check's cause.
+        browser
+            .goto(&format!("{origin}/customers?access=works"))
+            .await;
+        let works = browser.text("main").await;
+        assert!(works.contains("Fabrikam"), "{works}");
+        assert!(!works.contains(TAILSPIN), "{works}");
 
         // The timeline: the refresh token's 90 days, on the SVG and in the table.
         browser.goto(&format!("{origin}/expiries")).await;

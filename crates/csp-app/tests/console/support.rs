@@ -11,12 +11,14 @@ use std::time::Duration;
 use common::config::ConsoleSettings;
 use common::secret::ClientSecret;
 use csp_app::context::Context;
+use csp_app::onboard::journal::{Entry, Step};
+use csp_app::watch::access_check::CustomerWatch;
 use csp_app::watch::console::Console;
 use csp_app::watch::{SystemClock, Thresholds, WatchOptions, Watcher};
 use emulator::EmulatorConfig;
 
 use crate::driver::Browser;
-use crate::helpers::{ADMIN, NORTHWIND, TestApp, spawn_with};
+use crate::helpers::{ADMIN, NORTHWIND, TAILSPIN, TestApp, spawn_with};
 use common::cloud::GRAPH_APP_ID;
 use emulator::seed::{PermissionSeed, ids};
 
@@ -118,7 +120,34 @@ pub async fn add_upcoming_expiries(app: &TestApp) {
     app.emu.approve_gdap_relationship(&id, None).unwrap();
 }
 
-/// A watcher over `ctx` (state file in the test's directory, no webhook).
+/// The onboarding journal the console reads: Tailspin awaiting its Global Administrator's
+/// approval for three days (as `onboard` records it).
+pub fn add_onboarding_journal(app: &TestApp) {
+    let entry = Entry {
+        tenant_id: TAILSPIN.into(),
+        template: "helpdesk".into(),
+        step: Step::Approval,
+        failed_at: None,
+        display_name: "helpdesk-30000000".into(),
+        relationship_id: Some("rel-tailspin".into()),
+        approval_link: Some("https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/rel-tailspin".into()),
+        assignments: Default::default(),
+        since: time::OffsetDateTime::now_utc().unix_timestamp() - 3 * 86_400,
+        error: None,
+        remedy: None,
+        note: None,
+    };
+    let mut line = serde_json::to_string(&entry).unwrap();
+    line.push('\n');
+    std::fs::write(journal(app), line).unwrap();
+}
+
+fn journal(app: &TestApp) -> PathBuf {
+    app.dir.path().join("onboard-journal.ndjson")
+}
+
+/// A watcher over `ctx` (state file in the test's directory, no webhook), every customer, the
+/// access check on, the test's onboarding journal.
 pub fn watcher<'a>(app: &TestApp, ctx: &'a Context) -> Watcher<'a> {
     let options = WatchOptions {
         thresholds: Thresholds {
@@ -129,7 +158,12 @@ pub fn watcher<'a>(app: &TestApp, ctx: &'a Context) -> Watcher<'a> {
         state_file: app.dir.path().join("watch-state.json"),
         webhook: None,
     };
-    Watcher::new(ctx, options, Arc::new(SystemClock)).unwrap()
+    let mut customers = CustomerWatch::from_settings(&ctx.settings);
+    customers.access_every = Some(86_400);
+    customers.journal = journal(app);
+    Watcher::new(ctx, options, Arc::new(SystemClock))
+        .unwrap()
+        .with_customers(customers)
 }
 
 /// Serves `watcher`'s endpoints with the console on a free port; returns the console's origin.

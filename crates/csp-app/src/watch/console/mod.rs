@@ -19,11 +19,15 @@
 //! and `/metrics`, `/healthz` work as before.
 
 pub mod auth;
+pub mod customer_status;
 pub mod headers;
 pub mod pages;
 pub mod session;
 pub mod timeline;
 pub mod view;
+
+#[cfg(test)]
+mod customers_page_tests;
 
 use std::sync::Arc;
 

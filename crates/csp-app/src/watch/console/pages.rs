@@ -142,12 +142,26 @@ impl CustomersPage {
         self.query.status == status
     }
 
+    /// The access check's causes, for the filter.
+    pub fn causes(&self) -> Vec<&'static str> {
+        crate::access::Cause::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect()
+    }
+
+    /// Whether the access filter is `cause`.
+    pub fn access_is(&self, cause: &str) -> bool {
+        self.query.access == cause
+    }
+
     /// The query string of page `page` with the same filters.
     pub fn page_link(&self, page: &usize) -> String {
         let q = &self.query;
         serde_urlencoded::to_string([
             ("q", q.q.as_str()),
             ("status", q.status.as_str()),
+            ("access", q.access.as_str()),
             ("attention", q.attention.as_str()),
             ("page", &page.to_string()),
         ])
@@ -239,7 +253,7 @@ pub async fn overview(req: HttpRequest, data: web::Data<ConsoleData>) -> HttpRes
     html(StatusCode::OK, &page)
 }
 
-/// `GET /customers?q=&status=&attention=1&page=`
+/// `GET /customers?q=&status=&access=&attention=1&page=`
 pub async fn customers(req: HttpRequest, data: web::Data<ConsoleData>) -> HttpResponse {
     let (_, session) = match gate(&req, &data) {
         Ok(g) => g,

@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 
 use common::graph::{DelegatedAdminRelationship, iso8601_days, role_name};
 
+use super::super::access_check::ACCESS;
 use super::super::snapshot::LastCycle;
 use super::super::{Finding, State, checks};
+use super::customer_status::{AccessCell, OnboardingCell, Status};
 
 /// Seconds in a day.
 pub const DAY: i64 = 86_400;
@@ -184,9 +186,11 @@ pub fn overview(last: &LastCycle, max_partners: usize) -> Overview<'_> {
         .filter(|f| f.state.needs_attention())
         .map(|f| FindingRow {
             finding: f,
-            customer: (f.check == checks::GDAP)
-                .then(|| customers.get(f.subject.as_str()).map(|c| (*c).to_owned()))
-                .flatten(),
+            customer: match f.check {
+                checks::GDAP => customers.get(f.subject.as_str()).map(|c| (*c).to_owned()),
+                ACCESS if f.subject != "memberships" => Some(f.subject.clone()),
+                _ => None,
+            },
         })
         .collect();
     attention.sort_by_key(|r| {
@@ -237,9 +241,15 @@ pub struct CustomerRow {
     pub relationships: Vec<RelationshipRow>,
     /// The worst state of its findings.
     pub worst: State,
+    /// The app's consent in the tenant, from the last access check.
+    pub consent: &'static str,
+    /// The last access check.
+    pub access: Option<AccessCell>,
+    /// The onboarding step, when the journal has the customer.
+    pub onboarding: Option<OnboardingCell>,
 }
 
-/// What the customers page is asked (`?q=&status=&attention=1&page=`).
+/// What the customers page is asked (`?q=&status=&access=&attention=1&page=`).
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(default)]
 pub struct CustomerQuery {
@@ -247,6 +257,8 @@ pub struct CustomerQuery {
     pub q: String,
     /// Only customers with a relationship of this status.
     pub status: String,
+    /// Only customers whose last access check found this cause (`works`, …).
+    pub access: String,
     /// Only customers with a finding that needs attention (`1`).
     pub attention: String,
     /// Page number, from 1.
@@ -307,6 +319,13 @@ pub fn customers(last: &LastCycle, query: &CustomerQuery) -> Customers {
         let tenant = r.customer.as_ref().map_or("", |c| c.tenant_id.as_str());
         by_customer.entry(tenant).or_default().push(r);
     }
+    let status_of = Status::new(last);
+    for tenant in status_of.tenants() {
+        if !by_customer.contains_key(tenant) {
+            by_customer.insert(tenant, Vec::new());
+        }
+    }
+    let cause = query.access.trim();
     let needle = query.q.trim().to_lowercase();
     let status = query.status.trim();
     let attention = query.attention == "1";
@@ -321,12 +340,17 @@ pub fn customers(last: &LastCycle, query: &CustomerQuery) -> Customers {
                 || tenant.to_lowercase().contains(&needle)
                 || name.to_lowercase().contains(&needle))
                 && (status.is_empty() || rels.iter().any(|r| r.status == status))
+                && (cause.is_empty()
+                    || status_of.cause(tenant).is_some_and(|c| c.as_str() == cause))
                 && (!attention
                     || rels.iter().any(|r| {
                         states
                             .get(r.id.as_str())
                             .is_some_and(|s| s.needs_attention())
-                    }))
+                    })
+                    || status_of
+                        .access(tenant)
+                        .is_some_and(|a| a.state.needs_attention()))
         })
         .map(|(t, r)| (*t, r))
         .collect();
@@ -341,9 +365,11 @@ pub fn customers(last: &LastCycle, query: &CustomerQuery) -> Customers {
                 .iter()
                 .map(|r| relationship_row(r, now, states.get(r.id.as_str()).copied()))
                 .collect();
+            let access = status_of.access(tenant);
             let worst = relationships
                 .iter()
                 .filter_map(|r| r.state)
+                .chain(access.as_ref().map(|a| a.state))
                 .min_by_key(|s| severity(*s))
                 .unwrap_or(State::Ok);
             CustomerRow {
@@ -354,6 +380,9 @@ pub fn customers(last: &LastCycle, query: &CustomerQuery) -> Customers {
                     .unwrap_or_else(|| (*tenant).to_owned()),
                 relationships,
                 worst,
+                consent: status_of.consent(tenant),
+                access,
+                onboarding: status_of.onboarding(tenant),
             }
         })
         .collect();
