@@ -19,8 +19,8 @@ use emulator::EmulatorConfig;
 
 use crate::driver::Browser;
 use crate::helpers::{ADMIN, NORTHWIND, TAILSPIN, TestApp, spawn_with};
-use common::cloud::GRAPH_APP_ID;
-use emulator::seed::{PermissionSeed, ids};
+use common::cloud::{GRAPH_APP_ID, PARTNER_CENTER_APP_ID};
+use emulator::seed::{PermissionSeed, ServicePrincipalSeed, ids};
 
 /// The demo console app of the emulator's seed.
 pub const CONSOLE_APP: &str = "40000000-0000-4000-8000-000000000005";
@@ -51,11 +51,19 @@ pub const NO_ROLE: User = User {
 
 /// The emulator with sign-in pages on plain HTTP, the partner's admin consented.
 pub async fn spawn() -> TestApp {
-    let app = spawn_with(EmulatorConfig {
+    // The partner tenant as `setup` leaves it: the Partner Center service principal present
+    // (the doctor's registration checks, which the console's demo shows, look for it).
+    let emulator = EmulatorConfig {
         sign_in_port: Some(0),
         ..EmulatorConfig::default()
-    })
-    .await;
+    }
+    .with_service_principal(ServicePrincipalSeed {
+        tenant: crate::helpers::PARTNER.into(),
+        app_id: PARTNER_CENTER_APP_ID.into(),
+        object_id: "50000000-0000-4000-8000-0000000000fc".into(),
+        app_roles: Vec::new(),
+    });
+    let app = spawn_with(emulator).await;
     let mut config = std::fs::read_to_string(&app.config_file).unwrap();
     config = config.replace(
         "[consent]",

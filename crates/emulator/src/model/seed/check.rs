@@ -69,7 +69,11 @@ impl Seed {
             }
         }
         for sp in &self.service_principals {
-            if !tenant_ids.contains(&sp.tenant.as_str()) || !app_ids.contains(&sp.app_id.as_str()) {
+            // Microsoft's first-party apps (Partner Center, Graph…) have no registration in the
+            // seed; a tenant may still hold their service principals, as `setup` creates them.
+            let known_app = app_ids.contains(&sp.app_id.as_str())
+                || crate::model::partner_data::catalog::first_party_name(&sp.app_id).is_some();
+            if !tenant_ids.contains(&sp.tenant.as_str()) || !known_app {
                 problems.push(format!(
                     "service_principals: '{}' in '{}' names an unknown app or tenant",
                     sp.app_id, sp.tenant
