@@ -484,6 +484,9 @@ pub struct WatchArgs {
     /// those within minutes, so one stuck needs a look in Partner Center or a support request.
     #[arg(long, default_value = "1h", value_parser = parse_span)]
     pub gdap_stuck_after: Span,
+    /// Partners kept alive (and their GDAP relationships listed) at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
 }
 
 #[cfg(test)]

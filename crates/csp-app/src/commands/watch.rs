@@ -42,7 +42,8 @@ pub async fn run(
             .unwrap_or_else(|| notify::default_state_file(&ctx.settings)),
         webhook: args.webhook_url.clone().map(|u| (u, args.webhook_format)),
     };
-    let watcher = Watcher::new(ctx, options, Arc::new(SystemClock))?;
+    let watcher = Watcher::new(ctx, options, Arc::new(SystemClock))?
+        .with_concurrency(usize::from(args.concurrency));
     if args.once {
         let report = watcher.cycle().await;
         if format == OutputFormat::Table {

@@ -41,6 +41,9 @@ use notify::{Change, Webhook, WebhookFormat, WebhookUrl};
 use snapshot::LastCycle;
 use state::{HistoryEntry, WatchState};
 
+/// Partners kept alive (and their GDAP relationships listed) at once by default.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
 /// The first retry delay after a cycle with errors.
 const ERROR_RETRY: Duration = Duration::from_secs(30);
 
@@ -275,6 +278,8 @@ pub struct Watcher<'a> {
     clock: Arc<dyn Clock>,
     webhook: Option<Webhook>,
     shared: Arc<Shared>,
+    /// Partners redeemed (and listed) at once.
+    concurrency: usize,
     /// The state, read from the state file at the first cycle; held for a whole cycle, so
     /// cycles never overlap.
     memory: tokio::sync::Mutex<Option<WatchState>>,
@@ -328,8 +333,17 @@ impl<'a> Watcher<'a> {
             clock,
             webhook,
             shared: Arc::new(Shared::new()),
+            concurrency: DEFAULT_CONCURRENCY,
             memory: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// Redeems (and lists the GDAP relationships of) `n` partners at once (at least 1; 16 by
+    /// default).
+    #[must_use]
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
     }
 
     /// What the HTTP endpoints read.
@@ -350,6 +364,7 @@ impl<'a> Watcher<'a> {
             now: self.clock.now(),
             thresholds: self.options.thresholds,
             last_keepalive: &state.last_keepalive,
+            concurrency: self.concurrency,
         };
         let mut out = checks::Outcome::default();
         let stored = cycle.partners(&mut out).await;

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod check;
 pub mod gdap;
 pub mod generate;
+pub mod generate_partners;
 pub mod seed;
 
 pub use seed::{
