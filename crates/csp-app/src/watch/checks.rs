@@ -573,8 +573,14 @@ impl Cycle<'_> {
                 _ => {}
             }
         }
+        // The console reads the typed fields only: the rest of Graph's JSON (timestamps, links)
+        // would cost memory per relationship for nothing.
+        let relationships = relationships.into_iter().map(|mut r| {
+            r.other = serde_json::Map::new();
+            r
+        });
         if out.relationships.is_empty() {
-            out.relationships = relationships;
+            out.relationships = relationships.collect();
         } else {
             out.relationships.extend(relationships);
         }

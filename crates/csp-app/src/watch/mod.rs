@@ -387,7 +387,7 @@ impl<'a> Watcher<'a> {
         self.save_state(state);
         let history = state.history.clone();
         drop(memory);
-        self.record(&out, now);
+        self.record(&mut out, now);
         self.shared.set_last(LastCycle::new(&mut out, now, history));
         for f in out.findings.iter().filter(|f| f.state.needs_attention()) {
             tracing::warn!(check = f.check, subject = %f.subject, state = f.state.as_str(), "{}", f.message);
@@ -479,7 +479,7 @@ impl<'a> Watcher<'a> {
         });
     }
 
-    fn record(&self, out: &checks::Outcome, now: i64) {
+    fn record(&self, out: &mut checks::Outcome, now: i64) {
         let cycles = self.shared.with(|m| {
             m.cycles += 1;
             for check in &out.errors {
@@ -491,7 +491,8 @@ impl<'a> Watcher<'a> {
             for (result, n) in &out.keepalive {
                 *m.keepalive.entry(result).or_default() += n;
             }
-            m.gauges.clone_from(&out.gauges);
+            // Moved, not copied: two gauges per GDAP relationship make it large.
+            m.gauges = std::mem::take(&mut out.gauges);
             m.last_cycle = Some(now);
             m.cycles
         });

@@ -663,7 +663,7 @@ fn first_by_id<T>(items: &[T], id: impl Fn(&T) -> &str) -> HashMap<String, &T> {
 /// different tenants differ within their first characters, and `str::eq_ignore_ascii_case`
 /// compares whole chunks, which made the per-request relationship scans the emulator's hot spot
 /// with 10,000 customers.
-fn same_id(a: &str, b: &str) -> bool {
+pub(crate) fn same_id(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
