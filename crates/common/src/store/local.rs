@@ -57,8 +57,11 @@ struct Files {
     cipher: Aes256Gcm,
     /// The file's bytes as last read or written here, and their plaintext: a read of the same
     /// bytes (another process's write replaces them) needs no decryption.
-    cache: StdMutex<Option<(Vec<u8>, BTreeMap<String, Entry>)>>,
+    cache: StdMutex<Option<Cached>>,
 }
+
+/// The bytes of the token file and their plaintext.
+type Cached = (Vec<u8>, BTreeMap<String, Entry>);
 
 impl std::fmt::Debug for LocalFileStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
