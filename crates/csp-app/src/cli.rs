@@ -502,6 +502,9 @@ pub struct WatchArgs {
     /// fine). Default: `onboard`'s (onboard-journal.ndjson next to the local token store).
     #[arg(long, value_name = "FILE")]
     pub onboard_journal: Option<PathBuf>,
+    /// Partners kept alive (and their GDAP relationships listed) at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
 }
 
 /// The watch's customer selection: the fan-outs' flags, none required (default: every

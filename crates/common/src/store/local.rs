@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -26,7 +26,7 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretSlice};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, oneshot};
 
 use super::{GrantMetadata, RefreshTokenStore, StoreError, StoredGrant};
 use crate::config::LocalStoreSettings;
@@ -38,8 +38,15 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// The encrypted local file store.
 pub struct LocalFileStore {
     files: Arc<Files>,
-    lock: Mutex<()>,
+    lock: Arc<Mutex<()>>,
+    /// Grants put and not yet written: whichever put holds the lock next writes every queued
+    /// grant in one file write (one `fsync` for the rotations of many partners, as a watch
+    /// redeeming hundreds of partners at once makes them).
+    queued: Arc<StdMutex<Vec<Queued>>>,
 }
+
+/// A grant waiting for the next write, and who waits for its result.
+type Queued = (String, Entry, oneshot::Sender<Result<(), StoreError>>);
 
 /// The token file and its key. Its I/O blocks (an `fsync` per write), so the store's async
 /// calls run it on the blocking pool: a fan-out rotating the refresh token at each customer
@@ -48,7 +55,13 @@ pub struct LocalFileStore {
 struct Files {
     path: PathBuf,
     cipher: Aes256Gcm,
+    /// The file's bytes as last read or written here, and their plaintext: a read of the same
+    /// bytes (another process's write replaces them) needs no decryption.
+    cache: StdMutex<Option<Cached>>,
 }
+
+/// The bytes of the token file and their plaintext.
+type Cached = (Vec<u8>, BTreeMap<String, Entry>);
 
 impl std::fmt::Debug for LocalFileStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -66,7 +79,7 @@ struct Envelope {
     ciphertext: String,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct Entry {
     refresh_token: String,
     meta: GrantMetadata,
@@ -76,7 +89,7 @@ struct Entry {
     previous: Option<Box<PreviousEntry>>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct PreviousEntry {
     refresh_token: String,
     meta: GrantMetadata,
@@ -150,12 +163,14 @@ impl LocalFileStore {
         let files = Files {
             path: path.to_owned(),
             cipher,
+            cache: StdMutex::new(None),
         };
         // Fail at start, not at the first token use, when the key does not fit the file.
         files.read_all()?;
         Ok(Self {
             files: Arc::new(files),
-            lock: Mutex::new(()),
+            lock: Arc::new(Mutex::new(())),
+            queued: Arc::new(StdMutex::new(Vec::new())),
         })
     }
 
@@ -165,14 +180,55 @@ impl LocalFileStore {
         &self,
         run: impl FnOnce(&Files) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let files = self.files.clone();
-        match tokio::task::spawn_blocking(move || run(&files)).await {
-            Ok(result) => result,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => Err(io("cannot finish with", &self.files.path)(
-                std::io::Error::other("the process is shutting down"),
-            )),
-        }
+        on_blocking_pool(self.files.clone(), run).await
+    }
+}
+
+async fn on_blocking_pool<T: Send + 'static>(
+    files: Arc<Files>,
+    run: impl FnOnce(&Files) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let path = files.path.clone();
+    match tokio::task::spawn_blocking(move || run(&files)).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(io("cannot finish with", &path)(std::io::Error::other(
+            "the process is shutting down",
+        ))),
+    }
+}
+
+/// Writes every queued grant in one update, under the store's lock; each put learns the result.
+/// Runs as its own task: a put whose caller stops waiting is still written.
+async fn write_queued(files: Arc<Files>, lock: Arc<Mutex<()>>, queued: Arc<StdMutex<Vec<Queued>>>) {
+    let _guard = lock.lock().await;
+    let batch = std::mem::take(&mut *queued.lock().unwrap_or_else(PoisonError::into_inner));
+    if batch.is_empty() {
+        // An earlier writer took this put's grant with its own.
+        return;
+    }
+    let (entries, waiting): (Vec<(String, Entry)>, Vec<_>) = batch
+        .into_iter()
+        .map(|(key, entry, tx)| ((key, entry), tx))
+        .unzip();
+    // The OS lock waits at most for another process's single write (milliseconds).
+    let result = on_blocking_pool(files, move |files| {
+        files.update(|all| {
+            for (key, mut entry) in entries {
+                if all.get(&key).is_some_and(|old| entry.meta.is_older_than(&old.meta)) {
+                    tracing::info!(tenant.id = %key, "a newer grant is stored; the older one is not written over it");
+                    continue;
+                }
+                if let Some(old) = all.remove(&key) {
+                    entry.previous = kept_previous(&entry, old);
+                }
+                all.insert(key, entry);
+            }
+        })
+    })
+    .await;
+    for tx in waiting {
+        let _ = tx.send(result.clone());
     }
 }
 
@@ -183,11 +239,23 @@ impl Files {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
             Err(e) => return Err(io("cannot read", &self.path)(e)),
         };
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((cached, all)) = cache.as_ref()
+            && *cached == bytes
+        {
+            return Ok(all.clone());
+        }
+        let all = self.decrypt(&bytes)?;
+        *cache = Some((bytes, all.clone()));
+        Ok(all)
+    }
+
+    fn decrypt(&self, bytes: &[u8]) -> Result<BTreeMap<String, Entry>, StoreError> {
         let corrupt = |reason: String| StoreError::Corrupt {
             path: self.path.display().to_string(),
             reason,
         };
-        let env: Envelope = serde_json::from_slice(&bytes)
+        let env: Envelope = serde_json::from_slice(bytes)
             .map_err(|e| corrupt(format!("not a store file ({e})")))?;
         if env.version != 1 {
             return Err(corrupt(format!("unknown version {}", env.version)));
@@ -256,7 +324,9 @@ impl Files {
             ciphertext: B64.encode(ct),
         };
         let body = serde_json::to_vec(&env).map_err(|e| StoreError::Setup(e.to_string()))?;
-        crate::files::write_private(&self.path, &body).map_err(io("cannot write", &self.path))
+        crate::files::write_private(&self.path, &body).map_err(io("cannot write", &self.path))?;
+        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some((body, entries.clone()));
+        Ok(())
     }
 }
 
@@ -355,27 +425,27 @@ impl RefreshTokenStore for LocalFileStore {
     }
 
     async fn put(&self, grant: &StoredGrant) -> Result<(), StoreError> {
-        let _guard = self.lock.lock().await;
         let key = grant.meta.tenant_id.to_ascii_lowercase();
-        let mut entry = Entry {
+        let entry = Entry {
             refresh_token: grant.refresh_token.expose_secret().to_owned(),
             meta: grant.meta.clone(),
             previous: None,
         };
-        // The OS lock waits at most for another process's single write (milliseconds).
-        self.blocking(move |files| {
-            files.update(|all| {
-            if all.get(&key).is_some_and(|old| entry.meta.is_older_than(&old.meta)) {
-                tracing::info!(tenant.id = %key, "a newer grant is stored; the older one is not written over it");
-                return;
-            }
-            if let Some(old) = all.remove(&key) {
-                entry.previous = kept_previous(&entry, old);
-            }
-            all.insert(key, entry);
-            })
+        let (tx, rx) = oneshot::channel();
+        self.queued
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((key, entry, tx));
+        tokio::spawn(write_queued(
+            self.files.clone(),
+            self.lock.clone(),
+            self.queued.clone(),
+        ));
+        rx.await.unwrap_or_else(|_| {
+            Err(io("cannot finish with", &self.files.path)(
+                std::io::Error::other("the process is shutting down"),
+            ))
         })
-        .await
     }
 
     async fn previous(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {

@@ -59,7 +59,9 @@ pub async fn run(
         "watch: {}; access check {every}",
         customers.selection.describe()
     )?;
-    let watcher = Watcher::new(ctx, options, Arc::new(SystemClock))?.with_customers(customers);
+    let watcher = Watcher::new(ctx, options, Arc::new(SystemClock))?
+        .with_customers(customers)
+        .with_concurrency(usize::from(args.concurrency));
     if args.once {
         let report = watcher.cycle().await;
         if format == OutputFormat::Table {

@@ -153,7 +153,11 @@ impl CustomerWatch {
         };
         let listed = !out.errors.contains(&checks::GDAP);
         let mut by_customer: HashMap<String, Vec<DelegatedAdminRelationship>> = HashMap::new();
-        for r in &out.relationships {
+        for r in out
+            .relationships
+            .iter()
+            .filter(|r| out.own_relationships.contains(&r.id))
+        {
             if let Some(c) = &r.customer {
                 by_customer
                     .entry(c.tenant_id.to_ascii_lowercase())

@@ -5,6 +5,7 @@
 //! `setup` registers it, does not request is `skipped`, saying why and how to turn it on.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use admin::doctor::{self, Unread};
 use admin::setup::AppCertificate;
@@ -12,11 +13,12 @@ use common::cloud::Resource;
 use common::config::{AppCredential, CertificateSource, KeyVaultIdentity, StoreSettings};
 use common::entra::AccessTokenClaims;
 use common::graph::{
-    DelegatedAdminRelationship, GraphClient, GraphError, iso8601_days, relationship_status,
+    DelegatedAdminRelationship, GraphClient, GraphError, GraphOptions, iso8601_days,
+    relationship_status,
 };
 use common::rules::REFRESH_TOKEN_INACTIVITY_SECS;
-use common::tokens::{BrokerError, GrantMetadata, GrantStatus, StoreError};
-use futures::TryStreamExt as _;
+use common::tokens::{BrokerError, BrokerTokens, GrantMetadata, GrantStatus, StoreError};
+use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 
 use super::metrics::Sample;
 use super::{Finding, State, Thresholds};
@@ -83,6 +85,10 @@ pub struct Outcome {
     pub partners: Vec<GrantMetadata>,
     /// The GDAP relationships listed, for the console.
     pub relationships: Vec<DelegatedAdminRelationship>,
+    /// IDs of the relationships listed with the configured partner's grant: the access check
+    /// proves access with that grant, so it looks at these only (another stored partner's
+    /// customers are reached with that partner's grant, not this one).
+    pub own_relationships: std::collections::HashSet<String>,
     /// A check could not run for a reason that may pass (an outage, a timeout), rather than a
     /// refusal that stays until someone grants a permission.
     pub transient: bool,
@@ -155,6 +161,8 @@ pub struct Cycle<'a> {
     pub thresholds: Thresholds,
     /// When the watch's own keepalive last succeeded, per partner.
     pub last_keepalive: &'a BTreeMap<String, i64>,
+    /// Partners redeemed (and listed) at once.
+    pub concurrency: usize,
 }
 
 fn days(seconds: i64) -> String {
@@ -270,10 +278,14 @@ impl Cycle<'_> {
         }
     }
 
-    /// b) Keepalive of every partner.
+    /// b) Keepalive of every partner, `concurrency` at a time; findings in the partners' order.
+    /// A redemption cut short leaves its rotated token's write to the broker, which finishes it.
     pub async fn keepalive(&self, partners: &[String], out: &mut Outcome) {
-        for partner in partners {
-            match self.redeem(partner).await {
+        let mut redeemed = stream::iter(partners)
+            .map(|partner| async move { (partner, self.redeem(partner).await) })
+            .buffered(self.concurrency.max(1));
+        while let Some((partner, result)) = redeemed.next().await {
+            match result {
                 Ok(status) if status.persisted => {
                     *out.keepalive.entry("ok").or_default() += 1;
                     out.kept_alive.push(partner.clone());
@@ -449,27 +461,82 @@ impl Cycle<'_> {
         }
     }
 
-    /// d) GDAP relationships: expiry and auto-extension of active ones; expired ones.
+    /// d) GDAP relationships: expiry and auto-extension of active ones; expired ones. The
+    /// configured partner's, then those of every other partner kept alive this cycle (a
+    /// deployment holding several partners' grants), `concurrency` at a time, each with the
+    /// Graph token its keepalive cached.
     pub async fn gdap(&self, out: &mut Outcome) {
-        let relationships: Result<Vec<DelegatedAdminRelationship>, GraphError> = self
+        let listed = self
             .graph
             .list_delegated_admin_relationships(None)
             .try_collect()
             .await;
-        let relationships = match relationships {
+        self.relationships(out, None, listed);
+        let others: Vec<String> = out
+            .kept_alive
+            .iter()
+            .filter(|p| !p.eq_ignore_ascii_case(&self.ctx.partner))
+            .cloned()
+            .collect();
+        let mut lists = stream::iter(others)
+            .map(|partner| async move {
+                let listed = match self.partner_graph(&partner) {
+                    Some(graph) => {
+                        graph
+                            .list_delegated_admin_relationships(None)
+                            .try_collect()
+                            .await
+                    }
+                    None => Ok(Vec::new()),
+                };
+                (partner, listed)
+            })
+            .buffered(self.concurrency.max(1));
+        while let Some((partner, listed)) = lists.next().await {
+            self.relationships(out, Some(&partner), listed);
+        }
+    }
+
+    /// Graph as `partner` (its stored grant), with the watch's retry policy.
+    fn partner_graph(&self, partner: &str) -> Option<GraphClient> {
+        let base = self.ctx.settings.cloud.base_url(Resource::Graph)?.clone();
+        let tokens = BrokerTokens::new(self.ctx.broker.clone(), partner);
+        Some(GraphClient::new(
+            base,
+            self.ctx.http.clone(),
+            Arc::new(tokens),
+            GraphOptions {
+                retry: super::watch_retry_policy(),
+            },
+        ))
+    }
+
+    /// The findings and gauges of one partner's listed relationships (`partner`: `None` for the
+    /// configured one), kept for the console.
+    fn relationships(
+        &self,
+        out: &mut Outcome,
+        partner: Option<&str>,
+        listed: Result<Vec<DelegatedAdminRelationship>, GraphError>,
+    ) {
+        let (subject, of) = match partner {
+            None => ("relationships".to_owned(), String::new()),
+            Some(p) => (format!("relationships of {p}"), format!(" of partner {p}")),
+        };
+        let relationships = match listed {
             Ok(r) => r,
             Err(e) if e.status() == Some(403) => {
                 return out.refused(
                     GDAP,
-                    "relationships",
-                    format!("Microsoft Graph refused to list the GDAP relationships: {e}"),
+                    subject,
+                    format!("Microsoft Graph refused to list the GDAP relationships{of}: {e}"),
                 );
             }
             Err(e) => {
                 return out.error(
                     GDAP,
-                    "relationships",
-                    format!("cannot list the GDAP relationships: {e}"),
+                    subject,
+                    format!("cannot list the GDAP relationships{of}: {e}"),
                 );
             }
         };
@@ -510,7 +577,20 @@ impl Cycle<'_> {
                 _ => {}
             }
         }
-        out.relationships = relationships;
+        if partner.is_none() {
+            out.own_relationships = relationships.iter().map(|r| r.id.clone()).collect();
+        }
+        // The console reads the typed fields only: the rest of Graph's JSON (timestamps, links)
+        // would cost memory per relationship for nothing.
+        let relationships = relationships.into_iter().map(|mut r| {
+            r.other = serde_json::Map::new();
+            r
+        });
+        if out.relationships.is_empty() {
+            out.relationships = relationships.collect();
+        } else {
+            out.relationships.extend(relationships);
+        }
     }
 
     /// A relationship in a status Graph leaves by itself (docs/microsoft-behaviour.md §6.2a):

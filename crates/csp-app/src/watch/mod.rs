@@ -43,6 +43,9 @@ use notify::{Change, Webhook, WebhookFormat, WebhookUrl};
 use snapshot::LastCycle;
 use state::{HistoryEntry, WatchState};
 
+/// Partners kept alive (and their GDAP relationships listed) at once by default.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
 /// The first retry delay after a cycle with errors.
 const ERROR_RETRY: Duration = Duration::from_secs(30);
 
@@ -286,6 +289,8 @@ pub struct Watcher<'a> {
     shared: Arc<Shared>,
     /// Which customers, and their access check ([`access_check`]).
     customers: CustomerWatch,
+    /// Partners redeemed (and listed) at once.
+    concurrency: usize,
     /// The state, read from the state file at the first cycle; held for a whole cycle, so
     /// cycles never overlap.
     memory: tokio::sync::Mutex<Option<WatchState>>,
@@ -341,6 +346,7 @@ impl<'a> Watcher<'a> {
             webhook,
             shared: Arc::new(Shared::new()),
             customers: CustomerWatch::from_settings(&ctx.settings),
+            concurrency: DEFAULT_CONCURRENCY,
             memory: tokio::sync::Mutex::new(None),
         })
     }
@@ -348,8 +354,17 @@ impl<'a> Watcher<'a> {
     /// Which customers the watch covers and how it checks their access (default
     /// [`CustomerWatch::from_settings`]: every customer minus the configured exclusions, no
     /// access check).
+    #[must_use]
     pub fn with_customers(mut self, customers: CustomerWatch) -> Self {
         self.customers = customers;
+        self
+    }
+
+    /// Redeems (and lists the GDAP relationships of) `n` partners at once (at least 1; 16 by
+    /// default).
+    #[must_use]
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
         self
     }
 
@@ -371,6 +386,7 @@ impl<'a> Watcher<'a> {
             now: self.clock.now(),
             thresholds: self.options.thresholds,
             last_keepalive: &state.last_keepalive,
+            concurrency: self.concurrency,
         };
         let mut out = checks::Outcome::default();
         let stored = cycle.partners(&mut out).await;
@@ -399,7 +415,7 @@ impl<'a> Watcher<'a> {
         self.save_state(state);
         let history = state.history.clone();
         drop(memory);
-        self.record(&out, now);
+        self.record(&mut out, now);
         let mut last = LastCycle::new(&mut out, now, history);
         last.access = access_records;
         last.onboarding = self.customers.onboarding();
@@ -494,7 +510,7 @@ impl<'a> Watcher<'a> {
         });
     }
 
-    fn record(&self, out: &checks::Outcome, now: i64) {
+    fn record(&self, out: &mut checks::Outcome, now: i64) {
         let cycles = self.shared.with(|m| {
             m.cycles += 1;
             for check in &out.errors {
@@ -506,7 +522,8 @@ impl<'a> Watcher<'a> {
             for (result, n) in &out.keepalive {
                 *m.keepalive.entry(result).or_default() += n;
             }
-            m.gauges.clone_from(&out.gauges);
+            // Moved, not copied: two gauges per GDAP relationship make it large.
+            m.gauges = std::mem::take(&mut out.gauges);
             m.last_cycle = Some(now);
             m.cycles
         });

@@ -35,7 +35,8 @@ pub async fn list(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
         let mine = data
             .relationships
             .iter()
-            .filter(|r| r.partner.eq_ignore_ascii_case(caller.tenant()))
+            // Scanned per request over every partner's relationships: see `same_id`.
+            .filter(|r| crate::model::partner_data::same_id(&r.partner, caller.tenant()))
             .filter(|r| q.matches(|p| property(r, p)));
         let (items, next) = page(mine, q.offset, q.top.unwrap_or(MAX_TOP));
         let value: Vec<Value> = items.into_iter().map(Relationship::to_json).collect();
