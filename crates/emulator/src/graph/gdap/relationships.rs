@@ -31,12 +31,9 @@ pub async fn list(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
     let result = (|| {
         let caller = partner_caller(&state, &req, READ)?;
         let q = Query::parse(&req, MAX_TOP, FILTERABLE, "delegatedAdminRelationship")?;
-        let data = state.partner.lock();
+        let mut data = state.partner.lock();
         let mine = data
-            .relationships
-            .iter()
-            // Scanned per request over every partner's relationships: see `same_id`.
-            .filter(|r| crate::model::partner_data::same_id(&r.partner, caller.tenant()))
+            .partner_relationships(caller.tenant())
             .filter(|r| q.matches(|p| property(r, p)));
         let (items, next) = page(mine, q.offset, q.top.unwrap_or(MAX_TOP));
         let value: Vec<Value> = items.into_iter().map(Relationship::to_json).collect();

@@ -217,6 +217,11 @@ pub struct Inner {
     /// appended, so the index is valid while the count is unchanged.
     #[serde(skip)]
     by_customer: Option<(usize, HashMap<String, Vec<usize>>)>,
+    /// Positions in [`Inner::relationships`] by lower-case partner tenant, and how many were
+    /// indexed: a relationship's partner never changes and relationships are only appended,
+    /// so [`Inner::partner_relationships`] indexes only those added since.
+    #[serde(skip)]
+    by_partner: (usize, HashMap<String, Vec<usize>>),
 }
 
 /// Partner Center and GDAP data, behind one lock.
@@ -334,6 +339,7 @@ impl PartnerData {
                 rate: HashMap::new(),
                 clock_quiet_until: None,
                 by_customer: None,
+                by_partner: (0, HashMap::new()),
             }),
         }
     }
@@ -507,6 +513,27 @@ impl Inner {
             ),
             _ => Box::new(self.relationships.iter()),
         }
+    }
+
+    /// `partner`'s relationships, in creation order, without scanning every partner's.
+    pub fn partner_relationships(
+        &mut self,
+        partner: &str,
+    ) -> impl Iterator<Item = &gdap::Relationship> {
+        let (indexed, index) = &mut self.by_partner;
+        for (i, r) in self.relationships.iter().enumerate().skip(*indexed) {
+            index
+                .entry(r.partner.to_ascii_lowercase())
+                .or_default()
+                .push(i);
+        }
+        *indexed = self.relationships.len();
+        let relationships = &self.relationships;
+        index
+            .get(&partner.to_ascii_lowercase())
+            .into_iter()
+            .flatten()
+            .filter_map(move |&i| relationships.get(i))
     }
 
     /// Metadata of an app registration, created on first use with a stable object ID. A seeded
