@@ -83,7 +83,7 @@ pub async fn run(
     );
     for tenant in &customers {
         if journal.get(tenant).is_none() {
-            journal.record(Entry {
+            journal.append(Entry {
                 tenant_id: tenant.clone(),
                 template: template.name.clone(),
                 step: Step::Create,
@@ -99,6 +99,8 @@ pub async fn run(
             })?;
         }
     }
+    let syncer = journal.syncer()?;
+    syncer.sync_through(u64::MAX).await?;
     let waits = Waits {
         approval: Duration::from_secs(args.wait_approval.map_or(0, |s| s.0.unsigned_abs())),
         graph: args.wait.budget(),
@@ -127,7 +129,10 @@ pub async fn run(
         // (docs/microsoft-behaviour.md §5.5).
         consents: Pace::new(50, Duration::from_secs(1)),
     };
-    let journal = Mutex::new(journal);
+    let journal = Record {
+        journal: Mutex::new(journal),
+        syncer,
+    };
     let every = futures::stream::iter(customers.iter())
         .for_each_concurrent(None, |tenant| advance(&run, &slots, &journal, tenant));
     tokio::select! {
@@ -142,7 +147,10 @@ pub async fn run(
             counts.rounds, counts.relationship_pages, counts.assignment_listings
         )?;
     }
-    let journal = journal.into_inner().unwrap_or_else(|e| e.into_inner());
+    let journal = journal
+        .journal
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
     let entries: Vec<&Entry> = customers.iter().filter_map(|t| journal.get(t)).collect();
     report(entries.into_iter(), format, out, err)
 }
@@ -154,20 +162,44 @@ struct Slots {
     consents: Pace,
 }
 
-/// One customer, step after step, each recorded before the next begins. A step's calls hold a
-/// slot; its waits do not.
-async fn advance(run: &Run<'_>, slots: &Slots, journal: &Mutex<Journal>, tenant: &str) {
-    let record = |entry: Entry| -> bool {
-        let mut j = journal.lock().unwrap_or_else(|e| e.into_inner());
-        match j.record(entry) {
-            Ok(()) => true,
+/// The journal and its flusher.
+struct Record {
+    journal: Mutex<Journal>,
+    syncer: journal::Syncer,
+}
+
+impl Record {
+    /// Records `entry` (on disk when this returns); false, with the failure logged, if it
+    /// could not be.
+    async fn entry(&self, entry: Entry) -> bool {
+        let tenant = entry.tenant_id.clone();
+        let appended = self
+            .journal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .append(entry);
+        match appended {
+            Ok(seq) => match self.syncer.sync_through(seq).await {
+                Ok(()) => true,
+                Err(failure) => {
+                    tracing::error!(tenant, "{}", failure.message);
+                    false
+                }
+            },
             Err(failure) => {
                 tracing::error!(tenant, "{}", failure.message);
                 false
             }
         }
-    };
+    }
+}
+
+/// One customer, step after step, each recorded before the next begins. A step's calls hold a
+/// slot; its waits do not.
+async fn advance(run: &Run<'_>, slots: &Slots, journal: &Record, tenant: &str) {
+    let record = |entry: Entry| journal.entry(entry);
     let Some(mut entry) = journal
+        .journal
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .get(tenant)
@@ -180,7 +212,7 @@ async fn advance(run: &Run<'_>, slots: &Slots, journal: &Mutex<Journal>, tenant:
             "the journal onboards this customer with template {}, not {}",
             entry.template, run.template.name
         ));
-        record(failed(entry, &failure));
+        record(failed(entry, &failure)).await;
         return;
     }
     let mut resumed = true;
@@ -198,7 +230,7 @@ async fn advance(run: &Run<'_>, slots: &Slots, journal: &Mutex<Journal>, tenant:
         // A failed entry moves back to its step: that step is still the resumed one.
         resumed = resumed && before.step == Step::Failed;
         while let Ok(Next::Park(parked, what, budget)) = result {
-            if parked != before && !record(parked.clone()) {
+            if parked != before && !record(parked.clone()).await {
                 return;
             }
             before = parked.clone();
@@ -207,14 +239,14 @@ async fn advance(run: &Run<'_>, slots: &Slots, journal: &Mutex<Journal>, tenant:
         }
         match result {
             Ok(Next::Go(next)) => {
-                if !record(next.clone()) {
+                if !record(next.clone()).await {
                     return;
                 }
                 entry = next;
             }
             Ok(Next::Stop(next)) => {
                 if next != before {
-                    record(next);
+                    record(next).await;
                 }
                 return;
             }
@@ -222,7 +254,7 @@ async fn advance(run: &Run<'_>, slots: &Slots, journal: &Mutex<Journal>, tenant:
                 let (since, pause) =
                     *retries.get_or_insert((std::time::Instant::now(), Duration::from_millis(250)));
                 if since.elapsed() >= run.waits.graph {
-                    record(failed(before, &not_yet));
+                    record(failed(before, &not_yet)).await;
                     return;
                 }
                 tokio::time::sleep(pause).await;
@@ -234,7 +266,7 @@ async fn advance(run: &Run<'_>, slots: &Slots, journal: &Mutex<Journal>, tenant:
                 if failure.needs_consent() {
                     tracing::error!(tenant, "{}", failure.message);
                 }
-                record(failed(before, &failure));
+                record(failed(before, &failure)).await;
                 return;
             }
         }
