@@ -56,7 +56,11 @@ fn progress(app: &TestApp) -> usize {
 /// Runs the binary to its end, or kills it (SIGKILL) once the customers' progress reached
 /// `kill_at` steps; whether it was killed.
 async fn run_binary(app: &TestApp, file: &str, kill_at: Option<usize>) -> bool {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_csp-app"))
+    // SAM_ONBOARD_BIN: a copy of the binary to measure (a shared target directory may have
+    // another build of it by the time the test runs).
+    let bin =
+        std::env::var("SAM_ONBOARD_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_csp-app").into());
+    let mut child = tokio::process::Command::new(bin)
         .args(app.config_flags())
         .args(["-o", "ndjson", "onboard", "--template", "helpdesk"])
         .args([
