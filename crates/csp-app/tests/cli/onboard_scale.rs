@@ -189,17 +189,15 @@ async fn many_customers_killed_three_times_end_done_with_one_relationship_each()
     }
     let count =
         |key: &str| after.get(key).copied().unwrap_or(0) - before.get(key).copied().unwrap_or(0);
-    // No duplicate: a relationship or an assignment created just before a kill is found by
-    // the next run (by display name, by group), never created again.
+    // No duplicate relationship: one created just before a kill is found by its display name
+    // by the next run, never created again. (An assignment post of a killed run that the
+    // server handles after the next run listed the assignments makes that run's post a
+    // second one for the group, which Graph refuses (docs/microsoft-behaviour.md §6.2): more posts
+    // than customers, still one assignment each in the journal, as above.)
     assert_eq!(
         count("graph.gdap.create"),
         u64::from(n),
         "relationship creates"
-    );
-    assert_eq!(
-        count("graph.gdap.assignments.create"),
-        u64::from(n),
-        "assignment posts"
     );
     eprintln!(
         "onboarded {n} customers in {runs_made} runs, {kills} killed (SIGKILL), in {:.1} s",
