@@ -56,7 +56,7 @@ pub enum Await {
 #[derive(Debug)]
 pub enum Woken {
     /// The wanted state (the relationship as last listed, for a relationship wait).
-    Done(Option<DelegatedAdminRelationship>),
+    Done(Option<Box<DelegatedAdminRelationship>>),
     /// A state it never leaves, and why.
     Failed(String),
     /// The wait ran out in this state.
@@ -144,7 +144,7 @@ impl Board {
             && let Some(r) = self.relationship(id)
         {
             match judge(id, &r.status) {
-                Progress::Done => return Woken::Done(Some(r)),
+                Progress::Done => return Woken::Done(Some(Box::new(r))),
                 Progress::Failed(why) => return Woken::Failed(why),
                 Progress::Waiting(_) => {}
             }
@@ -268,7 +268,7 @@ impl Board {
             let progress = match &p.what {
                 Await::Relationship { id, judge } => latest
                     .get(id)
-                    .map(|r| (judge(id, &r.status), Some(r.clone()))),
+                    .map(|r| (judge(id, &r.status), Some(Box::new(r.clone())))),
                 Await::Assignments { relationship, ids } => assignments
                     .get(relationship)
                     .map(|statuses| (all_active(ids, statuses), None)),
