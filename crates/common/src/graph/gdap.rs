@@ -259,6 +259,22 @@ pub struct DirectoryObject {
 
 /// GDAP calls beyond create and lock (their docs are named on each method).
 impl GraphClient {
+    /// Lists the partner's relationships `top` to a page (Graph allows at most 300,
+    /// docs/microsoft-behaviour.md §6.2): a poller that reads every relationship each round
+    /// makes as few requests as Graph allows.
+    ///
+    /// `GET /v1.0/tenantRelationships/delegatedAdminRelationships?$top=…` — "List
+    /// delegatedAdminRelationships" (tenantrelationship-list-delegatedadminrelationships.md).
+    pub fn list_delegated_admin_relationships_paged(
+        &self,
+        top: u16,
+    ) -> BoxStream<'static, Result<DelegatedAdminRelationship, GraphError>> {
+        let mut url = self.url("tenantRelationships/delegatedAdminRelationships");
+        url.query_pairs_mut()
+            .append_pair("$top", &top.clamp(1, 300).to_string());
+        self.collection(None, url)
+    }
+
     /// Lists a relationship's access assignments.
     ///
     /// `GET /v1.0/tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments` —

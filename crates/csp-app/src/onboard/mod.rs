@@ -3,6 +3,7 @@
 //! consent → access check → done, recorded step by step in the [`journal`]. A rerun resumes
 //! every customer where it stopped; `onboard status` reads the journal.
 
+pub mod board;
 pub mod journal;
 pub mod steps;
 
@@ -14,12 +15,13 @@ use std::time::Duration;
 
 use cli_kit::output::{Column, ListWriter, OutputFormat, printable};
 use cli_kit::{Exit, Failure, Selection};
-use common::config::{RoleTemplate, Settings, StoreSettings};
+use common::config::{Settings, StoreSettings};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
+use self::board::{Board, Pace};
 use self::journal::{Entry, Journal, Step, now};
-use self::steps::{Next, Waits, failed};
+use self::steps::{Next, Run, Waits, failed};
 use crate::cli::{OnboardArgs, OnboardCommand};
 use crate::context::Context;
 
@@ -81,7 +83,7 @@ pub async fn run(
     );
     for tenant in &customers {
         if journal.get(tenant).is_none() {
-            journal.record(Entry {
+            journal.append(Entry {
                 tenant_id: tenant.clone(),
                 template: template.name.clone(),
                 step: Step::Create,
@@ -97,46 +99,107 @@ pub async fn run(
             })?;
         }
     }
+    let syncer = journal.syncer()?;
+    syncer.sync_through(u64::MAX).await?;
     let waits = Waits {
         approval: Duration::from_secs(args.wait_approval.map_or(0, |s| s.0.unsigned_abs())),
         graph: args.wait.budget(),
     };
     let known = crate::access::Known::read(&ctx.graph).await?;
+    let concurrency = usize::from(args.concurrency);
+    let board = Board::new(
+        &ctx.graph,
+        known.relationships.values().flatten(),
+        concurrency,
+    );
     let found = steps::Found {
         relationships: known.relationships,
         my_groups: known.my_groups,
     };
-    let journal = Mutex::new(journal);
-    futures::stream::iter(customers.iter())
-        .for_each_concurrent(usize::from(args.concurrency), |tenant| {
-            advance(ctx, &found, &template, waits, &journal, tenant)
-        })
-        .await;
-    let journal = journal.into_inner().unwrap_or_else(|e| e.into_inner());
+    let run = Run {
+        ctx,
+        found: &found,
+        template: &template,
+        waits,
+        board: &board,
+    };
+    let slots = Slots {
+        calls: tokio::sync::Semaphore::new(concurrency),
+        // Partner Center: 50 application consents per second per application
+        // (docs/microsoft-behaviour.md §5.5).
+        consents: Pace::new(50, Duration::from_secs(1)),
+    };
+    let journal = Record {
+        journal: Mutex::new(journal),
+        syncer,
+    };
+    let every = futures::stream::iter(customers.iter())
+        .for_each_concurrent(None, |tenant| advance(&run, &slots, &journal, tenant));
+    tokio::select! {
+        () = every => {}
+        () = board.poll() => {}
+    }
+    let counts = board.counts();
+    if counts.rounds > 0 {
+        writeln!(
+            err,
+            "waits: {} polling round(s), {} relationship listing page(s), {} assignment listing(s)",
+            counts.rounds, counts.relationship_pages, counts.assignment_listings
+        )?;
+    }
+    let journal = journal
+        .journal
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
     let entries: Vec<&Entry> = customers.iter().filter_map(|t| journal.get(t)).collect();
     report(entries.into_iter(), format, out, err)
 }
 
-/// One customer, step after step, each recorded before the next begins.
-async fn advance(
-    ctx: &Context,
-    found: &steps::Found,
-    template: &RoleTemplate,
-    waits: Waits,
-    journal: &Mutex<Journal>,
-    tenant: &str,
-) {
-    let record = |entry: Entry| -> bool {
-        let mut j = journal.lock().unwrap_or_else(|e| e.into_inner());
-        match j.record(entry) {
-            Ok(()) => true,
+/// What bounds the calls: `--concurrency` calls at once (a customer waiting for Graph or for
+/// its approval holds none: it is parked on the [`Board`]), and the consents' pace.
+struct Slots {
+    calls: tokio::sync::Semaphore,
+    consents: Pace,
+}
+
+/// The journal and its flusher.
+struct Record {
+    journal: Mutex<Journal>,
+    syncer: journal::Syncer,
+}
+
+impl Record {
+    /// Records `entry` (on disk when this returns); false, with the failure logged, if it
+    /// could not be.
+    async fn entry(&self, entry: Entry) -> bool {
+        let tenant = entry.tenant_id.clone();
+        let appended = self
+            .journal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .append(entry);
+        match appended {
+            Ok(seq) => match self.syncer.sync_through(seq).await {
+                Ok(()) => true,
+                Err(failure) => {
+                    tracing::error!(tenant, "{}", failure.message);
+                    false
+                }
+            },
             Err(failure) => {
                 tracing::error!(tenant, "{}", failure.message);
                 false
             }
         }
-    };
+    }
+}
+
+/// One customer, step after step, each recorded before the next begins. A step's calls hold a
+/// slot; its waits do not.
+async fn advance(run: &Run<'_>, slots: &Slots, journal: &Record, tenant: &str) {
+    let record = |entry: Entry| journal.entry(entry);
     let Some(mut entry) = journal
+        .journal
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .get(tenant)
@@ -144,34 +207,66 @@ async fn advance(
     else {
         return;
     };
-    if entry.template != template.name {
+    if entry.template != run.template.name {
         let failure = Failure::new(format!(
             "the journal onboards this customer with template {}, not {}",
-            entry.template, template.name
+            entry.template, run.template.name
         ));
-        record(failed(entry, &failure));
+        record(failed(entry, &failure)).await;
         return;
     }
+    let mut resumed = true;
+    let mut retries: Option<(std::time::Instant, Duration)> = None;
     loop {
-        let before = entry.clone();
-        match steps::step(ctx, found, template, waits, entry).await {
+        let mut before = entry.clone();
+        let mut result = {
+            let _paced = match entry.step {
+                Step::Consent => Some(slots.consents.admit().await),
+                _ => None,
+            };
+            let _slot = slots.calls.acquire().await;
+            steps::step(run, entry, resumed).await
+        };
+        // A failed entry moves back to its step: that step is still the resumed one.
+        resumed = resumed && before.step == Step::Failed;
+        while let Ok(Next::Park(parked, what, budget)) = result {
+            if parked != before && !record(parked.clone()).await {
+                return;
+            }
+            before = parked.clone();
+            let woken = run.board.wait(what, budget).await;
+            result = steps::after(run, parked, woken);
+        }
+        match result {
             Ok(Next::Go(next)) => {
-                if !record(next.clone()) {
+                if !record(next.clone()).await {
                     return;
                 }
                 entry = next;
             }
             Ok(Next::Stop(next)) => {
                 if next != before {
-                    record(next);
+                    record(next).await;
                 }
                 return;
             }
+            Ok(Next::Retry(next, not_yet)) => {
+                let (since, pause) =
+                    *retries.get_or_insert((std::time::Instant::now(), Duration::from_millis(250)));
+                if since.elapsed() >= run.waits.graph {
+                    record(failed(before, &not_yet)).await;
+                    return;
+                }
+                tokio::time::sleep(pause).await;
+                retries = Some((since, (pause * 2).min(Duration::from_secs(10))));
+                entry = next;
+            }
+            Ok(Next::Park(..)) => unreachable!("parked steps are resolved above"),
             Err(failure) => {
                 if failure.needs_consent() {
                     tracing::error!(tenant, "{}", failure.message);
                 }
-                record(failed(before, &failure));
+                record(failed(before, &failure)).await;
                 return;
             }
         }

@@ -10,12 +10,13 @@ use cli_kit::Failure;
 use common::config::RoleTemplate;
 use common::graph::{
     AccessDetails, DelegatedAdminRelationship, DelegatedAdminRelationshipCustomer, GraphClient,
-    NewDelegatedAdminRelationship, Progress, UnifiedRole, WaitPolicy, approval_link,
-    assignment_status, relationship_status, wait_for,
+    NewDelegatedAdminRelationship, Progress, UnifiedRole, approval_link, assignment_status,
+    relationship_status,
 };
 use common::partner_center::consents::{ApplicationConsent, ApplicationGrant};
 use futures::TryStreamExt as _;
 
+use super::board::{Await, Board, Woken};
 use super::journal::{Entry, Step, now};
 use crate::context::Context;
 
@@ -43,6 +44,42 @@ pub struct Found {
     pub my_groups: std::collections::HashSet<String>,
 }
 
+impl Found {
+    /// Whether relationship `id` of `tenant` was listed at the start past its activation
+    /// (active, or beyond: it may have access assignments).
+    pub fn was_active(&self, tenant: &str, id: &str) -> bool {
+        self.relationships
+            .get(&tenant.to_ascii_lowercase())
+            .into_iter()
+            .flatten()
+            .find(|r| r.id == id)
+            .is_some_and(|r| {
+                ![
+                    relationship_status::CREATED,
+                    relationship_status::APPROVAL_PENDING,
+                ]
+                .contains(&r.status.as_str())
+                    && !relationship_status::is_activating(&r.status)
+            })
+    }
+}
+
+/// Everything a step needs: the clients, what the run read at its start, the template, the
+/// waits and the board where waiting customers park.
+#[derive(Debug)]
+pub struct Run<'a> {
+    /// Clients and settings.
+    pub ctx: &'a Context,
+    /// Read at the start.
+    pub found: &'a Found,
+    /// The template applied.
+    pub template: &'a RoleTemplate,
+    /// How long to wait.
+    pub waits: Waits,
+    /// Parked customers and the relationships as last listed.
+    pub board: &'a Board,
+}
+
 /// What one step did: the entry to record, and whether to go on.
 #[derive(Debug)]
 pub enum Next {
@@ -50,14 +87,12 @@ pub enum Next {
     Go(Entry),
     /// Record and stop here for now (awaiting the customer, or failed).
     Stop(Entry),
-}
-
-fn policy(budget: Duration) -> WaitPolicy {
-    WaitPolicy {
-        budget,
-        first_interval: Duration::from_millis(500),
-        max_interval: Duration::from_secs(15),
-    }
+    /// Record, then wait on the board (without a concurrency slot) for this, at most this
+    /// long; [`after`] tells what follows.
+    Park(Entry, Await, Duration),
+    /// Not yet (access still replicating): the step again after a pause, until the Graph wait
+    /// runs out (then this failure).
+    Retry(Entry, Failure),
 }
 
 /// The entry moved to `step`.
@@ -104,51 +139,40 @@ fn remedy_of(step: Option<Step>) -> Option<&'static str> {
     })
 }
 
-/// Runs the step the entry is at.
-pub async fn step(
-    ctx: &Context,
-    found: &Found,
-    template: &RoleTemplate,
-    waits: Waits,
-    entry: Entry,
-) -> Result<Next, Failure> {
-    let graph = &ctx.graph;
+/// Runs the step the entry is at. `resumed`: the first step of this customer in this run
+/// (an earlier, killed run may have done part of it, so it looks before it acts).
+pub async fn step(run: &Run<'_>, entry: Entry, resumed: bool) -> Result<Next, Failure> {
+    let graph = &run.ctx.graph;
     match entry.step {
-        Step::Create => create(graph, found, template, entry).await,
-        Step::Lock => lock(graph, waits, entry).await,
-        Step::Approval => approval(graph, waits, entry).await,
+        Step::Create => create(run, entry).await,
+        Step::Lock => lock(run, entry, resumed).await,
+        Step::Approval => approval(run, entry).await,
         Step::Activation => {
             let id = relationship_of(&entry)?;
-            wait_for(
-                &policy(waits.graph),
-                || graph.get_delegated_admin_relationship(&id),
-                |r| crate::gdap_wait::until_active(&id, &r.status),
-                |_, _| {},
-            )
-            .await
-            .map_err(|e| Failure::new(format!("relationship {id}: {e}")))?;
-            Ok(Next::Go(moved(entry, Step::Assign)))
+            let what = Await::Relationship {
+                id,
+                judge: crate::gdap_wait::until_active,
+            };
+            Ok(Next::Park(entry, what, run.waits.graph))
         }
-        Step::Assign => assign(graph, template, entry).await,
-        Step::Assignments => {
+        Step::Assign => {
             let id = relationship_of(&entry)?;
-            for assignment in entry.assignments.values() {
-                wait_for(
-                    &policy(waits.graph),
-                    || graph.get_access_assignment(&id, assignment),
-                    |a| crate::gdap_wait::assignment_until_active(&a.id, &a.status),
-                    |_, _| {},
-                )
-                .await
-                .map_err(|e| Failure::new(format!("access assignment {assignment}: {e}")))?;
-            }
-            Ok(Next::Go(moved(entry, Step::Consent)))
+            let look_first = run.found.was_active(&entry.tenant_id, &id);
+            assign(graph, run.template, entry, look_first).await
         }
-        Step::Consent => consent(ctx, entry).await,
+        Step::Assignments => {
+            let relationship = relationship_of(&entry)?;
+            let ids = entry.assignments.values().cloned().collect();
+            let what = Await::Assignments { relationship, ids };
+            Ok(Next::Park(entry, what, run.waits.graph))
+        }
+        Step::Consent => consent(run.ctx, entry).await,
         Step::Check => {
             let id = relationship_of(&entry)?;
-            check(graph, found, template, waits, &entry.tenant_id, &id).await?;
-            Ok(Next::Go(moved(entry, Step::Done)))
+            match check(run, &entry.tenant_id, &id).await? {
+                None => Ok(Next::Go(moved(entry, Step::Done))),
+                Some(not_yet) => Ok(Next::Retry(entry, not_yet)),
+            }
         }
         Step::Done => Ok(Next::Stop(entry)),
         Step::Failed => {
@@ -156,6 +180,71 @@ pub async fn step(
             Ok(Next::Go(moved(entry, at)))
         }
     }
+}
+
+/// What follows a parked step once its wait ended.
+pub fn after(run: &Run<'_>, entry: Entry, woken: Woken) -> Result<Next, Failure> {
+    let id = relationship_of(&entry)?;
+    let budget = match entry.step {
+        Step::Approval => run.waits.approval,
+        _ => run.waits.graph,
+    };
+    let seen = match woken {
+        Woken::Done(r) => r,
+        Woken::Failed(why) => return Err(Failure::new(why)),
+        Woken::TimedOut(_) if entry.step == Step::Approval => return Ok(Next::Stop(entry)),
+        Woken::TimedOut(last) => {
+            let what = match entry.step {
+                Step::Assignments => "the access assignments of relationship",
+                _ => "relationship",
+            };
+            return Err(Failure::new(format!(
+                "{what} {id} is still {last} after {}s: Graph completes it later on its own; run onboard again later (or wait longer with --wait-timeout)",
+                budget.as_secs()
+            )));
+        }
+    };
+    let status = seen.map(|r| r.status).unwrap_or_default();
+    let next = match entry.step {
+        Step::Lock if status == relationship_status::APPROVAL_PENDING => Step::Approval,
+        Step::Lock => Step::Activation,
+        Step::Approval => match crate::gdap_wait::until_active(&id, &status) {
+            Progress::Failed(why) => return Err(Failure::new(why)),
+            _ => Step::Activation,
+        },
+        Step::Activation => Step::Assign,
+        Step::Assignments => Step::Consent,
+        other => other,
+    };
+    Ok(Next::Go(moved(entry, next)))
+}
+
+/// A relationship's status until the lock request completed.
+fn locked(_id: &str, status: &str) -> Progress {
+    if status == relationship_status::CREATED {
+        Progress::Waiting("created (lock requested)".into())
+    } else {
+        Progress::Done
+    }
+}
+
+/// A relationship's status until the customer approved it.
+fn approved(_id: &str, status: &str) -> Progress {
+    if status == relationship_status::APPROVAL_PENDING {
+        Progress::Waiting(status.to_owned())
+    } else {
+        Progress::Done
+    }
+}
+
+/// Relationship `id` as last listed, else read (and remembered).
+async fn relationship(run: &Run<'_>, id: &str) -> Result<DelegatedAdminRelationship, Failure> {
+    if let Some(r) = run.board.relationship(id) {
+        return Ok(r);
+    }
+    let r = run.ctx.graph.get_delegated_admin_relationship(id).await?;
+    run.board.saw(&r);
+    Ok(r)
 }
 
 fn relationship_of(entry: &Entry) -> Result<String, Failure> {
@@ -167,13 +256,10 @@ fn relationship_of(entry: &Entry) -> Result<String, Failure> {
 
 /// The relationship of the recorded display name, else one of the customer's that matches
 /// the template (adopted), else a new one. One that differs from the template stops here.
-async fn create(
-    graph: &GraphClient,
-    found: &Found,
-    template: &RoleTemplate,
-    mut entry: Entry,
-) -> Result<Next, Failure> {
-    let mine: Vec<DelegatedAdminRelationship> = found
+async fn create(run: &Run<'_>, mut entry: Entry) -> Result<Next, Failure> {
+    let template = run.template;
+    let mine: Vec<DelegatedAdminRelationship> = run
+        .found
         .relationships
         .get(&entry.tenant_id)
         .map(Vec::as_slice)
@@ -224,7 +310,13 @@ async fn create(
                 },
                 auto_extend_duration: Some(template.auto_extend_duration().to_owned()),
             };
-            graph.create_delegated_admin_relationship(&new).await?
+            let created = run
+                .ctx
+                .graph
+                .create_delegated_admin_relationship(&new)
+                .await?;
+            run.board.saw(&created);
+            created
         }
     };
     entry.relationship_id = Some(relationship.id.clone());
@@ -277,64 +369,40 @@ pub fn difference(template: &RoleTemplate, r: &DelegatedAdminRelationship) -> Op
     (!out.is_empty()).then(|| out.join("; "))
 }
 
-/// Locks for approval unless the relationship already is (or is past it); waits for the lock
-/// request to complete.
-async fn lock(graph: &GraphClient, waits: Waits, entry: Entry) -> Result<Next, Failure> {
+/// Locks for approval unless the relationship already is (or is past it), then parks until
+/// the lock request completed. In the run that created the relationship it is `created`
+/// (the create's answer); a resumed step takes the status listed at the start.
+async fn lock(run: &Run<'_>, entry: Entry, resumed: bool) -> Result<Next, Failure> {
     let id = relationship_of(&entry)?;
-    let current = graph.get_delegated_admin_relationship(&id).await?;
+    let current = relationship(run, &id).await?;
     if current.status == relationship_status::CREATED {
-        graph.lock_for_approval(&id).await?;
-    }
-    let locked = wait_for(
-        &policy(waits.graph),
-        || graph.get_delegated_admin_relationship(&id),
-        |r| {
-            if r.status == relationship_status::CREATED {
-                Progress::Waiting("created (lock requested)".into())
-            } else {
-                Progress::Done
+        match run.ctx.graph.lock_for_approval(&id).await {
+            Ok(_) => {}
+            // A killed run's lock request may be under way (Graph refuses a second one while
+            // the relationship is still `created`): the wait tells.
+            Err(e) if resumed && e.status() == Some(400) => {
+                tracing::debug!(relationship = %id, "lock refused, perhaps under way: {e}");
             }
-        },
-        |_, _| {},
-    )
-    .await
-    .map_err(|e| Failure::new(format!("relationship {id}: {e}")))?;
-    let next = if locked.status == relationship_status::APPROVAL_PENDING {
-        Step::Approval
-    } else {
-        Step::Activation
-    };
-    Ok(Next::Go(moved(entry, next)))
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let what = Await::Relationship { id, judge: locked };
+    Ok(Next::Park(entry, what, run.waits.graph))
 }
 
-/// Waits (up to the approval budget) for the customer's approval.
-async fn approval(graph: &GraphClient, waits: Waits, entry: Entry) -> Result<Next, Failure> {
+/// Parks (up to the approval budget) until the customer approved; without an approval wait,
+/// the status as last listed (or read) decides at once.
+async fn approval(run: &Run<'_>, entry: Entry) -> Result<Next, Failure> {
     let id = relationship_of(&entry)?;
-    let pending = |status: &str| status == relationship_status::APPROVAL_PENDING;
-    let read = graph.get_delegated_admin_relationship(&id).await?;
-    let status = if pending(&read.status) && !waits.approval.is_zero() {
-        match wait_for(
-            &policy(waits.approval),
-            || graph.get_delegated_admin_relationship(&id),
-            |r| {
-                if pending(&r.status) {
-                    Progress::Waiting(r.status.clone())
-                } else {
-                    Progress::Done
-                }
-            },
-            |_, _| {},
-        )
-        .await
-        {
-            Ok(r) => r.status,
-            Err(common::graph::WaitError::TimedOut { .. }) => read.status,
-            Err(e) => return Err(Failure::new(format!("relationship {id}: {e}"))),
-        }
-    } else {
-        read.status
-    };
-    if pending(&status) {
+    if !run.waits.approval.is_zero() {
+        let what = Await::Relationship {
+            id,
+            judge: approved,
+        };
+        return Ok(Next::Park(entry, what, run.waits.approval));
+    }
+    let status = relationship(run, &id).await?.status;
+    if status == relationship_status::APPROVAL_PENDING {
         return Ok(Next::Stop(entry));
     }
     match crate::gdap_wait::until_active(&id, &status) {
@@ -343,15 +411,22 @@ async fn approval(graph: &GraphClient, waits: Waits, entry: Entry) -> Result<Nex
     }
 }
 
-/// One access assignment per group of the template; an assignment of the group already there
-/// (created before a kill) is taken, with its roles checked.
+/// One access assignment per group of the template. When the relationship was already active
+/// as the run started (`look_first`), an assignment of the group already there (created
+/// before a kill, or by hand) is taken; one that became active during this run has none but
+/// this run's (Graph assigns only active relationships), so nothing is read first.
 async fn assign(
     graph: &GraphClient,
     template: &RoleTemplate,
     mut entry: Entry,
+    look_first: bool,
 ) -> Result<Next, Failure> {
     let id = relationship_of(&entry)?;
-    let existing: Vec<_> = graph.list_access_assignments(&id).try_collect().await?;
+    let existing: Vec<_> = if look_first {
+        graph.list_access_assignments(&id).try_collect().await?
+    } else {
+        Vec::new()
+    };
     for access in &template.access {
         let same = existing.iter().find(|a| {
             a.access_container
@@ -399,39 +474,24 @@ async fn consent(ctx: &Context, entry: Entry) -> Result<Next, Failure> {
     Ok(Next::Go(moved(entry, Step::Check)))
 }
 
-/// Access from the customer's side ([`crate::access::check`]: the relationship, the
-/// assignments, the account's groups, a delegated token at the customer's authority and a read
-/// per role of the template), retried while the new access replicates (bounded by the Graph
-/// wait).
-pub async fn check(
-    graph: &GraphClient,
-    found: &Found,
-    template: &RoleTemplate,
-    waits: Waits,
-    tenant: &str,
-    relationship: &str,
-) -> Result<(), Failure> {
-    let started = std::time::Instant::now();
-    let mut pause = Duration::from_millis(250);
-    loop {
-        let current = graph.get_delegated_admin_relationship(relationship).await?;
-        let known = crate::access::Known {
-            relationships: [(tenant.to_ascii_lowercase(), vec![current])].into(),
-            my_groups: found.my_groups.clone(),
-        };
-        let outcome = crate::access::check(graph, &known, Some(template), tenant).await;
-        if outcome.works {
-            return Ok(());
-        }
-        if started.elapsed() >= waits.graph {
-            let remedy = outcome.remedy.map(|r| format!("; {r}")).unwrap_or_default();
-            return Err(Failure::new(format!(
-                "access check: {:?}: {}{remedy}",
-                outcome.cause, outcome.detail
-            )));
-        }
-        tracing::debug!(tenant, cause = ?outcome.cause, "access not there yet");
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(10));
+/// Access from the customer's side ([`crate::access::check`]: the relationship as last
+/// listed, the assignments, the account's groups, a delegated token at the customer's
+/// authority and a read per role of the template). `Some(why)` while it does not work yet
+/// (the new access replicating): the caller tries again until the Graph wait runs out.
+pub async fn check(run: &Run<'_>, tenant: &str, id: &str) -> Result<Option<Failure>, Failure> {
+    let current = relationship(run, id).await?;
+    let known = crate::access::Known {
+        relationships: [(tenant.to_ascii_lowercase(), vec![current])].into(),
+        my_groups: run.found.my_groups.clone(),
+    };
+    let outcome = crate::access::check(&run.ctx.graph, &known, Some(run.template), tenant).await;
+    if outcome.works {
+        return Ok(None);
     }
+    tracing::debug!(tenant, cause = ?outcome.cause, "access not there yet");
+    let remedy = outcome.remedy.map(|r| format!("; {r}")).unwrap_or_default();
+    Ok(Some(Failure::new(format!(
+        "access check: {:?}: {}{remedy}",
+        outcome.cause, outcome.detail
+    ))))
 }
