@@ -55,6 +55,9 @@ pub const DEFAULT_EVERY: i64 = 86_400;
 
 /// Why the access check is skipped when Graph refuses to list the account's groups.
 /// (`GET /me/memberOf` needs `User.Read` at least: docs/microsoft-behaviour.md §6.3.)
+/// Why a customer the app was never consented in is `skipped` unless access is expected there.
+const NOT_CONSENTED_SKIPPED: &str = "; skipped: the app has not been consented in this customer, and nothing says it should be (the customer is not named with --customer / --tenants-file nor onboarded with `csp-app onboard`); to use delegated access there, consent the app with `csp-app consent grant --customer ID`";
+
 const MEMBERSHIPS_SKIPPED: &str = "skipped: listing the groups of the account of the grant (GET /me/memberOf) needs User.Read (delegated, Microsoft Graph), which the partner's consent does not hold; to check access, add User.Read to the app and have the partner's admin agent consent again";
 
 /// Which customers the watch covers and how it checks their access.
@@ -147,6 +150,7 @@ impl CustomerWatch {
         state: &mut WatchState,
         out: &mut Outcome,
         now: i64,
+        onboarding: &[Entry],
     ) -> Vec<AccessRecord> {
         let Some(every) = self.access_every else {
             return Vec::new();
@@ -194,8 +198,23 @@ impl CustomerWatch {
             .iter()
             .filter_map(|t| state.access.get(t).cloned())
             .collect();
+        // Where access is expected: customers named by the selection or onboarded with
+        // `onboard`. Elsewhere an app never seen consented is not a fault (a CSP consents its
+        // app only in the customers it automates; a fresh `setup` has consented it nowhere).
+        let named: HashSet<String> = self
+            .selection
+            .listed()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let expected = |tenant: &str| {
+            named.contains(tenant)
+                || onboarding
+                    .iter()
+                    .any(|e| e.tenant_id.eq_ignore_ascii_case(tenant))
+        };
         for record in &records {
-            report(record, out);
+            report(record, out, expected(&record.tenant_id));
         }
         records
     }
@@ -247,7 +266,12 @@ impl CustomerWatch {
             .collect()
             .await;
         for o in outcomes {
+            let consented_before = state
+                .access
+                .get(&o.tenant_id)
+                .is_some_and(|r| r.consented_before || r.consent == Consent::Consented);
             let record = AccessRecord {
+                consented_before,
                 consent: consent_of(&o),
                 relationships: fingerprint(known.relationships.get(&o.tenant_id)),
                 tenant_id: o.tenant_id,
@@ -358,15 +382,22 @@ fn failed(out: &mut Outcome) {
 }
 
 /// A stored result as a finding and a gauge.
-fn report(record: &AccessRecord, out: &mut Outcome) {
-    let state = state_of(record.cause);
+fn report(record: &AccessRecord, out: &mut Outcome, expected: bool) {
+    let never_consented = record.cause == Cause::AppNotConsented && !record.consented_before;
+    let state = if never_consented && !expected {
+        State::Skipped
+    } else {
+        state_of(record.cause)
+    };
     let mut message = format!(
         "access check ({}, {}): {}",
         record.cause.as_str(),
         when(record.at),
         record.detail
     );
-    if let Some(remedy) = &record.remedy {
+    if state == State::Skipped {
+        message.push_str(NOT_CONSENTED_SKIPPED);
+    } else if let Some(remedy) = &record.remedy {
         message.push_str(&format!("; remedy: {remedy}"));
     }
     push(out, &record.tenant_id, state, message);
@@ -396,6 +427,7 @@ mod tests {
             remedy: None,
             at,
             relationships: "r1=active".into(),
+            consented_before: false,
         }
     }
 
@@ -413,6 +445,32 @@ mod tests {
             1_001,
             day
         ));
+    }
+
+    #[test]
+    fn an_app_never_consented_is_skipped_where_access_is_not_expected_a_removed_one_is_critical() {
+        let state = |record: &AccessRecord, expected: bool| {
+            let mut out = Outcome::default();
+            report(record, &mut out, expected);
+            (out.findings[0].state, out.findings[0].message.clone())
+        };
+        let never = record(Cause::AppNotConsented, 1_000);
+        let (skipped, message) = state(&never, false);
+        assert_eq!(skipped, State::Skipped);
+        assert!(
+            message.contains("csp-app consent grant --customer"),
+            "{message}"
+        );
+        assert_eq!(state(&never, true).0, State::Critical);
+        let removed = AccessRecord {
+            consented_before: true,
+            ..never
+        };
+        assert_eq!(state(&removed, false).0, State::Critical);
+        assert_eq!(
+            state(&record(Cause::UserNotInGroup, 1), false).0,
+            State::Critical
+        );
     }
 
     #[test]

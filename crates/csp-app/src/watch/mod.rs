@@ -403,9 +403,10 @@ impl<'a> Watcher<'a> {
         self.customers.restrict(&mut out);
         cycle.permissions(&mut out, &access).await;
         let started = cycle.now;
+        let onboarding = self.customers.onboarding();
         let access_records = self
             .customers
-            .access(&self.graph, state, &mut out, started)
+            .access(&self.graph, state, &mut out, started, &onboarding)
             .await;
         let now = self.clock.now();
         for partner in &out.kept_alive {
@@ -418,7 +419,7 @@ impl<'a> Watcher<'a> {
         self.record(&mut out, now);
         let mut last = LastCycle::new(&mut out, now, history);
         last.access = access_records;
-        last.onboarding = self.customers.onboarding();
+        last.onboarding = onboarding;
         self.shared.set_last(last);
         for f in out.findings.iter().filter(|f| f.state.needs_attention()) {
             tracing::warn!(check = f.check, subject = %f.subject, state = f.state.as_str(), "{}", f.message);

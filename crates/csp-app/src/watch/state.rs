@@ -85,6 +85,10 @@ pub struct AccessRecord {
     /// relationship activated, terminated) makes the check due before its time.
     #[serde(default)]
     pub relationships: String,
+    /// The app was seen consented in this tenant at an earlier check: "not consented" now
+    /// means the consent was removed, not that it was never given.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub consented_before: bool,
 }
 
 /// How many changes of state the state file keeps.

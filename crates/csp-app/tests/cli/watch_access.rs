@@ -286,6 +286,67 @@ async fn each_access_cause_is_a_finding_notified_when_it_changes() {
     crate::watch::assert_bodies_hold_no_secret(&app, &hook).await;
 }
 
+/// A fresh `setup` has consented the app in no customer, and a CSP consents it only where it
+/// automates: there "not consented" is no fault. Where access is expected (the customer named,
+/// or onboarded with `onboard`) it stays critical.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_the_app_was_never_consented_in_is_skipped_unless_access_is_expected_there() {
+    let app = spawn().await;
+    app.append_config(&helpdesk_template());
+    let hook = Receiver::start();
+    app.onboard(&["--customer", TAILSPIN, "--template", "helpdesk"])
+        .await
+        .assert_code(0);
+    let id = app.live_relationships(TAILSPIN).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.emu.approve_gdap_relationship(&id, None).unwrap();
+    app.run(&[
+        "gdap",
+        "assign",
+        "--relationship",
+        &id,
+        "--group",
+        HELPDESK_GROUP,
+        "--role",
+        "Directory Readers",
+    ])
+    .await
+    .assert_code(0);
+    // Every customer, no onboarding journal: Tailspin is not expected to have the app.
+    let mut all = customers(&app, everyone(), 3_600).await;
+    all.journal = app.dir.path().join("no-journal.ndjson");
+    let (report, _, _) = cycle(&app, &hook, &all).await;
+    let found = access_finding(&report, TAILSPIN);
+    assert_eq!(found.state, State::Skipped, "{found:?}");
+    assert!(found.message.contains("appNotConsented"), "{found:?}");
+    assert!(
+        found.message.contains("csp-app consent grant --customer"),
+        "{found:?}"
+    );
+    for customer in [FABRIKAM, NORTHWIND] {
+        assert_eq!(access_finding(&report, customer).state, State::Ok);
+    }
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.check == "access" && f.state.needs_attention()),
+        "{:#?}",
+        report.findings
+    );
+    // Onboarded (the journal read) or named: critical.
+    for watch in [
+        customers(&app, everyone(), 3_600).await,
+        customers(&app, only(TAILSPIN), 3_600).await,
+    ] {
+        let (report, _, _) = cycle(&app, &hook, &watch).await;
+        let found = access_finding(&report, TAILSPIN);
+        assert_eq!(found.state, State::Critical, "{found:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_access_check_keeps_to_its_schedule_across_restarts() {
     let app = spawn().await;

@@ -22,6 +22,7 @@ fn record(tenant: &str, cause: Cause, consent: Consent, detail: &str) -> AccessR
         remedy: (cause != Cause::Works).then(|| "do <b>this</b>".to_owned()),
         at: NOW - 3_600,
         relationships: String::new(),
+        consented_before: false,
     }
 }
 
