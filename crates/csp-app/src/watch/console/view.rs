@@ -36,18 +36,8 @@ pub fn date(t: i64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
-/// `YYYY-MM-DD HH:MM UTC`.
-pub fn date_time(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute] UTC"
-            ))
-            .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
-}
+/// `YYYY-MM-DD HH:MM UTC`: as the findings' messages write times.
+pub use crate::watch::access_check::when as date_time;
 
 /// Whole days in `seconds` (rounded down; negative when past).
 pub fn days(seconds: i64) -> i64 {
