@@ -178,6 +178,25 @@ impl RefreshTokenStore for KeyVaultStore {
             })
             .collect();
         versions.sort_by_key(|v| std::cmp::Reverse(v.0));
+        // `created` has a resolution of one second, so versions written within the same second
+        // do not order by it: the current version is the one a GET without a version returns.
+        let current = self
+            .client
+            .get_secret(&name, None)
+            .await
+            .and_then(|r| r.into_model())
+            .ok()
+            .and_then(|s| s.id)
+            .and_then(|id| {
+                id.trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .map(str::to_owned)
+            });
+        if let Some(at) = versions.iter().position(|v| Some(&v.1) == current.as_ref()) {
+            let latest = versions.remove(at);
+            versions.insert(0, latest);
+        }
         let Some((_, _, latest)) = versions.first() else {
             return Ok(None);
         };

@@ -52,10 +52,16 @@ async fn the_earlier_consent_comes_back_from_key_vault_versions() {
     let env = spawn().await;
     let store = operator_store(&env);
     let broker = env.broker(EndpointVersion::V1, Cred::Secret, store.clone());
+    // Key Vault dates versions to the second: each write in a second of its own (the
+    // emulator's clock), as an operator's consents and rotations are.
+    let next_second = || env.emu.advance_clock(std::time::Duration::from_secs(2));
     env.consent(&broker, ADMIN).await;
+    next_second();
     let first = date_back_an_hour(store.as_ref()).await;
+    next_second();
     // A second consent, then a rotation of it: both newer than the first consent.
     env.consent(&broker, ADMIN).await;
+    next_second();
     broker.keepalive(ids::PARTNER_TENANT).await.unwrap();
     let second = store.get(ids::PARTNER_TENANT).await.unwrap().unwrap();
     assert!(second.meta.consented_at > first.meta.consented_at);
