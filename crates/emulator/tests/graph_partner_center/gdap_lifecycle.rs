@@ -179,6 +179,15 @@ async fn access_assignments_are_pending_then_active_and_deleting_then_deleted_wi
     assert!(ops.iter().all(|o| o["status"] == "running"
         && o["operationType"] == "delegatedAdminAccessAssignmentUpdate"));
     let op = format!("{rel}/operations/{}", ops[1]["id"].as_str().unwrap());
+    let unknown = emu
+        .get(&format!("{rel}/operations/no-such-operation"), &partner)
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(
+        unknown.body["error"]["code"], "itemNotFound",
+        "{:?}",
+        unknown.body
+    );
     emu.advance(STEP);
     assert_eq!(emu.status(&created, &partner).await, "active");
     assert_eq!(emu.status(&seeded, &partner).await, "deleted");

@@ -2,7 +2,8 @@
 //! long-running operation) and `…/operations` (docs/microsoft-behaviour.md §6.2a).
 
 use super::shared::{
-    READ, WRITE, context, find_mine, not_found, partner_caller, rejected, with_context,
+    READ, WRITE, context, find_mine, get_child, list_children, not_found, partner_caller, rejected,
+    with_context,
 };
 use crate::graph::{GraphError, GraphResult, base, finish, read_json};
 use crate::model::partner_data::gdap::{self, AssignmentStatus, Operation, Status, status::secs};
@@ -143,19 +144,7 @@ pub async fn list_operations(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let result = (|| {
-        let caller = partner_caller(&state, &req, READ)?;
-        let now = state.now();
-        let data = state.partner.lock();
-        let idx = find_mine(&data, &caller, &id)?;
-        let value: Vec<Value> = data.relationships[idx]
-            .operations
-            .iter()
-            .map(|o| o.to_json(now))
-            .collect();
-        Ok(HttpResponse::Ok().json(json!({"@odata.context": context(&state, &format!("delegatedAdminRelationships('{id}')/operations")), "value": value})))
-    })();
-    finish(&req, result)
+    finish(&req, list_children::<Operation>(&state, &req, &id))
 }
 
 /// `GET …/{id}/operations/{oid}`
@@ -165,23 +154,5 @@ pub async fn get_operation(
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
     let (id, oid) = path.into_inner();
-    let result: GraphResult = (|| {
-        let caller = partner_caller(&state, &req, READ)?;
-        let now = state.now();
-        let data = state.partner.lock();
-        let idx = find_mine(&data, &caller, &id)?;
-        let o = data.relationships[idx]
-            .operations
-            .iter()
-            .find(|o| o.id.eq_ignore_ascii_case(&oid))
-            .ok_or_else(|| not_found("delegated admin relationship operation", &oid))?;
-        Ok(HttpResponse::Ok().json(with_context(
-            o.to_json(now),
-            context(
-                &state,
-                &format!("delegatedAdminRelationships('{id}')/operations/$entity"),
-            ),
-        )))
-    })();
-    finish(&req, result)
+    finish(&req, get_child::<Operation>(&state, &req, &id, &oid))
 }

@@ -3,14 +3,14 @@
 //! the transitional states (`/_admin/gdap/timings`) (docs/microsoft-behaviour.md §6.2a).
 
 use super::shared::{
-    READ, WRITE, apply_clock, context, find_mine, not_found, partner_caller,
-    relationship_not_found, with_context,
+    WRITE, apply_clock, context, get_child, list_children, partner_caller, relationship_not_found,
+    with_context,
 };
 use crate::graph::{GraphError, authenticate, finish, read_json};
 use crate::model::partner_data::gdap::{GdapTimings, RelationshipRequest, Status};
 use crate::model::state::State;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Approve a relationship as its customer: `approvalPending` → `approved`, then on the clock
 /// `activating` and `active`, with delegated access at the customer's authority from then on.
@@ -247,19 +247,10 @@ pub async fn list_requests(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let result = (|| {
-        let caller = partner_caller(&state, &req, READ)?;
-        let now = state.now();
-        let data = state.partner.lock();
-        let idx = find_mine(&data, &caller, &id)?;
-        let value: Vec<Value> = data.relationships[idx]
-            .requests
-            .iter()
-            .map(|r| r.to_json(now))
-            .collect();
-        Ok(HttpResponse::Ok().json(json!({"@odata.context": context(&state, &format!("delegatedAdminRelationships('{id}')/requests")), "value": value})))
-    })();
-    finish(&req, result)
+    finish(
+        &req,
+        list_children::<RelationshipRequest>(&state, &req, &id),
+    )
 }
 
 /// `GET /tenantRelationships/delegatedAdminRelationships/{id}/requests/{rid}`
@@ -269,23 +260,8 @@ pub async fn get_request(
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
     let (id, rid) = path.into_inner();
-    let result = (|| {
-        let caller = partner_caller(&state, &req, READ)?;
-        let now = state.now();
-        let data = state.partner.lock();
-        let idx = find_mine(&data, &caller, &id)?;
-        let r = data.relationships[idx]
-            .requests
-            .iter()
-            .find(|r| r.id.eq_ignore_ascii_case(&rid))
-            .ok_or_else(|| not_found("delegated admin relationship request", &rid))?;
-        Ok(HttpResponse::Ok().json(with_context(
-            r.to_json(now),
-            context(
-                &state,
-                &format!("delegatedAdminRelationships('{id}')/requests/$entity"),
-            ),
-        )))
-    })();
-    finish(&req, result)
+    finish(
+        &req,
+        get_child::<RelationshipRequest>(&state, &req, &id, &rid),
+    )
 }

@@ -1,14 +1,14 @@
 //! What every GDAP handler shares: permissions, errors, the partner-caller gate, the
 //! `@odata.context`, and the clock's effect on relationships.
 
-use crate::graph::{Caller, GraphError, authenticate, base};
+use crate::graph::{Caller, GraphError, GraphResult, authenticate, base};
 use crate::model::partner_data::Inner;
 use crate::model::partner_data::catalog::PARTNER_CUSTOMER_DELEGATED_ADMIN_APP_ID;
-use crate::model::partner_data::gdap::Rejected;
+use crate::model::partner_data::gdap::{Operation, Rejected, Relationship, RelationshipRequest};
 use crate::model::seed::TenantKind;
 use crate::model::state::State;
-use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Value, json};
 
 /// Permissions that read relationships.
@@ -110,4 +110,81 @@ pub fn find_mine(data: &Inner, caller: &Caller, id: &str) -> Result<usize, Graph
             r.id.eq_ignore_ascii_case(id) && r.partner.eq_ignore_ascii_case(caller.tenant())
         })
         .ok_or_else(|| relationship_not_found(id))
+}
+
+/// What a relationship holds as a collection of its own: `…/{id}/requests` and
+/// `…/{id}/operations` are listed and read the same way.
+pub trait Child: Sized {
+    /// The collection's path segment (`requests`, `operations`).
+    const SEGMENT: &'static str;
+    /// What a 404 calls one.
+    const NOUN: &'static str;
+    /// The relationship's collection.
+    fn of(r: &Relationship) -> &[Self];
+    /// Its ID.
+    fn id(&self) -> &str;
+    /// Graph JSON at `now` (its status moves on the emulator's clock).
+    fn json(&self, now: i64) -> Value;
+}
+
+impl Child for RelationshipRequest {
+    const SEGMENT: &'static str = "requests";
+    const NOUN: &'static str = "delegated admin relationship request";
+    fn of(r: &Relationship) -> &[Self] {
+        &r.requests
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn json(&self, now: i64) -> Value {
+        self.to_json(now)
+    }
+}
+
+impl Child for Operation {
+    const SEGMENT: &'static str = "operations";
+    const NOUN: &'static str = "delegated admin relationship operation";
+    fn of(r: &Relationship) -> &[Self] {
+        &r.operations
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn json(&self, now: i64) -> Value {
+        self.to_json(now)
+    }
+}
+
+/// `GET …/delegatedAdminRelationships/{id}/{requests|operations}`.
+pub fn list_children<C: Child>(state: &State, req: &HttpRequest, id: &str) -> GraphResult {
+    let caller = partner_caller(state, req, READ)?;
+    let now = state.now();
+    let data = state.partner.lock();
+    let idx = find_mine(&data, &caller, id)?;
+    let value: Vec<Value> = C::of(&data.relationships[idx])
+        .iter()
+        .map(|c| c.json(now))
+        .collect();
+    let ctx = context(
+        state,
+        &format!("delegatedAdminRelationships('{id}')/{}", C::SEGMENT),
+    );
+    Ok(HttpResponse::Ok().json(json!({"@odata.context": ctx, "value": value})))
+}
+
+/// `GET …/delegatedAdminRelationships/{id}/{requests|operations}/{child}`.
+pub fn get_child<C: Child>(state: &State, req: &HttpRequest, id: &str, child: &str) -> GraphResult {
+    let caller = partner_caller(state, req, READ)?;
+    let now = state.now();
+    let data = state.partner.lock();
+    let idx = find_mine(&data, &caller, id)?;
+    let c = C::of(&data.relationships[idx])
+        .iter()
+        .find(|c| c.id().eq_ignore_ascii_case(child))
+        .ok_or_else(|| not_found(C::NOUN, child))?;
+    let ctx = context(
+        state,
+        &format!("delegatedAdminRelationships('{id}')/{}/$entity", C::SEGMENT),
+    );
+    Ok(HttpResponse::Ok().json(with_context(c.json(now), ctx)))
 }
