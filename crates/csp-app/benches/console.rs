@@ -55,6 +55,7 @@ fn snapshot(partners: usize, customers: usize) -> LastCycle {
         at: Some(NOW),
         ..LastCycle::default()
     };
+    let mut findings = Vec::new();
     for p in 0..partners {
         let tenant = format!("10000000-0000-4000-8000-{p:012x}");
         let rotated = NOW - i64::try_from(p % 80).unwrap() * DAY;
@@ -73,14 +74,14 @@ fn snapshot(partners: usize, customers: usize) -> LastCycle {
         } else {
             State::Ok
         };
-        last.findings.push(Finding {
+        findings.push(Finding {
             check: "refresh_token",
             subject: tenant.clone(),
             state,
             message: format!("the refresh token expires in {} days", left / DAY),
             seconds_left: Some(left),
         });
-        last.findings.push(Finding {
+        findings.push(Finding {
             check: "keepalive",
             subject: tenant.clone(),
             state: State::Ok,
@@ -118,7 +119,7 @@ fn snapshot(partners: usize, customers: usize) -> LastCycle {
             } else {
                 State::Ok
             };
-            last.findings.push(Finding {
+            findings.push(Finding {
                 check: "gdap",
                 subject: id,
                 state,
@@ -127,6 +128,7 @@ fn snapshot(partners: usize, customers: usize) -> LastCycle {
             });
         }
     }
+    last.findings = findings.into();
     for i in 0..500 {
         last.history.push(HistoryEntry {
             at: NOW - i,

@@ -20,7 +20,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace as _, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use rand::RngCore as _;
@@ -166,7 +166,7 @@ impl LocalFileStore {
             cache: StdMutex::new(None),
         };
         // Fail at start, not at the first token use, when the key does not fit the file.
-        files.read_all()?;
+        files.with_all(|_| ())?;
         Ok(Self {
             files: Arc::new(files),
             lock: Arc::new(Mutex::new(())),
@@ -233,21 +233,44 @@ async fn write_queued(files: Arc<Files>, lock: Arc<Mutex<()>>, queued: Arc<StdMu
 }
 
 impl Files {
-    fn read_all(&self) -> Result<BTreeMap<String, Entry>, StoreError> {
+    /// Runs `look` on the file's entries without copying them: the plaintext is decrypted once
+    /// per change of the file's bytes (a watch reading 1,000 partners' grants one by one would
+    /// otherwise copy the whole map per read).
+    fn with_all<T>(
+        &self,
+        look: impl FnOnce(&BTreeMap<String, Entry>) -> T,
+    ) -> Result<T, StoreError> {
+        let all = self.take_all()?;
+        let result = look(&all.1);
+        // No file (empty bytes) is not cached: an empty file is corrupt, not an empty store.
+        if !all.0.is_empty() {
+            *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(all);
+        }
+        Ok(result)
+    }
+
+    /// The file's bytes and entries, taken out of the cache (no copy) when the bytes are the
+    /// ones cached; the caller puts them back (or a write does).
+    fn take_all(&self) -> Result<Cached, StoreError> {
         let bytes = match std::fs::read(&self.path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Vec::new(), BTreeMap::new()));
+            }
             Err(e) => return Err(io("cannot read", &self.path)(e)),
         };
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((cached, all)) = cache.as_ref()
-            && *cached == bytes
-        {
-            return Ok(all.clone());
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match cached {
+            Some((cached, all)) if cached == bytes => Ok((bytes, all)),
+            _ => {
+                let all = self.decrypt(&bytes)?;
+                Ok((bytes, all))
+            }
         }
-        let all = self.decrypt(&bytes)?;
-        *cache = Some((bytes, all.clone()));
-        Ok(all)
     }
 
     fn decrypt(&self, bytes: &[u8]) -> Result<BTreeMap<String, Entry>, StoreError> {
@@ -295,39 +318,44 @@ impl Files {
         }
         let lock = open_lock_file(&lock_path).map_err(io("cannot open", &lock_path))?;
         lock.lock().map_err(io("cannot lock", &lock_path))?;
-        let result = self.read_all().and_then(|mut all| {
+        let result = self.take_all().and_then(|(_, mut all)| {
             change(&mut all);
-            self.write_all(&all)
+            self.write_all(all)
         });
         // Closing the file releases the lock too; unlocking first is explicit.
         let _ = lock.unlock();
         result
     }
 
-    fn write_all(&self, entries: &BTreeMap<String, Entry>) -> Result<(), StoreError> {
-        let plain = serde_json::to_vec(entries).map_err(|e| StoreError::Setup(e.to_string()))?;
+    /// Encrypts and writes `entries`, which become the cache (moved, not copied). The
+    /// plaintext is encrypted in place, in the buffer it was serialized into.
+    fn write_all(&self, entries: BTreeMap<String, Entry>) -> Result<(), StoreError> {
+        let mut buffer =
+            serde_json::to_vec(&entries).map_err(|e| StoreError::Setup(e.to_string()))?;
         let mut nonce = [0u8; 12];
         rand::rng().fill_bytes(&mut nonce);
-        let ct = self
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &plain,
-                    aad: AAD,
-                },
-            )
+        self.cipher
+            .encrypt_in_place(Nonce::from_slice(&nonce), AAD, &mut buffer)
             .map_err(|e| StoreError::Setup(e.to_string()))?;
-        let env = Envelope {
-            version: 1,
-            nonce: B64.encode(nonce),
-            ciphertext: B64.encode(ct),
-        };
-        let body = serde_json::to_vec(&env).map_err(|e| StoreError::Setup(e.to_string()))?;
+        let body = envelope(&nonce, &buffer);
         crate::files::write_private(&self.path, &body).map_err(io("cannot write", &self.path))?;
-        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some((body, entries.clone()));
+        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some((body, entries));
         Ok(())
     }
+}
+
+/// The file's JSON [`Envelope`], written directly: its values are base64, which JSON needs no
+/// escaping for, so the ciphertext is encoded once, into the body, instead of into a string
+/// that a serializer then scans and copies again (the file is hundreds of KB for a CPV's
+/// thousand partners, and a watch rewrites it many times per cycle).
+fn envelope(nonce: &[u8], ciphertext: &[u8]) -> Vec<u8> {
+    let mut body = String::with_capacity(ciphertext.len().div_ceil(3) * 4 + 64);
+    body.push_str(r#"{"version":1,"nonce":""#);
+    B64.encode_string(nonce, &mut body);
+    body.push_str(r#"","ciphertext":""#);
+    B64.encode_string(ciphertext, &mut body);
+    body.push_str(r#""}"#);
+    body.into_bytes()
 }
 
 /// Opens (creating, mode 0600) the lock file without following a symlink.
@@ -382,14 +410,15 @@ impl Files {
     /// consent before the stored one, or the rotation before it while only one consent was
     /// stored (Key Vault keeps every version instead).
     fn previous_of(&self, tenant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
-        Ok(self
-            .read_all()?
-            .remove(&tenant_id.to_ascii_lowercase())
-            .and_then(|e| e.previous)
-            .map(|p| StoredGrant {
-                refresh_token: RefreshToken::new(p.refresh_token),
-                meta: p.meta,
-            }))
+        let key = tenant_id.to_ascii_lowercase();
+        self.with_all(|all| {
+            all.get(&key)
+                .and_then(|e| e.previous.as_deref())
+                .map(|p| StoredGrant {
+                    refresh_token: RefreshToken::new(p.refresh_token.clone()),
+                    meta: p.meta.clone(),
+                })
+        })
     }
 }
 
@@ -416,10 +445,12 @@ impl RefreshTokenStore for LocalFileStore {
         let _guard = self.lock.lock().await;
         let key = tenant_id.to_ascii_lowercase();
         self.blocking(move |files| {
-            Ok(files.read_all()?.remove(&key).map(|e| StoredGrant {
-                refresh_token: RefreshToken::new(e.refresh_token),
-                meta: e.meta,
-            }))
+            files.with_all(|all| {
+                all.get(&key).map(|e| StoredGrant {
+                    refresh_token: RefreshToken::new(e.refresh_token.clone()),
+                    meta: e.meta.clone(),
+                })
+            })
         })
         .await
     }
@@ -481,8 +512,25 @@ impl RefreshTokenStore for LocalFileStore {
 
     async fn list(&self) -> Result<Vec<GrantMetadata>, StoreError> {
         let _guard = self.lock.lock().await;
-        self.blocking(|files| Ok(files.read_all()?.into_values().map(|e| e.meta).collect()))
+        self.blocking(|files| files.with_all(|all| all.values().map(|e| e.meta.clone()).collect()))
             .await
+    }
+
+    async fn list_grants(&self) -> Result<Option<Vec<StoredGrant>>, StoreError> {
+        let _guard = self.lock.lock().await;
+        self.blocking(|files| {
+            files.with_all(|all| {
+                Some(
+                    all.values()
+                        .map(|e| StoredGrant {
+                            refresh_token: RefreshToken::new(e.refresh_token.clone()),
+                            meta: e.meta.clone(),
+                        })
+                        .collect(),
+                )
+            })
+        })
+        .await
     }
 
     fn location(&self) -> String {
@@ -545,6 +593,20 @@ mod tests {
         let again = LocalFileStore::open(&s).unwrap();
         let got = again.get("t2").await.unwrap().unwrap();
         assert_eq!(got.refresh_token.expose_secret(), "RT-TWO-SECRET");
+    }
+
+    #[test]
+    fn the_envelope_is_the_json_serde_writes() {
+        let (nonce, ciphertext) = ([7u8; 12], vec![0u8, 255, 62, 63, 1, 2, 3]);
+        let ours: serde_json::Value =
+            serde_json::from_slice(&envelope(&nonce, &ciphertext)).unwrap();
+        let serde = serde_json::to_value(Envelope {
+            version: 1,
+            nonce: B64.encode(nonce),
+            ciphertext: B64.encode(&ciphertext),
+        })
+        .unwrap();
+        assert_eq!(ours, serde);
     }
 
     #[tokio::test]
@@ -711,9 +773,12 @@ mod tests {
             assert!(child.wait().unwrap().success(), "a worker failed");
         }
         let store = LocalFileStore::with_key(&path, &SecretSlice::from(vec![9u8; 32])).unwrap();
-        let all = store.files.read_all().unwrap();
+        let (counter, entries) = store
+            .files
+            .with_all(|all| (all["shared-counter"].refresh_token.clone(), all.len()))
+            .unwrap();
         assert_eq!(
-            all["shared-counter"].refresh_token,
+            counter,
             (2 * ROTATIONS).to_string(),
             "every rotation of both processes counted"
         );
@@ -726,7 +791,7 @@ mod tests {
             let newest = format!("rt-{role}-{}", ROTATIONS - 1);
             assert_eq!(last.refresh_token.expose_secret(), newest);
         }
-        assert_eq!(all.len(), 3);
+        assert_eq!(entries, 3);
         // Only the store, its lock and (none left behind) temporary files.
         let mut names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
             .unwrap()

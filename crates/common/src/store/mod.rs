@@ -164,6 +164,13 @@ pub trait RefreshTokenStore: Send + Sync + fmt::Debug {
     /// this, beyond the `get` and `set` the broker otherwise needs.
     async fn list(&self) -> Result<Vec<GrantMetadata>, StoreError>;
 
+    /// Every stored grant with its token, when the store reads them all in one go (the local
+    /// file: one read instead of one per partner); `None` when each must be read on its own
+    /// (Key Vault lists metadata only), as by default.
+    async fn list_grants(&self) -> Result<Option<Vec<StoredGrant>>, StoreError> {
+        Ok(None)
+    }
+
     /// The grant to go back to when the stored one turned out worse (a consent by the wrong
     /// user, or without MFA): the latest grant of the consent before the stored one, or, while
     /// only one consent was ever stored, the rotation before the stored one. `None` when the

@@ -69,7 +69,7 @@ pub async fn run(
             return Ok(report.exit());
         }
         let mut writer = ListWriter::new(format, out, &[]);
-        for f in &report.findings {
+        for f in report.findings.iter() {
             writer.item(&to_value(f)?)?;
         }
         writer.finish()?;

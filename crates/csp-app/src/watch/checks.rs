@@ -95,6 +95,26 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Appends what `other` found (its findings after this one's).
+    pub fn absorb(&mut self, other: Outcome) {
+        self.findings.extend(other.findings);
+        self.gauges.extend(other.gauges);
+        for check in other.errors {
+            if !self.errors.contains(&check) {
+                self.errors.push(check);
+            }
+        }
+        for (result, n) in other.keepalive {
+            *self.keepalive.entry(result).or_default() += n;
+        }
+        self.kept_alive.extend(other.kept_alive);
+        self.needs_consent |= other.needs_consent;
+        self.partners.extend(other.partners);
+        self.relationships.extend(other.relationships);
+        self.own_relationships.extend(other.own_relationships);
+        self.transient |= other.transient;
+    }
+
     fn push(
         &mut self,
         check: &'static str,
@@ -278,45 +298,104 @@ impl Cycle<'_> {
         }
     }
 
-    /// b) Keepalive of every partner, `concurrency` at a time; findings in the partners' order.
+    /// b) Keepalive of every partner and d) the listing of its GDAP relationships,
+    /// `concurrency` partners at a time. Each partner's listing follows its own redemption in
+    /// the same slot, with the Graph token that redemption cached, so neither stage waits for
+    /// the slowest partner of the other; slots are refilled as partners finish, in any order.
+    /// Keepalive findings go to `out` in the partners' order; the GDAP findings are returned
+    /// (the configured partner's, then the others' in the partners' order), for the cycle to
+    /// add after the credentials'. Another partner's relationships are listed only when its
+    /// keepalive succeeded; the configured partner's always (its error is the GDAP check's).
     /// A redemption cut short leaves its rotated token's write to the broker, which finishes it.
-    pub async fn keepalive(&self, partners: &[String], out: &mut Outcome) {
-        let mut redeemed = stream::iter(partners)
-            .map(|partner| async move { (partner, self.redeem(partner).await) })
-            .buffered(self.concurrency.max(1));
-        while let Some((partner, result)) = redeemed.next().await {
-            match result {
-                Ok(status) if status.persisted => {
-                    *out.keepalive.entry("ok").or_default() += 1;
-                    out.kept_alive.push(partner.clone());
-                    out.push(
-                        KEEPALIVE,
-                        partner,
-                        State::Ok,
-                        "refresh token redeemed and rotated",
-                        None,
-                    );
+    pub async fn keepalive_and_gdap(&self, partners: &[String], out: &mut Outcome) -> Outcome {
+        let configured = &self.ctx.partner;
+        let mut done: Vec<Option<(Result<GrantStatus, BrokerError>, Outcome)>> =
+            partners.iter().map(|_| None).collect();
+        let mut slots = stream::iter(partners.iter().enumerate())
+            .map(|(i, partner)| async move {
+                let redeemed = self.redeem(partner).await;
+                let mut gdap = Outcome::default();
+                if partner.eq_ignore_ascii_case(configured) {
+                    self.list_relationships(&mut gdap, None).await;
+                } else if matches!(&redeemed, Ok(status) if status.persisted) {
+                    self.list_relationships(&mut gdap, Some(partner)).await;
                 }
-                Ok(status) => {
-                    *out.keepalive.entry("ok").or_default() += 1;
-                    out.push(KEEPALIVE, partner, State::Warning, format!(
-                        "redeemed, but the rotated refresh token could not be stored ({}); the previous one is kept",
-                        status.last_store_error.as_deref().unwrap_or("unknown error")
-                    ), None);
+                (i, redeemed, gdap)
+            })
+            .buffer_unordered(self.concurrency.max(1));
+        while let Some((i, redeemed, gdap)) = slots.next().await {
+            if let Some(slot) = done.get_mut(i) {
+                *slot = Some((redeemed, gdap));
+            }
+        }
+        drop(slots);
+        let mut own = None;
+        let mut others = Vec::new();
+        for (partner, result) in partners.iter().zip(done) {
+            let Some((redeemed, gdap)) = result else {
+                continue;
+            };
+            self.kept_alive(out, partner, redeemed);
+            if partner.eq_ignore_ascii_case(configured) {
+                own = Some(gdap);
+            } else {
+                others.push(gdap);
+            }
+        }
+        let mut gdap = match own {
+            Some(own) => own,
+            None => {
+                // The configured partner has no stored grant among those kept alive: its
+                // listing says why (the GDAP check's error), as every cycle's does.
+                let mut own = Outcome::default();
+                self.list_relationships(&mut own, None).await;
+                own
+            }
+        };
+        for other in others {
+            gdap.absorb(other);
+        }
+        gdap
+    }
+
+    /// The keepalive finding of `partner`.
+    fn kept_alive(
+        &self,
+        out: &mut Outcome,
+        partner: &str,
+        result: Result<GrantStatus, BrokerError>,
+    ) {
+        match result {
+            Ok(status) if status.persisted => {
+                *out.keepalive.entry("ok").or_default() += 1;
+                out.kept_alive.push(partner.to_owned());
+                out.push(
+                    KEEPALIVE,
+                    partner,
+                    State::Ok,
+                    "refresh token redeemed and rotated",
+                    None,
+                );
+            }
+            Ok(status) => {
+                *out.keepalive.entry("ok").or_default() += 1;
+                out.push(KEEPALIVE, partner, State::Warning, format!(
+                    "redeemed, but the rotated refresh token could not be stored ({}); the previous one is kept",
+                    status.last_store_error.as_deref().unwrap_or("unknown error")
+                ), None);
+            }
+            Err(e) if e.remedy().needs_consent() => {
+                *out.keepalive.entry("reconsent").or_default() += 1;
+                out.needs_consent = true;
+                let mut message = format!("the partner must consent again: {e}");
+                if let Some(url) = e.consent_page() {
+                    message.push_str(&format!("; consent at {url}"));
                 }
-                Err(e) if e.remedy().needs_consent() => {
-                    *out.keepalive.entry("reconsent").or_default() += 1;
-                    out.needs_consent = true;
-                    let mut message = format!("the partner must consent again: {e}");
-                    if let Some(url) = e.consent_page() {
-                        message.push_str(&format!("; consent at {url}"));
-                    }
-                    out.push(KEEPALIVE, partner, State::Critical, message, None);
-                }
-                Err(e) => {
-                    *out.keepalive.entry("failed").or_default() += 1;
-                    out.error(KEEPALIVE, partner, format!("keepalive failed: {e}"));
-                }
+                out.push(KEEPALIVE, partner, State::Critical, message, None);
+            }
+            Err(e) => {
+                *out.keepalive.entry("failed").or_default() += 1;
+                out.error(KEEPALIVE, partner, format!("keepalive failed: {e}"));
             }
         }
     }
@@ -461,40 +540,28 @@ impl Cycle<'_> {
         }
     }
 
-    /// d) GDAP relationships: expiry and auto-extension of active ones; expired ones. The
-    /// configured partner's, then those of every other partner kept alive this cycle (a
-    /// deployment holding several partners' grants), `concurrency` at a time, each with the
-    /// Graph token its keepalive cached.
-    pub async fn gdap(&self, out: &mut Outcome) {
-        let listed = self
-            .graph
-            .list_delegated_admin_relationships(None)
-            .try_collect()
-            .await;
-        self.relationships(out, None, listed);
-        let others: Vec<String> = out
-            .kept_alive
-            .iter()
-            .filter(|p| !p.eq_ignore_ascii_case(&self.ctx.partner))
-            .cloned()
-            .collect();
-        let mut lists = stream::iter(others)
-            .map(|partner| async move {
-                let listed = match self.partner_graph(&partner) {
-                    Some(graph) => {
-                        graph
-                            .list_delegated_admin_relationships(None)
-                            .try_collect()
-                            .await
-                    }
-                    None => Ok(Vec::new()),
-                };
-                (partner, listed)
-            })
-            .buffered(self.concurrency.max(1));
-        while let Some((partner, listed)) = lists.next().await {
-            self.relationships(out, Some(&partner), listed);
-        }
+    /// d) The GDAP relationships of `partner` (`None`: the configured one, with the cycle's
+    /// Graph client; another with the Graph token its keepalive cached): expiry and
+    /// auto-extension of active ones, expired ones, ones stuck in a transitional status.
+    async fn list_relationships(&self, out: &mut Outcome, partner: Option<&str>) {
+        let listed = match partner {
+            None => {
+                self.graph
+                    .list_delegated_admin_relationships(None)
+                    .try_collect()
+                    .await
+            }
+            Some(partner) => match self.partner_graph(partner) {
+                Some(graph) => {
+                    graph
+                        .list_delegated_admin_relationships(None)
+                        .try_collect()
+                        .await
+                }
+                None => Ok(Vec::new()),
+            },
+        };
+        self.relationships(out, partner, listed);
     }
 
     /// Graph as `partner` (its stored grant), with the watch's retry policy.
@@ -555,11 +622,10 @@ impl Cycle<'_> {
             let end = r.end_date_time.as_deref().and_then(unix);
             match (r.status.as_str(), end) {
                 ("active", Some(end)) => {
+                    // Its two gauges are rendered from the cycle's snapshot at each scrape
+                    // ([`active_expiry`]), not kept as labelled samples: two per relationship.
                     let left = end - self.now;
-                    let auto = r.auto_extend_duration.as_deref().and_then(iso8601_days).is_some_and(|d| d > 0.0);
-                    let labels = [("customer", customer.as_str()), ("relationship", r.id.as_str())];
-                    out.gauges.push(Sample::new("sam_gdap_relationship_expiry_seconds", &labels, left));
-                    out.gauges.push(Sample::new("sam_gdap_relationship_auto_extend", &labels, i64::from(auto)));
+                    let auto = extends_automatically(r);
                     let (state, message) = if auto {
                         (State::Ok, format!("{what} ends in {}, then extends automatically", days(left)))
                     } else {
@@ -671,6 +737,25 @@ impl Cycle<'_> {
             doctor_finding(out, check);
         }
     }
+}
+
+/// Whether a relationship extends automatically at its end (`autoExtendDuration` above zero).
+fn extends_automatically(r: &DelegatedAdminRelationship) -> bool {
+    r.auto_extend_duration
+        .as_deref()
+        .and_then(iso8601_days)
+        .is_some_and(|d| d > 0.0)
+}
+
+/// An active relationship's seconds left at `now` and whether it extends automatically (the
+/// values of `sam_gdap_relationship_expiry_seconds` and `sam_gdap_relationship_auto_extend`);
+/// `None` for one not active or without an end date.
+pub fn active_expiry(r: &DelegatedAdminRelationship, now: i64) -> Option<(i64, bool)> {
+    if r.status != "active" {
+        return None;
+    }
+    let end = r.end_date_time.as_deref().and_then(unix)?;
+    Some((end - now, extends_automatically(r)))
 }
 
 /// A doctor check as a `permissions` finding: its status as the state, a check that could not

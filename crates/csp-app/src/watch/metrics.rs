@@ -9,6 +9,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::checks::active_expiry;
+use super::snapshot::LastCycle;
+
 /// Results a keepalive can have (`sam_keepalive_total{result}`).
 pub const KEEPALIVE_RESULTS: [&str; 3] = ["ok", "reconsent", "failed"];
 
@@ -130,8 +133,9 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition; the GDAP relationship gauges come from `last`, the
+    /// last cycle's snapshot.
+    pub fn render(&self, last: &LastCycle) -> String {
         let mut out = String::new();
         header(
             &mut out,
@@ -205,6 +209,21 @@ impl Metrics {
             for s in self.gauges.iter().filter(|s| s.name == name) {
                 let _ = writeln!(out, "{name}{} {}", labels(&s.labels), s.value);
             }
+            let expiry = name == "sam_gdap_relationship_expiry_seconds";
+            if expiry || name == "sam_gdap_relationship_auto_extend" {
+                for r in &last.relationships {
+                    let Some((left, auto)) = active_expiry(r, last.started) else {
+                        continue;
+                    };
+                    let customer = r.customer.as_ref().map_or("", |c| c.tenant_id.as_str());
+                    let l = labels(&[
+                        ("customer", customer.to_owned()),
+                        ("relationship", r.id.clone()),
+                    ]);
+                    let value = if expiry { left } else { i64::from(auto) };
+                    let _ = writeln!(out, "{name}{l} {value}");
+                }
+            }
         }
         out
     }
@@ -221,18 +240,28 @@ mod tests {
 
     #[test]
     fn render_lists_counters_at_zero_and_the_cycle_gauges() {
-        let mut m = Metrics::new(&["gdap"]);
-        m.gauges.push(Sample::new(
-            "sam_gdap_relationship_auto_extend",
-            &[("customer", "c\"1"), ("relationship", "r")],
-            1,
-        ));
-        let text = m.render();
+        let m = Metrics::new(&["gdap"]);
+        let relationship = serde_json::json!({
+            "id": "r",
+            "status": "active",
+            "customer": {"tenantId": "c\"1"},
+            "autoExtendDuration": "P180D",
+            "endDateTime": "2026-01-01T00:01:40Z",
+        });
+        let last = LastCycle {
+            started: 1_767_225_600,
+            relationships: vec![serde_json::from_value(relationship).unwrap()],
+            ..LastCycle::default()
+        };
+        let text = m.render(&last);
         assert!(text.contains("sam_check_errors_total{check=\"gdap\"} 0\n"));
         assert!(text.contains("sam_keepalive_total{result=\"reconsent\"} 0\n"));
         assert!(text.contains("sam_check_failing{check=\"gdap\"} 0\n"));
         assert!(text.contains(
             "sam_gdap_relationship_auto_extend{customer=\"c\\\"1\",relationship=\"r\"} 1\n"
+        ));
+        assert!(text.contains(
+            "sam_gdap_relationship_expiry_seconds{customer=\"c\\\"1\",relationship=\"r\"} 100\n"
         ));
         assert!(text.contains("# TYPE sam_watch_cycles_total counter\n"));
         assert!(text.contains("sam_watch_state_errors_total{operation=\"load\"} 0\n"));

@@ -222,9 +222,10 @@ impl Shared {
         f(&mut self.metrics.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// The Prometheus text.
+    /// The Prometheus text (the GDAP gauges from the last cycle's snapshot).
     pub fn render_metrics(&self) -> String {
-        self.with(|m| m.render())
+        let last = self.last();
+        self.with(|m| m.render(&last))
     }
 
     /// When the last cycle completed (the watch's clock).
@@ -248,8 +249,8 @@ fn all_checks() -> Vec<&'static str> {
 /// The result of one cycle.
 #[derive(Debug)]
 pub struct CycleReport {
-    /// Every finding.
-    pub findings: Vec<Finding>,
+    /// Every finding (shared with the console's snapshot).
+    pub findings: Arc<[Finding]>,
     /// Checks that could not (fully) run.
     pub errors: Vec<&'static str>,
     /// Some of `errors` may pass (outages, timeouts): the next cycle comes sooner. Refusals
@@ -396,10 +397,10 @@ impl<'a> Watcher<'a> {
         if partners.is_empty() {
             partners.push(self.ctx.partner.clone());
         }
-        cycle.keepalive(&partners, &mut out).await;
+        let gdap = cycle.keepalive_and_gdap(&partners, &mut out).await;
         let access = cycle.graph_access().await;
         cycle.credentials(&mut out, &access).await;
-        cycle.gdap(&mut out).await;
+        out.absorb(gdap);
         self.customers.restrict(&mut out);
         cycle.permissions(&mut out, &access).await;
         let started = cycle.now;
@@ -412,22 +413,24 @@ impl<'a> Watcher<'a> {
         for partner in &out.kept_alive {
             state.last_keepalive.insert(partner.clone(), now);
         }
-        let (notified, undelivered) = self.notify(state, &out.findings, now).await;
+        let findings: Arc<[Finding]> = std::mem::take(&mut out.findings).into();
+        let (notified, undelivered) = self.notify(state, &findings, now).await;
         self.save_state(state);
         let history = state.history.clone();
         drop(memory);
-        self.record(&mut out, now);
-        let mut last = LastCycle::new(&mut out, now, history);
+        // The snapshot first: the GDAP gauges are rendered from it, and whoever waits on the
+        // cycle count (bumped by `record`) reads it next.
+        let mut last = LastCycle::new(&mut out, findings.clone(), (started, now), history);
         last.access = access_records;
         last.onboarding = onboarding;
         self.shared.set_last(last);
-        for f in out.findings.iter().filter(|f| f.state.needs_attention()) {
+        self.record(&mut out, now);
+        for f in findings.iter().filter(|f| f.state.needs_attention()) {
             tracing::warn!(check = f.check, subject = %f.subject, state = f.state.as_str(), "{}", f.message);
         }
         tracing::info!(
-            findings = out.findings.len(),
-            not_ok = out
-                .findings
+            findings = findings.len(),
+            not_ok = findings
                 .iter()
                 .filter(|f| f.state.needs_attention())
                 .count(),
@@ -436,7 +439,7 @@ impl<'a> Watcher<'a> {
             "watch cycle done"
         );
         CycleReport {
-            findings: out.findings,
+            findings,
             errors: out.errors,
             transient: out.transient,
             needs_consent: out.needs_consent,
@@ -454,6 +457,9 @@ impl<'a> Watcher<'a> {
         now: i64,
     ) -> (usize, usize) {
         let (mut sent, mut failed) = (0, 0);
+        // Only the latest changes stay in the history: the first cycle over a large estate
+        // (every finding new) builds entries for those only.
+        let mut changed: Vec<(&Finding, Option<State>, bool)> = Vec::new();
         for (finding, previous) in notify::changes(state, findings) {
             let first_ok = previous.is_none() && finding.state == State::Ok;
             let mut told = false;
@@ -472,16 +478,23 @@ impl<'a> Watcher<'a> {
                 told = true;
             }
             state.states.insert(notify::key(finding), finding.state);
-            state.record(HistoryEntry {
-                at: now,
-                check: finding.check.to_owned(),
-                subject: finding.subject.clone(),
-                from: previous,
-                to: finding.state,
-                message: finding.message.clone(),
-                notified: told,
-            });
+            changed.push((finding, previous, told));
         }
+        let older = changed.len().saturating_sub(state::HISTORY_LIMIT);
+        state.record_all(
+            changed
+                .into_iter()
+                .skip(older)
+                .map(|(finding, previous, told)| HistoryEntry {
+                    at: now,
+                    check: finding.check.to_owned(),
+                    subject: finding.subject.clone(),
+                    from: previous,
+                    to: finding.state,
+                    message: finding.message.clone(),
+                    notified: told,
+                }),
+        );
         (sent, failed)
     }
 

@@ -2,6 +2,8 @@
 //! pages read this and never call an API themselves. Grant metadata only (who consented, when,
 //! MFA): no token ever reaches it.
 
+use std::sync::Arc;
+
 use common::graph::DelegatedAdminRelationship;
 use common::tokens::GrantMetadata;
 
@@ -15,8 +17,10 @@ use crate::onboard::journal::Entry;
 pub struct LastCycle {
     /// When it completed (the watch's clock); `None` before the first cycle.
     pub at: Option<i64>,
-    /// Every finding.
-    pub findings: Vec<Finding>,
+    /// When it started: what the GDAP gauges count from.
+    pub started: i64,
+    /// Every finding (shared with the cycle's report, not copied).
+    pub findings: Arc<[Finding]>,
     /// The stored partners' grants.
     pub partners: Vec<GrantMetadata>,
     /// The GDAP relationships listed (empty when the GDAP check could not run).
@@ -32,11 +36,17 @@ pub struct LastCycle {
 }
 
 impl LastCycle {
-    /// The snapshot of a cycle that completed at `now` (takes the cycle's lists).
-    pub fn new(out: &mut Outcome, now: i64, history: Vec<HistoryEntry>) -> Self {
+    /// The snapshot of a cycle that ran from `started` to `now` (takes the cycle's lists).
+    pub fn new(
+        out: &mut Outcome,
+        findings: Arc<[Finding]>,
+        (started, now): (i64, i64),
+        history: Vec<HistoryEntry>,
+    ) -> Self {
         Self {
             at: Some(now),
-            findings: out.findings.clone(),
+            started,
+            findings,
             partners: std::mem::take(&mut out.partners),
             relationships: std::mem::take(&mut out.relationships),
             errors: out.errors.clone(),

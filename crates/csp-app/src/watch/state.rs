@@ -118,9 +118,10 @@ pub struct HistoryEntry {
 }
 
 impl WatchState {
-    /// Records a change, dropping the oldest beyond [`HISTORY_LIMIT`].
-    pub fn record(&mut self, entry: HistoryEntry) {
-        self.history.push(entry);
+    /// Records changes (oldest first), then drops the oldest beyond [`HISTORY_LIMIT`] once, not
+    /// once per change.
+    pub fn record_all(&mut self, entries: impl IntoIterator<Item = HistoryEntry>) {
+        self.history.extend(entries);
         if self.history.len() > HISTORY_LIMIT {
             let extra = self.history.len() - HISTORY_LIMIT;
             self.history.drain(..extra);

@@ -85,10 +85,30 @@ impl TokenBroker {
     /// The partners whose consent is stored, with the consent's metadata (no tokens). With Key
     /// Vault this needs the `list` permission on secrets (the broker otherwise needs only get
     /// and set); callers fall back to the configured partners when it is refused.
+    ///
+    /// A store that reads every grant in one go (the local file) also hands over the tokens:
+    /// a partner whose grant this broker has not loaded yet starts from it, so redeeming every
+    /// stored partner afterwards (the watch's keepalive) reads the store once, not once per
+    /// partner.
     pub async fn stored_partners(&self) -> Result<Vec<GrantMetadata>, BrokerError> {
-        let mut grants = self.inner.store.list().await?;
-        grants.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id));
-        Ok(grants)
+        let mut metas = match self.inner.store.list_grants().await? {
+            Some(grants) => {
+                let mut metas = Vec::with_capacity(grants.len());
+                for grant in grants {
+                    metas.push(grant.meta.clone());
+                    let state = self.grant_state(&grant.meta.tenant_id);
+                    let mut g = state.lock().await;
+                    if g.current.is_none() {
+                        g.current = Some(grant);
+                        g.persisted = true;
+                    }
+                }
+                metas
+            }
+            None => self.inner.store.list().await?,
+        };
+        metas.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id));
+        Ok(metas)
     }
 
     /// The state of a partner's grant: stored or not, its metadata, and whether the latest

@@ -429,7 +429,7 @@ pub fn expiries(last: &LastCycle) -> Vec<Expiry> {
     let now = last.at.unwrap_or_default();
     let horizon = HORIZON_DAYS * DAY;
     let mut out = Vec::new();
-    for f in &last.findings {
+    for f in last.findings.iter() {
         let kind = match f.check {
             checks::REFRESH_TOKEN => Kind::RefreshToken,
             checks::CREDENTIALS => Kind::Credential,
@@ -511,7 +511,8 @@ mod tests {
                 finding(checks::GDAP, "r2", State::Critical, Some(3 * DAY)),
                 finding(checks::KEEPALIVE, "p", State::Unknown, None),
                 finding(checks::REFRESH_TOKEN, "p", State::Ok, Some(80 * DAY)),
-            ],
+            ]
+            .into(),
             relationships: vec![
                 relationship("r1", "c1", "Fabrikam", 20),
                 relationship("r2", "c2", "Northwind", 3),
