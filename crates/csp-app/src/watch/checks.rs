@@ -272,16 +272,26 @@ impl Cycle<'_> {
     }
 
     /// The keepalive's one redemption (and rotation) of `partner`'s refresh token, for Microsoft
-    /// Graph at the partner's own authority. The access token is cached, so the cycle's Graph
-    /// checks use it instead of redeeming again: one redemption per partner per cycle.
-    async fn redeem(&self, partner: &str) -> Result<GrantStatus, BrokerError> {
-        let broker = &self.ctx.broker;
-        // A token cached by an earlier cycle would spare the redemption the keepalive is for.
-        broker.forget_delegated_token(partner, partner, Resource::Graph);
-        broker
-            .delegated_token(partner, partner, Resource::Graph)
-            .await?;
-        Ok(broker.status(partner).await)
+    /// Graph at the partner's own authority, whatever token is cached. The access token is
+    /// cached, so the cycle's Graph checks use it instead of redeeming again: one redemption per
+    /// partner per cycle. The rotated token's write goes on meanwhile; [`Self::settled`] waits
+    /// for it.
+    async fn redeem(&self, partner: &str) -> Result<(), BrokerError> {
+        self.ctx
+            .broker
+            .refresh_delegated_token(partner, Resource::Graph)
+            .await
+    }
+
+    /// The keepalive's result: a redemption, once its rotated token is stored (or its write
+    /// failed).
+    async fn settled(
+        &self,
+        partner: &str,
+        redeemed: Result<(), BrokerError>,
+    ) -> Result<GrantStatus, BrokerError> {
+        redeemed?;
+        Ok(self.ctx.broker.status(partner).await)
     }
 
     /// What the configured partner's Graph token (cached by the keepalive) lets the cycle read.
@@ -300,12 +310,13 @@ impl Cycle<'_> {
 
     /// b) Keepalive of every partner and d) the listing of its GDAP relationships,
     /// `concurrency` partners at a time. Each partner's listing follows its own redemption in
-    /// the same slot, with the Graph token that redemption cached, so neither stage waits for
-    /// the slowest partner of the other; slots are refilled as partners finish, in any order.
+    /// the same slot, with the Graph token that redemption cached, while the rotated refresh
+    /// token is written, so neither stage waits for the slowest partner of the other nor a slot
+    /// for a write; slots are refilled as partners finish, in any order.
     /// Keepalive findings go to `out` in the partners' order; the GDAP findings are returned
     /// (the configured partner's, then the others' in the partners' order), for the cycle to
     /// add after the credentials'. Another partner's relationships are listed only when its
-    /// keepalive succeeded; the configured partner's always (its error is the GDAP check's).
+    /// redemption succeeded; the configured partner's always (its error is the GDAP check's).
     /// A redemption cut short leaves its rotated token's write to the broker, which finishes it.
     pub async fn keepalive_and_gdap(&self, partners: &[String], out: &mut Outcome) -> Outcome {
         let configured = &self.ctx.partner;
@@ -317,10 +328,10 @@ impl Cycle<'_> {
                 let mut gdap = Outcome::default();
                 if partner.eq_ignore_ascii_case(configured) {
                     self.list_relationships(&mut gdap, None).await;
-                } else if matches!(&redeemed, Ok(status) if status.persisted) {
+                } else if redeemed.is_ok() {
                     self.list_relationships(&mut gdap, Some(partner)).await;
                 }
-                (i, redeemed, gdap)
+                (i, self.settled(partner, redeemed).await, gdap)
             })
             .buffer_unordered(self.concurrency.max(1));
         while let Some((i, redeemed, gdap)) = slots.next().await {

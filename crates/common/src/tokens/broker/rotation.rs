@@ -55,6 +55,15 @@ pub(super) struct GrantState {
     rotations_stored: u64,
 }
 
+/// When a redemption's caller learns that the rotated refresh token is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Settle {
+    /// Before the redemption returns.
+    Now,
+    /// At [`TokenBroker::status`] (or [`TokenBroker::flush`]).
+    Later,
+}
+
 /// What a write of the newest rotated token did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Written {
@@ -183,12 +192,25 @@ impl TokenBroker {
     /// Redeems `partner`'s refresh token at `tenant`'s authority for `resource`, and stores the
     /// rotated refresh token Entra returns with the access token. When Entra refuses the token
     /// (re-consent), a newer consent another instance stored meanwhile is tried once.
-    #[tracing::instrument(skip_all, fields(tenant.id = %tenant, partner.id = %partner, resource = %resource))]
     pub(super) async fn redeem(
         &self,
         partner: &str,
         tenant: &str,
         resource: Resource,
+    ) -> Result<Fetched, BrokerError> {
+        self.redeem_with(partner, tenant, resource, Settle::Now)
+            .await
+    }
+
+    /// [`Self::redeem`], returning before the rotated token is stored when `settle` says so
+    /// (the write still runs to its end in its own task; [`Self::status`] waits for it).
+    #[tracing::instrument(skip_all, fields(tenant.id = %tenant, partner.id = %partner, resource = %resource))]
+    pub(super) async fn redeem_with(
+        &self,
+        partner: &str,
+        tenant: &str,
+        resource: Resource,
+        settle: Settle,
     ) -> Result<Fetched, BrokerError> {
         let s = &self.inner.settings;
         let target = TokenTarget::delegated(&s.cloud, s.version, resource).ok_or_else(|| {
@@ -228,7 +250,8 @@ impl TokenBroker {
                 async move { broker.rotate(&partner, &grant, rotated).await }
                     .instrument(tracing::Span::current()),
             );
-            if let Err(e) = rotation.await
+            if settle == Settle::Now
+                && let Err(e) = rotation.await
                 && e.is_panic()
             {
                 std::panic::resume_unwind(e.into_panic());

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use futures::future::Either;
 
+use super::rotation::Settle;
 use super::{BrokerError, TokenBroker, fetched};
 use crate::cloud::Resource;
 use crate::entra::TokenTarget;
@@ -111,6 +112,38 @@ impl TokenBroker {
                 async move { broker.redeem(&partner, &tenant, resource).await }
             })
             .await
+    }
+
+    /// Redeems `partner`'s refresh token at its own authority for `resource` now (whatever is
+    /// cached), caches the access token, and returns without waiting for the rotated refresh
+    /// token to be stored: the write goes on in a task of its own, and [`Self::status`] waits
+    /// for it. For a caller with other work to do with the token meanwhile: the watch lists the
+    /// partner's GDAP relationships while the rotation is written, instead of holding one of
+    /// its slots through the write.
+    pub async fn refresh_delegated_token(
+        &self,
+        partner: &str,
+        resource: Resource,
+    ) -> Result<(), BrokerError> {
+        self.forget_delegated_token(partner, partner, resource);
+        let key = KeyRef {
+            tenant: partner,
+            resource,
+            identity: Identity::Delegated { partner },
+        };
+        self.inner
+            .cache
+            .get_or_fetch_shared(key, || {
+                let broker = self.clone();
+                let partner = partner.to_owned();
+                async move {
+                    broker
+                        .redeem_with(&partner, &partner, resource, Settle::Later)
+                        .await
+                }
+            })
+            .await
+            .map(|_| ())
     }
 
     /// Forgets the cached token of `partner` for `tenant` and `resource`, so the next request
