@@ -1,6 +1,5 @@
 //! Writing private files (refresh-token store, keys, the app's certificate and key) safely.
 
-use std::io::Write as _;
 use std::path::Path;
 
 /// Writes `content` to `path` readable by its owner only (0600), atomically: a new file with a
@@ -9,6 +8,16 @@ use std::path::Path;
 /// rename survives a crash. Creates missing parent directories. On failure the temporary file is
 /// removed and `path` is untouched.
 pub fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    write_private_with(path, |file| file.write_all(content))
+}
+
+/// [`write_private`] with the content written by `write` into the (buffered) new file: a large
+/// file (the watch's state over 100,000 relationships) is streamed to disk rather than built
+/// in memory first.
+pub fn write_private_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -27,8 +36,11 @@ pub fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
             use std::os::unix::fs::OpenOptionsExt as _;
             options.mode(0o600);
         }
-        let mut file = options.open(&tmp)?;
-        file.write_all(content)?;
+        let mut file = std::io::BufWriter::new(options.open(&tmp)?);
+        write(&mut file)?;
+        let file = file
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         file.sync_all()?;
         drop(file);
         std::fs::rename(&tmp, path)?;

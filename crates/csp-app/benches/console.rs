@@ -9,16 +9,14 @@
 //!
 //! `cargo bench -p csp-app --bench console [-- --partners N --customers N --runs N]`
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use askama::Template as _;
-use common::graph::{
-    AccessDetails, DelegatedAdminRelationship, DelegatedAdminRelationshipCustomer, UnifiedRole,
-};
 use common::tokens::GrantMetadata;
 use csp_app::watch::console::pages::{Chrome, CustomersPage, MAX_PARTNERS, OverviewPage};
 use csp_app::watch::console::view::{self, CustomerQuery};
-use csp_app::watch::snapshot::LastCycle;
+use csp_app::watch::snapshot::{LastCycle, Relationship};
 use csp_app::watch::state::HistoryEntry;
 use csp_app::watch::{Finding, State};
 
@@ -43,19 +41,14 @@ fn memory_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .unwrap()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-}
-
 fn snapshot(partners: usize, customers: usize) -> LastCycle {
     let mut last = LastCycle {
         at: Some(NOW),
         ..LastCycle::default()
     };
     let mut findings = Vec::new();
+    let active: Arc<str> = "active".into();
+    let roles: Arc<[Box<str>]> = Arc::new(["f2ef992c-3afb-46b9-b7cf-a126ee74c451".into()]);
     for p in 0..partners {
         let tenant = format!("10000000-0000-4000-8000-{p:012x}");
         let rotated = NOW - i64::try_from(p % 80).unwrap() * DAY;
@@ -93,25 +86,6 @@ fn snapshot(partners: usize, customers: usize) -> LastCycle {
             let id = format!("{tenant}-{customer}");
             let days = i64::try_from((p * customers + c) % 700).unwrap() + 1;
             let auto = c % 3 == 0;
-            last.relationships.push(DelegatedAdminRelationship {
-                id: id.clone(),
-                display_name: format!("Partner {p} - customer {c}"),
-                status: "active".into(),
-                duration: "P730D".into(),
-                customer: Some(DelegatedAdminRelationshipCustomer {
-                    tenant_id: customer,
-                    display_name: Some(format!("Customer {c} of partner {p}")),
-                }),
-                access_details: AccessDetails {
-                    unified_roles: vec![UnifiedRole {
-                        role_definition_id: "f2ef992c-3afb-46b9-b7cf-a126ee74c451".into(),
-                    }],
-                },
-                auto_extend_duration: Some(if auto { "P180D" } else { "PT0S" }.into()),
-                end_date_time: Some(rfc3339(NOW + days * DAY)),
-                etag: None,
-                other: serde_json::Map::new(),
-            });
             let state = if !auto && days < 7 {
                 State::Critical
             } else if !auto && days < 30 {
@@ -119,6 +93,19 @@ fn snapshot(partners: usize, customers: usize) -> LastCycle {
             } else {
                 State::Ok
             };
+            last.relationships.push(Relationship {
+                id: id.as_str().into(),
+                display_name: format!("Partner {p} - customer {c}").into(),
+                status: active.clone(),
+                customer_id: customer.into(),
+                customer_name: Some(format!("Customer {c} of partner {p}").into()),
+                roles: roles.clone(),
+                end: Some(NOW + days * DAY),
+                last_modified: None,
+                auto_extend_days: auto.then_some(180.0),
+                state: Some(state),
+            });
+
             findings.push(Finding {
                 check: "gdap",
                 subject: id,

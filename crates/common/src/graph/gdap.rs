@@ -275,6 +275,25 @@ impl GraphClient {
         self.collection(None, url)
     }
 
+    /// The partner's relationships decoded as the caller's own `T`: the fields it reads, the
+    /// others skipped as they are parsed (a [`DelegatedAdminRelationship`] keeps them all, in
+    /// its `other`). For a caller that keeps many: the watch over a thousand partners holds
+    /// 100,000 of them between cycles.
+    ///
+    /// `GET /v1.0/tenantRelationships/delegatedAdminRelationships` (as
+    /// [`Self::list_delegated_admin_relationships`]).
+    pub fn list_delegated_admin_relationships_as<T>(
+        &self,
+    ) -> BoxStream<'static, Result<T, GraphError>>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
+        self.collection(
+            None,
+            self.url("tenantRelationships/delegatedAdminRelationships"),
+        )
+    }
+
     /// Lists a relationship's access assignments.
     ///
     /// `GET /v1.0/tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments` —

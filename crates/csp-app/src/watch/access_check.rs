@@ -97,29 +97,29 @@ impl CustomerWatch {
         }
     }
 
-    fn admits_relationship(&self, r: &DelegatedAdminRelationship) -> bool {
-        let customer = r.customer.as_ref().map_or("", |c| c.tenant_id.as_str());
+    fn admits_customer(&self, customer: &str) -> bool {
         self.selection.admits(customer, None)
     }
 
     /// Drops what the cycle found about customers the selection leaves out: their GDAP
     /// relationships, the findings about those and the gauges labelled with either.
     pub fn restrict(&self, out: &mut Outcome) {
-        let dropped: HashSet<String> = out
+        let dropped: HashSet<Box<str>> = out
             .relationships
             .iter()
-            .filter(|r| !self.admits_relationship(r))
+            .filter(|r| !self.admits_customer(&r.customer_id))
             .map(|r| r.id.clone())
             .collect();
         if dropped.is_empty() {
             return;
         }
         out.relationships.retain(|r| !dropped.contains(&r.id));
+        out.own.retain(|r| !dropped.contains(r.id.as_str()));
         out.findings
-            .retain(|f| !(f.check == checks::GDAP && dropped.contains(&f.subject)));
+            .retain(|f| !(f.check == checks::GDAP && dropped.contains(f.subject.as_str())));
         out.gauges.retain(|s| {
             !s.labels.iter().any(|(name, value)| {
-                (*name == "relationship" && dropped.contains(value))
+                (*name == "relationship" && dropped.contains(value.as_str()))
                     || (*name == "customer" && !self.selection.admits(value, None))
             })
         });
@@ -157,11 +157,7 @@ impl CustomerWatch {
         };
         let listed = !out.errors.contains(&checks::GDAP);
         let mut by_customer: HashMap<String, Vec<DelegatedAdminRelationship>> = HashMap::new();
-        for r in out
-            .relationships
-            .iter()
-            .filter(|r| out.own_relationships.contains(&r.id))
-        {
+        for r in &out.own {
             if let Some(c) = &r.customer {
                 by_customer
                     .entry(c.tenant_id.to_ascii_lowercase())

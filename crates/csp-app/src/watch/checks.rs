@@ -13,14 +13,14 @@ use common::cloud::Resource;
 use common::config::{AppCredential, CertificateSource, KeyVaultIdentity, StoreSettings};
 use common::entra::AccessTokenClaims;
 use common::graph::{
-    DelegatedAdminRelationship, GraphClient, GraphError, GraphOptions, iso8601_days,
-    relationship_status,
+    DelegatedAdminRelationship, GraphClient, GraphError, GraphOptions, relationship_status,
 };
 use common::rules::REFRESH_TOKEN_INACTIVITY_SECS;
 use common::tokens::{BrokerError, BrokerTokens, GrantMetadata, GrantStatus, StoreError};
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 
 use super::metrics::Sample;
+use super::snapshot::{Interner, Listed, Relationship, unix};
 use super::{Finding, State, Thresholds};
 use crate::context::Context;
 
@@ -83,21 +83,26 @@ pub struct Outcome {
     pub needs_consent: bool,
     /// The stored partners' grants (metadata only), for the console.
     pub partners: Vec<GrantMetadata>,
-    /// The GDAP relationships listed, for the console.
-    pub relationships: Vec<DelegatedAdminRelationship>,
-    /// IDs of the relationships listed with the configured partner's grant: the access check
+    /// The GDAP relationships listed, for the console and the gauges.
+    pub relationships: Vec<Relationship>,
+    /// The relationships listed with the configured partner's grant, whole: the access check
     /// proves access with that grant, so it looks at these only (another stored partner's
     /// customers are reached with that partner's grant, not this one).
-    pub own_relationships: std::collections::HashSet<String>,
+    pub own: Vec<DelegatedAdminRelationship>,
+    /// Statuses and role sets of the relationships kept, each kept once.
+    pub interner: Interner,
     /// A check could not run for a reason that may pass (an outage, a timeout), rather than a
     /// refusal that stays until someone grants a permission.
     pub transient: bool,
 }
 
 impl Outcome {
-    /// Appends what `other` found (its findings after this one's).
+    /// Appends what `other` found (its findings after this one's). The longer list keeps its
+    /// buffer (the shorter one is moved into it), so absorbing 100,000 relationships never
+    /// holds two copies of them.
     pub fn absorb(&mut self, other: Outcome) {
-        self.findings.extend(other.findings);
+        append(&mut self.findings, other.findings);
+        append(&mut self.relationships, other.relationships);
         self.gauges.extend(other.gauges);
         for check in other.errors {
             if !self.errors.contains(&check) {
@@ -110,8 +115,7 @@ impl Outcome {
         self.kept_alive.extend(other.kept_alive);
         self.needs_consent |= other.needs_consent;
         self.partners.extend(other.partners);
-        self.relationships.extend(other.relationships);
-        self.own_relationships.extend(other.own_relationships);
+        self.own.extend(other.own);
         self.transient |= other.transient;
     }
 
@@ -168,6 +172,16 @@ impl Outcome {
     }
 }
 
+/// `tail` after `list`, in whichever of the two buffers is larger.
+fn append<T>(list: &mut Vec<T>, mut tail: Vec<T>) {
+    if tail.capacity() > list.capacity() {
+        tail.splice(0..0, std::mem::take(list));
+        *list = tail;
+    } else {
+        list.extend(tail);
+    }
+}
+
 /// What the checks of one cycle read.
 #[derive(Debug)]
 pub struct Cycle<'a> {
@@ -188,12 +202,6 @@ pub struct Cycle<'a> {
 fn days(seconds: i64) -> String {
     let d = seconds as f64 / 86_400.0;
     format!("{d:.1} days")
-}
-
-fn unix(text: &str) -> Option<i64> {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(time::OffsetDateTime::unix_timestamp)
 }
 
 fn ends(what: &str, left: i64) -> String {
@@ -363,6 +371,14 @@ impl Cycle<'_> {
                 own
             }
         };
+        // Reserved once: growing lists of 100,000 by doubling would hold two copies at times;
+        // the findings' with room for those the cycle found before (and the credentials'),
+        // which it moves in front of these ([`Outcome::absorb`]).
+        gdap.findings.reserve_exact(
+            others.iter().map(|o| o.findings.len()).sum::<usize>() + out.findings.len() + 64,
+        );
+        gdap.relationships
+            .reserve_exact(others.iter().map(|o| o.relationships.len()).sum());
         for other in others {
             gdap.absorb(other);
         }
@@ -556,16 +572,24 @@ impl Cycle<'_> {
     /// auto-extension of active ones, expired ones, ones stuck in a transitional status.
     async fn list_relationships(&self, out: &mut Outcome, partner: Option<&str>) {
         let listed = match partner {
-            None => {
-                self.graph
-                    .list_delegated_admin_relationships(None)
-                    .try_collect()
-                    .await
-            }
+            // The configured partner's are kept whole too: the access check reads them.
+            None => match self
+                .graph
+                .list_delegated_admin_relationships(None)
+                .try_collect::<Vec<_>>()
+                .await
+            {
+                Ok(all) => {
+                    let listed = all.iter().map(Listed::from).collect();
+                    out.own = all;
+                    Ok(listed)
+                }
+                Err(e) => Err(e),
+            },
             Some(partner) => match self.partner_graph(partner) {
                 Some(graph) => {
                     graph
-                        .list_delegated_admin_relationships(None)
+                        .list_delegated_admin_relationships_as::<Listed>()
                         .try_collect()
                         .await
                 }
@@ -595,7 +619,7 @@ impl Cycle<'_> {
         &self,
         out: &mut Outcome,
         partner: Option<&str>,
-        listed: Result<Vec<DelegatedAdminRelationship>, GraphError>,
+        listed: Result<Vec<Listed>, GraphError>,
     ) {
         let (subject, of) = match partner {
             None => ("relationships".to_owned(), String::new()),
@@ -618,26 +642,19 @@ impl Cycle<'_> {
                 );
             }
         };
-        for r in &relationships {
-            let customer = r
-                .customer
-                .as_ref()
-                .map(|c| c.tenant_id.clone())
-                .unwrap_or_default();
-            let who = r
-                .customer
-                .as_ref()
-                .and_then(|c| c.display_name.clone())
-                .unwrap_or_else(|| customer.clone());
-            let what = format!("GDAP relationship \"{}\" with {who}", r.display_name);
-            let end = r.end_date_time.as_deref().and_then(unix);
-            match (r.status.as_str(), end) {
+        for listed in relationships {
+            let mut r = out.interner.keep(listed);
+            let what = format!(
+                "GDAP relationship \"{}\" with {}",
+                r.display_name,
+                r.customer_label()
+            );
+            match (&*r.status, r.end) {
                 ("active", Some(end)) => {
                     // Its two gauges are rendered from the cycle's snapshot at each scrape
                     // ([`active_expiry`]), not kept as labelled samples: two per relationship.
                     let left = end - self.now;
-                    let auto = extends_automatically(r);
-                    let (state, message) = if auto {
+                    let (state, message) = if r.auto_extend_days.is_some() {
                         (State::Ok, format!("{what} ends in {}, then extends automatically", days(left)))
                     } else {
                         let state = self.thresholds.state(left);
@@ -647,52 +664,36 @@ impl Cycle<'_> {
                         }
                         (state, m)
                     };
-                    out.push(GDAP, &r.id, state, message, Some(left));
+                    out.push(GDAP, &*r.id, state, message, Some(left));
                 }
-                ("expired" | "expiring", _) => out.push(GDAP, &r.id, State::Critical, format!("{what} expired: the partner has no roles through it; create a new relationship for the customer to approve"), end.map(|e| e - self.now)),
-                (status, _) if relationship_status::is_transitional(status) => self.transitional(out, r, &what),
+                ("expired" | "expiring", end) => out.push(GDAP, &*r.id, State::Critical, format!("{what} expired: the partner has no roles through it; create a new relationship for the customer to approve"), end.map(|e| e - self.now)),
+                (status, _) if relationship_status::is_transitional(status) => self.transitional(out, &r, &what),
                 _ => {}
             }
-        }
-        if partner.is_none() {
-            out.own_relationships = relationships.iter().map(|r| r.id.clone()).collect();
-        }
-        // The console reads the typed fields only: the rest of Graph's JSON (timestamps, links)
-        // would cost memory per relationship for nothing.
-        let relationships = relationships.into_iter().map(|mut r| {
-            r.other = serde_json::Map::new();
-            r
-        });
-        if out.relationships.is_empty() {
-            out.relationships = relationships.collect();
-        } else {
-            out.relationships.extend(relationships);
+            r.state = out
+                .findings
+                .last()
+                .filter(|f| f.check == GDAP && *f.subject == *r.id)
+                .map(|f| f.state);
+            out.relationships.push(r);
         }
     }
 
     /// A relationship in a status Graph leaves by itself (docs/microsoft-behaviour.md §6.2a):
     /// fine for a while, a warning once it has stayed longer than the threshold (since its
     /// `lastModifiedDateTime`, when Graph last changed it).
-    fn transitional(&self, out: &mut Outcome, r: &DelegatedAdminRelationship, what: &str) {
-        let since = r
-            .other
-            .get("lastModifiedDateTime")
-            .and_then(serde_json::Value::as_str)
-            .and_then(unix);
-        let Some(since) = since else {
+    fn transitional(&self, out: &mut Outcome, r: &Relationship, what: &str) {
+        let Some(since) = r.last_modified else {
             return out.push(
                 GDAP,
-                &r.id,
+                &*r.id,
                 State::Ok,
                 format!("{what} is {}", r.status),
                 None,
             );
         };
         let age = (self.now - since).max(0);
-        let labels = [
-            ("relationship", r.id.as_str()),
-            ("status", r.status.as_str()),
-        ];
+        let labels = [("relationship", &*r.id), ("status", &*r.status)];
         out.gauges.push(Sample::new(
             "sam_gdap_relationship_transitional_seconds",
             &labels,
@@ -700,11 +701,11 @@ impl Cycle<'_> {
         ));
         let minutes = age / 60;
         if age > self.thresholds.gdap_stuck {
-            out.push(GDAP, &r.id, State::Warning, format!("{what} has been {} for {minutes} min, longer than the {} min Microsoft usually takes: check it in Partner Center and open a support request if it stays so", r.status, self.thresholds.gdap_stuck / 60), None);
+            out.push(GDAP, &*r.id, State::Warning, format!("{what} has been {} for {minutes} min, longer than the {} min Microsoft usually takes: check it in Partner Center and open a support request if it stays so", r.status, self.thresholds.gdap_stuck / 60), None);
         } else {
             out.push(
                 GDAP,
-                &r.id,
+                &*r.id,
                 State::Ok,
                 format!(
                     "{what} is {} (for {minutes} min; Graph completes it on its own)",
@@ -750,23 +751,14 @@ impl Cycle<'_> {
     }
 }
 
-/// Whether a relationship extends automatically at its end (`autoExtendDuration` above zero).
-fn extends_automatically(r: &DelegatedAdminRelationship) -> bool {
-    r.auto_extend_duration
-        .as_deref()
-        .and_then(iso8601_days)
-        .is_some_and(|d| d > 0.0)
-}
-
 /// An active relationship's seconds left at `now` and whether it extends automatically (the
 /// values of `sam_gdap_relationship_expiry_seconds` and `sam_gdap_relationship_auto_extend`);
 /// `None` for one not active or without an end date.
-pub fn active_expiry(r: &DelegatedAdminRelationship, now: i64) -> Option<(i64, bool)> {
-    if r.status != "active" {
+pub fn active_expiry(r: &Relationship, now: i64) -> Option<(i64, bool)> {
+    if &*r.status != "active" {
         return None;
     }
-    let end = r.end_date_time.as_deref().and_then(unix)?;
-    Some((end - now, extends_automatically(r)))
+    Some((r.end? - now, r.auto_extend_days.is_some()))
 }
 
 /// A doctor check as a `permissions` finding: its status as the state, a check that could not

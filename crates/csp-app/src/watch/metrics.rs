@@ -215,10 +215,9 @@ impl Metrics {
                     let Some((left, auto)) = active_expiry(r, last.started) else {
                         continue;
                     };
-                    let customer = r.customer.as_ref().map_or("", |c| c.tenant_id.as_str());
                     let l = labels(&[
-                        ("customer", customer.to_owned()),
-                        ("relationship", r.id.clone()),
+                        ("customer", r.customer_id.to_string()),
+                        ("relationship", r.id.to_string()),
                     ]);
                     let value = if expiry { left } else { i64::from(auto) };
                     let _ = writeln!(out, "{name}{l} {value}");
@@ -250,7 +249,10 @@ mod tests {
         });
         let last = LastCycle {
             started: 1_767_225_600,
-            relationships: vec![serde_json::from_value(relationship).unwrap()],
+            relationships: vec![
+                super::super::snapshot::Interner::default()
+                    .keep(serde_json::from_value(relationship).unwrap()),
+            ],
             ..LastCycle::default()
         };
         let text = m.render(&last);

@@ -250,7 +250,7 @@ fn all_checks() -> Vec<&'static str> {
 #[derive(Debug)]
 pub struct CycleReport {
     /// Every finding (shared with the console's snapshot).
-    pub findings: Arc<[Finding]>,
+    pub findings: Arc<Vec<Finding>>,
     /// Checks that could not (fully) run.
     pub errors: Vec<&'static str>,
     /// Some of `errors` may pass (outages, timeouts): the next cycle comes sooner. Refusals
@@ -413,7 +413,7 @@ impl<'a> Watcher<'a> {
         for partner in &out.kept_alive {
             state.last_keepalive.insert(partner.clone(), now);
         }
-        let findings: Arc<[Finding]> = std::mem::take(&mut out.findings).into();
+        let findings = Arc::new(std::mem::take(&mut out.findings));
         let (notified, undelivered) = self.notify(state, &findings, now).await;
         self.save_state(state);
         let history = state.history.clone();

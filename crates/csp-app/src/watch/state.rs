@@ -173,8 +173,9 @@ impl WatchState {
 
     /// Writes the state file (owner-only, atomically: a failed write leaves the old file).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        common::files::write_private(path, &bytes)
+        common::files::write_private_with(path, |file| {
+            serde_json::to_writer_pretty(file, self).map_err(std::io::Error::other)
+        })
     }
 }
 

@@ -143,7 +143,7 @@ async fn an_excluded_customer_gets_no_finding_and_the_selection_is_printed() {
             .iter()
             .all(|f| !f.subject.contains(NORTHWIND))
     );
-    assert!(last.relationships.iter().all(|r| r.id != GDAP_NORTHWIND));
+    assert!(last.relationships.iter().all(|r| &*r.id != GDAP_NORTHWIND));
 
     // The configured exclusion applies unless overridden.
     app.append_config(&format!("\n[customers]\nexclude = [\"{FABRIKAM}\"]\n"));

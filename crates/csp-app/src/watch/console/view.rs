@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use common::graph::{DelegatedAdminRelationship, iso8601_days, role_name};
+use common::graph::role_name;
 
 use super::super::access_check::ACCESS;
-use super::super::snapshot::LastCycle;
+use super::super::snapshot::{LastCycle, Relationship};
 use super::super::{Finding, State, checks};
 use super::customer_status::{AccessCell, OnboardingCell, Status};
 
@@ -42,12 +42,6 @@ pub use crate::watch::access_check::when as date_time;
 /// Whole days in `seconds` (rounded down; negative when past).
 pub fn days(seconds: i64) -> i64 {
     seconds.div_euclid(DAY)
-}
-
-fn unix(text: &str) -> Option<i64> {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(time::OffsetDateTime::unix_timestamp)
 }
 
 /// How bad a state is, worst first (critical, unknown, warning, then the fine ones).
@@ -117,14 +111,6 @@ pub struct Overview<'a> {
     pub findings_total: usize,
 }
 
-/// The customer tenant of each relationship ID.
-fn customer_of_relationship(last: &LastCycle) -> BTreeMap<&str, &str> {
-    last.relationships
-        .iter()
-        .filter_map(|r| Some((r.id.as_str(), r.customer.as_ref()?.tenant_id.as_str())))
-        .collect()
-}
-
 /// The overview: `max_partners` partners at most.
 pub fn overview(last: &LastCycle, max_partners: usize) -> Overview<'_> {
     let now = last.at.unwrap_or_default();
@@ -169,18 +155,13 @@ pub fn overview(last: &LastCycle, max_partners: usize) -> Overview<'_> {
             days_left: f.seconds_left.map(days),
         })
         .collect();
-    let customers = customer_of_relationship(last);
     let mut attention: Vec<FindingRow<'_>> = last
         .findings
         .iter()
         .filter(|f| f.state.needs_attention())
         .map(|f| FindingRow {
             finding: f,
-            customer: match f.check {
-                checks::GDAP => customers.get(f.subject.as_str()).map(|c| (*c).to_owned()),
-                ACCESS if f.subject != "memberships" => Some(f.subject.clone()),
-                _ => None,
-            },
+            customer: (f.check == ACCESS && f.subject != "memberships").then(|| f.subject.clone()),
         })
         .collect();
     attention.sort_by_key(|r| {
@@ -191,6 +172,26 @@ pub fn overview(last: &LastCycle, max_partners: usize) -> Overview<'_> {
     });
     let attention_total = attention.len();
     attention.truncate(MAX_ATTENTION);
+    // The customers of the GDAP findings shown only: one pass, no index of every relationship.
+    let shown: BTreeMap<&str, usize> = attention
+        .iter()
+        .enumerate()
+        .filter(|(_, row)| row.finding.check == checks::GDAP)
+        .map(|(i, row)| (row.finding.subject.as_str(), i))
+        .collect();
+    if !shown.is_empty() {
+        for r in last
+            .relationships
+            .iter()
+            .filter(|r| !r.customer_id.is_empty())
+        {
+            if let Some(&i) = shown.get(&*r.id)
+                && let Some(row) = attention.get_mut(i)
+            {
+                row.customer = Some(r.customer_id.to_string());
+            }
+        }
+    }
     Overview {
         partners,
         partners_total: last.partners.len(),
@@ -268,26 +269,12 @@ pub struct Customers {
     pub pages: usize,
 }
 
-fn relationship_row(
-    r: &DelegatedAdminRelationship,
-    now: i64,
-    state: Option<State>,
-) -> RelationshipRow {
-    let end = r.end_date_time.as_deref().and_then(unix);
-    let auto = r
-        .auto_extend_duration
-        .as_deref()
-        .and_then(iso8601_days)
-        .filter(|d| *d > 0.0);
+fn relationship_row(r: &Relationship, now: i64, state: Option<State>) -> RelationshipRow {
+    let (end, auto) = (r.end, r.auto_extend_days);
     RelationshipRow {
-        name: r.display_name.clone(),
-        roles: r
-            .access_details
-            .unified_roles
-            .iter()
-            .map(|u| role_name(&u.role_definition_id))
-            .collect(),
-        status: r.status.clone(),
+        name: r.display_name.to_string(),
+        roles: r.roles.iter().map(|id| role_name(id)).collect(),
+        status: r.status.to_string(),
         ends: end.map(date).unwrap_or_else(|| "—".into()),
         days_left: end.map(|e| days(e - now)),
         auto_extend: auto.map_or_else(|| "off".into(), |d| format!("{d:.0} days")),
@@ -298,51 +285,50 @@ fn relationship_row(
 /// The customers matching `query`, one page of [`PAGE_SIZE`].
 pub fn customers(last: &LastCycle, query: &CustomerQuery) -> Customers {
     let now = last.at.unwrap_or_default();
-    let states: BTreeMap<&str, State> = last
-        .findings
-        .iter()
-        .filter(|f| f.check == checks::GDAP)
-        .map(|f| (f.subject.as_str(), f.state))
+    // A cycle's snapshot is sorted by customer already, which a stable sort only checks.
+    let mut sorted: Vec<&Relationship> = last.relationships.iter().collect();
+    sorted.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+    let mut by_customer: Vec<(&str, &[&Relationship])> = sorted
+        .chunk_by(|a, b| a.customer_id == b.customer_id)
+        .filter_map(|group| Some((&*group.first()?.customer_id, group)))
         .collect();
-    let mut by_customer: BTreeMap<&str, Vec<&DelegatedAdminRelationship>> = BTreeMap::new();
-    for r in &last.relationships {
-        let tenant = r.customer.as_ref().map_or("", |c| c.tenant_id.as_str());
-        by_customer.entry(tenant).or_default().push(r);
-    }
     let status_of = Status::new(last);
-    for tenant in status_of.tenants() {
-        if !by_customer.contains_key(tenant) {
-            by_customer.insert(tenant, Vec::new());
-        }
+    let mut extra: Vec<(&str, &[&Relationship])> = status_of
+        .tenants()
+        .filter(|t| by_customer.binary_search_by(|(c, _)| (*c).cmp(t)).is_err())
+        .map(|t| (t, &[][..]))
+        .collect();
+    if !extra.is_empty() {
+        by_customer.append(&mut extra);
+        by_customer.sort_by(|a, b| a.0.cmp(b.0));
+        by_customer.dedup_by(|a, b| a.0 == b.0);
     }
     let cause = query.access.trim();
     let needle = query.q.trim().to_lowercase();
     let status = query.status.trim();
     let attention = query.attention == "1";
-    let matching: Vec<(&str, &Vec<&DelegatedAdminRelationship>)> = by_customer
+    let matching: Vec<(&str, &[&Relationship])> = by_customer
         .iter()
         .filter(|(tenant, rels)| {
             let name = rels
                 .iter()
-                .find_map(|r| r.customer.as_ref()?.display_name.as_deref())
+                .find_map(|r| r.customer_name.as_deref())
                 .unwrap_or("");
             (needle.is_empty()
                 || tenant.to_lowercase().contains(&needle)
                 || name.to_lowercase().contains(&needle))
-                && (status.is_empty() || rels.iter().any(|r| r.status == status))
+                && (status.is_empty() || rels.iter().any(|r| &*r.status == status))
                 && (cause.is_empty()
                     || status_of.cause(tenant).is_some_and(|c| c.as_str() == cause))
                 && (!attention
-                    || rels.iter().any(|r| {
-                        states
-                            .get(r.id.as_str())
-                            .is_some_and(|s| s.needs_attention())
-                    })
+                    || rels
+                        .iter()
+                        .any(|r| r.state.is_some_and(State::needs_attention))
                     || status_of
                         .access(tenant)
                         .is_some_and(|a| a.state.needs_attention()))
         })
-        .map(|(t, r)| (*t, r))
+        .copied()
         .collect();
     let pages = matching.len().div_ceil(PAGE_SIZE).max(1);
     let page = query.page.clamp(1, pages);
@@ -353,7 +339,7 @@ pub fn customers(last: &LastCycle, query: &CustomerQuery) -> Customers {
         .map(|(tenant, rels)| {
             let relationships: Vec<RelationshipRow> = rels
                 .iter()
-                .map(|r| relationship_row(r, now, states.get(r.id.as_str()).copied()))
+                .map(|r| relationship_row(r, now, r.state))
                 .collect();
             let access = status_of.access(tenant);
             let worst = relationships
@@ -366,8 +352,9 @@ pub fn customers(last: &LastCycle, query: &CustomerQuery) -> Customers {
                 tenant: (*tenant).to_owned(),
                 name: rels
                     .iter()
-                    .find_map(|r| r.customer.as_ref()?.display_name.clone())
-                    .unwrap_or_else(|| (*tenant).to_owned()),
+                    .find_map(|r| r.customer_name.as_deref())
+                    .unwrap_or(tenant)
+                    .to_owned(),
                 relationships,
                 worst,
                 consent: status_of.consent(tenant),
@@ -445,28 +432,20 @@ pub fn expiries(last: &LastCycle) -> Vec<Expiry> {
             });
         }
     }
-    for r in last.relationships.iter().filter(|r| r.status == "active") {
-        let Some(end) = r.end_date_time.as_deref().and_then(unix) else {
+    for r in last.relationships.iter().filter(|r| &*r.status == "active") {
+        let Some(end) = r.end else {
             continue;
         };
         if end - now > horizon {
             continue;
         }
-        let who = r
-            .customer
-            .as_ref()
-            .and_then(|c| c.display_name.clone())
-            .unwrap_or_default();
+        let who = r.customer_name.as_deref().unwrap_or_default();
         out.push(Expiry {
             kind: Kind::Gdap,
             what: format!("{} ({who})", r.display_name),
             at: end,
             days_left: days(end - now),
-            auto_extends: r
-                .auto_extend_duration
-                .as_deref()
-                .and_then(iso8601_days)
-                .is_some_and(|d| d > 0.0),
+            auto_extends: r.auto_extend_days.is_some(),
         });
     }
     out.sort_by_key(|e| e.at);
@@ -476,6 +455,7 @@ pub fn expiries(last: &LastCycle) -> Vec<Expiry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::watch::snapshot::Interner;
 
     const NOW: i64 = 1_796_428_800;
 
@@ -489,8 +469,8 @@ mod tests {
         }
     }
 
-    fn relationship(id: &str, customer: &str, name: &str, days: i64) -> DelegatedAdminRelationship {
-        serde_json::from_value(serde_json::json!({
+    fn relationship(id: &str, customer: &str, name: &str, days: i64) -> Relationship {
+        Interner::default().keep(serde_json::from_value(serde_json::json!({
             "id": id,
             "displayName": format!("rel {id}"),
             "status": "active",
@@ -500,7 +480,7 @@ mod tests {
             "endDateTime": time::OffsetDateTime::from_unix_timestamp(NOW + days * DAY).unwrap()
                 .format(&time::format_description::well_known::Rfc3339).unwrap(),
         }))
-        .unwrap()
+        .unwrap())
     }
 
     fn last() -> LastCycle {
@@ -514,8 +494,14 @@ mod tests {
             ]
             .into(),
             relationships: vec![
-                relationship("r1", "c1", "Fabrikam", 20),
-                relationship("r2", "c2", "Northwind", 3),
+                Relationship {
+                    state: Some(State::Warning),
+                    ..relationship("r1", "c1", "Fabrikam", 20)
+                },
+                Relationship {
+                    state: Some(State::Critical),
+                    ..relationship("r2", "c2", "Northwind", 3)
+                },
                 relationship("r3", "c3", "Tailspin", 400),
             ],
             ..LastCycle::default()
