@@ -144,6 +144,16 @@ async fn an_excluded_customer_gets_no_finding_and_the_selection_is_printed() {
             .all(|f| !f.subject.contains(NORTHWIND))
     );
     assert!(last.relationships.iter().all(|r| &*r.id != GDAP_NORTHWIND));
+    // Each relationship kept for the console carries the state of its finding.
+    assert!(!last.relationships.is_empty());
+    for r in &last.relationships {
+        let finding = report
+            .findings
+            .iter()
+            .find(|f| f.check == "gdap" && f.subject == *r.id)
+            .map(|f| f.state);
+        assert_eq!(r.state, finding, "{r:?}");
+    }
 
     // The configured exclusion applies unless overridden.
     app.append_config(&format!("\n[customers]\nexclude = [\"{FABRIKAM}\"]\n"));
