@@ -446,23 +446,28 @@ pub async fn read_json(mut payload: web::Payload) -> Result<Value, GraphError> {
 
 /// A collection page as Graph shapes it: `@odata.context`, `@odata.nextLink` (the request's
 /// query plus `$skiptoken`, only when more items follow), then `value`.
-pub fn collection_page(
+pub fn collection_page<T: serde::Serialize>(
     context: String,
     collection_url: &str,
     q: &query::Query,
-    value: Vec<Value>,
+    value: Vec<T>,
     next: Option<usize>,
 ) -> HttpResponse {
-    let mut body = serde_json::Map::new();
-    body.insert("@odata.context".into(), json!(context));
-    if let Some(n) = next {
-        body.insert(
-            "@odata.nextLink".into(),
-            json!(q.next_link(collection_url, n)),
-        );
-    }
-    body.insert("value".into(), Value::Array(value));
-    HttpResponse::Ok().json(Value::Object(body))
+    HttpResponse::Ok().json(CollectionPage {
+        context,
+        next_link: next.map(|n| q.next_link(collection_url, n)),
+        value,
+    })
+}
+
+/// A page of a Graph collection, serialized from its items as they are (no JSON tree).
+#[derive(serde::Serialize)]
+struct CollectionPage<T> {
+    #[serde(rename = "@odata.context")]
+    context: String,
+    #[serde(rename = "@odata.nextLink", skip_serializing_if = "Option::is_none")]
+    next_link: Option<String>,
+    value: Vec<T>,
 }
 
 /// The Graph base URL of this emulator (`https://127.0.0.1:{port}/graph/v1.0`).

@@ -36,9 +36,9 @@ pub async fn list(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
             .partner_relationships(caller.tenant())
             .filter(|r| q.matches(|p| property(r, p)));
         let (items, next) = page(mine, q.offset, q.top.unwrap_or(MAX_TOP));
-        let value: Vec<Value> = items.into_iter().map(Relationship::to_json).collect();
-        drop(data);
-        Ok(collection_page(
+        // Serialized from the relationships under the lock, without a JSON tree in between.
+        let value: Vec<_> = items.into_iter().map(Relationship::graph).collect();
+        let response = collection_page(
             context(&state, "delegatedAdminRelationships"),
             &format!(
                 "{}/tenantRelationships/delegatedAdminRelationships",
@@ -47,7 +47,9 @@ pub async fn list(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
             &q,
             value,
             next,
-        ))
+        );
+        drop(data);
+        Ok(response)
     })();
     finish(&req, result)
 }
