@@ -58,7 +58,17 @@ struct Files {
     /// The file's bytes as last read or written here, and their plaintext: a read of the same
     /// bytes (another process's write replaces them) needs no decryption.
     cache: StdMutex<Option<Cached>>,
+    /// When this process last wrote the file: a write soon after another is part of a burst
+    /// (a watch rotating many partners' tokens), and waits [`GATHER`] for more to share it.
+    last_write: StdMutex<Option<std::time::Instant>>,
 }
+
+/// How long a write in a burst waits for more grants to write with it (group commit): the file
+/// is rewritten whole, so ten rotations in one write cost about what one does.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(4);
+
+/// Writes closer than this to the previous one are a burst.
+const BURST: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The bytes of the token file and their plaintext.
 type Cached = (Vec<u8>, BTreeMap<String, Entry>);
@@ -164,6 +174,7 @@ impl LocalFileStore {
             path: path.to_owned(),
             cipher,
             cache: StdMutex::new(None),
+            last_write: StdMutex::new(None),
         };
         // Fail at start, not at the first token use, when the key does not fit the file.
         files.with_all(|_| ())?;
@@ -202,6 +213,14 @@ async fn on_blocking_pool<T: Send + 'static>(
 /// Runs as its own task: a put whose caller stops waiting is still written.
 async fn write_queued(files: Arc<Files>, lock: Arc<Mutex<()>>, queued: Arc<StdMutex<Vec<Queued>>>) {
     let _guard = lock.lock().await;
+    let burst = files
+        .last_write
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .is_some_and(|t| t.elapsed() < BURST);
+    if burst {
+        tokio::time::sleep(GATHER).await;
+    }
     let batch = std::mem::take(&mut *queued.lock().unwrap_or_else(PoisonError::into_inner));
     if batch.is_empty() {
         // An earlier writer took this put's grant with its own.
@@ -340,6 +359,10 @@ impl Files {
         let body = envelope(&nonce, &buffer);
         crate::files::write_private(&self.path, &body).map_err(io("cannot write", &self.path))?;
         *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some((body, entries));
+        *self
+            .last_write
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(std::time::Instant::now());
         Ok(())
     }
 }
