@@ -453,11 +453,28 @@ pub fn collection_page<T: serde::Serialize>(
     value: Vec<T>,
     next: Option<usize>,
 ) -> HttpResponse {
-    HttpResponse::Ok().json(CollectionPage {
+    match collection_body(context, collection_url, q, value, next) {
+        Ok(body) => HttpResponse::Ok()
+            .content_type(actix_web::http::header::ContentType::json())
+            .body(body),
+        Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
+    }
+}
+
+/// The JSON of a page of a Graph collection ([`collection_page`]).
+pub fn collection_body<T: serde::Serialize>(
+    context: String,
+    collection_url: &str,
+    q: &query::Query,
+    value: Vec<T>,
+    next: Option<usize>,
+) -> serde_json::Result<Vec<u8>> {
+    let page = CollectionPage {
         context,
         next_link: next.map(|n| q.next_link(collection_url, n)),
         value,
-    })
+    };
+    serde_json::to_vec(&page)
 }
 
 /// A page of a Graph collection, serialized from its items as they are (no JSON tree).

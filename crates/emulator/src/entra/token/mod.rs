@@ -34,7 +34,7 @@ pub async fn token_v1(
     tenant: web::Path<String>,
     body: web::Payload,
 ) -> HttpResponse {
-    token(&state, &req, &tenant, body, Version::V1).await
+    token(state, &req, &tenant, body, Version::V1).await
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`
@@ -44,11 +44,11 @@ pub async fn token_v2(
     tenant: web::Path<String>,
     body: web::Payload,
 ) -> HttpResponse {
-    token(&state, &req, &tenant, body, Version::V2).await
+    token(state, &req, &tenant, body, Version::V2).await
 }
 
 async fn token(
-    state: &State,
+    state: web::Data<State>,
     req: &HttpRequest,
     tenant: &str,
     body: web::Payload,
@@ -75,7 +75,21 @@ async fn token(
                     grant.as_str()
                 }
             ));
-            handle(state, req, tenant, &form, version)
+            // Issuing signs a token (RSA): on the blocking pool, so the connection's worker
+            // goes on serving the other requests multiplexed on it (a client's HTTP/2
+            // connection is served by one worker) rather than queueing them behind each signature.
+            let basic = basic_credentials(req);
+            let (state, tenant) = (state.clone(), tenant.to_owned());
+            web::block(move || handle(&state, basic, &tenant, &form, version))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(AadError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "server_error",
+                        50000,
+                        "The token could not be issued: the server is shutting down.",
+                    ))
+                })
         }
         Err(e) => Err(e),
     };
@@ -90,7 +104,7 @@ async fn token(
 
 fn handle(
     state: &State,
-    req: &HttpRequest,
+    basic: Option<(String, String)>,
     tenant_seg: &str,
     form: &Form,
     version: Version,
@@ -114,7 +128,6 @@ fn handle(
             format!("The app requested an unsupported grant type '{grant}'."),
         ));
     }
-    let basic = basic_credentials(req);
     let client_id = form
         .get("client_id")
         .cloned()

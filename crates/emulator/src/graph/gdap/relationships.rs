@@ -5,7 +5,7 @@ use super::shared::{
     READ, WRITE, context, find_mine, partner_caller, rejected, relationship_not_found, with_context,
 };
 use crate::graph::query::{Query, page};
-use crate::graph::{GraphError, base, collection_page, finish, read_json};
+use crate::graph::{GraphError, base, collection_body, collection_page, finish, read_json};
 use crate::model::partner_data::gdap::{self, Relationship, Status};
 use crate::model::state::State;
 use actix_web::http::StatusCode;
@@ -28,29 +28,56 @@ fn property<'a>(r: &'a Relationship, prop: &str) -> Option<&'a str> {
 /// `GET /tenantRelationships/delegatedAdminRelationships`
 pub async fn list(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
     state.count("graph.gdap.list");
-    let result = (|| {
+    let prepared = (|| {
         let caller = partner_caller(&state, &req, READ)?;
         let q = Query::parse(&req, MAX_TOP, FILTERABLE, "delegatedAdminRelationship")?;
-        let mut data = state.partner.lock();
-        let mine = data
-            .partner_relationships(caller.tenant())
-            .filter(|r| q.matches(|p| property(r, p)));
-        let (items, next) = page(mine, q.offset, q.top.unwrap_or(MAX_TOP));
-        // Serialized from the relationships under the lock, without a JSON tree in between.
-        let value: Vec<_> = items.into_iter().map(Relationship::graph).collect();
-        let response = collection_page(
-            context(&state, "delegatedAdminRelationships"),
-            &format!(
+        Ok::<_, GraphError>((caller.tenant().to_owned(), q))
+    })();
+    let result = match prepared {
+        Ok((tenant, q)) => {
+            let context = context(&state, "delegatedAdminRelationships");
+            let url = format!(
                 "{}/tenantRelationships/delegatedAdminRelationships",
                 base(&state)
-            ),
-            &q,
-            value,
-            next,
-        );
-        drop(data);
-        Ok(response)
-    })();
+            );
+            let state = state.clone();
+            // A page (up to 300 relationships) is serialized on the blocking pool, as the token
+            // endpoint signs there: the connection's worker goes on serving the other requests
+            // multiplexed on it.
+            web::block(move || {
+                let mut data = state.partner.lock();
+                let mine = data
+                    .partner_relationships(&tenant)
+                    .filter(|r| q.matches(|p| property(r, p)));
+                let (items, next) = page(mine, q.offset, q.top.unwrap_or(MAX_TOP));
+                let value: Vec<_> = items.into_iter().map(Relationship::graph).collect();
+                collection_body(context, &url, &q, value, next)
+            })
+            .await
+            .map_err(|_| {
+                GraphError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "serviceNotAvailable",
+                    "The service is shutting down.",
+                )
+            })
+            .and_then(|body| {
+                body.map_err(|e| {
+                    GraphError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "generalException",
+                        e.to_string(),
+                    )
+                })
+            })
+            .map(|body| {
+                HttpResponse::Ok()
+                    .content_type(actix_web::http::header::ContentType::json())
+                    .body(body)
+            })
+        }
+        Err(e) => Err(e),
+    };
     finish(&req, result)
 }
 
