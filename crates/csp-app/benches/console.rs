@@ -16,7 +16,8 @@ use askama::Template as _;
 use common::tokens::GrantMetadata;
 use csp_app::watch::console::pages::{Chrome, CustomersPage, MAX_PARTNERS, OverviewPage};
 use csp_app::watch::console::view::{self, CustomerQuery};
-use csp_app::watch::snapshot::{LastCycle, Relationship};
+use csp_app::watch::relationship::Relationship;
+use csp_app::watch::snapshot::LastCycle;
 use csp_app::watch::state::HistoryEntry;
 use csp_app::watch::{Finding, State};
 

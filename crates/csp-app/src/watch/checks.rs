@@ -20,7 +20,7 @@ use common::tokens::{BrokerError, BrokerTokens, GrantMetadata, GrantStatus, Stor
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 
 use super::metrics::Sample;
-use super::snapshot::{Interner, Listed, Relationship, unix};
+use super::relationship::{Interner, Listed, Relationship, unix};
 use super::{Finding, State, Thresholds};
 use crate::context::Context;
 
@@ -749,16 +749,6 @@ impl Cycle<'_> {
             doctor_finding(out, check);
         }
     }
-}
-
-/// An active relationship's seconds left at `now` and whether it extends automatically (the
-/// values of `sam_gdap_relationship_expiry_seconds` and `sam_gdap_relationship_auto_extend`);
-/// `None` for one not active or without an end date.
-pub fn active_expiry(r: &Relationship, now: i64) -> Option<(i64, bool)> {
-    if &*r.status != "active" {
-        return None;
-    }
-    Some((r.end? - now, r.auto_extend_days.is_some()))
 }
 
 /// A doctor check as a `permissions` finding: its status as the state, a check that could not

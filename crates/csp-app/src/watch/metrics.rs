@@ -9,8 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::checks::active_expiry;
-use super::snapshot::LastCycle;
+use super::relationship::Relationship;
 
 /// Results a keepalive can have (`sam_keepalive_total{result}`).
 pub const KEEPALIVE_RESULTS: [&str; 3] = ["ok", "reconsent", "failed"];
@@ -133,9 +132,9 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition; the GDAP relationship gauges come from `last`, the
-    /// last cycle's snapshot.
-    pub fn render(&self, last: &LastCycle) -> String {
+    /// The Prometheus text exposition; the GDAP relationship gauges come from the last cycle's
+    /// `relationships`, counted from `started`, when it began.
+    pub fn render(&self, relationships: &[Relationship], started: i64) -> String {
         let mut out = String::new();
         header(
             &mut out,
@@ -211,8 +210,8 @@ impl Metrics {
             }
             let expiry = name == "sam_gdap_relationship_expiry_seconds";
             if expiry || name == "sam_gdap_relationship_auto_extend" {
-                for r in &last.relationships {
-                    let Some((left, auto)) = active_expiry(r, last.started) else {
+                for r in relationships {
+                    let Some((left, auto)) = r.active_expiry(started) else {
                         continue;
                     };
                     let l = labels(&[
@@ -247,15 +246,9 @@ mod tests {
             "autoExtendDuration": "P180D",
             "endDateTime": "2026-01-01T00:01:40Z",
         });
-        let last = LastCycle {
-            started: 1_767_225_600,
-            relationships: vec![
-                super::super::snapshot::Interner::default()
-                    .keep(serde_json::from_value(relationship).unwrap()),
-            ],
-            ..LastCycle::default()
-        };
-        let text = m.render(&last);
+        let relationships = [super::super::relationship::Interner::default()
+            .keep(serde_json::from_value(relationship).unwrap())];
+        let text = m.render(&relationships, 1_767_225_600);
         assert!(text.contains("sam_check_errors_total{check=\"gdap\"} 0\n"));
         assert!(text.contains("sam_keepalive_total{result=\"reconsent\"} 0\n"));
         assert!(text.contains("sam_check_failing{check=\"gdap\"} 0\n"));

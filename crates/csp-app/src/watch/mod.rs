@@ -18,6 +18,7 @@ pub mod console;
 pub mod daemon;
 pub mod metrics;
 pub mod notify;
+pub mod relationship;
 pub mod server;
 pub mod snapshot;
 pub mod state;
@@ -225,7 +226,7 @@ impl Shared {
     /// The Prometheus text (the GDAP gauges from the last cycle's snapshot).
     pub fn render_metrics(&self) -> String {
         let last = self.last();
-        self.with(|m| m.render(&last))
+        self.with(|m| m.render(&last.relationships, last.started))
     }
 
     /// When the last cycle completed (the watch's clock).

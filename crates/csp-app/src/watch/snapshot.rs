@@ -4,16 +4,12 @@
 
 use std::sync::Arc;
 
-use common::graph::{
-    AccessDetails, DelegatedAdminRelationship, DelegatedAdminRelationshipCustomer, UnifiedRole,
-    iso8601_days,
-};
 use common::tokens::GrantMetadata;
-use serde::Deserialize;
 
+use super::Finding;
 use super::checks::Outcome;
+use super::relationship::Relationship;
 use super::state::{AccessRecord, HistoryEntry};
-use super::{Finding, State};
 use crate::onboard::journal::Entry;
 
 /// The last cycle's results.
@@ -65,148 +61,4 @@ impl LastCycle {
             onboarding: Vec::new(),
         }
     }
-}
-
-/// A GDAP relationship as the watch keeps it for the console and the gauges: the fields they
-/// read, parsed once (dates as Unix seconds; a status and a role set shared by the
-/// relationships that have them). A watch over a thousand partners keeps their 100,000
-/// relationships between cycles: Graph's full objects took three times the memory.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Relationship {
-    /// `{partner-guid}-{guid}`.
-    pub id: Box<str>,
-    /// Display name.
-    pub display_name: Box<str>,
-    /// `active`, `approvalPending`, `expired`, …
-    pub status: Arc<str>,
-    /// The customer's tenant ID (empty when Graph does not say).
-    pub customer_id: Box<str>,
-    /// The customer's name, when Graph gives it.
-    pub customer_name: Option<Box<str>>,
-    /// Role template IDs.
-    pub roles: Arc<[Box<str>]>,
-    /// When it ends (Unix seconds).
-    pub end: Option<i64>,
-    /// When Graph last changed it (Unix seconds).
-    pub last_modified: Option<i64>,
-    /// Days it extends by at its end; `None` when it does not extend automatically.
-    pub auto_extend_days: Option<f64>,
-    /// The state of its GDAP finding, when it has one.
-    pub state: Option<State>,
-}
-
-impl Relationship {
-    /// Its customer's name, else its tenant ID.
-    pub fn customer_label(&self) -> &str {
-        self.customer_name.as_deref().unwrap_or(&self.customer_id)
-    }
-}
-
-/// A relationship as Graph lists it, with only the fields the watch reads (the others are
-/// skipped as they are parsed).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Listed {
-    id: String,
-    #[serde(default)]
-    display_name: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    customer: Option<DelegatedAdminRelationshipCustomer>,
-    #[serde(default)]
-    access_details: AccessDetails,
-    #[serde(default)]
-    auto_extend_duration: Option<String>,
-    #[serde(default)]
-    end_date_time: Option<String>,
-    #[serde(default)]
-    last_modified_date_time: Option<String>,
-}
-
-impl From<&DelegatedAdminRelationship> for Listed {
-    fn from(r: &DelegatedAdminRelationship) -> Self {
-        Self {
-            id: r.id.clone(),
-            display_name: r.display_name.clone(),
-            status: r.status.clone(),
-            customer: r.customer.clone(),
-            access_details: r.access_details.clone(),
-            auto_extend_duration: r.auto_extend_duration.clone(),
-            end_date_time: r.end_date_time.clone(),
-            last_modified_date_time: r
-                .other
-                .get("lastModifiedDateTime")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned),
-        }
-    }
-}
-
-/// Statuses and role sets met so far, each kept once.
-#[derive(Debug, Default)]
-pub struct Interner {
-    statuses: Vec<Arc<str>>,
-    roles: Vec<Arc<[Box<str>]>>,
-}
-
-impl Interner {
-    fn status(&mut self, status: &str) -> Arc<str> {
-        if let Some(s) = self.statuses.iter().find(|s| ***s == *status) {
-            return s.clone();
-        }
-        let s: Arc<str> = status.into();
-        self.statuses.push(s.clone());
-        s
-    }
-
-    fn roles(&mut self, roles: &[UnifiedRole]) -> Arc<[Box<str>]> {
-        let same = |set: &&Arc<[Box<str>]>| {
-            set.len() == roles.len()
-                && set
-                    .iter()
-                    .zip(roles)
-                    .all(|(a, b)| **a == *b.role_definition_id)
-        };
-        if let Some(set) = self.roles.iter().find(same) {
-            return set.clone();
-        }
-        let set: Arc<[Box<str>]> = roles
-            .iter()
-            .map(|r| r.role_definition_id.as_str().into())
-            .collect();
-        self.roles.push(set.clone());
-        set
-    }
-
-    /// The relationship kept for `listed`.
-    pub fn keep(&mut self, listed: Listed) -> Relationship {
-        let (customer_id, customer_name) = match listed.customer {
-            Some(c) => (c.tenant_id.into(), c.display_name.map(Into::into)),
-            None => (Box::from(""), None),
-        };
-        Relationship {
-            id: listed.id.into(),
-            display_name: listed.display_name.into(),
-            status: self.status(&listed.status),
-            customer_id,
-            customer_name,
-            roles: self.roles(&listed.access_details.unified_roles),
-            end: listed.end_date_time.as_deref().and_then(unix),
-            last_modified: listed.last_modified_date_time.as_deref().and_then(unix),
-            auto_extend_days: listed
-                .auto_extend_duration
-                .as_deref()
-                .and_then(iso8601_days)
-                .filter(|d| *d > 0.0),
-            state: None,
-        }
-    }
-}
-
-/// Seconds since the Unix epoch of an RFC 3339 date.
-pub fn unix(text: &str) -> Option<i64> {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(time::OffsetDateTime::unix_timestamp)
 }

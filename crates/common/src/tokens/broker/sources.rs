@@ -99,18 +99,7 @@ impl TokenBroker {
         tenant: &str,
         resource: Resource,
     ) -> Result<Arc<AccessToken>, BrokerError> {
-        let key = KeyRef {
-            tenant,
-            resource,
-            identity: Identity::Delegated { partner },
-        };
-        self.inner
-            .cache
-            .get_or_fetch_shared(key, || {
-                let broker = self.clone();
-                let (partner, tenant) = (partner.to_owned(), tenant.to_owned());
-                async move { broker.redeem(&partner, &tenant, resource).await }
-            })
+        self.cached_delegated(partner, tenant, resource, Settle::Now)
             .await
     }
 
@@ -126,8 +115,22 @@ impl TokenBroker {
         resource: Resource,
     ) -> Result<(), BrokerError> {
         self.forget_delegated_token(partner, partner, resource);
+        self.cached_delegated(partner, partner, resource, Settle::Later)
+            .await
+            .map(|_| ())
+    }
+
+    /// The cached token of `partner` for `tenant` and `resource`, else one redeemed (single
+    /// flight), its rotated refresh token stored as `settle` says.
+    async fn cached_delegated(
+        &self,
+        partner: &str,
+        tenant: &str,
+        resource: Resource,
+        settle: Settle,
+    ) -> Result<Arc<AccessToken>, BrokerError> {
         let key = KeyRef {
-            tenant: partner,
+            tenant,
             resource,
             identity: Identity::Delegated { partner },
         };
@@ -135,15 +138,14 @@ impl TokenBroker {
             .cache
             .get_or_fetch_shared(key, || {
                 let broker = self.clone();
-                let partner = partner.to_owned();
+                let (partner, tenant) = (partner.to_owned(), tenant.to_owned());
                 async move {
                     broker
-                        .redeem_with(&partner, &partner, resource, Settle::Later)
+                        .redeem_with(&partner, &tenant, resource, settle)
                         .await
                 }
             })
             .await
-            .map(|_| ())
     }
 
     /// Forgets the cached token of `partner` for `tenant` and `resource`, so the next request

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use common::graph::role_name;
 
 use super::super::access_check::ACCESS;
-use super::super::snapshot::{LastCycle, Relationship};
+use super::super::relationship::Relationship;
+use super::super::snapshot::LastCycle;
 use super::super::{Finding, State, checks};
 use super::customer_status::{AccessCell, OnboardingCell, Status};
 
@@ -455,7 +456,7 @@ pub fn expiries(last: &LastCycle) -> Vec<Expiry> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::watch::snapshot::Interner;
+    use crate::watch::relationship::Interner;
 
     const NOW: i64 = 1_796_428_800;
 
