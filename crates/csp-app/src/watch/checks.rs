@@ -172,6 +172,40 @@ impl Outcome {
     }
 }
 
+/// A partner's GDAP relationships as listed.
+enum Listing {
+    /// The configured partner's, whole (the access check reads them).
+    Own(Result<Vec<DelegatedAdminRelationship>, GraphError>),
+    /// Another partner's, with the fields the watch keeps.
+    Other(Result<Vec<Listed>, GraphError>),
+    /// Not listed: the partner's redemption failed.
+    Skipped,
+}
+
+impl Listing {
+    /// Lists with `graph` (`None`: the cloud has no Graph, an empty listing); another partner's
+    /// only when its redemption succeeded.
+    async fn fetch(graph: Option<GraphClient>, own: bool, redeemed: bool) -> Self {
+        match (graph, own) {
+            (Some(graph), true) => Self::Own(
+                graph
+                    .list_delegated_admin_relationships(None)
+                    .try_collect()
+                    .await,
+            ),
+            (None, true) => Self::Own(Ok(Vec::new())),
+            (_, false) if !redeemed => Self::Skipped,
+            (Some(graph), false) => Self::Other(
+                graph
+                    .list_delegated_admin_relationships_as::<Listed>()
+                    .try_collect()
+                    .await,
+            ),
+            (None, false) => Self::Other(Ok(Vec::new())),
+        }
+    }
+}
+
 /// `tail` after `list`, in whichever of the two buffers is larger.
 fn append<T>(list: &mut Vec<T>, mut tail: Vec<T>) {
     if tail.capacity() > list.capacity() {
@@ -279,29 +313,6 @@ impl Cycle<'_> {
         }
     }
 
-    /// The keepalive's one redemption (and rotation) of `partner`'s refresh token, for Microsoft
-    /// Graph at the partner's own authority, whatever token is cached. The access token is
-    /// cached, so the cycle's Graph checks use it instead of redeeming again: one redemption per
-    /// partner per cycle. The rotated token's write goes on meanwhile; [`Self::settled`] waits
-    /// for it.
-    async fn redeem(&self, partner: &str) -> Result<(), BrokerError> {
-        self.ctx
-            .broker
-            .refresh_delegated_token(partner, Resource::Graph)
-            .await
-    }
-
-    /// The keepalive's result: a redemption, once its rotated token is stored (or its write
-    /// failed).
-    async fn settled(
-        &self,
-        partner: &str,
-        redeemed: Result<(), BrokerError>,
-    ) -> Result<GrantStatus, BrokerError> {
-        redeemed?;
-        Ok(self.ctx.broker.status(partner).await)
-    }
-
     /// What the configured partner's Graph token (cached by the keepalive) lets the cycle read.
     pub async fn graph_access(&self) -> GraphAccess {
         let partner = &self.ctx.partner;
@@ -331,20 +342,47 @@ impl Cycle<'_> {
         let mut done: Vec<Option<(Result<GrantStatus, BrokerError>, Outcome)>> =
             partners.iter().map(|_| None).collect();
         let mut slots = stream::iter(partners.iter().enumerate())
-            .map(|(i, partner)| async move {
-                let redeemed = self.redeem(partner).await;
-                let mut gdap = Outcome::default();
-                if partner.eq_ignore_ascii_case(configured) {
-                    self.list_relationships(&mut gdap, None).await;
-                } else if redeemed.is_ok() {
-                    self.list_relationships(&mut gdap, Some(partner)).await;
-                }
-                (i, self.settled(partner, redeemed).await, gdap)
+            .map(|(i, partner)| {
+                // The keepalive's one redemption (and rotation) of the partner's refresh token, for
+                // Graph at the partner's own authority, whatever token is cached; the access
+                // token is cached, so the listing and the cycle's Graph checks use it: one
+                // redemption per partner per cycle. `status` waits for the rotated token's
+                // write, which goes on meanwhile.
+                // Each partner's redemption and listing run as a task of their own, so several
+                // partners' pages are parsed on the runtime's workers at once (polled by the
+                // cycle's one task they were parsed one after another); a task whose cycle is
+                // cancelled finishes on its own, as the broker's writes do.
+                let own = partner.eq_ignore_ascii_case(configured);
+                let graph = if own {
+                    Some(self.graph.clone())
+                } else {
+                    self.partner_graph(partner)
+                };
+                let broker = self.ctx.broker.clone();
+                let name = partner.clone();
+                let task = tokio::spawn(async move {
+                    let redeemed = broker.refresh_delegated_token(&name, Resource::Graph).await;
+                    let listing = Listing::fetch(graph, own, redeemed.is_ok()).await;
+                    let settled = match redeemed {
+                        Ok(()) => Ok(broker.status(&name).await),
+                        Err(e) => Err(e),
+                    };
+                    (settled, listing)
+                });
+                async move { (i, partner, task.await) }
             })
             .buffer_unordered(self.concurrency.max(1));
-        while let Some((i, redeemed, gdap)) = slots.next().await {
+        while let Some((i, partner, joined)) = slots.next().await {
+            let (settled, listing) = match joined {
+                Ok(done) => done,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // The runtime is shutting down: the partner is left out of this cycle.
+                Err(_) => continue,
+            };
+            let mut gdap = Outcome::default();
+            self.take_listing(&mut gdap, partner, listing);
             if let Some(slot) = done.get_mut(i) {
-                *slot = Some((redeemed, gdap));
+                *slot = Some((settled, gdap));
             }
         }
         drop(slots);
@@ -571,32 +609,27 @@ impl Cycle<'_> {
     /// Graph client; another with the Graph token its keepalive cached): expiry and
     /// auto-extension of active ones, expired ones, ones stuck in a transitional status.
     async fn list_relationships(&self, out: &mut Outcome, partner: Option<&str>) {
-        let listed = match partner {
-            // The configured partner's are kept whole too: the access check reads them.
-            None => match self
-                .graph
-                .list_delegated_admin_relationships(None)
-                .try_collect::<Vec<_>>()
-                .await
-            {
-                Ok(all) => {
-                    let listed = all.iter().map(Listed::from).collect();
-                    out.own = all;
-                    Ok(listed)
-                }
-                Err(e) => Err(e),
-            },
-            Some(partner) => match self.partner_graph(partner) {
-                Some(graph) => {
-                    graph
-                        .list_delegated_admin_relationships_as::<Listed>()
-                        .try_collect()
-                        .await
-                }
-                None => Ok(Vec::new()),
-            },
+        let (graph, own) = match partner {
+            None => (Some(self.graph.clone()), true),
+            Some(p) => (self.partner_graph(p), false),
         };
-        self.relationships(out, partner, listed);
+        let listing = Listing::fetch(graph, own, true).await;
+        self.take_listing(out, partner.unwrap_or(&self.ctx.partner), listing);
+    }
+
+    /// The findings of a listing of `partner`'s relationships.
+    fn take_listing(&self, out: &mut Outcome, partner: &str, listing: Listing) {
+        match listing {
+            // The configured partner's are kept whole too: the access check reads them.
+            Listing::Own(Ok(all)) => {
+                let listed = all.iter().map(Listed::from).collect();
+                out.own = all;
+                self.relationships(out, None, Ok(listed));
+            }
+            Listing::Own(Err(e)) => self.relationships(out, None, Err(e)),
+            Listing::Other(listed) => self.relationships(out, Some(partner), listed),
+            Listing::Skipped => {}
+        }
     }
 
     /// Graph as `partner` (its stored grant), with the watch's retry policy.
