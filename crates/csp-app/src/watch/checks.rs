@@ -17,10 +17,10 @@ use common::graph::{
 };
 use common::rules::REFRESH_TOKEN_INACTIVITY_SECS;
 use common::tokens::{BrokerError, BrokerTokens, GrantMetadata, GrantStatus, StoreError};
-use futures::stream::{self, StreamExt as _, TryStreamExt as _};
+use futures::stream::{self, StreamExt as _};
 
 use super::metrics::Sample;
-use super::relationship::{Interner, Listed, Relationship, unix};
+use super::relationship::{Interner, Listed, Listing, Relationship, unix};
 use super::{Finding, State, Thresholds};
 use crate::context::Context;
 
@@ -168,40 +168,6 @@ impl Outcome {
         self.push(check, subject, State::Unknown, message, None);
         if !self.errors.contains(&check) {
             self.errors.push(check);
-        }
-    }
-}
-
-/// A partner's GDAP relationships as listed.
-enum Listing {
-    /// The configured partner's, whole (the access check reads them).
-    Own(Result<Vec<DelegatedAdminRelationship>, GraphError>),
-    /// Another partner's, with the fields the watch keeps.
-    Other(Result<Vec<Listed>, GraphError>),
-    /// Not listed: the partner's redemption failed.
-    Skipped,
-}
-
-impl Listing {
-    /// Lists with `graph` (`None`: the cloud has no Graph, an empty listing); another partner's
-    /// only when its redemption succeeded.
-    async fn fetch(graph: Option<GraphClient>, own: bool, redeemed: bool) -> Self {
-        match (graph, own) {
-            (Some(graph), true) => Self::Own(
-                graph
-                    .list_delegated_admin_relationships(None)
-                    .try_collect()
-                    .await,
-            ),
-            (None, true) => Self::Own(Ok(Vec::new())),
-            (_, false) if !redeemed => Self::Skipped,
-            (Some(graph), false) => Self::Other(
-                graph
-                    .list_delegated_admin_relationships_as::<Listed>()
-                    .try_collect()
-                    .await,
-            ),
-            (None, false) => Self::Other(Ok(Vec::new())),
         }
     }
 }

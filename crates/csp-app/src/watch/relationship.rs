@@ -1,11 +1,13 @@
-//! A GDAP relationship as the watch keeps it between cycles, for the console and the gauges.
+//! A GDAP relationship as the watch keeps it between cycles, for the console and the gauges, and
+//! a partner's relationships as the watch lists them.
 
 use std::sync::Arc;
 
 use common::graph::{
-    AccessDetails, DelegatedAdminRelationship, DelegatedAdminRelationshipCustomer, UnifiedRole,
-    iso8601_days,
+    AccessDetails, DelegatedAdminRelationship, DelegatedAdminRelationshipCustomer, GraphClient,
+    GraphError, UnifiedRole, iso8601_days,
 };
+use futures::TryStreamExt as _;
 use serde::Deserialize;
 
 use super::State;
@@ -162,4 +164,39 @@ pub fn unix(text: &str) -> Option<i64> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .ok()
         .map(time::OffsetDateTime::unix_timestamp)
+}
+
+/// A partner's GDAP relationships as listed.
+#[derive(Debug)]
+pub enum Listing {
+    /// The configured partner's, whole (the access check reads them).
+    Own(Result<Vec<DelegatedAdminRelationship>, GraphError>),
+    /// Another partner's, with the fields the watch keeps.
+    Other(Result<Vec<Listed>, GraphError>),
+    /// Not listed: the partner's redemption failed.
+    Skipped,
+}
+
+impl Listing {
+    /// Lists with `graph` (`None`: the cloud has no Graph, an empty listing); another partner's
+    /// only when its redemption succeeded.
+    pub async fn fetch(graph: Option<GraphClient>, own: bool, redeemed: bool) -> Self {
+        match (graph, own) {
+            (Some(graph), true) => Self::Own(
+                graph
+                    .list_delegated_admin_relationships(None)
+                    .try_collect()
+                    .await,
+            ),
+            (None, true) => Self::Own(Ok(Vec::new())),
+            (_, false) if !redeemed => Self::Skipped,
+            (Some(graph), false) => Self::Other(
+                graph
+                    .list_delegated_admin_relationships_as::<Listed>()
+                    .try_collect()
+                    .await,
+            ),
+            (None, false) => Self::Other(Ok(Vec::new())),
+        }
+    }
 }
