@@ -1,5 +1,5 @@
-//! The fault middleware: applies the injected faults ([`crate::model::faults`]) to requests
-//! before their handlers run.
+//! The fault middleware: applies the injected faults ([`crate::model::faults`]) to requests,
+//! before their handlers run (a response time: after).
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -119,7 +119,8 @@ fn bearer_tenant(header: &str) -> Option<String> {
     claims.get("tid")?.as_str().map(str::to_owned)
 }
 
-/// Middleware applying faults before the handler runs.
+/// Middleware applying faults before the handler runs; a response time holds the handler's
+/// answer back until it has passed.
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -130,46 +131,59 @@ pub async fn middleware(
         .cloned();
     let host = req.connection_info().host().to_string();
     let service = Service::of(&host, req.path());
-    if let (Some(state), Some(service)) = (state, service)
-        && let Some(fault) = state
+    let Some(fault) = state.zip(service).and_then(|(state, service)| {
+        state
             .faults
             .take(service, req.path(), || request_tenant(service, &req))
-    {
-        {
-            if let Some(ms) = fault.latency_ms {
-                wait_precisely(arrived, Duration::from_millis(ms)).await;
-            }
-            if fault.drop_connection {
-                tracing::info!(service = ?service, path = req.path(), "injected fault: dropping the connection");
-                let body = futures::stream::once(async {
-                    Err::<web::Bytes, std::io::Error>(std::io::Error::other(
-                        "connection dropped by injected fault",
-                    ))
-                });
-                return Ok(req.into_response(
-                    HttpResponse::Ok()
-                        .insert_header(("connection", "close"))
-                        .streaming(body),
-                ));
-            }
-            if let Some(code) = fault.status {
-                let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-                tracing::info!(service = ?service, path = req.path(), http.status = code, "injected fault");
-                let mut resp = HttpResponse::build(status);
-                if let Some(secs) = fault.retry_after {
-                    resp.insert_header(("retry-after", secs.to_string()));
-                }
-                let body = match fault.entra_error {
-                    Some(aadsts) => policy_error(status, aadsts),
-                    None => fault_body(service, status, fault.retry_after),
-                };
-                return Ok(req.into_response(resp.json(body)));
-            }
-        }
+            .map(|fault| (service, fault))
+    }) else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    let (service, fault) = fault;
+    let answers = fault.drop_connection || fault.status.is_some();
+    let before = fault
+        .latency_ms
+        .into_iter()
+        .chain(fault.response_time_ms.filter(|_| answers))
+        .max();
+    if let Some(ms) = before {
+        wait_precisely(arrived, Duration::from_millis(ms)).await;
     }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_boxed_body)
+    if fault.drop_connection {
+        tracing::info!(service = ?service, path = req.path(), "injected fault: dropping the connection");
+        let body = futures::stream::once(async {
+            Err::<web::Bytes, std::io::Error>(std::io::Error::other(
+                "connection dropped by injected fault",
+            ))
+        });
+        return Ok(req.into_response(
+            HttpResponse::Ok()
+                .insert_header(("connection", "close"))
+                .streaming(body),
+        ));
+    }
+    if let Some(code) = fault.status {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        tracing::info!(service = ?service, path = req.path(), http.status = code, "injected fault");
+        let mut resp = HttpResponse::build(status);
+        if let Some(secs) = fault.retry_after {
+            resp.insert_header(("retry-after", secs.to_string()));
+        }
+        let body = match fault.entra_error {
+            Some(aadsts) => policy_error(status, aadsts),
+            None => fault_body(service, status, fault.retry_after),
+        };
+        return Ok(req.into_response(resp.json(body)));
+    }
+    let response = next.call(req).await;
+    if let Some(ms) = fault.response_time_ms {
+        // The handler ran at once; its answer waits out the rest of the response time.
+        wait_precisely(arrived, Duration::from_millis(ms)).await;
+    }
+    response.map(ServiceResponse::map_into_boxed_body)
 }
 
 #[cfg(test)]

@@ -37,8 +37,9 @@ use common::config::Settings;
 use common::graph::{DelegatedAdminRelationship, GraphClient};
 use futures::{StreamExt as _, TryStreamExt as _};
 
-use super::checks::{self, Outcome};
+use super::checks;
 use super::metrics::Sample;
+use super::outcome::Outcome;
 use super::state::{AccessRecord, Consent, WatchState};
 use super::{Finding, State};
 use crate::access::{Cause, Known};

@@ -12,16 +12,15 @@ use admin::setup::AppCertificate;
 use common::cloud::Resource;
 use common::config::{AppCredential, CertificateSource, KeyVaultIdentity, StoreSettings};
 use common::entra::AccessTokenClaims;
-use common::graph::{
-    DelegatedAdminRelationship, GraphClient, GraphError, GraphOptions, relationship_status,
-};
+use common::graph::{GraphClient, GraphError, GraphOptions, relationship_status};
 use common::rules::REFRESH_TOKEN_INACTIVITY_SECS;
 use common::tokens::{BrokerError, BrokerTokens, GrantMetadata, GrantStatus, StoreError};
 use futures::stream::{self, StreamExt as _};
 
 use super::metrics::Sample;
-use super::relationship::{Interner, Listed, Listing, Relationship, unix};
-use super::{Finding, State, Thresholds};
+use super::outcome::{Gathered, Outcome};
+use super::relationship::{Listed, Listing, Relationship, unix};
+use super::{State, Thresholds};
 use crate::context::Context;
 
 /// Check names (the `check` of findings and of `sam_check_errors_total`).
@@ -63,122 +62,6 @@ impl GraphAccess {
             Self::Token(claims) => doctor::registration::can_read(&claims.scopes()),
             Self::Unavailable(_) => true,
         }
-    }
-}
-
-/// What one cycle found.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    /// Findings in check order.
-    pub findings: Vec<Finding>,
-    /// Gauges of this cycle.
-    pub gauges: Vec<Sample>,
-    /// Checks that could not (fully) run.
-    pub errors: Vec<&'static str>,
-    /// Keepalive results.
-    pub keepalive: BTreeMap<&'static str, u64>,
-    /// Partners whose keepalive succeeded.
-    pub kept_alive: Vec<String>,
-    /// A partner must consent again.
-    pub needs_consent: bool,
-    /// The stored partners' grants (metadata only), for the console.
-    pub partners: Vec<GrantMetadata>,
-    /// The GDAP relationships listed, for the console and the gauges.
-    pub relationships: Vec<Relationship>,
-    /// The relationships listed with the configured partner's grant, whole: the access check
-    /// proves access with that grant, so it looks at these only (another stored partner's
-    /// customers are reached with that partner's grant, not this one).
-    pub own: Vec<DelegatedAdminRelationship>,
-    /// Statuses and role sets of the relationships kept, each kept once.
-    pub interner: Interner,
-    /// A check could not run for a reason that may pass (an outage, a timeout), rather than a
-    /// refusal that stays until someone grants a permission.
-    pub transient: bool,
-}
-
-impl Outcome {
-    /// Appends what `other` found (its findings after this one's). The longer list keeps its
-    /// buffer (the shorter one is moved into it), so absorbing 100,000 relationships never
-    /// holds two copies of them.
-    pub fn absorb(&mut self, other: Outcome) {
-        append(&mut self.findings, other.findings);
-        append(&mut self.relationships, other.relationships);
-        self.gauges.extend(other.gauges);
-        for check in other.errors {
-            if !self.errors.contains(&check) {
-                self.errors.push(check);
-            }
-        }
-        for (result, n) in other.keepalive {
-            *self.keepalive.entry(result).or_default() += n;
-        }
-        self.kept_alive.extend(other.kept_alive);
-        self.needs_consent |= other.needs_consent;
-        self.partners.extend(other.partners);
-        self.own.extend(other.own);
-        self.transient |= other.transient;
-    }
-
-    fn push(
-        &mut self,
-        check: &'static str,
-        subject: impl Into<String>,
-        state: State,
-        message: impl Into<String>,
-        seconds_left: Option<i64>,
-    ) {
-        self.findings.push(Finding {
-            check,
-            subject: subject.into(),
-            state,
-            message: message.into(),
-            seconds_left,
-        });
-    }
-
-    /// `check` could not run for `subject`, for a reason that may pass.
-    fn error(
-        &mut self,
-        check: &'static str,
-        subject: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        self.refused(check, subject, message);
-        self.transient = true;
-    }
-
-    /// `check` did not run for `subject` by design (it needs a permission the app does not
-    /// request): `message` says why and how to turn it on. Not an error.
-    fn skipped(
-        &mut self,
-        check: &'static str,
-        subject: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        self.push(check, subject, State::Skipped, message, None);
-    }
-
-    /// `check` could not run for `subject`: a service refused (403), which no retry changes.
-    fn refused(
-        &mut self,
-        check: &'static str,
-        subject: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        self.push(check, subject, State::Unknown, message, None);
-        if !self.errors.contains(&check) {
-            self.errors.push(check);
-        }
-    }
-}
-
-/// `tail` after `list`, in whichever of the two buffers is larger.
-fn append<T>(list: &mut Vec<T>, mut tail: Vec<T>) {
-    if tail.capacity() > list.capacity() {
-        tail.splice(0..0, std::mem::take(list));
-        *list = tail;
-    } else {
-        list.extend(tail);
     }
 }
 
@@ -296,28 +179,27 @@ impl Cycle<'_> {
     /// b) Keepalive of every partner and d) the listing of its GDAP relationships,
     /// `concurrency` partners at a time. Each partner's listing follows its own redemption in
     /// the same slot, with the Graph token that redemption cached, while the rotated refresh
-    /// token is written, so neither stage waits for the slowest partner of the other nor a slot
-    /// for a write; slots are refilled as partners finish, in any order.
-    /// Keepalive findings go to `out` in the partners' order; the GDAP findings are returned
-    /// (the configured partner's, then the others' in the partners' order), for the cycle to
-    /// add after the credentials'. Another partner's relationships are listed only when its
-    /// redemption succeeded; the configured partner's always (its error is the GDAP check's).
-    /// A redemption cut short leaves its rotated token's write to the broker, which finishes it.
+    /// token is written; a slot is refilled as soon as its listing is in, in any order, and
+    /// the writes are waited for (the keepalive findings) once every slot is done, so no slot
+    /// waits for the slowest partner nor for a write. Keepalive findings go to `out` in the
+    /// partners' order; the GDAP findings are returned (the configured partner's, then the
+    /// others' in the partners' order), for the cycle to add after the credentials'. Another
+    /// partner's relationships are listed only when its redemption succeeded; the configured
+    /// partner's always (its error is the GDAP check's). A redemption cut short leaves its
+    /// rotated token's write to the broker, which finishes it.
     pub async fn keepalive_and_gdap(&self, partners: &[String], out: &mut Outcome) -> Outcome {
         let configured = &self.ctx.partner;
-        let mut done: Vec<Option<(Result<GrantStatus, BrokerError>, Outcome)>> =
+        let mut redeemed: Vec<Option<Result<(), BrokerError>>> =
             partners.iter().map(|_| None).collect();
         let mut slots = stream::iter(partners.iter().enumerate())
             .map(|(i, partner)| {
                 // The keepalive's one redemption (and rotation) of the partner's refresh token, for
                 // Graph at the partner's own authority, whatever token is cached; the access
                 // token is cached, so the listing and the cycle's Graph checks use it: one
-                // redemption per partner per cycle. `status` waits for the rotated token's
-                // write, which goes on meanwhile.
+                // redemption per partner per cycle.
                 // Each partner's redemption and listing run as a task of their own, so several
-                // partners' pages are parsed on the runtime's workers at once (polled by the
-                // cycle's one task they were parsed one after another); a task whose cycle is
-                // cancelled finishes on its own, as the broker's writes do.
+                // partners' pages are parsed on the runtime's workers at once; a task whose
+                // cycle is cancelled finishes on its own, as the broker's writes do.
                 let own = partner.eq_ignore_ascii_case(configured);
                 let graph = if own {
                     Some(self.graph.clone())
@@ -329,41 +211,52 @@ impl Cycle<'_> {
                 let task = tokio::spawn(async move {
                     let redeemed = broker.refresh_delegated_token(&name, Resource::Graph).await;
                     let listing = Listing::fetch(graph, own, redeemed.is_ok()).await;
-                    let settled = match redeemed {
-                        Ok(()) => Ok(broker.status(&name).await),
-                        Err(e) => Err(e),
-                    };
-                    (settled, listing)
+                    (redeemed, listing)
                 });
-                async move { (i, partner, task.await) }
+                async move { (i, partner, own, task.await) }
             })
             .buffer_unordered(self.concurrency.max(1));
-        while let Some((i, partner, joined)) = slots.next().await {
-            let (settled, listing) = match joined {
+        let mut own = None;
+        let mut others = Gathered::default();
+        let mut left = partners.len();
+        while let Some((i, partner, is_own, joined)) = slots.next().await {
+            left -= 1;
+            let (result, listing) = match joined {
                 Ok(done) => done,
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 // The runtime is shutting down: the partner is left out of this cycle.
                 Err(_) => continue,
             };
-            let mut gdap = Outcome::default();
-            self.take_listing(&mut gdap, partner, listing);
-            if let Some(slot) = done.get_mut(i) {
-                *slot = Some((settled, gdap));
+            if is_own {
+                let mut gdap = Outcome::default();
+                self.take_listing(&mut gdap, partner, listing);
+                own = Some(gdap);
+            } else {
+                if let Listing::Other(Ok(listed)) = &listing {
+                    // Room, as a guess, for as many from each partner still to come, and for
+                    // the findings the cycle moves in front of these (those found before, the
+                    // keepalive's, the configured partner's).
+                    let extra = out.findings.len() + partners.len() + listed.len() + 64;
+                    others.reserve(listed.len(), left + 1, extra);
+                }
+                let rank = u32::try_from(i).unwrap_or(u32::MAX);
+                others.take(rank, |gdap| self.take_listing(gdap, partner, listing));
+            }
+            if let Some(slot) = redeemed.get_mut(i) {
+                *slot = Some(result);
             }
         }
         drop(slots);
-        let mut own = None;
-        let mut others = Vec::new();
-        for (partner, result) in partners.iter().zip(done) {
-            let Some((redeemed, gdap)) = result else {
+        for (partner, result) in partners.iter().zip(redeemed) {
+            let Some(result) = result else {
                 continue;
             };
-            self.kept_alive(out, partner, redeemed);
-            if partner.eq_ignore_ascii_case(configured) {
-                own = Some(gdap);
-            } else {
-                others.push(gdap);
-            }
+            // `status` waits for the rotated token's write, long done for all but the last.
+            let settled = match result {
+                Ok(()) => Ok(self.ctx.broker.status(partner).await),
+                Err(e) => Err(e),
+            };
+            self.kept_alive(out, partner, settled);
         }
         let mut gdap = match own {
             Some(own) => own,
@@ -375,17 +268,7 @@ impl Cycle<'_> {
                 own
             }
         };
-        // Reserved once: growing lists of 100,000 by doubling would hold two copies at times;
-        // the findings' with room for those the cycle found before (and the credentials'),
-        // which it moves in front of these ([`Outcome::absorb`]).
-        gdap.findings.reserve_exact(
-            others.iter().map(|o| o.findings.len()).sum::<usize>() + out.findings.len() + 64,
-        );
-        gdap.relationships
-            .reserve_exact(others.iter().map(|o| o.relationships.len()).sum());
-        for other in others {
-            gdap.absorb(other);
-        }
+        gdap.absorb(others.into_ordered());
         gdap
     }
 

@@ -18,6 +18,7 @@ pub mod console;
 pub mod daemon;
 pub mod metrics;
 pub mod notify;
+pub mod outcome;
 pub mod relationship;
 pub mod server;
 pub mod snapshot;
@@ -390,7 +391,7 @@ impl<'a> Watcher<'a> {
             last_keepalive: &state.last_keepalive,
             concurrency: self.concurrency,
         };
-        let mut out = checks::Outcome::default();
+        let mut out = outcome::Outcome::default();
         let stored = cycle.partners(&mut out).await;
         cycle.refresh_tokens(&stored, &mut out);
         out.partners.clone_from(&stored);
@@ -525,7 +526,7 @@ impl<'a> Watcher<'a> {
         });
     }
 
-    fn record(&self, out: &mut checks::Outcome, now: i64) {
+    fn record(&self, out: &mut outcome::Outcome, now: i64) {
         let cycles = self.shared.with(|m| {
             m.cycles += 1;
             for check in &out.errors {

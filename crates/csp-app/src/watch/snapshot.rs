@@ -7,7 +7,7 @@ use std::sync::Arc;
 use common::tokens::GrantMetadata;
 
 use super::Finding;
-use super::checks::Outcome;
+use super::outcome::Outcome;
 use super::relationship::Relationship;
 use super::state::{AccessRecord, HistoryEntry};
 use crate::onboard::journal::Entry;

@@ -58,9 +58,17 @@ pub struct Fault {
     /// throttles per app per tenant, so a test can throttle one customer and not the others.
     #[serde(default)]
     pub tenant: Option<String>,
-    /// Latency added before answering (milliseconds).
+    /// Latency added before the request is handled (milliseconds): the request waits, as at
+    /// a congested front door, and the handler's own work comes on top.
     #[serde(default)]
     pub latency_ms: Option<u64>,
+    /// The answer leaves no sooner than this after the request arrived (milliseconds): the
+    /// request is handled at once and its answer held back, so the emulator's own work (an RSA
+    /// signature, a page's serialization) counts within the time, as a service's processing
+    /// counts within its response time. What a benchmark's "each request takes N ms" means.
+    /// With `status` or `drop_connection` it is a latency (no handler runs).
+    #[serde(default)]
+    pub response_time_ms: Option<u64>,
     /// Answer with this HTTP status instead of handling the request.
     #[serde(default)]
     pub status: Option<u16>,
@@ -89,6 +97,7 @@ impl Fault {
             route: None,
             tenant: None,
             latency_ms: None,
+            response_time_ms: None,
             status: Some(status),
             retry_after: None,
             drop_connection: false,
@@ -131,11 +140,21 @@ impl Fault {
             route: None,
             tenant: None,
             latency_ms: Some(u64::try_from(by.as_millis()).unwrap_or(u64::MAX)),
+            response_time_ms: None,
             status: None,
             retry_after: None,
             drop_connection: false,
             times: None,
             entra_error: None,
+        }
+    }
+    /// Every answer of `service` held back until `by` after its request arrived (see
+    /// [`Fault::response_time_ms`]).
+    pub fn response_time(service: Service, by: Duration) -> Self {
+        Fault {
+            latency_ms: None,
+            response_time_ms: Some(u64::try_from(by.as_millis()).unwrap_or(u64::MAX)),
+            ..Fault::latency(service, Duration::ZERO)
         }
     }
     /// Drop the connection.
@@ -145,6 +164,7 @@ impl Fault {
             route: None,
             tenant: None,
             latency_ms: None,
+            response_time_ms: None,
             status: None,
             retry_after: None,
             drop_connection: true,
