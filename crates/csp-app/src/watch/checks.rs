@@ -19,7 +19,7 @@ use futures::stream::{self, StreamExt as _};
 
 use super::metrics::Sample;
 use super::outcome::{Gathered, Outcome};
-use super::relationship::{Listed, Listing, Relationship, unix};
+use super::relationship::{Listed, Listing, Relationship, shared, unix};
 use super::{State, Thresholds};
 use crate::context::Context;
 
@@ -80,6 +80,9 @@ pub struct Cycle<'a> {
     pub last_keepalive: &'a BTreeMap<String, i64>,
     /// Partners redeemed (and listed) at once.
     pub concurrency: usize,
+    /// The relationships of the previous cycle's snapshot (sorted by customer and ID): those
+    /// unchanged are shared, not held twice.
+    pub previous: &'a [Arc<Relationship>],
 }
 
 fn days(seconds: i64) -> String {
@@ -557,7 +560,7 @@ impl Cycle<'_> {
                 .last()
                 .filter(|f| f.check == GDAP && *f.subject == *r.id)
                 .map(|f| f.state);
-            out.relationships.push(r);
+            out.relationships.push(shared(self.previous, r));
         }
     }
 

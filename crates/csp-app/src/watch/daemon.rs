@@ -161,8 +161,7 @@ mod tests {
                 finding(State::Skipped),
                 finding(State::Warning),
                 finding(State::Unknown),
-            ]
-            .into(),
+            ],
             errors: vec!["gdap"],
             transient: true,
             needs_consent: false,

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use super::relationship::Relationship;
 
@@ -134,7 +135,7 @@ impl Metrics {
 
     /// The Prometheus text exposition; the GDAP relationship gauges come from the last cycle's
     /// `relationships`, counted from `started`, when it began.
-    pub fn render(&self, relationships: &[Relationship], started: i64) -> String {
+    pub fn render(&self, relationships: &[Arc<Relationship>], started: i64) -> String {
         let mut out = String::new();
         header(
             &mut out,
@@ -246,8 +247,10 @@ mod tests {
             "autoExtendDuration": "P180D",
             "endDateTime": "2026-01-01T00:01:40Z",
         });
-        let relationships = [super::super::relationship::Interner::default()
-            .keep(serde_json::from_value(relationship).unwrap())];
+        let relationships = [Arc::new(
+            super::super::relationship::Interner::default()
+                .keep(serde_json::from_value(relationship).unwrap()),
+        )];
         let text = m.render(&relationships, 1_767_225_600);
         assert!(text.contains("sam_check_errors_total{check=\"gdap\"} 0\n"));
         assert!(text.contains("sam_keepalive_total{result=\"reconsent\"} 0\n"));

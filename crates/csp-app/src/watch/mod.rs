@@ -251,8 +251,8 @@ fn all_checks() -> Vec<&'static str> {
 /// The result of one cycle.
 #[derive(Debug)]
 pub struct CycleReport {
-    /// Every finding (shared with the console's snapshot).
-    pub findings: Arc<Vec<Finding>>,
+    /// Every finding.
+    pub findings: Vec<Finding>,
     /// Checks that could not (fully) run.
     pub errors: Vec<&'static str>,
     /// Some of `errors` may pass (outages, timeouts): the next cycle comes sooner. Refusals
@@ -383,6 +383,7 @@ impl<'a> Watcher<'a> {
             Some(state) => state,
             None => memory.insert(self.load_state()),
         };
+        let previous = self.shared.last();
         let cycle = checks::Cycle {
             ctx: self.ctx,
             graph: &self.graph,
@@ -390,6 +391,7 @@ impl<'a> Watcher<'a> {
             thresholds: self.options.thresholds,
             last_keepalive: &state.last_keepalive,
             concurrency: self.concurrency,
+            previous: &previous.relationships,
         };
         let mut out = outcome::Outcome::default();
         let stored = cycle.partners(&mut out).await;
@@ -415,14 +417,14 @@ impl<'a> Watcher<'a> {
         for partner in &out.kept_alive {
             state.last_keepalive.insert(partner.clone(), now);
         }
-        let findings = Arc::new(std::mem::take(&mut out.findings));
+        let findings = std::mem::take(&mut out.findings);
         let (notified, undelivered) = self.notify(state, &findings, now).await;
         self.save_state(state);
         let history = state.history.clone();
         drop(memory);
         // The snapshot first: the GDAP gauges are rendered from it, and whoever waits on the
         // cycle count (bumped by `record`) reads it next.
-        let mut last = LastCycle::new(&mut out, findings.clone(), (started, now), history);
+        let mut last = LastCycle::new(&mut out, &findings, (started, now), history);
         last.access = access_records;
         last.onboarding = onboarding;
         self.shared.set_last(last);

@@ -2,6 +2,7 @@
 //! arriving in any order, are gathered into one ([`Gathered`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use common::graph::DelegatedAdminRelationship;
 use common::tokens::GrantMetadata;
@@ -27,8 +28,9 @@ pub struct Outcome {
     pub needs_consent: bool,
     /// The stored partners' grants (metadata only), for the console.
     pub partners: Vec<GrantMetadata>,
-    /// The GDAP relationships listed, for the console and the gauges.
-    pub relationships: Vec<Relationship>,
+    /// The GDAP relationships listed, for the console and the gauges (each shared with the
+    /// previous cycle's snapshot when it has not changed since: [`super::relationship::shared`]).
+    pub relationships: Vec<Arc<Relationship>>,
     /// The relationships listed with the configured partner's grant, whole: the access check
     /// proves access with that grant, so it looks at these only (another stored partner's
     /// customers are reached with that partner's grant, not this one).

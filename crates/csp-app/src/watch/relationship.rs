@@ -159,6 +159,18 @@ impl Interner {
     }
 }
 
+/// `r`, or the equal relationship of the previous cycle's snapshot (`previous`, sorted by
+/// customer and ID as a snapshot is), shared: a watch over 100,000 relationships, most of them
+/// unchanged from one cycle to the next, would otherwise hold them twice while the console
+/// still shows the previous cycle.
+pub fn shared(previous: &[Arc<Relationship>], r: Relationship) -> Arc<Relationship> {
+    let key = (&*r.customer_id, &*r.id);
+    match previous.binary_search_by(|p| (&*p.customer_id, &*p.id).cmp(&key)) {
+        Ok(i) if *previous[i] == r => previous[i].clone(),
+        _ => Arc::new(r),
+    }
+}
+
 /// Seconds since the Unix epoch of an RFC 3339 date.
 pub fn unix(text: &str) -> Option<i64> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
@@ -198,5 +210,59 @@ impl Listing {
             ),
             (None, false) => Self::Other(Ok(Vec::new())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(id: &str, customer: &str, end: &str) -> Relationship {
+        let json = serde_json::json!({
+            "id": id,
+            "displayName": format!("{id} name"),
+            "status": "active",
+            "customer": {"tenantId": customer, "displayName": format!("{customer} name")},
+            "accessDetails": {"unifiedRoles": [{"roleDefinitionId": "role"}]},
+            "endDateTime": end,
+        });
+        Interner::default().keep(serde_json::from_value(json).unwrap())
+    }
+
+    #[test]
+    fn an_unchanged_relationship_is_shared_with_the_previous_snapshot_and_a_changed_one_is_not() {
+        let mut previous: Vec<Arc<Relationship>> = [("r1", "c2"), ("r2", "c1"), ("r3", "c1")]
+            .into_iter()
+            .map(|(id, c)| Arc::new(listed(id, c, "2027-01-01T00:00:00Z")))
+            .collect();
+        previous.sort_by(|a, b| (&a.customer_id, &a.id).cmp(&(&b.customer_id, &b.id)));
+
+        let same = shared(&previous, listed("r3", "c1", "2027-01-01T00:00:00Z"));
+        let kept = previous.iter().find(|p| &*p.id == "r3").unwrap();
+        assert!(
+            Arc::ptr_eq(&same, kept),
+            "unchanged: the previous one, shared"
+        );
+
+        let extended = shared(&previous, listed("r3", "c1", "2027-07-01T00:00:00Z"));
+        assert!(!Arc::ptr_eq(&extended, kept), "changed: a new one");
+        assert_eq!(extended.end, unix("2027-07-01T00:00:00Z"));
+
+        let mut with_state = listed("r1", "c2", "2027-01-01T00:00:00Z");
+        with_state.state = Some(State::Warning);
+        let r1 = shared(&previous, with_state);
+        assert_eq!(
+            r1.state,
+            Some(State::Warning),
+            "its finding's state changed: new"
+        );
+
+        let new = shared(&previous, listed("r9", "c1", "2027-01-01T00:00:00Z"));
+        assert!(previous.iter().all(|p| !Arc::ptr_eq(p, &new)));
+        assert!(
+            shared(&[], listed("r1", "c2", "2027-01-01T00:00:00Z"))
+                .state
+                .is_none()
+        );
     }
 }

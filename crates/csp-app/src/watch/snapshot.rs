@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use common::tokens::GrantMetadata;
 
-use super::Finding;
+use super::checks;
 use super::outcome::Outcome;
 use super::relationship::Relationship;
 use super::state::{AccessRecord, HistoryEntry};
+use super::{Finding, State};
 use crate::onboard::journal::Entry;
 
 /// The last cycle's results.
@@ -19,13 +20,17 @@ pub struct LastCycle {
     pub at: Option<i64>,
     /// When it started: what the GDAP gauges count from.
     pub started: i64,
-    /// Every finding (shared with the cycle's report, not copied).
-    pub findings: Arc<Vec<Finding>>,
+    /// The findings the console shows: every one but the GDAP findings that are ok. A
+    /// relationship carries its finding's state ([`Relationship::state`]); at 100,000
+    /// relationships those findings were most of the list, held between cycles for nothing.
+    pub findings: Vec<Finding>,
+    /// How many findings the cycle had.
+    pub findings_total: usize,
     /// The stored partners' grants.
     pub partners: Vec<GrantMetadata>,
     /// The GDAP relationships listed (empty when the GDAP check could not run), by customer
     /// (a cycle's snapshot is sorted by customer tenant ID).
-    pub relationships: Vec<Relationship>,
+    pub relationships: Vec<Arc<Relationship>>,
     /// Checks that could not (fully) run.
     pub errors: Vec<&'static str>,
     /// The recorded changes of state, oldest first.
@@ -40,7 +45,7 @@ impl LastCycle {
     /// The snapshot of a cycle that ran from `started` to `now` (takes the cycle's lists).
     pub fn new(
         out: &mut Outcome,
-        findings: Arc<Vec<Finding>>,
+        findings: &[Finding],
         (started, now): (i64, i64),
         history: Vec<HistoryEntry>,
     ) -> Self {
@@ -52,7 +57,12 @@ impl LastCycle {
         Self {
             at: Some(now),
             started,
-            findings,
+            findings: findings
+                .iter()
+                .filter(|f| !(f.check == checks::GDAP && f.state == State::Ok))
+                .cloned()
+                .collect(),
+            findings_total: findings.len(),
             partners: std::mem::take(&mut out.partners),
             relationships,
             errors: out.errors.clone(),

@@ -199,7 +199,7 @@ pub fn overview(last: &LastCycle, max_partners: usize) -> Overview<'_> {
         credentials,
         attention,
         attention_total,
-        findings_total: last.findings.len(),
+        findings_total: last.findings_total,
     }
 }
 
@@ -287,7 +287,7 @@ fn relationship_row(r: &Relationship, now: i64, state: Option<State>) -> Relatio
 pub fn customers(last: &LastCycle, query: &CustomerQuery) -> Customers {
     let now = last.at.unwrap_or_default();
     // A cycle's snapshot is sorted by customer already, which a stable sort only checks.
-    let mut sorted: Vec<&Relationship> = last.relationships.iter().collect();
+    let mut sorted: Vec<&Relationship> = last.relationships.iter().map(|r| &**r).collect();
     sorted.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
     let mut by_customer: Vec<(&str, &[&Relationship])> = sorted
         .chunk_by(|a, b| a.customer_id == b.customer_id)
@@ -455,6 +455,8 @@ pub fn expiries(last: &LastCycle) -> Vec<Expiry> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::watch::relationship::Interner;
 
@@ -492,8 +494,8 @@ mod tests {
                 finding(checks::GDAP, "r2", State::Critical, Some(3 * DAY)),
                 finding(checks::KEEPALIVE, "p", State::Unknown, None),
                 finding(checks::REFRESH_TOKEN, "p", State::Ok, Some(80 * DAY)),
-            ]
-            .into(),
+            ],
+            findings_total: 4,
             relationships: vec![
                 Relationship {
                     state: Some(State::Warning),
@@ -504,7 +506,10 @@ mod tests {
                     ..relationship("r2", "c2", "Northwind", 3)
                 },
                 relationship("r3", "c3", "Tailspin", 400),
-            ],
+            ]
+            .into_iter()
+            .map(Arc::new)
+            .collect(),
             ..LastCycle::default()
         }
     }
