@@ -70,14 +70,14 @@ fn snapshot(partners: usize, customers: usize) -> LastCycle {
         };
         findings.push(Finding {
             check: "refresh_token",
-            subject: tenant.clone(),
+            subject: tenant.as_str().into(),
             state,
             message: format!("the refresh token expires in {} days", left / DAY),
             seconds_left: Some(left),
         });
         findings.push(Finding {
             check: "keepalive",
-            subject: tenant.clone(),
+            subject: tenant.as_str().into(),
             state: State::Ok,
             message: "refresh token redeemed and rotated".into(),
             seconds_left: None,
@@ -109,7 +109,7 @@ fn snapshot(partners: usize, customers: usize) -> LastCycle {
 
             findings.push(Finding {
                 check: "gdap",
-                subject: id,
+                subject: id.into(),
                 state,
                 message: format!("ends in {days} days"),
                 seconds_left: Some(days * DAY),

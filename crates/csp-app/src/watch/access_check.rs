@@ -31,6 +31,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use cli_kit::{Selection, SelectionArgs};
 use common::config::Settings;
@@ -105,7 +106,7 @@ impl CustomerWatch {
     /// Drops what the cycle found about customers the selection leaves out: their GDAP
     /// relationships, the findings about those and the gauges labelled with either.
     pub fn restrict(&self, out: &mut Outcome) {
-        let dropped: HashSet<Box<str>> = out
+        let dropped: HashSet<Arc<str>> = out
             .relationships
             .iter()
             .filter(|r| !self.admits_customer(&r.customer_id))
@@ -117,7 +118,7 @@ impl CustomerWatch {
         out.relationships.retain(|r| !dropped.contains(&r.id));
         out.own.retain(|r| !dropped.contains(r.id.as_str()));
         out.findings
-            .retain(|f| !(f.check == checks::GDAP && dropped.contains(f.subject.as_str())));
+            .retain(|f| !(f.check == checks::GDAP && dropped.contains(&*f.subject)));
         out.gauges.retain(|s| {
             !s.labels.iter().any(|(name, value)| {
                 (*name == "relationship" && dropped.contains(value.as_str()))
@@ -364,7 +365,7 @@ pub fn when(t: i64) -> String {
 fn push(out: &mut Outcome, subject: &str, state: State, message: String) {
     out.findings.push(Finding {
         check: ACCESS,
-        subject: subject.to_owned(),
+        subject: subject.into(),
         state,
         message,
         seconds_left: None,

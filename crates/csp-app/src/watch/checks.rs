@@ -115,7 +115,7 @@ impl Cycle<'_> {
                     None => {
                         out.error(
                             REFRESH_TOKEN,
-                            &self.ctx.partner,
+                            self.ctx.partner.as_str(),
                             format!(
                                 "no grant of partner {} could be read from {} (see the keepalive finding for why)",
                                 self.ctx.partner, status.location
@@ -161,7 +161,13 @@ impl Cycle<'_> {
                     ": run keepalive (the watch does, every cycle)"
                 });
             }
-            out.push(REFRESH_TOKEN, &meta.tenant_id, state, message, Some(left));
+            out.push(
+                REFRESH_TOKEN,
+                meta.tenant_id.as_str(),
+                state,
+                message,
+                Some(left),
+            );
         }
     }
 
@@ -333,7 +339,7 @@ impl Cycle<'_> {
             let read = if access.reads_registration() {
                 self.registration_credentials(out, &app_id).await
             } else {
-                out.skipped(CREDENTIALS, &app_id, REGISTRATION_SKIPPED);
+                out.skipped(CREDENTIALS, app_id.as_str(), REGISTRATION_SKIPPED);
                 false
             };
             if !read && app_id == settings.app.client_id {
@@ -549,9 +555,9 @@ impl Cycle<'_> {
                         }
                         (state, m)
                     };
-                    out.push(GDAP, &*r.id, state, message, Some(left));
+                    out.push(GDAP, r.id.clone(), state, message, Some(left));
                 }
-                ("expired" | "expiring", end) => out.push(GDAP, &*r.id, State::Critical, format!("{what} expired: the partner has no roles through it; create a new relationship for the customer to approve"), end.map(|e| e - self.now)),
+                ("expired" | "expiring", end) => out.push(GDAP, r.id.clone(), State::Critical, format!("{what} expired: the partner has no roles through it; create a new relationship for the customer to approve"), end.map(|e| e - self.now)),
                 (status, _) if relationship_status::is_transitional(status) => self.transitional(out, &r, &what),
                 _ => {}
             }
@@ -571,7 +577,7 @@ impl Cycle<'_> {
         let Some(since) = r.last_modified else {
             return out.push(
                 GDAP,
-                &*r.id,
+                r.id.clone(),
                 State::Ok,
                 format!("{what} is {}", r.status),
                 None,
@@ -586,11 +592,11 @@ impl Cycle<'_> {
         ));
         let minutes = age / 60;
         if age > self.thresholds.gdap_stuck {
-            out.push(GDAP, &*r.id, State::Warning, format!("{what} has been {} for {minutes} min, longer than the {} min Microsoft usually takes: check it in Partner Center and open a support request if it stays so", r.status, self.thresholds.gdap_stuck / 60), None);
+            out.push(GDAP, r.id.clone(), State::Warning, format!("{what} has been {} for {minutes} min, longer than the {} min Microsoft usually takes: check it in Partner Center and open a support request if it stays so", r.status, self.thresholds.gdap_stuck / 60), None);
         } else {
             out.push(
                 GDAP,
-                &*r.id,
+                r.id.clone(),
                 State::Ok,
                 format!(
                     "{what} is {} (for {minutes} min; Graph completes it on its own)",

@@ -122,8 +122,9 @@ pub struct Finding {
     /// The check (`refresh_token`, `keepalive`, `credentials`, `gdap`, `permissions`).
     pub check: &'static str,
     /// What it is about (partner, credential, relationship, doctor check id, or `registration`
-    /// when the registration checks are skipped).
-    pub subject: String,
+    /// when the registration checks are skipped). A GDAP finding's is its relationship's ID,
+    /// shared with the relationship kept ([`relationship::Relationship::id`]).
+    pub subject: Arc<str>,
     /// Its state.
     pub state: State,
     /// What was found and what to do.
@@ -492,7 +493,7 @@ impl<'a> Watcher<'a> {
                 .map(|(finding, previous, told)| HistoryEntry {
                     at: now,
                     check: finding.check.to_owned(),
-                    subject: finding.subject.clone(),
+                    subject: finding.subject.to_string(),
                     from: previous,
                     to: finding.state,
                     message: finding.message.clone(),

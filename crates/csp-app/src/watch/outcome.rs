@@ -68,7 +68,7 @@ impl Outcome {
     pub(super) fn push(
         &mut self,
         check: &'static str,
-        subject: impl Into<String>,
+        subject: impl Into<Arc<str>>,
         state: State,
         message: impl Into<String>,
         seconds_left: Option<i64>,
@@ -86,7 +86,7 @@ impl Outcome {
     pub(super) fn error(
         &mut self,
         check: &'static str,
-        subject: impl Into<String>,
+        subject: impl Into<Arc<str>>,
         message: impl Into<String>,
     ) {
         self.refused(check, subject, message);
@@ -98,7 +98,7 @@ impl Outcome {
     pub(super) fn skipped(
         &mut self,
         check: &'static str,
-        subject: impl Into<String>,
+        subject: impl Into<Arc<str>>,
         message: impl Into<String>,
     ) {
         self.push(check, subject, State::Skipped, message, None);
@@ -108,7 +108,7 @@ impl Outcome {
     pub(super) fn refused(
         &mut self,
         check: &'static str,
-        subject: impl Into<String>,
+        subject: impl Into<Arc<str>>,
         message: impl Into<String>,
     ) {
         self.push(check, subject, State::Unknown, message, None);
@@ -235,7 +235,7 @@ mod tests {
             });
         }
         let out = g.into_ordered();
-        let subjects: Vec<&str> = out.findings.iter().map(|f| f.subject.as_str()).collect();
+        let subjects: Vec<&str> = out.findings.iter().map(|f| &*f.subject).collect();
         assert_eq!(subjects, ["a1", "a2", "b1", "c1", "c2"]);
         let gauges: Vec<&str> = out.gauges.iter().map(|s| s.labels[0].1.as_str()).collect();
         assert_eq!(gauges, ["a1", "a2", "b1", "c1", "c2"]);

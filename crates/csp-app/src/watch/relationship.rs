@@ -18,8 +18,8 @@ use super::State;
 /// relationships between cycles: Graph's full objects took three times the memory.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Relationship {
-    /// `{partner-guid}-{guid}`.
-    pub id: Box<str>,
+    /// `{partner-guid}-{guid}` (shared with its GDAP finding's subject).
+    pub id: Arc<str>,
     /// Display name.
     pub display_name: Box<str>,
     /// `active`, `approvalPending`, `expired`, …

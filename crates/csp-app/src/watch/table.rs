@@ -77,7 +77,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
             .collect();
         rows.push(FindingRow([
             f.check.to_owned(),
-            f.subject.clone(),
+            f.subject.to_string(),
             f.state.as_str().to_owned(),
             message.join("; "),
         ]));

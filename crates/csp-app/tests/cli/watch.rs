@@ -170,7 +170,7 @@ pub(crate) fn finding<'a>(report: &'a CycleReport, check: &str, subject: &str) -
     report
         .findings
         .iter()
-        .find(|f| f.check == check && f.subject == subject)
+        .find(|f| f.check == check && &*f.subject == subject)
         .unwrap_or_else(|| panic!("no {check} finding for {subject}: {:#?}", report.findings))
 }
 

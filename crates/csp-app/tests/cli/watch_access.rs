@@ -101,7 +101,7 @@ fn access_finding<'a>(report: &'a CycleReport, customer: &str) -> &'a Finding {
     report
         .findings
         .iter()
-        .find(|f| f.check == "access" && f.subject == customer)
+        .find(|f| f.check == "access" && &*f.subject == customer)
         .unwrap_or_else(|| panic!("no access finding for {customer}: {:#?}", report.findings))
 }
 
@@ -150,7 +150,7 @@ async fn an_excluded_customer_gets_no_finding_and_the_selection_is_printed() {
         let finding = report
             .findings
             .iter()
-            .find(|f| f.check == "gdap" && f.subject == *r.id)
+            .find(|f| f.check == "gdap" && f.subject == r.id)
             .map(|f| f.state);
         assert_eq!(r.state, finding, "{r:?}");
     }

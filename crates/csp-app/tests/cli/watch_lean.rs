@@ -144,7 +144,7 @@ async fn a_cycle_over_three_partners_redeems_once_per_partner() {
         .findings
         .iter()
         .filter(|f| f.check == "keepalive" && f.state == State::Ok)
-        .map(|f| f.subject.as_str())
+        .map(|f| &*f.subject)
         .collect();
     assert_eq!(kept.len(), 3, "{:#?}", report.findings);
     assert_eq!(redeemed, 3, "{:#?}", report.findings);
@@ -174,7 +174,7 @@ async fn on_least_privilege_the_registration_checks_are_skipped_with_their_opt_i
     let scopes = report
         .findings
         .iter()
-        .find(|f| f.check == "permissions" && f.subject == "token.graph")
+        .find(|f| f.check == "permissions" && &*f.subject == "token.graph")
         .expect("the Graph token's scopes are checked");
     assert_eq!(scopes.state, State::Ok, "{scopes:?}");
 }

@@ -119,7 +119,7 @@ pub fn overview(last: &LastCycle, max_partners: usize) -> Overview<'_> {
         last.findings
             .iter()
             .filter(|f| f.check == check)
-            .map(|f| (f.subject.as_str(), f))
+            .map(|f| (&*f.subject, f))
             .collect()
     };
     let tokens = by_subject(checks::REFRESH_TOKEN);
@@ -162,7 +162,8 @@ pub fn overview(last: &LastCycle, max_partners: usize) -> Overview<'_> {
         .filter(|f| f.state.needs_attention())
         .map(|f| FindingRow {
             finding: f,
-            customer: (f.check == ACCESS && f.subject != "memberships").then(|| f.subject.clone()),
+            customer: (f.check == ACCESS && &*f.subject != "memberships")
+                .then(|| f.subject.to_string()),
         })
         .collect();
     attention.sort_by_key(|r| {
@@ -178,7 +179,7 @@ pub fn overview(last: &LastCycle, max_partners: usize) -> Overview<'_> {
         .iter()
         .enumerate()
         .filter(|(_, row)| row.finding.check == checks::GDAP)
-        .map(|(i, row)| (row.finding.subject.as_str(), i))
+        .map(|(i, row)| (&*row.finding.subject, i))
         .collect();
     if !shown.is_empty() {
         for r in last
@@ -426,7 +427,7 @@ pub fn expiries(last: &LastCycle) -> Vec<Expiry> {
         if let Some(left) = f.seconds_left.filter(|l| *l <= horizon) {
             out.push(Expiry {
                 kind,
-                what: f.subject.clone(),
+                what: f.subject.to_string(),
                 at: now + left,
                 days_left: days(left),
                 auto_extends: false,
@@ -521,7 +522,7 @@ mod tests {
         let order: Vec<(&str, Option<&str>)> = view
             .attention
             .iter()
-            .map(|r| (r.finding.subject.as_str(), r.customer.as_deref()))
+            .map(|r| (&*r.finding.subject, r.customer.as_deref()))
             .collect();
         assert_eq!(order, [("r2", Some("c2")), ("p", None), ("r1", Some("c1"))]);
     }
