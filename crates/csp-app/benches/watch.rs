@@ -74,6 +74,12 @@ fn text_arg(name: &str) -> Option<String> {
         .cloned()
 }
 
+/// The csp-app binary's allocator (`src/main.rs` says why), so the watch's memory measured
+/// here is the service's.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -138,6 +144,7 @@ async fn child(config_file: PathBuf, listen: &str, concurrency: u32, cycles: u32
     tokio::spawn(serve);
     let before = memory_mib("self", "VmRSS:");
     let mut walls = Vec::new();
+    let mut rss_after = Vec::new();
     let mut failures = serde_json::Map::new();
     let mut peak_after_first = f64::NAN;
     let mut line = serde_json::Value::Null;
@@ -145,6 +152,7 @@ async fn child(config_file: PathBuf, listen: &str, concurrency: u32, cycles: u32
         let started = Instant::now();
         let report = watcher.cycle().await;
         walls.push(started.elapsed().as_secs_f64() * 1e3);
+        rss_after.push(memory_mib("self", "VmRSS:"));
         if n == 0 {
             peak_after_first = memory_mib("self", "VmHWM:");
         }
@@ -192,6 +200,7 @@ async fn child(config_file: PathBuf, listen: &str, concurrency: u32, cycles: u32
     let fields = line.as_object_mut().expect("a cycle ran");
     fields.extend(failures);
     fields.insert("cycles_ms".into(), serde_json::json!(walls));
+    fields.insert("rss_after_cycles_mib".into(), serde_json::json!(rss_after));
     fields.insert("rss_before_mib".into(), before.into());
     fields.insert("peak_after_first_mib".into(), peak_after_first.into());
     fields.insert(
@@ -434,6 +443,14 @@ fn report(run: &Run, r: &serde_json::Value, pages: Vec<(&'static str, PageTimes)
         r["peak_after_first_mib"].as_f64().unwrap_or(f64::NAN),
         r["rss_before_mib"].as_f64().unwrap_or(f64::NAN)
     );
+    if let Some(rss) = r["rss_after_cycles_mib"].as_array() {
+        let rss: Vec<String> = rss
+            .iter()
+            .filter_map(serde_json::Value::as_f64)
+            .map(|m| format!("{m:.0}"))
+            .collect();
+        let _ = writeln!(out, "  RSS after each cycle   {} MiB", rss.join(", "));
+    }
     if !ok {
         let _ = writeln!(out, "FAILED");
     }
