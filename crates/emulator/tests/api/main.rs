@@ -1,4 +1,5 @@
 mod entra;
+mod faults;
 mod helpers;
 mod hygiene;
 mod keyvault;
