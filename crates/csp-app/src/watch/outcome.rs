@@ -146,16 +146,22 @@ impl Gathered {
     /// Makes room for `listed` more relationships (and their findings) when the lists are
     /// full: as many for each of the `left` partners still to come, as a guess, and `extra`
     /// findings more (those the cycle puts in front of these). Room never written is only
-    /// address space, so a guess too large costs no memory; one too small costs a copy.
+    /// address space, so a guess too large costs no memory; one too small costs a copy. The
+    /// guess is capped at [`Self::MAX_GUESS`] (one partner with thousands of customers among a
+    /// thousand with few must not reserve gigabytes); past it the lists grow as they fill.
     pub fn reserve(&mut self, listed: usize, left: usize, extra: usize) {
+        let guess = listed.saturating_mul(left).min(Self::MAX_GUESS).max(listed);
         let out = &mut self.out;
         if out.relationships.capacity() - out.relationships.len() < listed {
-            out.relationships.reserve_exact(listed * left);
+            out.relationships.reserve_exact(guess);
         }
         if out.findings.capacity() - out.findings.len() < listed {
-            out.findings.reserve_exact(listed * left + extra);
+            out.findings.reserve_exact(guess.saturating_add(extra));
         }
     }
+
+    /// The most relationships [`Self::reserve`] makes room for at once.
+    pub const MAX_GUESS: usize = 500_000;
 
     /// Runs `take` on the gathered outcome for the partner of rank `rank`.
     pub fn take(&mut self, rank: u32, take: impl FnOnce(&mut Outcome)) {
@@ -253,6 +259,14 @@ mod tests {
             g.out.findings.capacity(),
             cap,
             "room left: nothing reserved"
+        );
+        // A partner with many customers among many partners left: the guess is capped.
+        let mut g = Gathered::default();
+        g.reserve(20_000, 1_000, 0);
+        let cap = g.out.relationships.capacity();
+        assert!(
+            (Gathered::MAX_GUESS..2 * Gathered::MAX_GUESS).contains(&cap),
+            "{cap}"
         );
     }
 }
